@@ -1,0 +1,157 @@
+/* log.c - JSON log lines. Each line goes out in one write(2), so lines from
+ * several worker processes sharing one O_APPEND file never interleave. */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+#define LINE_MAX_BYTES 8192
+
+static int log_fd = 2;
+static int log_min = LL_INFO;
+static char *log_path;
+static const char *cur_request_id;
+
+static const char *const level_names[LL__MAX] = {"debug", "info", "warn", "error"};
+
+int log_level_parse(const char *name)
+{
+    for (int i = 0; i < LL__MAX; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int log_open(const char *path, int level)
+{
+    int fd = 2;
+
+    if (path != NULL && *path != '\0') {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            fprintf(stderr, "ums: cannot open log file %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+    }
+    if (log_fd > 2)
+        close(log_fd);
+    log_fd = fd;
+    free(log_path);
+    log_path = path != NULL && *path != '\0' ? strdup(path) : NULL;
+    if (level >= 0 && level < LL__MAX)
+        log_min = level;
+    return 0;
+}
+
+int log_reopen(void)
+{
+    char *path = log_path != NULL ? strdup(log_path) : NULL;
+    int rc = log_open(path, log_min);
+
+    free(path);
+    return rc;
+}
+
+void log_close(void)
+{
+    if (log_fd > 2)
+        close(log_fd);
+    log_fd = 2;
+    free(log_path);
+    log_path = NULL;
+}
+
+void log_set_request_id(const char *request_id)
+{
+    cur_request_id = request_id;
+}
+
+static void line_start(struct buf *b, int level)
+{
+    struct timespec ts;
+    struct tm tm;
+    char when[32];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    buf_printf(b, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"pid\":%ld", when,
+               ts.tv_nsec / 1000000, level_names[level], (long)getpid());
+    if (cur_request_id != NULL) {
+        buf_adds(b, ",\"request_id\":");
+        buf_add_json_str(b, cur_request_id);
+    }
+}
+
+static void line_end(struct buf *b)
+{
+    ssize_t n;
+    size_t off = 0;
+
+    if (buf_adds(b, "}\n") != 0) {
+        /* Too long: the line was cut, keep it valid JSON. */
+        b->len = b->len > 3 ? b->len - 3 : 0;
+        buf_adds(b, "}\n");
+    }
+    while (off < b->len) {
+        n = write(log_fd, b->p + off, b->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    buf_free(b);
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+    struct buf line, msg;
+    va_list ap;
+
+    if (level < log_min || level >= LL__MAX)
+        return;
+    buf_init(&line, LINE_MAX_BYTES);
+    buf_init(&msg, LINE_MAX_BYTES / 2);
+    va_start(ap, fmt);
+    if (buf_vprintf(&msg, fmt, ap) != 0)
+        buf_adds(&msg, "(log message too long)");
+    va_end(ap);
+    line_start(&line, level);
+    buf_adds(&line, ",\"msg\":");
+    buf_add_json_strn(&line, msg.p != NULL ? msg.p : "", msg.len);
+    buf_free(&msg);
+    line_end(&line);
+}
+
+void log_request(const struct log_access *a)
+{
+    struct buf line;
+
+    if (LL_INFO < log_min)
+        return;
+    buf_init(&line, LINE_MAX_BYTES);
+    line_start(&line, LL_INFO);
+    buf_adds(&line, ",\"msg\":\"request\",\"method\":");
+    buf_add_json_str(&line, a->method != NULL ? a->method : "");
+    buf_adds(&line, ",\"route\":");
+    buf_add_json_str(&line, a->route != NULL ? a->route : "");
+    buf_printf(&line, ",\"status\":%d,\"duration_ms\":%.3f", a->status, a->duration_ms);
+    if (a->user_id != NULL) {
+        buf_adds(&line, ",\"user_id\":");
+        buf_add_json_str(&line, a->user_id);
+    }
+    if (a->ip != NULL) {
+        buf_adds(&line, ",\"ip\":");
+        buf_add_json_str(&line, a->ip);
+    }
+    line_end(&line);
+}

@@ -1,0 +1,13 @@
+/* utf8.h - UTF-8 validation (RFC 3629: no overlongs, no surrogates, max U+10FFFF). */
+#ifndef UMS_UTF8_H
+#define UMS_UTF8_H
+
+#include <stddef.h>
+
+/* Length of the valid sequence starting at s (1..4), or 0 if it is invalid or cut. */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+
+/* 1 when all n bytes are valid UTF-8 and contain no NUL, else 0. */
+int utf8_valid(const char *s, size_t n);
+
+#endif

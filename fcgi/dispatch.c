@@ -1,0 +1,102 @@
+/* dispatch.c - the fixed request pipeline: parse, route (404, 405), limits
+ * (413, 431), body (400, 415, bad_json), dependencies (503), handler. */
+#include <string.h>
+
+#include "../core/db.h"
+#include "../core/json.h"
+#include "../core/log.h"
+#include "../core/ums.h"
+#include "app.h"
+#include "http.h"
+
+/* /auth/v1 speaks GoTrue's error format even for paths that match no route. */
+static int family_of_path(const char *path)
+{
+    if (path == NULL)
+        return FAM_OPS;
+    if (strncmp(path, "/auth/v1/", 9) == 0 || strcmp(path, "/auth/v1") == 0)
+        return FAM_AUTH;
+    if (strncmp(path, "/api/v1/", 8) == 0 || strcmp(path, "/api/v1") == 0)
+        return FAM_API;
+    return FAM_OPS;
+}
+
+static int parse_body(struct req *r)
+{
+    const char *why = NULL;
+    int rc;
+
+    if (r->body_len == 0)
+        return 0;
+    if (!(r->route->flags & R_JSON))
+        return 0;
+    if (!http_is_json(r->content_type)) {
+        reply_error(r, HE_MEDIA, r->content_type == NULL
+                                     ? "The body needs Content-Type: application/json."
+                                     : "The body must be application/json (UTF-8).");
+        return -1;
+    }
+    rc = json_parse_strict(&r->json, r->body, r->body_len, JSON_DEPTH_MAX, &why);
+    if (rc == UMS_EINVALID) {
+        reply_error(r, HE_BAD_JSON, why);
+        return -1;
+    }
+    if (rc != UMS_OK) {
+        reply_error(r, HE_UNEXPECTED, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void dispatch(struct req *r, const struct route *table, size_t n)
+{
+    const struct route *rt = NULL;
+    unsigned allowed = 0;
+    int e, res;
+
+    e = req_load(r);
+    r->family = family_of_path(r->path);
+    if (e != 0) {
+        reply_error(r, (enum http_err)(e - 1), NULL);
+        return;
+    }
+    res = router_match(table, n, r->arena, r->method, r->path, &rt, r->params, &r->nparams,
+                       &allowed);
+    if (res == ROUTER_NOT_FOUND) {
+        reply_error(r, HE_NOT_FOUND, NULL);
+        return;
+    }
+    if (res == ROUTER_METHOD) {
+        struct buf b;
+        buf_init(&b, 128);
+        http_methods_str(&b, allowed);
+        reply_header(r, "Allow", b.p != NULL ? b.p : "");
+        buf_free(&b);
+        reply_error(r, HE_METHOD, NULL);
+        return;
+    }
+    r->route = rt;
+    r->family = rt->family;
+    /* 413 is decided from CONTENT_LENGTH, before one byte of the body is read. */
+    if ((size_t)r->content_length > rt->body_max) {
+        reply_error(r, HE_TOO_LARGE, NULL);
+        return;
+    }
+    e = req_read_body(r);
+    if (e != 0) {
+        reply_error(r, (enum http_err)(e - 1),
+                    e - 1 == HE_BAD_REQUEST ? "The body is shorter than Content-Length." : NULL);
+        return;
+    }
+    if (parse_body(r) != 0)
+        return;
+    if ((rt->flags & R_NEEDS_DB) && db_ensure(r->app->db) != UMS_OK) {
+        reply_error(r, HE_UNAVAILABLE, "The database is unavailable; retry later.");
+        return;
+    }
+    rt->fn(r);
+    if (!r->replied) {
+        log_error("handler for %s sent no response", rt->pattern);
+        reply_error(r, HE_UNEXPECTED, NULL);
+    }
+}

@@ -1,0 +1,198 @@
+/* http.h - the request, the route table and the reply helpers of the FastCGI front. */
+#ifndef UMS_HTTP_H
+#define UMS_HTTP_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "../core/buf.h"
+
+struct arena;
+struct app;
+
+enum http_method {
+    M_GET = 1 << 0,
+    M_HEAD = 1 << 1,
+    M_POST = 1 << 2,
+    M_PUT = 1 << 3,
+    M_PATCH = 1 << 4,
+    M_DELETE = 1 << 5,
+    M_OPTIONS = 1 << 6,
+};
+
+/* Which error format a route speaks (DESIGN.md "HTTP API"). */
+enum http_family { FAM_OPS, FAM_AUTH, FAM_API };
+
+/* Errors clients see: a status, a stable error_code and a default message. */
+enum http_err {
+    HE_BAD_REQUEST,
+    HE_BAD_JSON,
+    HE_VALIDATION,
+    HE_NO_AUTH,
+    HE_BAD_JWT,
+    HE_FORBIDDEN,
+    HE_NOT_FOUND,
+    HE_METHOD,
+    HE_CONFLICT,
+    HE_TOO_LARGE,
+    HE_URI_TOO_LONG,
+    HE_MEDIA,
+    HE_RATE,
+    HE_HEADER_TOO_LARGE,
+    HE_UNEXPECTED,
+    HE_UNAVAILABLE,
+    HE__MAX
+};
+
+#define ROUTE_PARAMS_MAX 4
+#define HEADER_MAX 8192    /* longest Authorization (or other) header value we read */
+#define QUERY_MAX 8192     /* longest query string */
+#define PATH_MAX_BYTES 2048
+
+struct req;
+typedef void (*route_fn)(struct req *r);
+
+/* Route flags. */
+#define R_JSON (1u << 0)     /* the body, when present, is JSON (415 / 400 bad_json) */
+#define R_NEEDS_DB (1u << 1) /* 503 before the handler when PostgreSQL is unreachable */
+
+struct route {
+    unsigned methods;    /* enum http_method mask; GET implies HEAD */
+    const char *pattern; /* "/api/v1/users/{id}": literal segments and {name} captures */
+    route_fn fn;
+    int family;          /* enum http_family */
+    size_t body_max;     /* 0: the route takes no body */
+    unsigned flags;
+};
+
+struct route_param {
+    const char *name; /* borrowed from the pattern (not NUL-terminated at '}') */
+    size_t name_len;
+    const char *value; /* in the request arena */
+};
+
+/* Where the request comes from and where the answer goes (FastCGI in production,
+ * memory in unit tests). */
+struct req_io {
+    const char *(*param)(void *h, const char *name);
+    int (*read)(void *h, char *buf, int n);   /* bytes read, 0 at end */
+    int (*write)(void *h, const char *buf, int n);
+    void *h;
+};
+
+struct req {
+    struct app *app;
+    struct arena *arena;
+    const struct req_io *io;
+
+    unsigned method;          /* 0 when the method is not one we know */
+    const char *method_name;
+    const char *path;         /* without the query */
+    const char *query;        /* raw, "" when absent */
+    const char *content_type;
+    const char *authorization;
+    const char *request_id;
+    const char *remote_addr;
+    int versioned;            /* X-Supabase-Api-Version >= 2024-01-01 */
+    long content_length;
+
+    const struct route *route;
+    int family;
+    struct route_param params[ROUTE_PARAMS_MAX];
+    int nparams;
+
+    const char *body; /* NUL-terminated copy in the arena */
+    size_t body_len;
+    struct json_object *json; /* parsed body of R_JSON routes; released after the request */
+
+    /* response */
+    int status;
+    struct buf headers;
+    struct buf body_out;
+    int replied;
+    const char *user_id;
+};
+
+/* ---- request.c ---- */
+
+/* Method bit from its name, or 0. */
+unsigned http_method_parse(const char *name);
+
+/* CONTENT_LENGTH: NULL or "" is 0; otherwise decimal digits only. 0 or UMS_EINVALID. */
+int http_content_length(const char *s, long *out);
+
+/* 1 when the Content-Type is application/json (optionally with charset=utf-8). */
+int http_is_json(const char *content_type);
+
+/* 1 when X-Supabase-Api-Version is a date >= 2024-01-01. */
+int http_api_versioned(const char *value);
+
+/* Finds `name` in a query string and percent-decodes its value into the arena.
+ * Returns 0, UMS_ENOTFOUND, or UMS_EINVALID (bad escape, NUL, invalid UTF-8). */
+int http_query_get(struct arena *a, const char *query, const char *name, const char **out);
+
+/* Fills method, path, query and headers from the io's parameters. Returns 0, or
+ * an enum http_err + 1 describing why the request is unusable. */
+int req_load(struct req *r);
+
+/* Reads exactly content_length bytes into the arena. 0 or enum http_err + 1. */
+int req_read_body(struct req *r);
+
+/* ---- router.c ---- */
+
+enum { ROUTER_OK, ROUTER_NOT_FOUND, ROUTER_METHOD };
+
+/* Finds the route for method and path. On ROUTER_OK fills *out and the params
+ * (values copied into the arena); on ROUTER_METHOD *allowed is the mask of
+ * methods the path accepts. */
+int router_match(const struct route *table, size_t n, struct arena *a, unsigned method,
+                 const char *path, const struct route **out, struct route_param *params,
+                 int *nparams, unsigned *allowed);
+
+/* The value of path parameter `name`, or NULL. */
+const char *req_param(const struct req *r, const char *name);
+
+/* Writes "GET, HEAD, POST" for a mask. */
+void http_methods_str(struct buf *b, unsigned mask);
+
+/* ---- response.c ---- */
+
+int http_err_status(enum http_err e);
+const char *http_err_code(enum http_err e);
+
+/* The error for a core return code (UMS_ENOTFOUND -> HE_NOT_FOUND, ...). */
+enum http_err http_err_from_rc(int rc);
+
+/*
+ * Renders an error body in the format of `family`: {"code":"...","message":...}
+ * (/api/v1, operations, and /auth/v1 with the API version header), or GoTrue's
+ * legacy {"code":404,"error_code":"...","msg":"..."}. errors_json, when not
+ * NULL, is a rendered JSON array added as "errors". msg NULL uses the default.
+ */
+int http_error_body(struct buf *out, int family, int versioned, enum http_err e, const char *msg,
+                    const char *errors_json);
+
+/* Adds a response header; values with CR, LF or NUL are refused. */
+int reply_header(struct req *r, const char *name, const char *value);
+
+/* Sends status, headers and a JSON body (len bytes). */
+void reply_json(struct req *r, int status, const char *json, size_t len);
+
+/* Sends the error e (message msg, or the default). */
+void reply_error(struct req *r, enum http_err e, const char *msg);
+
+/* Sends the error for a core return code. */
+void reply_rc(struct req *r, int rc);
+
+/* ---- dispatch.c ---- */
+
+/* Runs one request through the fixed pipeline (parse, route, limits, body,
+ * handler) and always sends exactly one response. */
+void dispatch(struct req *r, const struct route *table, size_t n);
+
+/* ---- routes.c ---- */
+extern const struct route ums_routes[];
+extern const size_t ums_routes_len;
+
+#endif

@@ -1,0 +1,565 @@
+/* main.c - ums-fcgi: arguments, the listening socket, the master that
+ * pre-forks and supervises workers (the php-fpm model), and spawned mode. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../core/ums.h"
+#include "worker.h"
+
+#define CHILDREN_MAX 512
+#define BACKOFF_MIN 0.1
+#define BACKOFF_MAX 30.0
+#define HEALTHY_AFTER 5.0 /* a worker that lived this long resets the back-off */
+
+struct child {
+    pid_t pid;
+    unsigned gen;   /* generation; older generations are retiring */
+    double started;
+};
+
+struct slot {
+    pid_t pid;
+    double respawn_at; /* when pid == 0: monotonic time to fork again */
+};
+
+static volatile sig_atomic_t got_term, got_hup, got_chld;
+static int sig_w = -1;
+static struct ums_config *cfg;
+static const char *config_path;
+
+static double now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    char c = (char)sig;
+
+    if (sig == SIGTERM || sig == SIGINT)
+        got_term = 1;
+    else if (sig == SIGHUP)
+        got_hup = 1;
+    else if (sig == SIGCHLD)
+        got_chld = 1;
+    if (sig_w >= 0 && write(sig_w, &c, 1) < 0) {
+        /* pipe full: a wake-up is pending anyway */
+    }
+    errno = saved;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ums-fcgi [--config FILE] [--daemon] [--check]\n"
+               "  --config FILE  configuration (default: $UMS_CONFIG, then /etc/ums/ums.conf)\n"
+               "  --daemon       detach from the terminal after start-up\n"
+               "  --check        validate the configuration and exit\n"
+               "Started with a listening socket on fd 0 (spawn-fcgi, mod_fcgid) it serves\n"
+               "that socket directly in this one process.\n");
+}
+
+/* fd 0 is a listening socket when a process manager started us. */
+static int spawned_mode(void)
+{
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+
+    return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
+/* A unix socket file is stale when nothing accepts on it. */
+static int unix_socket_in_use(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+    if (fd < 0)
+        return 0;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    close(fd);
+    return rc == 0;
+}
+
+static int bind_unix(const char *path, int mode, uid_t uid, gid_t gid)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    mode_t old;
+    int fd, rc;
+
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            log_error("%s exists and is not a socket", path);
+            return -1;
+        }
+        if (unix_socket_in_use(path)) {
+            log_error("%s is in use by another process", path);
+            return -1;
+        }
+        unlink(path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    /* Never let the socket exist with looser permissions, not even briefly. */
+    old = umask(0777 & ~(mode_t)mode);
+    rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (rc != 0 || chmod(path, (mode_t)mode) != 0 ||
+        (uid != (uid_t)-1 && chown(path, uid, gid) != 0) || listen(fd, 1024) != 0) {
+        log_error("cannot listen on %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int bind_tcp(const char *spec)
+{
+    struct addrinfo hints, *ai = NULL;
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    int fd = -1, one = 1;
+    size_t hl = (size_t)(colon - spec);
+
+    if (hl >= sizeof(host))
+        return -1;
+    memcpy(host, spec, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
+        log_error("[server] listen: %s is not a numeric address and port", spec);
+        return -1;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        log_error("cannot listen on %s: %s", spec, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+/* Looks up [server] user; uid -1 when unset or not root. */
+static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw;
+
+    *uid = (uid_t)-1;
+    *gid = (gid_t)-1;
+    if (name == NULL || *name == '\0' || geteuid() != 0)
+        return 0;
+    pw = getpwnam(name);
+    if (pw == NULL) {
+        log_error("[server] user: no such user '%s'", name);
+        return -1;
+    }
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return 0;
+}
+
+static int drop_privileges(const char *name, uid_t uid, gid_t gid)
+{
+    if (uid == (uid_t)-1)
+        return 0;
+    if (initgroups(name, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        log_error("cannot switch to user %s: %s", name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Refuses to start when the pid file names a live process; writes ours. */
+static int write_pid_file(const char *path)
+{
+    char buf[32];
+    FILE *f;
+    long pid;
+
+    if (path == NULL || *path == '\0')
+        return 0;
+    f = fopen(path, "r");
+    if (f != NULL) {
+        if (fgets(buf, sizeof(buf), f) != NULL) {
+            char *end;
+            pid = strtol(buf, &end, 10);
+            if (pid > 1 && (*end == '\n' || *end == '\0') && kill((pid_t)pid, 0) == 0 &&
+                pid != (long)getpid()) {
+                fclose(f);
+                log_error("already running with pid %ld (%s)", pid, path);
+                return -1;
+            }
+        }
+        fclose(f);
+    }
+    f = fopen(path, "w");
+    if (f == NULL) {
+        log_error("cannot write pid file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void daemonize(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid > 0)
+        _exit(0);
+    setsid();
+    pid = fork();
+    if (pid < 0)
+        exit(1);
+    if (pid > 0)
+        _exit(0);
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        if (cfg->log.file[0] != '\0')
+            dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+}
+
+static int install_signals(int pfd[2])
+{
+    struct sigaction sa;
+
+    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    sig_w = pfd[1];
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    return 0;
+}
+
+static struct child children[CHILDREN_MAX];
+static struct slot *slots;
+static int nslots;
+static unsigned generation;
+
+static int child_add(pid_t pid)
+{
+    for (int i = 0; i < CHILDREN_MAX; i++) {
+        if (children[i].pid == 0) {
+            children[i].pid = pid;
+            children[i].gen = generation;
+            children[i].started = now_s();
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int live_children(void)
+{
+    int n = 0;
+
+    for (int i = 0; i < CHILDREN_MAX; i++)
+        n += children[i].pid != 0;
+    return n;
+}
+
+static pid_t spawn(int listen_fd, int pfd[2])
+{
+    sigset_t all, old;
+    pid_t pid;
+
+    /* Signals stay blocked until the child has installed its own handlers. */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid = fork();
+    if (pid != 0)
+        sigprocmask(SIG_SETMASK, &old, NULL);
+
+    if (pid < 0) {
+        log_error("fork failed: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        int status;
+        close(pfd[0]);
+        close(pfd[1]);
+        sig_w = -1;
+        status = worker_run(listen_fd, cfg);
+        config_free(cfg);
+        log_close();
+        _exit(status);
+    }
+    child_add(pid);
+    return pid;
+}
+
+static void signal_generation(unsigned gen_below, int sig)
+{
+    for (int i = 0; i < CHILDREN_MAX; i++)
+        if (children[i].pid != 0 && children[i].gen < gen_below)
+            kill(children[i].pid, sig);
+}
+
+/* Collects exited workers; schedules replacements with a crash back-off. */
+static void reap(double *backoff)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        int ci = -1;
+        double lived = 0;
+
+        for (int i = 0; i < CHILDREN_MAX; i++)
+            if (children[i].pid == pid)
+                ci = i;
+        if (ci < 0)
+            continue;
+        lived = now_s() - children[ci].started;
+        children[ci].pid = 0;
+        if (WIFSIGNALED(status))
+            log_warn("worker %ld killed by signal %d after %.1f s", (long)pid, WTERMSIG(status),
+                     lived);
+        else if (WEXITSTATUS(status) != 0)
+            log_warn("worker %ld exited with status %d after %.1f s", (long)pid,
+                     WEXITSTATUS(status), lived);
+        for (int s = 0; s < nslots; s++) {
+            if (slots[s].pid != pid)
+                continue;
+            slots[s].pid = 0;
+            if (got_term)
+                break;
+            if (lived < HEALTHY_AFTER && (WIFSIGNALED(status) || WEXITSTATUS(status) != 0)) {
+                *backoff = *backoff < BACKOFF_MIN ? BACKOFF_MIN : *backoff * 2;
+                if (*backoff > BACKOFF_MAX)
+                    *backoff = BACKOFF_MAX;
+                log_warn("respawning in %.1f s", *backoff);
+            } else {
+                *backoff = 0;
+            }
+            slots[s].respawn_at = now_s() + *backoff;
+        }
+    }
+}
+
+/* Re-reads the configuration; a bad file keeps the running one. */
+static void reload(void)
+{
+    struct ums_config *next = NULL;
+    char err[512];
+
+    if (config_load(&next, config_path, err, sizeof(err)) != UMS_OK) {
+        log_error("reload refused: %s", err);
+        return;
+    }
+    if (strcmp(next->server.listen, cfg->server.listen) != 0)
+        log_warn("[server] listen changed; restart ums-fcgi to move the socket");
+    if (log_open(next->log.file, next->log.level) != 0)
+        log_error("reload: cannot open the new log file; keeping the old one");
+    config_free(cfg);
+    cfg = next;
+}
+
+static int master(int listen_fd, int pfd[2])
+{
+    double backoff = 0;
+    struct pollfd p = {pfd[0], POLLIN, 0};
+    double deadline = 0;
+
+    nslots = cfg->server.workers;
+    slots = calloc((size_t)nslots, sizeof(*slots));
+    if (slots == NULL)
+        return 1;
+    log_info("ums-fcgi master started: %d workers on %s", nslots, cfg->server.listen);
+    for (;;) {
+        char drain[64];
+        int timeout = -1;
+        double t = now_s();
+
+        while (read(pfd[0], drain, sizeof(drain)) > 0)
+            ;
+        if (got_chld) {
+            got_chld = 0;
+            reap(&backoff);
+        }
+        if (got_term) {
+            if (deadline == 0) {
+                log_info("stopping: waiting for %d workers", live_children());
+                deadline = t + cfg->server.graceful_timeout;
+                signal_generation(generation + 1, SIGTERM);
+            }
+            if (live_children() == 0)
+                break;
+            if (t >= deadline) {
+                log_warn("graceful timeout: killing %d workers", live_children());
+                signal_generation(generation + 1, SIGKILL);
+                deadline = t + 3600;
+            }
+            timeout = 200;
+        } else if (got_hup) {
+            got_hup = 0;
+            reload();
+            generation++;
+            free(slots);
+            nslots = cfg->server.workers;
+            slots = calloc((size_t)nslots, sizeof(*slots));
+            if (slots == NULL)
+                return 1;
+            /* New workers first, then the old ones finish what they hold and exit. */
+            for (int s = 0; s < nslots; s++)
+                slots[s].pid = spawn(listen_fd, pfd);
+            signal_generation(generation, SIGTERM);
+            log_info("reloaded: %d workers, generation %u", nslots, generation);
+        } else {
+            for (int s = 0; s < nslots; s++) {
+                if (slots[s].pid > 0)
+                    continue;
+                if (slots[s].respawn_at <= t) {
+                    slots[s].pid = spawn(listen_fd, pfd);
+                    if (slots[s].pid < 0) {
+                        slots[s].pid = 0;
+                        slots[s].respawn_at = t + 1;
+                    }
+                }
+                if (slots[s].pid == 0) {
+                    int ms = (int)((slots[s].respawn_at - t) * 1000) + 1;
+                    if (timeout < 0 || ms < timeout)
+                        timeout = ms;
+                }
+            }
+        }
+        if (poll(&p, 1, timeout) < 0 && errno != EINTR)
+            break;
+    }
+    free(slots);
+    log_info("ums-fcgi master stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    int daemon_mode = 0, check_only = 0, listen_fd = -1, pfd[2] = {-1, -1}, rc = 1;
+    uid_t uid;
+    gid_t gid;
+
+    config_path = getenv("UMS_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strcmp(argv[i], "--daemon") == 0) {
+            daemon_mode = 1;
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check_only = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config_path == NULL || *config_path == '\0')
+        config_path = "/etc/ums/ums.conf";
+    if (config_load(&cfg, config_path, err, sizeof(err)) != UMS_OK) {
+        fprintf(stderr, "ums-fcgi: %s\n", err);
+        return 2;
+    }
+    if (check_only) {
+        printf("%s: ok\n", config_path);
+        config_free(cfg);
+        return 0;
+    }
+    if (log_open(cfg->log.file, cfg->log.level) != 0)
+        goto out;
+
+    if (spawned_mode()) {
+        log_info("ums-fcgi serving the inherited socket on fd 0");
+        rc = worker_run(0, cfg);
+        goto out;
+    }
+    if (lookup_user(cfg->server.user, &uid, &gid) != 0)
+        goto out;
+    listen_fd = cfg->server.listen[0] == '/'
+                    ? bind_unix(cfg->server.listen, cfg->server.socket_mode, uid, gid)
+                    : bind_tcp(cfg->server.listen);
+    if (listen_fd < 0)
+        goto out;
+    if (daemon_mode)
+        daemonize();
+    if (write_pid_file(cfg->server.pid_file) != 0)
+        goto out;
+    if (cfg->server.pid_file[0] != '\0' && uid != (uid_t)-1 &&
+        chown(cfg->server.pid_file, uid, gid) != 0)
+        log_warn("cannot hand the pid file to [server] user");
+    if (drop_privileges(cfg->server.user, uid, gid) != 0)
+        goto out;
+    if (install_signals(pfd) != 0)
+        goto out;
+    rc = master(listen_fd, pfd);
+    if (cfg->server.listen[0] == '/')
+        unlink(cfg->server.listen);
+    if (cfg->server.pid_file[0] != '\0')
+        unlink(cfg->server.pid_file);
+out:
+    if (listen_fd >= 0)
+        close(listen_fd);
+    if (pfd[0] >= 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+    }
+    config_free(cfg);
+    log_close();
+    return rc;
+}

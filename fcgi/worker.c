@@ -1,0 +1,210 @@
+/* worker.c - a worker owns one PostgreSQL connection, one Redis connection and
+ * a per-request arena; it waits on the shared listening socket with epoll
+ * (EPOLLEXCLUSIVE, so one idle worker wakes per connection) and a self-pipe
+ * for signals, so SIGTERM never interrupts a request half-way. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "../core/arena.h"
+#include "../core/config.h"
+#include "../core/db.h"
+#include "../core/kv.h"
+#include "../core/log.h"
+#include "../core/ums.h"
+#include "app.h"
+#include "http.h"
+#include "worker.h"
+
+#define ARENA_BLOCK (16 * 1024)
+#define ARENA_MAX (80 * 1024 * 1024)
+#define OUT_KEEP (64 * 1024)  /* output buffer kept between requests */
+#define OUT_MAX (8 * 1024 * 1024)
+
+static volatile sig_atomic_t stopping;
+static int sigpipe_w = -1;
+
+static void on_stop(int sig)
+{
+    int saved = errno;
+    char c = (char)sig;
+
+    stopping = 1;
+    if (sigpipe_w >= 0 && write(sigpipe_w, &c, 1) < 0) {
+        /* the pipe is full: a wake-up is already pending */
+    }
+    errno = saved;
+}
+
+static const char *io_param(void *h, const char *name)
+{
+    return FCGX_GetParam(name, ((FCGX_Request *)h)->envp);
+}
+
+static int io_read(void *h, char *buf, int n)
+{
+    return FCGX_GetStr(buf, n, ((FCGX_Request *)h)->in);
+}
+
+static int io_write(void *h, const char *buf, int n)
+{
+    return FCGX_PutStr(buf, n, ((FCGX_Request *)h)->out);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* One request from accept to finish; everything it allocated is released. */
+static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Request *fr)
+{
+    const struct req_io io = {io_param, io_read, io_write, fr};
+    struct req r;
+    struct timespec t0;
+    struct log_access a;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    memset(&r, 0, sizeof(r));
+    r.app = app;
+    r.arena = arena;
+    r.io = &io;
+    r.content_length = 0;
+    buf_init(&r.headers, 16 * 1024);
+    r.body_out = *out;
+
+    dispatch(&r, ums_routes, ums_routes_len);
+
+    log_set_request_id(r.request_id);
+    a.method = r.method_name;
+    a.route = r.route != NULL ? r.route->pattern : "-";
+    a.status = r.status;
+    a.duration_ms = ms_since(&t0);
+    a.user_id = r.user_id;
+    a.ip = r.remote_addr;
+    log_request(&a);
+    log_set_request_id(NULL);
+
+    if (r.json != NULL)
+        json_object_put(r.json);
+    buf_free(&r.headers);
+    *out = r.body_out;
+    buf_reset(out, OUT_KEEP);
+    arena_reset(arena);
+}
+
+static int setup_signals(int pfd[2])
+{
+    struct sigaction sa;
+
+    if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    sigpipe_w = pfd[1];
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    /* The master forks with every signal blocked; handlers are ready now. */
+    {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+    }
+    return 0;
+}
+
+int worker_run(int listen_fd, const struct ums_config *cfg)
+{
+    struct app app = {cfg, NULL, NULL};
+    struct arena *arena = NULL;
+    struct buf out;
+    FCGX_Request fr;
+    struct epoll_event ev, got[2];
+    int pfd[2] = {-1, -1}, ep = -1, status = 1, flags;
+    long served = 0;
+
+    buf_init(&out, OUT_MAX);
+    if (setup_signals(pfd) != 0 || FCGX_Init() != 0)
+        goto out;
+    /* Non-blocking listen socket: a worker that loses the race for a
+     * connection gets EAGAIN instead of blocking in accept(). */
+    flags = fcntl(listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        goto out;
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        goto out;
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = listen_fd;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) != 0)
+        goto out;
+    ev.events = EPOLLIN;
+    ev.data.fd = pfd[0];
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev) != 0)
+        goto out;
+    arena = arena_new(ARENA_BLOCK, ARENA_MAX);
+    if (arena == NULL || db_open(&app.db, cfg->database.url, cfg->database.password,
+                                 cfg->database.connect_timeout,
+                                 cfg->database.statement_timeout_ms) != UMS_OK ||
+        kv_open(&app.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
+                cfg->redis.timeout_ms) != UMS_OK)
+        goto out;
+    if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
+        goto out;
+
+    log_debug("worker ready");
+    while (!stopping) {
+        int n = epoll_wait(ep, got, 2, -1);
+        int ready = 0;
+
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++)
+            if (got[i].data.fd == listen_fd)
+                ready = 1;
+        if (stopping || !ready)
+            continue;
+        if (FCGX_Accept_r(&fr) < 0)
+            continue; /* EAGAIN: another worker took it */
+        serve(&app, arena, &out, &fr);
+        FCGX_Finish_r(&fr);
+        served++;
+        if (cfg->server.max_requests > 0 && served >= cfg->server.max_requests) {
+            log_info("worker served %ld requests; recycling", served);
+            break;
+        }
+    }
+    FCGX_Free(&fr, 0);
+    status = 0;
+out:
+    if (status != 0)
+        log_error("worker could not start: %s", strerror(errno));
+    db_close(app.db);
+    kv_close(app.kv);
+    arena_free(arena);
+    buf_free(&out);
+    if (ep >= 0)
+        close(ep);
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
+    sigpipe_w = -1;
+    return status;
+}

@@ -1,0 +1,11 @@
+/* worker.h - one worker process: accept loop and request lifecycle. */
+#ifndef UMS_WORKER_H
+#define UMS_WORKER_H
+
+struct ums_config;
+
+/* Serves FastCGI requests on listen_fd until SIGTERM/SIGINT or max_requests.
+ * Returns the process exit status. */
+int worker_run(int listen_fd, const struct ums_config *cfg);
+
+#endif

@@ -1,0 +1,61 @@
+# scripts/lib.sh - shared by up, down and check. Sourced, not run.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK="$ROOT/.stack"
+RUN="$STACK/run"
+LOGS="$STACK/log"
+BUILD="${UMS_BUILD_DIR:-$ROOT/build}"
+HTTP_PORT="${UMS_HTTP_PORT:-8080}"
+PG_PORT="${UMS_PG_PORT:-54329}"
+REDIS_PORT="${UMS_REDIS_PORT:-63799}"
+FCGI_SOCKET="$RUN/ums-fcgi.sock"
+
+say() { printf '[ums] %s\n' "$*"; }
+die() { printf '[ums] error: %s\n' "$*" >&2; exit 1; }
+
+# The account that runs PostgreSQL, Redis, the ums workers and nginx's
+# workers. PostgreSQL refuses to run as root, so root gets a system user.
+if [ "$(id -u)" -eq 0 ]; then
+    SVC_USER=ums
+    SUDO=
+else
+    SVC_USER=$(id -un)
+    SUDO=sudo
+fi
+
+as_svc() {
+    if [ "$(id -u)" -eq 0 ]; then
+        runuser -u "$SVC_USER" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# pid_alive FILE: the pid in FILE names a running process.
+pid_alive() {
+    local pid
+    [ -s "$1" ] || return 1
+    pid=$(head -n1 "$1" 2>/dev/null | tr -dc '0-9')
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+pid_of() { head -n1 "$1" 2>/dev/null | tr -dc '0-9'; }
+
+pg_bin() {
+    local d
+    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+    [ -n "$d" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+    printf '%s\n' "$d"
+}
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s.
+wait_for() {
+    local limit=$(( $1 * 10 )) i=0
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ "$i" -ge "$limit" ] && return 1
+        sleep 0.1
+    done
+}

@@ -1,0 +1,163 @@
+/* test_config.c - INI parsing, environment overrides, *_file secrets. */
+#define CTEST_MAIN
+#include "../ctest.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../core/config.h"
+#include "../../core/log.h"
+#include "../../core/ums.h"
+
+static char err[512];
+
+static int parse(struct ums_config **c, const char *text)
+{
+    err[0] = '\0';
+    return config_parse(c, text, strlen(text), "t.conf", err, sizeof(err));
+}
+
+CTEST(config, defaults)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, ""), UMS_OK);
+    ASSERT_EQ(c->server.workers, 4);
+    ASSERT_EQ(c->server.socket_mode, 0660);
+    ASSERT_EQ(c->server.body_max, 16384);
+    ASSERT_EQ(c->redis.port, 6379);
+    ASSERT_EQ(c->log.level, LL_INFO);
+    ASSERT_STR_EQ(c->server.listen, "/run/ums/ums-fcgi.sock");
+    config_free(c);
+}
+
+CTEST(config, values_comments_quotes)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, "# comment\n; other\n[server]\n  workers = 8 \nlisten=127.0.0.1:9000\r\n"
+                        "socket_mode = 0600\n[log]\nlevel = debug\nfile = \" /tmp/x \"\n"),
+              UMS_OK);
+    ASSERT_EQ(c->server.workers, 8);
+    ASSERT_STR_EQ(c->server.listen, "127.0.0.1:9000");
+    ASSERT_EQ(c->server.socket_mode, 0600);
+    ASSERT_EQ(c->log.level, LL_DEBUG);
+    ASSERT_STR_EQ(c->log.file, " /tmp/x ");
+    config_free(c);
+}
+
+CTEST(config, names_unknown_key)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, "[server]\nworkers = 2\nwrokers = 3\n"), UMS_EINVALID);
+    ASSERT_NULL(c);
+    ASSERT_STR_CONTAINS(err, "t.conf:3");
+    ASSERT_STR_CONTAINS(err, "wrokers");
+}
+
+CTEST(config, unknown_section)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, "[sever]\nworkers = 2\n"), UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "[sever]");
+}
+
+CTEST(config, bad_values)
+{
+    static const char *const bad[] = {
+        "[server]\nworkers = 0\n",        "[server]\nworkers = 257\n",
+        "[server]\nworkers = 4x\n",       "[server]\nworkers = \n",
+        "[server]\nworkers = -1\n",       "[server]\nsocket_mode = 0999\n",
+        "[log]\nlevel = loud\n",          "[redis]\nport = 70000\n",
+        "[server]\nlisten = relative.sock\n", "[server]\nlisten = 127.0.0.1:http\n",
+        "workers = 2\n",                  "[server\nworkers = 2\n",
+        "[server]\nworkers\n",            "[server]\nworkers = 2\nworkers = 3\n",
+        "[server]\nworkers = 99999999999999999999\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct ums_config *c = NULL;
+        if (parse(&c, bad[i]) != UMS_EINVALID || c != NULL || err[0] == '\0')
+            CTEST_FAIL_("accepted: %s", bad[i]);
+    }
+}
+
+CTEST(config, nul_byte_rejected)
+{
+    struct ums_config *c;
+    static const char text[] = "[server]\nworkers = 2\0\n";
+    ASSERT_EQ(config_parse(&c, text, sizeof(text) - 1, "t", err, sizeof(err)), UMS_EINVALID);
+}
+
+CTEST(config, environment_overrides_file)
+{
+    struct ums_config *c;
+    setenv("UMS_SERVER_WORKERS", "12", 1);
+    setenv("UMS_DATABASE_URL", "postgresql://x@127.0.0.1/y", 1);
+    ASSERT_EQ(parse(&c, "[server]\nworkers = 2\n"), UMS_OK);
+    unsetenv("UMS_SERVER_WORKERS");
+    unsetenv("UMS_DATABASE_URL");
+    ASSERT_EQ(c->server.workers, 12);
+    ASSERT_STR_EQ(c->database.url, "postgresql://x@127.0.0.1/y");
+    config_free(c);
+}
+
+CTEST(config, environment_is_validated)
+{
+    struct ums_config *c;
+    setenv("UMS_REDIS_PORT", "abc", 1);
+    ASSERT_EQ(parse(&c, ""), UMS_EINVALID);
+    unsetenv("UMS_REDIS_PORT");
+    ASSERT_STR_CONTAINS(err, "UMS_REDIS_PORT");
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+CTEST(config, secret_files)
+{
+    struct ums_config *c;
+    char path[] = "/tmp/ums-test-secret-XXXXXX", text[256];
+    int fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    close(fd);
+    write_file(path, "s3cret\n");
+    snprintf(text, sizeof(text), "[redis]\npassword_file = %s\n", path);
+    ASSERT_EQ(parse(&c, text), UMS_OK);
+    ASSERT_STR_EQ(c->redis.password, "s3cret");
+    config_free(c);
+
+    setenv("UMS_DATABASE_PASSWORD_FILE", path, 1);
+    ASSERT_EQ(parse(&c, ""), UMS_OK);
+    unsetenv("UMS_DATABASE_PASSWORD_FILE");
+    ASSERT_STR_EQ(c->database.password, "s3cret");
+    config_free(c);
+
+    snprintf(text, sizeof(text), "[redis]\npassword = x\npassword_file = %s\n", path);
+    ASSERT_EQ(parse(&c, text), UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "both");
+    unlink(path);
+}
+
+CTEST(config, missing_secret_file_is_named)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, "[database]\npassword_file = /nonexistent/pw\n"), UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "password_file");
+    ASSERT_STR_CONTAINS(err, "/nonexistent/pw");
+}
+
+CTEST(config, file_only_for_secrets)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, "[server]\nworkers_file = /tmp/x\n"), UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "workers_file");
+}
+
+CTEST(config, load_missing_file)
+{
+    struct ums_config *c;
+    ASSERT_EQ(config_load(&c, "/nonexistent/ums.conf", err, sizeof(err)), UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "/nonexistent/ums.conf");
+}
