@@ -1,0 +1,18 @@
+/* fcgi_client.h - a minimal FastCGI client, to send ums-fcgi what nginx never
+ * would (negative CONTENT_LENGTH, short bodies, odd methods). */
+#ifndef UMS_TEST_FCGI_CLIENT_H
+#define UMS_TEST_FCGI_CLIENT_H
+
+#include <stddef.h>
+
+/* Sends one request over the unix socket at path. params is NULL-terminated
+ * name, value pairs. The body is sent as given (its length need not match
+ * CONTENT_LENGTH). On success *out (malloc'd, NUL-terminated) is the whole
+ * FastCGI stdout, headers included, and 0 is returned. */
+int fcgi_request(const char *path, const char *const *params, const char *body, size_t len,
+                 char **out);
+
+/* The status of a FastCGI response ("Status: 404 ..."), or 200 without one. */
+int fcgi_status(const char *resp);
+
+#endif

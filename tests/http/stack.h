@@ -1,0 +1,48 @@
+/* stack.h - helpers for black-box tests against the running local stack. */
+#ifndef UMS_TEST_STACK_H
+#define UMS_TEST_STACK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct http_resp {
+    long status;
+    char *body;
+    size_t len;
+    char *headers; /* raw response headers, lower-cased names kept as sent */
+};
+
+/* An environment variable from .stack/env; exits the test program if unset. */
+const char *env_need(const char *name);
+
+/* Runs a shell command from the repository root; returns its exit status. */
+int sh(const char *cmd);
+
+/* One HTTP request to UMS_URL + path. headers is NULL-terminated ("Name: value").
+ * source_ip, when not NULL, binds the client to that loopback address.
+ * Returns 0 when a response arrived. */
+int http_req(const char *method, const char *path, const char *const *headers, const char *body,
+             size_t len, const char *source_ip, struct http_resp *out);
+int http_get(const char *path, struct http_resp *out);
+void http_resp_free(struct http_resp *r);
+
+/* Value of a response header (case-insensitive name) copied into out; 0 if found. */
+int resp_header(const struct http_resp *r, const char *name, char *out, size_t outlen);
+
+/* The pid in .stack/run/NAME.pid, or 0. */
+pid_t stack_pid(const char *name);
+
+/* Children of parent whose command name is comm; returns how many (at most max). */
+int children(pid_t parent, const char *comm, pid_t *out, int max);
+
+/* Processes whose command name is comm and whose command line contains needle
+ * (NULL: any); with masters_only, only those whose parent has another name. */
+int count_procs(const char *comm, const char *needle, int masters_only);
+
+/* Polls GET path every 100 ms until it answers status, at most secs seconds. */
+int wait_status(const char *path, long status, int secs);
+
+/* Sleeps ms milliseconds. */
+void sleep_ms(int ms);
+
+#endif

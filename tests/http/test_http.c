@@ -1,0 +1,518 @@
+/* test_http.c - black-box tests of the running stack through nginx (and, for
+ * what nginx would never send, straight to the FastCGI socket). Run by
+ * scripts/check after scripts/up, with .stack/env in the environment. */
+#define CTEST_MAIN
+#include "../ctest.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "fcgi_client.h"
+#include "stack.h"
+
+#define WORKERS_MAX 64
+
+static struct json_object *json_of(const struct http_resp *r)
+{
+    return r->body != NULL ? json_tokener_parse(r->body) : NULL;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    return o != NULL && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* Asserts an /api/v1-style JSON error: status, code and a message. */
+#define ASSERT_JSON_ERROR(resp, status_, code_)                                                \
+    do {                                                                                       \
+        struct json_object *o_ = json_of(&(resp));                                             \
+        int ok_ = (resp).status == (status_) && jstr(o_, "code") != NULL &&                    \
+                  strcmp(jstr(o_, "code"), (code_)) == 0 && jstr(o_, "message") != NULL;       \
+        json_object_put(o_);                                                                   \
+        if (!ok_)                                                                              \
+            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,       \
+                        (resp).body);                                                          \
+    } while (0)
+
+static int workers(pid_t *out)
+{
+    pid_t master = stack_pid("ums-fcgi");
+    return master > 0 ? children(master, "ums-fcgi", out, WORKERS_MAX) : 0;
+}
+
+static int configured_workers(void)
+{
+    const char *w = getenv("UMS_WORKERS");
+    return w != NULL ? atoi(w) : 4;
+}
+
+CTEST(health, healthz)
+{
+    struct http_resp r;
+    char v[256];
+    ASSERT_EQ(http_get("/healthz", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_EQ(r.body, "{\"status\":\"ok\"}");
+    ASSERT_EQ(resp_header(&r, "Content-Type", v, sizeof(v)), 0);
+    ASSERT_STR_CONTAINS(v, "application/json");
+    ASSERT_EQ(resp_header(&r, "X-Request-Id", v, sizeof(v)), 0);
+    ASSERT_EQ(strlen(v), 32); /* nginx's $request_id */
+    http_resp_free(&r);
+}
+
+CTEST(health, head)
+{
+    struct http_resp r;
+    ASSERT_EQ(http_req("HEAD", "/healthz", NULL, NULL, 0, NULL, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(r.len, 0);
+    http_resp_free(&r);
+}
+
+CTEST(health, readyz)
+{
+    struct http_resp r;
+    struct json_object *o, *checks;
+    ASSERT_EQ(http_get("/readyz", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    o = json_of(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "checks", &checks));
+    ASSERT_STR_EQ(jstr(checks, "postgres"), "ok");
+    ASSERT_STR_EQ(jstr(checks, "redis"), "ok");
+    json_object_put(o);
+    http_resp_free(&r);
+}
+
+CTEST(health, client_request_id_is_not_trusted)
+{
+    const char *h[] = {"X-Request-Id: attacker-chosen", NULL};
+    struct http_resp r;
+    char v[256];
+    ASSERT_EQ(http_req("GET", "/healthz", h, NULL, 0, NULL, &r), 0);
+    ASSERT_EQ(resp_header(&r, "X-Request-Id", v, sizeof(v)), 0);
+    ASSERT_TRUE(strcmp(v, "attacker-chosen") != 0);
+    http_resp_free(&r);
+}
+
+CTEST(errors, unknown_paths)
+{
+    static const char *const paths[] = {"/api/v1/nope", "/api/v1/", "/healthz/", "/readyz/x",
+                                        "/api/v1/%ff%fe", "/x", "/api/v1/users/1'%20OR%201=1"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        struct http_resp r;
+        ASSERT_EQ(http_get(paths[i], &r), 0);
+        ASSERT_JSON_ERROR(r, 404, "not_found");
+        http_resp_free(&r);
+    }
+}
+
+CTEST(errors, nul_in_uri)
+{
+    struct http_resp r;
+    ASSERT_EQ(http_get("/api/v1/users/%00", &r), 0);
+    ASSERT_JSON_ERROR(r, 400, "bad_request");
+    http_resp_free(&r);
+}
+
+CTEST(errors, auth_family_formats)
+{
+    struct http_resp r;
+    struct json_object *o, *code;
+    char v[256];
+    ASSERT_EQ(http_get("/auth/v1/nope", &r), 0);
+    ASSERT_EQ(r.status, 404);
+    o = json_of(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "code", &code));
+    ASSERT_EQ(json_object_get_int(code), 404);
+    ASSERT_STR_EQ(jstr(o, "error_code"), "not_found");
+    ASSERT_NOT_NULL(jstr(o, "msg"));
+    json_object_put(o);
+    http_resp_free(&r);
+
+    const char *h[] = {"X-Supabase-Api-Version: 2024-01-01", NULL};
+    ASSERT_EQ(http_req("GET", "/auth/v1/nope", h, NULL, 0, NULL, &r), 0);
+    ASSERT_JSON_ERROR(r, 404, "not_found");
+    ASSERT_EQ(resp_header(&r, "X-Supabase-Api-Version", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "2024-01-01");
+    http_resp_free(&r);
+}
+
+CTEST(errors, method_not_allowed)
+{
+    static const char *const methods[] = {"POST", "PUT", "DELETE", "PATCH"};
+    for (size_t i = 0; i < 4; i++) {
+        struct http_resp r;
+        char v[256];
+        ASSERT_EQ(http_req(methods[i], "/healthz", NULL, "", 0, NULL, &r), 0);
+        ASSERT_JSON_ERROR(r, 405, "method_not_allowed");
+        ASSERT_EQ(resp_header(&r, "Allow", v, sizeof(v)), 0);
+        ASSERT_STR_EQ(v, "GET, HEAD");
+        http_resp_free(&r);
+    }
+}
+
+CTEST(errors, body_on_bodiless_route)
+{
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct http_resp r;
+    ASSERT_EQ(http_req("GET", "/readyz", h, "{\"a\":1}", 7, NULL, &r), 0);
+    ASSERT_JSON_ERROR(r, 413, "request_too_large");
+    http_resp_free(&r);
+}
+
+CTEST(errors, body_past_web_server_cap)
+{
+    size_t n = 2 << 20;
+    char *big = malloc(n);
+    struct http_resp r;
+    memset(big, 'x', n);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    ASSERT_EQ(http_req("POST", "/api/v1/anything", h, big, n, NULL, &r), 0);
+    free(big);
+    ASSERT_JSON_ERROR(r, 413, "request_too_large");
+    http_resp_free(&r);
+}
+
+CTEST(errors, authorization_16k)
+{
+    static char h[16 * 1024 + 64];
+    const char *hs[] = {h, NULL};
+    struct http_resp r;
+    int n = snprintf(h, sizeof(h), "Authorization: Bearer ");
+    memset(h + n, 'A', 16 * 1024);
+    h[n + 16 * 1024] = '\0';
+    ASSERT_EQ(http_req("GET", "/healthz", hs, NULL, 0, NULL, &r), 0);
+    ASSERT_JSON_ERROR(r, 431, "request_header_too_large");
+    http_resp_free(&r);
+}
+
+CTEST(nginx, cors_preflight)
+{
+    const char *ok[] = {"Origin: http://localhost:3000", "Access-Control-Request-Method: POST",
+                        NULL};
+    const char *evil[] = {"Origin: https://evil.example", "Access-Control-Request-Method: POST",
+                          NULL};
+    struct http_resp r;
+    char v[512];
+    ASSERT_EQ(http_req("OPTIONS", "/auth/v1/token", ok, NULL, 0, NULL, &r), 0);
+    ASSERT_EQ(r.status, 204);
+    ASSERT_EQ(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "http://localhost:3000");
+    ASSERT_EQ(resp_header(&r, "Access-Control-Allow-Headers", v, sizeof(v)), 0);
+    ASSERT_STR_CONTAINS(v, "X-Supabase-Api-Version");
+    http_resp_free(&r);
+    ASSERT_EQ(http_req("OPTIONS", "/api/v1/users", evil, NULL, 0, NULL, &r), 0);
+    ASSERT_EQ(r.status, 204);
+    ASSERT_NE(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)), 0);
+    http_resp_free(&r);
+}
+
+CTEST(nginx, cors_on_responses)
+{
+    const char *ok[] = {"Origin: http://localhost:3000", NULL};
+    struct http_resp r;
+    char v[512];
+    ASSERT_EQ(http_req("GET", "/api/v1/nope", ok, NULL, 0, NULL, &r), 0);
+    ASSERT_EQ(r.status, 404);
+    ASSERT_EQ(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "http://localhost:3000");
+    http_resp_free(&r);
+}
+
+CTEST(nginx, metrics_only_from_loopback)
+{
+    struct http_resp r;
+    ASSERT_EQ(http_req("GET", "/metrics", NULL, NULL, 0, "127.0.0.2", &r), 0);
+    ASSERT_JSON_ERROR(r, 403, "forbidden");
+    http_resp_free(&r);
+    ASSERT_EQ(http_get("/metrics", &r), 0);
+    ASSERT_NE(r.status, 403); /* reaches ums */
+    http_resp_free(&r);
+}
+
+CTEST(nginx, credential_routes_rate_limited_per_ip)
+{
+    /* nginx's coarse limit: 5 r/s with a burst of 20 on /auth/v1/token, per
+     * address. A fresh loopback source keeps other tests unaffected. */
+    int limited = 0;
+    for (int i = 0; i < 40 && !limited; i++) {
+        struct http_resp r;
+        ASSERT_EQ(http_req("POST", "/auth/v1/token", NULL, "", 0, "127.0.3.7", &r), 0);
+        if (r.status == 429) {
+            char v[64];
+            struct json_object *o = json_of(&r);
+            limited = 1;
+            ASSERT_STR_EQ(jstr(o, "code"), "over_request_rate_limit");
+            json_object_put(o);
+            ASSERT_EQ(resp_header(&r, "Retry-After", v, sizeof(v)), 0);
+        }
+        http_resp_free(&r);
+    }
+    ASSERT_TRUE(limited);
+    /* Another address is not affected. */
+    struct http_resp r;
+    ASSERT_EQ(http_req("POST", "/auth/v1/token", NULL, "", 0, "127.0.3.8", &r), 0);
+    ASSERT_NE(r.status, 429);
+    http_resp_free(&r);
+}
+
+CTEST(logs, json_lines_with_request_id)
+{
+    char path[4096], line[8192], last_nginx[8192] = "", last_ums[8192] = "";
+    struct http_resp r;
+    char rid[128];
+    FILE *f;
+    ASSERT_EQ(http_get("/healthz?token=secret-in-query", &r), 0);
+    ASSERT_EQ(resp_header(&r, "X-Request-Id", rid, sizeof(rid)), 0);
+    http_resp_free(&r);
+    sleep_ms(200);
+    snprintf(path, sizeof(path), "%s/log/nginx-access.log", env_need("UMS_STACK"));
+    f = fopen(path, "r");
+    ASSERT_NOT_NULL(f);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strstr(line, rid) != NULL)
+            snprintf(last_nginx, sizeof(last_nginx), "%s", line);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/log/ums.log", env_need("UMS_STACK"));
+    f = fopen(path, "r");
+    ASSERT_NOT_NULL(f);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strstr(line, rid) != NULL)
+            snprintf(last_ums, sizeof(last_ums), "%s", line);
+    fclose(f);
+    struct json_object *n = json_tokener_parse(last_nginx), *u = json_tokener_parse(last_ums);
+    ASSERT_NOT_NULL(n);
+    ASSERT_NOT_NULL(u);
+    ASSERT_STR_EQ(jstr(n, "request_id"), rid);
+    ASSERT_STR_EQ(jstr(u, "request_id"), rid);
+    ASSERT_STR_EQ(jstr(u, "route"), "/healthz");
+    ASSERT_STR_EQ(jstr(u, "status"), "200");
+    ASSERT_STR_EQ(jstr(u, "ip"), "127.0.0.1");
+    ASSERT_NOT_NULL(jstr(u, "duration_ms"));
+    ASSERT_TRUE(strstr(last_nginx, "secret-in-query") == NULL);
+    ASSERT_TRUE(strstr(last_ums, "secret-in-query") == NULL);
+    json_object_put(n);
+    json_object_put(u);
+}
+
+/* Sends raw FastCGI and returns the status; *body_code gets the JSON "code". */
+static int raw(const char *const *params, const char *body, size_t len, char *code, size_t clen)
+{
+    char *out = NULL;
+    int st;
+    if (fcgi_request(env_need("UMS_FCGI_SOCKET"), params, body, len, &out) != 0)
+        return -1;
+    st = fcgi_status(out);
+    code[0] = '\0';
+    const char *b = strstr(out, "\r\n\r\n");
+    struct json_object *o = b != NULL ? json_tokener_parse(b + 4) : NULL;
+    if (jstr(o, "code") != NULL)
+        snprintf(code, clen, "%s", jstr(o, "code"));
+    json_object_put(o);
+    free(out);
+    return st;
+}
+
+CTEST(fastcgi, hostile_framing_without_worker_restart)
+{
+    pid_t before[WORKERS_MAX], after[WORKERS_MAX];
+    int nb = workers(before), na;
+    char code[64];
+    static const struct {
+        const char *method, *uri, *clen, *ctype, *body;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"GET", "/healthz", "-1", NULL, "", 400, "bad_request"},
+        {"GET", "/healthz", "abc", NULL, "", 400, "bad_request"},
+        {"GET", "/healthz", "99999999999999999999", NULL, "", 400, "bad_request"},
+        {"GET", "/healthz", "100", NULL, "short", 413, "request_too_large"},
+        {"POST", "/healthz", "5", "application/json", "{}", 405, "method_not_allowed"},
+        {"BREW", "/healthz", "", NULL, "", 405, "method_not_allowed"},
+        {"GET", "relative", "", NULL, "", 400, "bad_request"},
+        {"GET", "/nope", "1000000000", NULL, "", 404, "not_found"},
+    };
+    ASSERT_TRUE(nb > 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *p[16];
+        int k = 0;
+        p[k++] = "REQUEST_METHOD";
+        p[k++] = cases[i].method;
+        p[k++] = "REQUEST_URI";
+        p[k++] = cases[i].uri;
+        p[k++] = "REMOTE_ADDR";
+        p[k++] = "127.0.0.1";
+        p[k++] = "CONTENT_LENGTH";
+        p[k++] = cases[i].clen;
+        if (cases[i].ctype != NULL) {
+            p[k++] = "CONTENT_TYPE";
+            p[k++] = cases[i].ctype;
+        }
+        p[k] = NULL;
+        int st = raw(p, cases[i].body, strlen(cases[i].body), code, sizeof(code));
+        if (st != cases[i].status || strcmp(code, cases[i].code) != 0)
+            CTEST_FAIL_("case %zu: got %d %s", i, st, code);
+    }
+    /* No request-uri at all, and no parameters at all. */
+    const char *none[] = {NULL};
+    ASSERT_EQ(raw(none, "", 0, code, sizeof(code)), 400);
+    na = workers(after);
+    ASSERT_EQ(na, nb);
+    for (int i = 0; i < nb; i++) {
+        int found = 0;
+        for (int j = 0; j < na; j++)
+            found |= before[i] == after[j];
+        if (!found)
+            CTEST_FAIL_("worker %ld was replaced", (long)before[i]);
+    }
+}
+
+CTEST(fastcgi, short_body_on_json_route_shape)
+{
+    /* A body shorter than CONTENT_LENGTH on a route that takes none is 413 by
+     * the rejection order; the pipeline for JSON routes is covered by
+     * tests/unit/test_dispatch. Here: a huge Content-Length is refused before
+     * the worker reads anything, and the worker keeps serving. */
+    const char *p[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/readyz", "CONTENT_LENGTH",
+                       "1073741824", NULL};
+    char code[64];
+    ASSERT_EQ(raw(p, "", 0, code, sizeof(code)), 413);
+    ASSERT_STR_EQ(code, "request_too_large");
+    ASSERT_EQ(wait_status("/healthz", 200, 5), 0);
+}
+
+CTEST(workers, sigkill_is_replaced)
+{
+    pid_t w[WORKERS_MAX], now[WORKERS_MAX];
+    int n = workers(w), ok = 0;
+    ASSERT_TRUE(n > 0);
+    ASSERT_EQ(kill(w[0], SIGKILL), 0);
+    for (int i = 0; i < 50; i++) {
+        struct http_resp r;
+        if (http_get("/healthz", &r) == 0 && r.status == 200)
+            ok++;
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(ok, 50);
+    for (int t = 0; t < 50; t++) {
+        int m = workers(now), gone = 1;
+        for (int i = 0; i < m; i++)
+            gone &= now[i] != w[0];
+        if (m == n && gone)
+            return;
+        sleep_ms(100);
+    }
+    CTEST_FAIL_("worker %ld was not replaced", (long)w[0]);
+}
+
+CTEST(workers, sighup_replaces_all_without_failures)
+{
+    pid_t old[WORKERS_MAX], now[WORKERS_MAX];
+    int n = workers(old), ok = 0, total = 0;
+    ASSERT_EQ(n, configured_workers());
+    ASSERT_EQ(kill(stack_pid("ums-fcgi"), SIGHUP), 0);
+    for (int i = 0; i < 100; i++, total++) {
+        struct http_resp r;
+        if (http_get("/readyz", &r) == 0 && r.status == 200)
+            ok++;
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(ok, total);
+    for (int t = 0; t < 100; t++) {
+        int m = workers(now), overlap = 0;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                overlap |= now[i] == old[j];
+        if (m == n && !overlap)
+            return;
+        sleep_ms(100);
+    }
+    CTEST_FAIL_("old workers still running after SIGHUP");
+}
+
+CTEST(deps, readyz_follows_redis)
+{
+    struct http_resp r;
+    struct json_object *o, *checks;
+    char v[64];
+    pid_t redis = stack_pid("redis");
+    ASSERT_TRUE(redis > 0);
+    ASSERT_EQ(kill(redis, SIGTERM), 0);
+    ASSERT_EQ(wait_status("/readyz", 503, 10), 0);
+    ASSERT_EQ(http_get("/readyz", &r), 0);
+    ASSERT_JSON_ERROR(r, 503, "service_unavailable");
+    ASSERT_STR_CONTAINS(r.body, "redis");
+    o = json_of(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "checks", &checks));
+    ASSERT_STR_EQ(jstr(checks, "redis"), "unavailable");
+    ASSERT_STR_EQ(jstr(checks, "postgres"), "ok");
+    json_object_put(o);
+    ASSERT_EQ(resp_header(&r, "Retry-After", v, sizeof(v)), 0);
+    http_resp_free(&r);
+    /* The process itself is fine. */
+    ASSERT_EQ(http_get("/healthz", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
+    ASSERT_EQ(wait_status("/readyz", 200, 10), 0);
+}
+
+CTEST(deps, readyz_follows_postgres)
+{
+    struct http_resp r;
+    struct json_object *o, *checks;
+    ASSERT_EQ(sh("./scripts/down postgres >/dev/null"), 0);
+    ASSERT_EQ(wait_status("/readyz", 503, 10), 0);
+    ASSERT_EQ(http_get("/readyz", &r), 0);
+    o = json_of(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "checks", &checks));
+    ASSERT_STR_EQ(jstr(checks, "postgres"), "unavailable");
+    ASSERT_STR_EQ(jstr(checks, "redis"), "ok");
+    json_object_put(o);
+    http_resp_free(&r);
+    ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
+    /* Same workers, no restart: the next request reconnects. */
+    ASSERT_EQ(wait_status("/readyz", 200, 10), 0);
+}
+
+static int stack_processes(int *nginx, int *fcgi, int *redis, int *pg)
+{
+    char needle[4200];
+    snprintf(needle, sizeof(needle), "%s/nginx", env_need("UMS_STACK"));
+    *nginx = count_procs("nginx", needle, 1);
+    *fcgi = count_procs("ums-fcgi", NULL, 1);
+    snprintf(needle, sizeof(needle), ":%s", getenv("UMS_REDIS_PORT") ? getenv("UMS_REDIS_PORT")
+                                                                      : "63799");
+    *redis = count_procs("redis-server", needle, 0);
+    snprintf(needle, sizeof(needle), "%s/pg", env_need("UMS_STACK"));
+    *pg = count_procs("postgres", needle, 1);
+    return *nginx + *fcgi + *redis + *pg;
+}
+
+CTEST(stack, second_up_leaves_one_of_each)
+{
+    int nginx, fcgi, redis, pg;
+    ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
+    stack_processes(&nginx, &fcgi, &redis, &pg);
+    ASSERT_EQ(nginx, 1);
+    ASSERT_EQ(fcgi, 1);
+    ASSERT_EQ(redis, 1);
+    ASSERT_EQ(pg, 1);
+    ASSERT_EQ(wait_status("/readyz", 200, 5), 0);
+}
+
+CTEST(stack, down_stops_everything_and_up_restores)
+{
+    int nginx, fcgi, redis, pg;
+    pid_t w[WORKERS_MAX];
+    ASSERT_EQ(sh("./scripts/down >/dev/null"), 0);
+    ASSERT_EQ(stack_processes(&nginx, &fcgi, &redis, &pg), 0);
+    ASSERT_EQ(count_procs("ums-fcgi", NULL, 0), 0);
+    ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
+    ASSERT_EQ(wait_status("/readyz", 200, 10), 0);
+    ASSERT_EQ(workers(w), configured_workers());
+}
