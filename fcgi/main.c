@@ -544,6 +544,9 @@ int main(int argc, char **argv)
     if (cfg->server.pid_file[0] != '\0' && uid != (uid_t)-1 &&
         chown(cfg->server.pid_file, uid, gid) != 0)
         log_warn("cannot hand the pid file to [server] user");
+    /* The log must stay writable after the switch, for reopening on SIGHUP. */
+    if (cfg->log.file[0] != '\0' && uid != (uid_t)-1 && chown(cfg->log.file, uid, gid) != 0)
+        log_warn("cannot hand the log file to [server] user");
     if (drop_privileges(cfg->server.user, uid, gid) != 0)
         goto out;
     if (install_signals(pfd) != 0)

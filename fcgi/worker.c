@@ -113,6 +113,9 @@ static int setup_signals(int pfd[2])
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
+    /* SA_RESTART: a request being read or written is not cut short by SIGTERM;
+     * epoll_wait() is never restarted, so an idle worker still wakes at once. */
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_IGN;

@@ -61,6 +61,12 @@ static int read_all(int fd, void *p, size_t n)
 int fcgi_request(const char *path, const char *const *params, const char *body, size_t len,
                  char **out)
 {
+    return fcgi_request_paused(path, params, body, len, NULL, NULL, out);
+}
+
+int fcgi_request_paused(const char *path, const char *const *params, const char *body, size_t len,
+                        void (*pause)(void *), void *ud, char **out)
+{
     static const unsigned char begin[8] = {0, 1, 0, 0, 0, 0, 0, 0};
     struct sockaddr_un sa;
     struct timeval tv = {10, 0};
@@ -89,6 +95,12 @@ int fcgi_request(const char *path, const char *const *params, const char *body, 
     }
     for (size_t off = 0; off < nv.len; off += 65535)
         record(&req, PARAMS, nv.p + off, nv.len - off > 65535 ? 65535 : nv.len - off);
+    if (pause != NULL) {
+        if (write_all(fd, req.p, req.len) != 0)
+            goto done;
+        req.len = 0;
+        pause(ud);
+    }
     record(&req, PARAMS, "", 0);
     for (size_t off = 0; off < len; off += 65535)
         record(&req, STDIN, body + off, len - off > 65535 ? 65535 : len - off);

@@ -12,6 +12,11 @@
 int fcgi_request(const char *path, const char *const *params, const char *body, size_t len,
                  char **out);
 
+/* Like fcgi_request, but calls pause(ud) after sending everything except the
+ * record that ends the parameters, so the request is in flight meanwhile. */
+int fcgi_request_paused(const char *path, const char *const *params, const char *body, size_t len,
+                        void (*pause)(void *), void *ud, char **out);
+
 /* The status of a FastCGI response ("Status: 404 ..."), or 200 without one. */
 int fcgi_status(const char *resp);
 

@@ -5,6 +5,8 @@
 #include "../ctest.h"
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -477,6 +479,170 @@ CTEST(deps, readyz_follows_postgres)
     ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
     /* Same workers, no restart: the next request reconnects. */
     ASSERT_EQ(wait_status("/readyz", 200, 10), 0);
+}
+
+static void pause_and_stop(void *ud)
+{
+    pid_t master = *(pid_t *)ud;
+    sleep_ms(300); /* a worker has accepted the connection and waits for the rest */
+    kill(master, SIGTERM);
+    sleep_ms(500);
+}
+
+CTEST(workers, sigterm_finishes_in_flight_request)
+{
+    pid_t master = stack_pid("ums-fcgi");
+    const char *p[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", "REMOTE_ADDR",
+                       "127.0.0.1", NULL};
+    char *out = NULL;
+    ASSERT_TRUE(master > 0);
+    ASSERT_EQ(fcgi_request_paused(env_need("UMS_FCGI_SOCKET"), p, "", 0, pause_and_stop, &master,
+                                  &out),
+              0);
+    ASSERT_EQ(fcgi_status(out), 200);
+    ASSERT_STR_CONTAINS(out, "{\"status\":\"ok\"}");
+    free(out);
+    for (int i = 0; i < 50 && kill(master, 0) == 0; i++)
+        sleep_ms(100);
+    ASSERT_NE(kill(master, 0), 0); /* the master exited once the request was done */
+    ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
+    ASSERT_EQ(wait_status("/readyz", 200, 10), 0);
+}
+
+CTEST(spawned, serves_inherited_socket)
+{
+    char cmd[16384], sock[1024], pidf[1024], *out = NULL;
+    const char *p[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/readyz", NULL};
+    long pid = 0;
+    FILE *f;
+    snprintf(sock, sizeof(sock), "%s/run/spawned-test.sock", env_need("UMS_STACK"));
+    snprintf(pidf, sizeof(pidf), "%s/run/spawned-test.pid", env_need("UMS_STACK"));
+    snprintf(cmd, sizeof(cmd),
+             "rm -f '%s' && spawn-fcgi -s '%s' -M 0600 -P '%s' -- '%s/fcgi/ums-fcgi' --config '%s' "
+             ">/dev/null",
+             sock, sock, pidf, env_need("UMS_BUILD_DIR"), env_need("UMS_CONFIG"));
+    ASSERT_EQ(sh(cmd), 0);
+    f = fopen(pidf, "r");
+    ASSERT_NOT_NULL(f);
+    ASSERT_EQ(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    int rc = fcgi_request(sock, p, "", 0, &out);
+    int st = out != NULL ? fcgi_status(out) : -1;
+    free(out);
+    kill((pid_t)pid, SIGTERM);
+    for (int i = 0; i < 50 && kill((pid_t)pid, 0) == 0; i++)
+        sleep_ms(100);
+    unlink(sock);
+    unlink(pidf);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(st, 200);
+    ASSERT_NE(kill((pid_t)pid, 0), 0);
+}
+
+/* Runs umsctl with args; its output goes to out (at most outlen bytes). */
+static int umsctl(const char *args, char *out, size_t outlen)
+{
+    char cmd[8192];
+    FILE *p;
+    size_t n;
+    snprintf(cmd, sizeof(cmd), "'%s/cli/umsctl' %s 2>&1", env_need("UMS_BUILD_DIR"), args);
+    p = popen(cmd, "r");
+    if (p == NULL)
+        return -1;
+    n = fread(out, 1, outlen - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+CTEST(cli, config_check_names_bad_key)
+{
+    char path[] = "/tmp/ums-cfg-XXXXXX", args[256], out[4096];
+    int fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_TRUE(write(fd, "[server]\nworkers = 2\n[redis]\nprot = 1\n", 38) == 38);
+    close(fd);
+    snprintf(args, sizeof(args), "--config %s config check", path);
+    int rc = umsctl(args, out, sizeof(out));
+    unlink(path);
+    ASSERT_NE(rc, 0);
+    ASSERT_STR_CONTAINS(out, "prot");
+    ASSERT_STR_CONTAINS(out, ":4");
+    ASSERT_EQ(umsctl("config check", out, sizeof(out)), 0); /* the stack's own */
+    ASSERT_STR_CONTAINS(out, "ok");
+}
+
+CTEST(cli, migrate_is_idempotent_and_refuses_changed_files)
+{
+    char dir[] = "/tmp/ums-sql-XXXXXX", cmd[8192], out[4096];
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "migrate --dir '%s/sql'", env_need("UMS_ROOT"));
+    ASSERT_EQ(umsctl(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_CONTAINS(out, "up to date");
+    /* A changed applied file stops the run and names the file. */
+    snprintf(cmd, sizeof(cmd), "cp '%s'/sql/*.sql '%s'/ && echo '-- edited' >> '%s/001_core.sql'",
+             env_need("UMS_ROOT"), dir, dir);
+    ASSERT_EQ(sh(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "migrate --dir '%s'", dir);
+    int rc = umsctl(cmd, out, sizeof(out));
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    sh(cmd);
+    ASSERT_NE(rc, 0);
+    ASSERT_STR_CONTAINS(out, "001_core.sql");
+    ASSERT_STR_CONTAINS(out, "changed");
+}
+
+CTEST(cli, migrate_applies_new_file_in_a_transaction)
+{
+    char dir[] = "/tmp/ums-sql-XXXXXX", cmd[8192], out[4096];
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    /* A failing migration leaves nothing behind: its table is rolled back. */
+    snprintf(cmd, sizeof(cmd),
+             "cp '%s'/sql/*.sql '%s'/ && printf 'CREATE TABLE ums_test_t (x int);\nSELECT 1/0;\n' "
+             "> '%s/999_broken.sql'",
+             env_need("UMS_ROOT"), dir, dir);
+    ASSERT_EQ(sh(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "migrate --dir '%s'", dir);
+    ASSERT_NE(umsctl(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_CONTAINS(out, "999_broken.sql");
+    snprintf(cmd, sizeof(cmd), "printf 'CREATE TABLE ums_test_t (x int);\nDROP TABLE ums_test_t;\n' "
+                               "> '%s/999_broken.sql'", dir);
+    ASSERT_EQ(sh(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "migrate --dir '%s'", dir);
+    ASSERT_EQ(umsctl(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_CONTAINS(out, "applied 1");
+    ASSERT_EQ(umsctl(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_CONTAINS(out, "up to date");
+    /* The real directory no longer has 999: the run refuses to go on. */
+    snprintf(cmd, sizeof(cmd), "migrate --dir '%s/sql'", env_need("UMS_ROOT"));
+    ASSERT_NE(umsctl(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_CONTAINS(out, "999_broken");
+    /* Put the database back as the stack expects it. */
+    ASSERT_EQ(sh("psql -X -q \"$DATABASE_URL\" -c \"DELETE FROM schema_migrations WHERE "
+                 "version = '999_broken'\" >/dev/null"),
+              0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    sh(cmd);
+}
+
+CTEST(cli, keygen_writes_a_private_pair_once)
+{
+    char dir[] = "/tmp/ums-keys-XXXXXX", args[256], out[4096], path[512];
+    struct stat st;
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(args, sizeof(args), "keygen --out %s", dir);
+    ASSERT_EQ(umsctl(args, out, sizeof(out)), 0);
+    ASSERT_STR_CONTAINS(out, "kid ");
+    snprintf(path, sizeof(path), "%s/jwt-private.pem", dir);
+    ASSERT_EQ(stat(path, &st), 0);
+    ASSERT_EQ(st.st_mode & 0777, 0600);
+    ASSERT_NE(umsctl(args, out, sizeof(out)), 0); /* never overwrites */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "openssl pkey -in %s/jwt-private.pem -noout -check >/dev/null 2>&1 "
+                               "|| grep -q 'BEGIN PRIVATE KEY' %s/jwt-private.pem", dir, dir);
+    ASSERT_EQ(sh(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    sh(cmd);
 }
 
 static int stack_processes(int *nginx, int *fcgi, int *redis, int *pg)
