@@ -2,14 +2,10 @@
 # shellcheck shell=bash
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STACK="$ROOT/.stack"
-RUN="$STACK/run"
-LOGS="$STACK/log"
 BUILD="${UMS_BUILD_DIR:-$ROOT/build}"
 HTTP_PORT="${UMS_HTTP_PORT:-8080}"
 PG_PORT="${UMS_PG_PORT:-54329}"
 REDIS_PORT="${UMS_REDIS_PORT:-63799}"
-FCGI_SOCKET="$RUN/ums-fcgi.sock"
 
 say() { printf '[ums] %s\n' "$*"; }
 die() { printf '[ums] error: %s\n' "$*" >&2; exit 1; }
@@ -23,6 +19,28 @@ else
     SVC_USER=$(id -un)
     SUDO=sudo
 fi
+
+# The state folder is .stack/. When the service user cannot reach the checkout
+# (a parent folder without o+x, such as /root), .stack is a symlink to a folder
+# under /var/lib/ums-stack/ and every path below uses the resolved folder.
+stack_dir() {
+    local link="$ROOT/.stack" target
+    if [ "$(id -u)" -eq 0 ] && [ ! -e "$link" ] && id -u "$SVC_USER" >/dev/null 2>&1 &&
+        ! runuser -u "$SVC_USER" -- test -x "$ROOT" 2>/dev/null; then
+        target="/var/lib/ums-stack/$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+        mkdir -p "$target" && chmod 0755 /var/lib/ums-stack "$target"
+        ln -sfn "$target" "$link"
+    fi
+    if [ -L "$link" ]; then
+        readlink -f "$link"
+    else
+        printf '%s\n' "$link"
+    fi
+}
+STACK=$(stack_dir)
+RUN="$STACK/run"
+LOGS="$STACK/log"
+FCGI_SOCKET="$RUN/ums-fcgi.sock"
 
 as_svc() {
     if [ "$(id -u)" -eq 0 ]; then

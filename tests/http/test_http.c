@@ -650,7 +650,7 @@ static int stack_processes(int *nginx, int *fcgi, int *redis, int *pg)
     char needle[4200];
     snprintf(needle, sizeof(needle), "%s/nginx", env_need("UMS_STACK"));
     *nginx = count_procs("nginx", needle, 1);
-    *fcgi = count_procs("ums-fcgi", NULL, 1);
+    *fcgi = count_procs("ums-fcgi", env_need("UMS_CONFIG"), 1);
     snprintf(needle, sizeof(needle), ":%s", getenv("UMS_REDIS_PORT") ? getenv("UMS_REDIS_PORT")
                                                                       : "63799");
     *redis = count_procs("redis-server", needle, 0);
@@ -677,7 +677,7 @@ CTEST(stack, down_stops_everything_and_up_restores)
     pid_t w[WORKERS_MAX];
     ASSERT_EQ(sh("./scripts/down >/dev/null"), 0);
     ASSERT_EQ(stack_processes(&nginx, &fcgi, &redis, &pg), 0);
-    ASSERT_EQ(count_procs("ums-fcgi", NULL, 0), 0);
+    ASSERT_EQ(count_procs("ums-fcgi", env_need("UMS_CONFIG"), 0), 0);
     ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
     ASSERT_EQ(wait_status("/readyz", 200, 10), 0);
     ASSERT_EQ(workers(w), configured_workers());
