@@ -10,9 +10,34 @@
 #include "../../core/ums.h"
 
 static char err[512];
+extern char **environ;
+
+/* The tests own the UMS_* environment: scripts/up's UMS_REDIS_PORT, for one,
+ * is also the override of [redis] port. */
+static void clear_ums_env(void)
+{
+    for (int again = 1; again;) {
+        again = 0;
+        for (char **e = environ; *e != NULL; e++) {
+            if (strncmp(*e, "UMS_", 4) == 0) {
+                char name[256];
+                size_t n = strcspn(*e, "=");
+                snprintf(name, sizeof(name), "%.*s", (int)n, *e);
+                unsetenv(name);
+                again = 1;
+                break;
+            }
+        }
+    }
+}
 
 static int parse(struct ums_config **c, const char *text)
 {
+    static int cleared;
+    if (!cleared) {
+        clear_ums_env();
+        cleared = 1;
+    }
     err[0] = '\0';
     return config_parse(c, text, strlen(text), "t.conf", err, sizeof(err));
 }
@@ -158,6 +183,7 @@ CTEST(config, file_only_for_secrets)
 CTEST(config, load_missing_file)
 {
     struct ums_config *c;
+    clear_ums_env();
     ASSERT_EQ(config_load(&c, "/nonexistent/ums.conf", err, sizeof(err)), UMS_EINVALID);
     ASSERT_STR_CONTAINS(err, "/nonexistent/ums.conf");
 }
