@@ -44,7 +44,8 @@ FCGI_SOCKET="$RUN/ums-fcgi.sock"
 
 as_svc() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u "$SVC_USER" -- "$@"
+        # From /, as the service user may not be able to enter the current folder.
+        (cd / && runuser -u "$SVC_USER" -- "$@")
     else
         "$@"
     fi
