@@ -18,7 +18,7 @@
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define SECRET_MAX_BYTES 65536
 
-enum ctype { CT_STR, CT_INT, CT_MODE, CT_LEVEL };
+enum ctype { CT_STR, CT_INT, CT_MODE, CT_LEVEL, CT_BOOL };
 
 struct key {
     const char *section;
@@ -52,6 +52,35 @@ static const struct key keys[] = {
     {"redis", "password", CT_STR, F(redis.password), "", 0, 0, 1},
     {"redis", "db", CT_INT, F(redis.db), "0", 0, 15, 0},
     {"redis", "timeout_ms", CT_INT, F(redis.timeout_ms), "1000", 10, 60000, 0},
+    {"auth", "site_url", CT_STR, F(auth.site_url), "http://localhost:3000", 0, 0, 0},
+    {"auth", "external_url", CT_STR, F(auth.external_url), "http://localhost:8080/auth/v1", 0, 0,
+     0},
+    {"auth", "jwt_issuer", CT_STR, F(auth.jwt_issuer), "", 0, 0, 0},
+    {"auth", "jwt_algorithm", CT_STR, F(auth.jwt_algorithm), "RS256", 0, 0, 0},
+    {"auth", "jwt_private_key_file", CT_STR, F(auth.jwt_private_key_file), "", 0, 0, 0},
+    {"auth", "jwt_secret", CT_STR, F(auth.jwt_secret), "", 0, 0, 1},
+    {"auth", "jwt_kid", CT_STR, F(auth.jwt_kid), "", 0, 0, 0},
+    {"auth", "access_token_ttl", CT_INT, F(auth.access_token_ttl), "900", 60, 86400, 0},
+    {"auth", "refresh_token_ttl", CT_INT, F(auth.refresh_token_ttl), "604800", 300, 31536000, 0},
+    {"auth", "session_lifetime", CT_INT, F(auth.session_lifetime), "2592000", 300, 31536000, 0},
+    {"auth", "refresh_reuse_interval", CT_INT, F(auth.refresh_reuse_interval), "10", 0, 300, 0},
+    {"auth", "refresh_token_secret", CT_STR, F(auth.refresh_token_secret), "", 0, 0, 1},
+    {"auth", "service_key", CT_STR, F(auth.service_key), "", 0, 0, 1},
+    {"auth", "require_email_confirmation", CT_BOOL, F(auth.require_email_confirmation), "false", 0,
+     1, 0},
+    {"auth", "uri_allow_list", CT_STR, F(auth.uri_allow_list), "", 0, 0, 0},
+    {"auth", "argon2_memory_kib", CT_INT, F(auth.argon2_memory_kib), "19456", 1024, 1048576, 0},
+    {"auth", "argon2_iterations", CT_INT, F(auth.argon2_iterations), "2", 1, 100, 0},
+    {"auth", "argon2_parallelism", CT_INT, F(auth.argon2_parallelism), "1", 1, 16, 0},
+    {"auth", "lockout_threshold", CT_INT, F(auth.lockout_threshold), "5", 1, 1000, 0},
+    {"auth", "lockout_window", CT_INT, F(auth.lockout_window), "900", 1, 86400, 0},
+    {"auth", "lockout_duration", CT_INT, F(auth.lockout_duration), "900", 1, 86400, 0},
+    {"auth", "otp_ttl", CT_INT, F(auth.otp_ttl), "3600", 60, 86400, 0},
+    {"limits", "signup_per_5min", CT_INT, F(limits.signup_per_5min), "30", 0, 1000000, 0},
+    {"limits", "recover_per_5min", CT_INT, F(limits.recover_per_5min), "30", 0, 1000000, 0},
+    {"limits", "verify_per_5min", CT_INT, F(limits.verify_per_5min), "30", 0, 1000000, 0},
+    {"limits", "token_per_5min", CT_INT, F(limits.token_per_5min), "30", 0, 1000000, 0},
+    {"limits", "refresh_per_5min", CT_INT, F(limits.refresh_per_5min), "150", 0, 1000000, 0},
     {"log", "file", CT_STR, F(log.file), "", 0, 0, 0},
     {"log", "level", CT_LEVEL, F(log.level), "info", 0, 0, 0},
 };
@@ -139,6 +168,18 @@ static int set_value(struct ums_config *c, const struct key *k, const char *val,
             return UMS_EINVALID;
         }
         *int_slot(c, k) = iv;
+        return UMS_OK;
+    case CT_BOOL:
+        if (strcmp(val, "true") == 0 || strcmp(val, "yes") == 0 || strcmp(val, "on") == 0 ||
+            strcmp(val, "1") == 0) {
+            *int_slot(c, k) = 1;
+        } else if (strcmp(val, "false") == 0 || strcmp(val, "no") == 0 ||
+                   strcmp(val, "off") == 0 || strcmp(val, "0") == 0) {
+            *int_slot(c, k) = 0;
+        } else {
+            errf(err, errlen, "%s: [%s] %s must be true or false", where, k->section, k->name);
+            return UMS_EINVALID;
+        }
         return UMS_OK;
     case CT_LEVEL:
         lv = log_level_parse(val);
@@ -373,7 +414,7 @@ static int apply_env(struct ums_config *c, char *err, size_t errlen)
 }
 
 /* Checks that need more than one key or more than a range. */
-static int validate(const struct ums_config *c, char *err, size_t errlen)
+static int validate(struct ums_config *c, char *err, size_t errlen)
 {
     const char *l = c->server.listen;
 
@@ -397,6 +438,30 @@ static int validate(const struct ums_config *c, char *err, size_t errlen)
     if (c->redis.host[0] == '\0') {
         errf(err, errlen, "[redis] host must not be empty");
         return UMS_EINVALID;
+    }
+    if (strcmp(c->auth.jwt_algorithm, "RS256") != 0 && strcmp(c->auth.jwt_algorithm, "HS256") != 0) {
+        errf(err, errlen, "[auth] jwt_algorithm must be RS256 or HS256");
+        return UMS_EINVALID;
+    }
+    if (strcmp(c->auth.jwt_algorithm, "HS256") == 0 && strlen(c->auth.jwt_secret) < 32) {
+        errf(err, errlen, "[auth] jwt_secret must have at least 32 characters for HS256");
+        return UMS_EINVALID;
+    }
+    if (strncmp(c->auth.site_url, "http://", 7) != 0 && strncmp(c->auth.site_url, "https://", 8) != 0) {
+        errf(err, errlen, "[auth] site_url must be an http:// or https:// URL");
+        return UMS_EINVALID;
+    }
+    if (strncmp(c->auth.external_url, "http://", 7) != 0 &&
+        strncmp(c->auth.external_url, "https://", 8) != 0) {
+        errf(err, errlen, "[auth] external_url must be an http:// or https:// URL");
+        return UMS_EINVALID;
+    }
+    if (c->auth.jwt_issuer[0] == '\0') {
+        char *dup = strdup(c->auth.external_url);
+        if (dup == NULL)
+            return UMS_ERR;
+        free(c->auth.jwt_issuer);
+        c->auth.jwt_issuer = dup;
     }
     return UMS_OK;
 }
@@ -502,6 +567,9 @@ void config_dump(const struct ums_config *cfg)
             break;
         case CT_MODE:
             printf("%s = %04o\n", k->name, (unsigned)*int_slot(c, k));
+            break;
+        case CT_BOOL:
+            printf("%s = %s\n", k->name, *int_slot(c, k) ? "true" : "false");
             break;
         case CT_LEVEL: {
             static const char *const names[] = {"debug", "info", "warn", "error"};

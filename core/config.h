@@ -29,6 +29,37 @@ struct ums_config {
         int timeout_ms;
     } redis;
     struct {
+        char *site_url;          /* the app's URL: default redirect target */
+        char *external_url;      /* public URL of /auth/v1, for links in emails */
+        char *jwt_issuer;        /* "" = external_url */
+        char *jwt_algorithm;     /* RS256 or HS256 */
+        char *jwt_private_key_file;
+        char *jwt_secret;        /* secret, HS256 only */
+        char *jwt_kid;           /* "" = derived from the public key */
+        int access_token_ttl;
+        int refresh_token_ttl;
+        int session_lifetime;
+        int refresh_reuse_interval;
+        char *refresh_token_secret; /* secret */
+        char *service_key;       /* secret; a Bearer equal to it is an admin */
+        int require_email_confirmation;
+        char *uri_allow_list;    /* comma-separated redirect_to prefixes */
+        int argon2_memory_kib;
+        int argon2_iterations;
+        int argon2_parallelism;
+        int lockout_threshold;
+        int lockout_window;
+        int lockout_duration;
+        int otp_ttl;
+    } auth;
+    struct {
+        int signup_per_5min;
+        int recover_per_5min;
+        int verify_per_5min;
+        int token_per_5min;
+        int refresh_per_5min;
+    } limits;
+    struct {
         char *file;         /* empty: stderr */
         int level;          /* enum log_level */
     } log;

@@ -12,6 +12,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "b64.h"
 #include "ums.h"
 
 static int open_new(const char *path, int mode, FILE **out, char *err, size_t errlen)
@@ -31,29 +32,18 @@ static int open_new(const char *path, int mode, FILE **out, char *err, size_t er
     return UMS_OK;
 }
 
-static void b64url(char *out, const unsigned char *in, size_t n)
+int keygen_kid(char kid[23], EVP_PKEY *key)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i, o = 0;
+    unsigned char *der = NULL, md[32];
+    unsigned int mdlen = 0;
+    int derlen = i2d_PUBKEY(key, &der);
+    int ok = derlen > 0 && EVP_Digest(der, (size_t)derlen, md, &mdlen, EVP_sha256(), NULL);
 
-    for (i = 0; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = tab[v >> 6 & 63];
-        out[o++] = tab[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned v = (unsigned)in[i] << 16;
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-    } else if (n - i == 2) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = tab[v >> 6 & 63];
-    }
-    out[o] = '\0';
+    OPENSSL_free(der);
+    if (!ok)
+        return UMS_ERR;
+    b64url_encode(kid, md, 16);
+    return UMS_OK;
 }
 
 int keygen_rsa(const char *priv_path, const char *pub_path, int bits, char kid[23], char *err,
@@ -61,9 +51,7 @@ int keygen_rsa(const char *priv_path, const char *pub_path, int bits, char kid[2
 {
     EVP_PKEY *key = NULL;
     FILE *fpriv = NULL, *fpub = NULL;
-    unsigned char *der = NULL, md[32];
-    unsigned int mdlen = 0;
-    int derlen, rc = UMS_ERR;
+    int rc = UMS_ERR;
 
     if (bits < 2048 || bits > 8192) {
         snprintf(err, errlen, "key size must be 2048 to 8192 bits");
@@ -90,11 +78,7 @@ int keygen_rsa(const char *priv_path, const char *pub_path, int bits, char kid[2
         snprintf(err, errlen, "cannot write PEM files");
         goto out;
     }
-    derlen = i2d_PUBKEY(key, &der);
-    if (derlen <= 0 || !EVP_Digest(der, (size_t)derlen, md, &mdlen, EVP_sha256(), NULL))
-        goto out;
-    b64url(kid, md, 16);
-    rc = UMS_OK;
+    rc = keygen_kid(kid, key);
 out:
     if (fpriv != NULL && fclose(fpriv) != 0 && rc == UMS_OK)
         rc = UMS_ERR;
@@ -104,7 +88,6 @@ out:
         unlink(priv_path);
         unlink(pub_path);
     }
-    OPENSSL_free(der);
     EVP_PKEY_free(key);
     return rc;
 }

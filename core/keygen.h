@@ -14,4 +14,10 @@
 int keygen_rsa(const char *priv_path, const char *pub_path, int bits, char kid[23], char *err,
                size_t errlen);
 
+#include <openssl/evp.h>
+
+/* The key id of a public key: base64url of the first 16 bytes of the SHA-256
+ * of its DER SubjectPublicKeyInfo. 0 or UMS_ERR. */
+int keygen_kid(char kid[23], EVP_PKEY *key);
+
 #endif

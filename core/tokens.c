@@ -1,0 +1,405 @@
+/* tokens.c - JWT access tokens with OpenSSL and a key parsed once.
+ *
+ * libjwt 1.10 re-parses the PEM key on every call (about 3,000 RS256
+ * verifications per second per core) and takes the algorithm from the token;
+ * this file signs and verifies with an EVP_PKEY parsed at start-up and pins
+ * the algorithm and kid. See DESIGN.md "Facts about the Debian 12 libraries". */
+#include "tokens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+
+#include "b64.h"
+#include "config.h"
+#include "json.h"
+#include "keygen.h"
+#include "ums.h"
+#include "valid.h"
+
+enum alg { ALG_RS256, ALG_HS256 };
+
+struct tokens {
+    enum alg alg;
+    EVP_PKEY *key;
+    char *secret;
+    size_t secret_len;
+    char kid[64];
+    char *issuer;
+    int ttl;
+    char *jwks;
+    char header[256]; /* base64url of the fixed header */
+};
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* base64url of a BIGNUM parameter of the key ("n" or "e"). */
+static int bn_param_b64(struct buf *b, EVP_PKEY *key, const char *name)
+{
+    BIGNUM *bn = NULL;
+    unsigned char raw[1024];
+    char enc[B64URL_LEN(1024) + 1];
+    int n, rc = UMS_ERR;
+
+    if (!EVP_PKEY_get_bn_param(key, name, &bn))
+        return UMS_ERR;
+    n = BN_num_bytes(bn);
+    if (n > 0 && n <= (int)sizeof(raw)) {
+        BN_bn2bin(bn, raw);
+        b64url_encode(enc, raw, (size_t)n);
+        rc = buf_adds(b, enc);
+    }
+    BN_free(bn);
+    return rc;
+}
+
+static int make_jwks(struct tokens *t)
+{
+    struct buf b;
+
+    buf_init(&b, 16384);
+    if (t->alg == ALG_HS256) {
+        buf_adds(&b, "{\"keys\":[]}");
+    } else {
+        buf_printf(&b, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"%s\",\"alg\":\"RS256\",\"use\":\"sig\","
+                        "\"key_ops\":[\"verify\"],\"n\":\"",
+                   t->kid);
+        if (bn_param_b64(&b, t->key, OSSL_PKEY_PARAM_RSA_N) != 0 || buf_adds(&b, "\",\"e\":\"") ||
+            bn_param_b64(&b, t->key, OSSL_PKEY_PARAM_RSA_E) != 0 || buf_adds(&b, "\"}]}")) {
+            buf_free(&b);
+            return UMS_ERR;
+        }
+    }
+    t->jwks = b.p;
+    return t->jwks != NULL ? UMS_OK : UMS_ERR;
+}
+
+int tokens_open(struct tokens **out, const struct ums_config *cfg, char *err, size_t errlen)
+{
+    struct tokens *t = calloc(1, sizeof(*t));
+    char hdr[160];
+    FILE *f = NULL;
+    int rc = UMS_EINVALID;
+
+    *out = NULL;
+    if (t == NULL)
+        return UMS_ERR;
+    t->ttl = cfg->auth.access_token_ttl;
+    t->issuer = dup_str(cfg->auth.jwt_issuer);
+    if (t->issuer == NULL)
+        goto fail;
+    if (strcmp(cfg->auth.jwt_algorithm, "HS256") == 0) {
+        t->alg = ALG_HS256;
+        t->secret = dup_str(cfg->auth.jwt_secret);
+        t->secret_len = strlen(cfg->auth.jwt_secret);
+        if (t->secret == NULL || t->secret_len < 32) {
+            snprintf(err, errlen, "[auth] jwt_secret must have at least 32 characters");
+            goto fail;
+        }
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
+    } else {
+        t->alg = ALG_RS256;
+        if (cfg->auth.jwt_private_key_file[0] == '\0') {
+            snprintf(err, errlen, "[auth] jwt_private_key_file is required for RS256");
+            goto fail;
+        }
+        f = fopen(cfg->auth.jwt_private_key_file, "r");
+        if (f == NULL) {
+            snprintf(err, errlen, "[auth] jwt_private_key_file: cannot read %s",
+                     cfg->auth.jwt_private_key_file);
+            goto fail;
+        }
+        t->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        fclose(f);
+        if (t->key == NULL || EVP_PKEY_get_base_id(t->key) != EVP_PKEY_RSA ||
+            EVP_PKEY_get_bits(t->key) < 2048) {
+            snprintf(err, errlen, "[auth] jwt_private_key_file: %s is not an RSA private key of at "
+                                  "least 2048 bits", cfg->auth.jwt_private_key_file);
+            goto fail;
+        }
+        if (cfg->auth.jwt_kid[0] != '\0') {
+            if (strlen(cfg->auth.jwt_kid) >= sizeof(t->kid) ||
+                strpbrk(cfg->auth.jwt_kid, "\"\\") != NULL) {
+                snprintf(err, errlen, "[auth] jwt_kid is too long or has quotes");
+                goto fail;
+            }
+            snprintf(t->kid, sizeof(t->kid), "%s", cfg->auth.jwt_kid);
+        } else if (keygen_kid(t->kid, t->key) != UMS_OK) {
+            rc = UMS_ERR;
+            goto fail;
+        }
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", t->kid);
+    }
+    b64url_encode(t->header, (const unsigned char *)hdr, strlen(hdr));
+    if (make_jwks(t) != UMS_OK) {
+        rc = UMS_ERR;
+        goto fail;
+    }
+    *out = t;
+    return UMS_OK;
+fail:
+    tokens_close(t);
+    return rc;
+}
+
+void tokens_close(struct tokens *t)
+{
+    if (t == NULL)
+        return;
+    EVP_PKEY_free(t->key);
+    if (t->secret != NULL) {
+        OPENSSL_cleanse(t->secret, t->secret_len);
+        free(t->secret);
+    }
+    free(t->issuer);
+    free(t->jwks);
+    free(t);
+}
+
+const char *tokens_jwks(const struct tokens *t)
+{
+    return t->jwks;
+}
+
+/* Signature of data into sig; *siglen in/out. */
+static int sign_raw(struct tokens *t, const char *data, size_t len, unsigned char *sig,
+                    size_t *siglen)
+{
+    EVP_MD_CTX *ctx;
+    int ok;
+
+    if (t->alg == ALG_HS256) {
+        unsigned int n = 0;
+        ok = HMAC(EVP_sha256(), t->secret, (int)t->secret_len, (const unsigned char *)data, len,
+                  sig, &n) != NULL;
+        *siglen = n;
+        return ok ? UMS_OK : UMS_ERR;
+    }
+    ctx = EVP_MD_CTX_new();
+    ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, t->key) == 1 &&
+         EVP_DigestSign(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok ? UMS_OK : UMS_ERR;
+}
+
+static int verify_raw(struct tokens *t, const char *data, size_t len, const unsigned char *sig,
+                      size_t siglen)
+{
+    EVP_MD_CTX *ctx;
+    int ok;
+
+    if (t->alg == ALG_HS256) {
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        if (HMAC(EVP_sha256(), t->secret, (int)t->secret_len, (const unsigned char *)data, len,
+                 mac, &n) == NULL)
+            return 0;
+        return siglen == n && CRYPTO_memcmp(mac, sig, n) == 0;
+    }
+    ctx = EVP_MD_CTX_new();
+    ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, t->key) == 1 &&
+         EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+int tokens_sign(struct tokens *t, struct buf *out, const struct token_claims *c, long now,
+                long *exp)
+{
+    struct buf p;
+    unsigned char sig[1024];
+    char *enc = NULL;
+    size_t siglen = sizeof(sig);
+    int rc = UMS_ERR;
+
+    *exp = now + t->ttl;
+    buf_init(&p, 64 * 1024);
+    buf_adds(&p, "{\"iss\":");
+    buf_add_json_str(&p, t->issuer);
+    buf_adds(&p, ",\"sub\":");
+    buf_add_json_str(&p, c->sub);
+    buf_printf(&p, ",\"aud\":\"authenticated\",\"exp\":%ld,\"iat\":%ld,\"email\":", *exp, now);
+    buf_add_json_str(&p, c->email != NULL ? c->email : "");
+    buf_adds(&p, ",\"phone\":");
+    buf_add_json_str(&p, c->phone != NULL ? c->phone : "");
+    buf_adds(&p, ",\"role\":\"authenticated\",\"app_role\":");
+    buf_add_json_str(&p, c->app_role != NULL ? c->app_role : "user");
+    buf_printf(&p, ",\"app_metadata\":%s,\"user_metadata\":%s,\"aal\":",
+               c->app_metadata_json != NULL ? c->app_metadata_json : "{}",
+               c->user_metadata_json != NULL ? c->user_metadata_json : "{}");
+    buf_add_json_str(&p, c->aal != NULL ? c->aal : "aal1");
+    buf_printf(&p, ",\"amr\":%s,\"session_id\":", c->amr_json != NULL ? c->amr_json : "[]");
+    buf_add_json_str(&p, c->session_id);
+    if (buf_printf(&p, ",\"is_anonymous\":%s}", c->is_anonymous ? "true" : "false") != 0)
+        goto out;
+    enc = malloc(B64URL_LEN(p.len) + 1);
+    if (enc == NULL)
+        goto out;
+    b64url_encode(enc, (const unsigned char *)p.p, p.len);
+    buf_reset(out, 64 * 1024);
+    if (buf_adds(out, t->header) || buf_addc(out, '.') || buf_adds(out, enc))
+        goto out;
+    if (sign_raw(t, out->p, out->len, sig, &siglen) != UMS_OK)
+        goto out;
+    free(enc);
+    enc = malloc(B64URL_LEN(siglen) + 1);
+    if (enc == NULL)
+        goto out;
+    b64url_encode(enc, sig, siglen);
+    if (buf_addc(out, '.') || buf_adds(out, enc))
+        goto out;
+    rc = UMS_OK;
+out:
+    free(enc);
+    buf_free(&p);
+    return rc;
+}
+
+/* Decodes one base64url part into a fresh strictly-parsed JSON object. */
+static struct json_object *part_json(const char *s, size_t len)
+{
+    unsigned char raw[JWT_MAX];
+    struct json_object *o = NULL;
+    long n = b64url_decode(raw, sizeof(raw), s, len);
+
+    if (n <= 0 || json_parse_strict(&o, (const char *)raw, (size_t)n, 8, NULL) != UMS_OK)
+        return NULL;
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+static const char *get_str(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* A NumericDate: an integer (or integral double). *present 0 when absent. */
+static int get_time(struct json_object *o, const char *k, long *out, int *present)
+{
+    struct json_object *v;
+
+    *present = json_object_object_get_ex(o, k, &v);
+    if (!*present)
+        return UMS_OK;
+    if (json_object_is_type(v, json_type_int)) {
+        *out = (long)json_object_get_int64(v);
+        return UMS_OK;
+    }
+    return UMS_EINVALID;
+}
+
+int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
+                  struct json_object **claims, const char **why)
+{
+    const char *dot1, *dot2;
+    struct json_object *hdr = NULL, *pl = NULL, *aud;
+    unsigned char sig[1024];
+    long siglen, exp = 0, nbf = 0, iat = 0;
+    int has_exp, has_nbf, has_iat;
+    const char *alg, *kid, *typ, *iss;
+
+    *claims = NULL;
+    *why = "malformed token";
+    if (len == 0 || len > JWT_MAX || memchr(jwt, '\0', len) != NULL)
+        return UMS_EDENIED;
+    dot1 = memchr(jwt, '.', len);
+    dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - jwt)) : NULL;
+    if (dot1 == NULL || dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - jwt)))
+        return UMS_EDENIED;
+    hdr = part_json(jwt, (size_t)(dot1 - jwt));
+    if (hdr == NULL)
+        goto bad;
+    /* The algorithm and key are ours, never the token's. */
+    alg = get_str(hdr, "alg");
+    kid = get_str(hdr, "kid");
+    typ = get_str(hdr, "typ");
+    if (alg == NULL || strcmp(alg, t->alg == ALG_RS256 ? "RS256" : "HS256") != 0) {
+        *why = "unexpected algorithm";
+        goto bad;
+    }
+    if (t->alg == ALG_RS256 && (kid == NULL || strcmp(kid, t->kid) != 0)) {
+        *why = "unknown key id";
+        goto bad;
+    }
+    if ((typ != NULL && strcmp(typ, "JWT") != 0) || json_object_object_get_ex(hdr, "crit", NULL)) {
+        *why = "unsupported header";
+        goto bad;
+    }
+    siglen = b64url_decode(sig, sizeof(sig), dot2 + 1, len - (size_t)(dot2 + 1 - jwt));
+    if (siglen <= 0 || !verify_raw(t, jwt, (size_t)(dot2 - jwt), sig, (size_t)siglen)) {
+        *why = "bad signature";
+        goto bad;
+    }
+    pl = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    if (pl == NULL) {
+        *why = "malformed claims";
+        goto bad;
+    }
+    if (get_time(pl, "exp", &exp, &has_exp) || get_time(pl, "nbf", &nbf, &has_nbf) ||
+        get_time(pl, "iat", &iat, &has_iat) || !has_exp || !has_iat) {
+        *why = "missing or malformed exp/iat";
+        goto bad;
+    }
+    if (now >= exp + JWT_LEEWAY) {
+        *why = "token is expired";
+        goto bad;
+    }
+    if ((has_nbf && now + JWT_LEEWAY < nbf) || now + JWT_LEEWAY < iat) {
+        *why = "token is not valid yet";
+        goto bad;
+    }
+    iss = get_str(pl, "iss");
+    if (iss == NULL || strcmp(iss, t->issuer) != 0) {
+        *why = "wrong issuer";
+        goto bad;
+    }
+    if (!json_object_object_get_ex(pl, "aud", &aud) ||
+        !(json_object_is_type(aud, json_type_string) &&
+          strcmp(json_object_get_string(aud), "authenticated") == 0)) {
+        int ok = 0;
+        if (aud != NULL && json_object_is_type(aud, json_type_array))
+            for (size_t i = 0; i < json_object_array_length(aud); i++) {
+                struct json_object *a = json_object_array_get_idx(aud, i);
+                ok |= json_object_is_type(a, json_type_string) &&
+                      strcmp(json_object_get_string(a), "authenticated") == 0;
+            }
+        if (!ok) {
+            *why = "wrong audience";
+            goto bad;
+        }
+    }
+    if (!uuid_valid(get_str(pl, "sub")) || !uuid_valid(get_str(pl, "session_id"))) {
+        *why = "missing sub or session_id";
+        goto bad;
+    }
+    json_object_put(hdr);
+    *claims = pl;
+    *why = NULL;
+    return UMS_OK;
+bad:
+    json_object_put(hdr);
+    json_object_put(pl);
+    return UMS_EDENIED;
+}
