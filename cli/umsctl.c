@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "../core/config.h"
+#include "../core/auth.h"
 #include "../core/db.h"
+#include "../core/tokens.h"
 #include "../core/keygen.h"
 #include "../core/log.h"
 #include "../core/migrate.h"
@@ -51,10 +53,21 @@ static int cmd_config(int argc, char **argv)
     }
     if (load(&cfg) != 0)
         return 1;
-    if (strcmp(argv[0], "show") == 0)
+    if (strcmp(argv[0], "show") == 0) {
         config_dump(cfg);
-    else
+    } else {
+        /* Keys are checked as a worker would load them. */
+        struct tokens *t = NULL;
+        char err[512];
+        if (tokens_open(&t, cfg, err, sizeof(err)) != UMS_OK ||
+            auth_config_check(cfg, err, sizeof(err)) != UMS_OK) {
+            fprintf(stderr, "umsctl: %s: %s\n", config_path, err);
+            config_free(cfg);
+            return 1;
+        }
+        tokens_close(t);
         printf("%s: ok\n", config_path);
+    }
     config_free(cfg);
     return 0;
 }

@@ -9,4 +9,116 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_MIGRATION_RECORD] = {"migration_record",
                                "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
                                2},
+
+    /* users.c: $4 user_metadata JSON, $5 confirmed now */
+    [STMT_USER_INSERT] = {"user_insert",
+        "INSERT INTO users (email, password_hash, name, user_metadata, email_confirmed_at,"
+        " confirmation_sent_at)"
+        " VALUES ($1, $2, $3, $4::jsonb, CASE WHEN $5::bool THEN now() END,"
+        " CASE WHEN $5::bool THEN NULL ELSE now() END)"
+        " ON CONFLICT (email) DO NOTHING RETURNING id", 5},
+    [STMT_PROFILE_INSERT] = {"profile_insert",
+        "INSERT INTO user_profiles (user_id) VALUES ($1)", 1},
+    [STMT_IDENTITY_INSERT_EMAIL] = {"identity_insert_email",
+        "INSERT INTO identities (user_id, provider, provider_subject, email, data)"
+        " VALUES ($1::text::uuid, 'email', $1::text, $2::text, jsonb_build_object('sub', $1::text,"
+        " 'email', $2::text, 'email_verified', $3::bool, 'phone_verified', false))", 3},
+    [STMT_USER_FOR_LOGIN] = {"user_for_login",
+        "SELECT id, password_hash, status, email_confirmed_at IS NOT NULL,"
+        " coalesce(banned_until > now(), false) FROM users WHERE email = $1", 1},
+    /* Everything an access token and a session response need, in one row. */
+    [STMT_USER_FOR_TOKEN] = {"user_for_token",
+        "SELECT u.id, u.email, u.role, u.status, coalesce(u.banned_until > now(), false),"
+        " j::text, (j->'app_metadata')::text, u.user_metadata::text, u.password_hash"
+        " FROM users u, ums_user_json(u) j WHERE u.id = $1", 1},
+    [STMT_USER_SIGNED_IN] = {"user_signed_in",
+        "UPDATE users SET last_sign_in_at = now(),"
+        " password_hash = coalesce($2, password_hash) WHERE id = $1", 2},
+    [STMT_USER_SET_PASSWORD] = {"user_set_password",
+        "UPDATE users SET password_hash = $2 WHERE id = $1", 2},
+    /* Merges $2 into user_metadata; keys whose value is null are removed. */
+    [STMT_USER_MERGE_METADATA] = {"user_merge_metadata",
+        "UPDATE users SET user_metadata = jsonb_strip_nulls(user_metadata || $2::jsonb),"
+        " name = CASE WHEN jsonb_typeof($2::jsonb->'name') = 'string'"
+        " THEN left($2::jsonb->>'name', 100) ELSE name END WHERE id = $1", 2},
+
+    /* sessions.c */
+    [STMT_SESS_INSERT] = {"sess_insert",
+        "INSERT INTO sessions (user_id, expires_at, user_agent, ip, amr)"
+        " VALUES ($1, now() + make_interval(secs => $2::int), left($3, 512),"
+        " CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"
+        " jsonb_build_array(jsonb_build_object('method', $5::text,"
+        " 'timestamp', extract(epoch from now())::bigint))) RETURNING id", 5},
+    [STMT_RT_INSERT] = {"rt_insert",
+        "INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)"
+        " VALUES ($1, decode($2, 'hex'), $3::bigint, now() + make_interval(secs => $4::int))", 4},
+    [STMT_RT_FIND] = {"rt_find",
+        "SELECT session_id FROM refresh_tokens WHERE token_hash = decode($1, 'hex')", 1},
+    /* Lock order everywhere: the session row, then its tokens. */
+    [STMT_SESS_LOCK] = {"sess_lock",
+        "SELECT user_id, revoked_at IS NOT NULL, expires_at <= now(), amr::text"
+        " FROM sessions WHERE id = $1 FOR UPDATE", 1},
+    [STMT_RT_LOCK] = {"rt_lock",
+        "SELECT id, revoked_at IS NOT NULL,"
+        " coalesce(extract(epoch from now() - revoked_at), 0)::float8, expires_at <= now()"
+        " FROM refresh_tokens WHERE token_hash = decode($1, 'hex') FOR UPDATE", 1},
+    [STMT_RT_LIVE_CHILD] = {"rt_live_child",
+        "SELECT encode(token_hash, 'hex') FROM refresh_tokens"
+        " WHERE parent_id = $1::bigint AND revoked_at IS NULL", 1},
+    [STMT_RT_REVOKE] = {"rt_revoke",
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1::bigint", 1},
+    [STMT_SESS_TOUCH] = {"sess_touch",
+        "UPDATE sessions SET refreshed_at = now() WHERE id = $1", 1},
+    [STMT_SESS_LIVE] = {"sess_live",
+        "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
+        " AND expires_at > now()", 2},
+    [STMT_SESS_REVOKE_ONE] = {"sess_revoke_one",
+        "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
+        " RETURNING id", 1},
+    [STMT_SESS_REVOKE_ALL] = {"sess_revoke_all",
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
+        " RETURNING id", 1},
+    [STMT_SESS_REVOKE_OTHERS] = {"sess_revoke_others",
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id <> $2"
+        " AND revoked_at IS NULL RETURNING id", 2},
+
+    /* lockout.c: $1 email hash (hex) */
+    [STMT_LOCK_CHECK] = {"lock_check",
+        "SELECT ceil(extract(epoch from locked_until - now()))::int FROM login_attempts"
+        " WHERE email_hash = decode($1, 'hex') AND locked_until > now()", 1},
+    /* One more failure: a stale window or an expired lock starts over at 1;
+     * reaching $3 failures locks for $4 seconds. Returns failures, locked. */
+    [STMT_LOCK_FAIL] = {"lock_fail",
+        "INSERT INTO login_attempts AS a (email_hash, failures, window_started_at, locked_until)"
+        " VALUES (decode($1, 'hex'), 1, now(),"
+        " CASE WHEN 1 >= $3::int THEN now() + make_interval(secs => $4::int) END)"
+        " ON CONFLICT (email_hash) DO UPDATE SET"
+        " failures = CASE WHEN a.window_started_at < now() - make_interval(secs => $2::int)"
+        "   OR a.locked_until <= now() THEN 1 ELSE a.failures + 1 END,"
+        " window_started_at = CASE WHEN a.window_started_at < now() - make_interval(secs => $2::int)"
+        "   OR a.locked_until <= now() THEN now() ELSE a.window_started_at END,"
+        " locked_until = CASE WHEN (CASE WHEN a.window_started_at < now()"
+        "   - make_interval(secs => $2::int) OR a.locked_until <= now() THEN 1"
+        "   ELSE a.failures + 1 END) >= $3::int THEN now() + make_interval(secs => $4::int) END"
+        " RETURNING failures, locked_until IS NOT NULL", 4},
+    [STMT_LOCK_CLEAR] = {"lock_clear",
+        "DELETE FROM login_attempts WHERE email_hash = decode($1, 'hex')", 1},
+
+    /* otp.c: a new token of a kind voids the older unused ones */
+    [STMT_OTP_VOID] = {"otp_void",
+        "UPDATE one_time_tokens SET used_at = now() WHERE user_id = $1 AND kind = $2"
+        " AND used_at IS NULL", 2},
+    [STMT_OTP_INSERT] = {"otp_insert",
+        "INSERT INTO one_time_tokens (user_id, kind, token_hash, otp_hash, target, expires_at)"
+        " VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'), $5,"
+        " now() + make_interval(secs => $6::int))", 6},
+
+    [STMT_OUTBOX_INSERT] = {"outbox_insert",
+        "INSERT INTO outbox (event) VALUES ($1::jsonb) RETURNING id", 1},
+    [STMT_OUTBOX_PUBLISHED] = {"outbox_published",
+        "UPDATE outbox SET published_at = now() WHERE id = $1::bigint", 1},
+    [STMT_AUDIT_INSERT] = {"audit_insert",
+        "INSERT INTO audit_log (actor_id, action, target_id, ip, details)"
+        " VALUES ($1::uuid, $2, $3::uuid, CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"
+        " coalesce($5::jsonb, '{}'))", 5},
 };

@@ -12,8 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "crypto.h"
 #include "log.h"
 #include "ums.h"
 
@@ -39,16 +38,6 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-void migrate_sha256_hex(char out[65], const void *data, size_t len)
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* A migration file name: three or more digits, '_', name, ".sql". */
@@ -120,7 +109,7 @@ static int apply_one(struct db *db, const char *dir, const char *name, PGresult 
         errf(err, errlen, "%s: unreadable, larger than 4 MiB, or contains a NUL byte", path);
         return rc;
     }
-    migrate_sha256_hex(sum, sql, len);
+    sha256_hex(sum, sql, len);
     for (int i = 0; i < PQntuples(done); i++) {
         if (strcmp(PQgetvalue(done, i, 0), version) != 0)
             continue;

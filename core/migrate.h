@@ -16,7 +16,4 @@
  */
 int migrate_run(struct db *db, const char *dir, int *applied, char *err, size_t errlen);
 
-/* Lowercase hex SHA-256 of data[0..len) into out (65 bytes). */
-void migrate_sha256_hex(char out[65], const void *data, size_t len);
-
 #endif

@@ -2,14 +2,10 @@
 #ifndef UMS_APP_H
 #define UMS_APP_H
 
-struct ums_config;
-struct db;
-struct kv;
+#include "../core/ctx.h"
 
 struct app {
-    const struct ums_config *cfg; /* borrowed from main */
-    struct db *db;
-    struct kv *kv;
+    struct ums_ctx ctx; /* configuration (borrowed), connections, keys */
 };
 
 #endif

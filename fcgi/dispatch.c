@@ -82,6 +82,15 @@ void dispatch(struct req *r, const struct route *table, size_t n)
         reply_error(r, HE_TOO_LARGE, NULL);
         return;
     }
+    /* 401 and 403 before the body is read or parsed. */
+    if (rt->auth != AUTH_NONE) {
+        if ((rt->flags & R_NEEDS_DB) && db_ensure(r->app->ctx.db) != UMS_OK) {
+            reply_error(r, HE_UNAVAILABLE, "The database is unavailable; retry later.");
+            return;
+        }
+        if (req_authenticate(r, rt->auth) != 0)
+            return;
+    }
     e = req_read_body(r);
     if (e != 0) {
         reply_error(r, (enum http_err)(e - 1),
@@ -90,7 +99,7 @@ void dispatch(struct req *r, const struct route *table, size_t n)
     }
     if (parse_body(r) != 0)
         return;
-    if ((rt->flags & R_NEEDS_DB) && db_ensure(r->app->db) != UMS_OK) {
+    if ((rt->flags & R_NEEDS_DB) && db_ensure(r->app->ctx.db) != UMS_OK) {
         reply_error(r, HE_UNAVAILABLE, "The database is unavailable; retry later.");
         return;
     }

@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "../core/auth.h"
 #include "../core/buf.h"
 
 struct arena;
@@ -42,6 +43,24 @@ enum http_err {
     HE_HEADER_TOO_LARGE,
     HE_UNEXPECTED,
     HE_UNAVAILABLE,
+    /* /auth/v1 outcomes (GoTrue codes) */
+    HE_INVALID_CREDENTIALS,
+    HE_EMAIL_NOT_CONFIRMED,
+    HE_USER_BANNED,        /* 400 on /token */
+    HE_USER_BANNED_BEARER, /* 403 on Bearer routes */
+    HE_WEAK_PASSWORD,
+    HE_USER_EXISTS,
+    HE_EMAIL_EXISTS,
+    HE_SAME_PASSWORD,
+    HE_REFRESH_NOT_FOUND,
+    HE_REFRESH_USED,
+    HE_SESSION_NOT_FOUND,        /* 400 on refresh */
+    HE_SESSION_NOT_FOUND_BEARER, /* 403 on Bearer routes */
+    HE_SESSION_EXPIRED,
+    HE_NOT_ADMIN,
+    HE_USER_NOT_FOUND,        /* 404 */
+    HE_USER_NOT_FOUND_BEARER, /* 403: the sub claim names no user */
+    HE_USER_LOCKED,
     HE__MAX
 };
 
@@ -57,6 +76,9 @@ typedef void (*route_fn)(struct req *r);
 #define R_JSON (1u << 0)     /* the body, when present, is JSON (415 / 400 bad_json) */
 #define R_NEEDS_DB (1u << 1) /* 503 before the handler when PostgreSQL is unreachable */
 
+/* Who may call a route; checked by dispatch() after 413 and before the body. */
+enum route_auth { AUTH_NONE, AUTH_USER, AUTH_ADMIN };
+
 struct route {
     unsigned methods;    /* enum http_method mask; GET implies HEAD */
     const char *pattern; /* "/api/v1/users/{id}": literal segments and {name} captures */
@@ -64,6 +86,7 @@ struct route {
     int family;          /* enum http_family */
     size_t body_max;     /* 0: the route takes no body */
     unsigned flags;
+    int auth;            /* enum route_auth */
 };
 
 struct route_param {
@@ -105,6 +128,9 @@ struct req {
     const char *body; /* NUL-terminated copy in the arena */
     size_t body_len;
     struct json_object *json; /* parsed body of R_JSON routes; released after the request */
+
+    struct principal who; /* set when the route's auth level passed */
+    int authed;
 
     /* response */
     int status;
@@ -167,11 +193,12 @@ enum http_err http_err_from_rc(int rc);
 /*
  * Renders an error body in the format of `family`: {"code":"...","message":...}
  * (/api/v1, operations, and /auth/v1 with the API version header), or GoTrue's
- * legacy {"code":404,"error_code":"...","msg":"..."}. errors_json, when not
- * NULL, is a rendered JSON array added as "errors". msg NULL uses the default.
+ * legacy {"code":404,"error_code":"...","msg":"..."}. extra, when not NULL, is
+ * rendered JSON members appended to the object ("errors":[...] or
+ * "weak_password":{...}). msg NULL uses the default.
  */
 int http_error_body(struct buf *out, int family, int versioned, enum http_err e, const char *msg,
-                    const char *errors_json);
+                    const char *extra);
 
 /* Adds a response header; values with CR, LF or NUL are refused. */
 int reply_header(struct req *r, const char *name, const char *value);
@@ -184,6 +211,36 @@ void reply_error(struct req *r, enum http_err e, const char *msg);
 
 /* Sends the error for a core return code. */
 void reply_rc(struct req *r, int rc);
+
+/* Sends the error e with extra JSON members (see http_error_body). */
+void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char *extra);
+
+/* ---- auth_http.c: helpers that answer for themselves (0 ok, -1 replied) ---- */
+
+/* The error for an expected auth failure; bearer selects the 403 variants. */
+void reply_auth_err(struct req *r, const struct auth_err *err, int bearer);
+
+/* A session response {access_token, token_type, expires_in, expires_at,
+ * refresh_token, user}, or the bare user when no session was made. */
+void reply_auth_out(struct req *r, const struct auth_out *o);
+
+/* Optional string member of the JSON body: absent or null gives NULL. */
+int body_str(struct req *r, const char *name, const char **out, size_t *len);
+
+/* Optional object member rendered as JSON text in the arena (NULL if absent). */
+int body_object(struct req *r, const char *name, const char **json);
+
+/* The body must be a JSON object. */
+int body_require_object(struct req *r);
+
+/* Takes a token from the per-IP bucket `scope`; 429 with Retry-After when empty. */
+int req_rate(struct req *r, const char *scope, int per_5min);
+
+/* The Bearer token of the Authorization header, checked; fills r->who. */
+int req_authenticate(struct req *r, int level);
+
+/* Client address and user agent for sessions and audit rows. */
+void req_client(struct req *r, struct client_info *ci);
 
 /* ---- dispatch.c ---- */
 

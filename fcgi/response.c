@@ -28,6 +28,26 @@ static const struct {
     [HE_HEADER_TOO_LARGE] = {431, "request_header_too_large", "A request header is too large."},
     [HE_UNEXPECTED] = {500, "unexpected_failure", "Something went wrong."},
     [HE_UNAVAILABLE] = {503, "service_unavailable", "The service is unavailable; retry later."},
+    [HE_INVALID_CREDENTIALS] = {400, "invalid_credentials", "Invalid login credentials"},
+    [HE_EMAIL_NOT_CONFIRMED] = {400, "email_not_confirmed", "Email not confirmed"},
+    [HE_USER_BANNED] = {400, "user_banned", "User is banned"},
+    [HE_USER_BANNED_BEARER] = {403, "user_banned", "User is banned"},
+    [HE_WEAK_PASSWORD] = {422, "weak_password", "Password is too weak."},
+    [HE_USER_EXISTS] = {422, "user_already_exists", "User already registered"},
+    [HE_EMAIL_EXISTS] = {422, "email_exists", "A user with this email address already exists"},
+    [HE_SAME_PASSWORD] = {422, "same_password",
+                          "New password should be different from the old password."},
+    [HE_REFRESH_NOT_FOUND] = {400, "refresh_token_not_found",
+                              "Invalid Refresh Token: Refresh Token Not Found"},
+    [HE_REFRESH_USED] = {400, "refresh_token_already_used", "Invalid Refresh Token: Already Used"},
+    [HE_SESSION_NOT_FOUND] = {400, "session_not_found", "Session not found"},
+    [HE_SESSION_NOT_FOUND_BEARER] = {403, "session_not_found",
+                                     "Session from session_id claim in JWT does not exist"},
+    [HE_SESSION_EXPIRED] = {400, "session_expired", "Session expired"},
+    [HE_NOT_ADMIN] = {403, "not_admin", "User not allowed"},
+    [HE_USER_NOT_FOUND] = {404, "user_not_found", "User not found"},
+    [HE_USER_NOT_FOUND_BEARER] = {403, "user_not_found", "User from sub claim in JWT does not exist"},
+    [HE_USER_LOCKED] = {429, "user_locked", "Too many failed sign-in attempts; try again later."},
 };
 
 static const char *reason(int status)
@@ -79,7 +99,7 @@ enum http_err http_err_from_rc(int rc)
 }
 
 int http_error_body(struct buf *out, int family, int versioned, enum http_err e, const char *msg,
-                    const char *errors_json)
+                    const char *extra)
 {
     int rc;
 
@@ -96,9 +116,9 @@ int http_error_body(struct buf *out, int family, int versioned, enum http_err e,
         rc = buf_printf(out, "{\"code\":\"%s\",\"message\":", errs[e].code);
         if (rc == 0)
             rc = buf_add_json_str(out, msg);
-        if (rc == 0 && errors_json != NULL && family != FAM_AUTH)
-            rc = buf_printf(out, ",\"errors\":%s", errors_json);
     }
+    if (rc == 0 && extra != NULL)
+        rc = buf_printf(out, ",%s", extra);
     if (rc == 0)
         rc = buf_addc(out, '}');
     return rc;
@@ -157,6 +177,11 @@ fail:
 
 void reply_error(struct req *r, enum http_err e, const char *msg)
 {
+    reply_error_ex(r, e, msg, NULL);
+}
+
+void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char *extra)
+{
     struct buf body;
 
     if (e >= HE__MAX)
@@ -164,9 +189,10 @@ void reply_error(struct req *r, enum http_err e, const char *msg)
     buf_init(&body, 8192);
     if (r->family == FAM_AUTH && !r->versioned)
         reply_header(r, "x-sb-error-code", errs[e].code);
-    if (e == HE_UNAVAILABLE || e == HE_RATE)
+    if ((e == HE_UNAVAILABLE || e == HE_RATE) && (r->headers.p == NULL ||
+                                                  strstr(r->headers.p, "Retry-After:") == NULL))
         reply_header(r, "Retry-After", "5");
-    if (http_error_body(&body, r->family, r->versioned, e, msg, NULL) != 0) {
+    if (http_error_body(&body, r->family, r->versioned, e, msg, extra) != 0) {
         buf_reset(&body, 0);
         http_error_body(&body, r->family, r->versioned, e, NULL, NULL);
     }

@@ -17,8 +17,8 @@ void route_healthz(struct req *r)
 
 void route_readyz(struct req *r)
 {
-    int pg = db_ping(r->app->db) == UMS_OK;
-    int redis = kv_ping(r->app->kv) == UMS_OK;
+    int pg = db_ping(r->app->ctx.db) == UMS_OK;
+    int redis = kv_ping(r->app->ctx.kv) == UMS_OK;
     struct buf b;
 
     buf_init(&b, 1024);

@@ -3,9 +3,23 @@
 #include "http.h"
 #include "routes.h"
 
+/* Body cap of the JSON auth routes. */
+#define AUTH_BODY (16 * 1024)
+
 const struct route ums_routes[] = {
-    {M_GET, "/healthz", route_healthz, FAM_OPS, 0, 0},
-    {M_GET, "/readyz", route_readyz, FAM_OPS, 0, 0},
+    {M_GET, "/healthz", route_healthz, FAM_OPS, 0, 0, AUTH_NONE},
+    {M_GET, "/readyz", route_readyz, FAM_OPS, 0, 0, AUTH_NONE},
+    {M_GET, "/.well-known/jwks.json", route_jwks, FAM_OPS, 0, 0, AUTH_NONE},
+
+    /* /auth/v1: the Supabase Auth (GoTrue) wire protocol */
+    {M_POST, "/auth/v1/signup", route_signup, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
+    {M_POST, "/auth/v1/token", route_token, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
+    {M_GET, "/auth/v1/user", route_user_get, FAM_AUTH, 0, R_NEEDS_DB, AUTH_USER},
+    {M_PUT, "/auth/v1/user", route_user_put, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
+    {M_POST, "/auth/v1/logout", route_logout, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
+    {M_GET, "/auth/v1/settings", route_settings, FAM_AUTH, 0, 0, AUTH_NONE},
+    {M_GET, "/auth/v1/health", route_auth_health, FAM_AUTH, 0, 0, AUTH_NONE},
+    {M_GET, "/auth/v1/.well-known/jwks.json", route_jwks, FAM_AUTH, 0, 0, AUTH_NONE},
 };
 
 const size_t ums_routes_len = UMS_ARRAY_LEN(ums_routes);

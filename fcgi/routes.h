@@ -6,5 +6,13 @@ struct req;
 
 void route_healthz(struct req *r);
 void route_readyz(struct req *r);
+void route_signup(struct req *r);
+void route_token(struct req *r);
+void route_user_get(struct req *r);
+void route_user_put(struct req *r);
+void route_logout(struct req *r);
+void route_settings(struct req *r);
+void route_auth_health(struct req *r);
+void route_jwks(struct req *r);
 
 #endif

@@ -18,6 +18,8 @@
 #include "../core/db.h"
 #include "../core/kv.h"
 #include "../core/log.h"
+#include "../core/password.h"
+#include "../core/tokens.h"
 #include "../core/ums.h"
 #include "app.h"
 #include "http.h"
@@ -134,7 +136,8 @@ static int setup_signals(int pfd[2])
 
 int worker_run(int listen_fd, const struct ums_config *cfg)
 {
-    struct app app = {cfg, NULL, NULL};
+    struct app app;
+    char err[512];
     struct arena *arena = NULL;
     struct buf out;
     FCGX_Request fr;
@@ -142,6 +145,10 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
     int pfd[2] = {-1, -1}, ep = -1, status = 1, flags;
     long served = 0;
 
+    memset(&app, 0, sizeof(app));
+    app.ctx.cfg = cfg;
+    pw_params_from_config(&app.ctx.pw, cfg);
+    pw_init();
     buf_init(&out, OUT_MAX);
     if (setup_signals(pfd) != 0 || FCGX_Init() != 0)
         goto out;
@@ -161,12 +168,17 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
     ev.data.fd = pfd[0];
     if (epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev) != 0)
         goto out;
+    if (tokens_open(&app.ctx.tokens, cfg, err, sizeof(err)) != UMS_OK ||
+        auth_config_check(cfg, err, sizeof(err)) != UMS_OK) {
+        log_error("worker cannot start: %s", err);
+        goto out;
+    }
     arena = arena_new(ARENA_BLOCK, ARENA_MAX);
-    if (arena == NULL || db_open(&app.db, cfg->database.url, cfg->database.password,
-                                 cfg->database.connect_timeout,
-                                 cfg->database.statement_timeout_ms) != UMS_OK ||
-        kv_open(&app.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
-                cfg->redis.timeout_ms) != UMS_OK)
+    if (arena == NULL ||
+        db_open(&app.ctx.db, cfg->database.url, cfg->database.password,
+                cfg->database.connect_timeout, cfg->database.statement_timeout_ms) != UMS_OK ||
+        kv_open(&app.ctx.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password,
+                cfg->redis.db, cfg->redis.timeout_ms) != UMS_OK)
         goto out;
     if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
         goto out;
@@ -198,8 +210,9 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
 out:
     if (status != 0)
         log_error("worker could not start: %s", strerror(errno));
-    db_close(app.db);
-    kv_close(app.kv);
+    db_close(app.ctx.db);
+    kv_close(app.ctx.kv);
+    tokens_close(app.ctx.tokens);
     arena_free(arena);
     buf_free(&out);
     if (ep >= 0)

@@ -64,7 +64,7 @@ CTEST(errors, statuses_and_codes)
 CTEST(errors, api_format)
 {
     struct json_object *o = body(FAM_API, 0, HE_VALIDATION, "bad \"field\"\n",
-                                 "[{\"field\":\"email\",\"code\":\"invalid\",\"message\":\"x\"}]");
+                                 "\"errors\":[{\"field\":\"email\",\"code\":\"invalid\",\"message\":\"x\"}]");
     ASSERT_NOT_NULL(o);
     ASSERT_STR_EQ(str(o, "code"), "validation_failed");
     ASSERT_STR_EQ(str(o, "message"), "bad \"field\"\n");

@@ -1,0 +1,533 @@
+/* auth.c - sign-up, sign-in, refresh, Bearer checks, user updates, logout. */
+#include "auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "config.h"
+#include "crypto.h"
+#include "ctx.h"
+#include "db.h"
+#include "lockout.h"
+#include "log.h"
+#include "otp.h"
+#include "outbox.h"
+#include "password.h"
+#include "tokens.h"
+#include "ums.h"
+#include "valid.h"
+
+#define NAME_MAX_CHARS 100
+
+static int fail(struct auth_err *err, enum auth_fail f, const char *msg)
+{
+    err->fail = f;
+    err->msg = msg;
+    return UMS_EDENIED;
+}
+
+void auth_out_init(struct auth_out *o)
+{
+    memset(o, 0, sizeof(*o));
+    buf_init(&o->access_token, 64 * 1024);
+}
+
+void auth_out_free(struct auth_out *o)
+{
+    free(o->user_json);
+    buf_free(&o->access_token);
+    o->user_json = NULL;
+}
+
+int auth_config_check(const struct ums_config *cfg, char *err, size_t errlen)
+{
+    if (strlen(cfg->auth.refresh_token_secret) < 32) {
+        snprintf(err, errlen, "[auth] refresh_token_secret must have at least 32 characters");
+        return UMS_EINVALID;
+    }
+    return UMS_OK;
+}
+
+/* The user row for tokens and responses: 0..8 as in STMT_USER_FOR_TOKEN. */
+static int load_user(struct ums_ctx *c, const char *uid, PGresult **res)
+{
+    const char *p[1] = {uid};
+    int rc = db_exec(c->db, res, STMT_USER_FOR_TOKEN, 1, p);
+
+    if (rc == UMS_OK && PQntuples(*res) == 0) {
+        PQclear(*res);
+        *res = NULL;
+        return UMS_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* Fills out with the user object and an access token for session sid. */
+static int issue(struct ums_ctx *c, const char *uid, const char *sid, struct auth_out *out)
+{
+    PGresult *res = NULL;
+    struct token_claims tc;
+    char amr[96];
+    long now = (long)time(NULL);
+    int rc = load_user(c, uid, &res);
+
+    if (rc != UMS_OK)
+        return rc == UMS_ENOTFOUND ? UMS_ERR : rc;
+    snprintf(amr, sizeof(amr), "[{\"method\":\"password\",\"timestamp\":%ld}]", now);
+    memset(&tc, 0, sizeof(tc));
+    tc.sub = uid;
+    tc.email = PQgetvalue(res, 0, 1);
+    tc.phone = "";
+    tc.session_id = sid;
+    tc.app_role = PQgetvalue(res, 0, 2);
+    tc.app_metadata_json = PQgetvalue(res, 0, 6);
+    tc.user_metadata_json = PQgetvalue(res, 0, 7);
+    tc.amr_json = amr;
+    tc.aal = "aal1";
+    rc = tokens_sign(c->tokens, &out->access_token, &tc, now, &out->expires_at);
+    if (rc == UMS_OK) {
+        out->user_json = strdup(PQgetvalue(res, 0, 5));
+        rc = out->user_json != NULL ? UMS_OK : UMS_ERR;
+    }
+    PQclear(res);
+    if (rc != UMS_OK)
+        return rc;
+    snprintf(out->user_id, sizeof(out->user_id), "%s", uid);
+    snprintf(out->session_id, sizeof(out->session_id), "%s", sid);
+    out->expires_in = c->cfg->auth.access_token_ttl;
+    out->has_session = 1;
+    return UMS_OK;
+}
+
+/* Renders an event object and adds it to the outbox; frees ev. */
+static int emit(struct ums_ctx *c, struct json_object *ev, long long *id, char **text)
+{
+    const char *s = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
+    int rc = UMS_ERR;
+
+    *text = s != NULL ? strdup(s) : NULL;
+    if (*text != NULL)
+        rc = outbox_add(c->db, *text, id);
+    json_object_put(ev);
+    return rc;
+}
+
+static void publish(struct ums_ctx *c, long long id, char *text)
+{
+    if (text != NULL && id > 0)
+        outbox_publish(c->db, c->kv, id, text);
+    free(text);
+}
+
+/* A user object for an address that is already taken, returned instead of an
+ * error when confirmation is required, so sign-up never reveals accounts. */
+static char *fake_user(const char *email)
+{
+    unsigned char r[16];
+    char hex[33], when[40];
+    struct buf b;
+    time_t now = time(NULL);
+    struct tm tm;
+
+    random_bytes(r, sizeof(r));
+    r[6] = (r[6] & 0x0f) | 0x40;
+    r[8] = (r[8] & 0x3f) | 0x80;
+    hex_encode(hex, r, 16);
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
+    buf_init(&b, 4096);
+    buf_printf(&b, "{\"id\":\"%.8s-%.4s-%.4s-%.4s-%.12s\",\"aud\":\"authenticated\","
+                   "\"role\":\"authenticated\",\"email\":",
+               hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    buf_add_json_str(&b, email);
+    buf_printf(&b, ",\"phone\":\"\",\"confirmation_sent_at\":\"%s\",\"app_metadata\":{\"provider\":"
+                   "\"email\",\"providers\":[\"email\"]},\"user_metadata\":{},\"identities\":[],"
+                   "\"created_at\":\"%s\",\"updated_at\":\"%s\",\"is_anonymous\":false}",
+               when, when, when);
+    return b.p;
+}
+
+/* data.name when it is a string of at most 100 characters, else "". */
+static void name_from(char *out, size_t outlen, const char *data_json)
+{
+    struct json_object *o = data_json != NULL ? json_tokener_parse(data_json) : NULL, *v;
+
+    out[0] = '\0';
+    if (o != NULL && json_object_object_get_ex(o, "name", &v) &&
+        json_object_is_type(v, json_type_string) && json_object_get_string_len(v) <= 400) {
+        const char *s = json_object_get_string(v);
+        size_t chars = 0, i = 0;
+        for (; s[i] != '\0' && chars < NAME_MAX_CHARS; i++)
+            chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+        while (s[i] != '\0' && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+        snprintf(out, outlen, "%.*s", (int)i, s);
+    }
+    json_object_put(o);
+}
+
+static int check_password(const char *pw, size_t len, struct auth_err *err)
+{
+    const char *reason;
+
+    if (pw == NULL)
+        return fail(err, AF_VALIDATION, "Signup requires a valid password");
+    if (pw_check(pw, len, &reason) != UMS_OK) {
+        err->reason = reason;
+        return fail(err, AF_WEAK_PASSWORD,
+                    strcmp(reason, "length") == 0
+                        ? "Password should be between 8 and 128 characters."
+                        : "Password must be valid UTF-8 text.");
+    }
+    return UMS_OK;
+}
+
+int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const char *password,
+                size_t password_len, const char *data_json, const struct client_info *ci,
+                struct auth_out *out, struct auth_err *err)
+{
+    char email[EMAIL_MAX + 1], name[512], hash[PW_HASH_MAX], uid[UUID_LEN + 1];
+    char otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
+    char sid[UUID_LEN + 1], refresh[REFRESH_TOKEN_LEN + 1];
+    int confirm = c->cfg->auth.require_email_confirmation, rc, tx = 0;
+    PGresult *res = NULL;
+    long long ev_id = 0;
+    char *ev_text = NULL;
+
+    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+        return fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+    /* Policy first: a 1 MB password is refused before any hashing. */
+    if (check_password(password, password_len, err) != UMS_OK)
+        return UMS_EDENIED;
+    name_from(name, sizeof(name), data_json);
+    if (pw_hash(hash, &c->pw, password, password_len) != UMS_OK)
+        return UMS_ERR;
+
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    tx = 1;
+    {
+        const char *p[5] = {email, hash, name, data_json != NULL ? data_json : "{}", "false"};
+        rc = db_exec(c->db, &res, STMT_USER_INSERT, 5, p);
+    }
+    if (rc != UMS_OK)
+        goto out;
+    if (PQntuples(res) == 0) {
+        /* The address is taken: the unique constraint decided, not a lookup. */
+        db_rollback(c->db);
+        tx = 0;
+        if (confirm) {
+            out->user_json = fake_user(email);
+            rc = out->user_json != NULL ? UMS_OK : UMS_ERR;
+        } else {
+            rc = fail(err, AF_USER_EXISTS, "User already registered");
+        }
+        goto out;
+    }
+    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+    {
+        const char *p1[1] = {uid};
+        const char *p3[3] = {uid, email, "false"};
+        rc = db_exec(c->db, NULL, STMT_PROFILE_INSERT, 1, p1);
+        if (rc == UMS_OK)
+            rc = db_exec(c->db, NULL, STMT_IDENTITY_INSERT_EMAIL, 3, p3);
+    }
+    if (rc == UMS_OK)
+        rc = otp_create(c, uid, "confirmation", email, otp, th);
+    if (rc == UMS_OK && !confirm)
+        rc = sess_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh);
+    if (rc == UMS_OK) {
+        struct json_object *ev = json_object_new_object();
+        json_object_object_add(ev, "type", json_object_new_string("user.registered"));
+        json_object_object_add(ev, "user_id", json_object_new_string(uid));
+        json_object_object_add(ev, "email", json_object_new_string(email));
+        json_object_object_add(ev, "name", json_object_new_string(name));
+        json_object_object_add(ev, "otp", json_object_new_string(otp));
+        json_object_object_add(ev, "token_hash", json_object_new_string(th));
+        json_object_object_add(ev, "verify_type", json_object_new_string("signup"));
+        rc = emit(c, ev, &ev_id, &ev_text);
+    }
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, uid, "user.signup", uid, ci->ip, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    tx = 0;
+    if (rc != UMS_OK)
+        goto out;
+    publish(c, ev_id, ev_text);
+    ev_text = NULL;
+    if (confirm) {
+        rc = auth_user_json(c, uid, &out->user_json);
+        snprintf(out->user_id, sizeof(out->user_id), "%s", uid);
+    } else {
+        memcpy(out->refresh_token, refresh, sizeof(refresh));
+        rc = issue(c, uid, sid, out);
+    }
+out:
+    if (tx)
+        db_rollback(c->db);
+    PQclear(res);
+    free(ev_text);
+    explicit_bzero(hash, sizeof(hash));
+    return rc;
+}
+
+/* After a failed password: count it, and tell the owner when a lock starts. */
+static void login_failed(struct ums_ctx *c, const char *email, const char *uid,
+                         const struct client_info *ci)
+{
+    int locked_now = 0;
+
+    if (lock_fail(c, email, &locked_now) != UMS_OK)
+        return;
+    audit_write(c->db, NULL, "user.login_failed", uid, ci->ip, NULL);
+    if (locked_now && uid != NULL) {
+        struct json_object *ev = json_object_new_object();
+        long long id = 0;
+        char *text = NULL;
+        json_object_object_add(ev, "type", json_object_new_string("account.locked"));
+        json_object_object_add(ev, "user_id", json_object_new_string(uid));
+        json_object_object_add(ev, "email", json_object_new_string(email));
+        json_object_object_add(ev, "minutes",
+                               json_object_new_int(c->cfg->auth.lockout_duration / 60));
+        if (emit(c, ev, &id, &text) == UMS_OK) {
+            audit_write(c->db, NULL, "user.locked", uid, ci->ip, NULL);
+            publish(c, id, text);
+        } else {
+            free(text);
+        }
+    } else if (locked_now) {
+        audit_write(c->db, NULL, "user.locked", NULL, ci->ip, NULL);
+    }
+}
+
+int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const char *password,
+               size_t password_len, const struct client_info *ci, struct auth_out *out,
+               struct auth_err *err)
+{
+    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], newhash[PW_HASH_MAX];
+    char sid[UUID_LEN + 1], refresh[REFRESH_TOKEN_LEN + 1];
+    const char *p[1] = {email};
+    PGresult *res = NULL;
+    int rc, left, ok, tx = 0;
+    const char *rehash = NULL;
+
+    if (email_in == NULL || password == NULL)
+        return fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+    if (email_normalize(email, email_in, email_len) != UMS_OK ||
+        password_len > PW_MAX_CHARS * 4)
+        return fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+    left = lock_remaining(c, email);
+    if (left < 0)
+        return left;
+    if (left > 0) {
+        err->retry_after = left;
+        return fail(err, AF_USER_LOCKED,
+                    "Too many failed sign-in attempts; the account is locked for a while.");
+    }
+    rc = db_exec(c->db, &res, STMT_USER_FOR_LOGIN, 1, p);
+    if (rc != UMS_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        /* The same argon2 work as for a real account. */
+        pw_verify_dummy(&c->pw, password, password_len);
+        PQclear(res);
+        login_failed(c, email, NULL, ci);
+        return fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+    }
+    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
+    ok = pw_verify(PQgetvalue(res, 0, 1), password, password_len);
+    if (!ok) {
+        PQclear(res);
+        login_failed(c, email, uid, ci);
+        return fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+    }
+    if (strcmp(PQgetvalue(res, 0, 2), "active") != 0 || PQgetvalue(res, 0, 4)[0] == 't') {
+        PQclear(res);
+        return fail(err, AF_USER_BANNED, "User is banned");
+    }
+    if (c->cfg->auth.require_email_confirmation && PQgetvalue(res, 0, 3)[0] != 't') {
+        PQclear(res);
+        return fail(err, AF_EMAIL_NOT_CONFIRMED, "Email not confirmed");
+    }
+    if (pw_needs_rehash(PQgetvalue(res, 0, 1), &c->pw) &&
+        pw_hash(newhash, &c->pw, password, password_len) == UMS_OK)
+        rehash = newhash;
+    PQclear(res);
+    lock_clear(c, email);
+
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    tx = 1;
+    rc = sess_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh);
+    if (rc == UMS_OK) {
+        const char *ps[2] = {uid, rehash};
+        rc = db_exec(c->db, NULL, STMT_USER_SIGNED_IN, 2, ps);
+    }
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, uid, "user.login", uid, ci->ip, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    tx = 0;
+    if (rc == UMS_OK) {
+        memcpy(out->refresh_token, refresh, sizeof(refresh));
+        rc = issue(c, uid, sid, out);
+    }
+    if (tx)
+        db_rollback(c->db);
+    explicit_bzero(newhash, sizeof(newhash));
+    return rc;
+}
+
+int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out,
+                 struct auth_err *err)
+{
+    char sid[UUID_LEN + 1], uid[UUID_LEN + 1], next[REFRESH_TOKEN_LEN + 1];
+    enum sess_fail why;
+    int rc = sess_refresh(c, refresh, sid, uid, next, &why);
+
+    if (rc == UMS_EDENIED) {
+        switch (why) {
+        case SF_ALREADY_USED:
+            return fail(err, AF_REFRESH_USED, "Invalid Refresh Token: Already Used");
+        case SF_SESSION_NOT_FOUND:
+            return fail(err, AF_SESSION_NOT_FOUND, "Session not found");
+        case SF_SESSION_EXPIRED:
+            return fail(err, AF_SESSION_EXPIRED, "Session expired");
+        default:
+            return fail(err, AF_REFRESH_NOT_FOUND, "Invalid Refresh Token: Refresh Token Not Found");
+        }
+    }
+    if (rc != UMS_OK)
+        return rc;
+    memcpy(out->refresh_token, next, sizeof(next));
+    return issue(c, uid, sid, out);
+}
+
+int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
+                struct auth_err *err)
+{
+    struct json_object *claims = NULL, *v;
+    const char *why = NULL, *key = c->cfg->auth.service_key;
+    PGresult *res = NULL;
+    int rc, live;
+
+    memset(p, 0, sizeof(*p));
+    /* The service key: compared in constant time, lengths first. */
+    if (key[0] != '\0' && strlen(key) == len && secret_equal(key, token, len)) {
+        p->service = 1;
+        snprintf(p->role, sizeof(p->role), "admin");
+        return UMS_OK;
+    }
+    if (tokens_verify(c->tokens, token, len, (long)time(NULL), &claims, &why) != UMS_OK) {
+        log_info("bearer rejected: %s", why);
+        return fail(err, AF_BAD_JWT, "invalid JWT: unable to parse or verify signature");
+    }
+    json_object_object_get_ex(claims, "sub", &v);
+    snprintf(p->user_id, sizeof(p->user_id), "%s", json_object_get_string(v));
+    json_object_object_get_ex(claims, "session_id", &v);
+    snprintf(p->session_id, sizeof(p->session_id), "%s", json_object_get_string(v));
+    json_object_put(claims);
+    live = sess_live(c, p->session_id, p->user_id);
+    if (live < 0)
+        return live;
+    if (!live)
+        return fail(err, AF_SESSION_NOT_FOUND, "Session from session_id claim in JWT does not exist");
+    rc = load_user(c, p->user_id, &res);
+    if (rc == UMS_ENOTFOUND)
+        return fail(err, AF_USER_NOT_FOUND, "User from sub claim in JWT does not exist");
+    if (rc != UMS_OK)
+        return rc;
+    if (strcmp(PQgetvalue(res, 0, 3), "active") != 0 || PQgetvalue(res, 0, 4)[0] == 't') {
+        PQclear(res);
+        return fail(err, AF_USER_BANNED, "User is banned");
+    }
+    snprintf(p->role, sizeof(p->role), "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return UMS_OK;
+}
+
+int auth_user_json(struct ums_ctx *c, const char *user_id, char **json)
+{
+    PGresult *res = NULL;
+    int rc = load_user(c, user_id, &res);
+
+    *json = NULL;
+    if (rc != UMS_OK)
+        return rc;
+    *json = strdup(PQgetvalue(res, 0, 5));
+    PQclear(res);
+    return *json != NULL ? UMS_OK : UMS_ERR;
+}
+
+int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *password,
+                     size_t password_len, const char *data_json, const struct client_info *ci,
+                     struct auth_err *err)
+{
+    char hash[PW_HASH_MAX];
+    PGresult *res = NULL;
+    int rc, n;
+
+    if (password != NULL) {
+        if (check_password(password, password_len, err) != UMS_OK)
+            return UMS_EDENIED;
+        rc = load_user(c, p->user_id, &res);
+        if (rc != UMS_OK)
+            return rc == UMS_ENOTFOUND ? fail(err, AF_USER_NOT_FOUND, "User not found") : rc;
+        if (pw_verify(PQgetvalue(res, 0, 8), password, password_len)) {
+            PQclear(res);
+            return fail(err, AF_SAME_PASSWORD,
+                        "New password should be different from the old password.");
+        }
+        PQclear(res);
+        if (pw_hash(hash, &c->pw, password, password_len) != UMS_OK)
+            return UMS_ERR;
+    }
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    if (data_json != NULL) {
+        const char *pm[2] = {p->user_id, data_json};
+        rc = db_exec(c->db, NULL, STMT_USER_MERGE_METADATA, 2, pm);
+    }
+    if (rc == UMS_OK && password != NULL) {
+        const char *pp[2] = {p->user_id, hash};
+        rc = db_exec(c->db, NULL, STMT_USER_SET_PASSWORD, 2, pp);
+        if (rc == UMS_OK)
+            rc = audit_write(c->db, p->user_id, "user.password_changed", p->user_id, ci->ip, NULL);
+    }
+    if (rc == UMS_OK && data_json != NULL)
+        rc = audit_write(c->db, p->user_id, "user.updated", p->user_id, ci->ip, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    explicit_bzero(hash, sizeof(hash));
+    /* A new password ends every other session, after the change is durable. */
+    if (rc == UMS_OK && password != NULL)
+        rc = sess_revoke(c, p->user_id, p->session_id, SCOPE_OTHERS, &n);
+    return rc;
+}
+
+int auth_logout(struct ums_ctx *c, const struct principal *p, enum sess_scope scope,
+                const struct client_info *ci)
+{
+    static const char *const names[] = {"global", "local", "others"};
+    char details[64];
+    int n = 0, rc = sess_revoke(c, p->user_id, p->session_id, scope, &n);
+
+    if (rc == UMS_OK) {
+        snprintf(details, sizeof(details), "{\"scope\":\"%s\",\"sessions\":%d}", names[scope], n);
+        audit_write(c->db, p->user_id, "user.logout", p->user_id, ci->ip, details);
+    }
+    return rc;
+}

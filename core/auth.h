@@ -1,0 +1,107 @@
+/* auth.h - the flows of the Auth Service: sign-up, sign-in, refresh,
+ * Bearer checks, the current user, logout. HTTP lives in fcgi/; this file
+ * owns the rules and names each expected failure. */
+#ifndef UMS_AUTH_H
+#define UMS_AUTH_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "sessions.h"
+
+struct ums_ctx;
+struct ums_config;
+
+/* Expected failures, mapped to statuses and error codes by fcgi/. */
+enum auth_fail {
+    AF_NONE,
+    AF_VALIDATION,          /* validation_failed */
+    AF_WEAK_PASSWORD,       /* weak_password, reason set */
+    AF_USER_EXISTS,         /* user_already_exists */
+    AF_EMAIL_EXISTS,        /* email_exists */
+    AF_INVALID_CREDENTIALS, /* invalid_credentials */
+    AF_EMAIL_NOT_CONFIRMED, /* email_not_confirmed */
+    AF_USER_BANNED,         /* user_banned */
+    AF_USER_LOCKED,         /* user_locked, retry_after set */
+    AF_REFRESH_NOT_FOUND,   /* refresh_token_not_found */
+    AF_REFRESH_USED,        /* refresh_token_already_used */
+    AF_SESSION_NOT_FOUND,   /* session_not_found */
+    AF_SESSION_EXPIRED,     /* session_expired */
+    AF_BAD_JWT,             /* bad_jwt */
+    AF_USER_NOT_FOUND,      /* user_not_found */
+    AF_SAME_PASSWORD,       /* same_password */
+    AF__MAX
+};
+
+struct auth_err {
+    enum auth_fail fail;
+    const char *msg;    /* static, for the client */
+    const char *reason; /* weak_password: "length" or "characters" */
+    int retry_after;
+};
+
+/* A session response: the user and, when a session was made, its tokens. */
+struct auth_out {
+    char user_id[UUID_LEN + 1];
+    char session_id[UUID_LEN + 1];
+    char *user_json; /* malloc'd: the user object */
+    struct buf access_token;
+    char refresh_token[REFRESH_TOKEN_LEN + 1];
+    long expires_at;
+    int expires_in;
+    int has_session;
+};
+
+void auth_out_init(struct auth_out *o);
+void auth_out_free(struct auth_out *o);
+
+/* Who a Bearer token belongs to, after every check. */
+struct principal {
+    char user_id[UUID_LEN + 1];
+    char session_id[UUID_LEN + 1];
+    char role[32]; /* the ums role, from the database */
+    int service;   /* the configured service key: an admin without a user */
+};
+
+struct client_info {
+    const char *ip;
+    const char *user_agent;
+};
+
+/* POST /signup. data_json is the user_metadata object or NULL. */
+int auth_signup(struct ums_ctx *c, const char *email, size_t email_len, const char *password,
+                size_t password_len, const char *data_json, const struct client_info *ci,
+                struct auth_out *out, struct auth_err *err);
+
+/* POST /token?grant_type=password. */
+int auth_login(struct ums_ctx *c, const char *email, size_t email_len, const char *password,
+               size_t password_len, const struct client_info *ci, struct auth_out *out,
+               struct auth_err *err);
+
+/* POST /token?grant_type=refresh_token. */
+int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out,
+                 struct auth_err *err);
+
+/* Checks a Bearer token: signature and claims, live session, existing and
+ * active user; or the service key. Returns 0 or UMS_EDENIED with err set, or
+ * UMS_EUNAVAILABLE. */
+int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
+                struct auth_err *err);
+
+/* The user object of user_id into *json (malloc'd). UMS_ENOTFOUND if gone. */
+int auth_user_json(struct ums_ctx *c, const char *user_id, char **json);
+
+/* PUT /user: data (merged, null deletes), password (logs out the other
+ * sessions). Either may be NULL. */
+int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *password,
+                     size_t password_len, const char *data_json, const struct client_info *ci,
+                     struct auth_err *err);
+
+/* POST /logout. */
+int auth_logout(struct ums_ctx *c, const struct principal *p, enum sess_scope scope,
+                const struct client_info *ci);
+
+/* Checks [auth] keys that only matter to a process issuing tokens. */
+int auth_config_check(const struct ums_config *cfg, char *err, size_t errlen);
+
+#endif

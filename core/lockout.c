@@ -1,0 +1,107 @@
+/* lockout.c - login_attempts and the Redis token bucket. */
+#include "lockout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "ctx.h"
+#include "db.h"
+#include "kv.h"
+#include "ums.h"
+
+int lock_remaining(struct ums_ctx *c, const char *email)
+{
+    char h[65];
+    const char *p[1] = {h};
+    PGresult *res = NULL;
+    int rc;
+
+    sha256_hex(h, email, strlen(email));
+    rc = db_exec(c->db, &res, STMT_LOCK_CHECK, 1, p);
+    if (rc != UMS_OK)
+        return rc;
+    rc = PQntuples(res) > 0 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    return rc > 0 ? rc : 0;
+}
+
+int lock_fail(struct ums_ctx *c, const char *email, int *locked_now)
+{
+    char h[65], window[16], threshold[16], duration[16];
+    const char *p[4] = {h, window, threshold, duration};
+    PGresult *res = NULL;
+    int rc;
+
+    *locked_now = 0;
+    sha256_hex(h, email, strlen(email));
+    snprintf(window, sizeof(window), "%d", c->cfg->auth.lockout_window);
+    snprintf(threshold, sizeof(threshold), "%d", c->cfg->auth.lockout_threshold);
+    snprintf(duration, sizeof(duration), "%d", c->cfg->auth.lockout_duration);
+    rc = db_exec(c->db, &res, STMT_LOCK_FAIL, 4, p);
+    if (rc != UMS_OK)
+        return rc;
+    /* The lock starts on exactly the threshold-th failure. */
+    *locked_now = PQgetvalue(res, 0, 1)[0] == 't' &&
+                  atoi(PQgetvalue(res, 0, 0)) == c->cfg->auth.lockout_threshold;
+    PQclear(res);
+    return UMS_OK;
+}
+
+int lock_clear(struct ums_ctx *c, const char *email)
+{
+    char h[65];
+    const char *p[1] = {h};
+
+    sha256_hex(h, email, strlen(email));
+    return db_exec(c->db, NULL, STMT_LOCK_CLEAR, 1, p);
+}
+
+/* Token bucket: KEYS[1]; ARGV capacity, refill per ms, now ms. Returns
+ * {allowed, retry_after_seconds}. */
+static const char bucket_lua[] =
+    "local cap = tonumber(ARGV[1]) local rate = tonumber(ARGV[2]) local now = tonumber(ARGV[3])\n"
+    "local b = redis.call('HMGET', KEYS[1], 't', 'ts')\n"
+    "local t = tonumber(b[1]) or cap local ts = tonumber(b[2]) or now\n"
+    "if now > ts then t = math.min(cap, t + (now - ts) * rate) end\n"
+    "local ok, retry = 0, 0\n"
+    "if t >= 1 then t = t - 1 ok = 1 else retry = math.ceil((1 - t) / rate / 1000) end\n"
+    "redis.call('HSET', KEYS[1], 't', tostring(t), 'ts', tostring(math.max(now, ts)))\n"
+    "redis.call('PEXPIRE', KEYS[1], math.ceil(cap / rate) + 1000)\n"
+    "return {ok, retry}\n";
+
+int rl_take(struct ums_ctx *c, const char *scope, const char *key, int per_5min,
+            int *retry_after)
+{
+    char k[256], cap[16], rate[32], now[32];
+    const char *argv[6] = {"EVAL", bucket_lua, "1", k, cap, rate};
+    const char *full[7];
+    struct timespec ts;
+    redisReply *r = NULL;
+    int rc;
+
+    *retry_after = 0;
+    if (per_5min <= 0)
+        return UMS_OK;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(k, sizeof(k), "ums:tb:%s:%s", scope, key != NULL ? key : "-");
+    snprintf(cap, sizeof(cap), "%d", per_5min);
+    snprintf(rate, sizeof(rate), "%.9f", per_5min / 300000.0);
+    snprintf(now, sizeof(now), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    memcpy(full, argv, sizeof(argv));
+    full[6] = now;
+    if (kv_cmd(c->kv, &r, 7, full, NULL) != UMS_OK)
+        return UMS_OK; /* degraded: Redis down */
+    rc = UMS_OK;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->integer == 0) {
+        *retry_after = (int)r->element[1]->integer;
+        if (*retry_after < 1)
+            *retry_after = 1;
+        rc = UMS_EDENIED;
+    }
+    freeReplyObject(r);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/* outbox.h - domain events: a row in the caller's transaction, then a Redis
+ * Stream entry after commit (DESIGN.md "Notifications", steps 1-2). */
+#ifndef UMS_OUTBOX_H
+#define UMS_OUTBOX_H
+
+#include "buf.h"
+
+struct db;
+struct kv;
+
+#define OUTBOX_STREAM "ums:events"
+
+/* Writes event_json (an object with at least "type") in the current
+ * transaction; *id receives the row id. 0 or a UMS_E* code. */
+int outbox_add(struct db *db, const char *event_json, long long *id);
+
+/* After commit: XADDs the event to the stream and marks the row published.
+ * With Redis down the row waits for the notifier to republish it; that is
+ * not an error. */
+void outbox_publish(struct db *db, struct kv *kv, long long id, const char *event_json);
+
+#endif

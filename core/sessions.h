@@ -1,0 +1,48 @@
+/* sessions.h - sessions and rotating refresh tokens (DESIGN.md "Tokens and
+ * sessions"). Only SHA-256 hashes of refresh tokens are stored. */
+#ifndef UMS_SESSIONS_H
+#define UMS_SESSIONS_H
+
+struct ums_ctx;
+
+#define REFRESH_TOKEN_LEN 43 /* 256 bits, base64url */
+#define UUID_LEN 36
+
+enum sess_fail {
+    SF_NONE,
+    SF_TOKEN_NOT_FOUND,   /* refresh_token_not_found */
+    SF_ALREADY_USED,      /* refresh_token_already_used: the session was revoked */
+    SF_SESSION_NOT_FOUND, /* session_not_found */
+    SF_SESSION_EXPIRED,   /* session_expired */
+};
+
+enum sess_scope { SCOPE_GLOBAL, SCOPE_LOCAL, SCOPE_OTHERS };
+
+/* Creates a session and its first refresh token, in the caller's transaction
+ * if one is open. method is the amr method ("password", ...). */
+int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, const char *ip,
+                const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1]);
+
+/*
+ * Rotates a refresh token in its own transaction. The child token is
+ * HMAC(refresh_token_secret, parent), so a retry of the parent within
+ * refresh_reuse_interval gets the same live child (lost responses, and
+ * concurrent refreshes of one token rotate once); any other reuse revokes
+ * the session. On success sid, uid and next are filled. Returns 0, or
+ * UMS_EDENIED with *why set, or UMS_EUNAVAILABLE / UMS_ERR.
+ */
+int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
+                 char uid[UUID_LEN + 1], char next[REFRESH_TOKEN_LEN + 1], enum sess_fail *why);
+
+/* 1 when the session is live for that user (Redis cache, then PostgreSQL),
+ * 0 when not, UMS_EUNAVAILABLE when neither can tell. */
+int sess_live(struct ums_ctx *c, const char *sid, const char *uid);
+
+/* Revokes the user's sessions by scope (sid is the caller's session) and
+ * marks them revoked in the cache. Call it outside a transaction: the cache
+ * must not learn of a revocation that could still roll back. *count gets how
+ * many were revoked. */
+int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
+                int *count);
+
+#endif

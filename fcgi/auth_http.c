@@ -1,0 +1,185 @@
+/* auth_http.c - HTTP helpers of the auth routes that answer for themselves:
+ * Bearer authentication, rate limits, body members, session responses. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/arena.h"
+#include "../core/config.h"
+#include "../core/lockout.h"
+#include "../core/log.h"
+#include "../core/ums.h"
+#include "app.h"
+#include "http.h"
+
+void reply_auth_err(struct req *r, const struct auth_err *err, int bearer)
+{
+    static const enum http_err map[AF__MAX] = {
+        [AF_NONE] = HE_UNEXPECTED,
+        [AF_VALIDATION] = HE_VALIDATION,
+        [AF_WEAK_PASSWORD] = HE_WEAK_PASSWORD,
+        [AF_USER_EXISTS] = HE_USER_EXISTS,
+        [AF_EMAIL_EXISTS] = HE_EMAIL_EXISTS,
+        [AF_INVALID_CREDENTIALS] = HE_INVALID_CREDENTIALS,
+        [AF_EMAIL_NOT_CONFIRMED] = HE_EMAIL_NOT_CONFIRMED,
+        [AF_USER_BANNED] = HE_USER_BANNED,
+        [AF_USER_LOCKED] = HE_USER_LOCKED,
+        [AF_REFRESH_NOT_FOUND] = HE_REFRESH_NOT_FOUND,
+        [AF_REFRESH_USED] = HE_REFRESH_USED,
+        [AF_SESSION_NOT_FOUND] = HE_SESSION_NOT_FOUND,
+        [AF_SESSION_EXPIRED] = HE_SESSION_EXPIRED,
+        [AF_BAD_JWT] = HE_BAD_JWT,
+        [AF_USER_NOT_FOUND] = HE_USER_NOT_FOUND,
+        [AF_SAME_PASSWORD] = HE_SAME_PASSWORD,
+    };
+    enum http_err e = err->fail < AF__MAX ? map[err->fail] : HE_UNEXPECTED;
+    char extra[128], ra[16];
+
+    if (bearer && e == HE_USER_BANNED)
+        e = HE_USER_BANNED_BEARER;
+    if (bearer && e == HE_SESSION_NOT_FOUND)
+        e = HE_SESSION_NOT_FOUND_BEARER;
+    if (bearer && e == HE_USER_NOT_FOUND)
+        e = HE_USER_NOT_FOUND_BEARER;
+    if (err->retry_after > 0) {
+        snprintf(ra, sizeof(ra), "%d", err->retry_after);
+        reply_header(r, "Retry-After", ra);
+    }
+    if (e == HE_WEAK_PASSWORD) {
+        snprintf(extra, sizeof(extra), "\"weak_password\":{\"reasons\":[\"%s\"]}",
+                 err->reason != NULL ? err->reason : "length");
+        reply_error_ex(r, e, err->msg, extra);
+        return;
+    }
+    reply_error(r, e, err->msg);
+}
+
+void reply_auth_out(struct req *r, const struct auth_out *o)
+{
+    struct buf b;
+
+    buf_init(&b, 1 << 20);
+    if (!o->has_session) {
+        reply_json(r, 200, o->user_json, strlen(o->user_json));
+        return;
+    }
+    buf_adds(&b, "{\"access_token\":");
+    buf_add_json_strn(&b, o->access_token.p, o->access_token.len);
+    buf_printf(&b, ",\"token_type\":\"bearer\",\"expires_in\":%d,\"expires_at\":%ld,"
+                   "\"refresh_token\":\"%s\",\"user\":",
+               o->expires_in, o->expires_at, o->refresh_token);
+    if (buf_adds(&b, o->user_json) != 0 || buf_addc(&b, '}') != 0) {
+        buf_free(&b);
+        reply_error(r, HE_UNEXPECTED, NULL);
+        return;
+    }
+    reply_json(r, 200, b.p, b.len);
+    buf_free(&b);
+}
+
+int body_require_object(struct req *r)
+{
+    if (r->json == NULL || !json_object_is_type(r->json, json_type_object)) {
+        reply_error(r, HE_VALIDATION, "The request body must be a JSON object.");
+        return -1;
+    }
+    return 0;
+}
+
+int body_str(struct req *r, const char *name, const char **out, size_t *len)
+{
+    struct json_object *v;
+    char msg[160];
+
+    *out = NULL;
+    *len = 0;
+    if (r->json == NULL || !json_object_object_get_ex(r->json, name, &v) || v == NULL)
+        return 0; /* absent or null */
+    if (!json_object_is_type(v, json_type_string)) {
+        snprintf(msg, sizeof(msg), "%s must be a string", name);
+        reply_error(r, HE_VALIDATION, msg);
+        return -1;
+    }
+    *out = json_object_get_string(v);
+    *len = (size_t)json_object_get_string_len(v);
+    return 0;
+}
+
+int body_object(struct req *r, const char *name, const char **json)
+{
+    struct json_object *v;
+    char msg[160];
+
+    *json = NULL;
+    if (r->json == NULL || !json_object_object_get_ex(r->json, name, &v) || v == NULL)
+        return 0;
+    if (!json_object_is_type(v, json_type_object)) {
+        snprintf(msg, sizeof(msg), "%s must be an object", name);
+        reply_error(r, HE_VALIDATION, msg);
+        return -1;
+    }
+    *json = arena_strdup(r->arena, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+    if (*json == NULL) {
+        reply_error(r, HE_TOO_LARGE, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int req_rate(struct req *r, const char *scope, int per_5min)
+{
+    int retry = 0;
+    char ra[16];
+
+    if (rl_take(&r->app->ctx, scope, r->remote_addr, per_5min, &retry) == UMS_OK)
+        return 0;
+    snprintf(ra, sizeof(ra), "%d", retry);
+    reply_header(r, "Retry-After", ra);
+    reply_error(r, HE_RATE, "Request rate limit reached");
+    return -1;
+}
+
+int req_authenticate(struct req *r, int level)
+{
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    const char *h = r->authorization, *tok;
+    int rc;
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+        reply_error(r, HE_NO_AUTH, "This endpoint requires a Bearer token");
+        return -1;
+    }
+    tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    rc = auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    if (rc == UMS_EDENIED) {
+        reply_auth_err(r, &err, 1);
+        return -1;
+    }
+    if (rc != UMS_OK) {
+        reply_rc(r, rc);
+        return -1;
+    }
+    if (level == AUTH_ADMIN && strcmp(r->who.role, "admin") != 0) {
+        reply_error(r, HE_NOT_ADMIN, NULL);
+        return -1;
+    }
+    if (level == AUTH_USER && r->who.service) {
+        /* The service key is not a user: routes about "the current user" need one. */
+        reply_error(r, HE_SESSION_NOT_FOUND_BEARER, "This endpoint needs a user's access token");
+        return -1;
+    }
+    r->authed = 1;
+    if (!r->who.service)
+        r->user_id = r->who.user_id;
+    return 0;
+}
+
+void req_client(struct req *r, struct client_info *ci)
+{
+    ci->ip = r->remote_addr;
+    ci->user_agent = r->io->param(r->io->h, "HTTP_USER_AGENT");
+    if (ci->user_agent == NULL)
+        ci->user_agent = "";
+}

@@ -1,0 +1,79 @@
+/* route_user.c - GET and PUT /auth/v1/user, POST /auth/v1/logout. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/ums.h"
+#include "app.h"
+#include "http.h"
+#include "routes.h"
+
+static void reply_user(struct req *r)
+{
+    char *json = NULL;
+    int rc = auth_user_json(&r->app->ctx, r->who.user_id, &json);
+
+    if (rc == UMS_ENOTFOUND)
+        reply_error(r, HE_USER_NOT_FOUND_BEARER, NULL);
+    else if (rc != UMS_OK)
+        reply_rc(r, rc);
+    else
+        reply_json(r, 200, json, strlen(json));
+    free(json);
+}
+
+void route_user_get(struct req *r)
+{
+    reply_user(r);
+}
+
+void route_user_put(struct req *r)
+{
+    const char *password, *email, *data;
+    size_t plen, elen;
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct client_info ci;
+    int rc;
+
+    if (body_require_object(r) || body_str(r, "password", &password, &plen) ||
+        body_str(r, "email", &email, &elen) || body_object(r, "data", &data))
+        return;
+    if (email != NULL) {
+        reply_error(r, HE_VALIDATION, "Changing the email address is not available yet.");
+        return;
+    }
+    req_client(r, &ci);
+    rc = auth_update_user(&r->app->ctx, &r->who, password, plen, data, &ci, &err);
+    if (rc == UMS_EDENIED) {
+        reply_auth_err(r, &err, 1);
+        return;
+    }
+    if (rc != UMS_OK) {
+        reply_rc(r, rc);
+        return;
+    }
+    reply_user(r);
+}
+
+void route_logout(struct req *r)
+{
+    const char *scope = NULL;
+    enum sess_scope s = SCOPE_GLOBAL;
+    struct client_info ci;
+    int rc = http_query_get(r->arena, r->query, "scope", &scope);
+
+    if (rc == UMS_EINVALID || (rc == UMS_OK && strcmp(scope, "global") != 0 &&
+                               strcmp(scope, "local") != 0 && strcmp(scope, "others") != 0)) {
+        reply_error(r, HE_VALIDATION, "scope must be global, local or others");
+        return;
+    }
+    if (rc == UMS_OK)
+        s = strcmp(scope, "local") == 0 ? SCOPE_LOCAL
+            : strcmp(scope, "others") == 0 ? SCOPE_OTHERS : SCOPE_GLOBAL;
+    req_client(r, &ci);
+    rc = auth_logout(&r->app->ctx, &r->who, s, &ci);
+    if (rc != UMS_OK) {
+        reply_rc(r, rc);
+        return;
+    }
+    reply_json(r, 204, "", 0);
+}
