@@ -149,7 +149,11 @@ void reply_json(struct req *r, int status, const char *json, size_t len)
             buf_printf(o, "Content-Length: %s\r\n", clen) != 0)
             goto fail;
     }
-    if (buf_adds(o, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n") != 0)
+    /* Responses are private unless the handler chose a cache policy. */
+    if ((r->headers.p == NULL || strstr(r->headers.p, "Cache-Control:") == NULL) &&
+        buf_adds(o, "Cache-Control: no-store\r\n") != 0)
+        goto fail;
+    if (buf_adds(o, "X-Content-Type-Options: nosniff\r\n") != 0)
         goto fail;
     if (r->request_id != NULL && buf_printf(o, "X-Request-Id: %s\r\n", r->request_id) != 0)
         goto fail;

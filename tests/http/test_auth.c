@@ -1,0 +1,720 @@
+/* test_auth.c - black-box tests of /auth/v1 through nginx: sign-up, sign-in,
+ * Bearer checks, refresh rotation and reuse, logout scopes, user updates,
+ * lockout, rate limits, hostile input. Needs the running stack. */
+#define CTEST_MAIN
+#include "../ctest.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "../../core/b64.h"
+#include "fcgi_client.h"
+#include "stack.h"
+
+
+static struct json_object *jparse(const struct http_resp *r)
+{
+    return r->body != NULL ? json_tokener_parse(r->body) : NULL;
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+    return o != NULL && json_object_object_get_ex(o, k, &v) && v != NULL &&
+                   json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+/* A fresh address for each test so that accounts never collide. */
+static void new_email(char *out, size_t n, const char *tag)
+{
+    unsigned r;
+    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+        r = (unsigned)getpid();
+    snprintf(out, n, "%s-%08x@example.com", tag, r);
+}
+
+static int post(const char *path, const char *body, const char *bearer, const char *src,
+                struct http_resp *r)
+{
+    char auth[9000];
+    const char *h[4] = {"Content-Type: application/json", NULL, NULL, NULL};
+    if (bearer != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+        h[1] = auth;
+    }
+    return http_req("POST", path, h, body, body != NULL ? strlen(body) : 0, src, r);
+}
+
+static int req_bearer(const char *method, const char *path, const char *body, const char *bearer,
+                      struct http_resp *r)
+{
+    char auth[9000];
+    const char *h[3] = {"Content-Type: application/json", auth, NULL};
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+    return http_req(method, path, h, body, body != NULL ? strlen(body) : 0, NULL, r);
+}
+
+/* Source addresses: each test that counts requests uses its own. */
+static const char *src_for(int n)
+{
+    static char buf[16][32];
+    static int next;
+    char *b = buf[next++ % 16];
+    unsigned r;
+    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+        r = 7;
+    snprintf(b, 32, "127.%u.%u.%u", 10 + n % 200, (r >> 8) % 250 + 1, r % 250 + 1);
+    return b;
+}
+
+struct session {
+    char access[4096];
+    char refresh[64];
+    char user_id[40];
+};
+
+static int take_session(const struct http_resp *r, struct session *s)
+{
+    struct json_object *o = jparse(r), *u;
+    int ok = o != NULL && jstr(o, "access_token") && jstr(o, "refresh_token") &&
+             json_object_object_get_ex(o, "user", &u) && jstr(u, "id");
+    if (ok) {
+        snprintf(s->access, sizeof(s->access), "%s", jstr(o, "access_token"));
+        snprintf(s->refresh, sizeof(s->refresh), "%s", jstr(o, "refresh_token"));
+        snprintf(s->user_id, sizeof(s->user_id), "%s", jstr(u, "id"));
+    }
+    json_object_put(o);
+    return ok ? 0 : -1;
+}
+
+static int signup(const char *email, const char *pw, struct session *s)
+{
+    char body[1024];
+    struct http_resp r;
+    int rc;
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
+    if (post("/auth/v1/signup", body, NULL, src_for(1), &r) != 0 || r.status != 200) {
+        fprintf(stderr, "signup failed: %ld %s\n", r.status, r.body);
+        http_resp_free(&r);
+        return -1;
+    }
+    rc = s != NULL ? take_session(&r, s) : 0;
+    http_resp_free(&r);
+    return rc;
+}
+
+static long login(const char *email, const char *pw, const char *src, struct session *s,
+                  struct http_resp *keep)
+{
+    char body[1024];
+    struct http_resp r;
+    long st;
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
+    if (post("/auth/v1/token?grant_type=password", body, NULL, src, &r) != 0)
+        return -1;
+    st = r.status;
+    if (st == 200 && s != NULL)
+        take_session(&r, s);
+    if (keep != NULL)
+        *keep = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
+static long refresh(const char *token, struct session *s, struct http_resp *keep)
+{
+    char body[256];
+    struct http_resp r;
+    long st;
+    snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", token);
+    if (post("/auth/v1/token?grant_type=refresh_token", body, NULL, src_for(2), &r) != 0)
+        return -1;
+    st = r.status;
+    if (st == 200 && s != NULL)
+        take_session(&r, s);
+    if (keep != NULL)
+        *keep = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
+static long get_user(const char *bearer)
+{
+    struct http_resp r;
+    long st;
+    if (req_bearer("GET", "/auth/v1/user", NULL, bearer, &r) != 0)
+        return -1;
+    st = r.status;
+    http_resp_free(&r);
+    return st;
+}
+
+/* Checks an /auth/v1 legacy-format error. */
+#define ASSERT_AUTH_ERROR(resp, status_, code_)                                                \
+    do {                                                                                       \
+        struct json_object *o_ = jparse(&(resp));                                              \
+        int ok_ = (resp).status == (status_) && jstr(o_, "error_code") != NULL &&              \
+                  strcmp(jstr(o_, "error_code"), (code_)) == 0 && jstr(o_, "msg") != NULL;     \
+        json_object_put(o_);                                                                   \
+        if (!ok_)                                                                              \
+            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,       \
+                        (resp).body);                                                          \
+    } while (0)
+
+CTEST(signup, returns_a_session_and_user)
+{
+    char email[128], body[512];
+    struct http_resp r;
+    struct json_object *o, *u, *am, *um, *ids;
+    new_email(email, sizeof(email), "Signup");
+    snprintf(body, sizeof(body),
+             "{\"email\":\"%s\",\"password\":\"correct horse battery\",\"data\":{\"name\":\"Ann\"},"
+             "\"gotrue_meta_security\":{},\"code_challenge\":null,\"code_challenge_method\":null}",
+             email);
+    ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(3), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    o = jparse(&r);
+    ASSERT_STR_EQ(jstr(o, "token_type"), "bearer");
+    ASSERT_NOT_NULL(jstr(o, "access_token"));
+    ASSERT_EQ(strlen(jstr(o, "refresh_token")), 43);
+    struct json_object *v;
+    ASSERT_TRUE(json_object_object_get_ex(o, "expires_in", &v));
+    ASSERT_EQ(json_object_get_int(v), 900);
+    ASSERT_TRUE(json_object_object_get_ex(o, "expires_at", &v));
+    ASSERT_TRUE(json_object_get_int64(v) > 1700000000);
+    ASSERT_TRUE(json_object_object_get_ex(o, "user", &u));
+    ASSERT_STR_EQ(jstr(u, "aud"), "authenticated");
+    ASSERT_STR_EQ(jstr(u, "role"), "authenticated");
+    for (char *p = email; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    ASSERT_STR_EQ(jstr(u, "email"), email); /* stored lower-cased */
+    ASSERT_STR_EQ(jstr(u, "phone"), "");
+    ASSERT_NOT_NULL(jstr(u, "created_at"));
+    ASSERT_TRUE(json_object_object_get_ex(u, "app_metadata", &am));
+    ASSERT_STR_EQ(jstr(am, "provider"), "email");
+    ASSERT_STR_EQ(jstr(am, "role"), "user");
+    ASSERT_TRUE(json_object_object_get_ex(u, "user_metadata", &um));
+    ASSERT_STR_EQ(jstr(um, "name"), "Ann");
+    ASSERT_TRUE(json_object_object_get_ex(u, "identities", &ids));
+    ASSERT_EQ(json_object_array_length(ids), 1);
+    json_object_put(o);
+    http_resp_free(&r);
+}
+
+CTEST(signup, duplicate_email)
+{
+    char email[128], body[256];
+    struct http_resp r;
+    new_email(email, sizeof(email), "dup");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    /* Same address in other case and with spaces. */
+    for (char *p = email; *p && *p != '@'; p++)
+        *p = (char)toupper((unsigned char)*p);
+    snprintf(body, sizeof(body), "{\"email\":\" %s \",\"password\":\"another password\"}", email);
+    ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(4), &r), 0);
+    ASSERT_AUTH_ERROR(r, 422, "user_already_exists");
+    http_resp_free(&r);
+}
+
+CTEST(signup, weak_and_oversized_passwords)
+{
+    char email[128], body[2048], big[600];
+    struct http_resp r;
+    struct json_object *o, *wp, *reasons;
+    new_email(email, sizeof(email), "weak");
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"1234567\"}", email);
+    ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(5), &r), 0);
+    ASSERT_AUTH_ERROR(r, 422, "weak_password");
+    o = jparse(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "weak_password", &wp));
+    ASSERT_TRUE(json_object_object_get_ex(wp, "reasons", &reasons));
+    ASSERT_STR_EQ(json_object_get_string(json_object_array_get_idx(reasons, 0)), "length");
+    json_object_put(o);
+    http_resp_free(&r);
+    memset(big, 'p', 129);
+    big[129] = '\0';
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, big);
+    ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(5), &r), 0);
+    ASSERT_AUTH_ERROR(r, 422, "weak_password");
+    http_resp_free(&r);
+    /* Versioned clients get the 2024 format with the same reasons. */
+    const char *h[] = {"Content-Type: application/json;charset=UTF-8",
+                       "X-Supabase-Api-Version: 2024-01-01", NULL};
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"short\"}", email);
+    ASSERT_EQ(http_req("POST", "/auth/v1/signup", h, body, strlen(body), src_for(5), &r), 0);
+    o = jparse(&r);
+    ASSERT_EQ(r.status, 422);
+    ASSERT_STR_EQ(jstr(o, "code"), "weak_password");
+    ASSERT_TRUE(json_object_object_get_ex(o, "weak_password", &wp));
+    json_object_put(o);
+    http_resp_free(&r);
+}
+
+CTEST(signup, bad_input)
+{
+    static char long_email[400];
+    char body[1024];
+    memset(long_email, 'a', 260);
+    memcpy(long_email + 260, "@example.com", 13);
+    static const struct {
+        const char *body;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"{\"email\":\"no-at-sign\",\"password\":\"correct horse\"}", 400, "validation_failed"},
+        {"{\"email\":123,\"password\":\"correct horse\"}", 400, "validation_failed"},
+        {"{\"email\":\"x@example.com\",\"password\":12345678}", 400, "validation_failed"},
+        {"{\"password\":\"correct horse\"}", 400, "validation_failed"},
+        {"{\"email\":\"x@example.com\"}", 400, "validation_failed"},
+        {"{\"email\":\"x@example.com\",\"password\":\"correct horse\",\"data\":[1]}", 400,
+         "validation_failed"},
+        {"[\"not an object\"]", 400, "validation_failed"},
+        {"{\"email\":\"x@example.com\",", 400, "bad_json"},
+        {"{\"email\":\"x@example.com\"} trailing", 400, "bad_json"},
+        {"{\"email\":\"x\\u0000@example.com\",\"password\":\"correct horse\"}", 400, "bad_json"},
+        {"{\"email\":\"x\xff@example.com\",\"password\":\"correct horse\"}", 400, "bad_json"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct http_resp r;
+        ASSERT_EQ(post("/auth/v1/signup", cases[i].body, NULL, src_for(6), &r), 0);
+        struct json_object *o = jparse(&r);
+        int ok = r.status == cases[i].status && jstr(o, "error_code") &&
+                 strcmp(jstr(o, "error_code"), cases[i].code) == 0;
+        json_object_put(o);
+        if (!ok)
+            CTEST_FAIL_("case %zu: got %ld %s", i, r.status, r.body);
+        http_resp_free(&r);
+    }
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse\"}", long_email);
+    struct http_resp r;
+    ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(6), &r), 0);
+    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    http_resp_free(&r);
+    /* No content type: 415. */
+    const char *noct[] = {NULL};
+    ASSERT_EQ(http_req("POST", "/auth/v1/signup", noct, "{}", 2, src_for(6), &r), 0);
+    ASSERT_AUTH_ERROR(r, 415, "unsupported_media_type");
+    http_resp_free(&r);
+}
+
+CTEST(signup, smuggled_fields_are_ignored)
+{
+    char email[128], body[1024];
+    struct http_resp r;
+    struct json_object *o, *u, *am;
+    new_email(email, sizeof(email), "smuggle");
+    snprintf(body, sizeof(body),
+             "{\"email\":\"%s\",\"password\":\"correct horse battery\",\"role\":\"admin\","
+             "\"app_metadata\":{\"role\":\"admin\"},\"id\":\"00000000-0000-4000-8000-000000000000\","
+             "\"email_confirmed_at\":\"2020-01-01T00:00:00Z\"}",
+             email);
+    ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(7), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    o = jparse(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "user", &u));
+    ASSERT_TRUE(strcmp(jstr(u, "id"), "00000000-0000-4000-8000-000000000000") != 0);
+    ASSERT_NULL(jstr(u, "email_confirmed_at"));
+    ASSERT_TRUE(json_object_object_get_ex(u, "app_metadata", &am));
+    ASSERT_STR_EQ(jstr(am, "role"), "user");
+    json_object_put(o);
+    http_resp_free(&r);
+}
+
+CTEST(signup, sql_metacharacters_are_data)
+{
+    char body[1024];
+    struct http_resp r;
+    struct session s;
+    unsigned n;
+    getrandom(&n, sizeof(n), 0);
+    snprintf(body, sizeof(body),
+             "{\"email\":\"o'brien+%u@example.com\",\"password\":\"x'); DROP TABLE users; --\","
+             "\"data\":{\"name\":\"Robert'); DROP TABLE users;--\",\"q\":\"\\\"\\\\%%_\"}}",
+             n);
+    ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(8), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "Robert'); DROP TABLE users;--");
+    http_resp_free(&r);
+    char email[128];
+    snprintf(email, sizeof(email), "o'brien+%u@example.com", n);
+    ASSERT_EQ(login(email, "x'); DROP TABLE users; --", src_for(8), &s, NULL), 200);
+    ASSERT_EQ(get_user(s.access), 200);
+}
+
+CTEST(login, success_and_failures_look_the_same)
+{
+    char email[128];
+    struct session s;
+    struct http_resp wrong, unknown;
+    new_email(email, sizeof(email), "login");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(9), &s, NULL), 200);
+    ASSERT_EQ(get_user(s.access), 200);
+    ASSERT_EQ(login(email, "wrong password", src_for(9), NULL, &wrong), 400);
+    ASSERT_EQ(login("nobody-here@example.com", "wrong password", src_for(9), NULL, &unknown), 400);
+    ASSERT_AUTH_ERROR(wrong, 400, "invalid_credentials");
+    ASSERT_STR_EQ(wrong.body, unknown.body);
+    http_resp_free(&wrong);
+    http_resp_free(&unknown);
+    /* Case and spaces do not matter for the address. */
+    for (char *p = email; *p && *p != '@'; p++)
+        *p = (char)toupper((unsigned char)*p);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(9), NULL, NULL), 200);
+}
+
+CTEST(login, lockout_after_five_failures)
+{
+    char email[128];
+    struct http_resp r;
+    char ra[32];
+    new_email(email, sizeof(email), "lock");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(login(email, "wrong password", src_for(10), NULL, NULL), 400);
+    /* Locked: even the right password is refused, from any address. */
+    ASSERT_EQ(login(email, "correct horse battery", src_for(11), NULL, &r), 429);
+    ASSERT_AUTH_ERROR(r, 429, "user_locked");
+    ASSERT_EQ(resp_header(&r, "Retry-After", ra, sizeof(ra)), 0);
+    ASSERT_TRUE(atoi(ra) > 800 && atoi(ra) <= 900);
+    http_resp_free(&r);
+    /* Unknown addresses lock the same way, so locks reveal nothing. */
+    new_email(email, sizeof(email), "ghost");
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(login(email, "wrong password", src_for(12), NULL, NULL), 400);
+    ASSERT_EQ(login(email, "wrong password", src_for(12), NULL, NULL), 429);
+}
+
+CTEST(bearer, rejections)
+{
+    struct http_resp r;
+    char email[128];
+    struct session s;
+    new_email(email, sizeof(email), "bearer");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(http_get("/auth/v1/user", &r), 0);
+    ASSERT_AUTH_ERROR(r, 401, "no_authorization");
+    http_resp_free(&r);
+    const char *basic[] = {"Authorization: Basic dXNlcjpwYXNz", NULL};
+    ASSERT_EQ(http_req("GET", "/auth/v1/user", basic, NULL, 0, NULL, &r), 0);
+    ASSERT_AUTH_ERROR(r, 401, "no_authorization");
+    http_resp_free(&r);
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, "garbage", &r), 0);
+    ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    http_resp_free(&r);
+    /* A refresh token is not an access token. */
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, s.refresh, &r), 0);
+    ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    http_resp_free(&r);
+    /* alg none with the same claims. */
+    char *dot = strchr(s.access, '.');
+    char forged[4200];
+    const char *none = "{\"alg\":\"none\",\"typ\":\"JWT\"}";
+    char hb[64];
+    b64url_encode(hb, (const unsigned char *)none, strlen(none));
+    snprintf(forged, sizeof(forged), "%s%.*s.", hb, (int)(strrchr(s.access, '.') - dot), dot);
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, forged, &r), 0);
+    ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    http_resp_free(&r);
+    /* One flipped character in the signature. */
+    snprintf(forged, sizeof(forged), "%s", s.access);
+    size_t n = strlen(forged);
+    forged[n - 3] = forged[n - 3] == 'A' ? 'B' : 'A';
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, forged, &r), 0);
+    ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    http_resp_free(&r);
+    ASSERT_EQ(get_user(s.access), 200);
+}
+
+CTEST(bearer, versioned_errors)
+{
+    const char *h[] = {"X-Supabase-Api-Version: 2024-01-01", "Authorization: Bearer x.y.z", NULL};
+    struct http_resp r;
+    char v[64];
+    ASSERT_EQ(http_req("GET", "/auth/v1/user", h, NULL, 0, NULL, &r), 0);
+    ASSERT_EQ(r.status, 403);
+    struct json_object *o = jparse(&r);
+    ASSERT_STR_EQ(jstr(o, "code"), "bad_jwt");
+    json_object_put(o);
+    ASSERT_EQ(resp_header(&r, "X-Supabase-Api-Version", v, sizeof(v)), 0);
+    http_resp_free(&r);
+}
+
+CTEST(refresh, rotates_and_detects_reuse)
+{
+    char email[128];
+    struct session s, s2, s3;
+    struct http_resp r;
+    new_email(email, sizeof(email), "rotate");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(refresh(s.refresh, &s2, NULL), 200);
+    ASSERT_TRUE(strcmp(s.refresh, s2.refresh) != 0);
+    ASSERT_EQ(get_user(s2.access), 200);
+    /* A retry of the parent inside the window gets the same live token. */
+    ASSERT_EQ(refresh(s.refresh, &s3, NULL), 200);
+    ASSERT_STR_EQ(s3.refresh, s2.refresh);
+    ASSERT_EQ(refresh(s2.refresh, &s3, NULL), 200);
+    /* s.refresh is now a grandparent: reuse. The whole session dies. */
+    ASSERT_EQ(refresh(s.refresh, NULL, &r), 400);
+    ASSERT_AUTH_ERROR(r, 400, "refresh_token_already_used");
+    http_resp_free(&r);
+    ASSERT_EQ(get_user(s3.access), 403);
+    ASSERT_EQ(refresh(s3.refresh, NULL, &r), 400);
+    ASSERT_AUTH_ERROR(r, 400, "session_not_found");
+    http_resp_free(&r);
+}
+
+CTEST(refresh, reuse_after_the_window)
+{
+    char email[128];
+    struct session s, s2;
+    struct http_resp r;
+    new_email(email, sizeof(email), "window");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(refresh(s.refresh, &s2, NULL), 200);
+    sleep(11); /* refresh_reuse_interval is 10 s */
+    ASSERT_EQ(refresh(s.refresh, NULL, &r), 400);
+    ASSERT_AUTH_ERROR(r, 400, "refresh_token_already_used");
+    http_resp_free(&r);
+    ASSERT_EQ(get_user(s2.access), 403);
+}
+
+CTEST(refresh, unknown_and_malformed)
+{
+    struct http_resp r;
+    ASSERT_EQ(refresh("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, &r), 400);
+    ASSERT_AUTH_ERROR(r, 400, "refresh_token_not_found");
+    http_resp_free(&r);
+    ASSERT_EQ(refresh("x'; DROP TABLE refresh_tokens; --", NULL, &r), 400);
+    ASSERT_AUTH_ERROR(r, 400, "refresh_token_not_found");
+    http_resp_free(&r);
+    ASSERT_EQ(post("/auth/v1/token?grant_type=refresh_token", "{\"refresh_token\":\"\"}", NULL,
+                   src_for(13), &r),
+              0);
+    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    http_resp_free(&r);
+    ASSERT_EQ(post("/auth/v1/token?grant_type=magic", "{}", NULL, src_for(13), &r), 0);
+    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    http_resp_free(&r);
+    ASSERT_EQ(post("/auth/v1/token", "{}", NULL, src_for(13), &r), 0);
+    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    http_resp_free(&r);
+}
+
+struct par {
+    const char *token;
+    long status;
+    char got[64];
+};
+
+static void *par_refresh(void *arg)
+{
+    struct par *p = arg;
+    struct session s;
+    memset(&s, 0, sizeof(s));
+    p->status = refresh(p->token, &s, NULL);
+    snprintf(p->got, sizeof(p->got), "%s", s.refresh);
+    return NULL;
+}
+
+CTEST(refresh, twenty_parallel_rotate_once)
+{
+    char email[128];
+    struct session s;
+    pthread_t th[20];
+    struct par ps[20];
+    new_email(email, sizeof(email), "parallel");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    for (int i = 0; i < 20; i++) {
+        ps[i].token = s.refresh;
+        ps[i].status = 0;
+        ps[i].got[0] = '\0';
+        pthread_create(&th[i], NULL, par_refresh, &ps[i]);
+    }
+    for (int i = 0; i < 20; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 20; i++) {
+        if (ps[i].status != 200)
+            CTEST_FAIL_("refresh %d: status %ld", i, ps[i].status);
+        if (strcmp(ps[i].got, ps[0].got) != 0)
+            CTEST_FAIL_("refresh %d got another token", i);
+    }
+    /* The one child is live and the session is intact. */
+    struct session s2;
+    ASSERT_EQ(refresh(ps[0].got, &s2, NULL), 200);
+    ASSERT_EQ(get_user(s2.access), 200);
+}
+
+CTEST(logout, scopes)
+{
+    char email[128];
+    struct session a, b, c;
+    struct http_resp r;
+    new_email(email, sizeof(email), "logout");
+    ASSERT_EQ(signup(email, "correct horse battery", &a), 0);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(14), &b, NULL), 200);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(14), &c, NULL), 200);
+    /* local: only this session. */
+    ASSERT_EQ(req_bearer("POST", "/auth/v1/logout?scope=local", NULL, a.access, &r), 0);
+    ASSERT_EQ(r.status, 204);
+    ASSERT_EQ(r.len, 0);
+    http_resp_free(&r);
+    ASSERT_EQ(get_user(a.access), 403);
+    ASSERT_EQ(get_user(b.access), 200);
+    /* others: every session but this one. */
+    ASSERT_EQ(req_bearer("POST", "/auth/v1/logout?scope=others", NULL, b.access, &r), 0);
+    ASSERT_EQ(r.status, 204);
+    http_resp_free(&r);
+    ASSERT_EQ(get_user(b.access), 200);
+    ASSERT_EQ(get_user(c.access), 403);
+    ASSERT_EQ(refresh(c.refresh, NULL, NULL), 400);
+    /* bad scope, then global (the default). */
+    ASSERT_EQ(req_bearer("POST", "/auth/v1/logout?scope=everything", NULL, b.access, &r), 0);
+    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    http_resp_free(&r);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(14), &c, NULL), 200);
+    ASSERT_EQ(req_bearer("POST", "/auth/v1/logout", NULL, b.access, &r), 0);
+    ASSERT_EQ(r.status, 204);
+    http_resp_free(&r);
+    ASSERT_EQ(get_user(b.access), 403);
+    ASSERT_EQ(get_user(c.access), 403);
+}
+
+CTEST(user, update_data_and_password)
+{
+    char email[128];
+    struct session a, b;
+    struct http_resp r;
+    struct json_object *o, *um;
+    new_email(email, sizeof(email), "update");
+    ASSERT_EQ(signup(email, "correct horse battery", &a), 0);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(15), &b, NULL), 200);
+    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"data\":{\"theme\":\"dark\",\"lang\":\"fr\"}}",
+                         a.access, &r),
+              0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"data\":{\"theme\":null,\"name\":\"Zoë\"}}",
+                         a.access, &r),
+              0);
+    ASSERT_EQ(r.status, 200);
+    o = jparse(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "user_metadata", &um));
+    ASSERT_NULL(jstr(um, "theme"));
+    ASSERT_STR_EQ(jstr(um, "lang"), "fr");
+    ASSERT_STR_EQ(jstr(um, "name"), "Zoë");
+    json_object_put(o);
+    http_resp_free(&r);
+    /* Smuggled fields change nothing. */
+    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user",
+                         "{\"role\":\"admin\",\"app_metadata\":{\"role\":\"admin\"},\"id\":\"x\"}",
+                         a.access, &r),
+              0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "\"role\": \"user\"");
+    http_resp_free(&r);
+    /* Same password, weak password, then a real change. */
+    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"password\":\"correct horse battery\"}",
+                         a.access, &r),
+              0);
+    ASSERT_AUTH_ERROR(r, 422, "same_password");
+    http_resp_free(&r);
+    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"password\":\"short\"}", a.access, &r), 0);
+    ASSERT_AUTH_ERROR(r, 422, "weak_password");
+    http_resp_free(&r);
+    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"password\":\"a brand new passphrase\"}",
+                         a.access, &r),
+              0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    /* The other session is gone at once; this one stays. */
+    ASSERT_EQ(get_user(b.access), 403);
+    ASSERT_EQ(get_user(a.access), 200);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(15), NULL, NULL), 400);
+    ASSERT_EQ(login(email, "a brand new passphrase", src_for(15), NULL, NULL), 200);
+}
+
+CTEST(limits, per_ip_bucket_in_ums)
+{
+    /* Straight to the FastCGI socket (nginx's own limit would answer first):
+     * 30 password sign-ins per 5 minutes per address. */
+    char ip[32], body[256], clen[16], *out = NULL;
+    unsigned r;
+    int limited = 0, i;
+    getrandom(&r, sizeof(r), 0);
+    snprintf(ip, sizeof(ip), "127.200.%u.%u", (r >> 8) % 250 + 1, r % 250 + 1);
+    for (i = 0; i < 40 && !limited; i++) {
+        snprintf(body, sizeof(body), "{\"email\":\"rl-%u-%d@example.com\",\"password\":\"x\"}", r,
+                 i);
+        snprintf(clen, sizeof(clen), "%zu", strlen(body));
+        const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
+                           "/auth/v1/token?grant_type=password", "REMOTE_ADDR", ip,
+                           "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", clen, NULL};
+        ASSERT_EQ(fcgi_request(env_need("UMS_FCGI_SOCKET"), p, body, strlen(body), &out), 0);
+        int st = fcgi_status(out);
+        if (st == 429) {
+            limited = 1;
+            ASSERT_STR_CONTAINS(out, "over_request_rate_limit");
+            ASSERT_STR_CONTAINS(out, "Retry-After: ");
+        } else if (st != 400) {
+            CTEST_FAIL_("request %d: status %d", i, st);
+        }
+        free(out);
+    }
+    ASSERT_TRUE(limited);
+    ASSERT_EQ(i, 31);
+}
+
+CTEST(discovery, jwks_settings_health)
+{
+    struct http_resp r;
+    char v[128];
+    ASSERT_EQ(http_get("/auth/v1/.well-known/jwks.json", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "\"kty\":\"RSA\"");
+    ASSERT_EQ(resp_header(&r, "Cache-Control", v, sizeof(v)), 0);
+    ASSERT_STR_CONTAINS(v, "max-age=600");
+    http_resp_free(&r);
+    ASSERT_EQ(http_get("/.well-known/jwks.json", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    ASSERT_EQ(http_get("/auth/v1/settings", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "\"external\"");
+    http_resp_free(&r);
+    ASSERT_EQ(http_get("/auth/v1/health", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+}
+
+CTEST(degraded, redis_down_keeps_signup_login_and_lockout)
+{
+    char email[128], ghost[128];
+    struct session s;
+    pid_t redis = stack_pid("redis");
+    ASSERT_TRUE(redis > 0);
+    ASSERT_EQ(kill(redis, SIGTERM), 0);
+    ASSERT_EQ(wait_status("/readyz", 503, 10), 0);
+    new_email(email, sizeof(email), "noredis");
+    int ok = signup(email, "correct horse battery", &s) == 0 &&
+             login(email, "correct horse battery", src_for(16), &s, NULL) == 200 &&
+             get_user(s.access) == 200;
+    new_email(ghost, sizeof(ghost), "noredis-ghost");
+    int fails = 0;
+    for (int i = 0; i < 5; i++)
+        fails += login(ghost, "wrong", src_for(16), NULL, NULL) == 400;
+    long locked = login(ghost, "wrong", src_for(16), NULL, NULL);
+    int restarted = sh("./scripts/up >/dev/null") == 0 && wait_status("/readyz", 200, 10) == 0;
+    ASSERT_TRUE(restarted);
+    ASSERT_TRUE(ok);
+    ASSERT_EQ(fails, 5);
+    ASSERT_EQ(locked, 429);
+}
