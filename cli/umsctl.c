@@ -4,7 +4,11 @@
 #include <string.h>
 
 #include "../core/config.h"
+#include "../core/admin.h"
 #include "../core/auth.h"
+#include "../core/ctx.h"
+#include "../core/kv.h"
+#include "../core/password.h"
 #include "../core/db.h"
 #include "../core/tokens.h"
 #include "../core/keygen.h"
@@ -25,6 +29,8 @@ static void usage(FILE *f)
             "  config check            validate the configuration; names the bad key\n"
             "  config show             print the effective configuration (secrets masked)\n"
             "  migrate [--dir DIR]     apply pending migrations (default $UMS_SQL_DIR or %s)\n"
+            "  user add --email E --password P [--role R] [--confirmed]\n"
+            "                          create an account (no email is sent)\n"
             "  keygen --out DIR [--bits N]\n"
             "                          write an RS256 key pair DIR/jwt-private.pem and\n"
             "                          DIR/jwt-public.pem (never overwrites) and print the kid\n"
@@ -113,6 +119,64 @@ static int cmd_migrate(int argc, char **argv)
     return rc == UMS_OK ? 0 : 1;
 }
 
+static int cmd_user_add(int argc, char **argv)
+{
+    struct ums_config *cfg = NULL;
+    struct ums_ctx ctx;
+    struct admin_attrs a;
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    char id[UUID_LEN + 1];
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    a.email_confirm = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--email") == 0 && i + 1 < argc) {
+            a.email = argv[++i];
+            a.email_len = strlen(a.email);
+        } else if (strcmp(argv[i], "--password") == 0 && i + 1 < argc) {
+            a.password = argv[++i];
+            a.password_len = strlen(a.password);
+        } else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) {
+            a.role = argv[++i];
+        } else if (strcmp(argv[i], "--confirmed") == 0) {
+            a.email_confirm = 1;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (a.email == NULL || a.password == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    if (load(&cfg) != 0)
+        return 1;
+    log_open(NULL, LL_WARN);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.cfg = cfg;
+    pw_params_from_config(&ctx.pw, cfg);
+    rc = db_open(&ctx.db, cfg->database.url, cfg->database.password,
+                 cfg->database.connect_timeout, 0);
+    if (rc == UMS_OK)
+        rc = kv_open(&ctx.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password,
+                     cfg->redis.db, cfg->redis.timeout_ms);
+    if (rc == UMS_OK)
+        rc = db_ensure(ctx.db);
+    if (rc == UMS_OK)
+        rc = admin_create(&ctx, NULL, &a, NULL, id, &err);
+    if (rc == UMS_OK)
+        printf("user %s created\n", id);
+    else if (rc == UMS_EDENIED)
+        fprintf(stderr, "umsctl: user add: %s\n", err.msg);
+    else
+        fprintf(stderr, "umsctl: user add: the database is unavailable or refused the change\n");
+    db_close(ctx.db);
+    kv_close(ctx.kv);
+    config_free(cfg);
+    return rc == UMS_OK ? 0 : 1;
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
     const char *out = NULL;
@@ -168,6 +232,8 @@ int main(int argc, char **argv)
         return cmd_config(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "migrate") == 0)
         return cmd_migrate(argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "user") == 0 && i + 1 < argc && strcmp(argv[i + 1], "add") == 0)
+        return cmd_user_add(argc - i - 2, argv + i + 2);
     if (strcmp(argv[i], "keygen") == 0)
         return cmd_keygen(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {

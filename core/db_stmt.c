@@ -41,6 +41,35 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "UPDATE users SET user_metadata = jsonb_strip_nulls(user_metadata || $2::jsonb),"
         " name = CASE WHEN jsonb_typeof($2::jsonb->'name') = 'string'"
         " THEN left($2::jsonb->>'name', 100) ELSE name END WHERE id = $1", 2},
+    /* Admin listing, newest first; $1 limit, $2 offset. */
+    [STMT_USER_LIST_PAGE] = {"user_list_page",
+        "SELECT coalesce(jsonb_agg(ums_user_json(u) ORDER BY u.created_at DESC, u.id), '[]')::text"
+        " FROM (SELECT * FROM users ORDER BY created_at DESC, id LIMIT $1::int OFFSET $2::bigint) u",
+        2},
+    [STMT_USER_COUNT] = {"user_count", "SELECT count(*) FROM users", 0},
+    /* $1 id or NULL, $2 email, $3 hash, $4 name, $5 user_metadata, $6 app_metadata, $7 confirmed */
+    [STMT_USER_ADMIN_INSERT] = {"user_admin_insert",
+        "INSERT INTO users (id, email, password_hash, name, user_metadata, app_metadata,"
+        " email_confirmed_at)"
+        " VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5::jsonb,"
+        " $6::jsonb - 'role' - 'provider' - 'providers', CASE WHEN $7::bool THEN now() END)"
+        " ON CONFLICT DO NOTHING RETURNING id", 7},
+    [STMT_USER_DELETE] = {"user_delete", "DELETE FROM users WHERE id = $1 RETURNING id", 1},
+    [STMT_USER_SET_EMAIL] = {"user_set_email",
+        "UPDATE users SET email = $2, new_email = NULL, email_change_sent_at = NULL"
+        " WHERE id = $1", 2},
+    [STMT_USER_SET_CONFIRMED] = {"user_set_confirmed",
+        "UPDATE users SET email_confirmed_at = CASE WHEN $2::bool"
+        " THEN coalesce(email_confirmed_at, now()) END WHERE id = $1", 2},
+    [STMT_USER_MERGE_APP_METADATA] = {"user_merge_app_metadata",
+        "UPDATE users SET app_metadata = jsonb_strip_nulls(app_metadata || ($2::jsonb - 'role'"
+        " - 'provider' - 'providers')) WHERE id = $1", 2},
+    /* $2 seconds of ban, or NULL to lift it. */
+    [STMT_USER_SET_BAN] = {"user_set_ban",
+        "UPDATE users SET banned_until = CASE WHEN $2::bigint IS NULL THEN NULL"
+        " ELSE now() + make_interval(secs => $2::bigint) END WHERE id = $1", 2},
+    [STMT_USER_EXISTS] = {"user_exists", "SELECT 1 FROM users WHERE id = $1", 1},
+    [STMT_USER_SET_ROLE] = {"user_set_role", "UPDATE users SET role = $2 WHERE id = $1", 2},
 
     /* sessions.c */
     [STMT_SESS_INSERT] = {"sess_insert",

@@ -20,6 +20,14 @@ const struct route ums_routes[] = {
     {M_GET, "/auth/v1/settings", route_settings, FAM_AUTH, 0, 0, AUTH_NONE},
     {M_GET, "/auth/v1/health", route_auth_health, FAM_AUTH, 0, 0, AUTH_NONE},
     {M_GET, "/auth/v1/.well-known/jwks.json", route_jwks, FAM_AUTH, 0, 0, AUTH_NONE},
+    {M_GET, "/auth/v1/admin/users", route_admin_list, FAM_AUTH, 0, R_NEEDS_DB, AUTH_ADMIN},
+    {M_POST, "/auth/v1/admin/users", route_admin_create, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB,
+     AUTH_ADMIN},
+    {M_GET, "/auth/v1/admin/users/{id}", route_admin_get, FAM_AUTH, 0, R_NEEDS_DB, AUTH_ADMIN},
+    {M_PUT, "/auth/v1/admin/users/{id}", route_admin_update, FAM_AUTH, AUTH_BODY,
+     R_JSON | R_NEEDS_DB, AUTH_ADMIN},
+    {M_DELETE, "/auth/v1/admin/users/{id}", route_admin_delete, FAM_AUTH, AUTH_BODY,
+     R_JSON | R_NEEDS_DB, AUTH_ADMIN},
 };
 
 const size_t ums_routes_len = UMS_ARRAY_LEN(ums_routes);

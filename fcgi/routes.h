@@ -14,5 +14,10 @@ void route_logout(struct req *r);
 void route_settings(struct req *r);
 void route_auth_health(struct req *r);
 void route_jwks(struct req *r);
+void route_admin_list(struct req *r);
+void route_admin_create(struct req *r);
+void route_admin_get(struct req *r);
+void route_admin_update(struct req *r);
+void route_admin_delete(struct req *r);
 
 #endif

@@ -193,16 +193,21 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
         for (int i = 0; i < n; i++)
             if (got[i].data.fd == listen_fd)
                 ready = 1;
-        if (stopping || !ready)
-            continue;
-        if (FCGX_Accept_r(&fr) < 0)
-            continue; /* EAGAIN: another worker took it */
-        serve(&app, arena, &out, &fr);
-        FCGX_Finish_r(&fr);
-        served++;
-        if (cfg->server.max_requests > 0 && served >= cfg->server.max_requests) {
-            log_info("worker served %ld requests; recycling", served);
-            break;
+        /* EPOLLEXCLUSIVE woke this worker alone for the new connection: it
+         * must take it even when it is about to stop, or the connection
+         * waits in the backlog until another one arrives. */
+        while (ready) {
+            if (FCGX_Accept_r(&fr) < 0)
+                break; /* EAGAIN: another worker took it */
+            serve(&app, arena, &out, &fr);
+            FCGX_Finish_r(&fr);
+            served++;
+            if (cfg->server.max_requests > 0 && served >= cfg->server.max_requests) {
+                log_info("worker served %ld requests; recycling", served);
+                stopping = 1;
+            }
+            /* A stopping worker drains what is already queued, then leaves. */
+            ready = stopping;
         }
     }
     FCGX_Free(&fr, 0);

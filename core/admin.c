@@ -1,0 +1,272 @@
+/* admin.c - list, create, update and delete users as an administrator. */
+#include "admin.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "config.h"
+#include "ctx.h"
+#include "db.h"
+#include "password.h"
+#include "sessions.h"
+#include "ums.h"
+#include "valid.h"
+
+static int fail(struct auth_err *err, enum auth_fail f, const char *msg)
+{
+    err->fail = f;
+    err->msg = msg;
+    return UMS_EDENIED;
+}
+
+int admin_list(struct ums_ctx *c, long page, int per_page, char **json, long long *total)
+{
+    char lim[16], off[32];
+    const char *p[2] = {lim, off};
+    PGresult *res = NULL;
+    int rc;
+
+    *json = NULL;
+    snprintf(lim, sizeof(lim), "%d", per_page);
+    snprintf(off, sizeof(off), "%lld", (long long)(page - 1) * per_page);
+    rc = db_exec(c->db, &res, STMT_USER_COUNT, 0, NULL);
+    if (rc != UMS_OK)
+        return rc;
+    *total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    rc = db_exec(c->db, &res, STMT_USER_LIST_PAGE, 2, p);
+    if (rc != UMS_OK)
+        return rc;
+    *json = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return *json != NULL ? UMS_OK : UMS_ERR;
+}
+
+long long go_duration_seconds(const char *s)
+{
+    long long total = 0;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    while (*s != '\0') {
+        char *end;
+        long long v;
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        v = strtoll(s, &end, 10);
+        if (v < 0 || v > 100000000LL)
+            return -1;
+        if (*end == 'h')
+            total += v * 3600;
+        else if (*end == 'm' && end[1] != 's')
+            total += v * 60;
+        else if (*end == 's')
+            total += v;
+        else
+            return -1;
+        s = end + 1;
+        if (total > 100LL * 365 * 86400)
+            return -1;
+    }
+    return total;
+}
+
+static int known_role(const char *role)
+{
+    return strcmp(role, "user") == 0 || strcmp(role, "admin") == 0;
+}
+
+/* Validates what both create and update accept. */
+static int check_attrs(const struct admin_attrs *a, char *email, struct auth_err *err)
+{
+    const char *reason;
+
+    if (a->email != NULL && email_normalize(email, a->email, a->email_len) != UMS_OK)
+        return fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+    if (a->password != NULL && pw_check(a->password, a->password_len, &reason) != UMS_OK) {
+        err->reason = reason;
+        return fail(err, AF_WEAK_PASSWORD, "Password should be between 8 and 128 characters.");
+    }
+    if (a->id != NULL && !uuid_valid(a->id))
+        return fail(err, AF_VALIDATION, "id must be a UUID");
+    if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 &&
+        go_duration_seconds(a->ban_duration) < 0)
+        return fail(err, AF_VALIDATION, "ban_duration must be \"none\" or a duration like 24h");
+    if (a->role != NULL && !known_role(a->role))
+        return fail(err, AF_VALIDATION, "role must be one of the configured roles");
+    return UMS_OK;
+}
+
+static int apply_ban(struct ums_ctx *c, const char *uid, const char *ban)
+{
+    char secs[32];
+    const char *p[2] = {uid, NULL};
+
+    if (strcmp(ban, "none") != 0) {
+        snprintf(secs, sizeof(secs), "%lld", go_duration_seconds(ban));
+        p[1] = secs;
+    }
+    return db_exec(c->db, NULL, STMT_USER_SET_BAN, 2, p);
+}
+
+static const char *name_of(const char *meta_json, char *out, size_t outlen)
+{
+    struct json_object *o = meta_json != NULL ? json_tokener_parse(meta_json) : NULL, *v;
+
+    out[0] = '\0';
+    if (o != NULL && json_object_object_get_ex(o, "name", &v) &&
+        json_object_is_type(v, json_type_string))
+        snprintf(out, outlen, "%.100s", json_object_get_string(v));
+    json_object_put(o);
+    return out;
+}
+
+int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs *a,
+                 const char *ip, char user_id[UUID_LEN + 1], struct auth_err *err)
+{
+    char email[EMAIL_MAX + 1], hash[PW_HASH_MAX] = "", name[128];
+    PGresult *res = NULL;
+    int rc;
+
+    if (a->email == NULL)
+        return fail(err, AF_VALIDATION, "email is required");
+    if (check_attrs(a, email, err) != UMS_OK)
+        return UMS_EDENIED;
+    if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
+        return UMS_ERR;
+    name_of(a->user_metadata_json, name, sizeof(name));
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    {
+        const char *p[7] = {a->id, email, hash, name,
+                            a->user_metadata_json ? a->user_metadata_json : "{}",
+                            a->app_metadata_json ? a->app_metadata_json : "{}",
+                            a->email_confirm == 1 ? "true" : "false"};
+        rc = db_exec(c->db, &res, STMT_USER_ADMIN_INSERT, 7, p);
+    }
+    if (rc == UMS_OK && PQntuples(res) == 0) {
+        PQclear(res);
+        db_rollback(c->db);
+        return fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been registered");
+    }
+    if (rc == UMS_OK) {
+        snprintf(user_id, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+        const char *p1[1] = {user_id};
+        const char *p3[3] = {user_id, email, a->email_confirm == 1 ? "true" : "false"};
+        rc = db_exec(c->db, NULL, STMT_PROFILE_INSERT, 1, p1);
+        if (rc == UMS_OK)
+            rc = db_exec(c->db, NULL, STMT_IDENTITY_INSERT_EMAIL, 3, p3);
+    }
+    PQclear(res);
+    if (rc == UMS_OK && a->role != NULL) {
+        const char *p[2] = {user_id, a->role};
+        rc = db_exec(c->db, NULL, STMT_USER_SET_ROLE, 2, p);
+    }
+    if (rc == UMS_OK && a->ban_duration != NULL)
+        rc = apply_ban(c, user_id, a->ban_duration);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, actor, "admin.user_created", user_id, ip, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    explicit_bzero(hash, sizeof(hash));
+    return rc;
+}
+
+int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
+                 const struct admin_attrs *a, const char *ip, struct auth_err *err)
+{
+    char email[EMAIL_MAX + 1], hash[PW_HASH_MAX];
+    const char *pid[1] = {user_id};
+    PGresult *res = NULL;
+    int rc, n, end_sessions = 0;
+
+    if (check_attrs(a, email, err) != UMS_OK)
+        return UMS_EDENIED;
+    if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
+        return UMS_ERR;
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    rc = db_exec(c->db, &res, STMT_USER_EXISTS, 1, pid);
+    if (rc == UMS_OK && PQntuples(res) == 0)
+        rc = UMS_ENOTFOUND;
+    PQclear(res);
+    if (rc == UMS_OK && a->email != NULL) {
+        const char *p[2] = {user_id, email};
+        rc = db_exec(c->db, NULL, STMT_USER_SET_EMAIL, 2, p);
+        if (rc == UMS_ECONFLICT) {
+            db_rollback(c->db);
+            return fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been registered");
+        }
+    }
+    if (rc == UMS_OK && a->password != NULL) {
+        const char *p[2] = {user_id, hash};
+        rc = db_exec(c->db, NULL, STMT_USER_SET_PASSWORD, 2, p);
+        end_sessions = 1;
+    }
+    if (rc == UMS_OK && a->email_confirm >= 0) {
+        const char *p[2] = {user_id, a->email_confirm ? "true" : "false"};
+        rc = db_exec(c->db, NULL, STMT_USER_SET_CONFIRMED, 2, p);
+    }
+    if (rc == UMS_OK && a->user_metadata_json != NULL) {
+        const char *p[2] = {user_id, a->user_metadata_json};
+        rc = db_exec(c->db, NULL, STMT_USER_MERGE_METADATA, 2, p);
+    }
+    if (rc == UMS_OK && a->app_metadata_json != NULL) {
+        const char *p[2] = {user_id, a->app_metadata_json};
+        rc = db_exec(c->db, NULL, STMT_USER_MERGE_APP_METADATA, 2, p);
+    }
+    if (rc == UMS_OK && a->role != NULL) {
+        const char *p[2] = {user_id, a->role};
+        rc = db_exec(c->db, NULL, STMT_USER_SET_ROLE, 2, p);
+    }
+    if (rc == UMS_OK && a->ban_duration != NULL) {
+        rc = apply_ban(c, user_id, a->ban_duration);
+        end_sessions |= strcmp(a->ban_duration, "none") != 0;
+    }
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, actor, "admin.user_updated", user_id, ip, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    explicit_bzero(hash, sizeof(hash));
+    if (rc == UMS_OK && end_sessions)
+        rc = sess_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
+    return rc;
+}
+
+int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, const char *ip)
+{
+    const char *p[1] = {user_id};
+    PGresult *res = NULL;
+    int rc, n;
+
+    /* Sessions first, so their tokens stop working even if the cache is slow. */
+    rc = sess_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
+    if (rc != UMS_OK)
+        return rc;
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    rc = db_exec(c->db, &res, STMT_USER_DELETE, 1, p);
+    if (rc == UMS_OK && PQntuples(res) == 0)
+        rc = UMS_ENOTFOUND;
+    PQclear(res);
+    /* The audit row keeps only the id. */
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, actor, "admin.user_deleted", user_id, ip, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    return rc;
+}
