@@ -718,3 +718,146 @@ CTEST(degraded, redis_down_keeps_signup_login_and_lockout)
     ASSERT_EQ(fails, 5);
     ASSERT_EQ(locked, 429);
 }
+
+static long admin_req(const char *method, const char *path, const char *body, const char *bearer,
+                      struct http_resp *keep)
+{
+    struct http_resp r;
+    long st;
+    if (req_bearer(method, path, body, bearer, &r) != 0)
+        return -1;
+    st = r.status;
+    if (keep != NULL)
+        *keep = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
+CTEST(admin, who_may_call)
+{
+    char email[128], cmd[512];
+    struct session user, admin;
+    struct http_resp r;
+    new_email(email, sizeof(email), "plain");
+    ASSERT_EQ(signup(email, "correct horse battery", &user), 0);
+    ASSERT_EQ(http_get("/auth/v1/admin/users", &r), 0);
+    ASSERT_AUTH_ERROR(r, 401, "no_authorization");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users", NULL, user.access, &r), 403);
+    ASSERT_AUTH_ERROR(r, 403, "not_admin");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users", NULL, "not-the-service-key", &r), 403);
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users", NULL, env_need("UMS_SERVICE_KEY"), NULL),
+              200);
+    /* An account whose ums role is admin (made from the shell). */
+    new_email(email, sizeof(email), "admin");
+    snprintf(cmd, sizeof(cmd),
+             "\"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s --password 'an admin password' "
+             "--role admin >/dev/null",
+             email);
+    ASSERT_EQ(sh(cmd), 0);
+    ASSERT_EQ(login(email, "an admin password", src_for(20), &admin, NULL), 200);
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users", NULL, admin.access, NULL), 200);
+    /* The service key is not a user. */
+    ASSERT_EQ(admin_req("GET", "/auth/v1/user", NULL, env_need("UMS_SERVICE_KEY"), NULL), 403);
+}
+
+CTEST(admin, list_pagination)
+{
+    const char *key = env_need("UMS_SERVICE_KEY");
+    struct http_resp r;
+    char v[512];
+    struct json_object *o, *users;
+    ASSERT_EQ(signup("page-a-filler@example.com", "correct horse battery", NULL) >= -1, 1);
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users?page=1&per_page=2", NULL, key, &r), 200);
+    o = jparse(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "users", &users));
+    ASSERT_EQ(json_object_array_length(users), 2);
+    ASSERT_STR_EQ(jstr(o, "aud"), "authenticated");
+    json_object_put(o);
+    ASSERT_EQ(resp_header(&r, "X-Total-Count", v, sizeof(v)), 0);
+    long total = atol(v);
+    ASSERT_TRUE(total >= 2);
+    ASSERT_EQ(resp_header(&r, "Link", v, sizeof(v)), 0);
+    ASSERT_STR_CONTAINS(v, "</admin/users?page=2&per_page=2>; rel=\"next\"");
+    ASSERT_STR_CONTAINS(v, "rel=\"last\"");
+    http_resp_free(&r);
+    /* Empty parameters (what auth-js sends) mean the defaults. */
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users?page=&per_page=", NULL, key, NULL), 200);
+    static const char *const bad[] = {"page=0", "page=-1", "page=abc", "per_page=0",
+                                      "per_page=1001", "per_page=1e9", "page=1%27%20OR%201=1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/auth/v1/admin/users?%s", bad[i]);
+        if (admin_req("GET", path, NULL, key, NULL) != 400)
+            CTEST_FAIL_("%s accepted", bad[i]);
+    }
+}
+
+CTEST(admin, create_get_update_delete)
+{
+    const char *key = env_need("UMS_SERVICE_KEY");
+    char email[128], body[512], path[128], id[64];
+    struct http_resp r;
+    struct session s;
+    struct json_object *o, *um;
+    new_email(email, sizeof(email), "managed");
+    snprintf(body, sizeof(body),
+             "{\"email\":\"%s\",\"password\":\"correct horse battery\",\"email_confirm\":true,"
+             "\"user_metadata\":{\"name\":\"Managed\"},\"app_metadata\":{\"plan\":\"pro\","
+             "\"role\":\"admin\"}}",
+             email);
+    ASSERT_EQ(admin_req("POST", "/auth/v1/admin/users", body, key, &r), 200);
+    o = jparse(&r);
+    snprintf(id, sizeof(id), "%s", jstr(o, "id"));
+    ASSERT_NOT_NULL(jstr(o, "email_confirmed_at"));
+    ASSERT_STR_CONTAINS(r.body, "\"plan\": \"pro\"");
+    ASSERT_STR_CONTAINS(r.body, "\"role\": \"user\""); /* app_metadata.role is not the ums role */
+    json_object_put(o);
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("POST", "/auth/v1/admin/users", body, key, &r), 422);
+    ASSERT_AUTH_ERROR(r, 422, "email_exists");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("POST", "/auth/v1/admin/users",
+                        "{\"email\":\"weak-admin@example.com\",\"password\":\"short\"}", key, &r),
+              422);
+    ASSERT_AUTH_ERROR(r, 422, "weak_password");
+    http_resp_free(&r);
+
+    snprintf(path, sizeof(path), "/auth/v1/admin/users/%s", id);
+    ASSERT_EQ(admin_req("GET", path, NULL, key, NULL), 200);
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users/not-a-uuid", NULL, key, &r), 400);
+    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users/00000000-0000-4000-8000-000000000000", NULL,
+                        key, &r),
+              404);
+    ASSERT_AUTH_ERROR(r, 404, "user_not_found");
+    http_resp_free(&r);
+
+    ASSERT_EQ(login(email, "correct horse battery", src_for(21), &s, NULL), 200);
+    ASSERT_EQ(admin_req("PUT", path, "{\"user_metadata\":{\"name\":\"Renamed\"}}", key, &r), 200);
+    o = jparse(&r);
+    ASSERT_TRUE(json_object_object_get_ex(o, "user_metadata", &um));
+    ASSERT_STR_EQ(jstr(um, "name"), "Renamed");
+    json_object_put(o);
+    http_resp_free(&r);
+    /* A ban ends the sessions at once and refuses sign-in; "none" lifts it. */
+    ASSERT_EQ(admin_req("PUT", path, "{\"ban_duration\":\"24h\"}", key, NULL), 200);
+    ASSERT_EQ(get_user(s.access), 403);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(21), NULL, &r), 400);
+    ASSERT_AUTH_ERROR(r, 400, "user_banned");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("PUT", path, "{\"ban_duration\":\"forever\"}", key, NULL), 400);
+    ASSERT_EQ(admin_req("PUT", path, "{\"ban_duration\":\"none\"}", key, NULL), 200);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(21), &s, NULL), 200);
+
+    ASSERT_EQ(admin_req("DELETE", path, "{\"should_soft_delete\":false}", key, &r), 200);
+    ASSERT_STR_EQ(r.body, "{}");
+    http_resp_free(&r);
+    ASSERT_EQ(get_user(s.access), 403);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(21), NULL, NULL), 400);
+    ASSERT_EQ(admin_req("DELETE", path, NULL, key, NULL), 404);
+}
