@@ -105,7 +105,7 @@ static int issue(struct ums_ctx *c, const char *uid, const char *sid, struct aut
 }
 
 /* Renders an event object and adds it to the outbox; frees ev. */
-static int emit(struct ums_ctx *c, struct json_object *ev, long long *id, char **text)
+int auth_event_add(struct ums_ctx *c, struct json_object *ev, long long *id, char **text)
 {
     const char *s = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
     int rc = UMS_ERR;
@@ -117,7 +117,7 @@ static int emit(struct ums_ctx *c, struct json_object *ev, long long *id, char *
     return rc;
 }
 
-static void publish(struct ums_ctx *c, long long id, char *text)
+void auth_event_publish(struct ums_ctx *c, long long id, char *text)
 {
     if (text != NULL && id > 0)
         outbox_publish(c->db, c->kv, id, text);
@@ -253,7 +253,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
         json_object_object_add(ev, "otp", json_object_new_string(otp));
         json_object_object_add(ev, "token_hash", json_object_new_string(th));
         json_object_object_add(ev, "verify_type", json_object_new_string("signup"));
-        rc = emit(c, ev, &ev_id, &ev_text);
+        rc = auth_event_add(c, ev, &ev_id, &ev_text);
     }
     if (rc == UMS_OK)
         rc = audit_write(c->db, uid, "user.signup", uid, ci->ip, NULL);
@@ -262,7 +262,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     tx = 0;
     if (rc != UMS_OK)
         goto out;
-    publish(c, ev_id, ev_text);
+    auth_event_publish(c, ev_id, ev_text);
     ev_text = NULL;
     if (confirm) {
         rc = auth_user_json(c, uid, &out->user_json);
@@ -298,9 +298,9 @@ static void login_failed(struct ums_ctx *c, const char *email, const char *uid,
         json_object_object_add(ev, "email", json_object_new_string(email));
         json_object_object_add(ev, "minutes",
                                json_object_new_int(c->cfg->auth.lockout_duration / 60));
-        if (emit(c, ev, &id, &text) == UMS_OK) {
+        if (auth_event_add(c, ev, &id, &text) == UMS_OK) {
             audit_write(c->db, NULL, "user.locked", uid, ci->ip, NULL);
-            publish(c, id, text);
+            auth_event_publish(c, id, text);
         } else {
             free(text);
         }
@@ -515,6 +515,20 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
     /* A new password ends every other session, after the change is durable. */
     if (rc == UMS_OK && password != NULL)
         rc = sess_revoke(c, p->user_id, p->session_id, SCOPE_OTHERS, &n);
+    return rc;
+}
+
+int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,
+                     const struct client_info *ci, struct auth_out *out)
+{
+    char sid[UUID_LEN + 1];
+    int rc = sess_create(c, user_id, ci->user_agent, ci->ip, method, sid, out->refresh_token);
+
+    if (rc == UMS_OK) {
+        const char *p[2] = {user_id, NULL};
+        db_exec(c->db, NULL, STMT_USER_SIGNED_IN, 2, p);
+        rc = issue(c, user_id, sid, out);
+    }
     return rc;
 }
 

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "buf.h"
 #include "sessions.h"
 
@@ -30,6 +32,7 @@ enum auth_fail {
     AF_BAD_JWT,             /* bad_jwt */
     AF_USER_NOT_FOUND,      /* user_not_found */
     AF_SAME_PASSWORD,       /* same_password */
+    AF_OTP_EXPIRED,         /* otp_expired */
     AF__MAX
 };
 
@@ -96,6 +99,15 @@ int auth_user_json(struct ums_ctx *c, const char *user_id, char **json);
 int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *password,
                      size_t password_len, const char *data_json, const struct client_info *ci,
                      struct auth_err *err);
+
+/* Session response for user_id after a successful one-time-token check. */
+int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,
+                     const struct client_info *ci, struct auth_out *out);
+
+/* Renders an event, adds it to the outbox in the open transaction; after the
+ * commit, auth_event_publish() sends it to the stream. */
+int auth_event_add(struct ums_ctx *c, struct json_object *ev, long long *id, char **text);
+void auth_event_publish(struct ums_ctx *c, long long id, char *text);
 
 /* POST /logout. */
 int auth_logout(struct ums_ctx *c, const struct principal *p, enum sess_scope scope,

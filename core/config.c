@@ -16,6 +16,10 @@
 #include "ums.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
+
+#ifndef UMS_TEMPLATES_DIR
+#define UMS_TEMPLATES_DIR "/usr/share/ums/templates"
+#endif
 #define SECRET_MAX_BYTES 65536
 
 enum ctype { CT_STR, CT_INT, CT_MODE, CT_LEVEL, CT_BOOL };
@@ -81,6 +85,15 @@ static const struct key keys[] = {
     {"limits", "verify_per_5min", CT_INT, F(limits.verify_per_5min), "30", 0, 1000000, 0},
     {"limits", "token_per_5min", CT_INT, F(limits.token_per_5min), "30", 0, 1000000, 0},
     {"limits", "refresh_per_5min", CT_INT, F(limits.refresh_per_5min), "150", 0, 1000000, 0},
+    {"email", "transport", CT_STR, F(email.transport), "file", 0, 0, 0},
+    {"email", "from", CT_STR, F(email.from), "ums <no-reply@localhost>", 0, 0, 0},
+    {"email", "maildir", CT_STR, F(email.maildir), "/var/lib/ums/maildir", 0, 0, 0},
+    {"email", "templates_dir", CT_STR, F(email.templates_dir), UMS_TEMPLATES_DIR, 0, 0, 0},
+    {"notifier", "consumer", CT_STR, F(notifier.consumer), "", 0, 0, 0},
+    {"notifier", "pid_file", CT_STR, F(notifier.pid_file), "", 0, 0, 0},
+    {"notifier", "batch", CT_INT, F(notifier.batch), "32", 1, 1000, 0},
+    {"notifier", "republish_after", CT_INT, F(notifier.republish_after), "30", 1, 86400, 0},
+    {"notifier", "claim_idle_ms", CT_INT, F(notifier.claim_idle_ms), "60000", 1000, 86400000, 0},
     {"log", "file", CT_STR, F(log.file), "", 0, 0, 0},
     {"log", "level", CT_LEVEL, F(log.level), "info", 0, 0, 0},
 };
@@ -454,6 +467,14 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
     if (strncmp(c->auth.external_url, "http://", 7) != 0 &&
         strncmp(c->auth.external_url, "https://", 8) != 0) {
         errf(err, errlen, "[auth] external_url must be an http:// or https:// URL");
+        return UMS_EINVALID;
+    }
+    if (strcmp(c->email.transport, "file") != 0) {
+        errf(err, errlen, "[email] transport must be file");
+        return UMS_EINVALID;
+    }
+    if (strpbrk(c->email.from, "\r\n") != NULL) {
+        errf(err, errlen, "[email] from must be one line");
         return UMS_EINVALID;
     }
     if (c->auth.jwt_issuer[0] == '\0') {

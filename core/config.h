@@ -60,6 +60,19 @@ struct ums_config {
         int refresh_per_5min;
     } limits;
     struct {
+        char *transport;    /* file (later: sendgrid, smtp) */
+        char *from;         /* From: header */
+        char *maildir;      /* file transport: a Maildir */
+        char *templates_dir;
+    } email;
+    struct {
+        char *consumer;     /* consumer name in the group; "" = host name */
+        char *pid_file;
+        int batch;
+        int republish_after; /* seconds before an unpublished outbox row is republished */
+        int claim_idle_ms;   /* pending entries idle this long are claimed from others */
+    } notifier;
+    struct {
         char *file;         /* empty: stderr */
         int level;          /* enum log_level */
     } log;

@@ -133,6 +133,32 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_LOCK_CLEAR] = {"lock_clear",
         "DELETE FROM login_attempts WHERE email_hash = decode($1, 'hex')", 1},
 
+    /* verify.c */
+    [STMT_USER_FOR_RECOVERY] = {"user_for_recovery",
+        "SELECT id, coalesce(recovery_sent_at > now() - interval '60 seconds', false)"
+        " FROM users WHERE email = $1", 1},
+    [STMT_USER_RECOVERY_SENT] = {"user_recovery_sent",
+        "UPDATE users SET recovery_sent_at = now() WHERE id = $1", 1},
+    /* Consumes a live token of one of the kinds in $2 (a text[] literal). */
+    [STMT_OTP_CONSUME] = {"otp_consume",
+        "UPDATE one_time_tokens SET used_at = now() WHERE token_hash = decode($1, 'hex')"
+        " AND kind = ANY($2::text[]) AND used_at IS NULL AND expires_at > now()"
+        " RETURNING user_id, kind, target", 2},
+    [STMT_USER_CONFIRM_EMAIL] = {"user_confirm_email",
+        "WITH i AS (UPDATE identities SET data = data || '{\"email_verified\":true}',"
+        " updated_at = now() WHERE user_id = $1 AND provider = 'email')"
+        " UPDATE users SET email_confirmed_at = coalesce(email_confirmed_at, now())"
+        " WHERE id = $1", 1},
+    [STMT_USER_APPLY_EMAIL_CHANGE] = {"user_apply_email_change",
+        "WITH i AS (UPDATE identities SET email = $2::text, data = data || jsonb_build_object("
+        "'email', $2::text, 'email_verified', true), updated_at = now()"
+        " WHERE user_id = $1::uuid AND provider = 'email')"
+        " UPDATE users SET email = $2::text, new_email = NULL, email_change_sent_at = NULL,"
+        " email_confirmed_at = now() WHERE id = $1::uuid AND new_email = $2::text RETURNING id", 2},
+    [STMT_USER_REQUEST_EMAIL_CHANGE] = {"user_request_email_change",
+        "UPDATE users SET new_email = $2, email_change_sent_at = now() WHERE id = $1"
+        " RETURNING email", 2},
+
     /* otp.c: a new token of a kind voids the older unused ones */
     [STMT_OTP_VOID] = {"otp_void",
         "UPDATE one_time_tokens SET used_at = now() WHERE user_id = $1 AND kind = $2"
@@ -146,6 +172,17 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "INSERT INTO outbox (event) VALUES ($1::jsonb) RETURNING id", 1},
     [STMT_OUTBOX_PUBLISHED] = {"outbox_published",
         "UPDATE outbox SET published_at = now() WHERE id = $1::bigint", 1},
+    [STMT_OUTBOX_UNPUBLISHED] = {"outbox_unpublished",
+        "SELECT id, event::text FROM outbox WHERE published_at IS NULL"
+        " AND created_at < now() - make_interval(secs => $1::int) ORDER BY id LIMIT $2::int", 2},
+    [STMT_DELIVERY_STATE] = {"delivery_state",
+        "SELECT state FROM deliveries WHERE event_id = $1::bigint AND channel = $2", 2},
+    /* $3 state, $4 last error or NULL */
+    [STMT_DELIVERY_RECORD] = {"delivery_record",
+        "INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error)"
+        " VALUES ($1::bigint, $2, $3, 1, $4)"
+        " ON CONFLICT (event_id, channel) DO UPDATE SET state = $3, attempts = d.attempts + 1,"
+        " last_error = $4, updated_at = now()", 4},
     [STMT_AUDIT_INSERT] = {"audit_insert",
         "INSERT INTO audit_log (actor_id, action, target_id, ip, details)"
         " VALUES ($1::uuid, $2, $3::uuid, CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"

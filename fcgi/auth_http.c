@@ -31,6 +31,7 @@ void reply_auth_err(struct req *r, const struct auth_err *err, int bearer)
         [AF_BAD_JWT] = HE_BAD_JWT,
         [AF_USER_NOT_FOUND] = HE_USER_NOT_FOUND,
         [AF_SAME_PASSWORD] = HE_SAME_PASSWORD,
+        [AF_OTP_EXPIRED] = HE_OTP_EXPIRED,
     };
     enum http_err e = err->fail < AF__MAX ? map[err->fail] : HE_UNEXPECTED;
     char extra[128], ra[16];

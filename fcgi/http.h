@@ -61,6 +61,7 @@ enum http_err {
     HE_USER_NOT_FOUND,        /* 404 */
     HE_USER_NOT_FOUND_BEARER, /* 403: the sub claim names no user */
     HE_USER_LOCKED,
+    HE_OTP_EXPIRED,
     HE__MAX
 };
 

@@ -47,6 +47,7 @@ static const struct {
     [HE_NOT_ADMIN] = {403, "not_admin", "User not allowed"},
     [HE_USER_NOT_FOUND] = {404, "user_not_found", "User not found"},
     [HE_USER_NOT_FOUND_BEARER] = {403, "user_not_found", "User from sub claim in JWT does not exist"},
+    [HE_OTP_EXPIRED] = {403, "otp_expired", "Token has expired or is invalid"},
     [HE_USER_LOCKED] = {429, "user_locked", "Too many failed sign-in attempts; try again later."},
 };
 

@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/config.h"
 #include "../core/ums.h"
+#include "../core/verify.h"
 #include "app.h"
 #include "http.h"
 #include "routes.h"
@@ -37,12 +39,17 @@ void route_user_put(struct req *r)
     if (body_require_object(r) || body_str(r, "password", &password, &plen) ||
         body_str(r, "email", &email, &elen) || body_object(r, "data", &data))
         return;
-    if (email != NULL) {
-        reply_error(r, HE_VALIDATION, "Changing the email address is not available yet.");
-        return;
-    }
     req_client(r, &ci);
     rc = auth_update_user(&r->app->ctx, &r->who, password, plen, data, &ci, &err);
+    /* A new address takes effect once its owner confirms it (POST /verify,
+     * type email_change); until then the user shows new_email. */
+    if (rc == UMS_OK && email != NULL) {
+        const char *target = NULL;
+        if (http_query_get(r->arena, r->query, "redirect_to", &target) != UMS_OK ||
+            !redirect_allowed(r->app->ctx.cfg, target))
+            target = r->app->ctx.cfg->auth.site_url;
+        rc = auth_request_email_change(&r->app->ctx, &r->who, email, elen, target, &ci, &err);
+    }
     if (rc == UMS_EDENIED) {
         reply_auth_err(r, &err, 1);
         return;

@@ -19,5 +19,9 @@ void route_admin_create(struct req *r);
 void route_admin_get(struct req *r);
 void route_admin_update(struct req *r);
 void route_admin_delete(struct req *r);
+void route_recover(struct req *r);
+void route_verify_post(struct req *r);
+void route_verify_get(struct req *r);
+void route_admin_generate_link(struct req *r);
 
 #endif

@@ -1,0 +1,419 @@
+/* verify.c - recovery, confirmation, email change, magic links, generated
+ * links, and redirect_to validation. */
+#include "verify.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "admin.h"
+#include "audit.h"
+#include "config.h"
+#include "crypto.h"
+#include "ctx.h"
+#include "db.h"
+#include "lockout.h"
+#include "log.h"
+#include "ums.h"
+#include "valid.h"
+
+static int fail(struct auth_err *err, enum auth_fail f, const char *msg)
+{
+    err->fail = f;
+    err->msg = msg;
+    return UMS_EDENIED;
+}
+
+/* Adds the common event members and sends it through the outbox. */
+static int event(struct ums_ctx *c, const char *type, const char *uid, const char *to,
+                 const char *otp, const char *th, const char *verify_type, const char *redirect_to,
+                 long long *id, char **text)
+{
+    struct json_object *ev = json_object_new_object();
+
+    json_object_object_add(ev, "type", json_object_new_string(type));
+    json_object_object_add(ev, "user_id", json_object_new_string(uid));
+    json_object_object_add(ev, "email", json_object_new_string(to));
+    json_object_object_add(ev, "otp", json_object_new_string(otp));
+    json_object_object_add(ev, "token_hash", json_object_new_string(th));
+    json_object_object_add(ev, "verify_type", json_object_new_string(verify_type));
+    if (redirect_to != NULL)
+        json_object_object_add(ev, "redirect_to", json_object_new_string(redirect_to));
+    return auth_event_add(c, ev, id, text);
+}
+
+int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
+                 const struct client_info *ci)
+{
+    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
+    const char *p[1] = {email};
+    PGresult *res = NULL;
+    long long id = 0;
+    char *text = NULL;
+    int rc;
+
+    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+        return UMS_OK; /* nothing to send, and nothing to tell */
+    rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, p);
+    if (rc != UMS_OK)
+        return rc;
+    if (PQntuples(res) == 0 || PQgetvalue(res, 0, 1)[0] == 't') {
+        PQclear(res);
+        return UMS_OK;
+    }
+    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    rc = otp_create(c, uid, "recovery", email, otp, th);
+    if (rc == UMS_OK) {
+        const char *pu[1] = {uid};
+        rc = db_exec(c->db, NULL, STMT_USER_RECOVERY_SENT, 1, pu);
+    }
+    if (rc == UMS_OK)
+        rc = event(c, "user.recovery_requested", uid, email, otp, th, "recovery", redirect_to, &id,
+                   &text);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, NULL, "user.recovery_requested", uid, ci->ip, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    if (rc == UMS_OK)
+        auth_event_publish(c, id, text);
+    else
+        free(text);
+    return rc;
+}
+
+/* The token kinds a verification type may consume, as a text[] literal. */
+static const char *kinds_for(const char *type)
+{
+    static const struct {
+        const char *type, *kinds;
+    } map[] = {
+        {"signup", "{confirmation}"},
+        {"invite", "{invite}"},
+        {"magiclink", "{magiclink}"},
+        {"recovery", "{recovery}"},
+        {"email_change", "{email_change}"},
+        {"email", "{confirmation,magiclink,invite}"},
+    };
+
+    for (size_t i = 0; i < UMS_ARRAY_LEN(map); i++)
+        if (type != NULL && strcmp(type, map[i].type) == 0)
+            return map[i].kinds;
+    return NULL;
+}
+
+static int is_token_hash(const char *s)
+{
+    if (s == NULL || strlen(s) != TOKEN_HASH_LEN)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!isxdigit((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
+int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_t email_len,
+                const char *token, const char *token_hash, const struct client_info *ci,
+                struct auth_out *out, struct auth_err *err)
+{
+    const char *kinds = kinds_for(type);
+    char email[EMAIL_MAX + 1], th[TOKEN_HASH_LEN + 1], stored[65], uid[UUID_LEN + 1];
+    char kind[32], target[EMAIL_MAX + 1];
+    PGresult *res = NULL;
+    int rc;
+
+    if (kinds == NULL)
+        return fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
+                                        "email_change or email");
+    if (token_hash != NULL) {
+        if (!is_token_hash(token_hash))
+            return fail(err, AF_OTP_EXPIRED, "Email link is invalid or has expired");
+        for (int i = 0; i < TOKEN_HASH_LEN; i++)
+            th[i] = (char)tolower((unsigned char)token_hash[i]);
+        th[TOKEN_HASH_LEN] = '\0';
+    } else {
+        if (email_in == NULL || token == NULL)
+            return fail(err, AF_VALIDATION, "Verify requires either a token_hash, or an email "
+                                            "and a token");
+        if (email_normalize(email, email_in, email_len) != UMS_OK || strlen(token) != OTP_LEN)
+            return fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+        otp_token_hash(th, email, token);
+    }
+    sha256_hex(stored, th, TOKEN_HASH_LEN);
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    {
+        const char *p[2] = {stored, kinds};
+        rc = db_exec(c->db, &res, STMT_OTP_CONSUME, 2, p);
+    }
+    if (rc != UMS_OK)
+        goto abort;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        db_rollback(c->db);
+        return fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+    }
+    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
+    snprintf(kind, sizeof(kind), "%s", PQgetvalue(res, 0, 1));
+    snprintf(target, sizeof(target), "%s", PQgetvalue(res, 0, 2));
+    PQclear(res);
+    res = NULL;
+    if (strcmp(kind, "email_change") == 0) {
+        const char *p[2] = {uid, target};
+        rc = db_exec(c->db, &res, STMT_USER_APPLY_EMAIL_CHANGE, 2, p);
+        if (rc == UMS_ECONFLICT) {
+            db_rollback(c->db);
+            return fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been "
+                                              "registered");
+        }
+        if (rc == UMS_OK && PQntuples(res) == 0)
+            rc = fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+        PQclear(res);
+    } else {
+        /* Every other kind proves the address: it is confirmed. */
+        const char *p[1] = {uid};
+        rc = db_exec(c->db, NULL, STMT_USER_CONFIRM_EMAIL, 1, p);
+    }
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, uid, "user.verified", uid, ci->ip, NULL);
+    if (rc != UMS_OK)
+        goto abort;
+    rc = db_commit(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    /* A reset through email also lifts a lockout on that address. */
+    if (strcmp(kind, "recovery") == 0)
+        lock_clear(c, target);
+    return auth_session_for(c, uid, strcmp(kind, "recovery") == 0 ? "recovery" : "otp", ci, out);
+abort:
+    db_rollback(c->db);
+    return rc;
+}
+
+int auth_request_email_change(struct ums_ctx *c, const struct principal *p, const char *email_in,
+                              size_t email_len, const char *redirect_to,
+                              const struct client_info *ci, struct auth_err *err)
+{
+    char email[EMAIL_MAX + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
+    PGresult *res = NULL;
+    long long id = 0;
+    char *text = NULL;
+    int rc;
+
+    if (email_normalize(email, email_in, email_len) != UMS_OK)
+        return fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    {
+        const char *pe[2] = {p->user_id, email};
+        rc = db_exec(c->db, &res, STMT_USER_REQUEST_EMAIL_CHANGE, 2, pe);
+    }
+    if (rc == UMS_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), email) == 0) {
+        /* Already this address: nothing to confirm. */
+        PQclear(res);
+        db_rollback(c->db);
+        return UMS_OK;
+    }
+    PQclear(res);
+    if (rc == UMS_OK)
+        rc = otp_create(c, p->user_id, "email_change", email, otp, th);
+    if (rc == UMS_OK)
+        rc = event(c, "user.email_change_requested", p->user_id, email, otp, th, "email_change",
+                   redirect_to, &id, &text);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, p->user_id, "user.email_change_requested", p->user_id, ci->ip,
+                         NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    if (rc == UMS_OK)
+        auth_event_publish(c, id, text);
+    else
+        free(text);
+    return rc;
+}
+
+int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, const char *email_in,
+                        size_t email_len, const char *password, size_t password_len,
+                        const char *data_json, const char *new_email, size_t new_email_len,
+                        struct link_out *out, struct auth_err *err)
+{
+    char email[EMAIL_MAX + 1], target[EMAIL_MAX + 1];
+    const char *kind, *pe[1] = {email};
+    PGresult *res = NULL;
+    int rc, create;
+
+    if (type == NULL)
+        return fail(err, AF_VALIDATION, "type is required");
+    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+        return fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+    create = strcmp(type, "signup") == 0 || strcmp(type, "invite") == 0;
+    if (strcmp(type, "signup") == 0) {
+        kind = "confirmation";
+        out->verification_type = "signup";
+    } else if (strcmp(type, "invite") == 0) {
+        kind = "invite";
+        out->verification_type = "invite";
+    } else if (strcmp(type, "magiclink") == 0) {
+        kind = "magiclink";
+        out->verification_type = "magiclink";
+    } else if (strcmp(type, "recovery") == 0) {
+        kind = "recovery";
+        out->verification_type = "recovery";
+    } else if (strcmp(type, "email_change_current") == 0 || strcmp(type, "email_change_new") == 0) {
+        kind = "email_change";
+        out->verification_type = "email_change";
+    } else {
+        return fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
+                                        "email_change_current or email_change_new");
+    }
+    snprintf(target, sizeof(target), "%s", email);
+    if (strcmp(kind, "email_change") == 0 &&
+        (new_email == NULL || email_normalize(target, new_email, new_email_len) != UMS_OK))
+        return fail(err, AF_VALIDATION, "new_email is required for email change links");
+    if (create) {
+        struct admin_attrs a;
+        memset(&a, 0, sizeof(a));
+        a.email = email;
+        a.email_len = strlen(email);
+        a.password = password;
+        a.password_len = password_len;
+        a.email_confirm = 0;
+        a.user_metadata_json = data_json;
+        rc = admin_create(c, actor, &a, NULL, out->user_id, err);
+        if (rc == UMS_EDENIED && err->fail == AF_EMAIL_EXISTS)
+            rc = UMS_OK; /* an existing account gets a link too */
+        else if (rc != UMS_OK)
+            return rc;
+        err->fail = AF_NONE;
+    }
+    rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, pe);
+    if (rc != UMS_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return fail(err, AF_USER_NOT_FOUND, "User with this email not found");
+    }
+    snprintf(out->user_id, sizeof(out->user_id), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    if (strcmp(kind, "email_change") == 0) {
+        const char *p[2] = {out->user_id, target};
+        rc = db_exec(c->db, &res, STMT_USER_REQUEST_EMAIL_CHANGE, 2, p);
+        PQclear(res);
+    }
+    if (rc == UMS_OK)
+        rc = otp_create(c, out->user_id, kind, target, out->otp, out->token_hash);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, actor, "admin.link_generated", out->user_id, NULL, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    return rc;
+}
+
+/* Splits http(s)://host[:port] off a URL: scheme length, host and port. */
+static int origin_of(const char *url, char *scheme, size_t sl, char *host, size_t hl, int *port)
+{
+    const char *p, *h, *end;
+    size_t n;
+
+    if (strncasecmp(url, "https://", 8) == 0) {
+        snprintf(scheme, sl, "https");
+        h = url + 8;
+        *port = 443;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        snprintf(scheme, sl, "http");
+        h = url + 7;
+        *port = 80;
+    } else {
+        return -1;
+    }
+    end = h + strcspn(h, "/?#");
+    /* userinfo ("https://good@evil") and backslashes are never allowed. */
+    for (p = h; p < end; p++)
+        if (*p == '@' || *p == '\\')
+            return -1;
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (rb == NULL)
+            return -1;
+        n = (size_t)(rb - h + 1);
+        p = rb + 1;
+    } else {
+        p = memchr(h, ':', (size_t)(end - h));
+        n = p != NULL ? (size_t)(p - h) : (size_t)(end - h);
+        if (p == NULL)
+            p = end;
+    }
+    if (n == 0 || n >= hl)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        host[i] = (char)tolower((unsigned char)h[i]);
+    host[n] = '\0';
+    if (p < end && *p == ':') {
+        char *e;
+        long v = strtol(p + 1, &e, 10);
+        if (e != end || v < 1 || v > 65535)
+            return -1;
+        *port = (int)v;
+    } else if (p != end) {
+        return -1;
+    }
+    return 0;
+}
+
+static int loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+           strcmp(host, "[::1]") == 0;
+}
+
+int redirect_allowed(const struct ums_config *cfg, const char *url)
+{
+    char s1[8], h1[256], s2[8], h2[256];
+    int p1, p2;
+    const char *list = cfg->auth.uri_allow_list;
+
+    if (url == NULL || *url == '\0' || strlen(url) > 2048 || strpbrk(url, "\r\n\t ") != NULL)
+        return 0;
+    if (origin_of(url, s1, sizeof(s1), h1, sizeof(h1), &p1) != 0)
+        return 0;
+    if (origin_of(cfg->auth.site_url, s2, sizeof(s2), h2, sizeof(h2), &p2) == 0 &&
+        strcmp(s1, s2) == 0 && strcmp(h1, h2) == 0 && (p1 == p2 || loopback(h1)))
+        return 1;
+    while (list != NULL && *list != '\0') {
+        size_t n = strcspn(list, ",");
+        const char *e = list;
+        while (n > 0 && (*e == ' '))
+            e++, n--;
+        size_t m = n;
+        while (m > 0 && e[m - 1] == ' ')
+            m--;
+        if (m > 0 && e[m - 1] == '*') {
+            if (m - 1 > 0 && strncmp(url, e, m - 1) == 0)
+                return 1;
+        } else if (m > 0 && strlen(url) == m && strncmp(url, e, m) == 0) {
+            return 1;
+        }
+        list = e + n + (e[n] == ',' ? 1 : 0);
+        if (e[n] == '\0')
+            break;
+    }
+    return 0;
+}

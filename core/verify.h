@@ -1,0 +1,50 @@
+/* verify.h - flows built on one-time tokens: password recovery, email
+ * confirmation, email change, magic links, and admin-generated links. */
+#ifndef UMS_VERIFY_H
+#define UMS_VERIFY_H
+
+#include <stddef.h>
+
+#include "auth.h"
+#include "otp.h"
+
+struct ums_ctx;
+
+/* POST /recover: sends a recovery code when the account exists (at most one
+ * a minute per account). Always 0 unless the database is unavailable. */
+int auth_recover(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
+                 const struct client_info *ci);
+
+/* POST|GET /verify: type is signup, invite, magiclink, recovery, email_change
+ * or email; either token_hash, or email and the 6-digit token. On success a
+ * session is made (out). AF_OTP_EXPIRED covers unknown, used and expired. */
+int auth_verify(struct ums_ctx *c, const char *type, const char *email, size_t email_len,
+                const char *token, const char *token_hash, const struct client_info *ci,
+                struct auth_out *out, struct auth_err *err);
+
+/* PUT /user with an email: asks the new address to confirm the change. */
+int auth_request_email_change(struct ums_ctx *c, const struct principal *p, const char *email,
+                              size_t email_len, const char *redirect_to,
+                              const struct client_info *ci, struct auth_err *err);
+
+/* POST /admin/generate_link. type: signup, invite, magiclink, recovery,
+ * email_change_current, email_change_new. Fills user_id, the code and the
+ * token hash; no email is sent. */
+struct link_out {
+    char user_id[UUID_LEN + 1];
+    char otp[OTP_LEN + 1];
+    char token_hash[TOKEN_HASH_LEN + 1];
+    const char *verification_type;
+};
+
+int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, const char *email,
+                        size_t email_len, const char *password, size_t password_len,
+                        const char *data_json, const char *new_email, size_t new_email_len,
+                        struct link_out *out, struct auth_err *err);
+
+/* 1 when url may be used as redirect_to: the scheme, host and port of
+ * [auth] site_url (any port on loopback hosts), or a prefix listed in
+ * [auth] uri_allow_list (a trailing '*' matches anything). */
+int redirect_allowed(const struct ums_config *cfg, const char *url);
+
+#endif

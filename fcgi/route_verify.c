@@ -1,0 +1,195 @@
+/* route_verify.c - POST /auth/v1/recover, POST and GET /auth/v1/verify,
+ * POST /auth/v1/admin/generate_link. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/config.h"
+#include "../core/ums.h"
+#include "../core/verify.h"
+#include "app.h"
+#include "http.h"
+#include "routes.h"
+
+/* redirect_to from the query when it is allowed, else site_url. */
+static const char *redirect_target(struct req *r)
+{
+    const char *v = NULL;
+
+    if (http_query_get(r->arena, r->query, "redirect_to", &v) == UMS_OK &&
+        redirect_allowed(r->app->ctx.cfg, v))
+        return v;
+    return r->app->ctx.cfg->auth.site_url;
+}
+
+void route_recover(struct req *r)
+{
+    const char *email;
+    size_t elen;
+    struct client_info ci;
+    int rc;
+
+    if (body_require_object(r) || body_str(r, "email", &email, &elen))
+        return;
+    if (req_rate(r, "recover", r->app->ctx.cfg->limits.recover_per_5min))
+        return;
+    req_client(r, &ci);
+    rc = auth_recover(&r->app->ctx, email, elen, redirect_target(r), &ci);
+    if (rc != UMS_OK) {
+        reply_rc(r, rc);
+        return;
+    }
+    reply_json(r, 200, "{}", 2);
+}
+
+void route_verify_post(struct req *r)
+{
+    const char *type, *email, *token, *th;
+    size_t n, elen;
+    struct auth_out out;
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct client_info ci;
+    int rc;
+
+    if (body_require_object(r) || body_str(r, "type", &type, &n) ||
+        body_str(r, "email", &email, &elen) || body_str(r, "token", &token, &n) ||
+        body_str(r, "token_hash", &th, &n))
+        return;
+    if (type == NULL) {
+        reply_error(r, HE_VALIDATION, "type is required");
+        return;
+    }
+    if (req_rate(r, "verify", r->app->ctx.cfg->limits.verify_per_5min))
+        return;
+    req_client(r, &ci);
+    auth_out_init(&out);
+    rc = auth_verify(&r->app->ctx, type, email, elen, token, th, &ci, &out, &err);
+    if (rc == UMS_OK)
+        reply_auth_out(r, &out);
+    else if (rc == UMS_EDENIED)
+        reply_auth_err(r, &err, 0);
+    else
+        reply_rc(r, rc);
+    auth_out_free(&out);
+}
+
+/* Appends v percent-encoded (RFC 3986 unreserved characters stay). */
+static void url_encode(struct buf *b, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            buf_addc(b, (char)*p);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            buf_add(b, e, 3);
+        }
+    }
+}
+
+/* Appends k=v to b, form-encoded. */
+static void form_add(struct buf *b, const char *k, const char *v, int first)
+{
+    buf_printf(b, "%s%s=", first ? "" : "&", k);
+    url_encode(b, v);
+}
+
+/* 303 to target with the session in the fragment, or the error in the query. */
+void route_verify_get(struct req *r)
+{
+    const char *type = NULL, *token = NULL, *target = redirect_target(r);
+    struct auth_out out;
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct client_info ci;
+    struct buf loc;
+    char num[32];
+    int rc;
+
+    http_query_get(r->arena, r->query, "type", &type);
+    http_query_get(r->arena, r->query, "token", &token);
+    if (req_rate(r, "verify", r->app->ctx.cfg->limits.verify_per_5min))
+        return;
+    req_client(r, &ci);
+    auth_out_init(&out);
+    rc = type != NULL && token != NULL
+             ? auth_verify(&r->app->ctx, type, NULL, 0, NULL, token, &ci, &out, &err)
+             : (err.fail = AF_OTP_EXPIRED, UMS_EDENIED);
+    if (rc != UMS_OK && rc != UMS_EDENIED) {
+        auth_out_free(&out);
+        reply_rc(r, rc);
+        return;
+    }
+    buf_init(&loc, 16384);
+    buf_adds(&loc, target);
+    if (rc == UMS_OK) {
+        buf_addc(&loc, strchr(target, '#') ? '&' : '#');
+        form_add(&loc, "access_token", out.access_token.p, 1);
+        snprintf(num, sizeof(num), "%ld", out.expires_at);
+        form_add(&loc, "expires_at", num, 0);
+        snprintf(num, sizeof(num), "%d", out.expires_in);
+        form_add(&loc, "expires_in", num, 0);
+        form_add(&loc, "refresh_token", out.refresh_token, 0);
+        form_add(&loc, "token_type", "bearer", 0);
+        form_add(&loc, "type", type, 0);
+    } else {
+        buf_addc(&loc, strchr(target, '?') ? '&' : '?');
+        form_add(&loc, "error", "access_denied", 1);
+        form_add(&loc, "error_code", "otp_expired", 0);
+        form_add(&loc, "error_description", "Email link is invalid or has expired", 0);
+    }
+    reply_header(r, "Location", loc.p);
+    reply_json(r, 303, "{}", 2);
+    buf_free(&loc);
+    auth_out_free(&out);
+}
+
+void route_admin_generate_link(struct req *r)
+{
+    const char *type, *email, *password, *new_email, *data;
+    size_t n, elen, plen, nlen;
+    struct link_out out;
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    char *user = NULL;
+    struct json_object *o;
+    struct buf link;
+    const char *target = redirect_target(r);
+    int rc;
+
+    if (body_require_object(r) || body_str(r, "type", &type, &n) ||
+        body_str(r, "email", &email, &elen) || body_str(r, "password", &password, &plen) ||
+        body_str(r, "new_email", &new_email, &nlen) || body_object(r, "data", &data))
+        return;
+    memset(&out, 0, sizeof(out));
+    rc = admin_generate_link(&r->app->ctx, r->who.service ? NULL : r->who.user_id, type, email,
+                             elen, password, plen, data, new_email, nlen, &out, &err);
+    if (rc == UMS_EDENIED) {
+        reply_auth_err(r, &err, 0);
+        return;
+    }
+    if (rc == UMS_OK)
+        rc = auth_user_json(&r->app->ctx, out.user_id, &user);
+    if (rc != UMS_OK) {
+        reply_rc(r, rc);
+        return;
+    }
+    /* The user object, flattened, plus the link and the code. */
+    o = json_tokener_parse(user);
+    free(user);
+    buf_init(&link, 8192);
+    buf_printf(&link, "%s/verify?token=%s&type=%s&redirect_to=", r->app->ctx.cfg->auth.external_url,
+               out.token_hash, out.verification_type);
+    url_encode(&link, target);
+    json_object_object_add(o, "action_link", json_object_new_string(link.p));
+    json_object_object_add(o, "email_otp", json_object_new_string(out.otp));
+    json_object_object_add(o, "hashed_token", json_object_new_string(out.token_hash));
+    json_object_object_add(o, "verification_type", json_object_new_string(out.verification_type));
+    json_object_object_add(o, "redirect_to", json_object_new_string(target));
+    {
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        reply_json(r, 200, s, strlen(s));
+    }
+    json_object_put(o);
+    buf_free(&link);
+}
