@@ -5,7 +5,11 @@
 #include "../ctest.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -860,4 +864,247 @@ CTEST(admin, create_get_update_delete)
     ASSERT_EQ(get_user(s.access), 403);
     ASSERT_EQ(login(email, "correct horse battery", src_for(21), NULL, NULL), 400);
     ASSERT_EQ(admin_req("DELETE", path, NULL, key, NULL), 404);
+}
+
+/* The newest message in the Maildir to `to` whose event is `event`; waits up
+ * to 15 s for the notifier. Copies the 6-digit code and the verify link
+ * token into otp/th when asked. */
+static int wait_mail(const char *to, const char *event, char *otp, char *th, char *subject,
+                     size_t subjlen)
+{
+    char dir[4096], path[8400], line[2048];
+    for (int tries = 0; tries < 150; tries++) {
+        DIR *d;
+        struct dirent *e;
+        time_t best = 0;
+        char bestp[8400] = "";
+        snprintf(dir, sizeof(dir), "%s/new", env_need("UMS_MAILDIR"));
+        d = opendir(dir);
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            FILE *f;
+            struct stat st;
+            int match_to = 0, match_ev = 0;
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            f = fopen(path, "r");
+            if (f == NULL)
+                continue;
+            while (fgets(line, sizeof(line), f) != NULL && strcmp(line, "\r\n") != 0) {
+                char want[512];
+                snprintf(want, sizeof(want), "To: <%s>\r\n", to);
+                match_to |= strcasecmp(line, want) == 0;
+                snprintf(want, sizeof(want), "X-Ums-Event: %s\r\n", event);
+                match_ev |= strcmp(line, want) == 0;
+            }
+            fclose(f);
+            if (match_to && match_ev && stat(path, &st) == 0 && st.st_mtime >= best) {
+                best = st.st_mtime;
+                snprintf(bestp, sizeof(bestp), "%s", path);
+            }
+        }
+        if (d != NULL)
+            closedir(d);
+        if (bestp[0] != '\0') {
+            FILE *f = fopen(bestp, "r");
+            while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+                char *p;
+                if (otp != NULL && (p = strstr(line, "Or enter this code: ")) != NULL &&
+                    strstr(line, "<") == NULL)
+                    snprintf(otp, 7, "%s", p + 20);
+                if (th != NULL && (p = strstr(line, "/verify?token=")) != NULL &&
+                    strstr(line, "href") == NULL)
+                    snprintf(th, 57, "%s", p + 14);
+                if (subject != NULL && strncmp(line, "Subject: ", 9) == 0)
+                    snprintf(subject, subjlen, "%.*s", (int)strcspn(line + 9, "\r\n"), line + 9);
+            }
+            if (f != NULL)
+                fclose(f);
+            return 0;
+        }
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+static long verify_otp(const char *type, const char *email, const char *otp, struct session *s,
+                       struct http_resp *keep)
+{
+    char body[512];
+    struct http_resp r;
+    long st;
+    snprintf(body, sizeof(body), "{\"type\":\"%s\",\"email\":\"%s\",\"token\":\"%s\"}", type,
+             email, otp);
+    if (post("/auth/v1/verify", body, NULL, src_for(30), &r) != 0)
+        return -1;
+    st = r.status;
+    if (st == 200 && s != NULL)
+        take_session(&r, s);
+    if (keep != NULL)
+        *keep = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
+CTEST(email, welcome_mail_and_confirmation_link)
+{
+    char email[128], th[64] = "", otp[8] = "", path[512], loc[8192];
+    struct session s;
+    struct http_resp r;
+    new_email(email, sizeof(email), "welcome");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(wait_mail(email, "user.registered", otp, th, NULL, 0), 0);
+    ASSERT_EQ(strlen(otp), 6);
+    ASSERT_EQ(strlen(th), 56);
+    /* The link of the email, followed by a browser: 303 with the session in
+     * the fragment; redirect_to to another host falls back to site_url. */
+    snprintf(path, sizeof(path), "/auth/v1/verify?token=%s&type=signup&redirect_to="
+                                 "https%%3A%%2F%%2Fevil.example%%2Fsteal", th);
+    ASSERT_EQ(http_get(path, &r), 0);
+    ASSERT_EQ(r.status, 303);
+    ASSERT_EQ(resp_header(&r, "Location", loc, sizeof(loc)), 0);
+    ASSERT_TRUE(strncmp(loc, "http://localhost:3000#access_token=", 35) == 0);
+    ASSERT_STR_CONTAINS(loc, "&refresh_token=");
+    ASSERT_STR_CONTAINS(loc, "&type=signup");
+    http_resp_free(&r);
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, s.access, &r), 0);
+    ASSERT_STR_CONTAINS(r.body, "\"email_confirmed_at\"");
+    http_resp_free(&r);
+    /* The same link again: used. Errors go in the query. */
+    ASSERT_EQ(http_get(path, &r), 0);
+    ASSERT_EQ(r.status, 303);
+    ASSERT_EQ(resp_header(&r, "Location", loc, sizeof(loc)), 0);
+    ASSERT_STR_CONTAINS(loc, "http://localhost:3000?error=access_denied&error_code=otp_expired");
+    http_resp_free(&r);
+    /* An allowed redirect (same host as site_url, another path). */
+    snprintf(path, sizeof(path), "/auth/v1/verify?token=%s&type=signup&redirect_to="
+                                 "http%%3A%%2F%%2Flocalhost%%3A3000%%2Fwelcome", th);
+    ASSERT_EQ(http_get(path, &r), 0);
+    ASSERT_EQ(resp_header(&r, "Location", loc, sizeof(loc)), 0);
+    ASSERT_TRUE(strncmp(loc, "http://localhost:3000/welcome?error=", 36) == 0);
+    http_resp_free(&r);
+}
+
+CTEST(email, recovery_by_otp)
+{
+    char email[128], otp[8] = "";
+    struct session s;
+    struct http_resp r, r2;
+    new_email(email, sizeof(email), "recover");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    ASSERT_EQ(post("/auth/v1/recover", "{\"email\":\"nobody-at-all@example.com\"}", NULL,
+                   src_for(31), &r2),
+              0);
+    char body[256];
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+    ASSERT_EQ(post("/auth/v1/recover", body, NULL, src_for(31), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_EQ(r.body, "{}");
+    ASSERT_STR_EQ(r.body, r2.body); /* unknown addresses look the same */
+    ASSERT_EQ(r2.status, 200);
+    http_resp_free(&r);
+    http_resp_free(&r2);
+    ASSERT_EQ(wait_mail(email, "user.recovery_requested", otp, NULL, NULL, 0), 0);
+    ASSERT_EQ(verify_otp("recovery", "000000@example.com", otp, NULL, NULL), 403);
+    ASSERT_EQ(verify_otp("signup", email, otp, NULL, NULL), 403); /* wrong type */
+    ASSERT_EQ(verify_otp("recovery", email, otp, &s, NULL), 200);
+    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"password\":\"my new passphrase\"}", s.access,
+                         &r),
+              0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    ASSERT_EQ(login(email, "my new passphrase", src_for(31), NULL, NULL), 200);
+    /* The code is single-use. */
+    ASSERT_EQ(verify_otp("recovery", email, otp, NULL, &r), 403);
+    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    http_resp_free(&r);
+}
+
+CTEST(email, newer_code_voids_older_and_expiry)
+{
+    char email[128], otp[8] = "", body[512], cmd[1024];
+    struct http_resp r;
+    struct json_object *o;
+    const char *key = env_need("UMS_SERVICE_KEY");
+    new_email(email, sizeof(email), "void");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+    ASSERT_EQ(post("/auth/v1/recover", body, NULL, src_for(32), &r), 0);
+    http_resp_free(&r);
+    ASSERT_EQ(wait_mail(email, "user.recovery_requested", otp, NULL, NULL, 0), 0);
+    /* An administrator generates a newer recovery code: the mailed one dies. */
+    snprintf(body, sizeof(body), "{\"type\":\"recovery\",\"email\":\"%s\"}", email);
+    ASSERT_EQ(admin_req("POST", "/auth/v1/admin/generate_link", body, key, &r), 200);
+    o = jparse(&r);
+    char newer[8], th[64];
+    snprintf(newer, sizeof(newer), "%s", jstr(o, "email_otp"));
+    snprintf(th, sizeof(th), "%s", jstr(o, "hashed_token"));
+    ASSERT_STR_CONTAINS(jstr(o, "action_link"), "/auth/v1/verify?token=");
+    ASSERT_STR_EQ(jstr(o, "verification_type"), "recovery");
+    ASSERT_STR_EQ(jstr(o, "email"), email);
+    json_object_put(o);
+    http_resp_free(&r);
+    ASSERT_EQ(verify_otp("recovery", email, otp, NULL, NULL), 403);
+    /* Expire the newer one in the database: refused too. */
+    snprintf(cmd, sizeof(cmd),
+             "psql -X -q \"$DATABASE_URL\" -c \"UPDATE one_time_tokens SET expires_at = now() - "
+             "interval '1 second' WHERE user_id = (SELECT id FROM users WHERE email = '%s') AND "
+             "used_at IS NULL\" >/dev/null",
+             email);
+    ASSERT_EQ(sh(cmd), 0);
+    ASSERT_EQ(verify_otp("recovery", email, newer, NULL, &r), 403);
+    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    http_resp_free(&r);
+    /* token_hash form: garbage and a wrong hash. */
+    ASSERT_EQ(post("/auth/v1/verify", "{\"type\":\"recovery\",\"token_hash\":\"zz'--\"}", NULL,
+                   src_for(32), &r),
+              0);
+    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    http_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"type\":\"magic\",\"token_hash\":\"%s\"}", th);
+    ASSERT_EQ(post("/auth/v1/verify", body, NULL, src_for(32), &r), 0);
+    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    http_resp_free(&r);
+}
+
+CTEST(email, change_with_confirmation)
+{
+    char email[128], next[128], otp[8] = "", body[512];
+    struct session s, s2;
+    struct http_resp r;
+    struct json_object *o;
+    new_email(email, sizeof(email), "change-old");
+    new_email(next, sizeof(next), "change-new");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", next);
+    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", body, s.access, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    o = jparse(&r);
+    ASSERT_STR_EQ(jstr(o, "email"), email);
+    ASSERT_STR_EQ(jstr(o, "new_email"), next);
+    ASSERT_NOT_NULL(jstr(o, "email_change_sent_at"));
+    json_object_put(o);
+    http_resp_free(&r);
+    ASSERT_EQ(wait_mail(next, "user.email_change_requested", otp, NULL, NULL, 0), 0);
+    ASSERT_EQ(verify_otp("email_change", next, otp, &s2, NULL), 200);
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, s2.access, &r), 0);
+    o = jparse(&r);
+    ASSERT_STR_EQ(jstr(o, "email"), next);
+    ASSERT_NULL(jstr(o, "new_email"));
+    json_object_put(o);
+    http_resp_free(&r);
+    ASSERT_EQ(login(next, "correct horse battery", src_for(33), NULL, NULL), 200);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(33), NULL, NULL), 400);
+}
+
+CTEST(email, lock_notifies_the_owner)
+{
+    char email[128], subject[256] = "";
+    new_email(email, sizeof(email), "locknote");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(login(email, "wrong password", src_for(34), NULL, NULL), 400);
+    ASSERT_EQ(wait_mail(email, "account.locked", NULL, NULL, subject, sizeof(subject)), 0);
+    ASSERT_STR_CONTAINS(subject, "locked");
 }
