@@ -5,6 +5,8 @@
 #include "../core/config.h"
 #include "../core/ums.h"
 #include "../core/verify.h"
+
+#include <json-c/json.h>
 #include "app.h"
 #include "http.h"
 #include "routes.h"
@@ -81,6 +83,38 @@ void route_logout(struct req *r)
     if (rc != UMS_OK) {
         reply_rc(r, rc);
         return;
+    }
+    reply_json(r, 204, "", 0);
+}
+
+/* GET /auth/v1/check: forward auth for the web server's auth_request. 204
+ * with the user in headers, 401 without a valid session, 403 when ?role=
+ * names a role the user does not have. */
+void route_check(struct req *r)
+{
+    const char *role = NULL;
+    int rc = http_query_get(r->arena, r->query, "role", &role);
+
+    if (rc == UMS_EINVALID) {
+        reply_error(r, HE_VALIDATION, "role is malformed");
+        return;
+    }
+    if (rc == UMS_OK && strcmp(role, r->who.role) != 0) {
+        reply_error(r, HE_FORBIDDEN, "This needs another role");
+        return;
+    }
+    reply_header(r, "X-User-Id", r->who.user_id);
+    reply_header(r, "X-User-Role", r->who.role);
+    reply_header(r, "X-Session-Id", r->who.session_id);
+    {
+        char *json = NULL;
+        if (auth_user_json(&r->app->ctx, r->who.user_id, &json) == UMS_OK) {
+            struct json_object *o = json_tokener_parse(json), *v;
+            if (o != NULL && json_object_object_get_ex(o, "email", &v))
+                reply_header(r, "X-User-Email", json_object_get_string(v));
+            json_object_put(o);
+        }
+        free(json);
     }
     reply_json(r, 204, "", 0);
 }

@@ -11,6 +11,7 @@ void route_token(struct req *r);
 void route_user_get(struct req *r);
 void route_user_put(struct req *r);
 void route_logout(struct req *r);
+void route_check(struct req *r);
 void route_settings(struct req *r);
 void route_auth_health(struct req *r);
 void route_jwks(struct req *r);

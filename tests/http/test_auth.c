@@ -1108,3 +1108,38 @@ CTEST(email, lock_notifies_the_owner)
     ASSERT_EQ(wait_mail(email, "account.locked", NULL, NULL, subject, sizeof(subject)), 0);
     ASSERT_STR_CONTAINS(subject, "locked");
 }
+
+CTEST(forward_auth, check_and_nginx_auth_request)
+{
+    char email[128], v[256];
+    struct session s;
+    struct http_resp r;
+    new_email(email, sizeof(email), "fwd");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/check", NULL, s.access, &r), 0);
+    ASSERT_EQ(r.status, 204);
+    ASSERT_EQ(resp_header(&r, "X-User-Id", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, s.user_id);
+    ASSERT_EQ(resp_header(&r, "X-User-Role", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "user");
+    http_resp_free(&r);
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/check?role=admin", NULL, s.access, &r), 0);
+    ASSERT_EQ(r.status, 403);
+    http_resp_free(&r);
+    ASSERT_EQ(http_get("/auth/v1/check", &r), 0);
+    ASSERT_EQ(r.status, 401);
+    http_resp_free(&r);
+    /* nginx's auth_request in front of a static area. */
+    ASSERT_EQ(http_get("/protected/index.json", &r), 0);
+    ASSERT_EQ(r.status, 401);
+    ASSERT_STR_CONTAINS(r.body, "no_authorization");
+    http_resp_free(&r);
+    ASSERT_EQ(req_bearer("GET", "/protected/index.json", NULL, s.access, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "only for signed-in users");
+    http_resp_free(&r);
+    ASSERT_EQ(req_bearer("POST", "/auth/v1/logout", NULL, s.access, NULL), 0);
+    ASSERT_EQ(req_bearer("GET", "/protected/index.json", NULL, s.access, &r), 0);
+    ASSERT_EQ(r.status, 401);
+    http_resp_free(&r);
+}

@@ -645,9 +645,10 @@ CTEST(cli, keygen_writes_a_private_pair_once)
     sh(cmd);
 }
 
-static int stack_processes(int *nginx, int *fcgi, int *redis, int *pg)
+static int stack_processes(int *nginx, int *fcgi, int *redis, int *pg, int *notifier)
 {
     char needle[4200];
+    *notifier = count_procs("ums-notifier", env_need("UMS_CONFIG"), 0);
     snprintf(needle, sizeof(needle), "%s/nginx", env_need("UMS_STACK"));
     *nginx = count_procs("nginx", needle, 1);
     *fcgi = count_procs("ums-fcgi", env_need("UMS_CONFIG"), 1);
@@ -656,14 +657,15 @@ static int stack_processes(int *nginx, int *fcgi, int *redis, int *pg)
     *redis = count_procs("redis-server", needle, 0);
     snprintf(needle, sizeof(needle), "%s/pg", env_need("UMS_STACK"));
     *pg = count_procs("postgres", needle, 1);
-    return *nginx + *fcgi + *redis + *pg;
+    return *nginx + *fcgi + *redis + *pg + *notifier;
 }
 
 CTEST(stack, second_up_leaves_one_of_each)
 {
-    int nginx, fcgi, redis, pg;
+    int nginx, fcgi, redis, pg, notifier;
     ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
-    stack_processes(&nginx, &fcgi, &redis, &pg);
+    stack_processes(&nginx, &fcgi, &redis, &pg, &notifier);
+    ASSERT_EQ(notifier, 1);
     ASSERT_EQ(nginx, 1);
     ASSERT_EQ(fcgi, 1);
     ASSERT_EQ(redis, 1);
@@ -673,10 +675,10 @@ CTEST(stack, second_up_leaves_one_of_each)
 
 CTEST(stack, down_stops_everything_and_up_restores)
 {
-    int nginx, fcgi, redis, pg;
+    int nginx, fcgi, redis, pg, notifier;
     pid_t w[WORKERS_MAX];
     ASSERT_EQ(sh("./scripts/down >/dev/null"), 0);
-    ASSERT_EQ(stack_processes(&nginx, &fcgi, &redis, &pg), 0);
+    ASSERT_EQ(stack_processes(&nginx, &fcgi, &redis, &pg, &notifier), 0);
     ASSERT_EQ(count_procs("ums-fcgi", env_need("UMS_CONFIG"), 0), 0);
     ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
     ASSERT_EQ(wait_status("/readyz", 200, 10), 0);
