@@ -1,6 +1,7 @@
 /* route_user.c - GET and PUT /auth/v1/user, POST /auth/v1/logout. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/config.h"
 #include "../core/ums.h"
@@ -92,14 +93,33 @@ void route_logout(struct req *r)
  * names a role the user does not have. */
 void route_check(struct req *r)
 {
-    const char *role = NULL;
+    const char *role = NULL, *h = r->authorization, *tok;
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
     int rc = http_query_get(r->arena, r->query, "role", &role);
 
     if (rc == UMS_EINVALID) {
         reply_error(r, HE_VALIDATION, "role is malformed");
         return;
     }
-    if (rc == UMS_OK && strcmp(role, r->who.role) != 0) {
+    /* Every authentication failure is 401 here: the web server turns it into
+     * a login prompt; 403 is kept for "signed in, but not allowed". */
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+        reply_error(r, HE_NO_AUTH, "No valid session");
+        return;
+    }
+    for (tok = h + 7; *tok == ' '; tok++)
+        ;
+    rc = auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    if (rc == UMS_EDENIED || (rc == UMS_OK && r->who.service)) {
+        reply_error(r, HE_NO_AUTH, "No valid session");
+        return;
+    }
+    if (rc != UMS_OK) {
+        reply_rc(r, rc);
+        return;
+    }
+    r->user_id = r->who.user_id;
+    if (role != NULL && strcmp(role, r->who.role) != 0) {
         reply_error(r, HE_FORBIDDEN, "This needs another role");
         return;
     }

@@ -23,7 +23,7 @@ const struct route ums_routes[] = {
     {M_GET, "/auth/v1/verify", route_verify_get, FAM_AUTH, 0, R_NEEDS_DB, AUTH_NONE},
     {M_POST, "/auth/v1/admin/generate_link", route_admin_generate_link, FAM_AUTH, AUTH_BODY,
      R_JSON | R_NEEDS_DB, AUTH_ADMIN},
-    {M_GET, "/auth/v1/check", route_check, FAM_AUTH, 0, R_NEEDS_DB, AUTH_USER},
+    {M_GET, "/auth/v1/check", route_check, FAM_AUTH, 0, R_NEEDS_DB, AUTH_NONE},
     {M_GET, "/auth/v1/settings", route_settings, FAM_AUTH, 0, 0, AUTH_NONE},
     {M_GET, "/auth/v1/health", route_auth_health, FAM_AUTH, 0, 0, AUTH_NONE},
     {M_GET, "/auth/v1/.well-known/jwks.json", route_jwks, FAM_AUTH, 0, 0, AUTH_NONE},

@@ -774,7 +774,9 @@ CTEST(admin, list_pagination)
     struct http_resp r;
     char v[512];
     struct json_object *o, *users;
-    ASSERT_EQ(signup("page-a-filler@example.com", "correct horse battery", NULL) >= -1, 1);
+    char filler[128];
+    new_email(filler, sizeof(filler), "filler");
+    ASSERT_EQ(signup(filler, "correct horse battery", NULL), 0);
     ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users?page=1&per_page=2", NULL, key, &r), 200);
     o = jparse(&r);
     ASSERT_TRUE(json_object_object_get_ex(o, "users", &users));
@@ -1138,7 +1140,7 @@ CTEST(forward_auth, check_and_nginx_auth_request)
     ASSERT_EQ(r.status, 200);
     ASSERT_STR_CONTAINS(r.body, "only for signed-in users");
     http_resp_free(&r);
-    ASSERT_EQ(req_bearer("POST", "/auth/v1/logout", NULL, s.access, NULL), 0);
+    ASSERT_EQ(admin_req("POST", "/auth/v1/logout", NULL, s.access, NULL), 204);
     ASSERT_EQ(req_bearer("GET", "/protected/index.json", NULL, s.access, &r), 0);
     ASSERT_EQ(r.status, 401);
     http_resp_free(&r);

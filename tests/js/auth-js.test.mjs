@@ -1,0 +1,194 @@
+// Drives ums through nginx with the real @supabase/auth-js client (pinned in
+// package.json): the compatibility contract of /auth/v1. Run by scripts/check
+// with .stack/env in the environment.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  AuthClient, isAuthWeakPasswordError, isAuthApiError, isAuthSessionMissingError,
+} from '@supabase/auth-js';
+import { Agent, fetch as ufetch } from 'undici';
+
+const URL_BASE = `${process.env.UMS_URL}/auth/v1`;
+const SERVICE_KEY = process.env.UMS_SERVICE_KEY;
+const MAILDIR = process.env.UMS_MAILDIR;
+assert.ok(process.env.UMS_URL && SERVICE_KEY && MAILDIR, 'source .stack/env first');
+
+// Every client talks from its own loopback address, so the per-IP limits of
+// nginx and ums never mix tests (any 127.x.y.z reaches nginx on 127.0.0.1).
+function sourceFetch() {
+  const b = randomBytes(2);
+  const agent = new Agent({ connect: { localAddress: `127.77.${b[0] % 250 + 1}.${b[1] % 250 + 1}` } });
+  return (input, init) => ufetch(input, { ...init, dispatcher: agent });
+}
+
+function client(extraHeaders = {}) {
+  return new AuthClient({
+    url: URL_BASE,
+    headers: { apikey: 'anon', ...extraHeaders },
+    persistSession: false,
+    autoRefreshToken: false,
+    fetch: sourceFetch(),
+  });
+}
+
+function adminClient() {
+  return client({ Authorization: `Bearer ${SERVICE_KEY}` }).admin;
+}
+
+const email = (tag) => `js-${tag}-${randomBytes(4).toString('hex')}@example.com`;
+
+// The newest message to `to` for `event`, polled for up to 15 s.
+async function mailCode(to, event) {
+  for (let i = 0; i < 150; i++) {
+    const dir = `${MAILDIR}/new`;
+    const hits = readdirSync(dir)
+      .map((f) => `${dir}/${f}`)
+      .filter((p) => {
+        const head = readFileSync(p, 'utf8').split('\r\n\r\n')[0];
+        return head.includes(`To: <${to}>`) && head.includes(`X-Ums-Event: ${event}`);
+      })
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    if (hits.length) {
+      const m = /Or enter this code: (\d{6})/.exec(readFileSync(hits[0], 'utf8'));
+      if (m) return m[1];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no ${event} mail for ${to}`);
+}
+
+test('sign up, sign in, get and update the user, refresh', async () => {
+  const c = client();
+  const addr = email('flow');
+  const { data: su, error: e1 } = await c.signUp({
+    email: addr, password: 'correct horse battery', options: { data: { name: 'Ada' } },
+  });
+  assert.equal(e1, null);
+  assert.ok(su.session?.access_token);
+  assert.equal(su.user.email, addr);
+  assert.equal(su.user.user_metadata.name, 'Ada');
+
+  const { data: si, error: e2 } = await c.signInWithPassword({ email: addr, password: 'correct horse battery' });
+  assert.equal(e2, null);
+  assert.equal(si.user.id, su.user.id);
+  assert.equal(si.session.token_type, 'bearer');
+
+  const { data: gu, error: e3 } = await c.getUser();
+  assert.equal(e3, null);
+  assert.equal(gu.user.id, su.user.id);
+
+  const { data: up, error: e4 } = await c.updateUser({ data: { theme: 'dark' } });
+  assert.equal(e4, null);
+  assert.equal(up.user.user_metadata.theme, 'dark');
+  assert.equal(up.user.user_metadata.name, 'Ada');
+
+  const before = (await c.getSession()).data.session.refresh_token;
+  const { data: rs, error: e5 } = await c.refreshSession();
+  assert.equal(e5, null);
+  assert.notEqual(rs.session.refresh_token, before);
+  assert.equal(rs.user.id, su.user.id);
+
+  const { error: e6 } = await c.updateUser({ password: 'a different passphrase' });
+  assert.equal(e6, null);
+  const { error: e7 } = await client().signInWithPassword({ email: addr, password: 'a different passphrase' });
+  assert.equal(e7, null);
+});
+
+test('errors reach the client with their classes and codes', async () => {
+  const c = client();
+  const { error: weak } = await c.signUp({ email: email('weak'), password: 'short' });
+  assert.ok(isAuthWeakPasswordError(weak), `got ${weak?.name}`);
+  assert.deepEqual(weak.reasons, ['length']);
+  assert.equal(weak.status, 422);
+
+  const { error: bad } = await c.signInWithPassword({ email: email('nobody'), password: 'wrong password' });
+  assert.ok(isAuthApiError(bad));
+  assert.equal(bad.code, 'invalid_credentials');
+  assert.equal(bad.status, 400);
+
+  const addr = email('dup');
+  await c.signUp({ email: addr, password: 'correct horse battery' });
+  const { error: dup } = await client().signUp({ email: addr, password: 'correct horse battery' });
+  assert.equal(dup.code, 'user_already_exists');
+});
+
+test('sign out: local, others, global', async () => {
+  const addr = email('scopes');
+  const a = client(), b = client(), d = client();
+  await a.signUp({ email: addr, password: 'correct horse battery' });
+  await b.signInWithPassword({ email: addr, password: 'correct horse battery' });
+  await d.signInWithPassword({ email: addr, password: 'correct horse battery' });
+  const dToken = (await d.getSession()).data.session.access_token;
+
+  assert.equal((await b.signOut({ scope: 'others' })).error, null);
+  // session_not_found becomes AuthSessionMissingError in auth-js.
+  const { error: gone } = await a.getUser();
+  assert.ok(isAuthSessionMissingError(gone), `got ${gone?.name}`);
+  assert.equal((await b.getUser()).error, null);
+
+  assert.equal((await b.signOut({ scope: 'local' })).error, null);
+  assert.equal((await b.getSession()).data.session, null);
+
+  const e = client();
+  await e.signInWithPassword({ email: addr, password: 'correct horse battery' });
+  const eToken = (await e.getSession()).data.session.access_token;
+  assert.equal((await e.signOut()).error, null); // global is the default
+  const { error: e1 } = await client().getUser(eToken);
+  assert.ok(isAuthSessionMissingError(e1), `got ${e1?.name}`);
+  const { error: e2 } = await client().getUser(dToken);
+  assert.ok(isAuthSessionMissingError(e2), `got ${e2?.name}`);
+});
+
+test('password reset with the code from the email', async () => {
+  const c = client();
+  const addr = email('reset');
+  await c.signUp({ email: addr, password: 'correct horse battery' });
+  const r = client();
+  assert.equal((await r.resetPasswordForEmail(addr)).error, null);
+  const code = await mailCode(addr, 'user.recovery_requested');
+  const { data, error } = await r.verifyOtp({ email: addr, token: code, type: 'recovery' });
+  assert.equal(error, null);
+  assert.ok(data.session?.access_token);
+  assert.equal((await r.updateUser({ password: 'recovered passphrase' })).error, null);
+  assert.equal((await client().signInWithPassword({ email: addr, password: 'recovered passphrase' })).error, null);
+  const { error: reuse } = await client().verifyOtp({ email: addr, token: code, type: 'recovery' });
+  assert.equal(reuse.code, 'otp_expired');
+});
+
+test('admin: list, create, get, update, delete', async () => {
+  const admin = adminClient();
+  const addr = email('admin');
+  const { data: created, error: e1 } = await admin.createUser({
+    email: addr, password: 'correct horse battery', email_confirm: true, user_metadata: { name: 'Made' },
+  });
+  assert.equal(e1, null);
+  assert.equal(created.user.email, addr);
+  assert.ok(created.user.email_confirmed_at);
+
+  const { data: list, error: e2 } = await admin.listUsers({ page: 1, perPage: 2 });
+  assert.equal(e2, null);
+  assert.equal(list.users.length, 2);
+  assert.ok(list.total >= 2);
+  assert.equal(list.nextPage, 2);
+
+  const { data: got, error: e3 } = await admin.getUserById(created.user.id);
+  assert.equal(e3, null);
+  assert.equal(got.user.id, created.user.id);
+
+  const { data: upd, error: e4 } = await admin.updateUserById(created.user.id, { user_metadata: { name: 'Changed' } });
+  assert.equal(e4, null);
+  assert.equal(upd.user.user_metadata.name, 'Changed');
+
+  const { error: dupErr } = await admin.createUser({ email: addr, password: 'correct horse battery' });
+  assert.equal(dupErr.code, 'email_exists');
+
+  const { error: e5 } = await admin.deleteUser(created.user.id);
+  assert.equal(e5, null);
+  const { error: e6 } = await admin.getUserById(created.user.id);
+  assert.equal(e6.code, 'user_not_found');
+
+  const { error: notAdmin } = await client({ Authorization: 'Bearer not-a-key' }).admin.listUsers();
+  assert.equal(notAdmin.status, 403);
+});
