@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# tests/bench/bench_auth.sh - the auth figures of issue 3, through nginx:
+#   - login throughput against the raw argon2id rate on the same cores;
+#   - GET /auth/v1/user with a valid token against the libfcgi hello program;
+#   - token refreshes per second;
+#   - private memory of each worker before and after 1,000 logins.
+# The per-IP limits (nginx's limit_req, ums's buckets) would cap a load from
+# one address, so ums-fcgi runs with [limits] at 0 and a bench-only exact
+# location without limit_req for the duration, then is restored.
+# Not part of scripts/check. Usage: tests/bench/bench_auth.sh [SECONDS]
+set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+
+SECS=${1:-10}
+UMS_EXTRA_PACKAGES="wrk spawn-fcgi" "$ROOT/scripts/up" >/dev/null
+# shellcheck disable=SC1091
+. "$STACK/env"
+WORKERS=$(sed -n 's/^workers = //p' "$STACK/ums.conf")
+BENCH_CONF="$STACK/nginx/conf/bench.d/auth.conf"
+HELLO_SOCK="$RUN/hello.sock"
+HELLO_PID="$RUN/hello.pid"
+B="$BUILD/tests/bench/auth_bench"
+
+restore() {
+    if [ -s "$HELLO_PID" ]; then
+        while read -r p; do kill "$p" 2>/dev/null || true; done <"$HELLO_PID"
+        rm -f "$HELLO_PID"
+    fi
+    rm -f "$BENCH_CONF" "$HELLO_SOCK"
+    "$ROOT/scripts/down" fcgi >/dev/null
+    "$ROOT/scripts/up" >/dev/null || true
+}
+trap restore EXIT
+
+private_kib() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
+workers() { pgrep -P "$(pid_of "$RUN/ums-fcgi.pid")" ums-fcgi; }
+
+rm -f "$HELLO_SOCK"
+owner=()
+[ "$(id -u)" -eq 0 ] && owner=(-u "$SVC_USER" -g "$SVC_USER" -U "$SVC_USER" -G "$SVC_USER")
+spawn-fcgi -s "$HELLO_SOCK" -M 0660 -F "$WORKERS" -P "$HELLO_PID" "${owner[@]}" \
+    -- "$BUILD/tests/bench/hello" >/dev/null
+cat >"$BENCH_CONF" <<CONF
+location = /bench/hello {
+    include fastcgi_params;
+    fastcgi_pass unix:$HELLO_SOCK;
+}
+# The same route as in ums-locations.conf, without limit_req (exact match wins).
+location = /auth/v1/token {
+    include ums/snippets/fastcgi.conf;
+}
+location = /auth/v1/signup {
+    include ums/snippets/fastcgi.conf;
+}
+CONF
+"$ROOT/scripts/down" fcgi >/dev/null
+UMS_LIMITS_TOKEN_PER_5MIN=0 UMS_LIMITS_REFRESH_PER_5MIN=0 UMS_LIMITS_SIGNUP_PER_5MIN=0 \
+    "$ROOT/scripts/up" >/dev/null
+sleep 1
+
+echo "ums auth benchmark: $WORKERS workers, $(nproc) cores, ${SECS}s per run"
+echo "== argon2id (m=19456 KiB, t=2, p=1) alone, $(nproc) processes"
+"$B" argon2 "$SECS" "$(nproc)" | tee "$LOGS/bench-argon2.out"
+
+echo "== private memory per worker before logins (KiB)"
+for p in $(workers); do printf '  %s %s\n' "$p" "$(private_kib "$p")"; done >"$LOGS/bench-mem-before"
+cat "$LOGS/bench-mem-before"
+
+echo "== logins through nginx ($WORKERS client threads)"
+"$B" login "$SECS" "$WORKERS" | tee "$LOGS/bench-login.out"
+awk 'NR==FNR {a = $6; next} {printf "login rate / raw argon2id rate: %.1f%%\n", 100 * $6 / a}' \
+    FS='[ =/]+' "$LOGS/bench-argon2.out" "$LOGS/bench-login.out" || true
+
+echo "== private memory per worker after the logins (KiB; the target: at most 4096 above before)"
+for p in $(workers); do printf '  %s %s\n' "$p" "$(private_kib "$p")"; done
+
+echo "== refreshes through nginx (8 client threads, each rotating its own chain)"
+"$B" refresh "$SECS" 8
+
+echo "== GET /auth/v1/user with a valid token vs the hello program (wrk -t2 -c32)"
+TOKEN=$(curl -s -X POST "$UMS_URL/auth/v1/signup" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"bench-user-$$-$RANDOM@example.com\",\"password\":\"bench passphrase 1\"}" |
+    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[ -n "$TOKEN" ] || die "could not sign up the benchmark user"
+wrk -t1 -c4 -d2s -H "Authorization: Bearer $TOKEN" "$UMS_URL/auth/v1/user" >/dev/null
+h=$(wrk -t2 -c32 -d"${SECS}s" "$UMS_URL/bench/hello" | awk '/Requests\/sec/ {print $2}')
+u=$(wrk -t2 -c32 -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "$UMS_URL/auth/v1/user" |
+    tee "$LOGS/wrk-user.out" | awk '/Requests\/sec/ {print $2}')
+grep -q 'Non-2xx' "$LOGS/wrk-user.out" && { cat "$LOGS/wrk-user.out"; die "GET /user failed under load"; }
+awk -v h="$h" -v u="$u" 'BEGIN {printf "hello %.0f req/s, GET /auth/v1/user %.0f req/s, ratio %.1f%%\n", h, u, 100 * u / h}'
