@@ -239,6 +239,10 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
     else
         db_rollback(c->db);
     explicit_bzero(hash, sizeof(hash));
+    if (rc == UMS_OK)
+        auth_user_cache_drop(c, user_id);
+    if (rc == UMS_OK && a->role != NULL)
+        sess_cache_forget(c, user_id);
     if (rc == UMS_OK && end_sessions)
         rc = sess_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
     return rc;
@@ -268,5 +272,7 @@ int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, cons
         rc = db_commit(c->db);
     else
         db_rollback(c->db);
+    if (rc == UMS_OK)
+        auth_user_cache_drop(c, user_id);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "ctx.h"
 #include "db.h"
+#include "kv.h"
 #include "lockout.h"
 #include "log.h"
 #include "otp.h"
@@ -379,6 +380,7 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
         rc = db_commit(c->db);
     tx = 0;
     if (rc == UMS_OK) {
+        auth_user_cache_drop(c, uid); /* last_sign_in_at changed */
         memcpy(out->refresh_token, refresh, sizeof(refresh));
         rc = issue(c, uid, sid, out);
     }
@@ -413,13 +415,33 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out,
     return issue(c, uid, sid, out);
 }
 
+void principal_clear(struct principal *p)
+{
+    free(p->user_json);
+    memset(p, 0, sizeof(*p));
+}
+
+static int bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
+                  struct auth_err *err, int want_user);
+
 int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
                 struct auth_err *err)
 {
-    struct json_object *claims = NULL, *v;
+    return bearer(c, token, len, p, err, 0);
+}
+
+int auth_bearer_user(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
+                     struct auth_err *err)
+{
+    return bearer(c, token, len, p, err, 1);
+}
+
+static int bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
+                  struct auth_err *err, int want_user)
+{
+    struct token_id id;
     const char *why = NULL, *key = c->cfg->auth.service_key;
-    PGresult *res = NULL;
-    int rc, live;
+    int state;
 
     memset(p, 0, sizeof(*p));
     /* The service key: compared in constant time, lengths first. */
@@ -428,45 +450,70 @@ int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct princip
         snprintf(p->role, sizeof(p->role), "admin");
         return UMS_OK;
     }
-    if (tokens_verify(c->tokens, token, len, (long)time(NULL), &claims, &why) != UMS_OK) {
+    if (tokens_check(c->tokens, token, len, (long)time(NULL), &id, &why) != UMS_OK) {
         log_info("bearer rejected: %s", why);
         return fail(err, AF_BAD_JWT, "invalid JWT: unable to parse or verify signature");
     }
-    json_object_object_get_ex(claims, "sub", &v);
-    snprintf(p->user_id, sizeof(p->user_id), "%s", json_object_get_string(v));
-    json_object_object_get_ex(claims, "session_id", &v);
-    snprintf(p->session_id, sizeof(p->session_id), "%s", json_object_get_string(v));
-    json_object_put(claims);
-    live = sess_live(c, p->session_id, p->user_id);
-    if (live < 0)
-        return live;
-    if (!live)
+    state = sess_check_user(c, id.sid, id.sub, p->role, want_user ? &p->user_json : NULL);
+    if (state < 0)
+        return state;
+    if (state == SESS_DEAD)
         return fail(err, AF_SESSION_NOT_FOUND, "Session from session_id claim in JWT does not exist");
-    rc = load_user(c, p->user_id, &res);
-    if (rc == UMS_ENOTFOUND)
-        return fail(err, AF_USER_NOT_FOUND, "User from sub claim in JWT does not exist");
-    if (rc != UMS_OK)
-        return rc;
-    if (strcmp(PQgetvalue(res, 0, 3), "active") != 0 || PQgetvalue(res, 0, 4)[0] == 't') {
-        PQclear(res);
+    if (state == SESS_BANNED)
         return fail(err, AF_USER_BANNED, "User is banned");
+    if (state != SESS_LIVE) {
+        free(p->user_json);
+        p->user_json = NULL;
     }
-    snprintf(p->role, sizeof(p->role), "%s", PQgetvalue(res, 0, 2));
-    PQclear(res);
+    memcpy(p->user_id, id.sub, sizeof(p->user_id));
+    memcpy(p->session_id, id.sid, sizeof(p->session_id));
     return UMS_OK;
+}
+
+/* The cached user object (Redis, 5 minutes), dropped after every change. */
+#define USER_CACHE_TTL "300"
+
+void auth_user_cache_drop(struct ums_ctx *c, const char *user_id)
+{
+    char key[64];
+    const char *argv[2] = {"DEL", key};
+    redisReply *r = NULL;
+
+    snprintf(key, sizeof(key), "ums:user:%s", user_id);
+    if (kv_cmd(c->kv, &r, 2, argv, NULL) == UMS_OK)
+        freeReplyObject(r);
 }
 
 int auth_user_json(struct ums_ctx *c, const char *user_id, char **json)
 {
+    char key[64];
+    const char *get[2] = {"GET", key};
+    redisReply *r = NULL;
     PGresult *res = NULL;
-    int rc = load_user(c, user_id, &res);
+    int rc;
 
     *json = NULL;
+    snprintf(key, sizeof(key), "ums:user:%s", user_id);
+    if (kv_cmd(c->kv, &r, 2, get, NULL) == UMS_OK) {
+        if (r->type == REDIS_REPLY_STRING)
+            *json = strdup(r->str);
+        freeReplyObject(r);
+        if (*json != NULL)
+            return UMS_OK;
+    }
+    rc = load_user(c, user_id, &res);
     if (rc != UMS_OK)
         return rc;
     *json = strdup(PQgetvalue(res, 0, 5));
     PQclear(res);
-    return *json != NULL ? UMS_OK : UMS_ERR;
+    if (*json == NULL)
+        return UMS_ERR;
+    {
+        const char *set[5] = {"SET", key, *json, "EX", USER_CACHE_TTL};
+        if (kv_cmd(c->kv, &r, 5, set, NULL) == UMS_OK)
+            freeReplyObject(r);
+    }
+    return UMS_OK;
 }
 
 int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *password,
@@ -512,6 +559,8 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
     else
         db_rollback(c->db);
     explicit_bzero(hash, sizeof(hash));
+    if (rc == UMS_OK)
+        auth_user_cache_drop(c, p->user_id);
     /* A new password ends every other session, after the change is durable. */
     if (rc == UMS_OK && password != NULL)
         rc = sess_revoke(c, p->user_id, p->session_id, SCOPE_OTHERS, &n);
@@ -527,6 +576,7 @@ int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,
     if (rc == UMS_OK) {
         const char *p[2] = {user_id, NULL};
         db_exec(c->db, NULL, STMT_USER_SIGNED_IN, 2, p);
+        auth_user_cache_drop(c, user_id);
         rc = issue(c, user_id, sid, out);
     }
     return rc;

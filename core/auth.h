@@ -64,7 +64,11 @@ struct principal {
     char session_id[UUID_LEN + 1];
     char role[32]; /* the ums role, from the database */
     int service;   /* the configured service key: an admin without a user */
+    char *user_json; /* the cached user object when it came with the check; owned */
 };
+
+/* Releases what a principal owns. */
+void principal_clear(struct principal *p);
 
 struct client_info {
     const char *ip;
@@ -91,8 +95,17 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out,
 int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
                 struct auth_err *err);
 
-/* The user object of user_id into *json (malloc'd). UMS_ENOTFOUND if gone. */
+/* auth_bearer that also brings the cached user object (p->user_json) in the
+ * same round trip to Redis, when it is cached. */
+int auth_bearer_user(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
+                     struct auth_err *err);
+
+/* The user object of user_id into *json (malloc'd), through the Redis cache
+ * ums:user:{id} (5 minutes). UMS_ENOTFOUND if gone. */
 int auth_user_json(struct ums_ctx *c, const char *user_id, char **json);
+
+/* Forgets the cached user object; call after every committed change. */
+void auth_user_cache_drop(struct ums_ctx *c, const char *user_id);
 
 /* PUT /user: data (merged, null deletes), password (logs out the other
  * sessions). Either may be NULL. */

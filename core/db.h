@@ -42,6 +42,7 @@ enum db_stmt {
     STMT_SESS_REVOKE_ONE,
     STMT_SESS_REVOKE_ALL,
     STMT_SESS_REVOKE_OTHERS,
+    STMT_SESS_LIST_LIVE,
     /* lockout.c */
     STMT_LOCK_CHECK,
     STMT_LOCK_FAIL,

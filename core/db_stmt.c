@@ -98,9 +98,11 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1::bigint", 1},
     [STMT_SESS_TOUCH] = {"sess_touch",
         "UPDATE sessions SET refreshed_at = now() WHERE id = $1", 1},
+    /* A live session of an existing user: the role, and whether the user may act. */
     [STMT_SESS_LIVE] = {"sess_live",
-        "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
-        " AND expires_at > now()", 2},
+        "SELECT u.role, u.status = 'active' AND coalesce(u.banned_until <= now(), true)"
+        " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"
+        " AND s.revoked_at IS NULL AND s.expires_at > now()", 2},
     [STMT_SESS_REVOKE_ONE] = {"sess_revoke_one",
         "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
         " RETURNING id", 1},
@@ -110,6 +112,9 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_SESS_REVOKE_OTHERS] = {"sess_revoke_others",
         "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id <> $2"
         " AND revoked_at IS NULL RETURNING id", 2},
+
+    [STMT_SESS_LIST_LIVE] = {"sess_list_live",
+        "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", 1},
 
     /* lockout.c: $1 email hash (hex) */
     [STMT_LOCK_CHECK] = {"lock_check",

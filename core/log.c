@@ -19,6 +19,9 @@ static int log_fd = 2;
 static int log_min = LL_INFO;
 static char *log_path;
 static const char *cur_request_id;
+/* One line buffer per process, kept between lines: no allocation per line. */
+static struct buf line_buf = {NULL, 0, 0, LINE_MAX_BYTES};
+
 
 static const char *const level_names[LL__MAX] = {"debug", "info", "warn", "error"};
 
@@ -62,6 +65,7 @@ int log_reopen(void)
 
 void log_close(void)
 {
+    buf_free(&line_buf);
     if (log_fd > 2)
         close(log_fd);
     log_fd = 2;
@@ -91,6 +95,13 @@ static void line_start(struct buf *b, int level)
     }
 }
 
+
+static struct buf *line_get(void)
+{
+    buf_reset(&line_buf, LINE_MAX_BYTES + 1);
+    return &line_buf;
+}
+
 static void line_end(struct buf *b)
 {
     ssize_t n;
@@ -109,49 +120,49 @@ static void line_end(struct buf *b)
             break;
         off += (size_t)n;
     }
-    buf_free(b);
+    buf_reset(b, LINE_MAX_BYTES + 1);
 }
 
 void log_msg(int level, const char *fmt, ...)
 {
-    struct buf line, msg;
+    struct buf *line, msg;
     va_list ap;
 
     if (level < log_min || level >= LL__MAX)
         return;
-    buf_init(&line, LINE_MAX_BYTES);
+    line = line_get();
     buf_init(&msg, LINE_MAX_BYTES / 2);
     va_start(ap, fmt);
     if (buf_vprintf(&msg, fmt, ap) != 0)
         buf_adds(&msg, "(log message too long)");
     va_end(ap);
-    line_start(&line, level);
-    buf_adds(&line, ",\"msg\":");
-    buf_add_json_strn(&line, msg.p != NULL ? msg.p : "", msg.len);
+    line_start(line, level);
+    buf_adds(line, ",\"msg\":");
+    buf_add_json_strn(line, msg.p != NULL ? msg.p : "", msg.len);
     buf_free(&msg);
-    line_end(&line);
+    line_end(line);
 }
 
 void log_request(const struct log_access *a)
 {
-    struct buf line;
+    struct buf *line;
 
     if (LL_INFO < log_min)
         return;
-    buf_init(&line, LINE_MAX_BYTES);
-    line_start(&line, LL_INFO);
-    buf_adds(&line, ",\"msg\":\"request\",\"method\":");
-    buf_add_json_str(&line, a->method != NULL ? a->method : "");
-    buf_adds(&line, ",\"route\":");
-    buf_add_json_str(&line, a->route != NULL ? a->route : "");
-    buf_printf(&line, ",\"status\":%d,\"duration_ms\":%.3f", a->status, a->duration_ms);
+    line = line_get();
+    line_start(line, LL_INFO);
+    buf_adds(line, ",\"msg\":\"request\",\"method\":");
+    buf_add_json_str(line, a->method != NULL ? a->method : "");
+    buf_adds(line, ",\"route\":");
+    buf_add_json_str(line, a->route != NULL ? a->route : "");
+    buf_printf(line, ",\"status\":%d,\"duration_ms\":%.3f", a->status, a->duration_ms);
     if (a->user_id != NULL) {
-        buf_adds(&line, ",\"user_id\":");
-        buf_add_json_str(&line, a->user_id);
+        buf_adds(line, ",\"user_id\":");
+        buf_add_json_str(line, a->user_id);
     }
     if (a->ip != NULL) {
-        buf_adds(&line, ",\"ip\":");
-        buf_add_json_str(&line, a->ip);
+        buf_adds(line, ",\"ip\":");
+        buf_add_json_str(line, a->ip);
     }
-    line_end(&line);
+    line_end(line);
 }

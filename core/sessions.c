@@ -215,33 +215,55 @@ out:
     return rc;
 }
 
-int sess_live(struct ums_ctx *c, const char *sid, const char *uid)
+int sess_check(struct ums_ctx *c, const char *sid, const char *uid, char role[32])
 {
-    char key[64];
-    const char *get[2] = {"GET", key};
+    return sess_check_user(c, sid, uid, role, NULL);
+}
+
+int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
+                    char **user_json)
+{
+    char key[64], ukey[64], val[128];
+    const char *mget[3] = {"MGET", key, ukey};
     const char *p[2] = {sid, uid};
+    size_t ul = strlen(uid);
     redisReply *r = NULL;
     PGresult *res = NULL;
-    int rc, live;
+    int rc, state;
 
+    /* The cache holds "uid role" for live sessions of active users. */
     snprintf(key, sizeof(key), "ums:sess:%s", sid);
-    if (kv_cmd(c->kv, &r, 2, get, NULL) == UMS_OK) {
-        live = r->type == REDIS_REPLY_STRING && strcmp(r->str, uid) == 0;
+    snprintf(ukey, sizeof(ukey), "ums:user:%s", uid);
+    if (kv_cmd(c->kv, &r, user_json != NULL ? 3 : 2, mget, NULL) == UMS_OK) {
+        redisReply *s = r->type == REDIS_REPLY_ARRAY && r->elements >= 1 ? r->element[0] : NULL;
+        int hit = s != NULL && s->type == REDIS_REPLY_STRING && s->len > ul + 1 &&
+                  s->len < ul + 33 && strncmp(s->str, uid, ul) == 0 && s->str[ul] == ' ';
+        if (hit)
+            snprintf(role, 32, "%s", s->str + ul + 1);
+        if (hit && user_json != NULL && r->elements == 2 &&
+            r->element[1]->type == REDIS_REPLY_STRING)
+            *user_json = strdup(r->element[1]->str);
         freeReplyObject(r);
-        if (live)
-            return 1;
+        if (hit)
+            return SESS_LIVE;
     }
     rc = db_exec(c->db, &res, STMT_SESS_LIVE, 2, p);
     if (rc != UMS_OK)
         return UMS_EUNAVAILABLE;
-    live = PQntuples(res) > 0;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return SESS_DEAD;
+    }
+    state = PQgetvalue(res, 0, 1)[0] == 't' ? SESS_LIVE : SESS_BANNED;
+    snprintf(role, 32, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (live) {
-        const char *set[6] = {"SET", key, uid, "EX", SESS_CACHE_TTL, "NX"};
+    if (state == SESS_LIVE) {
+        const char *set[6] = {"SET", key, val, "EX", SESS_CACHE_TTL, "NX"};
+        snprintf(val, sizeof(val), "%s %s", uid, role);
         if (kv_cmd(c->kv, &r, 6, set, NULL) == UMS_OK)
             freeReplyObject(r);
     }
-    return live;
+    return state;
 }
 
 int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
@@ -263,6 +285,24 @@ int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_s
     if (rc == UMS_OK) {
         *count = PQntuples(res);
         cache_drop(c, res);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int sess_cache_forget(struct ums_ctx *c, const char *uid)
+{
+    const char *p[1] = {uid};
+    PGresult *res = NULL;
+    int rc = db_exec(c->db, &res, STMT_SESS_LIST_LIVE, 1, p);
+
+    for (int i = 0; rc == UMS_OK && i < PQntuples(res); i++) {
+        char key[64];
+        const char *argv[2] = {"DEL", key};
+        redisReply *r = NULL;
+        snprintf(key, sizeof(key), "ums:sess:%s", PQgetvalue(res, i, 0));
+        if (kv_cmd(c->kv, &r, 2, argv, NULL) == UMS_OK)
+            freeReplyObject(r);
     }
     PQclear(res);
     return rc;

@@ -34,9 +34,17 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
 int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
                  char uid[UUID_LEN + 1], char next[REFRESH_TOKEN_LEN + 1], enum sess_fail *why);
 
-/* 1 when the session is live for that user (Redis cache, then PostgreSQL),
- * 0 when not, UMS_EUNAVAILABLE when neither can tell. */
-int sess_live(struct ums_ctx *c, const char *sid, const char *uid);
+/* Whether session sid of user uid may be used: SESS_LIVE (role filled, from
+ * the Redis cache or PostgreSQL), SESS_DEAD (revoked, expired, unknown, or
+ * the user is gone), SESS_BANNED (the user is suspended or banned), or
+ * UMS_EUNAVAILABLE when neither store can tell. */
+enum { SESS_DEAD = 0, SESS_LIVE = 1, SESS_BANNED = 2 };
+int sess_check(struct ums_ctx *c, const char *sid, const char *uid, char role[32]);
+
+/* sess_check that also fetches the cached user object ums:user:{uid} in the
+ * same Redis round trip: *user_json (malloc'd) is set on a cache hit. */
+int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
+                    char **user_json);
 
 /* Revokes the user's sessions by scope (sid is the caller's session) and
  * marks them revoked in the cache. Call it outside a transaction: the cache
@@ -44,5 +52,9 @@ int sess_live(struct ums_ctx *c, const char *sid, const char *uid);
  * many were revoked. */
 int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
                 int *count);
+
+/* Forgets the cached state of the user's live sessions, so the next check
+ * reads the role from PostgreSQL (after a role change). */
+int sess_cache_forget(struct ums_ctx *c, const char *uid);
 
 #endif

@@ -26,7 +26,16 @@
 
 enum alg { ALG_RS256, ALG_HS256 };
 
+#define VERIFIED_SLOTS 512
+
+struct verified {
+    unsigned char key[32]; /* SHA-256 of the token */
+    struct token_id id;
+    int used;
+};
+
 struct tokens {
+    struct verified seen[VERIFIED_SLOTS];
     enum alg alg;
     EVP_PKEY *key;
     char *secret;
@@ -402,4 +411,44 @@ bad:
     json_object_put(hdr);
     json_object_put(pl);
     return UMS_EDENIED;
+}
+
+int tokens_check(struct tokens *t, const char *jwt, size_t len, long now, struct token_id *out,
+                 const char **why)
+{
+    unsigned char key[32];
+    unsigned int klen = 0;
+    struct verified *v;
+    struct json_object *claims = NULL, *x;
+    int rc;
+
+    if (len == 0 || len > JWT_MAX) {
+        *why = "malformed token";
+        return UMS_EDENIED;
+    }
+    EVP_Digest(jwt, len, key, &klen, EVP_sha256(), NULL);
+    v = &t->seen[(key[0] | key[1] << 8) % VERIFIED_SLOTS];
+    if (v->used && CRYPTO_memcmp(v->key, key, sizeof(key)) == 0) {
+        if (now >= v->id.exp + JWT_LEEWAY) {
+            *why = "token is expired";
+            return UMS_EDENIED;
+        }
+        *out = v->id;
+        *why = NULL;
+        return UMS_OK;
+    }
+    rc = tokens_verify(t, jwt, len, now, &claims, why);
+    if (rc != UMS_OK)
+        return rc;
+    json_object_object_get_ex(claims, "sub", &x);
+    snprintf(out->sub, sizeof(out->sub), "%s", json_object_get_string(x));
+    json_object_object_get_ex(claims, "session_id", &x);
+    snprintf(out->sid, sizeof(out->sid), "%s", json_object_get_string(x));
+    json_object_object_get_ex(claims, "exp", &x);
+    out->exp = (long)json_object_get_int64(x);
+    json_object_put(claims);
+    memcpy(v->key, key, sizeof(key));
+    v->id = *out;
+    v->used = 1;
+    return UMS_OK;
 }

@@ -53,4 +53,17 @@ int tokens_sign(struct tokens *t, struct buf *out, const struct token_claims *c,
 int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
                   struct json_object **claims, const char **why);
 
+/* Who a verified access token names. */
+struct token_id {
+    char sub[37];
+    char sid[37];
+    long exp;
+};
+
+/* tokens_verify, remembered: a per-process cache keyed by the SHA-256 of the
+ * whole token skips the signature check for a token seen before (the
+ * expiry is still checked). 0 or UMS_EDENIED with *why. */
+int tokens_check(struct tokens *t, const char *jwt, size_t len, long now, struct token_id *out,
+                 const char **why);
+
 #endif

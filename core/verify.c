@@ -191,6 +191,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     rc = db_commit(c->db);
     if (rc != UMS_OK)
         return rc;
+    auth_user_cache_drop(c, uid);
     /* A reset through email also lifts a lockout on that address. */
     if (strcmp(kind, "recovery") == 0)
         lock_clear(c, target);
@@ -238,10 +239,12 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
         rc = db_commit(c->db);
     else
         db_rollback(c->db);
-    if (rc == UMS_OK)
+    if (rc == UMS_OK) {
+        auth_user_cache_drop(c, p->user_id);
         auth_event_publish(c, id, text);
-    else
+    } else {
         free(text);
+    }
     return rc;
 }
 
@@ -324,6 +327,8 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, 
         rc = db_commit(c->db);
     else
         db_rollback(c->db);
+    if (rc == UMS_OK)
+        auth_user_cache_drop(c, out->user_id);
     return rc;
 }
 

@@ -153,7 +153,9 @@ int req_authenticate(struct req *r, int level)
     tok = h + 7;
     while (*tok == ' ')
         tok++;
-    rc = auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    rc = (r->route != NULL && (r->route->flags & R_USER_JSON))
+             ? auth_bearer_user(&r->app->ctx, tok, strlen(tok), &r->who, &err)
+             : auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
     if (rc == UMS_EDENIED) {
         reply_auth_err(r, &err, 1);
         return -1;

@@ -76,6 +76,7 @@ typedef void (*route_fn)(struct req *r);
 /* Route flags. */
 #define R_JSON (1u << 0)     /* the body, when present, is JSON (415 / 400 bad_json) */
 #define R_NEEDS_DB (1u << 1) /* 503 before the handler when PostgreSQL is unreachable */
+#define R_USER_JSON (1u << 2) /* the authentication also fetches the cached user object */
 
 /* Who may call a route; checked by dispatch() after 413 and before the body. */
 enum route_auth { AUTH_NONE, AUTH_USER, AUTH_ADMIN };

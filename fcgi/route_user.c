@@ -28,7 +28,10 @@ static void reply_user(struct req *r)
 
 void route_user_get(struct req *r)
 {
-    reply_user(r);
+    if (r->who.user_json != NULL)
+        reply_json(r, 200, r->who.user_json, strlen(r->who.user_json));
+    else
+        reply_user(r);
 }
 
 void route_user_put(struct req *r)

@@ -14,7 +14,7 @@ const struct route ums_routes[] = {
     /* /auth/v1: the Supabase Auth (GoTrue) wire protocol */
     {M_POST, "/auth/v1/signup", route_signup, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
     {M_POST, "/auth/v1/token", route_token, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
-    {M_GET, "/auth/v1/user", route_user_get, FAM_AUTH, 0, R_NEEDS_DB, AUTH_USER},
+    {M_GET, "/auth/v1/user", route_user_get, FAM_AUTH, 0, R_NEEDS_DB | R_USER_JSON, AUTH_USER},
     {M_PUT, "/auth/v1/user", route_user_put, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
     {M_POST, "/auth/v1/logout", route_logout, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
     {M_POST, "/auth/v1/recover", route_recover, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},

@@ -99,6 +99,7 @@ static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Re
 
     if (r.json != NULL)
         json_object_put(r.json);
+    principal_clear(&r.who);
     buf_free(&r.headers);
     *out = r.body_out;
     buf_reset(out, OUT_KEEP);

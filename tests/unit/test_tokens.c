@@ -309,6 +309,29 @@ CTEST(tokens, bad_key_file_is_named)
     config_free(cfg);
 }
 
+
+CTEST(tokens, check_remembers_but_still_expires)
+{
+    struct tokens *t = open_rs(NULL);
+    struct buf b;
+    struct token_id id;
+    const char *why;
+    long exp;
+    buf_init(&b, 65536);
+    tokens_sign(t, &b, &claims, 1000000, &exp);
+    ASSERT_EQ(tokens_check(t, b.p, b.len, 1000001, &id, &why), 0);
+    ASSERT_STR_EQ(id.sub, claims.sub);
+    ASSERT_STR_EQ(id.sid, claims.session_id);
+    ASSERT_EQ(id.exp, exp);
+    ASSERT_EQ(tokens_check(t, b.p, b.len, 1000002, &id, &why), 0); /* from the cache */
+    ASSERT_EQ(tokens_check(t, b.p, b.len, exp + JWT_LEEWAY, &id, &why), UMS_EDENIED);
+    /* A tampered token never matches the cached one. */
+    b.p[b.len - 2] = b.p[b.len - 2] == 'A' ? 'B' : 'A';
+    ASSERT_EQ(tokens_check(t, b.p, b.len, 1000002, &id, &why), UMS_EDENIED);
+    buf_free(&b);
+    tokens_close(t);
+}
+
 CTEST(tokens, cleanup)
 {
     char cmd[256];
