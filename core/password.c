@@ -2,6 +2,11 @@
 #include "password.h"
 
 #include <malloc.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -16,13 +21,106 @@
 #define SALT_LEN 16
 #define HASH_LEN 32
 
+/*
+ * argon2's working area (19 MiB with the OWASP parameters) gets its own
+ * allocator: an anonymous mapping, advised to use transparent huge pages,
+ * unmapped after every hash. Returning the memory keeps an idle worker small;
+ * huge pages make each fresh area cost ten page faults instead of ~5,000
+ * (with 4 KiB pages the faults and zeroing cost a third of the hash rate).
+ */
+#define HUGE_2M (2u << 20)
+
+static void *area_base;
+static size_t area_len;
+
+static int area_alloc(uint8_t **memory, size_t bytes)
+{
+    size_t len = (bytes + HUGE_2M - 1) / HUGE_2M * HUGE_2M + HUGE_2M;
+    uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uintptr_t aligned;
+
+    if (p == MAP_FAILED)
+        return ARGON2_MEMORY_ALLOCATION_ERROR;
+    aligned = ((uintptr_t)p + HUGE_2M - 1) & ~(uintptr_t)(HUGE_2M - 1);
+    madvise((void *)aligned, len - (aligned - (uintptr_t)p), MADV_HUGEPAGE);
+    area_base = p;
+    area_len = len;
+    *memory = (uint8_t *)aligned;
+    return ARGON2_OK;
+}
+
+static void area_free(uint8_t *memory, size_t bytes)
+{
+    (void)memory;
+    (void)bytes;
+    if (area_base != NULL)
+        munmap(area_base, area_len);
+    area_base = NULL;
+    area_len = 0;
+}
+
 void pw_init(void)
 {
-    /* glibc raises its mmap threshold after a large mmapped block is freed,
-     * so the next 19 MiB argon2 area would come from the heap and stay
-     * resident in the worker. A fixed threshold keeps every large block
-     * mmapped and returned with munmap. */
+    /* Other large blocks go back to the system too (glibc would otherwise
+     * raise its mmap threshold and keep them on the heap). */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+}
+
+/* Standard base64 without padding, as PHC strings use. */
+static void b64_nopad(char *out, const unsigned char *in, size_t n)
+{
+    unsigned char tmp[128];
+    int len = EVP_EncodeBlock(tmp, in, (int)n);
+
+    while (len > 0 && tmp[len - 1] == '=')
+        len--;
+    memcpy(out, tmp, (size_t)len);
+    out[len] = '\0';
+}
+
+static long b64_nopad_decode(unsigned char *out, size_t outcap, const char *s, size_t len)
+{
+    char tmp[128];
+    unsigned char dec[128];
+    size_t pad = (4 - len % 4) % 4;
+    int n;
+
+    if (len + pad >= sizeof(tmp) || pad == 3)
+        return -1;
+    memcpy(tmp, s, len);
+    memset(tmp + len, '=', pad);
+    n = EVP_DecodeBlock(dec, (unsigned char *)tmp, (int)(len + pad));
+    if (n < 0 || (size_t)n < pad)
+        return -1;
+    n -= (int)pad;
+    if ((size_t)n > outcap)
+        return -1;
+    memcpy(out, dec, (size_t)n);
+    return n;
+}
+
+/* Raw argon2id with our allocator. */
+static int raw_hash(uint8_t *out, size_t outlen, const struct pw_params *p, const char *pw,
+                   size_t len, const uint8_t *salt, size_t saltlen)
+{
+    argon2_context ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.out = out;
+    ctx.outlen = (uint32_t)outlen;
+    ctx.pwd = (uint8_t *)(uintptr_t)pw;
+    ctx.pwdlen = (uint32_t)len;
+    ctx.salt = (uint8_t *)(uintptr_t)salt;
+    ctx.saltlen = (uint32_t)saltlen;
+    ctx.t_cost = p->iterations;
+    ctx.m_cost = p->memory_kib;
+    ctx.lanes = p->parallelism;
+    ctx.threads = p->parallelism;
+    ctx.version = ARGON2_VERSION_13;
+    ctx.allocate_cbk = area_alloc;
+    ctx.free_cbk = area_free;
+    ctx.flags = ARGON2_DEFAULT_FLAGS;
+    return argon2_ctx(&ctx, Argon2_id);
 }
 
 void pw_params_from_config(struct pw_params *p, const struct ums_config *cfg)
@@ -52,26 +150,53 @@ int pw_check(const char *pw, size_t len, const char **reason)
 
 int pw_hash(char *out, const struct pw_params *p, const char *pw, size_t len)
 {
-    unsigned char salt[SALT_LEN];
+    unsigned char salt[SALT_LEN], hash[HASH_LEN];
+    char s64[32], h64[64];
     int rc;
 
-    if (getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt))
+    if (len > UINT32_MAX || getrandom(salt, sizeof(salt), 0) != (ssize_t)sizeof(salt))
         return UMS_ERR;
-    rc = argon2_hash(p->iterations, p->memory_kib, p->parallelism, pw, len, salt, sizeof(salt),
-                     NULL, HASH_LEN, out, PW_HASH_MAX, Argon2_id, ARGON2_VERSION_13);
+    rc = raw_hash(hash, sizeof(hash), p, pw, len, salt, sizeof(salt));
     if (rc != ARGON2_OK) {
         log_error("argon2 hash failed: %s", argon2_error_message(rc));
         return UMS_ERR;
     }
+    b64_nopad(s64, salt, sizeof(salt));
+    b64_nopad(h64, hash, sizeof(hash));
+    snprintf(out, PW_HASH_MAX, "$argon2id$v=19$m=%u,t=%u,p=%u$%s$%s", p->memory_kib,
+             p->iterations, p->parallelism, s64, h64);
+    explicit_bzero(hash, sizeof(hash));
     return UMS_OK;
 }
 
 int pw_verify(const char *phc, const char *pw, size_t len)
 {
-    if (phc == NULL || strncmp(phc, "$argon2id$", 10) != 0)
+    struct pw_params p;
+    unsigned char salt[64], want[64], got[64];
+    const char *s, *h;
+    long sl, hl;
+    int n = 0, ok;
+
+    if (phc == NULL || len > UINT32_MAX ||
+        sscanf(phc, "$argon2id$v=19$m=%u,t=%u,p=%u$%n", &p.memory_kib, &p.iterations,
+               &p.parallelism, &n) != 3 || n == 0)
         return 0;
-    /* argon2_verify compares in constant time. */
-    return argon2_verify(phc, pw, len, Argon2_id) == ARGON2_OK;
+    if (p.memory_kib < 8 || p.memory_kib > 4u * 1024 * 1024 || p.iterations < 1 ||
+        p.iterations > 1000 || p.parallelism < 1 || p.parallelism > 64)
+        return 0;
+    s = phc + n;
+    h = strchr(s, '$');
+    if (h == NULL)
+        return 0;
+    sl = b64_nopad_decode(salt, sizeof(salt), s, (size_t)(h - s));
+    hl = b64_nopad_decode(want, sizeof(want), h + 1, strlen(h + 1));
+    if (sl < 8 || hl < 16)
+        return 0;
+    if (raw_hash(got, (size_t)hl, &p, pw, len, salt, (size_t)sl) != ARGON2_OK)
+        return 0;
+    ok = CRYPTO_memcmp(got, want, (size_t)hl) == 0;
+    explicit_bzero(got, sizeof(got));
+    return ok;
 }
 
 int pw_verify_dummy(const struct pw_params *p, const char *pw, size_t len)

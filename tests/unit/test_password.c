@@ -2,6 +2,8 @@
 #define CTEST_MAIN
 #include "../ctest.h"
 
+#include <argon2.h>
+
 #include "../../core/password.h"
 #include "../../core/ums.h"
 
@@ -57,4 +59,25 @@ CTEST(password, policy)
     ASSERT_EQ(pw_check("abcd\xff" "efgh", 9, &why), UMS_EINVALID);
     ASSERT_STR_EQ(why, "characters");
     ASSERT_EQ(pw_check("abcd\0efgh", 9, &why), UMS_EINVALID);
+}
+
+CTEST(password, interoperates_with_libargon2_encoding)
+{
+    char ours[PW_HASH_MAX], theirs[256];
+    const unsigned char salt[16] = "saltsaltsaltsalt";
+    /* libargon2's own PHC string verifies with ours, and ours with libargon2. */
+    ASSERT_EQ(argon2_hash(1, 1024, 1, "interop pass", 12, salt, sizeof(salt), NULL, 32, theirs,
+                          sizeof(theirs), Argon2_id, ARGON2_VERSION_13),
+              ARGON2_OK);
+    ASSERT_TRUE(pw_verify(theirs, "interop pass", 12));
+    ASSERT_FALSE(pw_verify(theirs, "interop pasS", 12));
+    ASSERT_EQ(pw_hash(ours, &fast, "interop pass", 12), 0);
+    ASSERT_EQ(argon2_verify(ours, "interop pass", 12, Argon2_id), ARGON2_OK);
+    /* Tampered parameters or truncated parts never match. */
+    char bad[PW_HASH_MAX];
+    snprintf(bad, sizeof(bad), "%s", ours);
+    bad[strlen(bad) - 3] = '\0';
+    ASSERT_FALSE(pw_verify(bad, "interop pass", 12));
+    ASSERT_FALSE(pw_verify("$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo",
+                           "x", 1));
 }
