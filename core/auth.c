@@ -363,13 +363,16 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
         pw_hash(newhash, &c->pw, password, password_len) == UMS_OK)
         rehash = newhash;
     PQclear(res);
-    lock_clear(c, email);
 
+    /* One transaction (one WAL flush): the failure counter, the session, the
+     * sign-in time and the audit row. */
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
     tx = 1;
-    rc = sess_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh);
+    rc = lock_clear(c, email);
+    if (rc == UMS_OK)
+        rc = sess_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh);
     if (rc == UMS_OK) {
         const char *ps[2] = {uid, rehash};
         rc = db_exec(c->db, NULL, STMT_USER_SIGNED_IN, 2, ps);

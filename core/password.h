@@ -20,6 +20,12 @@ struct pw_params {
  * system after every hash (a fixed mmap threshold). Call once per process. */
 void pw_init(void);
 
+/* Returns the argon2 working area to the system (call when idle). */
+void pw_release(void);
+
+/* 1 while a working area is held. */
+int pw_holding(void);
+
 void pw_params_from_config(struct pw_params *p, const struct ums_config *cfg);
 
 /* Policy: 8 to 128 characters (code points) of valid UTF-8 without NUL.

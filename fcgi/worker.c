@@ -29,6 +29,7 @@
 #define ARENA_MAX (80 * 1024 * 1024)
 #define OUT_KEEP (64 * 1024)  /* output buffer kept between requests */
 #define OUT_MAX (8 * 1024 * 1024)
+#define IDLE_RELEASE_MS 1000
 
 static volatile sig_atomic_t stopping;
 static int sigpipe_w = -1;
@@ -186,11 +187,17 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
 
     log_debug("worker ready");
     while (!stopping) {
-        int n = epoll_wait(ep, got, 2, -1);
+        /* While argon2's area is held, wake after a second of quiet to give
+         * it back; otherwise sleep until there is work. */
+        int n = epoll_wait(ep, got, 2, pw_holding() ? IDLE_RELEASE_MS : -1);
         int ready = 0;
 
         if (n < 0 && errno != EINTR)
             break;
+        if (n == 0) {
+            pw_release();
+            continue;
+        }
         for (int i = 0; i < n; i++)
             if (got[i].data.fd == listen_fd)
                 ready = 1;
@@ -221,6 +228,7 @@ out:
     tokens_close(app.ctx.tokens);
     arena_free(arena);
     buf_free(&out);
+    pw_release();
     if (ep >= 0)
         close(ep);
     if (pfd[0] >= 0)
