@@ -17,12 +17,6 @@
 #include "ums.h"
 #include "valid.h"
 
-static int fail(struct auth_err *err, enum auth_fail f, const char *msg)
-{
-    err->fail = f;
-    err->msg = msg;
-    return UMS_EDENIED;
-}
 
 int admin_list(struct ums_ctx *c, long page, int per_page, char **json, long long *total)
 {
@@ -87,18 +81,18 @@ static int check_attrs(const struct admin_attrs *a, char *email, struct auth_err
     const char *reason;
 
     if (a->email != NULL && email_normalize(email, a->email, a->email_len) != UMS_OK)
-        return fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+        return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
     if (a->password != NULL && pw_check(a->password, a->password_len, &reason) != UMS_OK) {
         err->reason = reason;
-        return fail(err, AF_WEAK_PASSWORD, "Password should be between 8 and 128 characters.");
+        return auth_fail(err, AF_WEAK_PASSWORD, "Password should be between 8 and 128 characters.");
     }
     if (a->id != NULL && !uuid_valid(a->id))
-        return fail(err, AF_VALIDATION, "id must be a UUID");
+        return auth_fail(err, AF_VALIDATION, "id must be a UUID");
     if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 &&
         go_duration_seconds(a->ban_duration) < 0)
-        return fail(err, AF_VALIDATION, "ban_duration must be \"none\" or a duration like 24h");
+        return auth_fail(err, AF_VALIDATION, "ban_duration must be \"none\" or a duration like 24h");
     if (a->role != NULL && !known_role(a->role))
-        return fail(err, AF_VALIDATION, "role must be one of the configured roles");
+        return auth_fail(err, AF_VALIDATION, "role must be one of the configured roles");
     return UMS_OK;
 }
 
@@ -134,7 +128,7 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
     int rc;
 
     if (a->email == NULL)
-        return fail(err, AF_VALIDATION, "email is required");
+        return auth_fail(err, AF_VALIDATION, "email is required");
     if (check_attrs(a, email, err) != UMS_OK)
         return UMS_EDENIED;
     if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
@@ -153,7 +147,7 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
     if (rc == UMS_OK && PQntuples(res) == 0) {
         PQclear(res);
         db_rollback(c->db);
-        return fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been registered");
+        return auth_fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been registered");
     }
     if (rc == UMS_OK) {
         snprintf(user_id, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
@@ -204,7 +198,7 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
         rc = db_exec(c->db, NULL, STMT_USER_SET_EMAIL, 2, p);
         if (rc == UMS_ECONFLICT) {
             db_rollback(c->db);
-            return fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been registered");
+            return auth_fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been registered");
         }
     }
     if (rc == UMS_OK && a->password != NULL) {

@@ -25,7 +25,7 @@
 
 #define NAME_MAX_CHARS 100
 
-static int fail(struct auth_err *err, enum auth_fail f, const char *msg)
+int auth_fail(struct auth_err *err, enum auth_fail f, const char *msg)
 {
     err->fail = f;
     err->msg = msg;
@@ -177,10 +177,10 @@ static int check_password(const char *pw, size_t len, struct auth_err *err)
     const char *reason;
 
     if (pw == NULL)
-        return fail(err, AF_VALIDATION, "Signup requires a valid password");
+        return auth_fail(err, AF_VALIDATION, "Signup requires a valid password");
     if (pw_check(pw, len, &reason) != UMS_OK) {
         err->reason = reason;
-        return fail(err, AF_WEAK_PASSWORD,
+        return auth_fail(err, AF_WEAK_PASSWORD,
                     strcmp(reason, "length") == 0
                         ? "Password should be between 8 and 128 characters."
                         : "Password must be valid UTF-8 text.");
@@ -201,7 +201,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     char *ev_text = NULL;
 
     if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
-        return fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+        return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
     /* Policy first: a 1 MB password is refused before any hashing. */
     if (check_password(password, password_len, err) != UMS_OK)
         return UMS_EDENIED;
@@ -227,7 +227,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
             out->user_json = fake_user(email);
             rc = out->user_json != NULL ? UMS_OK : UMS_ERR;
         } else {
-            rc = fail(err, AF_USER_EXISTS, "User already registered");
+            rc = auth_fail(err, AF_USER_EXISTS, "User already registered");
         }
         goto out;
     }
@@ -322,16 +322,16 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     const char *rehash = NULL;
 
     if (email_in == NULL || password == NULL)
-        return fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+        return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
     if (email_normalize(email, email_in, email_len) != UMS_OK ||
         password_len > PW_MAX_CHARS * 4)
-        return fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+        return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
     left = lock_remaining(c, email);
     if (left < 0)
         return left;
     if (left > 0) {
         err->retry_after = left;
-        return fail(err, AF_USER_LOCKED,
+        return auth_fail(err, AF_USER_LOCKED,
                     "Too many failed sign-in attempts; the account is locked for a while.");
     }
     rc = db_exec(c->db, &res, STMT_USER_FOR_LOGIN, 1, p);
@@ -342,22 +342,22 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
         pw_verify_dummy(&c->pw, password, password_len);
         PQclear(res);
         login_failed(c, email, NULL, ci);
-        return fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+        return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
     }
     snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
     ok = pw_verify(PQgetvalue(res, 0, 1), password, password_len);
     if (!ok) {
         PQclear(res);
         login_failed(c, email, uid, ci);
-        return fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+        return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
     }
     if (strcmp(PQgetvalue(res, 0, 2), "active") != 0 || PQgetvalue(res, 0, 4)[0] == 't') {
         PQclear(res);
-        return fail(err, AF_USER_BANNED, "User is banned");
+        return auth_fail(err, AF_USER_BANNED, "User is banned");
     }
     if (c->cfg->auth.require_email_confirmation && PQgetvalue(res, 0, 3)[0] != 't') {
         PQclear(res);
-        return fail(err, AF_EMAIL_NOT_CONFIRMED, "Email not confirmed");
+        return auth_fail(err, AF_EMAIL_NOT_CONFIRMED, "Email not confirmed");
     }
     if (pw_needs_rehash(PQgetvalue(res, 0, 1), &c->pw) &&
         pw_hash(newhash, &c->pw, password, password_len) == UMS_OK)
@@ -403,13 +403,13 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out,
     if (rc == UMS_EDENIED) {
         switch (why) {
         case SF_ALREADY_USED:
-            return fail(err, AF_REFRESH_USED, "Invalid Refresh Token: Already Used");
+            return auth_fail(err, AF_REFRESH_USED, "Invalid Refresh Token: Already Used");
         case SF_SESSION_NOT_FOUND:
-            return fail(err, AF_SESSION_NOT_FOUND, "Session not found");
+            return auth_fail(err, AF_SESSION_NOT_FOUND, "Session not found");
         case SF_SESSION_EXPIRED:
-            return fail(err, AF_SESSION_EXPIRED, "Session expired");
+            return auth_fail(err, AF_SESSION_EXPIRED, "Session expired");
         default:
-            return fail(err, AF_REFRESH_NOT_FOUND, "Invalid Refresh Token: Refresh Token Not Found");
+            return auth_fail(err, AF_REFRESH_NOT_FOUND, "Invalid Refresh Token: Refresh Token Not Found");
         }
     }
     if (rc != UMS_OK)
@@ -455,15 +455,15 @@ static int bearer(struct ums_ctx *c, const char *token, size_t len, struct princ
     }
     if (tokens_check(c->tokens, token, len, (long)time(NULL), &id, &why) != UMS_OK) {
         log_info("bearer rejected: %s", why);
-        return fail(err, AF_BAD_JWT, "invalid JWT: unable to parse or verify signature");
+        return auth_fail(err, AF_BAD_JWT, "invalid JWT: unable to parse or verify signature");
     }
     state = sess_check_user(c, id.sid, id.sub, p->role, want_user ? &p->user_json : NULL);
     if (state < 0)
         return state;
     if (state == SESS_DEAD)
-        return fail(err, AF_SESSION_NOT_FOUND, "Session from session_id claim in JWT does not exist");
+        return auth_fail(err, AF_SESSION_NOT_FOUND, "Session from session_id claim in JWT does not exist");
     if (state == SESS_BANNED)
-        return fail(err, AF_USER_BANNED, "User is banned");
+        return auth_fail(err, AF_USER_BANNED, "User is banned");
     if (state != SESS_LIVE) {
         free(p->user_json);
         p->user_json = NULL;
@@ -532,10 +532,10 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
             return UMS_EDENIED;
         rc = load_user(c, p->user_id, &res);
         if (rc != UMS_OK)
-            return rc == UMS_ENOTFOUND ? fail(err, AF_USER_NOT_FOUND, "User not found") : rc;
+            return rc == UMS_ENOTFOUND ? auth_fail(err, AF_USER_NOT_FOUND, "User not found") : rc;
         if (pw_verify(PQgetvalue(res, 0, 8), password, password_len)) {
             PQclear(res);
-            return fail(err, AF_SAME_PASSWORD,
+            return auth_fail(err, AF_SAME_PASSWORD,
                         "New password should be different from the old password.");
         }
         PQclear(res);

@@ -43,6 +43,9 @@ struct auth_err {
     int retry_after;
 };
 
+/* Sets err and returns UMS_EDENIED: the one way flows report an expected failure. */
+int auth_fail(struct auth_err *err, enum auth_fail f, const char *msg);
+
 /* A session response: the user and, when a session was made, its tokens. */
 struct auth_out {
     char user_id[UUID_LEN + 1];

@@ -133,6 +133,23 @@ int buf_add_json_str(struct buf *b, const char *s)
     return buf_add_json_strn(b, s, strlen(s));
 }
 
+int buf_add_urlencoded(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p && rc == 0; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            rc = buf_addc(b, (char)*p);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            rc = buf_add(b, e, 3);
+        }
+    }
+    return rc;
+}
+
 void buf_reset(struct buf *b, size_t keep)
 {
     if (b->cap > keep) {

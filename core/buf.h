@@ -28,6 +28,10 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((forma
 int buf_add_json_strn(struct buf *b, const char *s, size_t n);
 int buf_add_json_str(struct buf *b, const char *s);
 
+/* Adds s percent-encoded: RFC 3986 unreserved characters stay, the rest
+ * becomes %XX (for query values and fragments). */
+int buf_add_urlencoded(struct buf *b, const char *s);
+
 /* Empties the buffer; keeps its memory unless it grew past `keep` bytes. */
 void buf_reset(struct buf *b, size_t keep);
 void buf_free(struct buf *b);

@@ -21,12 +21,6 @@
 #include "ums.h"
 #include "valid.h"
 
-static int fail(struct auth_err *err, enum auth_fail f, const char *msg)
-{
-    err->fail = f;
-    err->msg = msg;
-    return UMS_EDENIED;
-}
 
 /* Adds the common event members and sends it through the outbox. */
 static int event(struct ums_ctx *c, const char *type, const char *uid, const char *to,
@@ -132,20 +126,20 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     int rc;
 
     if (kinds == NULL)
-        return fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
+        return auth_fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
                                         "email_change or email");
     if (token_hash != NULL) {
         if (!is_token_hash(token_hash))
-            return fail(err, AF_OTP_EXPIRED, "Email link is invalid or has expired");
+            return auth_fail(err, AF_OTP_EXPIRED, "Email link is invalid or has expired");
         for (int i = 0; i < TOKEN_HASH_LEN; i++)
             th[i] = (char)tolower((unsigned char)token_hash[i]);
         th[TOKEN_HASH_LEN] = '\0';
     } else {
         if (email_in == NULL || token == NULL)
-            return fail(err, AF_VALIDATION, "Verify requires either a token_hash, or an email "
+            return auth_fail(err, AF_VALIDATION, "Verify requires either a token_hash, or an email "
                                             "and a token");
         if (email_normalize(email, email_in, email_len) != UMS_OK || strlen(token) != OTP_LEN)
-            return fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+            return auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
         otp_token_hash(th, email, token);
     }
     sha256_hex(stored, th, TOKEN_HASH_LEN);
@@ -161,7 +155,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     if (PQntuples(res) == 0) {
         PQclear(res);
         db_rollback(c->db);
-        return fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+        return auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
     }
     snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
     snprintf(kind, sizeof(kind), "%s", PQgetvalue(res, 0, 1));
@@ -173,11 +167,11 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
         rc = db_exec(c->db, &res, STMT_USER_APPLY_EMAIL_CHANGE, 2, p);
         if (rc == UMS_ECONFLICT) {
             db_rollback(c->db);
-            return fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been "
+            return auth_fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been "
                                               "registered");
         }
         if (rc == UMS_OK && PQntuples(res) == 0)
-            rc = fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+            rc = auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
         PQclear(res);
     } else {
         /* Every other kind proves the address: it is confirmed. */
@@ -212,7 +206,7 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
     int rc;
 
     if (email_normalize(email, email_in, email_len) != UMS_OK)
-        return fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+        return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
@@ -259,9 +253,9 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, 
     int rc, create;
 
     if (type == NULL)
-        return fail(err, AF_VALIDATION, "type is required");
+        return auth_fail(err, AF_VALIDATION, "type is required");
     if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
-        return fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+        return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
     create = strcmp(type, "signup") == 0 || strcmp(type, "invite") == 0;
     if (strcmp(type, "signup") == 0) {
         kind = "confirmation";
@@ -279,13 +273,13 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, 
         kind = "email_change";
         out->verification_type = "email_change";
     } else {
-        return fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
+        return auth_fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
                                         "email_change_current or email_change_new");
     }
     snprintf(target, sizeof(target), "%s", email);
     if (strcmp(kind, "email_change") == 0 &&
         (new_email == NULL || email_normalize(target, new_email, new_email_len) != UMS_OK))
-        return fail(err, AF_VALIDATION, "new_email is required for email change links");
+        return auth_fail(err, AF_VALIDATION, "new_email is required for email change links");
     if (create) {
         struct admin_attrs a;
         memset(&a, 0, sizeof(a));
@@ -307,7 +301,7 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, 
         return rc;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return fail(err, AF_USER_NOT_FOUND, "User with this email not found");
+        return auth_fail(err, AF_USER_NOT_FOUND, "User with this email not found");
     }
     snprintf(out->user_id, sizeof(out->user_id), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);

@@ -73,27 +73,11 @@ void route_verify_post(struct req *r)
     auth_out_free(&out);
 }
 
-/* Appends v percent-encoded (RFC 3986 unreserved characters stay). */
-static void url_encode(struct buf *b, const char *v)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            buf_addc(b, (char)*p);
-        } else {
-            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            buf_add(b, e, 3);
-        }
-    }
-}
-
 /* Appends k=v to b, form-encoded. */
 static void form_add(struct buf *b, const char *k, const char *v, int first)
 {
     buf_printf(b, "%s%s=", first ? "" : "&", k);
-    url_encode(b, v);
+    buf_add_urlencoded(b, v);
 }
 
 /* 303 to target with the session in the fragment, or the error in the query. */
@@ -180,7 +164,7 @@ void route_admin_generate_link(struct req *r)
     buf_init(&link, 8192);
     buf_printf(&link, "%s/verify?token=%s&type=%s&redirect_to=", r->app->ctx.cfg->auth.external_url,
                out.token_hash, out.verification_type);
-    url_encode(&link, target);
+    buf_add_urlencoded(&link, target);
     json_object_object_add(o, "action_link", json_object_new_string(link.p));
     json_object_object_add(o, "email_otp", json_object_new_string(out.otp));
     json_object_object_add(o, "hashed_token", json_object_new_string(out.token_hash));

@@ -50,22 +50,6 @@ static const char *jget(struct json_object *o, const char *k)
     return json_object_object_get_ex(o, k, &v) && v != NULL ? json_object_get_string(v) : NULL;
 }
 
-/* Appends s percent-encoded. */
-static void url_encode(struct buf *b, const char *v)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            buf_addc(b, (char)*p);
-        } else {
-            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            buf_add(b, e, 3);
-        }
-    }
-}
-
 /* Sends the email of one event. 0, or UMS_ERR to retry later. */
 static int send_email(struct notifier *n, long long id, struct json_object *ev, int t)
 {
@@ -86,7 +70,7 @@ static int send_email(struct notifier *n, long long id, struct json_object *ev, 
     if (th != NULL) {
         buf_printf(&link, "%s/verify?token=%s&type=%s&redirect_to=", cfg->auth.external_url, th,
                    jget(ev, "verify_type") ? jget(ev, "verify_type") : "signup");
-        url_encode(&link, redirect != NULL ? redirect : cfg->auth.site_url);
+        buf_add_urlencoded(&link, redirect != NULL ? redirect : cfg->auth.site_url);
     }
     snprintf(minutes, sizeof(minutes), "%s", jget(ev, "minutes") ? jget(ev, "minutes") : "15");
     {

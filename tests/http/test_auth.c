@@ -1147,3 +1147,106 @@ CTEST(forward_auth, check_and_nginx_auth_request)
     ASSERT_EQ(r.status, 401);
     http_resp_free(&r);
 }
+
+/* Raw FastCGI POST of a JSON body to sock; returns the status and the body. */
+static int raw_post(const char *sock, const char *uri, const char *body, char **resp_body)
+{
+    char clen[24], *out = NULL;
+    const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", uri, "REMOTE_ADDR", "127.0.9.9",
+                       "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", clen, NULL};
+    snprintf(clen, sizeof(clen), "%zu", strlen(body));
+    if (fcgi_request(sock, p, body, strlen(body), &out) != 0)
+        return -1;
+    int st = fcgi_status(out);
+    const char *b = strstr(out, "\r\n\r\n");
+    *resp_body = strdup(b != NULL ? b + 4 : "");
+    free(out);
+    return st;
+}
+
+CTEST(confirm, confirm_first_mode)
+{
+    /* A second ums-fcgi (spawned mode) with require_email_confirmation on. */
+    char sock[1024], pidf[1024], cmd[8192], email[128], body[512], otp[8] = "", *resp = NULL;
+    long pid = 0;
+    FILE *f;
+    snprintf(sock, sizeof(sock), "%s/run/confirm-test.sock", env_need("UMS_STACK"));
+    snprintf(pidf, sizeof(pidf), "%s/run/confirm-test.pid", env_need("UMS_STACK"));
+    snprintf(cmd, sizeof(cmd),
+             "rm -f '%s' && UMS_AUTH_REQUIRE_EMAIL_CONFIRMATION=true spawn-fcgi -s '%s' -M 0600 "
+             "-P '%s' -- '%s/fcgi/ums-fcgi' --config '%s' >/dev/null",
+             sock, sock, pidf, env_need("UMS_BUILD_DIR"), env_need("UMS_CONFIG"));
+    ASSERT_EQ(sh(cmd), 0);
+    f = fopen(pidf, "r");
+    ASSERT_NOT_NULL(f);
+    ASSERT_EQ(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    new_email(email, sizeof(email), "confirm");
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             email);
+    int st1 = raw_post(sock, "/auth/v1/signup", body, &resp);
+    int bare = resp != NULL && strstr(resp, "\"access_token\"") == NULL &&
+               strstr(resp, "\"id\"") != NULL;
+    char first_id[64] = "";
+    if (resp != NULL && strstr(resp, "\"id\": \"") != NULL)
+        snprintf(first_id, sizeof(first_id), "%.36s", strstr(resp, "\"id\": \"") + 7);
+    free(resp);
+    int st2 = raw_post(sock, "/auth/v1/token?grant_type=password", body, &resp);
+    int not_confirmed = resp != NULL && strstr(resp, "email_not_confirmed") != NULL;
+    free(resp);
+    /* The same address again: a look-alike user, no error, no account leak. */
+    int st3 = raw_post(sock, "/auth/v1/signup", body, &resp);
+    int fake = resp != NULL && first_id[0] != '\0' && strstr(resp, first_id) == NULL &&
+               strstr(resp, "\"access_token\"") == NULL;
+    free(resp);
+    int mailed = wait_mail(email, "user.registered", otp, NULL, NULL, 0) == 0;
+    snprintf(body, sizeof(body), "{\"type\":\"signup\",\"email\":\"%s\",\"token\":\"%s\"}", email,
+             otp);
+    int st4 = raw_post(sock, "/auth/v1/verify", body, &resp);
+    free(resp);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             email);
+    int st5 = raw_post(sock, "/auth/v1/token?grant_type=password", body, &resp);
+    free(resp);
+    kill((pid_t)pid, SIGTERM);
+    for (int i = 0; i < 50 && kill((pid_t)pid, 0) == 0; i++)
+        sleep_ms(100);
+    unlink(sock);
+    unlink(pidf);
+    ASSERT_EQ(st1, 200);
+    ASSERT_TRUE(bare);
+    ASSERT_EQ(st2, 400);
+    ASSERT_TRUE(not_confirmed);
+    ASSERT_EQ(st3, 200);
+    ASSERT_TRUE(fake);
+    ASSERT_TRUE(mailed);
+    ASSERT_EQ(st4, 200);
+    ASSERT_EQ(st5, 200);
+}
+
+CTEST(audit, sign_ins_failures_and_locks_are_recorded_without_secrets)
+{
+    char email[128], cmd[1024], out[256];
+    struct session s;
+    new_email(email, sizeof(email), "audit");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(40), NULL, NULL), 200);
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(login(email, "wrong password", src_for(40), NULL, NULL), 400);
+    snprintf(cmd, sizeof(cmd),
+             "psql -X -A -t \"$DATABASE_URL\" -c \"SELECT string_agg(DISTINCT action, ',' ORDER BY "
+             "action) FROM audit_log WHERE target_id = '%s'\"",
+             s.user_id);
+    FILE *p = popen(cmd, "r");
+    ASSERT_NOT_NULL(p);
+    ASSERT_NOT_NULL(fgets(out, sizeof(out), p));
+    pclose(p);
+    ASSERT_STR_CONTAINS(out, "user.login,");
+    ASSERT_STR_CONTAINS(out, "user.login_failed");
+    ASSERT_STR_CONTAINS(out, "user.locked");
+    ASSERT_STR_CONTAINS(out, "user.signup");
+    ASSERT_EQ(sh("test \"$(psql -X -A -t \"$DATABASE_URL\" -c \"SELECT count(*) FROM audit_log "
+                 "WHERE details::text ILIKE '%horse%' OR details::text ILIKE '%password\\\"%'\")\" "
+                 "= 0"),
+              0);
+}
