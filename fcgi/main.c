@@ -2,9 +2,7 @@
  * pre-forks and supervises workers (the php-fpm model), and spawned mode. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +19,7 @@
 
 #include "../core/config.h"
 #include "../core/log.h"
+#include "../core/privs.h"
 #include "../core/ums.h"
 #include "worker.h"
 
@@ -175,36 +174,6 @@ static int bind_tcp(const char *spec)
     }
     freeaddrinfo(ai);
     return fd;
-}
-
-/* Looks up [server] user; uid -1 when unset or not root. */
-static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
-{
-    struct passwd *pw;
-
-    *uid = (uid_t)-1;
-    *gid = (gid_t)-1;
-    if (name == NULL || *name == '\0' || geteuid() != 0)
-        return 0;
-    pw = getpwnam(name);
-    if (pw == NULL) {
-        log_error("[server] user: no such user '%s'", name);
-        return -1;
-    }
-    *uid = pw->pw_uid;
-    *gid = pw->pw_gid;
-    return 0;
-}
-
-static int drop_privileges(const char *name, uid_t uid, gid_t gid)
-{
-    if (uid == (uid_t)-1)
-        return 0;
-    if (initgroups(name, gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
-        log_error("cannot switch to user %s: %s", name, strerror(errno));
-        return -1;
-    }
-    return 0;
 }
 
 /* Refuses to start when the pid file names a live process; writes ours. */
@@ -530,7 +499,7 @@ int main(int argc, char **argv)
         rc = worker_run(0, cfg);
         goto out;
     }
-    if (lookup_user(cfg->server.user, &uid, &gid) != 0)
+    if (privs_lookup(cfg->server.user, &uid, &gid) != 0)
         goto out;
     listen_fd = cfg->server.listen[0] == '/'
                     ? bind_unix(cfg->server.listen, cfg->server.socket_mode, uid, gid)
@@ -547,7 +516,7 @@ int main(int argc, char **argv)
     /* The log must stay writable after the switch, for reopening on SIGHUP. */
     if (cfg->log.file[0] != '\0' && uid != (uid_t)-1 && chown(cfg->log.file, uid, gid) != 0)
         log_warn("cannot hand the log file to [server] user");
-    if (drop_privileges(cfg->server.user, uid, gid) != 0)
+    if (privs_drop(cfg->server.user, uid, gid) != 0)
         goto out;
     if (install_signals(pfd) != 0)
         goto out;

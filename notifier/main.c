@@ -21,6 +21,7 @@
 #include "../core/kv.h"
 #include "../core/log.h"
 #include "../core/outbox.h"
+#include "../core/privs.h"
 #include "../core/ums.h"
 #include "mail.h"
 #include "template.h"
@@ -182,11 +183,22 @@ static int process(struct notifier *n, redisReply *entries)
 
 static void ensure_group(struct notifier *n)
 {
+    const char *info[3] = {"XINFO", "GROUPS", OUTBOX_STREAM};
     const char *argv[6] = {"XGROUP", "CREATE", OUTBOX_STREAM, GROUP, "0", "MKSTREAM"};
     redisReply *r = NULL;
+    int exists = 0;
 
-    /* BUSYGROUP (it exists) comes back as an error reply: fine. */
-    if (kv_cmd(n->kv, &r, 6, argv, NULL) == UMS_OK)
+    /* XINFO on a missing stream is an error reply; then the group is missing too. */
+    if (kv_cmd(n->kv, &r, 3, info, NULL) == UMS_OK) {
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+            redisReply *g = r->element[i];
+            for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements; k += 2)
+                exists |= strcmp(g->element[k]->str, "name") == 0 &&
+                          strcmp(g->element[k + 1]->str, GROUP) == 0;
+        }
+        freeReplyObject(r);
+    }
+    if (!exists && kv_cmd(n->kv, &r, 6, argv, NULL) == UMS_OK)
         freeReplyObject(r);
 }
 
@@ -315,6 +327,21 @@ int main(int argc, char **argv)
         goto out;
     if (!once && write_pid(n.cfg->notifier.pid_file) != 0)
         log_warn("cannot write %s", n.cfg->notifier.pid_file);
+    /* Started as root: everything that needed root is done; run as the
+     * service user ([server] user), like the workers. */
+    {
+        uid_t uid;
+        gid_t gid;
+        if (privs_lookup(n.cfg->server.user, &uid, &gid) != 0)
+            goto out;
+        if (uid != (uid_t)-1 && !once && n.cfg->notifier.pid_file[0] != '\0' &&
+            chown(n.cfg->notifier.pid_file, uid, gid) != 0)
+            log_warn("cannot hand the pid file to [server] user");
+        if (uid != (uid_t)-1 && n.cfg->log.file[0] != '\0' && chown(n.cfg->log.file, uid, gid) != 0)
+            log_warn("cannot hand the log file to [server] user");
+        if (privs_drop(n.cfg->server.user, uid, gid) != 0)
+            goto out;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);

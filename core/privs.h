@@ -1,0 +1,14 @@
+/* privs.h - switching from root to the configured service user. */
+#ifndef UMS_PRIVS_H
+#define UMS_PRIVS_H
+
+#include <sys/types.h>
+
+/* Looks up name; *uid is (uid_t)-1 when name is empty or we are not root.
+ * 0, or -1 (logged) for an unknown user. */
+int privs_lookup(const char *name, uid_t *uid, gid_t *gid);
+
+/* Switches to uid/gid (with name's supplementary groups); a no-op for -1. */
+int privs_drop(const char *name, uid_t uid, gid_t gid);
+
+#endif
