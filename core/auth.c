@@ -69,16 +69,15 @@ static int load_user(struct ums_ctx *c, const char *uid, PGresult **res)
 }
 
 /* Fills out with the user object and an access token for session sid. */
-static int issue(struct ums_ctx *c, const char *uid, const char *sid, struct auth_out *out)
+/* Fills out from a row shaped like STMT_USER_FOR_TOKEN (columns 0-7). */
+static int issue_row(struct ums_ctx *c, PGresult *res, const char *uid, const char *sid,
+                     struct auth_out *out)
 {
-    PGresult *res = NULL;
     struct token_claims tc;
     char amr[96];
     long now = (long)time(NULL);
-    int rc = load_user(c, uid, &res);
+    int rc;
 
-    if (rc != UMS_OK)
-        return rc == UMS_ENOTFOUND ? UMS_ERR : rc;
     snprintf(amr, sizeof(amr), "[{\"method\":\"password\",\"timestamp\":%ld}]", now);
     memset(&tc, 0, sizeof(tc));
     tc.sub = uid;
@@ -95,7 +94,6 @@ static int issue(struct ums_ctx *c, const char *uid, const char *sid, struct aut
         out->user_json = strdup(PQgetvalue(res, 0, 5));
         rc = out->user_json != NULL ? UMS_OK : UMS_ERR;
     }
-    PQclear(res);
     if (rc != UMS_OK)
         return rc;
     snprintf(out->user_id, sizeof(out->user_id), "%s", uid);
@@ -103,6 +101,19 @@ static int issue(struct ums_ctx *c, const char *uid, const char *sid, struct aut
     out->expires_in = c->cfg->auth.access_token_ttl;
     out->has_session = 1;
     return UMS_OK;
+}
+
+/* Fills out with the user object and an access token for session sid. */
+static int issue(struct ums_ctx *c, const char *uid, const char *sid, struct auth_out *out)
+{
+    PGresult *res = NULL;
+    int rc = load_user(c, uid, &res);
+
+    if (rc != UMS_OK)
+        return rc == UMS_ENOTFOUND ? UMS_ERR : rc;
+    rc = issue_row(c, res, uid, sid, out);
+    PQclear(res);
+    return rc;
 }
 
 /* Renders an event object and adds it to the outbox; frees ev. */
@@ -314,11 +325,10 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
                size_t password_len, const struct client_info *ci, struct auth_out *out,
                struct auth_err *err)
 {
-    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], newhash[PW_HASH_MAX];
-    char sid[UUID_LEN + 1], refresh[REFRESH_TOKEN_LEN + 1];
-    const char *p[1] = {email};
+    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], newhash[PW_HASH_MAX] = "", eh[65];
+    char life[16], rt_ttl[16], rth[65];
     PGresult *res = NULL;
-    int rc, left, ok, tx = 0;
+    int rc, ok;
     const char *rehash = NULL;
 
     if (email_in == NULL || password == NULL)
@@ -326,70 +336,70 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     if (email_normalize(email, email_in, email_len) != UMS_OK ||
         password_len > PW_MAX_CHARS * 4)
         return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
-    left = lock_remaining(c, email);
-    if (left < 0)
-        return left;
-    if (left > 0) {
-        err->retry_after = left;
-        return auth_fail(err, AF_USER_LOCKED,
-                    "Too many failed sign-in attempts; the account is locked for a while.");
+    /* Round trip one: the lock and the account. */
+    sha256_hex(eh, email, strlen(email));
+    {
+        const char *p[2] = {email, eh};
+        rc = db_exec(c->db, &res, STMT_LOGIN_LOOKUP, 2, p);
     }
-    rc = db_exec(c->db, &res, STMT_USER_FOR_LOGIN, 1, p);
     if (rc != UMS_OK)
         return rc;
-    if (PQntuples(res) == 0) {
+    if (!PQgetisnull(res, 0, 0) && atoi(PQgetvalue(res, 0, 0)) > 0) {
+        err->retry_after = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return auth_fail(err, AF_USER_LOCKED,
+                         "Too many failed sign-in attempts; the account is locked for a while.");
+    }
+    if (PQgetisnull(res, 0, 1)) {
         /* The same argon2 work as for a real account. */
         pw_verify_dummy(&c->pw, password, password_len);
         PQclear(res);
         login_failed(c, email, NULL, ci);
         return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
     }
-    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
-    ok = pw_verify(PQgetvalue(res, 0, 1), password, password_len);
+    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 1));
+    ok = pw_verify(PQgetvalue(res, 0, 2), password, password_len);
     if (!ok) {
         PQclear(res);
         login_failed(c, email, uid, ci);
         return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
     }
-    if (strcmp(PQgetvalue(res, 0, 2), "active") != 0 || PQgetvalue(res, 0, 4)[0] == 't') {
+    if (strcmp(PQgetvalue(res, 0, 3), "active") != 0 || PQgetvalue(res, 0, 5)[0] == 't') {
         PQclear(res);
         return auth_fail(err, AF_USER_BANNED, "User is banned");
     }
-    if (c->cfg->auth.require_email_confirmation && PQgetvalue(res, 0, 3)[0] != 't') {
+    if (c->cfg->auth.require_email_confirmation && PQgetvalue(res, 0, 4)[0] != 't') {
         PQclear(res);
         return auth_fail(err, AF_EMAIL_NOT_CONFIRMED, "Email not confirmed");
     }
-    if (pw_needs_rehash(PQgetvalue(res, 0, 1), &c->pw) &&
+    if (pw_needs_rehash(PQgetvalue(res, 0, 2), &c->pw) &&
         pw_hash(newhash, &c->pw, password, password_len) == UMS_OK)
         rehash = newhash;
     PQclear(res);
+    res = NULL;
 
-    /* One transaction (one WAL flush): the failure counter, the session, the
-     * sign-in time and the audit row. */
-    rc = db_begin(c->db);
-    if (rc != UMS_OK)
-        return rc;
-    tx = 1;
-    rc = lock_clear(c, email);
-    if (rc == UMS_OK)
-        rc = sess_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh);
-    if (rc == UMS_OK) {
-        const char *ps[2] = {uid, rehash};
-        rc = db_exec(c->db, NULL, STMT_USER_SIGNED_IN, 2, ps);
+    /* Round trip two: counter, session, refresh token, sign-in time and audit
+     * row in one statement (sql/004_sign_in.sql), returning the user. */
+    if (sess_new_refresh(out->refresh_token) != UMS_OK)
+        return UMS_ERR;
+    sha256_hex(rth, out->refresh_token, REFRESH_TOKEN_LEN);
+    snprintf(life, sizeof(life), "%d", c->cfg->auth.session_lifetime);
+    snprintf(rt_ttl, sizeof(rt_ttl), "%d", c->cfg->auth.refresh_token_ttl);
+    {
+        const char *p[9] = {uid, eh, life, ci->user_agent, ci->ip != NULL ? ci->ip : "",
+                            "password", rth, rt_ttl, rehash};
+        rc = db_exec(c->db, &res, STMT_SIGN_IN, 9, p);
     }
-    if (rc == UMS_OK)
-        rc = audit_write(c->db, uid, "user.login", uid, ci->ip, NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    tx = 0;
-    if (rc == UMS_OK) {
-        auth_user_cache_drop(c, uid); /* last_sign_in_at changed */
-        memcpy(out->refresh_token, refresh, sizeof(refresh));
-        rc = issue(c, uid, sid, out);
-    }
-    if (tx)
-        db_rollback(c->db);
     explicit_bzero(newhash, sizeof(newhash));
+    if (rc == UMS_OK && PQntuples(res) != 1)
+        rc = UMS_ERR;
+    if (rc == UMS_OK) {
+        char sid[UUID_LEN + 1];
+        snprintf(sid, sizeof(sid), "%s", PQgetvalue(res, 0, 8));
+        auth_user_cache_drop(c, uid); /* last_sign_in_at changed */
+        rc = issue_row(c, res, uid, sid, out);
+    }
+    PQclear(res);
     return rc;
 }
 

@@ -23,9 +23,19 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "INSERT INTO identities (user_id, provider, provider_subject, email, data)"
         " VALUES ($1::text::uuid, 'email', $1::text, $2::text, jsonb_build_object('sub', $1::text,"
         " 'email', $2::text, 'email_verified', $3::bool, 'phone_verified', false))", 3},
-    [STMT_USER_FOR_LOGIN] = {"user_for_login",
-        "SELECT id, password_hash, status, email_confirmed_at IS NOT NULL,"
-        " coalesce(banned_until > now(), false) FROM users WHERE email = $1", 1},
+    /* A sign-in's first round trip: seconds of lock left (NULL when not
+     * locked), then the account (NULLs when there is none). $2: email hash. */
+    [STMT_LOGIN_LOOKUP] = {"login_lookup",
+        "SELECT (SELECT ceil(extract(epoch from a.locked_until - now()))::int"
+        " FROM login_attempts a WHERE a.email_hash = decode($2, 'hex')"
+        " AND a.locked_until > now()),"
+        " u.id, u.password_hash, u.status, u.email_confirmed_at IS NOT NULL,"
+        " coalesce(u.banned_until > now(), false)"
+        " FROM (VALUES (1)) v LEFT JOIN users u ON u.email = $1", 2},
+    /* The second: everything after the password check (004_sign_in.sql). */
+    [STMT_SIGN_IN] = {"sign_in",
+        "SELECT * FROM ums_sign_in($1::uuid, decode($2, 'hex'), $3::int, $4, $5, $6,"
+        " decode($7, 'hex'), $8::int, $9)", 9},
     /* Everything an access token and a session response need, in one row. */
     [STMT_USER_FOR_TOKEN] = {"user_for_token",
         "SELECT u.id, u.email, u.role, u.status, coalesce(u.banned_until > now(), false),"
@@ -117,9 +127,6 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", 1},
 
     /* lockout.c: $1 email hash (hex) */
-    [STMT_LOCK_CHECK] = {"lock_check",
-        "SELECT ceil(extract(epoch from locked_until - now()))::int FROM login_attempts"
-        " WHERE email_hash = decode($1, 'hex') AND locked_until > now()", 1},
     /* One more failure: a stale window or an expired lock starts over at 1;
      * reaching $3 failures locks for $4 seconds. Returns failures, locked. */
     [STMT_LOCK_FAIL] = {"lock_fail",

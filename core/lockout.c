@@ -13,22 +13,6 @@
 #include "kv.h"
 #include "ums.h"
 
-int lock_remaining(struct ums_ctx *c, const char *email)
-{
-    char h[65];
-    const char *p[1] = {h};
-    PGresult *res = NULL;
-    int rc;
-
-    sha256_hex(h, email, strlen(email));
-    rc = db_exec(c->db, &res, STMT_LOCK_CHECK, 1, p);
-    if (rc != UMS_OK)
-        return rc;
-    rc = PQntuples(res) > 0 ? atoi(PQgetvalue(res, 0, 0)) : 0;
-    PQclear(res);
-    return rc > 0 ? rc : 0;
-}
-
 int lock_fail(struct ums_ctx *c, const char *email, int *locked_now)
 {
     char h[65], window[16], threshold[16], duration[16];

@@ -5,9 +5,8 @@
 
 struct ums_ctx;
 
-/* Seconds the normalised email stays locked (0 when not locked), or < 0 on
- * a database error (UMS_EUNAVAILABLE / UMS_ERR). */
-int lock_remaining(struct ums_ctx *c, const char *email);
+/* (Whether an address is locked is read with the account, in one round trip:
+ * STMT_LOGIN_LOOKUP in auth.c.) */
 
 /* Records one failed sign-in. *locked_now is 1 when this failure started a
  * lock. 0 or a UMS_E* code. */

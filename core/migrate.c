@@ -23,6 +23,7 @@
 #define UNLOCK_SQL "SELECT pg_advisory_unlock(7207551001)"
 
 static const char bootstrap_sql[] =
+    "SET client_min_messages = warning; "
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version text PRIMARY KEY,"
     " checksum text NOT NULL,"

@@ -17,7 +17,7 @@
 
 #define SESS_CACHE_TTL "900"
 
-static int new_token(char out[REFRESH_TOKEN_LEN + 1])
+int sess_new_refresh(char out[REFRESH_TOKEN_LEN + 1])
 {
     unsigned char raw[32];
 
@@ -65,7 +65,7 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
         return rc;
     snprintf(sid, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    if (new_token(refresh) != UMS_OK)
+    if (sess_new_refresh(refresh) != UMS_OK)
         return UMS_ERR;
     return insert_token(c, sid, refresh, NULL);
 }

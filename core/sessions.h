@@ -18,6 +18,9 @@ enum sess_fail {
 
 enum sess_scope { SCOPE_GLOBAL, SCOPE_LOCAL, SCOPE_OTHERS };
 
+/* A fresh random refresh token (256 bits, base64url). 0 or UMS_ERR. */
+int sess_new_refresh(char out[REFRESH_TOKEN_LEN + 1]);
+
 /* Creates a session and its first refresh token, in the caller's transaction
  * if one is open. method is the amr method ("password", ...). */
 int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, const char *ip,

@@ -59,7 +59,9 @@ UMS_LIMITS_TOKEN_PER_5MIN=0 UMS_LIMITS_REFRESH_PER_5MIN=0 UMS_LIMITS_SIGNUP_PER_
 sleep 1
 
 echo "ums auth benchmark: $WORKERS workers, $(nproc) cores, ${SECS}s per run"
-echo "== argon2id (m=19456 KiB, t=2, p=1) alone, $(nproc) processes"
+# The raw rate drifts on a shared machine: it is measured right before and
+# right after the sign-ins, and the ratio uses the mean of the two.
+echo "== argon2id (m=19456 KiB, t=2, p=1) alone, $(nproc) processes, before the sign-ins"
 "$B" argon2 "$SECS" "$(nproc)" | tee "$LOGS/bench-argon2.out"
 
 echo "== private memory per worker before logins (KiB)"
@@ -68,7 +70,9 @@ cat "$LOGS/bench-mem-before"
 
 echo "== logins through nginx ($((WORKERS * 2)) client threads)"
 "$B" login "$SECS" $((WORKERS * 2)) | tee "$LOGS/bench-login.out"
-awk 'NR==FNR {a = $6; next} {printf "login rate / raw argon2id rate: %.1f%%\n", 100 * $6 / a}' \
+echo "== argon2id alone again, after the sign-ins"
+"$B" argon2 "$SECS" "$(nproc)" | tee -a "$LOGS/bench-argon2.out"
+awk 'NR==FNR {a += $6; n++; next} {printf "sign-in rate / mean raw argon2id rate: %.1f%%\n", 100 * $6 / (a / n)}' \
     FS='[ =/]+' "$LOGS/bench-argon2.out" "$LOGS/bench-login.out" || true
 
 sleep 2 # an idle worker gives argon2's area back after one second
