@@ -195,6 +195,9 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " VALUES ($1::bigint, $2, $3, 1, $4)"
         " ON CONFLICT (event_id, channel) DO UPDATE SET state = $3, attempts = d.attempts + 1,"
         " last_error = $4, updated_at = now()", 4},
+    /* Once delivered, the codes and links of an event are not kept. */
+    [STMT_OUTBOX_SCRUB] = {"outbox_scrub",
+        "UPDATE outbox SET event = event - 'otp' - 'token_hash' WHERE id = $1::bigint", 1},
     [STMT_AUDIT_INSERT] = {"audit_insert",
         "INSERT INTO audit_log (actor_id, action, target_id, ip, details)"
         " VALUES ($1::uuid, $2, $3::uuid, CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"

@@ -138,7 +138,11 @@ static int handle(struct notifier *n, const char *outbox_id, const char *event)
     rc = send_email(n, id, ev, t);
     if (rc == UMS_OK) {
         const char *p4[4] = {outbox_id, "email", "sent", NULL};
+        const char *p1[1] = {outbox_id};
         ack = db_exec(n->db, NULL, STMT_DELIVERY_RECORD, 4, p4) == UMS_OK;
+        /* The one-time code and link were for this message only. */
+        if (ack)
+            db_exec(n->db, NULL, STMT_OUTBOX_SCRUB, 1, p1);
         log_info("event %s (%s): email sent", outbox_id, type);
     } else if (rc == UMS_EINVALID) {
         const char *p4[4] = {outbox_id, "email", "failed", "event has no recipient"};
@@ -172,9 +176,13 @@ static int process(struct notifier *n, redisReply *entries)
                 event = f->element[k + 1]->str;
         }
         if (oid == NULL || event == NULL || handle(n, oid, event)) {
-            const char *argv[4] = {"XACK", OUTBOX_STREAM, GROUP, e->element[0]->str};
+            /* Acknowledged and removed: the entry carried the code in clear. */
+            const char *ack[4] = {"XACK", OUTBOX_STREAM, GROUP, e->element[0]->str};
+            const char *del[3] = {"XDEL", OUTBOX_STREAM, e->element[0]->str};
             redisReply *r = NULL;
-            if (kv_cmd(n->kv, &r, 4, argv, NULL) == UMS_OK)
+            if (kv_cmd(n->kv, &r, 4, ack, NULL) == UMS_OK)
+                freeReplyObject(r);
+            if (kv_cmd(n->kv, &r, 3, del, NULL) == UMS_OK)
                 freeReplyObject(r);
         }
     }

@@ -1010,6 +1010,14 @@ CTEST(email, recovery_by_otp)
     http_resp_free(&r);
     http_resp_free(&r2);
     ASSERT_EQ(wait_mail(email, "user.recovery_requested", otp, NULL, NULL, 0), 0);
+    /* Once mailed, the code is no longer kept in the outbox. */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "for i in $(seq 50); do n=$(psql -X -A -t \"$DATABASE_URL\" -c \"SELECT count(*) FROM "
+             "outbox WHERE event->>'email' = '%s' AND event ? 'otp'\"); [ \"$n\" = 0 ] && exit 0; "
+             "sleep 0.1; done; exit 1",
+             email);
+    ASSERT_EQ(sh(cmd), 0);
     ASSERT_EQ(verify_otp("recovery", "000000@example.com", otp, NULL, NULL), 403);
     ASSERT_EQ(verify_otp("signup", email, otp, NULL, NULL), 403); /* wrong type */
     ASSERT_EQ(verify_otp("recovery", email, otp, &s, NULL), 200);
