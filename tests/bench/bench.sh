@@ -5,6 +5,7 @@
 # Not part of scripts/check. Usage: tests/bench/bench.sh [SECONDS] [CONNECTIONS]
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 SECS=${1:-10}
 CONNS=${2:-32}
@@ -14,44 +15,21 @@ UMS_EXTRA_PACKAGES="wrk spawn-fcgi" "$ROOT/scripts/up" >/dev/null
 # shellcheck disable=SC1091
 . "$STACK/env"
 WORKERS=$(sed -n 's/^workers = //p' "$STACK/ums.conf")
-HELLO_SOCK="$RUN/hello.sock"
-HELLO_PID="$RUN/hello.pid"
-BENCH_CONF="$STACK/nginx/conf/bench.d/hello.conf"
-
 cleanup() {
-    if [ -s "$HELLO_PID" ]; then
-        while read -r p; do kill "$p" 2>/dev/null || true; done <"$HELLO_PID"
-        rm -f "$HELLO_PID"
-    fi
-    rm -f "$BENCH_CONF" "$HELLO_SOCK"
+    stop_hello
     "$ROOT/scripts/up" >/dev/null || true
 }
 trap cleanup EXIT
 
-# The hello program: spawn-fcgi forks $WORKERS processes on one socket.
-rm -f "$HELLO_SOCK"
-owner=()
-[ "$(id -u)" -eq 0 ] && owner=(-u "$SVC_USER" -g "$SVC_USER" -U "$SVC_USER" -G "$SVC_USER")
-spawn-fcgi -s "$HELLO_SOCK" -M 0660 -F "$WORKERS" -P "$HELLO_PID" "${owner[@]}" \
-    -- "$BUILD/tests/bench/hello" >/dev/null
-cat >"$BENCH_CONF" <<CONF
-location = /bench/hello {
-    include fastcgi_params;
-    fastcgi_pass unix:$HELLO_SOCK;
-}
-CONF
+# The hello program: as many processes as ums has workers.
+start_hello "$WORKERS"
 "$ROOT/scripts/up" >/dev/null
 wait_for 10 curl -sf "$UMS_URL/bench/hello" || die "the hello program does not answer"
 
-# private_kib PID: Private_Clean + Private_Dirty; rss_kib PID: Rss.
-private_kib() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
-rss_kib() { awk '/^Rss:/ {print $2}' "/proc/$1/smaps_rollup"; }
-
 show_workers() {
-    local master pid
-    master=$(pid_of "$RUN/ums-fcgi.pid")
+    local pid
     printf '  %-8s %12s %10s\n' worker private_KiB rss_KiB
-    for pid in $(pgrep -P "$master" ums-fcgi); do
+    for pid in $(ums_workers); do
         printf '  %-8s %12s %10s\n' "$pid" "$(private_kib "$pid")" "$(rss_kib "$pid")"
     done
 }

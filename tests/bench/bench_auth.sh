@@ -10,6 +10,7 @@
 # Not part of scripts/check. Usage: tests/bench/bench_auth.sh [SECONDS]
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 SECS=${1:-10}
 UMS_EXTRA_PACKAGES="wrk spawn-fcgi" "$ROOT/scripts/up" >/dev/null
@@ -17,34 +18,18 @@ UMS_EXTRA_PACKAGES="wrk spawn-fcgi" "$ROOT/scripts/up" >/dev/null
 . "$STACK/env"
 WORKERS=$(sed -n 's/^workers = //p' "$STACK/ums.conf")
 BENCH_CONF="$STACK/nginx/conf/bench.d/auth.conf"
-HELLO_SOCK="$RUN/hello.sock"
-HELLO_PID="$RUN/hello.pid"
 B="$BUILD/tests/bench/auth_bench"
 
 restore() {
-    if [ -s "$HELLO_PID" ]; then
-        while read -r p; do kill "$p" 2>/dev/null || true; done <"$HELLO_PID"
-        rm -f "$HELLO_PID"
-    fi
-    rm -f "$BENCH_CONF" "$HELLO_SOCK"
+    stop_hello
+    rm -f "$BENCH_CONF"
     "$ROOT/scripts/down" fcgi >/dev/null
     "$ROOT/scripts/up" >/dev/null || true
 }
 trap restore EXIT
 
-private_kib() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
-workers() { pgrep -P "$(pid_of "$RUN/ums-fcgi.pid")" ums-fcgi; }
-
-rm -f "$HELLO_SOCK"
-owner=()
-[ "$(id -u)" -eq 0 ] && owner=(-u "$SVC_USER" -g "$SVC_USER" -U "$SVC_USER" -G "$SVC_USER")
-spawn-fcgi -s "$HELLO_SOCK" -M 0660 -F "$WORKERS" -P "$HELLO_PID" "${owner[@]}" \
-    -- "$BUILD/tests/bench/hello" >/dev/null
+start_hello "$WORKERS"
 cat >"$BENCH_CONF" <<CONF
-location = /bench/hello {
-    include fastcgi_params;
-    fastcgi_pass unix:$HELLO_SOCK;
-}
 # The same route as in ums-locations.conf, without limit_req (exact match wins).
 location = /auth/v1/token {
     include ums/snippets/fastcgi.conf;
@@ -65,7 +50,7 @@ echo "== argon2id (m=19456 KiB, t=2, p=1) alone, $(nproc) processes, before the 
 "$B" argon2 "$SECS" "$(nproc)" | tee "$LOGS/bench-argon2.out"
 
 echo "== private memory per worker before logins (KiB)"
-for p in $(workers); do printf '  %s %s\n' "$p" "$(private_kib "$p")"; done >"$LOGS/bench-mem-before"
+for p in $(ums_workers); do printf '  %s %s\n' "$p" "$(private_kib "$p")"; done >"$LOGS/bench-mem-before"
 cat "$LOGS/bench-mem-before"
 
 echo "== logins through nginx ($((WORKERS * 2)) client threads)"
@@ -77,7 +62,7 @@ awk 'NR==FNR {a += $6; n++; next} {printf "sign-in rate / mean raw argon2id rate
 
 sleep 2 # an idle worker gives argon2's area back after one second
 echo "== private memory per worker after the logins, idle (KiB; the target: at most 4096 above before)"
-for p in $(workers); do printf '  %s %s\n' "$p" "$(private_kib "$p")"; done
+for p in $(ums_workers); do printf '  %s %s\n' "$p" "$(private_kib "$p")"; done
 
 echo "== refreshes through nginx (8 client threads, each rotating its own chain)"
 "$B" refresh "$SECS" 8

@@ -2,6 +2,7 @@
 #include "stack.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,4 +278,39 @@ int wait_status(const char *path, long status, int secs)
         sleep_ms(100);
     }
     return -1;
+}
+
+pid_t spawn_ums(const char *name, const char *env_assign, char *sock, size_t socklen)
+{
+    char pidf[1024], cmd[16384];
+    long pid = 0;
+    FILE *f;
+
+    snprintf(sock, socklen, "%s/run/%s.sock", env_need("UMS_STACK"), name);
+    snprintf(pidf, sizeof(pidf), "%s/run/%s.pid", env_need("UMS_STACK"), name);
+    snprintf(cmd, sizeof(cmd),
+             "rm -f '%s' && %s spawn-fcgi -s '%s' -M 0600 -P '%s' -- '%s/fcgi/ums-fcgi' "
+             "--config '%s' >/dev/null",
+             sock, env_assign, sock, pidf, env_need("UMS_BUILD_DIR"), env_need("UMS_CONFIG"));
+    if (sh(cmd) != 0)
+        return -1;
+    f = fopen(pidf, "r");
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%ld", &pid) != 1)
+        pid = -1;
+    fclose(f);
+    unlink(pidf);
+    return (pid_t)pid;
+}
+
+int stop_spawned(pid_t pid, const char *sock)
+{
+    if (pid <= 0)
+        return -1;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 50 && kill(pid, 0) == 0; i++)
+        sleep_ms(100);
+    unlink(sock);
+    return kill(pid, 0) == 0 ? -1 : 0;
 }

@@ -42,6 +42,16 @@ int count_procs(const char *comm, const char *needle, int masters_only);
 /* Polls GET path every 100 ms until it answers status, at most secs seconds. */
 int wait_status(const char *path, long status, int secs);
 
+/* A second ums-fcgi in spawned mode: spawn-fcgi gives it the listening
+ * socket .stack/run/NAME.sock on fd 0, with env_assign (e.g. "UMS_X=1" or
+ * "") in its environment. Fills sock (the socket path) and returns the pid,
+ * or -1. */
+pid_t spawn_ums(const char *name, const char *env_assign, char *sock, size_t socklen);
+
+/* SIGTERM to a spawned ums-fcgi; waits up to 5 s, removes its socket.
+ * Returns 0 when it exited. */
+int stop_spawned(pid_t pid, const char *sock);
+
 /* Sleeps ms milliseconds. */
 void sleep_ms(int ms);
 

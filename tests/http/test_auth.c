@@ -1175,20 +1175,10 @@ static int raw_post(const char *sock, const char *uri, const char *body, char **
 CTEST(confirm, confirm_first_mode)
 {
     /* A second ums-fcgi (spawned mode) with require_email_confirmation on. */
-    char sock[1024], pidf[1024], cmd[8192], email[128], body[512], otp[8] = "", *resp = NULL;
-    long pid = 0;
-    FILE *f;
-    snprintf(sock, sizeof(sock), "%s/run/confirm-test.sock", env_need("UMS_STACK"));
-    snprintf(pidf, sizeof(pidf), "%s/run/confirm-test.pid", env_need("UMS_STACK"));
-    snprintf(cmd, sizeof(cmd),
-             "rm -f '%s' && UMS_AUTH_REQUIRE_EMAIL_CONFIRMATION=true spawn-fcgi -s '%s' -M 0600 "
-             "-P '%s' -- '%s/fcgi/ums-fcgi' --config '%s' >/dev/null",
-             sock, sock, pidf, env_need("UMS_BUILD_DIR"), env_need("UMS_CONFIG"));
-    ASSERT_EQ(sh(cmd), 0);
-    f = fopen(pidf, "r");
-    ASSERT_NOT_NULL(f);
-    ASSERT_EQ(fscanf(f, "%ld", &pid), 1);
-    fclose(f);
+    char sock[1024], email[128], body[512], otp[8] = "", *resp = NULL;
+    pid_t pid = spawn_ums("confirm-test", "UMS_AUTH_REQUIRE_EMAIL_CONFIRMATION=true", sock,
+                          sizeof(sock));
+    ASSERT_TRUE(pid > 0);
     new_email(email, sizeof(email), "confirm");
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
              email);
@@ -1216,11 +1206,7 @@ CTEST(confirm, confirm_first_mode)
              email);
     int st5 = raw_post(sock, "/auth/v1/token?grant_type=password", body, &resp);
     free(resp);
-    kill((pid_t)pid, SIGTERM);
-    for (int i = 0; i < 50 && kill((pid_t)pid, 0) == 0; i++)
-        sleep_ms(100);
-    unlink(sock);
-    unlink(pidf);
+    stop_spawned(pid, sock);
     ASSERT_EQ(st1, 200);
     ASSERT_TRUE(bare);
     ASSERT_EQ(st2, 400);

@@ -511,32 +511,17 @@ CTEST(workers, sigterm_finishes_in_flight_request)
 
 CTEST(spawned, serves_inherited_socket)
 {
-    char cmd[16384], sock[1024], pidf[1024], *out = NULL;
+    char sock[1024], *out = NULL;
     const char *p[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/readyz", NULL};
-    long pid = 0;
-    FILE *f;
-    snprintf(sock, sizeof(sock), "%s/run/spawned-test.sock", env_need("UMS_STACK"));
-    snprintf(pidf, sizeof(pidf), "%s/run/spawned-test.pid", env_need("UMS_STACK"));
-    snprintf(cmd, sizeof(cmd),
-             "rm -f '%s' && spawn-fcgi -s '%s' -M 0600 -P '%s' -- '%s/fcgi/ums-fcgi' --config '%s' "
-             ">/dev/null",
-             sock, sock, pidf, env_need("UMS_BUILD_DIR"), env_need("UMS_CONFIG"));
-    ASSERT_EQ(sh(cmd), 0);
-    f = fopen(pidf, "r");
-    ASSERT_NOT_NULL(f);
-    ASSERT_EQ(fscanf(f, "%ld", &pid), 1);
-    fclose(f);
+    pid_t pid = spawn_ums("spawned-test", "", sock, sizeof(sock));
+    ASSERT_TRUE(pid > 0);
     int rc = fcgi_request(sock, p, "", 0, &out);
     int st = out != NULL ? fcgi_status(out) : -1;
     free(out);
-    kill((pid_t)pid, SIGTERM);
-    for (int i = 0; i < 50 && kill((pid_t)pid, 0) == 0; i++)
-        sleep_ms(100);
-    unlink(sock);
-    unlink(pidf);
+    int stopped = stop_spawned(pid, sock);
     ASSERT_EQ(rc, 0);
     ASSERT_EQ(st, 200);
-    ASSERT_NE(kill((pid_t)pid, 0), 0);
+    ASSERT_EQ(stopped, 0);
 }
 
 /* Runs umsctl with args; its output goes to out (at most outlen bytes). */
