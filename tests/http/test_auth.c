@@ -98,6 +98,25 @@ static int take_session(const struct http_resp *r, struct session *s)
     return ok ? 0 : -1;
 }
 
+/* POSTs body to path from src; on 200 takes the session into s (if asked);
+ * keeps the response in *keep (if asked, caller frees). Returns the status. */
+static long post_for_session(const char *path, const char *body, const char *src,
+                             struct session *s, struct http_resp *keep)
+{
+    struct http_resp r;
+    long st;
+    if (post(path, body, NULL, src, &r) != 0)
+        return -1;
+    st = r.status;
+    if (st == 200 && s != NULL)
+        take_session(&r, s);
+    if (keep != NULL)
+        *keep = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
 static int signup(const char *email, const char *pw, struct session *s)
 {
     char body[1024];
@@ -118,37 +137,15 @@ static long login(const char *email, const char *pw, const char *src, struct ses
                   struct http_resp *keep)
 {
     char body[1024];
-    struct http_resp r;
-    long st;
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
-    if (post("/auth/v1/token?grant_type=password", body, NULL, src, &r) != 0)
-        return -1;
-    st = r.status;
-    if (st == 200 && s != NULL)
-        take_session(&r, s);
-    if (keep != NULL)
-        *keep = r;
-    else
-        http_resp_free(&r);
-    return st;
+    return post_for_session("/auth/v1/token?grant_type=password", body, src, s, keep);
 }
 
 static long refresh(const char *token, struct session *s, struct http_resp *keep)
 {
     char body[256];
-    struct http_resp r;
-    long st;
     snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", token);
-    if (post("/auth/v1/token?grant_type=refresh_token", body, NULL, src_for(2), &r) != 0)
-        return -1;
-    st = r.status;
-    if (st == 200 && s != NULL)
-        take_session(&r, s);
-    if (keep != NULL)
-        *keep = r;
-    else
-        http_resp_free(&r);
-    return st;
+    return post_for_session("/auth/v1/token?grant_type=refresh_token", body, src_for(2), s, keep);
 }
 
 static long get_user(const char *bearer)
@@ -935,20 +932,9 @@ static long verify_otp(const char *type, const char *email, const char *otp, str
                        struct http_resp *keep)
 {
     char body[512];
-    struct http_resp r;
-    long st;
     snprintf(body, sizeof(body), "{\"type\":\"%s\",\"email\":\"%s\",\"token\":\"%s\"}", type,
              email, otp);
-    if (post("/auth/v1/verify", body, NULL, src_for(30), &r) != 0)
-        return -1;
-    st = r.status;
-    if (st == 200 && s != NULL)
-        take_session(&r, s);
-    if (keep != NULL)
-        *keep = r;
-    else
-        http_resp_free(&r);
-    return st;
+    return post_for_session("/auth/v1/verify", body, src_for(30), s, keep);
 }
 
 CTEST(email, welcome_mail_and_confirmation_link)
