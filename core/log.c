@@ -54,15 +54,6 @@ int log_open(const char *path, int level)
     return 0;
 }
 
-int log_reopen(void)
-{
-    char *path = log_path != NULL ? strdup(log_path) : NULL;
-    int rc = log_open(path, log_min);
-
-    free(path);
-    return rc;
-}
-
 void log_close(void)
 {
     buf_free(&line_buf);

@@ -7,9 +7,6 @@ enum log_level { LL_DEBUG, LL_INFO, LL_WARN, LL_ERROR, LL__MAX };
 /* Opens `path` for appending (NULL or "" means stderr). Returns 0 or -1. */
 int log_open(const char *path, int level);
 
-/* Reopens the same file (after rotation). */
-int log_reopen(void);
-
 /* Level from its name ("debug", "info", "warn", "error"), or -1. */
 int log_level_parse(const char *name);
 

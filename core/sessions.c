@@ -215,11 +215,6 @@ out:
     return rc;
 }
 
-int sess_check(struct ums_ctx *c, const char *sid, const char *uid, char role[32])
-{
-    return sess_check_user(c, sid, uid, role, NULL);
-}
-
 int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
                     char **user_json)
 {

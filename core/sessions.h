@@ -40,12 +40,10 @@ int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
 /* Whether session sid of user uid may be used: SESS_LIVE (role filled, from
  * the Redis cache or PostgreSQL), SESS_DEAD (revoked, expired, unknown, or
  * the user is gone), SESS_BANNED (the user is suspended or banned), or
- * UMS_EUNAVAILABLE when neither store can tell. */
+ * UMS_EUNAVAILABLE when neither store can tell. With user_json not NULL the
+ * cached user object ums:user:{uid} comes in the same Redis round trip
+ * (*user_json, malloc'd, set on a cache hit). */
 enum { SESS_DEAD = 0, SESS_LIVE = 1, SESS_BANNED = 2 };
-int sess_check(struct ums_ctx *c, const char *sid, const char *uid, char role[32]);
-
-/* sess_check that also fetches the cached user object ums:user:{uid} in the
- * same Redis round trip: *user_json (malloc'd) is set on a cache hit. */
 int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
                     char **user_json);
 
