@@ -1,6 +1,7 @@
 /* kv.c - hiredis connection with timeouts, AUTH, SELECT and reconnection. */
 #include "kv.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,16 @@ int kv_ensure(struct kv *kv)
     return connect_now(kv);
 }
 
+/* The peer had gone before the command: EOF, or a reset or broken pipe on write. */
+static int closed_by_peer(const redisContext *c)
+{
+    if (c == NULL)
+        return 0;
+    if (c->err == REDIS_ERR_EOF)
+        return 1;
+    return c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE);
+}
+
 int kv_cmd(struct kv *kv, redisReply **out, int argc, const char **argv, const size_t *lens)
 {
     redisReply *r;
@@ -133,6 +144,15 @@ int kv_cmd(struct kv *kv, redisReply **out, int argc, const char **argv, const s
     if (rc != UMS_OK)
         return rc;
     r = redisCommandArgv(kv->c, argc, argv, lens);
+    if (r == NULL && closed_by_peer(kv->c)) {
+        /* The server closed the connection while it sat idle (a restart, a
+         * timeout): reconnect at once and send the command once more, so a
+         * healthy Redis never shows up as an outage. */
+        drop(kv);
+        if (connect_now(kv) != UMS_OK)
+            return UMS_EUNAVAILABLE;
+        r = redisCommandArgv(kv->c, argc, argv, lens);
+    }
     if (r == NULL) {
         /* I/O error or timeout: the context is unusable from here on. */
         mark_down(kv, kv->c != NULL && kv->c->errstr[0] ? kv->c->errstr : "I/O error");
