@@ -15,6 +15,7 @@
 #include "password.h"
 #include "sessions.h"
 #include "ums.h"
+#include "users.h"
 #include "valid.h"
 
 
@@ -70,13 +71,8 @@ long long go_duration_seconds(const char *s)
     return total;
 }
 
-static int known_role(const char *role)
-{
-    return strcmp(role, "user") == 0 || strcmp(role, "admin") == 0;
-}
-
 /* Validates what both create and update accept. */
-static int check_attrs(const struct admin_attrs *a, char *email, struct auth_err *err)
+static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, char *email, struct auth_err *err)
 {
     const char *reason;
 
@@ -91,7 +87,7 @@ static int check_attrs(const struct admin_attrs *a, char *email, struct auth_err
     if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 &&
         go_duration_seconds(a->ban_duration) < 0)
         return auth_fail(err, AF_VALIDATION, "ban_duration must be \"none\" or a duration like 24h");
-    if (a->role != NULL && !known_role(a->role))
+    if (a->role != NULL && !users_role_known(c, a->role))
         return auth_fail(err, AF_VALIDATION, "role must be one of the configured roles");
     return UMS_OK;
 }
@@ -129,7 +125,7 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
 
     if (a->email == NULL)
         return auth_fail(err, AF_VALIDATION, "email is required");
-    if (check_attrs(a, email, err) != UMS_OK)
+    if (check_attrs(c, a, email, err) != UMS_OK)
         return UMS_EDENIED;
     if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
         return UMS_ERR;
@@ -182,7 +178,7 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
     PGresult *res = NULL;
     int rc, n, end_sessions = 0;
 
-    if (check_attrs(a, email, err) != UMS_OK)
+    if (check_attrs(c, a, email, err) != UMS_OK)
         return UMS_EDENIED;
     if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
         return UMS_ERR;

@@ -43,6 +43,7 @@ struct ums_config {
         char *refresh_token_secret; /* secret */
         char *service_key;       /* secret; a Bearer equal to it is an admin */
         int require_email_confirmation;
+        char *roles;             /* comma-separated role names; user and admin are required */
         char *uri_allow_list;    /* comma-separated redirect_to prefixes */
         int argon2_memory_kib;
         int argon2_iterations;
@@ -72,6 +73,17 @@ struct ums_config {
         int republish_after; /* seconds before an unpublished outbox row is republished */
         int claim_idle_ms;   /* pending entries idle this long are claimed from others */
     } notifier;
+    struct {
+        char *backend;       /* local | s3: where avatars go */
+        char *local_dir;     /* local: the folder the web server serves */
+        char *public_url;    /* URL prefix of stored objects (local folder or bucket) */
+        char *s3_endpoint;   /* s3: https://s3.<region>.amazonaws.com or a compatible server */
+        char *s3_bucket;
+        char *s3_region;
+        char *s3_access_key;
+        char *s3_secret_key; /* secret */
+        int timeout_ms;
+    } storage;
     struct {
         char *file;         /* empty: stderr */
         int level;          /* enum log_level */

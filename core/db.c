@@ -194,6 +194,46 @@ int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams,
     return rc;
 }
 
+/* One attempt at an unprepared statement. */
+static int exec_sql_once(struct db *db, PGresult **out, const char *sql, int nparams,
+                         const char *const *params, int *lost)
+{
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType s = PQresultStatus(res);
+    int rc;
+
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        *lost = PQstatus(db->conn) != CONNECTION_OK;
+        rc = result_rc(db, res, "query");
+        PQclear(res);
+        return rc == UMS_OK ? UMS_ERR : rc;
+    }
+    if (out != NULL)
+        *out = res;
+    else
+        PQclear(res);
+    return UMS_OK;
+}
+
+int db_exec_sql(struct db *db, PGresult **out, const char *sql, int nparams,
+                const char *const *params)
+{
+    int rc, lost = 0, in_tx = db->in_tx;
+
+    if (out != NULL)
+        *out = NULL;
+    rc = db_ensure(db);
+    if (rc != UMS_OK)
+        return rc;
+    rc = exec_sql_once(db, out, sql, nparams, params, &lost);
+    if (rc == UMS_EUNAVAILABLE && lost && !in_tx) {
+        lost = 0;
+        if (connect_now(db) == UMS_OK)
+            rc = exec_sql_once(db, out, sql, nparams, params, &lost);
+    }
+    return rc;
+}
+
 static int simple(struct db *db, const char *sql, char *err, size_t errlen)
 {
     PGresult *res;

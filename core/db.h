@@ -65,6 +65,16 @@ enum db_stmt {
     STMT_DELIVERY_STATE,
     STMT_DELIVERY_RECORD,
     STMT_OUTBOX_SCRUB,
+    /* users.c, profile.c: the user service */
+    STMT_API_USER_GET,
+    STMT_API_SET_NAME,
+    STMT_API_SET_ROLE,
+    STMT_API_SET_STATUS,
+    STMT_API_DELETE,
+    STMT_API_UNLOCK,
+    STMT_API_SESSIONS,
+    STMT_API_SESSION_REVOKE,
+    STMT_PROFILE_UPSERT,
     STMT__MAX
 };
 
@@ -91,6 +101,15 @@ int db_ensure(struct db *db);
  */
 int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams,
             const char *const *params);
+
+/*
+ * Runs a statement that is not in the table, planned for its values each
+ * time: only for queries composed in core/ from constant fragments (the user
+ * search, whose filters are optional). Every value is a $n parameter.
+ * Returns as db_exec.
+ */
+int db_exec_sql(struct db *db, PGresult **out, const char *sql, int nparams,
+                const char *const *params);
 
 /* Runs trusted SQL text with no parameters (migration files only). */
 int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen);

@@ -202,4 +202,36 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "INSERT INTO audit_log (actor_id, action, target_id, ip, details)"
         " VALUES ($1::uuid, $2, $3::uuid, CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"
         " coalesce($5::jsonb, '{}'))", 5},
+
+    /* users.c: the user service (/api/v1) */
+    [STMT_API_USER_GET] = {"api_user_get",
+        "SELECT ums_api_user(u, p)::text FROM users u"
+        " LEFT JOIN user_profiles p ON p.user_id = u.id WHERE u.id = $1", 1},
+    [STMT_API_SET_NAME] = {"api_set_name",
+        "UPDATE users SET name = $2 WHERE id = $1 RETURNING id", 2},
+    [STMT_API_SET_ROLE] = {"api_set_role", "SELECT ums_set_role($1::uuid, $2)", 2},
+    [STMT_API_SET_STATUS] = {"api_set_status", "SELECT ums_set_status($1::uuid, $2)", 2},
+    [STMT_API_DELETE] = {"api_delete", "SELECT ums_delete_user($1::uuid)", 1},
+    [STMT_API_UNLOCK] = {"api_unlock",
+        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 RETURNING email", 1},
+    /* $2: the caller's session, or NULL */
+    [STMT_API_SESSIONS] = {"api_sessions",
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id,"
+        " 'created_at', ums_ts(s.created_at), 'refreshed_at', ums_ts(s.refreshed_at),"
+        " 'expires_at', ums_ts(s.expires_at), 'user_agent', s.user_agent, 'ip', host(s.ip),"
+        " 'current', coalesce(s.id = $2::uuid, false)) ORDER BY s.created_at DESC, s.id), '[]')::text"
+        " FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()", 2},
+    [STMT_API_SESSION_REVOKE] = {"api_session_revoke",
+        "UPDATE sessions SET revoked_at = now()"
+        " WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL RETURNING id", 2},
+    /* profile.c: $3, $5, $7, $9 say whether $2, $4, $6, $8 were given */
+    [STMT_PROFILE_UPSERT] = {"profile_upsert",
+        "INSERT INTO user_profiles AS p (user_id, avatar_url, bio, timezone, preferences)"
+        " VALUES ($1, $2, $4, $6, coalesce($8::jsonb, '{}'))"
+        " ON CONFLICT (user_id) DO UPDATE SET"
+        " avatar_url = CASE WHEN $3::bool THEN $2 ELSE p.avatar_url END,"
+        " bio = CASE WHEN $5::bool THEN $4 ELSE p.bio END,"
+        " timezone = CASE WHEN $7::bool THEN $6 ELSE p.timezone END,"
+        " preferences = CASE WHEN $9::bool THEN coalesce($8::jsonb, '{}') ELSE p.preferences END",
+        9},
 };

@@ -73,7 +73,7 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
 /* Marks revoked sessions in the cache with a tombstone rather than deleting
  * them, so a concurrent check that read "live" from PostgreSQL just before
  * the revocation cannot put the session back (it only sets missing keys). */
-static void cache_drop(struct ums_ctx *c, PGresult *revoked)
+void sess_cache_revoked(struct ums_ctx *c, PGresult *revoked)
 {
     for (int i = 0; revoked != NULL && i < PQntuples(revoked); i++) {
         char key[64];
@@ -203,7 +203,7 @@ int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
         rc = db_commit(c->db);
     tx = 0;
     if (rc == UMS_OK) {
-        cache_drop(c, revoked);
+        sess_cache_revoked(c, revoked);
         *why = SF_ALREADY_USED;
         rc = UMS_EDENIED;
     }
@@ -279,7 +279,7 @@ int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_s
     }
     if (rc == UMS_OK) {
         *count = PQntuples(res);
-        cache_drop(c, res);
+        sess_cache_revoked(c, res);
     }
     PQclear(res);
     return rc;

@@ -3,6 +3,8 @@
 #ifndef UMS_SESSIONS_H
 #define UMS_SESSIONS_H
 
+#include <libpq-fe.h>
+
 struct ums_ctx;
 
 #define REFRESH_TOKEN_LEN 43 /* 256 bits, base64url */
@@ -53,6 +55,10 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
  * many were revoked. */
 int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
                 int *count);
+
+/* Marks the sessions whose ids are in column 0 of `revoked` as revoked in
+ * the Redis cache (after the commit that revoked or deleted them). */
+void sess_cache_revoked(struct ums_ctx *c, PGresult *revoked);
 
 /* Forgets the cached state of the user's live sessions, so the next check
  * reads the role from PostgreSQL (after a role change). */

@@ -165,7 +165,7 @@ int req_authenticate(struct req *r, int level)
         return -1;
     }
     if (level == AUTH_ADMIN && strcmp(r->who.role, "admin") != 0) {
-        reply_error(r, HE_NOT_ADMIN, NULL);
+        reply_error(r, r->family == FAM_API ? HE_FORBIDDEN : HE_NOT_ADMIN, NULL);
         return -1;
     }
     if (level == AUTH_USER && r->who.service) {

@@ -62,6 +62,10 @@ enum http_err {
     HE_USER_NOT_FOUND_BEARER, /* 403: the sub claim names no user */
     HE_USER_LOCKED,
     HE_OTP_EXPIRED,
+    /* /api/v1 outcomes */
+    HE_EMAIL_TAKEN, /* 409 email_exists */
+    HE_LAST_ADMIN,  /* 409 last_admin */
+    HE_IMAGE,       /* 415 unsupported_image */
     HE__MAX
 };
 
@@ -79,7 +83,12 @@ typedef void (*route_fn)(struct req *r);
 #define R_USER_JSON (1u << 2) /* the authentication also fetches the cached user object */
 
 /* Who may call a route; checked by dispatch() after 413 and before the body. */
-enum route_auth { AUTH_NONE, AUTH_USER, AUTH_ADMIN };
+enum route_auth {
+    AUTH_NONE,
+    AUTH_USER,            /* a user's access token */
+    AUTH_ADMIN,           /* an admin's access token or the service key */
+    AUTH_USER_OR_SERVICE, /* a user's access token or the service key */
+};
 
 struct route {
     unsigned methods;    /* enum http_method mask; GET implies HEAD */

@@ -48,6 +48,10 @@ static const struct {
     [HE_USER_NOT_FOUND] = {404, "user_not_found", "User not found"},
     [HE_USER_NOT_FOUND_BEARER] = {403, "user_not_found", "User from sub claim in JWT does not exist"},
     [HE_OTP_EXPIRED] = {403, "otp_expired", "Token has expired or is invalid"},
+    [HE_EMAIL_TAKEN] = {409, "email_exists", "A user with this email address already exists."},
+    [HE_LAST_ADMIN] = {409, "last_admin",
+                       "This would leave no active admin; promote another admin first."},
+    [HE_IMAGE] = {415, "unsupported_image", "The body must be a PNG, JPEG or WebP image."},
     [HE_USER_LOCKED] = {429, "user_locked", "Too many failed sign-in attempts; try again later."},
 };
 

@@ -5,6 +5,10 @@
 
 /* Body cap of the JSON auth routes. */
 #define AUTH_BODY (16 * 1024)
+/* Body cap of the JSON /api/v1 routes (a profile's preferences may be 16 KiB). */
+#define API_BODY (64 * 1024)
+#define API (FAM_API)
+#define RW (R_JSON | R_NEEDS_DB)
 
 const struct route ums_routes[] = {
     {M_GET, "/healthz", route_healthz, FAM_OPS, 0, 0, AUTH_NONE},
@@ -35,6 +39,26 @@ const struct route ums_routes[] = {
      R_JSON | R_NEEDS_DB, AUTH_ADMIN},
     {M_DELETE, "/auth/v1/admin/users/{id}", route_admin_delete, FAM_AUTH, AUTH_BODY,
      R_JSON | R_NEEDS_DB, AUTH_ADMIN},
+
+    /* /api/v1: the user service */
+    {M_GET, "/api/v1/users", route_users_list, API, 0, R_NEEDS_DB, AUTH_ADMIN},
+    {M_POST, "/api/v1/users", route_users_create, API, API_BODY, RW, AUTH_ADMIN},
+    {M_GET, "/api/v1/users/{id}", route_users_get, API, 0, R_NEEDS_DB, AUTH_USER_OR_SERVICE},
+    {M_PATCH, "/api/v1/users/{id}", route_users_patch, API, API_BODY, RW, AUTH_USER_OR_SERVICE},
+    {M_DELETE, "/api/v1/users/{id}", route_users_delete, API, 0, R_NEEDS_DB, AUTH_USER_OR_SERVICE},
+    {M_PUT, "/api/v1/users/{id}/role", route_users_role, API, API_BODY, RW, AUTH_ADMIN},
+    {M_POST, "/api/v1/users/{id}/unlock", route_users_unlock, API, 0, R_NEEDS_DB, AUTH_ADMIN},
+    {M_GET, "/api/v1/users/{id}/sessions", route_sessions_list, API, 0, R_NEEDS_DB,
+     AUTH_USER_OR_SERVICE},
+    {M_DELETE, "/api/v1/users/{id}/sessions", route_sessions_revoke_all, API, 0, R_NEEDS_DB,
+     AUTH_USER_OR_SERVICE},
+    {M_DELETE, "/api/v1/users/{id}/sessions/{sid}", route_sessions_revoke, API, 0, R_NEEDS_DB,
+     AUTH_USER_OR_SERVICE},
+    {M_GET, "/api/v1/users/{id}/profile", route_profile_get, API, 0, R_NEEDS_DB,
+     AUTH_USER_OR_SERVICE},
+    {M_PATCH, "/api/v1/users/{id}/profile", route_profile_patch, API, API_BODY, RW,
+     AUTH_USER_OR_SERVICE},
+    {M_GET, "/api/v1/audit", route_audit_list, API, 0, R_NEEDS_DB, AUTH_ADMIN},
 };
 
 const size_t ums_routes_len = UMS_ARRAY_LEN(ums_routes);

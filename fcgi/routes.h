@@ -24,5 +24,18 @@ void route_recover(struct req *r);
 void route_verify_post(struct req *r);
 void route_verify_get(struct req *r);
 void route_admin_generate_link(struct req *r);
+void route_users_list(struct req *r);
+void route_users_create(struct req *r);
+void route_users_get(struct req *r);
+void route_users_patch(struct req *r);
+void route_users_delete(struct req *r);
+void route_users_role(struct req *r);
+void route_users_unlock(struct req *r);
+void route_sessions_list(struct req *r);
+void route_sessions_revoke(struct req *r);
+void route_sessions_revoke_all(struct req *r);
+void route_profile_get(struct req *r);
+void route_profile_patch(struct req *r);
+void route_audit_list(struct req *r);
 
 #endif

@@ -17,147 +17,11 @@
 #include <json-c/json.h>
 
 #include "../../core/b64.h"
+#include "client.h"
 #include "fcgi_client.h"
 #include "stack.h"
 
 
-static struct json_object *jparse(const struct http_resp *r)
-{
-    return r->body != NULL ? json_tokener_parse(r->body) : NULL;
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-    struct json_object *v;
-    return o != NULL && json_object_object_get_ex(o, k, &v) && v != NULL &&
-                   json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
-/* A fresh address for each test so that accounts never collide. */
-static void new_email(char *out, size_t n, const char *tag)
-{
-    unsigned r;
-    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-        r = (unsigned)getpid();
-    snprintf(out, n, "%s-%08x@example.com", tag, r);
-}
-
-static int post(const char *path, const char *body, const char *bearer, const char *src,
-                struct http_resp *r)
-{
-    char auth[9000];
-    const char *h[4] = {"Content-Type: application/json", NULL, NULL, NULL};
-    if (bearer != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
-        h[1] = auth;
-    }
-    return http_req("POST", path, h, body, body != NULL ? strlen(body) : 0, src, r);
-}
-
-static int req_bearer(const char *method, const char *path, const char *body, const char *bearer,
-                      struct http_resp *r)
-{
-    char auth[9000];
-    const char *h[3] = {"Content-Type: application/json", auth, NULL};
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
-    return http_req(method, path, h, body, body != NULL ? strlen(body) : 0, NULL, r);
-}
-
-/* Source addresses: each test that counts requests uses its own. */
-static const char *src_for(int n)
-{
-    static char buf[16][32];
-    static int next;
-    char *b = buf[next++ % 16];
-    unsigned r;
-    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-        r = 7;
-    snprintf(b, 32, "127.%u.%u.%u", 10 + n % 200, (r >> 8) % 250 + 1, r % 250 + 1);
-    return b;
-}
-
-struct session {
-    char access[4096];
-    char refresh[64];
-    char user_id[40];
-};
-
-static int take_session(const struct http_resp *r, struct session *s)
-{
-    struct json_object *o = jparse(r), *u;
-    int ok = o != NULL && jstr(o, "access_token") && jstr(o, "refresh_token") &&
-             json_object_object_get_ex(o, "user", &u) && jstr(u, "id");
-    if (ok) {
-        snprintf(s->access, sizeof(s->access), "%s", jstr(o, "access_token"));
-        snprintf(s->refresh, sizeof(s->refresh), "%s", jstr(o, "refresh_token"));
-        snprintf(s->user_id, sizeof(s->user_id), "%s", jstr(u, "id"));
-    }
-    json_object_put(o);
-    return ok ? 0 : -1;
-}
-
-/* POSTs body to path from src; on 200 takes the session into s (if asked);
- * keeps the response in *keep (if asked, caller frees). Returns the status. */
-static long post_for_session(const char *path, const char *body, const char *src,
-                             struct session *s, struct http_resp *keep)
-{
-    struct http_resp r;
-    long st;
-    if (post(path, body, NULL, src, &r) != 0)
-        return -1;
-    st = r.status;
-    if (st == 200 && s != NULL)
-        take_session(&r, s);
-    if (keep != NULL)
-        *keep = r;
-    else
-        http_resp_free(&r);
-    return st;
-}
-
-static int signup(const char *email, const char *pw, struct session *s)
-{
-    char body[1024];
-    struct http_resp r;
-    int rc;
-    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
-    if (post("/auth/v1/signup", body, NULL, src_for(1), &r) != 0 || r.status != 200) {
-        fprintf(stderr, "signup failed: %ld %s\n", r.status, r.body);
-        http_resp_free(&r);
-        return -1;
-    }
-    rc = s != NULL ? take_session(&r, s) : 0;
-    http_resp_free(&r);
-    return rc;
-}
-
-static long login(const char *email, const char *pw, const char *src, struct session *s,
-                  struct http_resp *keep)
-{
-    char body[1024];
-    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
-    return post_for_session("/auth/v1/token?grant_type=password", body, src, s, keep);
-}
-
-static long refresh(const char *token, struct session *s, struct http_resp *keep)
-{
-    char body[256];
-    snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", token);
-    return post_for_session("/auth/v1/token?grant_type=refresh_token", body, src_for(2), s, keep);
-}
-
-static long get_user(const char *bearer)
-{
-    struct http_resp r;
-    long st;
-    if (req_bearer("GET", "/auth/v1/user", NULL, bearer, &r) != 0)
-        return -1;
-    st = r.status;
-    http_resp_free(&r);
-    return st;
-}
 
 /* Checks an /auth/v1 legacy-format error. */
 #define ASSERT_AUTH_ERROR(resp, status_, code_)                                                \
@@ -722,20 +586,6 @@ CTEST(degraded, redis_down_keeps_signup_login_and_lockout)
     ASSERT_EQ(locked, 429);
 }
 
-static long admin_req(const char *method, const char *path, const char *body, const char *bearer,
-                      struct http_resp *keep)
-{
-    struct http_resp r;
-    long st;
-    if (req_bearer(method, path, body, bearer, &r) != 0)
-        return -1;
-    st = r.status;
-    if (keep != NULL)
-        *keep = r;
-    else
-        http_resp_free(&r);
-    return st;
-}
 
 CTEST(admin, who_may_call)
 {

@@ -1,0 +1,368 @@
+/* search.c - user search and audit listing with keyset pagination.
+ *
+ * The filters are optional, so these two queries are composed here from
+ * constant fragments and run unprepared (db_exec_sql): PostgreSQL then plans
+ * each one for its actual values, which is what lets a LIKE 'abc%' use the
+ * index. No input ever becomes SQL text: every value is a $n parameter.
+ *
+ * A cursor is base64url("<kind>|<sort>|<id>|<key>") "." base64url(MAC), the
+ * MAC being the first 16 bytes of HMAC-SHA256 under a key derived from
+ * [auth] refresh_token_secret. A forged or edited cursor is refused. */
+#include "search.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b64.h"
+#include "buf.h"
+#include "config.h"
+#include "crypto.h"
+#include "ctx.h"
+#include "db.h"
+#include "ums.h"
+#include "valid.h"
+
+#define PARAMS_MAX 12
+#define CURSOR_KEY_MAX 320
+#define CURSOR_MAX 700
+#define MAC_LEN 16
+
+/* A query under construction: SQL from fragments, values as parameters. */
+struct sq {
+    struct buf sql;
+    const char *p[PARAMS_MAX];
+    int n;
+};
+
+/* Appends fragment `frag` in which "$?" stands for the next parameter. */
+static void sq_add(struct sq *s, const char *frag, const char *value)
+{
+    const char *mark = strstr(frag, "$?");
+
+    if (mark == NULL || s->n >= PARAMS_MAX) {
+        buf_adds(&s->sql, frag);
+        return;
+    }
+    s->p[s->n++] = value;
+    buf_add(&s->sql, frag, (size_t)(mark - frag));
+    buf_printf(&s->sql, "$%d", s->n);
+    buf_adds(&s->sql, mark + 2);
+}
+
+static const struct {
+    const char *name;
+    const char *expr;   /* the ordering expression, as the index has it */
+    const char *keysql; /* its value as text for the cursor */
+    const char *cmp;    /* how a cursor key compares */
+    int desc;
+} sorts[SORT__MAX] = {
+    [SORT_CREATED_DESC] = {"-created_at", "u.created_at", "ums_ts(u.created_at)",
+                           "$?::timestamptz", 1},
+    [SORT_CREATED] = {"created_at", "u.created_at", "ums_ts(u.created_at)", "$?::timestamptz", 0},
+    [SORT_EMAIL] = {"email", "(u.email COLLATE \"C\")", "u.email", "$?::text", 0},
+    [SORT_EMAIL_DESC] = {"-email", "(u.email COLLATE \"C\")", "u.email", "$?::text", 1},
+    [SORT_NAME] = {"name", "(lower(u.name) COLLATE \"C\")", "lower(u.name)", "$?::text", 0},
+    [SORT_NAME_DESC] = {"-name", "(lower(u.name) COLLATE \"C\")", "lower(u.name)", "$?::text", 1},
+};
+
+int search_sort_parse(const char *s)
+{
+    for (int i = 0; i < SORT__MAX; i++)
+        if (strcmp(s, sorts[i].name) == 0)
+            return i;
+    return -1;
+}
+
+int search_timestamp_valid(const char *s)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    const char *t;
+
+    if (strlen(s) > 40 || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+        return 0;
+    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return 0;
+    t = s + 10;
+    if (*t == '\0')
+        return 1;
+    if ((*t != 'T' && *t != ' ') || sscanf(t + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 ||
+        n != 8 || h > 23 || mi > 59 || sec > 60)
+        return 0;
+    t += 9;
+    if (*t == '.') {
+        size_t digits = strspn(t + 1, "0123456789");
+        if (digits == 0 || digits > 9)
+            return 0;
+        t += 1 + digits;
+    }
+    if (strcmp(t, "Z") == 0 || *t == '\0')
+        return 1;
+    if ((*t == '+' || *t == '-') && isdigit((unsigned char)t[1]) &&
+        isdigit((unsigned char)t[2]) && t[3] == ':' && isdigit((unsigned char)t[4]) &&
+        isdigit((unsigned char)t[5]) && t[6] == '\0')
+        return 1;
+    return 0;
+}
+
+static int cursor_mac(const struct ums_ctx *c, unsigned char mac[32], const char *payload,
+                      size_t len)
+{
+    const char *secret = c->cfg->auth.refresh_token_secret;
+    unsigned char key[32];
+
+    /* A key of its own, so a cursor MAC is never a refresh-token MAC. */
+    if (hmac_sha256(key, secret, strlen(secret), "ums cursor key v1", 17) != UMS_OK)
+        return UMS_ERR;
+    return hmac_sha256(mac, key, sizeof(key), payload, len);
+}
+
+/* Renders the cursor for (kind, sort, id, key) into out. */
+static int cursor_make(const struct ums_ctx *c, struct buf *out, char kind, int sort,
+                       const char *id, const char *key)
+{
+    char payload[CURSOR_KEY_MAX + 64], enc[B64URL_LEN(sizeof(payload)) + 1];
+    char macenc[B64URL_LEN(MAC_LEN) + 1];
+    unsigned char mac[32];
+    int n = snprintf(payload, sizeof(payload), "%c|%d|%s|%s", kind, sort, id, key);
+
+    if (n < 0 || (size_t)n >= sizeof(payload) || cursor_mac(c, mac, payload, (size_t)n) != 0)
+        return UMS_ERR;
+    b64url_encode(enc, (const unsigned char *)payload, (size_t)n);
+    b64url_encode(macenc, mac, MAC_LEN);
+    return buf_printf(out, "\"%s.%s\"", enc, macenc) == 0 ? UMS_OK : UMS_ERR;
+}
+
+/* Checks a cursor and splits it: id (37 bytes) and key (CURSOR_KEY_MAX + 1). */
+static int cursor_open(const struct ums_ctx *c, const char *cursor, char kind, int sort,
+                       char *id, char *key)
+{
+    unsigned char payload[CURSOR_MAX], mac[32], want[MAC_LEN + 4];
+    const char *dot = strchr(cursor, '.');
+    long n, m;
+    char head[16];
+    int hn;
+
+    if (dot == NULL || strlen(cursor) > CURSOR_MAX)
+        return UMS_EINVALID;
+    n = b64url_decode(payload, sizeof(payload) - 1, cursor, (size_t)(dot - cursor));
+    m = b64url_decode(want, sizeof(want), dot + 1, strlen(dot + 1));
+    if (n <= 0 || m != MAC_LEN || cursor_mac(c, mac, (const char *)payload, (size_t)n) != UMS_OK ||
+        !secret_equal(mac, want, MAC_LEN))
+        return UMS_EINVALID;
+    payload[n] = '\0';
+    hn = snprintf(head, sizeof(head), "%c|%d|", kind, sort);
+    if (n < hn + 37 || memcmp(payload, head, (size_t)hn) != 0 || payload[hn + 36] != '|')
+        return UMS_EINVALID; /* another kind of cursor, or another sort */
+    memcpy(id, payload + hn, 36);
+    id[36] = '\0';
+    if (!uuid_valid(id) || strlen((char *)payload + hn + 37) > CURSOR_KEY_MAX)
+        return UMS_EINVALID;
+    snprintf(key, CURSOR_KEY_MAX + 1, "%s", (char *)payload + hn + 37);
+    return UMS_OK;
+}
+
+/* q as a LIKE pattern: metacharacters escaped, then '%' after (prefix) or
+ * on both sides (substring). *substring tells which. NULL when q is empty. */
+static char *like_pattern(const char *q, int *substring)
+{
+    size_t n = strlen(q);
+    char *out, *o;
+
+    *substring = n >= 2 && q[0] == '*' && q[n - 1] == '*';
+    if (*substring) {
+        q++;
+        n -= 2;
+    }
+    if (n == 0)
+        return NULL;
+    out = malloc(2 * n + 3);
+    if (out == NULL)
+        return NULL;
+    o = out;
+    if (*substring)
+        *o++ = '%';
+    for (size_t i = 0; i < n; i++) {
+        if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+            *o++ = '\\';
+        *o++ = q[i];
+    }
+    *o++ = '%';
+    *o = '\0';
+    return out;
+}
+
+/* The WHERE conditions shared by the page and the total. */
+static void user_filters(struct sq *s, const struct user_query *q, const char *pattern,
+                         int substring)
+{
+    if (pattern != NULL && substring)
+        sq_add(s, " AND (u.email LIKE lower($?)", pattern),
+            sq_add(s, " OR lower(u.name) LIKE lower($?))", pattern);
+    else if (pattern != NULL)
+        sq_add(s, " AND ((u.email COLLATE \"C\") LIKE lower($?)", pattern),
+            sq_add(s, " OR (lower(u.name) COLLATE \"C\") LIKE lower($?))", pattern);
+    if (q->role != NULL)
+        sq_add(s, " AND u.role = $?", q->role);
+    if (q->status != NULL)
+        sq_add(s, " AND u.status = $?", q->status);
+    if (q->created_after != NULL)
+        sq_add(s, " AND u.created_at > $?::timestamptz", q->created_after);
+    if (q->created_before != NULL)
+        sq_add(s, " AND u.created_at < $?::timestamptz", q->created_before);
+}
+
+static int check_user_query(const struct user_query *q, const char **field)
+{
+    if (q->q != NULL && strlen(q->q) > SEARCH_Q_MAX)
+        *field = "q";
+    else if (q->status != NULL && strcmp(q->status, "active") != 0 &&
+             strcmp(q->status, "suspended") != 0)
+        *field = "status";
+    else if (q->created_after != NULL && !search_timestamp_valid(q->created_after))
+        *field = "created_after";
+    else if (q->created_before != NULL && !search_timestamp_valid(q->created_before))
+        *field = "created_before";
+    else if (q->sort < 0 || q->sort >= SORT__MAX)
+        *field = "sort";
+    else if (q->limit < 1 || q->limit > SEARCH_LIMIT_MAX)
+        *field = "limit";
+    return *field != NULL ? UMS_EINVALID : UMS_OK;
+}
+
+int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
+                 const char **field)
+{
+    struct sq s = {0};
+    PGresult *res = NULL;
+    char *pattern = NULL, cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
+    int substring = 0, rc, rows;
+
+    *field = NULL;
+    rc = check_user_query(q, field);
+    if (rc != UMS_OK)
+        return rc;
+    if (q->cursor != NULL && cursor_open(c, q->cursor, 'u', q->sort, cid, ckey) != UMS_OK) {
+        *field = "cursor";
+        return UMS_EINVALID;
+    }
+    if (q->q != NULL)
+        pattern = like_pattern(q->q, &substring);
+    buf_init(&s.sql, 8192);
+    buf_printf(&s.sql, "SELECT ums_api_user(u, p)::text, u.id, %s FROM users u"
+                       " LEFT JOIN user_profiles p ON p.user_id = u.id WHERE true",
+               sorts[q->sort].keysql);
+    user_filters(&s, q, pattern, substring);
+    if (q->cursor != NULL) {
+        buf_printf(&s.sql, " AND (%s, u.id) %s (", sorts[q->sort].expr,
+                   sorts[q->sort].desc ? "<" : ">");
+        sq_add(&s, sorts[q->sort].cmp, ckey);
+        sq_add(&s, ", $?::uuid)", cid);
+    }
+    buf_printf(&s.sql, " ORDER BY %s%s, u.id%s", sorts[q->sort].expr,
+               sorts[q->sort].desc ? " DESC" : "", sorts[q->sort].desc ? " DESC" : "");
+    snprintf(lim, sizeof(lim), "%d", q->limit + 1);
+    sq_add(&s, " LIMIT $?::int", lim);
+    rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
+    if (rc != UMS_OK)
+        goto out;
+    rows = PQntuples(res);
+    buf_adds(out, "{\"data\":[");
+    for (int i = 0; i < rows && i < q->limit; i++) {
+        if (i > 0)
+            buf_addc(out, ',');
+        buf_adds(out, PQgetvalue(res, i, 0));
+    }
+    buf_adds(out, "],\"next_cursor\":");
+    if (rows > q->limit)
+        rc = cursor_make(c, out, 'u', q->sort, PQgetvalue(res, q->limit - 1, 1),
+                         PQgetvalue(res, q->limit - 1, 2));
+    else
+        buf_adds(out, "null");
+    if (rc == UMS_OK && q->include_total) {
+        PQclear(res);
+        res = NULL;
+        buf_reset(&s.sql, 8192);
+        s.n = 0;
+        buf_adds(&s.sql, "SELECT count(*) FROM users u WHERE true");
+        user_filters(&s, q, pattern, substring);
+        rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
+        if (rc == UMS_OK)
+            buf_printf(out, ",\"total\":%s", PQgetvalue(res, 0, 0));
+    }
+    if (rc == UMS_OK && buf_addc(out, '}') != 0)
+        rc = UMS_ERR;
+out:
+    PQclear(res);
+    buf_free(&s.sql);
+    free(pattern);
+    return rc;
+}
+
+int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out,
+                 const char **field)
+{
+    struct sq s = {0};
+    PGresult *res = NULL;
+    char cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
+    int rc = UMS_OK, rows;
+
+    *field = q->actor != NULL && !uuid_valid(q->actor)          ? "actor"
+             : q->target != NULL && !uuid_valid(q->target)      ? "target"
+             : q->action != NULL && strlen(q->action) > 64      ? "action"
+             : q->after != NULL && !search_timestamp_valid(q->after) ? "after"
+             : q->before != NULL && !search_timestamp_valid(q->before) ? "before"
+             : q->limit < 1 || q->limit > SEARCH_LIMIT_MAX      ? "limit"
+                                                                : NULL;
+    if (*field != NULL)
+        return UMS_EINVALID;
+    /* The audit cursor carries the row id as its key (the uuid part is unused). */
+    if (q->cursor != NULL &&
+        (cursor_open(c, q->cursor, 'a', 0, cid, ckey) != UMS_OK || strspn(ckey, "0123456789") !=
+                                                                         strlen(ckey) ||
+         ckey[0] == '\0' || strlen(ckey) > 18)) {
+        *field = "cursor";
+        return UMS_EINVALID;
+    }
+    buf_init(&s.sql, 4096);
+    buf_adds(&s.sql, "SELECT jsonb_build_object('id', a.id, 'at', ums_ts(a.at), 'actor_id',"
+                     " a.actor_id, 'action', a.action, 'target_id', a.target_id, 'ip', host(a.ip),"
+                     " 'details', a.details)::text, a.id FROM audit_log a WHERE true");
+    if (q->actor != NULL)
+        sq_add(&s, " AND a.actor_id = $?::uuid", q->actor);
+    if (q->target != NULL)
+        sq_add(&s, " AND a.target_id = $?::uuid", q->target);
+    if (q->action != NULL)
+        sq_add(&s, " AND a.action = $?", q->action);
+    if (q->after != NULL)
+        sq_add(&s, " AND a.at > $?::timestamptz", q->after);
+    if (q->before != NULL)
+        sq_add(&s, " AND a.at < $?::timestamptz", q->before);
+    if (q->cursor != NULL)
+        sq_add(&s, " AND a.id < $?::bigint", ckey);
+    snprintf(lim, sizeof(lim), "%d", q->limit + 1);
+    sq_add(&s, " ORDER BY a.id DESC LIMIT $?::int", lim);
+    rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
+    if (rc != UMS_OK)
+        goto out;
+    rows = PQntuples(res);
+    buf_adds(out, "{\"data\":[");
+    for (int i = 0; i < rows && i < q->limit; i++) {
+        if (i > 0)
+            buf_addc(out, ',');
+        buf_adds(out, PQgetvalue(res, i, 0));
+    }
+    buf_adds(out, "],\"next_cursor\":");
+    if (rows > q->limit)
+        rc = cursor_make(c, out, 'a', 0, "00000000-0000-4000-8000-000000000000",
+                         PQgetvalue(res, q->limit - 1, 1));
+    else
+        buf_adds(out, "null");
+    if (rc == UMS_OK && buf_addc(out, '}') != 0)
+        rc = UMS_ERR;
+out:
+    PQclear(res);
+    buf_free(&s.sql);
+    return rc;
+}

@@ -1,0 +1,344 @@
+/* users.c - the user service: read through the profile cache, update,
+ * roles, status, deletion, unlock and sessions (DESIGN.md "/api/v1"). */
+#include "users.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "config.h"
+#include "ctx.h"
+#include "db.h"
+#include "kv.h"
+#include "lockout.h"
+#include "log.h"
+#include "ums.h"
+#include "utf8.h"
+#include "valid.h"
+
+static void profile_key(char *out, size_t n, const char *id)
+{
+    snprintf(out, n, "ums:profile:%s", id);
+}
+
+int users_get(struct ums_ctx *c, const char *id, char **json)
+{
+    char key[64];
+    const char *get[2] = {"GET", key};
+    const char *p[1] = {id};
+    redisReply *r = NULL;
+    PGresult *res = NULL;
+    int rc;
+
+    *json = NULL;
+    profile_key(key, sizeof(key), id);
+    if (kv_cmd(c->kv, &r, 2, get, NULL) == UMS_OK) {
+        if (r->type == REDIS_REPLY_STRING && r->len > 0)
+            *json = strdup(r->str);
+        freeReplyObject(r);
+        if (*json != NULL)
+            return UMS_OK;
+    }
+    rc = db_exec(c->db, &res, STMT_API_USER_GET, 1, p);
+    if (rc != UMS_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return UMS_ENOTFOUND;
+    }
+    *json = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (*json == NULL)
+        return UMS_ERR;
+    {
+        const char *set[5] = {"SET", key, *json, "EX", PROFILE_CACHE_TTL};
+        if (kv_cmd(c->kv, &r, 5, set, NULL) == UMS_OK)
+            freeReplyObject(r);
+    }
+    return UMS_OK;
+}
+
+void users_cache_drop(struct ums_ctx *c, const char *id)
+{
+    char key[64];
+    const char *del[2] = {"DEL", key};
+    redisReply *r = NULL;
+
+    profile_key(key, sizeof(key), id);
+    if (kv_cmd(c->kv, &r, 2, del, NULL) == UMS_OK)
+        freeReplyObject(r);
+    auth_user_cache_drop(c, id);
+}
+
+int users_role_known(const struct ums_ctx *c, const char *role)
+{
+    const char *s = c->cfg->auth.roles;
+    size_t n = strlen(role);
+
+    if (n == 0)
+        return 0;
+    while (*s != '\0') {
+        size_t len;
+        while (*s == ' ' || *s == ',')
+            s++;
+        len = strcspn(s, ", ");
+        if (len == n && strncmp(s, role, n) == 0)
+            return 1;
+        s += len;
+    }
+    return 0;
+}
+
+int users_name_valid(const char *name, size_t len)
+{
+    size_t chars = 0, i = 0;
+    int visible = 0;
+
+    if (len == 0 || !utf8_valid(name, len))
+        return 0;
+    while (i < len) {
+        unsigned char ch = (unsigned char)name[i];
+        size_t k = utf8_seq_len((const unsigned char *)name + i, len - i);
+        if (k == 0 || ch < 0x20 || ch == 0x7f)
+            return 0;
+        if (ch != ' ')
+            visible = 1;
+        i += k;
+        chars++;
+    }
+    return visible && chars <= NAME_MAX_CHARS;
+}
+
+/* Runs one of the guarded functions of sql/006_users.sql ('ok', 'not_found',
+ * 'last_admin') in the open transaction. */
+static int guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p)
+{
+    PGresult *res = NULL;
+    const char *v;
+    int rc = db_exec(c->db, &res, st, n, p);
+
+    if (rc != UMS_OK)
+        return rc;
+    v = PQgetvalue(res, 0, 0);
+    rc = strcmp(v, "ok") == 0          ? UMS_OK
+         : strcmp(v, "not_found") == 0 ? UMS_ENOTFOUND
+         : strcmp(v, "last_admin") == 0 ? UMS_EDENIED
+                                        : UMS_ERR;
+    PQclear(res);
+    return rc;
+}
+
+/* Renders {"fields":[...]} of a change for the audit row (names, not values). */
+static void changed_fields(char *out, size_t n, const struct user_patch *p)
+{
+    snprintf(out, n, "{\"fields\":[%s%s%s]}", p->name ? "\"name\"," : "",
+             p->email ? "\"email\"," : "", p->status ? "\"status\"," : "");
+    /* drop the trailing comma inside the array */
+    {
+        char *comma = strstr(out, ",]");
+        if (comma != NULL)
+            memmove(comma, comma + 1, strlen(comma));
+    }
+}
+
+int users_patch(struct ums_ctx *c, const char *actor, const char *id, const struct user_patch *p,
+                const char *ip, const char **field)
+{
+    char email[256], name[512], details[96];
+    int rc, tx = 0, count = 0;
+
+    *field = NULL;
+    if (p->name != NULL) {
+        if (!users_name_valid(p->name, p->name_len)) {
+            *field = "name";
+            return UMS_EINVALID;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int)p->name_len, p->name);
+    }
+    if (p->email != NULL && email_normalize(email, p->email, p->email_len) != UMS_OK) {
+        *field = "email";
+        return UMS_EINVALID;
+    }
+    if (p->status != NULL && strcmp(p->status, "active") != 0 &&
+        strcmp(p->status, "suspended") != 0) {
+        *field = "status";
+        return UMS_EINVALID;
+    }
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    tx = 1;
+    if (p->name != NULL) {
+        const char *q[2] = {id, name};
+        PGresult *res = NULL;
+        rc = db_exec(c->db, &res, STMT_API_SET_NAME, 2, q);
+        if (rc == UMS_OK && PQntuples(res) == 0)
+            rc = UMS_ENOTFOUND;
+        PQclear(res);
+        if (rc != UMS_OK)
+            goto out;
+    }
+    if (p->email != NULL) {
+        const char *q[2] = {id, email};
+        rc = db_exec(c->db, NULL, STMT_USER_SET_EMAIL, 2, q);
+        if (rc == UMS_ECONFLICT)
+            *field = "email";
+        if (rc != UMS_OK)
+            goto out;
+    }
+    if (p->status != NULL) {
+        const char *q[2] = {id, p->status};
+        rc = guarded(c, STMT_API_SET_STATUS, 2, q);
+        if (rc != UMS_OK)
+            goto out;
+    }
+    changed_fields(details, sizeof(details), p);
+    rc = audit_write(c->db, actor, "user.update", id, ip, details);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    tx = 0;
+    if (rc != UMS_OK)
+        goto out;
+    /* After the commit: a revocation the cache learns of must not roll back. */
+    if (p->status != NULL && strcmp(p->status, "suspended") == 0)
+        rc = sess_revoke(c, id, NULL, SCOPE_GLOBAL, &count);
+    users_cache_drop(c, id);
+out:
+    if (tx)
+        db_rollback(c->db);
+    return rc;
+}
+
+int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const char *role,
+                   const char *ip)
+{
+    const char *q[2] = {id, role};
+    struct json_object *ev = NULL, *det = NULL;
+    char *ev_text = NULL;
+    long long ev_id = 0;
+    int rc;
+
+    if (!users_role_known(c, role))
+        return UMS_EINVALID;
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    rc = guarded(c, STMT_API_SET_ROLE, 2, q);
+    if (rc == UMS_OK) {
+        ev = json_object_new_object();
+        json_object_object_add(ev, "type", json_object_new_string("user.role_changed"));
+        json_object_object_add(ev, "user_id", json_object_new_string(id));
+        json_object_object_add(ev, "role", json_object_new_string(role));
+        rc = auth_event_add(c, ev, &ev_id, &ev_text);
+    }
+    if (rc == UMS_OK) {
+        det = json_object_new_object();
+        json_object_object_add(det, "role", json_object_new_string(role));
+        rc = audit_write(c->db, actor, "user.role", id, ip,
+                         json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN));
+        json_object_put(det);
+    }
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    if (rc != UMS_OK) {
+        free(ev_text);
+        return rc;
+    }
+    auth_event_publish(c, ev_id, ev_text);
+    /* The role is read from PostgreSQL at the next session check and the
+     * next token refresh. */
+    sess_cache_forget(c, id);
+    users_cache_drop(c, id);
+    return UMS_OK;
+}
+
+int users_delete(struct ums_ctx *c, const char *actor, const char *id, const char *ip)
+{
+    const char *q[1] = {id};
+    PGresult *live = NULL;
+    int rc = db_begin(c->db);
+
+    if (rc != UMS_OK)
+        return rc;
+    rc = db_exec(c->db, &live, STMT_SESS_LIST_LIVE, 1, q);
+    if (rc == UMS_OK)
+        rc = guarded(c, STMT_API_DELETE, 1, q);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, actor, "user.delete", id, NULL, NULL);
+    (void)ip; /* the audit row of a deletion keeps no address */
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    if (rc == UMS_OK) {
+        sess_cache_revoked(c, live);
+        users_cache_drop(c, id);
+    }
+    PQclear(live);
+    return rc;
+}
+
+int users_unlock(struct ums_ctx *c, const char *actor, const char *id, const char *ip)
+{
+    const char *q[1] = {id};
+    PGresult *res = NULL;
+    int rc = db_exec(c->db, &res, STMT_API_UNLOCK, 1, q);
+
+    if (rc != UMS_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return UMS_ENOTFOUND;
+    }
+    rc = lock_clear(c, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, actor, "user.unlock", id, ip, NULL);
+    return rc;
+}
+
+int users_sessions(struct ums_ctx *c, const char *id, const char *current_sid, char **json)
+{
+    const char *q[2] = {id, current_sid};
+    PGresult *res = NULL;
+    int rc = db_exec(c->db, &res, STMT_API_SESSIONS, 2, q);
+
+    *json = NULL;
+    if (rc != UMS_OK)
+        return rc;
+    *json = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return *json != NULL ? UMS_OK : UMS_ERR;
+}
+
+int users_revoke_sessions(struct ums_ctx *c, const char *actor, const char *id, const char *sid,
+                          const char *ip, int *count)
+{
+    int rc;
+
+    *count = 0;
+    if (sid == NULL) {
+        rc = sess_revoke(c, id, NULL, SCOPE_GLOBAL, count);
+    } else {
+        const char *q[2] = {id, sid};
+        PGresult *res = NULL;
+        rc = db_exec(c->db, &res, STMT_API_SESSION_REVOKE, 2, q);
+        if (rc == UMS_OK) {
+            *count = PQntuples(res);
+            sess_cache_revoked(c, res);
+            if (*count == 0)
+                rc = UMS_ENOTFOUND;
+        }
+        PQclear(res);
+    }
+    if (rc == UMS_OK)
+        audit_write(c->db, actor, sid == NULL ? "session.revoke_all" : "session.revoke", id, ip,
+                    NULL);
+    return rc;
+}

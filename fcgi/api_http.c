@@ -1,0 +1,131 @@
+/* api_http.c - helpers of the /api/v1 handlers that answer for themselves
+ * (0 ok, -1 replied): who is the target, typed query values, field errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/buf.h"
+#include "../core/ums.h"
+#include "../core/valid.h"
+#include "api.h"
+#include "app.h"
+#include "http.h"
+
+int api_is_admin(const struct req *r)
+{
+    return r->who.service || strcmp(r->who.role, "admin") == 0;
+}
+
+void api_field_error(struct req *r, const char *field, const char *code, const char *msg)
+{
+    struct buf extra;
+
+    buf_init(&extra, 1024);
+    buf_adds(&extra, "\"errors\":[{\"field\":");
+    buf_add_json_str(&extra, field);
+    buf_adds(&extra, ",\"code\":");
+    buf_add_json_str(&extra, code);
+    buf_adds(&extra, ",\"message\":");
+    buf_add_json_str(&extra, msg);
+    buf_adds(&extra, "}]");
+    reply_error_ex(r, HE_VALIDATION, msg, extra.p);
+    buf_free(&extra);
+}
+
+int api_target(struct req *r, unsigned allow, const char **id)
+{
+    const char *v = req_param(r, "id");
+
+    *id = NULL;
+    if (v != NULL && strcmp(v, "me") == 0) {
+        if (r->who.service) {
+            api_field_error(r, "id", "invalid", "\"me\" needs a user's access token");
+            return -1;
+        }
+        v = r->who.user_id;
+    }
+    if (v == NULL || !uuid_valid(v)) {
+        api_field_error(r, "id", "invalid", "id must be a user id (UUID) or \"me\"");
+        return -1;
+    }
+    /* Who may act is decided before any data is read, so a refusal says
+     * nothing about whether the user exists. */
+    if (((allow & TARGET_SELF) && !r->who.service && strcmp(v, r->who.user_id) == 0) ||
+        ((allow & TARGET_ADMIN) && api_is_admin(r)) || (allow & TARGET_ANY_USER)) {
+        *id = v;
+        return 0;
+    }
+    reply_error(r, HE_FORBIDDEN, NULL);
+    return -1;
+}
+
+int api_query_str(struct req *r, const char *name, size_t max, const char **out)
+{
+    char msg[128];
+    int rc = http_query_get(r->arena, r->query, name, out);
+
+    if (rc == UMS_ENOTFOUND || (rc == UMS_OK && (*out)[0] == '\0')) {
+        *out = NULL;
+        return 0;
+    }
+    if (rc == UMS_OK && strlen(*out) <= max)
+        return 0;
+    snprintf(msg, sizeof(msg), "%s must be valid UTF-8 text of at most %zu bytes", name, max);
+    api_field_error(r, name, "invalid", msg);
+    return -1;
+}
+
+int api_query_int(struct req *r, const char *name, long def, long min, long max, long *out)
+{
+    const char *v = NULL;
+    char msg[128], *end;
+    long n;
+
+    *out = def;
+    if (api_query_str(r, name, 32, &v) != 0)
+        return -1;
+    if (v == NULL)
+        return 0;
+    n = strtol(v, &end, 10);
+    if (*end == '\0' && v[0] >= '0' && v[0] <= '9' && n >= min && n <= max) {
+        *out = n;
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), "%s must be an integer from %ld to %ld", name, min, max);
+    api_field_error(r, name, "out_of_range", msg);
+    return -1;
+}
+
+int api_query_bool(struct req *r, const char *name, int *out)
+{
+    const char *v = NULL;
+    char msg[96];
+
+    *out = 0;
+    if (api_query_str(r, name, 8, &v) != 0)
+        return -1;
+    if (v == NULL || strcmp(v, "false") == 0)
+        return 0;
+    if (strcmp(v, "true") == 0) {
+        *out = 1;
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), "%s must be true or false", name);
+    api_field_error(r, name, "invalid", msg);
+    return -1;
+}
+
+void api_reply_rc(struct req *r, int rc, const char *field)
+{
+    if (rc == UMS_EINVALID && field != NULL) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%s is not valid", field);
+        api_field_error(r, field, "invalid", msg);
+    } else if (rc == UMS_ECONFLICT && field != NULL && strcmp(field, "email") == 0) {
+        reply_error(r, HE_EMAIL_TAKEN, NULL);
+    } else if (rc == UMS_EDENIED) {
+        reply_error(r, HE_LAST_ADMIN, NULL);
+    } else {
+        reply_rc(r, rc);
+    }
+}

@@ -1,0 +1,138 @@
+/* route_profile.c - GET and PATCH /api/v1/users/{id}/profile, GET /api/v1/audit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "../core/buf.h"
+#include "../core/profile.h"
+#include "../core/search.h"
+#include "../core/ums.h"
+#include "../core/users.h"
+#include "api.h"
+#include "app.h"
+#include "http.h"
+#include "routes.h"
+
+/* Any signed-in user may read the public fields; the owner and admins also
+ * get the preferences. */
+void route_profile_get(struct req *r)
+{
+    const char *id;
+    char *json = NULL;
+    int rc, full;
+
+    if (api_target(r, TARGET_ANY_USER, &id))
+        return;
+    full = api_is_admin(r) || (!r->who.service && strcmp(id, r->who.user_id) == 0);
+    rc = profile_get(&r->app->ctx, id, full, &json);
+    if (rc == UMS_OK)
+        reply_json(r, 200, json, strlen(json));
+    else
+        api_reply_rc(r, rc, NULL);
+    free(json);
+}
+
+/* A nullable string member: *set is 1 when present (value or null). */
+static int nullable_str(struct req *r, const char *name, int *set, const char **out)
+{
+    struct json_object *v;
+
+    *set = 0;
+    *out = NULL;
+    if (!json_object_object_get_ex(r->json, name, &v))
+        return 0;
+    *set = 1;
+    if (v == NULL)
+        return 0;
+    if (!json_object_is_type(v, json_type_string)) {
+        api_field_error(r, name, "invalid_type", "must be a string or null");
+        return -1;
+    }
+    *out = json_object_get_string(v);
+    if (strlen(*out) != (size_t)json_object_get_string_len(v)) {
+        api_field_error(r, name, "invalid", "must not contain NUL");
+        return -1;
+    }
+    return 0;
+}
+
+void route_profile_patch(struct req *r)
+{
+    static const char *const known[] = {"avatar_url", "bio", "timezone", "preferences"};
+    struct profile_patch p = {0};
+    struct json_object *v;
+    const char *id, *field = NULL;
+    struct client_info ci;
+    int rc;
+
+    if (api_target(r, TARGET_SELF | TARGET_ADMIN, &id) || body_require_object(r))
+        return;
+    json_object_object_foreach(r->json, key, val)
+    {
+        int ok = 0;
+        (void)val;
+        for (size_t i = 0; i < UMS_ARRAY_LEN(known); i++)
+            ok |= strcmp(key, known[i]) == 0;
+        if (!ok) {
+            api_field_error(r, key, "unknown_field",
+                            "profiles have avatar_url, bio, timezone and preferences");
+            return;
+        }
+    }
+    if (nullable_str(r, "avatar_url", &p.set_avatar_url, &p.avatar_url) ||
+        nullable_str(r, "bio", &p.set_bio, &p.bio) ||
+        nullable_str(r, "timezone", &p.set_timezone, &p.timezone))
+        return;
+    if (json_object_object_get_ex(r->json, "preferences", &v)) {
+        p.set_preferences = 1;
+        if (v != NULL && !json_object_is_type(v, json_type_object)) {
+            api_field_error(r, "preferences", "invalid_type", "preferences must be an object");
+            return;
+        }
+        if (v != NULL)
+            p.preferences_json = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+    }
+    req_client(r, &ci);
+    rc = profile_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, &p, ci.ip,
+                       &field);
+    if (rc == UMS_EINVALID && field != NULL) {
+        const char *msg = strcmp(field, "timezone") == 0
+                              ? "timezone must be an IANA zone name such as Europe/Paris"
+                          : strcmp(field, "bio") == 0 ? "bio must be at most 500 characters"
+                          : strcmp(field, "preferences") == 0
+                              ? "preferences must be a JSON object of at most 16 KiB"
+                              : "avatar_url must be an http(s) URL of at most 2048 bytes";
+        api_field_error(r, field, "invalid", msg);
+        return;
+    }
+    if (rc != UMS_OK) {
+        api_reply_rc(r, rc, field);
+        return;
+    }
+    route_profile_get(r);
+}
+
+/* GET /audit: admins; filters actor, target, action, after, before. */
+void route_audit_list(struct req *r)
+{
+    struct audit_query q = {0};
+    const char *field = NULL;
+    struct buf out;
+    long limit;
+    int rc;
+
+    if (api_query_str(r, "actor", 64, &q.actor) || api_query_str(r, "target", 64, &q.target) ||
+        api_query_str(r, "action", 64, &q.action) || api_query_str(r, "after", 64, &q.after) ||
+        api_query_str(r, "before", 64, &q.before) || api_query_str(r, "cursor", 1024, &q.cursor) ||
+        api_query_int(r, "limit", SEARCH_LIMIT_DEFAULT, 1, SEARCH_LIMIT_MAX, &limit))
+        return;
+    q.limit = (int)limit;
+    buf_init(&out, 4 << 20);
+    rc = search_audit(&r->app->ctx, &q, &out, &field);
+    if (rc == UMS_OK)
+        reply_json(r, 200, out.p, out.len);
+    else
+        api_reply_rc(r, rc, field);
+    buf_free(&out);
+}

@@ -1,0 +1,42 @@
+/* client.h - HTTP helpers shared by the black-box suites: JSON access,
+ * fresh addresses, Bearer requests, loopback source addresses, sessions. */
+#ifndef UMS_TEST_CLIENT_H
+#define UMS_TEST_CLIENT_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "stack.h"
+
+struct session {
+    char access[4096];
+    char refresh[64];
+    char user_id[40];
+};
+
+/* The response body parsed (caller puts), or NULL. */
+struct json_object *jparse(const struct http_resp *r);
+/* A string member of o, or NULL. */
+const char *jstr(struct json_object *o, const char *k);
+/* A fresh address for each test so that accounts never collide. */
+void new_email(char *out, size_t n, const char *tag);
+int post(const char *path, const char *body, const char *bearer, const char *src,
+         struct http_resp *r);
+int req_bearer(const char *method, const char *path, const char *body, const char *bearer,
+               struct http_resp *r);
+/* A random 127.x.y.z source address; n picks the second octet's range. */
+const char *src_for(int n);
+int take_session(const struct http_resp *r, struct session *s);
+long post_for_session(const char *path, const char *body, const char *src, struct session *s,
+                      struct http_resp *keep);
+int signup(const char *email, const char *pw, struct session *s);
+long login(const char *email, const char *pw, const char *src, struct session *s,
+           struct http_resp *keep);
+long refresh(const char *token, struct session *s, struct http_resp *keep);
+long get_user(const char *bearer);
+/* A Bearer request; the status, the response in *keep when asked. */
+long admin_req(const char *method, const char *path, const char *body, const char *bearer,
+               struct http_resp *keep);
+
+#endif

@@ -1,0 +1,747 @@
+/* test_users.c - black-box tests of the user service (/api/v1) through
+ * nginx: who may do what, search and keyset pagination, profiles and their
+ * cache, roles, status, deletion, sessions, audit, and hostile input. */
+#define CTEST_MAIN
+#include "../ctest.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+#include "stack.h"
+
+/* Checks an /api/v1 error: status, code, a message, and for 400 the field. */
+#define ASSERT_API_ERROR(resp, status_, code_)                                                 \
+    do {                                                                                       \
+        struct json_object *o_ = jparse(&(resp));                                              \
+        int ok_ = (resp).status == (status_) && jstr(o_, "code") != NULL &&                    \
+                  strcmp(jstr(o_, "code"), (code_)) == 0 && jstr(o_, "message") != NULL;       \
+        json_object_put(o_);                                                                   \
+        if (!ok_)                                                                              \
+            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,       \
+                        (resp).body);                                                          \
+    } while (0)
+
+/* The field named by a 400's errors[0], or "". */
+static const char *err_field(const struct http_resp *r, char *out, size_t n)
+{
+    struct json_object *o = jparse(r), *errs, *e;
+    out[0] = '\0';
+    if (o != NULL && json_object_object_get_ex(o, "errors", &errs) &&
+        json_object_array_length(errs) > 0 && (e = json_object_array_get_idx(errs, 0)) != NULL &&
+        jstr(e, "field") != NULL)
+        snprintf(out, n, "%s", jstr(e, "field"));
+    json_object_put(o);
+    return out;
+}
+
+static const char *service(void)
+{
+    return env_need("UMS_SERVICE_KEY");
+}
+
+/* A signed-up user with a session. */
+static int user_new(struct session *s, char *email, size_t n, const char *tag)
+{
+    new_email(email, n, tag);
+    return signup(email, "correct horse battery", s);
+}
+
+/* An admin made from the shell, signed in. */
+static int admin_new(struct session *s, char *email, size_t n)
+{
+    char cmd[512];
+    new_email(email, n, "uadmin");
+    snprintf(cmd, sizeof(cmd),
+             "\"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s --password 'an admin password' "
+             "--role admin >/dev/null",
+             email);
+    if (sh(cmd) != 0)
+        return -1;
+    return login(email, "an admin password", src_for(30), s, NULL) == 200 ? 0 : -1;
+}
+
+/* One SQL value through psql (for checks the API does not expose). */
+static long sql_long(const char *sql)
+{
+    char cmd[2048];
+    FILE *p;
+    long v = -1;
+    snprintf(cmd, sizeof(cmd), "psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\"", sql);
+    p = popen(cmd, "r");
+    if (p == NULL)
+        return -1;
+    if (fscanf(p, "%ld", &v) != 1)
+        v = -1;
+    pclose(p);
+    return v;
+}
+
+/* GET path with a Bearer; the parsed body (caller puts) when status matches. */
+static struct json_object *get_json(const char *path, const char *bearer, long want)
+{
+    struct http_resp r;
+    struct json_object *o = NULL;
+    if (req_bearer("GET", path, NULL, bearer, &r) != 0)
+        return NULL;
+    if (r.status == want)
+        o = jparse(&r);
+    else
+        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
+    http_resp_free(&r);
+    return o;
+}
+
+CTEST(access, who_may_call_what)
+{
+    struct session a, b, adm;
+    char ea[128], eb[128], ead[128], path[256];
+    struct http_resp r;
+
+    ASSERT_EQ(user_new(&a, ea, sizeof(ea), "acc-a"), 0);
+    ASSERT_EQ(user_new(&b, eb, sizeof(eb), "acc-b"), 0);
+    ASSERT_EQ(admin_new(&adm, ead, sizeof(ead)), 0);
+
+    ASSERT_EQ(http_get("/api/v1/users/me", &r), 0);
+    ASSERT_API_ERROR(r, 401, "no_authorization");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, "not.a.token", &r), 403);
+    ASSERT_API_ERROR(r, 403, "bad_jwt");
+    http_resp_free(&r);
+    /* me, and one's own id */
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, a.access, NULL), 200);
+    snprintf(path, sizeof(path), "/api/v1/users/%s", a.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, a.access, NULL), 200);
+    /* Another user's record: 403, and the same for an id that does not exist. */
+    snprintf(path, sizeof(path), "/api/v1/users/%s", b.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, a.access, &r), 403);
+    ASSERT_API_ERROR(r, 403, "forbidden");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/00000000-0000-4000-8000-000000000000", NULL,
+                        a.access, NULL),
+              403);
+    ASSERT_EQ(admin_req("PATCH", path, "{\"name\":\"x\"}", a.access, NULL), 403);
+    ASSERT_EQ(admin_req("DELETE", path, NULL, a.access, NULL), 403);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/sessions", b.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, a.access, NULL), 403);
+    /* Admin-only routes */
+    ASSERT_EQ(admin_req("GET", "/api/v1/users", NULL, a.access, &r), 403);
+    ASSERT_API_ERROR(r, 403, "forbidden");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/api/v1/audit", NULL, a.access, NULL), 403);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/role", b.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", a.access, NULL), 403);
+    /* Admins and the service key may. */
+    snprintf(path, sizeof(path), "/api/v1/users/%s", b.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, adm.access, NULL), 200);
+    ASSERT_EQ(admin_req("GET", path, NULL, service(), NULL), 200);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users?limit=1", NULL, service(), NULL), 200);
+    /* The service key has no "me". */
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, service(), NULL), 400);
+    /* An admin asking for a user that does not exist gets 404. */
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/00000000-0000-4000-8000-000000000000", NULL,
+                        adm.access, &r),
+              404);
+    ASSERT_API_ERROR(r, 404, "not_found");
+    http_resp_free(&r);
+}
+
+CTEST(access, non_uuid_ids_are_400)
+{
+    static const char *const bad[] = {"abc", "1", "00000000-0000-0000-0000-00000000000g",
+                                      "%27%20OR%201=1--", "ME", "%2e%2e"};
+    char path[256], f[64];
+    struct http_resp r;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(path, sizeof(path), "/api/v1/users/%s", bad[i]);
+        ASSERT_EQ(admin_req("GET", path, NULL, service(), &r), 400);
+        ASSERT_API_ERROR(r, 400, "validation_failed");
+        ASSERT_STR_EQ(err_field(&r, f, sizeof(f)), "id");
+        http_resp_free(&r);
+    }
+}
+
+/* Makes n users whose names start with tag (through the admin API). */
+static int make_named(const char *tag, int n, char ids[][40])
+{
+    for (int i = 0; i < n; i++) {
+        char body[512], email[128];
+        struct http_resp r;
+        struct json_object *o;
+        new_email(email, sizeof(email), tag);
+        snprintf(body, sizeof(body),
+                 "{\"email\":\"%s\",\"name\":\"%s Person %02d\",\"password\":\"a fine passphrase\"}",
+                 email, tag, i);
+        if (admin_req("POST", "/api/v1/users", body, service(), &r) != 201) {
+            fprintf(stderr, "create: %ld %s\n", r.status, r.body);
+            http_resp_free(&r);
+            return -1;
+        }
+        o = jparse(&r);
+        snprintf(ids[i], 40, "%s", jstr(o, "id") ? jstr(o, "id") : "");
+        json_object_put(o);
+        http_resp_free(&r);
+    }
+    return 0;
+}
+
+/* Pages through path (which has a query) with limit 3; counts how often
+ * each of ids appears and whether anything appears twice. */
+static int page_all(const char *path, char ids[][40], int n, int seen[], int *pages)
+{
+    char url[2048], cursor[1024] = "";
+    int dup = 0, total = 0;
+    *pages = 0;
+    for (int guard = 0; guard < 100; guard++) {
+        struct json_object *o, *data, *nc;
+        snprintf(url, sizeof(url), "%s&limit=3%s%s", path, cursor[0] ? "&cursor=" : "", cursor);
+        o = get_json(url, service(), 200);
+        if (o == NULL || !json_object_object_get_ex(o, "data", &data))
+            return -1;
+        (*pages)++;
+        for (size_t i = 0; i < json_object_array_length(data); i++) {
+            const char *id = jstr(json_object_array_get_idx(data, i), "id");
+            total++;
+            for (int k = 0; id != NULL && k < n; k++)
+                if (strcmp(id, ids[k]) == 0)
+                    dup |= seen[k]++ > 0;
+        }
+        if (!json_object_object_get_ex(o, "next_cursor", &nc) || nc == NULL) {
+            json_object_put(o);
+            return dup ? -2 : total;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", json_object_get_string(nc));
+        json_object_put(o);
+    }
+    return -1;
+}
+
+CTEST(search, prefix_substring_filters_and_keyset_pages)
+{
+    char tag[32], ids[7][40], path[512], more[2][40];
+    int seen[7] = {0}, pages, total;
+    unsigned r = (unsigned)getpid() * 2654435761u;
+    struct json_object *o, *data, *v;
+
+    snprintf(tag, sizeof(tag), "Zq%06x", r & 0xffffff);
+    ASSERT_EQ(make_named(tag, 7, ids), 0);
+    /* Prefix of the name, case-insensitive; 7 across 3 pages, each once. */
+    snprintf(path, sizeof(path), "/api/v1/users?q=%s&sort=name", tag);
+    for (char *p = path + strlen("/api/v1/users?q="); *p != '&'; p++)
+        *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p); /* lower-cased query */
+    total = page_all(path, ids, 7, seen, &pages);
+    ASSERT_EQ(total, 7);
+    ASSERT_EQ(pages, 3);
+    for (int i = 0; i < 7; i++)
+        ASSERT_EQ(seen[i], 1);
+    /* Sorted by name: the first page is Person 00..02. */
+    snprintf(path, sizeof(path), "/api/v1/users?q=%s&sort=name&limit=3&include_total=true", tag);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "data", &data));
+    ASSERT_STR_EQ(jstr(json_object_array_get_idx(data, 0), "id"), ids[0]);
+    ASSERT_STR_EQ(jstr(json_object_array_get_idx(data, 2), "id"), ids[2]);
+    ASSERT_TRUE(json_object_object_get_ex(o, "total", &v));
+    ASSERT_EQ(json_object_get_int(v), 7);
+    json_object_put(o);
+    /* Substring: the middle of the tag. */
+    snprintf(path, sizeof(path), "/api/v1/users?q=*%.5s*&limit=100", tag + 2);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "data", &data));
+    ASSERT_TRUE(json_object_array_length(data) >= 7);
+    json_object_put(o);
+    /* Newest first is stable while users are added between pages: the new
+     * ones are not on later pages and nothing repeats. */
+    memset(seen, 0, sizeof(seen));
+    {
+        char url[2200], cursor[1024];
+        int count = 0, dup = 0;
+        snprintf(url, sizeof(url), "/api/v1/users?q=%s&limit=4", tag);
+        o = get_json(url, service(), 200);
+        ASSERT_NOT_NULL(o);
+        ASSERT_TRUE(json_object_object_get_ex(o, "next_cursor", &v) && v != NULL);
+        snprintf(cursor, sizeof(cursor), "%s", json_object_get_string(v));
+        json_object_object_get_ex(o, "data", &data);
+        for (size_t i = 0; i < json_object_array_length(data); i++)
+            for (int k = 0; k < 7; k++)
+                if (strcmp(jstr(json_object_array_get_idx(data, i), "id"), ids[k]) == 0)
+                    dup |= seen[k]++ > 0, count++;
+        json_object_put(o);
+        ASSERT_EQ(make_named(tag, 2, more), 0);
+        snprintf(url, sizeof(url), "/api/v1/users?q=%s&limit=4&cursor=%s", tag, cursor);
+        o = get_json(url, service(), 200);
+        ASSERT_NOT_NULL(o);
+        json_object_object_get_ex(o, "data", &data);
+        for (size_t i = 0; i < json_object_array_length(data); i++) {
+            const char *id = jstr(json_object_array_get_idx(data, i), "id");
+            ASSERT_TRUE(strcmp(id, more[0]) != 0 && strcmp(id, more[1]) != 0);
+            for (int k = 0; k < 7; k++)
+                if (strcmp(id, ids[k]) == 0)
+                    dup |= seen[k]++ > 0, count++;
+        }
+        json_object_put(o);
+        ASSERT_EQ(dup, 0);
+        ASSERT_EQ(count, 7);
+    }
+    /* Filters: role and status and a time window that excludes them. */
+    snprintf(path, sizeof(path), "/api/v1/users?q=%s&role=admin", tag);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
+    json_object_object_get_ex(o, "data", &data);
+    ASSERT_EQ((int)json_object_array_length(data), 0);
+    json_object_put(o);
+    snprintf(path, sizeof(path), "/api/v1/users?q=%s&status=active&created_after=2000-01-01T00:00:00Z"
+                                 "&created_before=2000-01-02",
+             tag);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
+    json_object_object_get_ex(o, "data", &data);
+    ASSERT_EQ((int)json_object_array_length(data), 0);
+    json_object_put(o);
+}
+
+CTEST(search, hostile_parameters)
+{
+    static const struct {
+        const char *query;
+        const char *field;
+    } bad[] = {
+        {"limit=0", "limit"},
+        {"limit=-1", "limit"},
+        {"limit=1e9", "limit"},
+        {"limit=abc", "limit"},
+        {"limit=101", "limit"},
+        {"limit=99999999999999999999", "limit"},
+        {"sort=password_hash", "sort"},
+        {"sort=created_at%3B%20DROP%20TABLE%20users", "sort"},
+        {"sort=email%20DESC", "sort"},
+        {"created_after=yesterday", "created_after"},
+        {"created_after=2026-13-01", "created_after"},
+        {"created_before=1%27%20OR%20%271%27=%271", "created_before"},
+        {"role=superuser", "role"},
+        {"role=admin%27--", "role"},
+        {"status=deleted", "status"},
+        {"cursor=abc", "cursor"},
+        {"cursor=eyJpZCI6MX0.AAAAAAAAAAAAAAAAAAAAAA", "cursor"},
+        {"include_total=yes", "include_total"},
+        {"q=%FF%FE", "q"},
+    };
+    char path[512], f[64];
+    struct http_resp r;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(path, sizeof(path), "/api/v1/users?%s", bad[i].query);
+        ASSERT_EQ(admin_req("GET", path, NULL, service(), &r), 400);
+        ASSERT_API_ERROR(r, 400, "validation_failed");
+        if (strcmp(err_field(&r, f, sizeof(f)), bad[i].field) != 0)
+            CTEST_FAIL_("%s: field %s, want %s", bad[i].query, f, bad[i].field);
+        http_resp_free(&r);
+    }
+    /* LIKE metacharacters and quotes are literal text, not wildcards. */
+    static const char *const lit[] = {"%25", "_", "%5C", "%27", "%22", "%25%25%25", "a_b%25c",
+                                      "*%25*", "*_*", "%27%3B%20DELETE%20FROM%20users%3B--"};
+    for (size_t i = 0; i < sizeof(lit) / sizeof(lit[0]); i++) {
+        struct json_object *o, *data;
+        snprintf(path, sizeof(path), "/api/v1/users?q=%s", lit[i]);
+        o = get_json(path, service(), 200);
+        ASSERT_NOT_NULL(o);
+        ASSERT_TRUE(json_object_object_get_ex(o, "data", &data));
+        ASSERT_EQ((int)json_object_array_length(data), 0);
+        json_object_put(o);
+    }
+    /* 10 KiB of q: refused, never a 500. */
+    {
+        char *big = malloc(10 * 1024 + 64);
+        ASSERT_NOT_NULL(big);
+        strcpy(big, "/api/v1/users?q=");
+        memset(big + strlen(big), 'a', 10 * 1024);
+        big[16 + 10 * 1024] = '\0';
+        long st = admin_req("GET", big, NULL, service(), &r);
+        ASSERT_TRUE(st == 400 || st == 414);
+        http_resp_free(&r);
+        free(big);
+    }
+    /* A tampered cursor: one character of a real one changed. */
+    {
+        struct json_object *o = get_json("/api/v1/users?limit=1", service(), 200), *nc;
+        char cur[1024], url[1200];
+        ASSERT_NOT_NULL(o);
+        ASSERT_TRUE(json_object_object_get_ex(o, "next_cursor", &nc) && nc != NULL);
+        snprintf(cur, sizeof(cur), "%s", json_object_get_string(nc));
+        json_object_put(o);
+        cur[3] = cur[3] == 'A' ? 'B' : 'A';
+        snprintf(url, sizeof(url), "/api/v1/users?limit=1&cursor=%s", cur);
+        ASSERT_EQ(admin_req("GET", url, NULL, service(), &r), 400);
+        ASSERT_STR_EQ(err_field(&r, f, sizeof(f)), "cursor");
+        http_resp_free(&r);
+        /* The cursor of one sort is not accepted for another. */
+        snprintf(cur, sizeof(cur), "%s", "");
+        o = get_json("/api/v1/users?limit=1&sort=email", service(), 200);
+        ASSERT_NOT_NULL(o);
+        ASSERT_TRUE(json_object_object_get_ex(o, "next_cursor", &nc) && nc != NULL);
+        snprintf(url, sizeof(url), "/api/v1/users?limit=1&sort=name&cursor=%s",
+                 json_object_get_string(nc));
+        json_object_put(o);
+        ASSERT_EQ(admin_req("GET", url, NULL, service(), &r), 400);
+        http_resp_free(&r);
+    }
+}
+
+CTEST(profile, public_fields_validation_and_cache)
+{
+    struct session a, b;
+    char ea[128], eb[128], path[256], f[64];
+    struct http_resp r;
+    struct json_object *o, *v;
+
+    ASSERT_EQ(user_new(&a, ea, sizeof(ea), "prof-a"), 0);
+    ASSERT_EQ(user_new(&b, eb, sizeof(eb), "prof-b"), 0);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile",
+                        "{\"bio\":\"Hello \\u00e9t\\u00e9\",\"timezone\":\"Europe/Paris\","
+                        "\"preferences\":{\"theme\":\"dark\"},"
+                        "\"avatar_url\":\"https://cdn.example.com/a.png\"}",
+                        a.access, &r),
+              200);
+    http_resp_free(&r);
+    /* Warm the cache, change, read again: the change shows at once. */
+    o = get_json("/api/v1/users/me", a.access, 200);
+    json_object_put(o);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", "{\"timezone\":\"America/New_York\"}",
+                        a.access, NULL),
+              200);
+    o = get_json("/api/v1/users/me", a.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "profile", &v));
+    ASSERT_STR_EQ(jstr(v, "timezone"), "America/New_York");
+    ASSERT_STR_EQ(jstr(v, "bio"), "Hello \xc3\xa9t\xc3\xa9");
+    json_object_put(o);
+    /* Another user sees the public fields only. */
+    snprintf(path, sizeof(path), "/api/v1/users/%s/profile", a.user_id);
+    o = get_json(path, b.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_STR_EQ(jstr(o, "timezone"), "America/New_York");
+    ASSERT_FALSE(json_object_object_get_ex(o, "preferences", &v));
+    json_object_put(o);
+    o = get_json(path, a.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "preferences", &v));
+    json_object_put(o);
+    ASSERT_EQ(admin_req("PATCH", path, "{\"bio\":\"mine now\"}", b.access, NULL), 403);
+    /* Bad values */
+    static const struct {
+        const char *body;
+        const char *field;
+    } bad[] = {
+        {"{\"timezone\":\"Mars/Olympus\"}", "timezone"},
+        {"{\"timezone\":\"../../etc/passwd\"}", "timezone"},
+        {"{\"timezone\":\"Europe\"}", "timezone"},
+        {"{\"timezone\":42}", "timezone"},
+        {"{\"preferences\":[1,2]}", "preferences"},
+        {"{\"preferences\":\"dark\"}", "preferences"},
+        {"{\"avatar_url\":\"javascript:alert(1)\"}", "avatar_url"},
+        {"{\"role\":\"admin\"}", "role"},
+        {"{\"bio\":\"a\\u0000b\"}", ""},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", bad[i].body, a.access, &r), 400);
+        if (bad[i].field[0] != '\0' && strcmp(err_field(&r, f, sizeof(f)), bad[i].field) != 0)
+            CTEST_FAIL_("%s: field %s", bad[i].body, f);
+        http_resp_free(&r);
+    }
+    /* bio: 500 characters (of 2 bytes each) pass, 501 do not. */
+    {
+        char body[2200];
+        size_t n = 0;
+        n += (size_t)snprintf(body, sizeof(body), "{\"bio\":\"");
+        for (int i = 0; i < 500; i++)
+            body[n++] = '\xc3', body[n++] = '\xa9';
+        snprintf(body + n, sizeof(body) - n, "\"}");
+        ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", body, a.access, NULL), 200);
+        snprintf(body + n, sizeof(body) - n, "x\"}");
+        ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", body, a.access, &r), 400);
+        ASSERT_STR_EQ(err_field(&r, f, sizeof(f)), "bio");
+        http_resp_free(&r);
+    }
+    /* preferences over 16 KiB: 400; a 1 MiB body: 413 from the web server. */
+    {
+        size_t big = 20 * 1024, huge = 1024 * 1024 + 100;
+        char *body = malloc(huge + 64);
+        ASSERT_NOT_NULL(body);
+        int n = snprintf(body, 64, "{\"preferences\":{\"k\":\"");
+        memset(body + n, 'x', big);
+        strcpy(body + n + big, "\"}}");
+        ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", body, a.access, &r), 400);
+        ASSERT_STR_EQ(err_field(&r, f, sizeof(f)), "preferences");
+        http_resp_free(&r);
+        memset(body + n, 'x', huge);
+        strcpy(body + n + huge, "\"}}");
+        ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", body, a.access, &r), 413);
+        ASSERT_API_ERROR(r, 413, "request_too_large");
+        http_resp_free(&r);
+        free(body);
+    }
+    /* Wrong types, malformed JSON and invalid UTF-8 in a name. */
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":[]}", a.access, NULL), 400);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":", a.access, &r), 400);
+    ASSERT_API_ERROR(r, 400, "bad_json");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":\"\xff\xfe\"}", a.access, NULL),
+              400);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":\"Robert'); DROP TABLE users;--\"}",
+                        a.access, NULL),
+              200);
+    o = get_json("/api/v1/users/me", a.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_STR_EQ(jstr(o, "name"), "Robert'); DROP TABLE users;--");
+    json_object_put(o);
+}
+
+CTEST(profile, reads_work_with_redis_stopped)
+{
+    struct session a;
+    char ea[128];
+    pid_t redis = stack_pid("redis");
+    ASSERT_EQ(user_new(&a, ea, sizeof(ea), "prof-redis"), 0);
+    ASSERT_TRUE(redis > 0);
+    ASSERT_EQ(kill(redis, SIGTERM), 0);
+    ASSERT_EQ(wait_status("/readyz", 503, 10), 0);
+    long st1 = admin_req("GET", "/api/v1/users/me", NULL, a.access, NULL);
+    long st2 = admin_req("PATCH", "/api/v1/users/me/profile", "{\"bio\":\"no cache\"}", a.access,
+                         NULL);
+    struct json_object *o = get_json("/api/v1/users/me/profile", a.access, 200);
+    int restarted = sh("./scripts/up >/dev/null") == 0 && wait_status("/readyz", 200, 10) == 0;
+    ASSERT_TRUE(restarted);
+    ASSERT_EQ(st1, 200);
+    ASSERT_EQ(st2, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_STR_EQ(jstr(o, "bio"), "no cache");
+    json_object_put(o);
+}
+
+CTEST(roles, assignment_rules_and_effect)
+{
+    struct session u, adm, again;
+    char eu[128], ead[128], path[256];
+    struct http_resp r;
+    struct json_object *o, *meta;
+
+    ASSERT_EQ(user_new(&u, eu, sizeof(eu), "role-u"), 0);
+    ASSERT_EQ(admin_new(&adm, ead, sizeof(ead)), 0);
+    /* Nobody sets their own role, not through PATCH and not through PUT. */
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"role\":\"admin\"}", u.access, &r), 400);
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"status\":\"active\"}", u.access, &r), 403);
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/role", "{\"role\":\"admin\"}", u.access, NULL),
+              403);
+    ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/role", "{\"role\":\"user\"}", adm.access, &r),
+              403);
+    http_resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"superuser\"}", adm.access, &r), 400);
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":7}", adm.access, NULL), 400);
+    ASSERT_EQ(admin_req("PUT", path, "{}", adm.access, NULL), 400);
+    /* Promotion: the next refresh carries it, and admin routes open. */
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", adm.access, NULL), 200);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users?limit=1", NULL, u.access, NULL), 200);
+    ASSERT_EQ(refresh(u.refresh, &again, &r), 200);
+    o = jparse(&r);
+    ASSERT_TRUE(o != NULL && json_object_object_get_ex(o, "user", &meta) &&
+                json_object_object_get_ex(meta, "app_metadata", &meta));
+    ASSERT_STR_EQ(jstr(meta, "role"), "admin");
+    json_object_put(o);
+    http_resp_free(&r);
+    /* The outbox has the event. */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outbox WHERE event->>'type' = 'user.role_changed' AND "
+             "event->>'user_id' = '%s'",
+             u.user_id);
+    ASSERT_EQ(sql_long(sql), 1);
+    /* Demotion back. */
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"user\"}", adm.access, NULL), 200);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users?limit=1", NULL, again.access, NULL), 403);
+}
+
+CTEST(roles, the_last_active_admin_stays)
+{
+    char sql[1024], ead[128];
+    struct session adm;
+    ASSERT_EQ(admin_new(&adm, ead, sizeof(ead)), 0);
+    /* In one transaction that is rolled back: every other admin suspended,
+     * then each guarded change of the last one is refused. */
+    snprintf(sql, sizeof(sql),
+             "BEGIN; UPDATE users SET status = 'suspended' WHERE role = 'admin' AND id <> '%s';"
+             " SELECT (ums_set_role('%s', 'user') = 'last_admin')::int"
+             " + (ums_set_status('%s', 'suspended') = 'last_admin')::int"
+             " + (ums_delete_user('%s') = 'last_admin')::int; ROLLBACK;",
+             adm.user_id, adm.user_id, adm.user_id, adm.user_id);
+    {
+        char cmd[1400];
+        FILE *p;
+        int v = -1;
+        snprintf(cmd, sizeof(cmd), "psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\"", sql);
+        p = popen(cmd, "r");
+        ASSERT_NOT_NULL(p);
+        ASSERT_EQ(fscanf(p, "%d", &v), 1);
+        pclose(p);
+        ASSERT_EQ(v, 3);
+    }
+    /* With other admins around, the same changes are allowed (and admin
+     * suspension by another admin works through the API). */
+    struct session other;
+    char eo[128], path[256];
+    ASSERT_EQ(admin_new(&other, eo, sizeof(eo)), 0);
+    snprintf(path, sizeof(path), "/api/v1/users/%s", other.user_id);
+    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"suspended\"}", adm.access, NULL), 200);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"status\":\"suspended\"}", adm.access,
+                        NULL),
+              403);
+}
+
+CTEST(status, suspension_ends_sessions_and_sign_in)
+{
+    struct session u;
+    char eu[128], path[256], body[256];
+    struct http_resp r;
+    struct json_object *o;
+    ASSERT_EQ(user_new(&u, eu, sizeof(eu), "susp"), 0);
+    ASSERT_EQ(get_user(u.access), 200);
+    snprintf(path, sizeof(path), "/api/v1/users/%s", u.user_id);
+    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"frozen\"}", service(), NULL), 400);
+    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"suspended\"}", service(), &r), 200);
+    o = jparse(&r);
+    ASSERT_STR_EQ(jstr(o, "status"), "suspended");
+    json_object_put(o);
+    http_resp_free(&r);
+    /* At once: the access token and the refresh token are dead. */
+    ASSERT_EQ(get_user(u.access), 403);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, u.access, NULL), 403);
+    ASSERT_TRUE(refresh(u.refresh, NULL, NULL) >= 400);
+    ASSERT_EQ(login(eu, "correct horse battery", src_for(31), NULL, &r), 400);
+    o = jparse(&r);
+    ASSERT_STR_EQ(jstr(o, "error_code"), "user_banned");
+    json_object_put(o);
+    http_resp_free(&r);
+    /* Back to active: sign-in works again. */
+    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"active\"}", service(), NULL), 200);
+    ASSERT_EQ(login(eu, "correct horse battery", src_for(31), NULL, NULL), 200);
+    /* Unlock clears a lockout. */
+    for (int i = 0; i < 5; i++)
+        login(eu, "wrong password!", src_for(32), NULL, NULL);
+    ASSERT_EQ(login(eu, "correct horse battery", src_for(32), NULL, NULL), 429);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/unlock", u.user_id);
+    ASSERT_EQ(admin_req("POST", path, NULL, u.access, NULL), 403);
+    ASSERT_EQ(admin_req("POST", path, NULL, service(), NULL), 204);
+    ASSERT_EQ(login(eu, "correct horse battery", src_for(32), NULL, NULL), 200);
+    (void)body;
+}
+
+CTEST(sessions, list_and_revoke)
+{
+    struct session s1, s2, s3;
+    char e[128], path[256], sid2[64] = "";
+    struct json_object *o, *data;
+    ASSERT_EQ(user_new(&s1, e, sizeof(e), "sess"), 0);
+    ASSERT_EQ(login(e, "correct horse battery", src_for(33), &s2, NULL), 200);
+    ASSERT_EQ(login(e, "correct horse battery", src_for(33), &s3, NULL), 200);
+    o = get_json("/api/v1/users/me/sessions", s2.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "data", &data));
+    ASSERT_EQ((int)json_object_array_length(data), 3);
+    int current = 0;
+    for (size_t i = 0; i < 3; i++) {
+        struct json_object *s = json_object_array_get_idx(data, i), *c;
+        ASSERT_TRUE(jstr(s, "created_at") != NULL && jstr(s, "user_agent") != NULL);
+        if (json_object_object_get_ex(s, "current", &c) && json_object_get_boolean(c)) {
+            current++;
+            snprintf(sid2, sizeof(sid2), "%s", jstr(s, "id"));
+        }
+    }
+    ASSERT_EQ(current, 1);
+    json_object_put(o);
+    /* Revoke the second session from the first: only it dies. */
+    snprintf(path, sizeof(path), "/api/v1/users/me/sessions/%s", sid2);
+    ASSERT_EQ(admin_req("DELETE", path, NULL, s1.access, NULL), 204);
+    ASSERT_EQ(get_user(s2.access), 403);
+    ASSERT_EQ(get_user(s1.access), 200);
+    ASSERT_EQ(admin_req("DELETE", path, NULL, s1.access, NULL), 404);
+    ASSERT_EQ(admin_req("DELETE", "/api/v1/users/me/sessions/not-a-uuid", NULL, s1.access, NULL),
+              400);
+    /* Revoke all. */
+    ASSERT_EQ(admin_req("DELETE", "/api/v1/users/me/sessions", NULL, s3.access, NULL), 204);
+    ASSERT_EQ(get_user(s1.access), 403);
+    ASSERT_EQ(get_user(s3.access), 403);
+}
+
+CTEST(delete, removes_the_account_and_personal_data)
+{
+    struct session u;
+    char e[128], sql[1024], path[256];
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "del"), 0);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO devices (user_id, token, platform) VALUES ('%s', 'tok-%s', 'web');"
+             " INSERT INTO notifications (user_id, kind, title) VALUES ('%s', 'x', 'hi');"
+             " SELECT 1",
+             u.user_id, u.user_id, u.user_id);
+    ASSERT_EQ(sql_long(sql), 1);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", "{\"bio\":\"bye\"}", u.access, NULL),
+              200);
+    ASSERT_EQ(admin_req("DELETE", "/api/v1/users/me", NULL, u.access, NULL), 204);
+    ASSERT_EQ(get_user(u.access), 403);
+    snprintf(path, sizeof(path), "/api/v1/users/%s", u.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, service(), NULL), 404);
+    snprintf(sql, sizeof(sql),
+             "SELECT (SELECT count(*) FROM users WHERE id = '%s') + (SELECT count(*) FROM "
+             "user_profiles WHERE user_id = '%s') + (SELECT count(*) FROM sessions WHERE user_id "
+             "= '%s') + (SELECT count(*) FROM identities WHERE user_id = '%s') + (SELECT count(*) "
+             "FROM devices WHERE user_id = '%s') + (SELECT count(*) FROM notifications WHERE "
+             "user_id = '%s')",
+             u.user_id, u.user_id, u.user_id, u.user_id, u.user_id, u.user_id);
+    ASSERT_EQ(sql_long(sql), 0);
+    /* The audit log keeps the id, with no details or address. */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM audit_log WHERE target_id = '%s' AND (ip IS NOT NULL OR "
+             "details <> '{}')",
+             u.user_id);
+    ASSERT_EQ(sql_long(sql), 0);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_log WHERE target_id = '%s'", u.user_id);
+    ASSERT_TRUE(sql_long(sql) >= 2);
+    ASSERT_EQ(admin_req("DELETE", path, NULL, service(), NULL), 404);
+}
+
+CTEST(audit, admin_listing_with_filters)
+{
+    struct session u;
+    char e[128], path[512], f[64];
+    struct json_object *o, *data, *nc;
+    struct http_resp r;
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "audit"), 0);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":\"Audited\"}", u.access, NULL), 200);
+    snprintf(path, sizeof(path), "/api/v1/audit?target=%s&limit=1", u.user_id);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "data", &data));
+    ASSERT_EQ((int)json_object_array_length(data), 1);
+    ASSERT_STR_EQ(jstr(json_object_array_get_idx(data, 0), "action"), "user.update");
+    ASSERT_TRUE(json_object_object_get_ex(o, "next_cursor", &nc) && nc != NULL);
+    snprintf(path, sizeof(path), "/api/v1/audit?target=%s&limit=100&cursor=%s", u.user_id,
+             json_object_get_string(nc));
+    json_object_put(o);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "data", &data));
+    ASSERT_TRUE(json_object_array_length(data) >= 1);
+    ASSERT_STR_EQ(jstr(json_object_array_get_idx(data, 0), "action"), "user.signup");
+    json_object_put(o);
+    ASSERT_EQ(admin_req("GET", "/api/v1/audit?actor=nope", NULL, service(), &r), 400);
+    ASSERT_STR_EQ(err_field(&r, f, sizeof(f)), "actor");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/api/v1/audit?after=soon", NULL, service(), NULL), 400);
+    ASSERT_EQ(admin_req("GET", "/api/v1/audit?cursor=x.y", NULL, service(), NULL), 400);
+}
