@@ -435,22 +435,28 @@ void principal_clear(struct principal *p)
 }
 
 static int bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                  struct auth_err *err, int want_user);
+                  struct auth_err *err, const char *want);
 
 int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
                 struct auth_err *err)
 {
-    return bearer(c, token, len, p, err, 0);
+    return bearer(c, token, len, p, err, NULL);
 }
 
 int auth_bearer_user(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
                      struct auth_err *err)
 {
-    return bearer(c, token, len, p, err, 1);
+    return bearer(c, token, len, p, err, "ums:user:");
+}
+
+int auth_bearer_profile(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
+                        struct auth_err *err)
+{
+    return bearer(c, token, len, p, err, "ums:profile:");
 }
 
 static int bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                  struct auth_err *err, int want_user)
+                  struct auth_err *err, const char *want)
 {
     struct token_id id;
     const char *why = NULL, *key = c->cfg->auth.service_key;
@@ -467,7 +473,7 @@ static int bearer(struct ums_ctx *c, const char *token, size_t len, struct princ
         log_info("bearer rejected: %s", why);
         return auth_fail(err, AF_BAD_JWT, "invalid JWT: unable to parse or verify signature");
     }
-    state = sess_check_user(c, id.sid, id.sub, p->role, want_user ? &p->user_json : NULL);
+    state = sess_check_user(c, id.sid, id.sub, p->role, want, want != NULL ? &p->user_json : NULL);
     if (state < 0)
         return state;
     if (state == SESS_DEAD)

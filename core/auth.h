@@ -67,7 +67,8 @@ struct principal {
     char session_id[UUID_LEN + 1];
     char role[32]; /* the ums role, from the database */
     int service;   /* the configured service key: an admin without a user */
-    char *user_json; /* the cached user object when it came with the check; owned */
+    char *user_json; /* the cached user object (or profile, R_PROFILE_JSON) when it came
+                      * with the check; owned */
 };
 
 /* Releases what a principal owns. */
@@ -102,6 +103,11 @@ int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct princip
  * same round trip to Redis, when it is cached. */
 int auth_bearer_user(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
                      struct auth_err *err);
+
+/* auth_bearer that also brings the cached /api/v1 user with its profile
+ * (ums:profile:{sub}) in the same round trip, into p->user_json. */
+int auth_bearer_profile(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
+                        struct auth_err *err);
 
 /* The user object of user_id into *json (malloc'd), through the Redis cache
  * ums:user:{id} (5 minutes). UMS_ENOTFOUND if gone. */

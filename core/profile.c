@@ -10,6 +10,9 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "config.h"
+#include "crypto.h"
+#include "storage.h"
 #include "ctx.h"
 #include "db.h"
 #include "ums.h"
@@ -68,7 +71,7 @@ int profile_get(struct ums_ctx *c, const char *id, int full, char **json)
             json_object_object_add(out, public_fields[i], json_object_get(v));
     if (full && json_object_object_get_ex(p, "preferences", &v))
         json_object_object_add(out, "preferences", json_object_get(v));
-    *json = strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+    *json = strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     rc = *json != NULL ? UMS_OK : UMS_ERR;
 out:
     json_object_put(out);
@@ -139,4 +142,78 @@ int profile_patch(struct ums_ctx *c, const char *actor, const char *id,
     users_cache_drop(c, id);
     audit_write(c->db, actor, "profile.update", id, ip, NULL);
     return UMS_OK;
+}
+
+const char *profile_image_type(const unsigned char *p, size_t n, const char **ext)
+{
+    if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) {
+        *ext = "png";
+        return "image/png";
+    }
+    if (n >= 4 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) {
+        *ext = "jpg";
+        return "image/jpeg";
+    }
+    if (n >= 16 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBPVP8", 7) == 0) {
+        *ext = "webp";
+        return "image/webp";
+    }
+    *ext = NULL;
+    return NULL;
+}
+
+int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, const void *data,
+                       size_t len, const char *ip, char **url)
+{
+    struct profile_patch p = {0};
+    unsigned char rnd[12];
+    char key[128], hex[25], *old = NULL, *user = NULL, prefix[600];
+    const char *ctype, *ext, *field = NULL;
+    int rc;
+
+    *url = NULL;
+    ctype = profile_image_type(data, len, &ext);
+    if (ctype == NULL)
+        return UMS_EINVALID;
+    if (len > AVATAR_MAX_BYTES)
+        return UMS_ETOOBIG;
+    /* A new name for every upload: caches and CDNs never serve a stale image. */
+    if (random_bytes(rnd, sizeof(rnd)) != UMS_OK)
+        return UMS_ERR;
+    hex_encode(hex, rnd, sizeof(rnd));
+    snprintf(key, sizeof(key), "%s/%s.%s", id, hex, ext);
+    /* The current avatar, to remove once the new one is in place. */
+    if (users_get(c, id, &user) == UMS_ENOTFOUND)
+        return UMS_ENOTFOUND;
+    if (user != NULL) {
+        struct json_object *o = json_tokener_parse(user), *pr, *v;
+        if (o != NULL && json_object_object_get_ex(o, "profile", &pr) &&
+            json_object_object_get_ex(pr, "avatar_url", &v) && v != NULL)
+            old = strdup(json_object_get_string(v));
+        json_object_put(o);
+        free(user);
+    }
+    rc = storage_put(c->cfg, key, data, len, ctype, url);
+    if (rc != UMS_OK)
+        goto out;
+    p.set_avatar_url = 1;
+    p.avatar_url = *url;
+    rc = profile_patch(c, actor, id, &p, ip, &field);
+    if (rc != UMS_OK) {
+        storage_delete(c->cfg, key);
+        free(*url);
+        *url = NULL;
+        goto out;
+    }
+    /* Only objects this service stored for this user are ever removed. */
+    snprintf(prefix, sizeof(prefix), "%s/%s/", c->cfg->storage.public_url, id);
+    if (old != NULL && strncmp(old, prefix, strlen(prefix)) == 0 &&
+        strchr(old + strlen(prefix), '/') == NULL) {
+        char oldkey[128];
+        snprintf(oldkey, sizeof(oldkey), "%s/%s", id, old + strlen(prefix));
+        storage_delete(c->cfg, oldkey);
+    }
+out:
+    free(old);
+    return rc;
 }

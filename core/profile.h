@@ -25,6 +25,19 @@ struct profile_patch {
 int profile_patch(struct ums_ctx *c, const char *actor, const char *id,
                   const struct profile_patch *p, const char *ip, const char **field);
 
+#define AVATAR_MAX_BYTES (2 * 1024 * 1024)
+
+/* The MIME type of a PNG, JPEG or WebP image judged by its first bytes (and
+ * its file extension in *ext), or NULL for anything else. */
+const char *profile_image_type(const unsigned char *p, size_t n, const char **ext);
+
+/* Stores an avatar image (checked by its magic bytes, at most 2 MiB) through
+ * the configured storage and points the profile at it (*url, malloc'd); the
+ * previous avatar this service stored is removed. UMS_EINVALID (not an
+ * image), UMS_ETOOBIG, UMS_ENOTFOUND, UMS_EUNAVAILABLE (storage down). */
+int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, const void *data,
+                       size_t len, const char *ip, char **url);
+
 /* 1 when tz names a zone of the system's zone database (/usr/share/zoneinfo). */
 int profile_timezone_valid(const char *tz);
 

@@ -216,7 +216,7 @@ out:
 }
 
 int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
-                    char **user_json)
+                    const char *extra_prefix, char **user_json)
 {
     char key[64], ukey[64], val[128];
     const char *mget[3] = {"MGET", key, ukey};
@@ -228,7 +228,7 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
 
     /* The cache holds "uid role" for live sessions of active users. */
     snprintf(key, sizeof(key), "ums:sess:%s", sid);
-    snprintf(ukey, sizeof(ukey), "ums:user:%s", uid);
+    snprintf(ukey, sizeof(ukey), "%s%s", extra_prefix != NULL ? extra_prefix : "ums:user:", uid);
     if (kv_cmd(c->kv, &r, user_json != NULL ? 3 : 2, mget, NULL) == UMS_OK) {
         redisReply *s = r->type == REDIS_REPLY_ARRAY && r->elements >= 1 ? r->element[0] : NULL;
         int hit = s != NULL && s->type == REDIS_REPLY_STRING && s->len > ul + 1 &&

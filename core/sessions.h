@@ -43,11 +43,11 @@ int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
  * the Redis cache or PostgreSQL), SESS_DEAD (revoked, expired, unknown, or
  * the user is gone), SESS_BANNED (the user is suspended or banned), or
  * UMS_EUNAVAILABLE when neither store can tell. With user_json not NULL the
- * cached user object ums:user:{uid} comes in the same Redis round trip
- * (*user_json, malloc'd, set on a cache hit). */
+ * cached object extra_prefix{uid} (NULL: "ums:user:", the /auth/v1 user)
+ * comes in the same Redis round trip (*user_json, malloc'd, set on a hit). */
 enum { SESS_DEAD = 0, SESS_LIVE = 1, SESS_BANNED = 2 };
 int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
-                    char **user_json);
+                    const char *extra_prefix, char **user_json);
 
 /* Revokes the user's sessions by scope (sid is the caller's session) and
  * marks them revoked in the cache. Call it outside a transaction: the cache

@@ -153,9 +153,12 @@ int req_authenticate(struct req *r, int level)
     tok = h + 7;
     while (*tok == ' ')
         tok++;
-    rc = (r->route != NULL && (r->route->flags & R_USER_JSON))
-             ? auth_bearer_user(&r->app->ctx, tok, strlen(tok), &r->who, &err)
-             : auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    if (r->route != NULL && (r->route->flags & R_USER_JSON))
+        rc = auth_bearer_user(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    else if (r->route != NULL && (r->route->flags & R_PROFILE_JSON))
+        rc = auth_bearer_profile(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    else
+        rc = auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
     if (rc == UMS_EDENIED) {
         reply_auth_err(r, &err, 1);
         return -1;

@@ -81,6 +81,7 @@ typedef void (*route_fn)(struct req *r);
 #define R_JSON (1u << 0)     /* the body, when present, is JSON (415 / 400 bad_json) */
 #define R_NEEDS_DB (1u << 1) /* 503 before the handler when PostgreSQL is unreachable */
 #define R_USER_JSON (1u << 2) /* the authentication also fetches the cached user object */
+#define R_PROFILE_JSON (1u << 3) /* ... or the cached /api/v1 user with profile */
 
 /* Who may call a route; checked by dispatch() after 413 and before the body. */
 enum route_auth {

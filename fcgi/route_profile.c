@@ -113,6 +113,35 @@ void route_profile_patch(struct req *r)
     route_profile_get(r);
 }
 
+/* PUT /users/{id}/avatar: the image itself is the body. */
+void route_avatar_put(struct req *r)
+{
+    const char *id, *ext;
+    struct client_info ci;
+    char *url = NULL;
+    int rc;
+
+    if (api_target(r, TARGET_SELF, &id))
+        return;
+    if (r->body_len == 0 ||
+        profile_image_type((const unsigned char *)r->body, r->body_len, &ext) == NULL) {
+        reply_error(r, HE_IMAGE, NULL);
+        return;
+    }
+    req_client(r, &ci);
+    rc = profile_set_avatar(&r->app->ctx, r->who.user_id, id, r->body, r->body_len, ci.ip, &url);
+    free(url);
+    if (rc == UMS_EINVALID) {
+        reply_error(r, HE_IMAGE, NULL);
+        return;
+    }
+    if (rc != UMS_OK) {
+        api_reply_rc(r, rc, NULL);
+        return;
+    }
+    route_profile_get(r);
+}
+
 /* GET /audit: admins; filters actor, target, action, after, before. */
 void route_audit_list(struct req *r)
 {

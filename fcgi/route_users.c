@@ -151,7 +151,11 @@ void route_users_get(struct req *r)
 
     if (api_target(r, TARGET_SELF | TARGET_ADMIN, &id))
         return;
-    reply_user(r, id, 200);
+    /* One's own record usually came with the session check. */
+    if (r->who.user_json != NULL && !r->who.service && strcmp(id, r->who.user_id) == 0)
+        reply_json(r, 200, r->who.user_json, strlen(r->who.user_json));
+    else
+        reply_user(r, id, 200);
 }
 
 /* PATCH /users/{id}: the user may change their name; an admin also the

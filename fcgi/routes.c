@@ -1,4 +1,5 @@
 /* routes.c - the route table: method, pattern, handler, error family, body cap, flags. */
+#include "../core/profile.h"
 #include "../core/ums.h"
 #include "http.h"
 #include "routes.h"
@@ -43,7 +44,8 @@ const struct route ums_routes[] = {
     /* /api/v1: the user service */
     {M_GET, "/api/v1/users", route_users_list, API, 0, R_NEEDS_DB, AUTH_ADMIN},
     {M_POST, "/api/v1/users", route_users_create, API, API_BODY, RW, AUTH_ADMIN},
-    {M_GET, "/api/v1/users/{id}", route_users_get, API, 0, R_NEEDS_DB, AUTH_USER_OR_SERVICE},
+    {M_GET, "/api/v1/users/{id}", route_users_get, API, 0, R_NEEDS_DB | R_PROFILE_JSON,
+     AUTH_USER_OR_SERVICE},
     {M_PATCH, "/api/v1/users/{id}", route_users_patch, API, API_BODY, RW, AUTH_USER_OR_SERVICE},
     {M_DELETE, "/api/v1/users/{id}", route_users_delete, API, 0, R_NEEDS_DB, AUTH_USER_OR_SERVICE},
     {M_PUT, "/api/v1/users/{id}/role", route_users_role, API, API_BODY, RW, AUTH_ADMIN},
@@ -58,6 +60,8 @@ const struct route ums_routes[] = {
      AUTH_USER_OR_SERVICE},
     {M_PATCH, "/api/v1/users/{id}/profile", route_profile_patch, API, API_BODY, RW,
      AUTH_USER_OR_SERVICE},
+    {M_PUT, "/api/v1/users/{id}/avatar", route_avatar_put, API, AVATAR_MAX_BYTES, R_NEEDS_DB,
+     AUTH_USER},
     {M_GET, "/api/v1/audit", route_audit_list, API, 0, R_NEEDS_DB, AUTH_ADMIN},
 };
 

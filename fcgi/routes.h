@@ -37,5 +37,6 @@ void route_sessions_revoke_all(struct req *r);
 void route_profile_get(struct req *r);
 void route_profile_patch(struct req *r);
 void route_audit_list(struct req *r);
+void route_avatar_put(struct req *r);
 
 #endif

@@ -745,3 +745,93 @@ CTEST(audit, admin_listing_with_filters)
     ASSERT_EQ(admin_req("GET", "/api/v1/audit?after=soon", NULL, service(), NULL), 400);
     ASSERT_EQ(admin_req("GET", "/api/v1/audit?cursor=x.y", NULL, service(), NULL), 400);
 }
+
+/* PUTs an image body to path with a Bearer. */
+static long put_image(const char *path, const void *data, size_t len, const char *bearer,
+                      struct http_resp *keep)
+{
+    char auth[4200];
+    const char *h[3] = {"Content-Type: image/png", auth, NULL};
+    struct http_resp r;
+    long st;
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+    if (http_req("PUT", path, h, data, len, NULL, &r) != 0)
+        return -1;
+    st = r.status;
+    if (keep != NULL)
+        *keep = r;
+    else
+        http_resp_free(&r);
+    return st;
+}
+
+/* The avatar_url of the caller's profile into out. */
+static int avatar_url(const char *bearer, char *out, size_t n)
+{
+    struct json_object *o = get_json("/api/v1/users/me/profile", bearer, 200);
+    const char *u = jstr(o, "avatar_url");
+    int rc = u != NULL ? 0 : -1;
+    snprintf(out, n, "%s", u != NULL ? u : "");
+    json_object_put(o);
+    return rc;
+}
+
+/* GETs an absolute URL of the stack (the avatar) as a path. */
+static long get_url(const char *url, struct http_resp *r)
+{
+    const char *base = env_need("UMS_URL");
+    if (strncmp(url, base, strlen(base)) != 0)
+        return -1;
+    return http_get(url + strlen(base), r) == 0 ? r->status : -1;
+}
+
+CTEST(avatar, upload_serve_replace_and_refuse)
+{
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
+                                        'I',  'H', 'D', 'R', 1,    2,    3,    4};
+    static const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0};
+    struct session a, b;
+    char ea[128], eb[128], url1[1024], url2[1024], path[256], ct[128];
+    struct http_resp r;
+
+    ASSERT_EQ(user_new(&a, ea, sizeof(ea), "av-a"), 0);
+    ASSERT_EQ(user_new(&b, eb, sizeof(eb), "av-b"), 0);
+    ASSERT_EQ(put_image("/api/v1/users/me/avatar", png, sizeof(png), a.access, NULL), 200);
+    ASSERT_EQ(avatar_url(a.access, url1, sizeof(url1)), 0);
+    ASSERT_EQ(get_url(url1, &r), 200);
+    ASSERT_EQ((long)r.len, (long)sizeof(png));
+    ASSERT_TRUE(memcmp(r.body, png, sizeof(png)) == 0);
+    ASSERT_EQ(resp_header(&r, "Content-Type", ct, sizeof(ct)), 0);
+    ASSERT_STR_EQ(ct, "image/png");
+    http_resp_free(&r);
+    /* A new image replaces the old one, which is removed. */
+    ASSERT_EQ(put_image("/api/v1/users/me/avatar", jpg, sizeof(jpg), a.access, NULL), 200);
+    ASSERT_EQ(avatar_url(a.access, url2, sizeof(url2)), 0);
+    ASSERT_TRUE(strcmp(url1, url2) != 0);
+    ASSERT_EQ(get_url(url2, &r), 200);
+    http_resp_free(&r);
+    ASSERT_EQ(get_url(url1, &r), 404);
+    http_resp_free(&r);
+    /* HTML named .png, an empty body, text: 415 by the magic bytes. */
+    const char *html = "<html><script>alert(1)</script></html>";
+    ASSERT_EQ(put_image("/api/v1/users/me/avatar", html, strlen(html), a.access, &r), 415);
+    ASSERT_API_ERROR(r, 415, "unsupported_image");
+    http_resp_free(&r);
+    ASSERT_EQ(put_image("/api/v1/users/me/avatar", "", 0, a.access, NULL), 415);
+    /* 3 MiB: 413 before ums reads it. */
+    {
+        size_t n = 3 * 1024 * 1024;
+        unsigned char *big = calloc(1, n);
+        ASSERT_NOT_NULL(big);
+        memcpy(big, png, sizeof(png));
+        ASSERT_EQ(put_image("/api/v1/users/me/avatar", big, n, a.access, &r), 413);
+        ASSERT_API_ERROR(r, 413, "request_too_large");
+        http_resp_free(&r);
+        free(big);
+    }
+    /* Only the owner uploads. */
+    snprintf(path, sizeof(path), "/api/v1/users/%s/avatar", a.user_id);
+    ASSERT_EQ(put_image(path, png, sizeof(png), b.access, NULL), 403);
+    ASSERT_EQ(avatar_url(a.access, url1, sizeof(url1)), 0);
+    ASSERT_STR_EQ(url1, url2);
+}
