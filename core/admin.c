@@ -240,29 +240,7 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
 
 int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, const char *ip)
 {
-    const char *p[1] = {user_id};
-    PGresult *res = NULL;
-    int rc, n;
-
-    /* Sessions first, so their tokens stop working even if the cache is slow. */
-    rc = sess_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
-    if (rc != UMS_OK)
-        return rc;
-    rc = db_begin(c->db);
-    if (rc != UMS_OK)
-        return rc;
-    rc = db_exec(c->db, &res, STMT_USER_DELETE, 1, p);
-    if (rc == UMS_OK && PQntuples(res) == 0)
-        rc = UMS_ENOTFOUND;
-    PQclear(res);
-    /* The audit row keeps only the id. */
-    if (rc == UMS_OK)
-        rc = audit_write(c->db, actor, "admin.user_deleted", user_id, ip, NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
-    if (rc == UMS_OK)
-        auth_user_cache_drop(c, user_id);
-    return rc;
+    /* The same deletion as DELETE /api/v1/users/{id}: one transaction, the
+     * last active admin kept, the audit log scrubbed, sessions ended. */
+    return users_delete(c, actor, user_id, ip);
 }

@@ -35,7 +35,8 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
 int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
                  const struct admin_attrs *a, const char *ip, struct auth_err *err);
 
-/* Deletes a user and everything that cascades from it. UMS_ENOTFOUND if gone. */
+/* Deletes a user and everything that cascades from it (users_delete).
+ * UMS_ENOTFOUND if gone, UMS_EDENIED for the last active admin. */
 int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, const char *ip);
 
 /* Seconds of a Go duration ("90s", "15m", "24h", "1h30m"), or -1 if invalid. */

@@ -45,13 +45,44 @@ void auth_out_free(struct auth_out *o)
     o->user_json = NULL;
 }
 
+/* [auth] roles: comma-separated names like the users.role constraint
+ * (^[a-z][a-z0-9_]{0,19}$), user and admin among them. */
+static int roles_check(const char *roles, char *err, size_t errlen)
+{
+    int has_user = 0, has_admin = 0;
+    const char *s = roles;
+
+    while (*s != '\0') {
+        size_t n;
+        while (*s == ' ' || *s == ',')
+            s++;
+        n = strcspn(s, ", ");
+        if (n == 0)
+            break;
+        if (n > 20 || s[0] < 'a' || s[0] > 'z' ||
+            strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") < n) {
+            snprintf(err, errlen, "[auth] roles: \"%.*s\" is not a role name ([a-z][a-z0-9_]*, "
+                     "at most 20)", (int)(n > 40 ? 40 : n), s);
+            return UMS_EINVALID;
+        }
+        has_user |= n == 4 && strncmp(s, "user", 4) == 0;
+        has_admin |= n == 5 && strncmp(s, "admin", 5) == 0;
+        s += n;
+    }
+    if (!has_user || !has_admin) {
+        snprintf(err, errlen, "[auth] roles must include user and admin");
+        return UMS_EINVALID;
+    }
+    return UMS_OK;
+}
+
 int auth_config_check(const struct ums_config *cfg, char *err, size_t errlen)
 {
     if (strlen(cfg->auth.refresh_token_secret) < 32) {
         snprintf(err, errlen, "[auth] refresh_token_secret must have at least 32 characters");
         return UMS_EINVALID;
     }
-    return UMS_OK;
+    return roles_check(cfg->auth.roles, err, errlen);
 }
 
 /* The user row for tokens and responses: 0..8 as in STMT_USER_FOR_TOKEN. */

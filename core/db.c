@@ -137,74 +137,16 @@ static int result_rc(struct db *db, PGresult *res, const char *what)
     return UMS_ERR;
 }
 
-/* One attempt at a prepared statement; *lost is set when the connection died. */
-static int exec_once(struct db *db, PGresult **out, enum db_stmt st, int nparams,
-                     const char *const *params, int *lost)
+/* Hands a result to the caller (*out, or cleared), or maps its failure;
+ * *lost is set when the connection died. */
+static int take_result(struct db *db, PGresult *res, PGresult **out, const char *what, int *lost)
 {
-    PGresult *res;
-    ExecStatusType s;
-    int rc;
-
-    if (!db->prepared[st]) {
-        res = PQprepare(db->conn, db_stmts[st].name, db_stmts[st].sql, 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            *lost = PQstatus(db->conn) != CONNECTION_OK;
-            rc = result_rc(db, res, db_stmts[st].name);
-            PQclear(res);
-            return rc == UMS_OK ? UMS_ERR : rc;
-        }
-        PQclear(res);
-        db->prepared[st] = 1;
-    }
-    res = PQexecPrepared(db->conn, db_stmts[st].name, nparams, params, NULL, NULL, 0);
-    s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        *lost = PQstatus(db->conn) != CONNECTION_OK;
-        rc = result_rc(db, res, db_stmts[st].name);
-        PQclear(res);
-        return rc == UMS_OK ? UMS_ERR : rc;
-    }
-    if (out != NULL)
-        *out = res;
-    else
-        PQclear(res);
-    return UMS_OK;
-}
-
-int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams,
-            const char *const *params)
-{
-    int rc, lost = 0, in_tx = db->in_tx;
-
-    if (out != NULL)
-        *out = NULL;
-    if (st < 0 || st >= STMT__MAX || nparams != db_stmts[st].nparams)
-        return UMS_ERR;
-    rc = db_ensure(db);
-    if (rc != UMS_OK)
-        return rc;
-    rc = exec_once(db, out, st, nparams, params, &lost);
-    /* A connection that died while idle (server restart) is retried once at
-     * once; inside a transaction the work is lost and the caller must fail. */
-    if (rc == UMS_EUNAVAILABLE && lost && !in_tx) {
-        lost = 0;
-        if (connect_now(db) == UMS_OK)
-            rc = exec_once(db, out, st, nparams, params, &lost);
-    }
-    return rc;
-}
-
-/* One attempt at an unprepared statement. */
-static int exec_sql_once(struct db *db, PGresult **out, const char *sql, int nparams,
-                         const char *const *params, int *lost)
-{
-    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType s = PQresultStatus(res);
     int rc;
 
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
         *lost = PQstatus(db->conn) != CONNECTION_OK;
-        rc = result_rc(db, res, "query");
+        rc = result_rc(db, res, what);
         PQclear(res);
         return rc == UMS_OK ? UMS_ERR : rc;
     }
@@ -215,8 +157,28 @@ static int exec_sql_once(struct db *db, PGresult **out, const char *sql, int npa
     return UMS_OK;
 }
 
-int db_exec_sql(struct db *db, PGresult **out, const char *sql, int nparams,
-                const char *const *params)
+/* One attempt: prepared statement st, or (st < 0) the unprepared sql. */
+static int exec_once(struct db *db, PGresult **out, int st, const char *sql, int nparams,
+                     const char *const *params, int *lost)
+{
+    PGresult *res;
+
+    if (st < 0)
+        return take_result(db, PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0),
+                           out, "query", lost);
+    if (!db->prepared[st]) {
+        int rc = take_result(db, PQprepare(db->conn, db_stmts[st].name, db_stmts[st].sql, 0, NULL),
+                             NULL, db_stmts[st].name, lost);
+        if (rc != UMS_OK)
+            return rc;
+        db->prepared[st] = 1;
+    }
+    res = PQexecPrepared(db->conn, db_stmts[st].name, nparams, params, NULL, NULL, 0);
+    return take_result(db, res, out, db_stmts[st].name, lost);
+}
+
+static int run(struct db *db, PGresult **out, int st, const char *sql, int nparams,
+               const char *const *params)
 {
     int rc, lost = 0, in_tx = db->in_tx;
 
@@ -225,13 +187,31 @@ int db_exec_sql(struct db *db, PGresult **out, const char *sql, int nparams,
     rc = db_ensure(db);
     if (rc != UMS_OK)
         return rc;
-    rc = exec_sql_once(db, out, sql, nparams, params, &lost);
+    rc = exec_once(db, out, st, sql, nparams, params, &lost);
+    /* A connection that died while idle (server restart) is retried once at
+     * once; inside a transaction the work is lost and the caller must fail. */
     if (rc == UMS_EUNAVAILABLE && lost && !in_tx) {
         lost = 0;
         if (connect_now(db) == UMS_OK)
-            rc = exec_sql_once(db, out, sql, nparams, params, &lost);
+            rc = exec_once(db, out, st, sql, nparams, params, &lost);
     }
     return rc;
+}
+
+int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams,
+            const char *const *params)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (st < 0 || st >= STMT__MAX || nparams != db_stmts[st].nparams)
+        return UMS_ERR;
+    return run(db, out, (int)st, NULL, nparams, params);
+}
+
+int db_exec_sql(struct db *db, PGresult **out, const char *sql, int nparams,
+                const char *const *params)
+{
+    return run(db, out, -1, sql, nparams, params);
 }
 
 static int simple(struct db *db, const char *sql, char *err, size_t errlen)

@@ -163,6 +163,33 @@ static int cursor_open(const struct ums_ctx *c, const char *cursor, char kind, i
     return UMS_OK;
 }
 
+/* The id part of audit cursors, which carry the row id as their key. */
+#define AUDIT_CURSOR_ID "00000000-0000-4000-8000-000000000000"
+
+/*
+ * Renders {"data":[column 0 of up to limit rows],"next_cursor":... (without
+ * the closing brace). The query asked for limit + 1 rows: one more means a
+ * next page, whose cursor holds the last row's id (column 1, or `id` when
+ * not NULL) and key (column key_col).
+ */
+static int render_page(const struct ums_ctx *c, struct buf *out, PGresult *res, int limit,
+                       char kind, int sort, const char *id, int key_col)
+{
+    int rows = PQntuples(res);
+
+    buf_adds(out, "{\"data\":[");
+    for (int i = 0; i < rows && i < limit; i++) {
+        if (i > 0)
+            buf_addc(out, ',');
+        buf_adds(out, PQgetvalue(res, i, 0));
+    }
+    buf_adds(out, "],\"next_cursor\":");
+    if (rows <= limit)
+        return buf_adds(out, "null") == 0 ? UMS_OK : UMS_ERR;
+    return cursor_make(c, out, kind, sort, id != NULL ? id : PQgetvalue(res, limit - 1, 1),
+                       PQgetvalue(res, limit - 1, key_col));
+}
+
 /* q as a LIKE pattern: metacharacters escaped, then '%' after (prefix) or
  * on both sides (substring). *substring tells which. NULL when q is empty. */
 static char *like_pattern(const char *q, int *substring)
@@ -237,7 +264,7 @@ int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
     struct sq s = {0};
     PGresult *res = NULL;
     char *pattern = NULL, cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
-    int substring = 0, rc, rows;
+    int substring = 0, rc;
 
     *field = NULL;
     rc = check_user_query(q, field);
@@ -267,19 +294,7 @@ int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
     rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
     if (rc != UMS_OK)
         goto out;
-    rows = PQntuples(res);
-    buf_adds(out, "{\"data\":[");
-    for (int i = 0; i < rows && i < q->limit; i++) {
-        if (i > 0)
-            buf_addc(out, ',');
-        buf_adds(out, PQgetvalue(res, i, 0));
-    }
-    buf_adds(out, "],\"next_cursor\":");
-    if (rows > q->limit)
-        rc = cursor_make(c, out, 'u', q->sort, PQgetvalue(res, q->limit - 1, 1),
-                         PQgetvalue(res, q->limit - 1, 2));
-    else
-        buf_adds(out, "null");
+    rc = render_page(c, out, res, q->limit, 'u', q->sort, NULL, 2);
     if (rc == UMS_OK && q->include_total) {
         PQclear(res);
         res = NULL;
@@ -306,7 +321,7 @@ int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out
     struct sq s = {0};
     PGresult *res = NULL;
     char cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
-    int rc = UMS_OK, rows;
+    int rc = UMS_OK;
 
     *field = q->actor != NULL && !uuid_valid(q->actor)          ? "actor"
              : q->target != NULL && !uuid_valid(q->target)      ? "target"
@@ -346,19 +361,7 @@ int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out
     rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
     if (rc != UMS_OK)
         goto out;
-    rows = PQntuples(res);
-    buf_adds(out, "{\"data\":[");
-    for (int i = 0; i < rows && i < q->limit; i++) {
-        if (i > 0)
-            buf_addc(out, ',');
-        buf_adds(out, PQgetvalue(res, i, 0));
-    }
-    buf_adds(out, "],\"next_cursor\":");
-    if (rows > q->limit)
-        rc = cursor_make(c, out, 'a', 0, "00000000-0000-4000-8000-000000000000",
-                         PQgetvalue(res, q->limit - 1, 1));
-    else
-        buf_adds(out, "null");
+    rc = render_page(c, out, res, q->limit, 'a', 0, AUDIT_CURSOR_ID, 1);
     if (rc == UMS_OK && buf_addc(out, '}') != 0)
         rc = UMS_ERR;
 out:

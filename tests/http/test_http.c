@@ -103,7 +103,7 @@ CTEST(health, client_request_id_is_not_trusted)
 CTEST(errors, unknown_paths)
 {
     static const char *const paths[] = {"/api/v1/nope", "/api/v1/", "/healthz/", "/readyz/x",
-                                        "/api/v1/%ff%fe", "/x", "/api/v1/users/1'%20OR%201=1"};
+                                        "/api/v1/%ff%fe", "/x", "/api/v1/users/1'%20OR%201=1/x/y"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct http_resp r;
         ASSERT_EQ(http_get(paths[i], &r), 0);
