@@ -234,4 +234,34 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " timezone = CASE WHEN $7::bool THEN $6 ELSE p.timezone END,"
         " preferences = CASE WHEN $9::bool THEN coalesce($8::jsonb, '{}') ELSE p.preferences END",
         9},
+
+    /* notify.c: row 0 says whether the user has a push device */
+    [STMT_NOTIFY_PREFS] = {"notify_prefs",
+        "SELECT k, ch, en FROM (SELECT 0 AS o, 'has_device' AS k, '' AS ch,"
+        " EXISTS (SELECT 1 FROM devices WHERE user_id = $1) AS en"
+        " UNION ALL SELECT 1, kind, channel, enabled FROM notification_preferences"
+        " WHERE user_id = $1) t ORDER BY o", 1},
+    [STMT_NOTIFY_PREF_SET] = {"notify_pref_set",
+        "INSERT INTO notification_preferences (user_id, kind, channel, enabled)"
+        " VALUES ($1, $2, $3, $4::bool) ON CONFLICT (user_id, kind, channel)"
+        " DO UPDATE SET enabled = EXCLUDED.enabled", 4},
+    [STMT_NOTIFY_PREF_CLEAR] = {"notify_pref_clear",
+        "DELETE FROM notification_preferences WHERE user_id = $1 AND kind = $2 AND channel = $3",
+        3},
+    /* Marking a read notification again keeps its first read time. */
+    [STMT_NOTIFY_READ_ONE] = {"notify_read_one",
+        "UPDATE notifications SET read_at = coalesce(read_at, now())"
+        " WHERE user_id = $1 AND id = $2::bigint RETURNING id", 2},
+    [STMT_NOTIFY_READ_ALL] = {"notify_read_all",
+        "UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL"
+        " RETURNING id", 1},
+    /* A token moves to the account that registered it last. */
+    [STMT_DEVICE_UPSERT] = {"device_upsert",
+        "INSERT INTO devices (user_id, token, platform) VALUES ($1, $2, $3)"
+        " ON CONFLICT (token) DO UPDATE SET user_id = EXCLUDED.user_id,"
+        " platform = EXCLUDED.platform, last_seen_at = now()"
+        " RETURNING jsonb_build_object('id', id, 'platform', platform,"
+        " 'created_at', ums_ts(created_at), 'last_seen_at', ums_ts(last_seen_at))::text", 3},
+    [STMT_DEVICE_DELETE] = {"device_delete",
+        "DELETE FROM devices WHERE user_id = $1 AND id = $2 RETURNING id", 2},
 };

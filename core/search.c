@@ -369,3 +369,50 @@ out:
     buf_free(&s.sql);
     return rc;
 }
+
+int search_notifications(struct ums_ctx *c, const struct notify_query *q, struct buf *out,
+                         const char **field)
+{
+    struct sq s = {0};
+    PGresult *res = NULL;
+    char cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
+    int rc;
+
+    *field = q->limit < 1 || q->limit > SEARCH_LIMIT_MAX ? "limit" : NULL;
+    if (*field != NULL)
+        return UMS_EINVALID;
+    /* The cursor's id part is the inbox's owner: another user's cursor fails. */
+    if (q->cursor != NULL &&
+        (cursor_open(c, q->cursor, 'n', 0, cid, ckey) != UMS_OK || strcmp(cid, q->uid) != 0 ||
+         ckey[0] == '\0' || strspn(ckey, "0123456789") != strlen(ckey) || strlen(ckey) > 18)) {
+        *field = "cursor";
+        return UMS_EINVALID;
+    }
+    buf_init(&s.sql, 2048);
+    buf_adds(&s.sql, "SELECT jsonb_build_object('id', n.id, 'kind', n.kind, 'title', n.title,"
+                     " 'body', n.body, 'data', n.data, 'created_at', ums_ts(n.created_at),"
+                     " 'read_at', ums_ts(n.read_at))::text, n.id FROM notifications n WHERE");
+    sq_add(&s, " n.user_id = $?::uuid", q->uid);
+    if (q->unread)
+        buf_adds(&s.sql, " AND n.read_at IS NULL");
+    if (q->cursor != NULL)
+        sq_add(&s, " AND n.id < $?::bigint", ckey);
+    snprintf(lim, sizeof(lim), "%d", q->limit + 1);
+    sq_add(&s, " ORDER BY n.id DESC LIMIT $?::int", lim);
+    rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
+    if (rc == UMS_OK)
+        rc = render_page(c, out, res, q->limit, 'n', 0, q->uid, 1);
+    PQclear(res);
+    res = NULL;
+    if (rc == UMS_OK) {
+        const char *p[1] = {q->uid};
+        rc = db_exec_sql(c->db, &res,
+                         "SELECT count(*) FROM notifications WHERE user_id = $1::uuid"
+                         " AND read_at IS NULL", 1, p);
+    }
+    if (rc == UMS_OK)
+        buf_printf(out, ",\"unread_count\":%s}", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    buf_free(&s.sql);
+    return rc;
+}

@@ -60,6 +60,19 @@ struct audit_query {
 int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out,
                  const char **field);
 
+/* A user's in-app inbox, newest first. */
+struct notify_query {
+    const char *uid;
+    int unread; /* only unread ones */
+    int limit;
+    const char *cursor;
+};
+
+/* Renders {"data":[...],"next_cursor":...,"unread_count":N}; a cursor is
+ * bound to its user. UMS_EINVALID + *field. */
+int search_notifications(struct ums_ctx *c, const struct notify_query *q, struct buf *out,
+                         const char **field);
+
 /* 1 when s is an RFC 3339 timestamp ("2026-01-02T03:04:05Z", fraction and
  * offset optional, or a plain date "2026-01-02"). */
 int search_timestamp_valid(const char *s);

@@ -38,5 +38,12 @@ void route_profile_get(struct req *r);
 void route_profile_patch(struct req *r);
 void route_audit_list(struct req *r);
 void route_avatar_put(struct req *r);
+void route_notifications_list(struct req *r);
+void route_notification_read(struct req *r);
+void route_notifications_read_all(struct req *r);
+void route_prefs_get(struct req *r);
+void route_prefs_put(struct req *r);
+void route_devices_add(struct req *r);
+void route_devices_remove(struct req *r);
 
 #endif

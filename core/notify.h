@@ -1,0 +1,44 @@
+/* notify.h - the user side of notifications (/api/v1): the in-app inbox,
+ * per kind x channel preferences, and push devices. The notifier reads the
+ * same tables (DESIGN.md "Notifications"). */
+#ifndef UMS_NOTIFY_H
+#define UMS_NOTIFY_H
+
+#include <stddef.h>
+
+struct ums_ctx;
+struct buf;
+struct json_object;
+
+#define DEVICE_TOKEN_MAX 4096
+
+/* The kinds a user may switch per channel. Security mail (recovery, email
+ * change, account locked) ignores preferences and is not listed. */
+extern const char *const notify_kinds[];
+extern const size_t notify_kinds_len;
+extern const char *const notify_channels[];
+extern const size_t notify_channels_len;
+
+/* {"preferences":{kind:{channel:bool}}} with defaults filled in: email and
+ * in-app on, push on when the user has a device. *json malloc'd. */
+int notify_prefs_get(struct ums_ctx *c, const char *uid, char **json);
+
+/* Stores the object `prefs` ({kind:{channel:bool}}, as GET returns it, or
+ * the whole GET answer). UMS_EINVALID with *field ("kind", "channel" or
+ * the value's path) for unknown names or non-booleans. */
+int notify_prefs_put(struct ums_ctx *c, const char *uid, struct json_object *prefs,
+                     const char **field);
+
+/* Marks one notification read (UMS_ENOTFOUND if it is not uid's), or all
+ * when nid is NULL (*count marked). */
+int notify_mark_read(struct ums_ctx *c, const char *uid, const char *nid, long *count);
+
+/* Registers a push token for uid (a token moves to its newest owner);
+ * *json (malloc'd) is the device. UMS_EINVALID with *field. */
+int notify_device_add(struct ums_ctx *c, const char *uid, const char *token, size_t token_len,
+                      const char *platform, char **json, const char **field);
+
+/* Removes device did of uid. UMS_ENOTFOUND if it is not theirs. */
+int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did);
+
+#endif

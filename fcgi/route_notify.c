@@ -1,0 +1,149 @@
+/* route_notify.c - /api/v1/users/{id}/notifications, notification-preferences
+ * and devices: the owner's own inbox, switches and push tokens. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "../core/buf.h"
+#include "../core/notify.h"
+#include "../core/search.h"
+#include "../core/ums.h"
+#include "api.h"
+#include "app.h"
+#include "http.h"
+#include "routes.h"
+
+/* GET .../notifications?unread=true&limit=N&cursor=C */
+void route_notifications_list(struct req *r)
+{
+    struct notify_query q = {0};
+    const char *field = NULL;
+    struct buf out;
+    long limit;
+    int rc;
+
+    if (api_target(r, TARGET_SELF, &q.uid) || api_query_bool(r, "unread", &q.unread) ||
+        api_query_int(r, "limit", SEARCH_LIMIT_DEFAULT, 1, SEARCH_LIMIT_MAX, &limit) ||
+        api_query_str(r, "cursor", 1024, &q.cursor))
+        return;
+    q.limit = (int)limit;
+    buf_init(&out, 4 << 20);
+    rc = search_notifications(&r->app->ctx, &q, &out, &field);
+    if (rc == UMS_OK)
+        reply_json(r, 200, out.p, out.len);
+    else
+        api_reply_rc(r, rc, field);
+    buf_free(&out);
+}
+
+static void mark(struct req *r, const char *nid)
+{
+    const char *id;
+    long count = 0;
+    int rc;
+
+    if (api_target(r, TARGET_SELF, &id))
+        return;
+    rc = notify_mark_read(&r->app->ctx, id, nid, &count);
+    if (rc != UMS_OK) {
+        api_reply_rc(r, rc, NULL);
+        return;
+    }
+    reply_json(r, 204, "", 0);
+}
+
+void route_notification_read(struct req *r)
+{
+    mark(r, req_param(r, "nid"));
+}
+
+void route_notifications_read_all(struct req *r)
+{
+    mark(r, NULL);
+}
+
+void route_prefs_get(struct req *r)
+{
+    const char *id;
+    char *json = NULL;
+    int rc;
+
+    if (api_target(r, TARGET_SELF, &id))
+        return;
+    rc = notify_prefs_get(&r->app->ctx, id, &json);
+    if (rc == UMS_OK)
+        reply_json(r, 200, json, strlen(json));
+    else
+        api_reply_rc(r, rc, NULL);
+    free(json);
+}
+
+/* PUT takes what GET returns ({"preferences":{...}}) or the inner object. */
+void route_prefs_put(struct req *r)
+{
+    struct json_object *prefs = r->json, *inner;
+    const char *id, *field = NULL;
+    int rc;
+
+    if (api_target(r, TARGET_SELF, &id) || body_require_object(r))
+        return;
+    if (json_object_object_length(prefs) == 1 &&
+        json_object_object_get_ex(prefs, "preferences", &inner))
+        prefs = inner;
+    rc = notify_prefs_put(&r->app->ctx, id, prefs, &field);
+    if (rc == UMS_EINVALID) {
+        api_field_error(r, field, "invalid",
+                        strcmp(field, "kind") == 0      ? "unknown notification kind"
+                        : strcmp(field, "channel") == 0 ? "channels are email, push and in_app"
+                        : strcmp(field, "enabled") == 0 ? "each switch must be true or false"
+                                                        : "preferences must be an object");
+        return;
+    }
+    if (rc != UMS_OK) {
+        api_reply_rc(r, rc, NULL);
+        return;
+    }
+    route_prefs_get(r);
+}
+
+/* POST .../devices {"token": "...", "platform": "android|ios|web"} */
+void route_devices_add(struct req *r)
+{
+    const char *id, *token = NULL, *platform = NULL, *field = NULL;
+    size_t tlen = 0, plen = 0;
+    char *json = NULL;
+    int rc;
+
+    if (api_target(r, TARGET_SELF, &id) || body_require_object(r) ||
+        body_str(r, "token", &token, &tlen) || body_str(r, "platform", &platform, &plen))
+        return;
+    rc = notify_device_add(&r->app->ctx, id, token, tlen, platform, &json, &field);
+    if (rc == UMS_EINVALID) {
+        api_field_error(r, field, "invalid",
+                        strcmp(field, "token") == 0
+                            ? "token must be 1 to 4096 bytes of text"
+                            : "platform must be android, ios or web");
+        return;
+    }
+    if (rc == UMS_OK)
+        reply_json(r, 201, json, strlen(json));
+    else
+        api_reply_rc(r, rc, NULL);
+    free(json);
+}
+
+void route_devices_remove(struct req *r)
+{
+    const char *id;
+    int rc;
+
+    if (api_target(r, TARGET_SELF, &id))
+        return;
+    rc = notify_device_remove(&r->app->ctx, id, req_param(r, "did"));
+    if (rc != UMS_OK) {
+        api_reply_rc(r, rc, NULL);
+        return;
+    }
+    reply_json(r, 204, "", 0);
+}

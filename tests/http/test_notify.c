@@ -1,0 +1,221 @@
+/* test_notify.c - black-box tests of the notification routes of /api/v1
+ * through nginx: the in-app inbox, preferences and push devices. */
+#define CTEST_MAIN
+#include "../ctest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+#include "stack.h"
+
+static int user_new(struct session *s, char *email, size_t n, const char *tag)
+{
+    new_email(email, n, tag);
+    return signup(email, "correct horse battery", s);
+}
+
+/* Runs SQL through psql; 0 when it succeeded. */
+static int sql_run(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\" >/dev/null",
+             sql);
+    return sh(cmd);
+}
+
+static struct json_object *get_json(const char *path, const char *bearer, long want)
+{
+    struct http_resp r;
+    struct json_object *o = NULL;
+    if (req_bearer("GET", path, NULL, bearer, &r) != 0)
+        return NULL;
+    if (r.status == want)
+        o = jparse(&r);
+    else
+        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
+    http_resp_free(&r);
+    return o;
+}
+
+static int jint(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+    return o != NULL && json_object_object_get_ex(o, k, &v) ? json_object_get_int(v) : -1;
+}
+
+CTEST(inbox, list_unread_keyset_and_marks)
+{
+    struct session u, other;
+    char e[128], eo[128], sql[1024], path[512], first_id[32];
+    struct json_object *o, *data, *nc;
+
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "inbox"), 0);
+    ASSERT_EQ(user_new(&other, eo, sizeof(eo), "inbox-o"), 0);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO notifications (user_id, kind, title, body) SELECT '%s', "
+             "'admin_message', 'Note ' || g, 'body ' || g FROM generate_series(1, 5) g",
+             u.user_id);
+    ASSERT_EQ(sql_run(sql), 0);
+    /* Newest first, 2 per page, unread count on every page. */
+    o = get_json("/api/v1/users/me/notifications?limit=2", u.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_EQ(jint(o, "unread_count"), 5);
+    ASSERT_TRUE(json_object_object_get_ex(o, "data", &data));
+    ASSERT_EQ((int)json_object_array_length(data), 2);
+    ASSERT_STR_EQ(jstr(json_object_array_get_idx(data, 0), "title"), "Note 5");
+    snprintf(first_id, sizeof(first_id), "%d", jint(json_object_array_get_idx(data, 0), "id"));
+    ASSERT_TRUE(json_object_object_get_ex(o, "next_cursor", &nc) && nc != NULL);
+    snprintf(path, sizeof(path), "/api/v1/users/me/notifications?limit=2&cursor=%s",
+             json_object_get_string(nc));
+    json_object_put(o);
+    o = get_json(path, u.access, 200);
+    ASSERT_NOT_NULL(o);
+    json_object_object_get_ex(o, "data", &data);
+    ASSERT_STR_EQ(jstr(json_object_array_get_idx(data, 0), "title"), "Note 3");
+    json_object_put(o);
+    /* Another user's cursor and inbox are not theirs to read. */
+    snprintf(path, sizeof(path), "/api/v1/users/%s/notifications", u.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, other.access, NULL), 403);
+    /* Mark one, then all. */
+    snprintf(path, sizeof(path), "/api/v1/users/me/notifications/%s/read", first_id);
+    ASSERT_EQ(admin_req("POST", path, NULL, other.access, NULL), 404);
+    ASSERT_EQ(admin_req("POST", path, NULL, u.access, NULL), 204);
+    ASSERT_EQ(admin_req("POST", path, NULL, u.access, NULL), 204); /* again: still read */
+    o = get_json("/api/v1/users/me/notifications?unread=true&limit=100", u.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_EQ(jint(o, "unread_count"), 4);
+    json_object_object_get_ex(o, "data", &data);
+    ASSERT_EQ((int)json_object_array_length(data), 4);
+    json_object_put(o);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/notifications/read-all", NULL, u.access, NULL),
+              204);
+    o = get_json("/api/v1/users/me/notifications?unread=true", u.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_EQ(jint(o, "unread_count"), 0);
+    json_object_put(o);
+    /* Hostile values */
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/notifications/abc/read", NULL, u.access, NULL),
+              404);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/notifications/99999999999999999999/read", NULL,
+                        u.access, NULL),
+              404);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me/notifications?limit=0", NULL, u.access, NULL),
+              400);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me/notifications?unread=maybe", NULL, u.access,
+                        NULL),
+              400);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me/notifications?cursor=forged.cursor", NULL,
+                        u.access, NULL),
+              400);
+}
+
+CTEST(preferences, defaults_round_trip_and_validation)
+{
+    struct session u;
+    char e[128];
+    struct http_resp r;
+    struct json_object *o, *p, *k, *v;
+
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "prefs"), 0);
+    o = get_json("/api/v1/users/me/notification-preferences", u.access, 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "preferences", &p));
+    ASSERT_TRUE(json_object_object_get_ex(p, "role_changed", &k));
+    ASSERT_TRUE(json_object_object_get_ex(k, "email", &v) && json_object_get_boolean(v));
+    ASSERT_TRUE(json_object_object_get_ex(k, "in_app", &v) && json_object_get_boolean(v));
+    /* No device yet: push is off by default. */
+    ASSERT_TRUE(json_object_object_get_ex(k, "push", &v) && !json_object_get_boolean(v));
+    /* What GET returns can be PUT back unchanged. */
+    const char *same = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences", same, u.access, &r),
+              200);
+    ASSERT_STR_EQ(r.body, same);
+    http_resp_free(&r);
+    json_object_put(o);
+    /* A change sticks; a device turns push on by default. */
+    ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences",
+                        "{\"new_sign_in\":{\"email\":false}}", u.access, NULL),
+              200);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices",
+                        "{\"token\":\"fcm-token-abc\",\"platform\":\"android\"}", u.access, NULL),
+              201);
+    o = get_json("/api/v1/users/me/notification-preferences", u.access, 200);
+    ASSERT_NOT_NULL(o);
+    json_object_object_get_ex(o, "preferences", &p);
+    json_object_object_get_ex(p, "new_sign_in", &k);
+    ASSERT_TRUE(json_object_object_get_ex(k, "email", &v) && !json_object_get_boolean(v));
+    ASSERT_TRUE(json_object_object_get_ex(k, "push", &v) && json_object_get_boolean(v));
+    json_object_put(o);
+    /* Unknown kinds or channels, non-booleans: 400 and nothing written. */
+    static const char *const bad[] = {
+        "{\"spam\":{\"email\":true}}", "{\"welcome\":{\"pigeon\":true}}",
+        "{\"welcome\":{\"email\":\"yes\"}}", "{\"welcome\":true}", "[]",
+        "{\"welcome\":{\"email\":false},\"nope\":{}}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences", bad[i], u.access,
+                            &r),
+                  400);
+        http_resp_free(&r);
+    }
+    o = get_json("/api/v1/users/me/notification-preferences", u.access, 200);
+    ASSERT_NOT_NULL(o);
+    json_object_object_get_ex(o, "preferences", &p);
+    json_object_object_get_ex(p, "welcome", &k);
+    ASSERT_TRUE(json_object_object_get_ex(k, "email", &v) && json_object_get_boolean(v));
+    json_object_put(o);
+}
+
+CTEST(devices, add_move_remove)
+{
+    struct session a, b;
+    char ea[128], eb[128], token[64], body[256], path[256], did[64];
+    struct http_resp r;
+    struct json_object *o;
+    unsigned x = (unsigned)getpid();
+
+    ASSERT_EQ(user_new(&a, ea, sizeof(ea), "dev-a"), 0);
+    ASSERT_EQ(user_new(&b, eb, sizeof(eb), "dev-b"), 0);
+    snprintf(token, sizeof(token), "tok-%u-%ld", x, (long)time(NULL));
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"ios\"}", token);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, a.access, &r), 201);
+    o = jparse(&r);
+    ASSERT_NOT_NULL(jstr(o, "id"));
+    snprintf(did, sizeof(did), "%s", jstr(o, "id"));
+    ASSERT_STR_EQ(jstr(o, "platform"), "ios");
+    json_object_put(o);
+    http_resp_free(&r);
+    /* The same token from another account moves to it. */
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, b.access, NULL), 201);
+    snprintf(path, sizeof(path), "/api/v1/users/me/devices/%s", did);
+    ASSERT_EQ(admin_req("DELETE", path, NULL, a.access, NULL), 404);
+    ASSERT_EQ(admin_req("DELETE", path, NULL, b.access, NULL), 204);
+    ASSERT_EQ(admin_req("DELETE", path, NULL, b.access, NULL), 404);
+    ASSERT_EQ(admin_req("DELETE", "/api/v1/users/me/devices/not-a-uuid", NULL, b.access, NULL),
+              404);
+    /* Bad values */
+    static const char *const bad[] = {
+        "{\"token\":\"x\",\"platform\":\"symbian\"}", "{\"token\":\"\",\"platform\":\"web\"}",
+        "{\"platform\":\"web\"}", "{\"token\":7,\"platform\":\"web\"}",
+        "{\"token\":\"a\\u0000b\",\"platform\":\"web\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", bad[i], a.access, &r), 400);
+        http_resp_free(&r);
+    }
+    {
+        char *big = malloc(5000 + 64);
+        ASSERT_NOT_NULL(big);
+        int n = snprintf(big, 64, "{\"platform\":\"web\",\"token\":\"");
+        memset(big + n, 'x', 5000);
+        strcpy(big + n + 5000, "\"}");
+        ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", big, a.access, NULL), 400);
+        free(big);
+    }
+    /* Only the owner manages devices. */
+    snprintf(path, sizeof(path), "/api/v1/users/%s/devices", a.user_id);
+    ASSERT_EQ(admin_req("POST", path, body, b.access, NULL), 403);
+}
