@@ -89,11 +89,17 @@ static const struct key keys[] = {
     {"email", "transport", CT_STR, F(email.transport), "file", 0, 0, 0},
     {"email", "from", CT_STR, F(email.from), "ums <no-reply@localhost>", 0, 0, 0},
     {"email", "maildir", CT_STR, F(email.maildir), "/var/lib/ums/maildir", 0, 0, 0},
+    {"email", "sendgrid_url", CT_STR, F(email.sendgrid_url), "https://api.sendgrid.com", 0, 0, 0},
+    {"email", "sendgrid_api_key", CT_STR, F(email.sendgrid_api_key), "", 0, 0, 1},
+    {"email", "timeout_ms", CT_INT, F(email.timeout_ms), "10000", 100, 300000, 0},
     {"email", "templates_dir", CT_STR, F(email.templates_dir), UMS_TEMPLATES_DIR, 0, 0, 0},
     {"notifier", "consumer", CT_STR, F(notifier.consumer), "", 0, 0, 0},
     {"notifier", "pid_file", CT_STR, F(notifier.pid_file), "", 0, 0, 0},
     {"notifier", "batch", CT_INT, F(notifier.batch), "32", 1, 1000, 0},
     {"notifier", "republish_after", CT_INT, F(notifier.republish_after), "30", 1, 86400, 0},
+    {"notifier", "max_attempts", CT_INT, F(notifier.max_attempts), "8", 1, 100, 0},
+    {"notifier", "backoff_base_ms", CT_INT, F(notifier.backoff_base_ms), "1000", 10, 3600000, 0},
+    {"notifier", "backoff_max_ms", CT_INT, F(notifier.backoff_max_ms), "300000", 10, 86400000, 0},
     {"notifier", "claim_idle_ms", CT_INT, F(notifier.claim_idle_ms), "60000", 1000, 86400000, 0},
     {"storage", "backend", CT_STR, F(storage.backend), "local", 0, 0, 0},
     {"storage", "local_dir", CT_STR, F(storage.local_dir), "/var/lib/ums/avatars", 0, 0, 0},
@@ -480,8 +486,13 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
         errf(err, errlen, "[auth] external_url must be an http:// or https:// URL");
         return UMS_EINVALID;
     }
-    if (strcmp(c->email.transport, "file") != 0) {
-        errf(err, errlen, "[email] transport must be file");
+    if (strcmp(c->email.transport, "file") != 0 && strcmp(c->email.transport, "sendgrid") != 0) {
+        errf(err, errlen, "[email] transport must be file or sendgrid");
+        return UMS_EINVALID;
+    }
+    if (strncmp(c->email.sendgrid_url, "https://", 8) != 0 &&
+        strncmp(c->email.sendgrid_url, "http://", 7) != 0) {
+        errf(err, errlen, "[email] sendgrid_url must be an http(s) URL");
         return UMS_EINVALID;
     }
     if (strpbrk(c->email.from, "\r\n") != NULL) {

@@ -64,6 +64,9 @@ struct ums_config {
         char *transport;    /* file (later: sendgrid, smtp) */
         char *from;         /* From: header */
         char *maildir;      /* file transport: a Maildir */
+        char *sendgrid_url; /* sendgrid transport: API base URL (a mock in tests) */
+        char *sendgrid_api_key; /* secret */
+        int timeout_ms;     /* per request to the email provider */
         char *templates_dir;
     } email;
     struct {
@@ -72,6 +75,9 @@ struct ums_config {
         int batch;
         int republish_after; /* seconds before an unpublished outbox row is republished */
         int claim_idle_ms;   /* pending entries idle this long are claimed from others */
+        int max_attempts;    /* then the event goes to ums:events:dead */
+        int backoff_base_ms; /* first retry delay, doubled each time, with jitter */
+        int backoff_max_ms;
     } notifier;
     struct {
         char *backend;       /* local | s3: where avatars go */

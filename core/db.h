@@ -64,6 +64,9 @@ enum db_stmt {
     STMT_OUTBOX_UNPUBLISHED,
     STMT_DELIVERY_STATE,
     STMT_DELIVERY_RECORD,
+    STMT_DELIVERY_RETRY,
+    STMT_NOTIFY_TARGET,
+    STMT_INAPP_INSERT,
     STMT_OUTBOX_SCRUB,
     /* users.c, profile.c: the user service */
     STMT_API_USER_GET,

@@ -187,8 +187,30 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_OUTBOX_UNPUBLISHED] = {"outbox_unpublished",
         "SELECT id, event::text FROM outbox WHERE published_at IS NULL"
         " AND created_at < now() - make_interval(secs => $1::int) ORDER BY id LIMIT $2::int", 2},
+    /* state, attempts, and whether a retry is not due yet */
     [STMT_DELIVERY_STATE] = {"delivery_state",
-        "SELECT state FROM deliveries WHERE event_id = $1::bigint AND channel = $2", 2},
+        "SELECT state, attempts, coalesce(next_attempt_at > now(), false) FROM deliveries"
+        " WHERE event_id = $1::bigint AND channel = $2", 2},
+    /* $3 last error, $4 milliseconds until the next attempt */
+    [STMT_DELIVERY_RETRY] = {"delivery_retry",
+        "INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error,"
+        " next_attempt_at) VALUES ($1::bigint, $2, 'pending', 1, $3,"
+        " now() + make_interval(secs => $4::double precision / 1000))"
+        " ON CONFLICT (event_id, channel) DO UPDATE SET state = 'pending',"
+        " attempts = d.attempts + 1, last_error = $3,"
+        " next_attempt_at = now() + make_interval(secs => $4::double precision / 1000),"
+        " updated_at = now()", 4},
+    /* The recipient of a user event and their switches for kind $2 (NULL: default). */
+    [STMT_NOTIFY_TARGET] = {"notify_target",
+        "SELECT u.email, u.name,"
+        " (SELECT enabled FROM notification_preferences p WHERE p.user_id = u.id"
+        "  AND p.kind = $2 AND p.channel = 'email'),"
+        " (SELECT enabled FROM notification_preferences p WHERE p.user_id = u.id"
+        "  AND p.kind = $2 AND p.channel = 'in_app')"
+        " FROM users u WHERE u.id = $1::uuid", 2},
+    [STMT_INAPP_INSERT] = {"inapp_insert",
+        "INSERT INTO notifications (user_id, kind, title, body, data)"
+        " VALUES ($1::uuid, $2, $3, $4, coalesce($5::jsonb, '{}'))", 5},
     /* $3 state, $4 last error or NULL */
     [STMT_DELIVERY_RECORD] = {"delivery_record",
         "INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error)"

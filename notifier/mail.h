@@ -4,6 +4,8 @@
 
 #include "../core/buf.h"
 
+struct ums_config;
+
 struct mail {
     const char *from;
     const char *to;
@@ -13,6 +15,21 @@ struct mail {
     const char *event_type;
     long long event_id;
 };
+
+/* What a transport made of one message. */
+enum { TX_OK = 0, TX_RETRY = 1, TX_PERMANENT = 2 };
+struct tx_result {
+    int retry_after; /* seconds the provider asked for, or 0 */
+    char error[256]; /* for deliveries.last_error; never holds secrets */
+};
+
+struct json_object;
+
+/* Splits a From value ("Name <a@b>" or "a@b") into {"email", "name"} of o. */
+void mail_split_from(const char *from, struct json_object *o);
+
+/* The sendgrid transport (v3 mail/send). TX_OK, TX_RETRY or TX_PERMANENT. */
+int tx_sendgrid_send(const struct ums_config *cfg, const struct mail *m, struct tx_result *res);
 
 /* Renders a multipart/alternative message with Date and Message-ID. */
 int mail_render(struct buf *out, const struct mail *m);

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "../core/config.h"
+#include "../core/crypto.h"
 #include "../core/db.h"
 #include "../core/kv.h"
 #include "../core/log.h"
@@ -27,6 +28,7 @@
 #include "template.h"
 
 #define GROUP "notifier"
+#define DEAD_STREAM "ums:events:dead"
 
 static volatile sig_atomic_t stopping;
 
@@ -36,6 +38,7 @@ struct notifier {
     struct kv *kv;
     struct templates tpl;
     char consumer[128];
+    char last_id[64]; /* the last stream entry process() saw */
 };
 
 static void on_stop(int sig)
@@ -51,52 +54,88 @@ static const char *jget(struct json_object *o, const char *k)
     return json_object_object_get_ex(o, k, &v) && v != NULL ? json_object_get_string(v) : NULL;
 }
 
-/* Sends the email of one event. 0, or UMS_ERR to retry later. */
-static int send_email(struct notifier *n, long long id, struct json_object *ev, int t)
+/* What an event becomes. security: the email ignores preferences. */
+struct plan {
+    const char *type;
+    int tpl;           /* enum tmpl_id, or -1: no email */
+    const char *kind;  /* preference kind and in-app kind, or NULL */
+    int security;
+    const char *title; /* in-app title, or NULL: no in-app notification */
+};
+
+static const struct plan plans[] = {
+    {"user.registered", T_WELCOME, "welcome", 0, "Welcome"},
+    {"user.recovery_requested", T_RECOVERY, NULL, 1, NULL},
+    {"user.email_change_requested", T_EMAIL_CHANGE, NULL, 1, NULL},
+    {"account.locked", T_ACCOUNT_LOCKED, NULL, 1, NULL},
+    {"user.role_changed", T_ROLE_CHANGED, "role_changed", 0, "Your role changed"},
+};
+
+/* One event being handled: the parsed event and its recipient. */
+struct job {
+    long long id;
+    const char *oid;
+    struct json_object *ev;
+    const struct plan *plan;
+    char email[256];
+    char name[128];
+    int email_on, in_app_on; /* preferences (default on) */
+};
+
+/* Renders and sends the email of a job through the configured transport. */
+static int send_email(struct notifier *n, const struct job *j, struct tx_result *res)
 {
     const struct ums_config *cfg = n->cfg;
     struct buf link, subject, text, html;
-    const char *th = jget(ev, "token_hash"), *to = jget(ev, "email");
-    const char *redirect = jget(ev, "redirect_to");
+    const char *th = jget(j->ev, "token_hash"), *redirect = jget(j->ev, "redirect_to");
     char minutes[16];
     struct mail m;
-    int rc = UMS_ERR;
+    int rc = TX_RETRY;
 
-    if (to == NULL)
-        return UMS_EINVALID;
+    memset(res, 0, sizeof(*res));
     buf_init(&link, 8192);
     buf_init(&subject, 4096);
     buf_init(&text, 256 * 1024);
     buf_init(&html, 256 * 1024);
     if (th != NULL) {
         buf_printf(&link, "%s/verify?token=%s&type=%s&redirect_to=", cfg->auth.external_url, th,
-                   jget(ev, "verify_type") ? jget(ev, "verify_type") : "signup");
+                   jget(j->ev, "verify_type") ? jget(j->ev, "verify_type") : "signup");
         buf_add_urlencoded(&link, redirect != NULL ? redirect : cfg->auth.site_url);
     }
-    snprintf(minutes, sizeof(minutes), "%s", jget(ev, "minutes") ? jget(ev, "minutes") : "15");
+    snprintf(minutes, sizeof(minutes), "%s",
+             jget(j->ev, "minutes") ? jget(j->ev, "minutes") : "15");
     {
         const struct tvar vars[] = {
-            {"email", to},
-            {"name", jget(ev, "name") && *jget(ev, "name") ? jget(ev, "name") : "there"},
+            {"email", j->email},
+            {"name", j->name[0] != '\0' ? j->name : "there"},
             {"link", link.p != NULL ? link.p : ""},
-            {"otp", jget(ev, "otp")},
+            {"otp", jget(j->ev, "otp")},
             {"site_url", cfg->auth.site_url},
             {"minutes", minutes},
+            {"role", jget(j->ev, "role") ? jget(j->ev, "role") : ""},
         };
         size_t nv = sizeof(vars) / sizeof(vars[0]);
-        if (template_render(&subject, n->tpl.t[t].subject, vars, nv, 0) != 0 ||
-            template_render(&text, n->tpl.t[t].text, vars, nv, 0) != 0 ||
-            template_render(&html, n->tpl.t[t].html, vars, nv, 1) != 0)
+        if (template_render(&subject, n->tpl.t[j->plan->tpl].subject, vars, nv, 0) != 0 ||
+            template_render(&text, n->tpl.t[j->plan->tpl].text, vars, nv, 0) != 0 ||
+            template_render(&html, n->tpl.t[j->plan->tpl].html, vars, nv, 1) != 0) {
+            snprintf(res->error, sizeof(res->error), "template rendering failed");
             goto out;
+        }
     }
     m.from = cfg->email.from;
-    m.to = to;
+    m.to = j->email;
     m.subject = subject.p;
     m.text = text.p;
     m.html = html.p;
-    m.event_type = jget(ev, "type");
-    m.event_id = id;
-    rc = tx_file_send(cfg->email.maildir, &m);
+    m.event_type = j->plan->type;
+    m.event_id = j->id;
+    if (strcmp(cfg->email.transport, "sendgrid") == 0) {
+        rc = tx_sendgrid_send(cfg, &m, res);
+    } else {
+        rc = tx_file_send(cfg->email.maildir, &m) == UMS_OK ? TX_OK : TX_RETRY;
+        if (rc != TX_OK)
+            snprintf(res->error, sizeof(res->error), "maildir write failed");
+    }
 out:
     buf_free(&link);
     buf_free(&subject);
@@ -105,55 +144,178 @@ out:
     return rc;
 }
 
+/* The in-app notification of a job and its delivery record, in one transaction. */
+static int send_in_app(struct notifier *n, const struct job *j, struct tx_result *res)
+{
+    const char *uid = jget(j->ev, "user_id"), *role = jget(j->ev, "role");
+    char body[384], data[64];
+    const char *p5[5] = {uid, j->plan->kind, j->plan->title, body, data};
+    const char *rec[4] = {j->oid, "in_app", "sent", NULL};
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (role != NULL)
+        snprintf(body, sizeof(body), "Your role is now %.64s.", role);
+    else
+        snprintf(body, sizeof(body), "Your account %s is ready.", j->email);
+    snprintf(data, sizeof(data), "{\"event_id\":%lld}", j->id);
+    rc = db_begin(n->db);
+    if (rc == UMS_OK)
+        rc = db_exec(n->db, NULL, STMT_INAPP_INSERT, 5, p5);
+    if (rc == UMS_OK)
+        rc = db_exec(n->db, NULL, STMT_DELIVERY_RECORD, 4, rec);
+    if (rc == UMS_OK)
+        rc = db_commit(n->db);
+    else
+        db_rollback(n->db);
+    if (rc == UMS_OK)
+        return TX_OK;
+    snprintf(res->error, sizeof(res->error), "in-app insert failed");
+    return rc == UMS_EINVALID ? TX_PERMANENT : TX_RETRY; /* the user is gone: nothing to do */
+}
+
+/* Moves an event that exhausted its attempts to the dead-letter stream. */
+static void bury(struct notifier *n, const struct job *j, const char *channel, const char *why)
+{
+    const char *argv[11] = {"XADD", DEAD_STREAM, "*", "outbox_id", j->oid, "event",
+                            json_object_to_json_string_ext(j->ev, JSON_C_TO_STRING_PLAIN),
+                            "channel", channel, "error", why};
+    redisReply *r = NULL;
+
+    if (kv_cmd(n->kv, &r, 11, argv, NULL) == UMS_OK)
+        freeReplyObject(r);
+    log_error("event %s (%s): %s gave up after %d attempts: %s", j->oid, j->plan->type, channel,
+              n->cfg->notifier.max_attempts, why);
+}
+
+/* The back-off before attempt `attempts` + 1: the provider's Retry-After, or
+ * base * 2^(attempts - 1) capped at max, with jitter (50-100 %). */
+static long backoff_ms(const struct notifier *n, int attempts, int retry_after)
+{
+    double d;
+    unsigned r = 0;
+
+    if (retry_after > 0)
+        return (long)retry_after * 1000;
+    d = (double)n->cfg->notifier.backoff_base_ms;
+    for (int i = 1; i < attempts && d < n->cfg->notifier.backoff_max_ms; i++)
+        d *= 2;
+    if (d > n->cfg->notifier.backoff_max_ms)
+        d = n->cfg->notifier.backoff_max_ms;
+    random_bytes(&r, sizeof(r));
+    return (long)(d * (0.5 + 0.5 * (double)(r % 1000) / 1000.0));
+}
+
+/* One channel of a job: 1 when its delivery is final (sent or failed), 0
+ * while it waits for a retry. */
+static int deliver(struct notifier *n, const struct job *j, const char *channel)
+{
+    const char *ps[2] = {j->oid, channel};
+    PGresult *res = NULL;
+    struct tx_result tr;
+    int attempts = 0, out;
+
+    if (db_exec(n->db, &res, STMT_DELIVERY_STATE, 2, ps) != UMS_OK)
+        return 0;
+    if (PQntuples(res) > 0) {
+        const char *state = PQgetvalue(res, 0, 0);
+        int waiting = PQgetvalue(res, 0, 2)[0] == 't';
+        attempts = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        if (strcmp(state, "sent") == 0 || strcmp(state, "failed") == 0 || waiting) {
+            int final = strcmp(state, "pending") != 0;
+            PQclear(res);
+            return final; /* done before (a lost XACK), or not due yet */
+        }
+    }
+    PQclear(res);
+    out = strcmp(channel, "email") == 0 ? send_email(n, j, &tr) : send_in_app(n, j, &tr);
+    if (out == TX_OK && strcmp(channel, "email") == 0) {
+        const char *rec[4] = {j->oid, channel, "sent", NULL};
+        log_info("event %s (%s): email sent", j->oid, j->plan->type);
+        return db_exec(n->db, NULL, STMT_DELIVERY_RECORD, 4, rec) == UMS_OK;
+    }
+    if (out == TX_OK)
+        return 1;
+    if (out == TX_PERMANENT || attempts + 1 >= n->cfg->notifier.max_attempts) {
+        const char *rec[4] = {j->oid, channel, "failed", tr.error};
+        if (out != TX_PERMANENT)
+            bury(n, j, channel, tr.error);
+        else
+            log_warn("event %s (%s): %s failed for good: %s", j->oid, j->plan->type, channel,
+                     tr.error);
+        return db_exec(n->db, NULL, STMT_DELIVERY_RECORD, 4, rec) == UMS_OK;
+    }
+    {
+        char ms[32];
+        const char *rec[4] = {j->oid, channel, tr.error, ms};
+        snprintf(ms, sizeof(ms), "%ld", backoff_ms(n, attempts + 1, tr.retry_after));
+        db_exec(n->db, NULL, STMT_DELIVERY_RETRY, 4, rec);
+        log_warn("event %s (%s): %s attempt %d failed (%s); retrying in %s ms", j->oid,
+                 j->plan->type, channel, attempts + 1, tr.error, ms);
+    }
+    return 0;
+}
+
 /* Handles one stream entry; returns 1 when it may be acknowledged. */
 static int handle(struct notifier *n, const char *outbox_id, const char *event)
 {
-    struct json_object *ev = json_tokener_parse(event);
-    const char *type = ev != NULL ? jget(ev, "type") : NULL;
-    const char *p2[2] = {outbox_id, "email"};
-    PGresult *res = NULL;
-    int t, rc, ack = 0;
-    long long id = strtoll(outbox_id, NULL, 10);
+    struct job j;
+    const char *type, *uid;
+    int done = 1;
 
-    if (type == NULL || id <= 0) {
+    memset(&j, 0, sizeof(j));
+    j.oid = outbox_id;
+    j.id = strtoll(outbox_id, NULL, 10);
+    j.ev = json_tokener_parse(event);
+    type = j.ev != NULL ? jget(j.ev, "type") : NULL;
+    if (type == NULL || j.id <= 0) {
         log_error("event %s is malformed; dropping it", outbox_id);
-        json_object_put(ev);
+        json_object_put(j.ev);
         return 1;
     }
-    t = template_for_event(type);
-    if (t < 0) {
-        json_object_put(ev);
-        return 1; /* no email for this event (later: push, in-app) */
+    for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]); i++)
+        if (strcmp(plans[i].type, type) == 0)
+            j.plan = &plans[i];
+    if (j.plan == NULL) {
+        json_object_put(j.ev);
+        return 1; /* nothing to send for this event */
     }
-    if (db_exec(n->db, &res, STMT_DELIVERY_STATE, 2, p2) != UMS_OK) {
-        json_object_put(ev);
-        return 0;
-    }
-    if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "sent") == 0) {
+    j.email_on = j.in_app_on = 1;
+    snprintf(j.email, sizeof(j.email), "%s", jget(j.ev, "email") ? jget(j.ev, "email") : "");
+    snprintf(j.name, sizeof(j.name), "%s", jget(j.ev, "name") ? jget(j.ev, "name") : "");
+    uid = jget(j.ev, "user_id");
+    if (uid != NULL) {
+        const char *p[2] = {uid, j.plan->kind ? j.plan->kind : ""};
+        PGresult *res = NULL;
+        if (db_exec(n->db, &res, STMT_NOTIFY_TARGET, 2, p) != UMS_OK) {
+            json_object_put(j.ev);
+            return 0; /* PostgreSQL is away: later */
+        }
+        if (PQntuples(res) > 0) {
+            if (j.email[0] == '\0')
+                snprintf(j.email, sizeof(j.email), "%s", PQgetvalue(res, 0, 0));
+            if (j.name[0] == '\0')
+                snprintf(j.name, sizeof(j.name), "%s", PQgetvalue(res, 0, 1));
+            j.email_on = PQgetisnull(res, 0, 2) || PQgetvalue(res, 0, 2)[0] == 't';
+            j.in_app_on = PQgetisnull(res, 0, 3) || PQgetvalue(res, 0, 3)[0] == 't';
+        } else {
+            j.in_app_on = 0; /* the user is gone */
+        }
         PQclear(res);
-        json_object_put(ev);
-        return 1; /* delivered before a crash that lost the XACK */
     }
-    PQclear(res);
-    rc = send_email(n, id, ev, t);
-    if (rc == UMS_OK) {
-        const char *p4[4] = {outbox_id, "email", "sent", NULL};
+    /* A welcome mail that carries the confirmation link is needed to confirm. */
+    if (j.plan->tpl >= 0 && j.email[0] != '\0' &&
+        (j.plan->security || j.email_on || jget(j.ev, "token_hash") != NULL))
+        done &= deliver(n, &j, "email");
+    if (j.plan->title != NULL && uid != NULL && j.in_app_on)
+        done &= deliver(n, &j, "in_app");
+    /* The one-time code and link were for the message only. */
+    if (done) {
         const char *p1[1] = {outbox_id};
-        ack = db_exec(n->db, NULL, STMT_DELIVERY_RECORD, 4, p4) == UMS_OK;
-        /* The one-time code and link were for this message only. */
-        if (ack)
-            db_exec(n->db, NULL, STMT_OUTBOX_SCRUB, 1, p1);
-        log_info("event %s (%s): email sent", outbox_id, type);
-    } else if (rc == UMS_EINVALID) {
-        const char *p4[4] = {outbox_id, "email", "failed", "event has no recipient"};
-        ack = db_exec(n->db, NULL, STMT_DELIVERY_RECORD, 4, p4) == UMS_OK;
-    } else {
-        const char *p4[4] = {outbox_id, "email", "pending", "transport error"};
-        db_exec(n->db, NULL, STMT_DELIVERY_RECORD, 4, p4);
-        log_warn("event %s (%s): email failed; will retry", outbox_id, type);
+        db_exec(n->db, NULL, STMT_OUTBOX_SCRUB, 1, p1);
     }
-    json_object_put(ev);
-    return ack;
+    json_object_put(j.ev);
+    return done;
 }
 
 /* Processes the entries of an XREADGROUP/XAUTOCLAIM entry array. Returns how
@@ -168,6 +330,7 @@ static int process(struct notifier *n, redisReply *entries)
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
             continue;
         seen++;
+        snprintf(n->last_id, sizeof(n->last_id), "%s", e->element[0]->str);
         f = e->element[1];
         for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
             if (strcmp(f->element[k]->str, "outbox_id") == 0)
@@ -241,6 +404,20 @@ static int read_batch(struct notifier *n, const char *id, int block_ms)
         seen = process(n, r->element[0]->element[1]);
     freeReplyObject(r);
     return seen;
+}
+
+/* Goes once through this consumer's pending entries (retries that are due;
+ * the others stay pending), batch by batch from the oldest. */
+static void drain_pending(struct notifier *n)
+{
+    char from[64] = "0";
+
+    while (!stopping) {
+        n->last_id[0] = '\0';
+        if (read_batch(n, from, -1) <= 0 || n->last_id[0] == '\0')
+            break;
+        snprintf(from, sizeof(from), "%s", n->last_id);
+    }
 }
 
 /* Claims entries other consumers left pending too long (a crashed notifier). */
@@ -366,8 +543,7 @@ int main(int argc, char **argv)
     if (once) {
         republish(&n);
         claim(&n);
-        while (!stopping && read_batch(&n, "0", -1) > 0)
-            ;
+        drain_pending(&n);
         while (!stopping && read_batch(&n, ">", -1) > 0)
             ;
         rc = 0;
@@ -380,13 +556,13 @@ int main(int argc, char **argv)
             claim(&n);
             last_republish = now;
         }
-        /* Own pending entries (failed sends) are retried every 30 s. */
-        if (now - last_pending >= 30) {
-            while (!stopping && read_batch(&n, "0", -1) > 0)
-                ;
+        /* Own pending entries (retries) are looked at every second; each
+         * one waits for its own next_attempt_at. */
+        if (now - last_pending >= 1) {
+            drain_pending(&n);
             last_pending = now;
         }
-        if (read_batch(&n, ">", 2000) < 0) {
+        if (read_batch(&n, ">", 1000) < 0) {
             sleep(1); /* Redis down: retry */
             ensure_group(&n);
         }

@@ -12,7 +12,7 @@
 #define TEMPLATE_MAX (64 * 1024)
 
 static const char *const names[T__MAX] = {"welcome", "recovery", "email_change",
-                                          "account_locked"};
+                                          "account_locked", "role_changed"};
 
 /* The placeholders each template may use: what its event provides. */
 static const char *const allowed[T__MAX][8] = {
@@ -20,6 +20,7 @@ static const char *const allowed[T__MAX][8] = {
     {"email", "link", "otp", "site_url", NULL},
     {"email", "link", "otp", "site_url", NULL},
     {"email", "minutes", "site_url", NULL},
+    {"email", "name", "role", "site_url", NULL},
 };
 
 int template_for_event(const char *type)
@@ -32,6 +33,8 @@ int template_for_event(const char *type)
         return T_EMAIL_CHANGE;
     if (strcmp(type, "account.locked") == 0)
         return T_ACCOUNT_LOCKED;
+    if (strcmp(type, "user.role_changed") == 0)
+        return T_ROLE_CHANGED;
     return -1;
 }
 

@@ -7,7 +7,7 @@
 
 #include "../core/buf.h"
 
-enum tmpl_id { T_WELCOME, T_RECOVERY, T_EMAIL_CHANGE, T_ACCOUNT_LOCKED, T__MAX };
+enum tmpl_id { T_WELCOME, T_RECOVERY, T_EMAIL_CHANGE, T_ACCOUNT_LOCKED, T_ROLE_CHANGED, T__MAX };
 
 struct tmpl {
     char *subject;

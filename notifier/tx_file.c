@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include <openssl/evp.h>
 
 #include "../core/crypto.h"
@@ -139,4 +141,19 @@ out:
     }
     buf_free(&msg);
     return rc;
+}
+
+void mail_split_from(const char *from, struct json_object *o)
+{
+    const char *lt = strchr(from, '<'), *gt = lt != NULL ? strchr(lt, '>') : NULL;
+
+    if (lt == NULL || gt == NULL) {
+        json_object_object_add(o, "email", json_object_new_string(from));
+        return;
+    }
+    json_object_object_add(o, "email", json_object_new_string_len(lt + 1, (int)(gt - lt - 1)));
+    while (lt > from && lt[-1] == ' ')
+        lt--;
+    if (lt > from)
+        json_object_object_add(o, "name", json_object_new_string_len(from, (int)(lt - from)));
 }

@@ -1,0 +1,267 @@
+/* test_notifier.c - ums-notifier with the sendgrid transport against a local
+ * SendGrid stand-in (tests/mocks/sendgrid.mjs): retries with back-off,
+ * Retry-After, permanent failures, a provider that hangs, in-app
+ * notifications and preferences. The stack's own notifier (file transport)
+ * is stopped for the duration and started again at the end. */
+#define CTEST_MAIN
+#include "../ctest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+#include "stack.h"
+
+#define MOCK_PORT "4581"
+#define MOCK "http://127.0.0.1:" MOCK_PORT
+
+/* The output of a shell command (first 64 KiB) in out. */
+static int sh_out(const char *cmd, char *out, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    size_t got = 0;
+    if (p == NULL)
+        return -1;
+    got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    return pclose(p) == 0 ? 0 : -1;
+}
+
+/* The requests the mock received for `to`, parsed (caller puts). */
+static struct json_object *mock_requests(const char *to)
+{
+    char cmd[512], out[65536];
+    snprintf(cmd, sizeof(cmd), "curl -fsS '" MOCK "/_requests?to=%s'", to);
+    return sh_out(cmd, out, sizeof(out)) == 0 ? json_tokener_parse(out) : NULL;
+}
+
+/* Waits until the mock saw at least `want` requests for `to`; their count. */
+static int wait_requests(const char *to, int want, int secs)
+{
+    int n = 0;
+    for (int i = 0; i < secs * 10; i++) {
+        struct json_object *o = mock_requests(to);
+        n = o != NULL ? (int)json_object_array_length(o) : 0;
+        json_object_put(o);
+        if (n >= want)
+            return n;
+        sleep_ms(100);
+    }
+    return n;
+}
+
+static int script(const char *to, const char *responses)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "curl -fsS -X POST -d '{\"to\":\"%s\",\"responses\":%s}' '" MOCK "/_script' "
+             ">/dev/null",
+             to, responses);
+    return sh(cmd);
+}
+
+static long sql_long(const char *sql)
+{
+    char cmd[1024], out[256];
+    snprintf(cmd, sizeof(cmd), "psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\"", sql);
+    if (sh_out(cmd, out, sizeof(out)) != 0)
+        return -1;
+    return strtol(out, NULL, 10);
+}
+
+/* The delivery state of the welcome email of `to`: "sent", "failed", "pending" or "". */
+static void delivery(const char *to, const char *channel, char *state, size_t n, long *attempts)
+{
+    char cmd[1024], out[256];
+    snprintf(cmd, sizeof(cmd),
+             "psql -X -A -t -q -F ' ' \"$DATABASE_URL\" -c \"SELECT d.state, d.attempts FROM "
+             "deliveries d JOIN outbox o ON o.id = d.event_id WHERE o.event->>'email' = '%s' AND "
+             "o.event->>'type' = 'user.registered' AND d.channel = '%s'\"",
+             to, channel);
+    state[0] = '\0';
+    *attempts = 0;
+    if (sh_out(cmd, out, sizeof(out)) == 0 && sscanf(out, "%15s %ld", state, attempts) != 2)
+        state[0] = '\0';
+    (void)n;
+}
+
+CTEST(setup, mock_and_notifier)
+{
+    ASSERT_EQ(sh("./scripts/down notifier >/dev/null"), 0);
+    ASSERT_EQ(sh("cd tests/mocks && (node sendgrid.mjs " MOCK_PORT " test-sendgrid-key "
+                 ">\"$UMS_STACK/log/sendgrid-mock.log\" 2>&1 & echo $! "
+                 ">\"$UMS_STACK/run/sendgrid-mock.pid\")"),
+              0);
+    int ready = 0;
+    for (int i = 0; i < 100 && !ready; i++) {
+        ready = sh("grep -q ready \"$UMS_STACK/log/sendgrid-mock.log\"") == 0;
+        sleep_ms(100);
+    }
+    ASSERT_TRUE(ready);
+    ASSERT_EQ(sh("UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK
+                 " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"
+                 " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"
+                 " UMS_NOTIFIER_MAX_ATTEMPTS=8"
+                 " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
+                 " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
+                 " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon"),
+              0);
+    sleep_ms(500);
+}
+
+CTEST(email, delivered_through_the_sendgrid_api)
+{
+    char e[128], st[16];
+    long attempts;
+    struct json_object *o;
+    new_email(e, sizeof(e), "sg-ok");
+    ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(e, 1, 10), 1);
+    o = mock_requests(e);
+    ASSERT_NOT_NULL(o);
+    ASSERT_EQ(json_object_get_int(json_object_object_get(json_object_array_get_idx(o, 0),
+                                                         "status")),
+              202);
+    json_object_put(o);
+    for (int i = 0; i < 50; i++) {
+        delivery(e, "email", st, sizeof(st), &attempts);
+        if (strcmp(st, "sent") == 0)
+            break;
+        sleep_ms(100);
+    }
+    ASSERT_STR_EQ(st, "sent");
+    /* The welcome also lands in the in-app inbox. */
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM notifications n JOIN users u ON u.id = n.user_id WHERE u.email "
+             "= '%s' AND n.kind = 'welcome'",
+             e);
+    ASSERT_EQ(sql_long(sql), 1);
+}
+
+CTEST(email, five_500s_then_202_is_delivered_once)
+{
+    char e[128], st[16];
+    long attempts = 0;
+    new_email(e, sizeof(e), "sg-500");
+    ASSERT_EQ(script(e, "[{\"status\":500},{\"status\":500},{\"status\":500},{\"status\":500},"
+                        "{\"status\":500}]"),
+              0);
+    ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(e, 6, 20), 6);
+    for (int i = 0; i < 50; i++) {
+        delivery(e, "email", st, sizeof(st), &attempts);
+        if (strcmp(st, "sent") == 0)
+            break;
+        sleep_ms(100);
+    }
+    ASSERT_STR_EQ(st, "sent");
+    sleep_ms(1500);
+    ASSERT_EQ(wait_requests(e, 7, 1), 6); /* never a seventh */
+}
+
+CTEST(email, retry_after_is_honoured)
+{
+    char e[128];
+    struct json_object *o;
+    new_email(e, sizeof(e), "sg-429");
+    ASSERT_EQ(script(e, "[{\"status\":429,\"headers\":{\"Retry-After\":\"2\"}}]"), 0);
+    ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(e, 2, 15), 2);
+    o = mock_requests(e);
+    ASSERT_NOT_NULL(o);
+    long t0 = json_object_get_int64(json_object_object_get(json_object_array_get_idx(o, 0), "at"));
+    long t1 = json_object_get_int64(json_object_object_get(json_object_array_get_idx(o, 1), "at"));
+    json_object_put(o);
+    ASSERT_TRUE(t1 - t0 >= 1900);
+}
+
+CTEST(email, permanent_400_is_recorded_and_the_queue_moves_on)
+{
+    char bad[128], good[128], st[16];
+    long attempts = 0;
+    new_email(bad, sizeof(bad), "sg-400");
+    new_email(good, sizeof(good), "sg-after400");
+    ASSERT_EQ(script(bad, "[{\"status\":400}]"), 0);
+    ASSERT_EQ(signup(bad, "correct horse battery", NULL), 0);
+    ASSERT_EQ(signup(good, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(good, 1, 10), 1);
+    for (int i = 0; i < 50; i++) {
+        delivery(bad, "email", st, sizeof(st), &attempts);
+        if (strcmp(st, "failed") == 0)
+            break;
+        sleep_ms(100);
+    }
+    ASSERT_STR_EQ(st, "failed");
+    ASSERT_EQ(attempts, 1);
+    sleep_ms(1000);
+    ASSERT_EQ(wait_requests(bad, 2, 1), 1); /* no retry of a permanent failure */
+}
+
+CTEST(email, a_hanging_provider_times_out_and_is_retried)
+{
+    char e[128], other[128];
+    new_email(e, sizeof(e), "sg-hang");
+    new_email(other, sizeof(other), "sg-nohang");
+    ASSERT_EQ(script(e, "[{\"hang\":true}]"), 0);
+    ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
+    ASSERT_EQ(signup(other, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(other, 1, 10), 1); /* the queue keeps moving */
+    ASSERT_EQ(wait_requests(e, 2, 15), 2);
+    struct json_object *o = mock_requests(e);
+    ASSERT_NOT_NULL(o);
+    ASSERT_EQ(json_object_get_int(json_object_object_get(json_object_array_get_idx(o, 1),
+                                                         "status")),
+              202);
+    json_object_put(o);
+}
+
+CTEST(preferences, role_change_email_off_in_app_on)
+{
+    char e[128], path[256], sql[512];
+    struct session u;
+    const char *key = env_need("UMS_SERVICE_KEY");
+    new_email(e, sizeof(e), "sg-pref");
+    ASSERT_EQ(signup(e, "correct horse battery", &u), 0);
+    ASSERT_EQ(wait_requests(e, 1, 10), 1); /* the welcome */
+    ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences",
+                        "{\"role_changed\":{\"email\":false}}", u.access, NULL),
+              200);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM notifications WHERE user_id = '%s' AND kind = 'role_changed'",
+             u.user_id);
+    long n = 0;
+    for (int i = 0; i < 50 && n == 0; i++) {
+        n = sql_long(sql);
+        sleep_ms(100);
+    }
+    ASSERT_EQ(n, 1);
+    sleep_ms(500);
+    ASSERT_EQ(wait_requests(e, 2, 1), 1); /* no role-change email */
+    /* With email on (the default), the next change is mailed. */
+    ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences",
+                        "{\"role_changed\":{\"email\":true}}", u.access, NULL),
+              200);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"user\"}", key, NULL), 200);
+    ASSERT_EQ(wait_requests(e, 2, 10), 2);
+    struct json_object *o = mock_requests(e);
+    ASSERT_NOT_NULL(o);
+    ASSERT_STR_CONTAINS(json_object_get_string(json_object_object_get(
+                            json_object_array_get_idx(o, 1), "subject")),
+                        "user");
+    json_object_put(o);
+}
+
+CTEST(teardown, stack_notifier_back)
+{
+    sh("kill $(cat \"$UMS_STACK/run/notifier-test.pid\") 2>/dev/null; "
+       "kill $(cat \"$UMS_STACK/run/sendgrid-mock.pid\") 2>/dev/null; true");
+    sleep_ms(300);
+    ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
+}
