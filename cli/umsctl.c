@@ -14,6 +14,7 @@
 #include "../core/keygen.h"
 #include "../core/log.h"
 #include "../core/migrate.h"
+#include "../core/outbox.h"
 #include "../core/ums.h"
 
 #ifndef UMS_SQLDIR
@@ -31,6 +32,8 @@ static void usage(FILE *f)
             "  migrate [--dir DIR]     apply pending migrations (default $UMS_SQL_DIR or %s)\n"
             "  user add --email E --password P [--role R] [--confirmed]\n"
             "                          create an account (no email is sent)\n"
+            "  events retry-dead       put the events of ums:events:dead back on ums:events\n"
+            "                          (their failed deliveries get their attempts again)\n"
             "  keygen --out DIR [--bits N]\n"
             "                          write an RS256 key pair DIR/jwt-private.pem and\n"
             "                          DIR/jwt-public.pem (never overwrites) and print the kid\n"
@@ -177,6 +180,35 @@ static int cmd_user_add(int argc, char **argv)
     return rc == UMS_OK ? 0 : 1;
 }
 
+static int cmd_events_retry_dead(void)
+{
+    struct ums_config *cfg = NULL;
+    struct db *db = NULL;
+    struct kv *kv = NULL;
+    long moved = 0;
+    int rc;
+
+    if (load(&cfg) != 0)
+        return 1;
+    log_open(NULL, LL_WARN);
+    rc = db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
+                 0);
+    if (rc == UMS_OK)
+        rc = kv_open(&kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
+                     cfg->redis.timeout_ms);
+    if (rc == UMS_OK)
+        rc = outbox_retry_dead(db, kv, &moved);
+    if (rc == UMS_OK)
+        printf("%ld events put back on the stream\n", moved);
+    else
+        fprintf(stderr, "umsctl: events retry-dead: PostgreSQL or Redis is unavailable (%ld "
+                        "moved)\n", moved);
+    db_close(db);
+    kv_close(kv);
+    config_free(cfg);
+    return rc == UMS_OK ? 0 : 1;
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
     const char *out = NULL;
@@ -234,6 +266,8 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "user") == 0 && i + 1 < argc && strcmp(argv[i + 1], "add") == 0)
         return cmd_user_add(argc - i - 2, argv + i + 2);
+    if (strcmp(argv[i], "events") == 0 && i + 2 == argc && strcmp(argv[i + 1], "retry-dead") == 0)
+        return cmd_events_retry_dead();
     if (strcmp(argv[i], "keygen") == 0)
         return cmd_keygen(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {

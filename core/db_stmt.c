@@ -200,6 +200,9 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " attempts = d.attempts + 1, last_error = $3,"
         " next_attempt_at = now() + make_interval(secs => $4::double precision / 1000),"
         " updated_at = now()", 4},
+    [STMT_DELIVERY_RESET] = {"delivery_reset",
+        "DELETE FROM deliveries WHERE event_id = $1::bigint AND channel = $2 AND state = 'failed'",
+        2},
     /* The recipient of a user event and their switches for kind $2 (NULL: default). */
     [STMT_NOTIFY_TARGET] = {"notify_target",
         "SELECT u.email, u.name,"

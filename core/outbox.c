@@ -37,3 +37,54 @@ void outbox_publish(struct db *db, struct kv *kv, long long id, const char *even
     if (db_exec(db, NULL, STMT_OUTBOX_PUBLISHED, 1, p) != UMS_OK)
         log_warn("outbox %lld published but not marked; it may be delivered twice", id);
 }
+
+/* The value of field `name` in a stream entry's field array, or NULL. */
+static const char *entry_field(const redisReply *f, const char *name)
+{
+    for (size_t k = 0; f != NULL && f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2)
+        if (f->element[k]->type == REDIS_REPLY_STRING && strcmp(f->element[k]->str, name) == 0 &&
+            f->element[k + 1]->type == REDIS_REPLY_STRING)
+            return f->element[k + 1]->str;
+    return NULL;
+}
+
+int outbox_retry_dead(struct db *db, struct kv *kv, long *moved)
+{
+    const char *range[6] = {"XRANGE", OUTBOX_DEAD_STREAM, "-", "+", "COUNT", "1000"};
+    redisReply *r = NULL;
+    int rc;
+
+    *moved = 0;
+    rc = kv_cmd(kv, &r, 6, range, NULL);
+    if (rc != UMS_OK)
+        return rc;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *e = r->element[i], *x = NULL;
+        const char *oid, *event, *channel;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+            continue;
+        oid = entry_field(e->element[1], "outbox_id");
+        event = entry_field(e->element[1], "event");
+        channel = entry_field(e->element[1], "channel");
+        if (oid != NULL && event != NULL && channel != NULL) {
+            const char *p[2] = {oid, channel};
+            const char *add[7] = {"XADD", OUTBOX_STREAM, "*", "outbox_id", oid, "event", event};
+            rc = db_exec(db, NULL, STMT_DELIVERY_RESET, 2, p);
+            if (rc == UMS_OK)
+                rc = kv_cmd(kv, &x, 7, add, NULL);
+            if (x != NULL)
+                freeReplyObject(x);
+            x = NULL;
+            if (rc != UMS_OK)
+                break;
+            (*moved)++;
+        }
+        {
+            const char *del[3] = {"XDEL", OUTBOX_DEAD_STREAM, e->element[0]->str};
+            if (kv_cmd(kv, &x, 3, del, NULL) == UMS_OK)
+                freeReplyObject(x);
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}

@@ -9,6 +9,7 @@ struct db;
 struct kv;
 
 #define OUTBOX_STREAM "ums:events"
+#define OUTBOX_DEAD_STREAM "ums:events:dead"
 
 /* Writes event_json (an object with at least "type") in the current
  * transaction; *id receives the row id. 0 or a UMS_E* code. */
@@ -18,5 +19,10 @@ int outbox_add(struct db *db, const char *event_json, long long *id);
  * With Redis down the row waits for the notifier to republish it; that is
  * not an error. */
 void outbox_publish(struct db *db, struct kv *kv, long long id, const char *event_json);
+
+/* umsctl events retry-dead: puts every event of the dead-letter stream back
+ * on the stream, with the failed delivery of its channel forgotten so that
+ * it gets max_attempts again. *moved counts them. 0 or a UMS_E* code. */
+int outbox_retry_dead(struct db *db, struct kv *kv, long *moved);
 
 #endif

@@ -28,7 +28,7 @@
 #include "template.h"
 
 #define GROUP "notifier"
-#define DEAD_STREAM "ums:events:dead"
+#define DEAD_STREAM OUTBOX_DEAD_STREAM
 
 static volatile sig_atomic_t stopping;
 

@@ -258,6 +258,40 @@ CTEST(preferences, role_change_email_off_in_app_on)
     json_object_put(o);
 }
 
+CTEST(dead_letter, exhausted_then_retried_by_umsctl)
+{
+    char e[128], st[16], cmd[256];
+    long attempts = 0;
+    new_email(e, sizeof(e), "sg-dead");
+    /* Eight 500s: max_attempts (8) are used up. */
+    ASSERT_EQ(script(e, "[{\"status\":500},{\"status\":500},{\"status\":500},{\"status\":500},"
+                        "{\"status\":500},{\"status\":500},{\"status\":500},{\"status\":503}]"),
+              0);
+    ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(e, 8, 30), 8);
+    for (int i = 0; i < 50; i++) {
+        delivery(e, "email", st, sizeof(st), &attempts);
+        if (strcmp(st, "failed") == 0)
+            break;
+        sleep_ms(100);
+    }
+    ASSERT_STR_EQ(st, "failed");
+    ASSERT_EQ(attempts, 8);
+    sleep_ms(1200);
+    ASSERT_EQ(wait_requests(e, 9, 1), 8);
+    /* Back from the dead-letter stream: delivered once more, and sent. */
+    snprintf(cmd, sizeof(cmd), "\"$UMS_BUILD_DIR/cli/umsctl\" events retry-dead | grep -q '^[1-9]'");
+    ASSERT_EQ(sh(cmd), 0);
+    ASSERT_EQ(wait_requests(e, 9, 10), 9);
+    for (int i = 0; i < 50; i++) {
+        delivery(e, "email", st, sizeof(st), &attempts);
+        if (strcmp(st, "sent") == 0)
+            break;
+        sleep_ms(100);
+    }
+    ASSERT_STR_EQ(st, "sent");
+}
+
 CTEST(teardown, stack_notifier_back)
 {
     sh("kill $(cat \"$UMS_STACK/run/notifier-test.pid\") 2>/dev/null; "
