@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# tests/bench/bench_notifier.sh - the email figures of issue 5:
+#   - emails per second drained to the SendGrid stand-in by one notifier, and
+#     the stand-in alone (to show it is not the bottleneck);
+#   - the time from POST /auth/v1/signup to the welcome email accepted by the
+#     stand-in, with the daemon running.
+# The stack's notifier (file transport) is stopped for the duration and
+# started again at the end. Not part of scripts/check.
+# Usage: tests/bench/bench_notifier.sh [EMAILS]      (default 5000)
+set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+
+N=${1:-5000}
+PORT=${UMS_SENDGRID_MOCK_PORT:-4582}
+MOCK="http://127.0.0.1:$PORT"
+UMS_EXTRA_PACKAGES="wrk" "$ROOT/scripts/up" >/dev/null
+# shellcheck disable=SC1091
+. "$STACK/env"
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL")
+RCLI=(redis-cli -p "$UMS_REDIS_PORT" -a "$(cat "$STACK/secrets/redis_password")" --no-auth-warning)
+WORK=$(mktemp -d)
+MOCK_PID=""
+NOTIFIER_PID_FILE="$RUN/notifier-bench.pid"
+
+cleanup() {
+    [ -s "$NOTIFIER_PID_FILE" ] && kill "$(cat "$NOTIFIER_PID_FILE")" 2>/dev/null || true
+    [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+    "$ROOT/scripts/up" >/dev/null || true
+}
+trap cleanup EXIT
+
+"$ROOT/scripts/down" notifier >/dev/null
+node "$ROOT/tests/mocks/sendgrid.mjs" "$PORT" bench-key >"$WORK/mock.log" 2>&1 &
+MOCK_PID=$!
+wait_for 10 grep -q ready "$WORK/mock.log" || die "the SendGrid stand-in did not start"
+
+echo "ums notifier benchmark: $N emails, $(nproc) cores"
+echo "== the stand-in alone (wrk -t1 -c8, 5 s)"
+cat >"$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer bench-key"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"personalizations":[{"to":[{"email":"wrk@bench.example"}]}],"from":{"email":"a@b"},' ..
+  '"subject":"s","content":[{"type":"text/plain","value":"t"},{"type":"text/html","value":"h"}]}'
+LUA
+wrk -t1 -c8 -d5s -s "$WORK/post.lua" "$MOCK/v3/mail/send" | awk '/Requests\/sec/ {print "stand-in alone: " $2 " req/s"}'
+
+UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL="$MOCK" UMS_EMAIL_SENDGRID_API_KEY=bench-key \
+    UMS_NOTIFIER_PID_FILE="$NOTIFIER_PID_FILE" UMS_LOG_FILE="$LOGS/notifier-bench.log" \
+    UMS_LOG_LEVEL=warn "$BUILD/notifier/ums-notifier" --config "$UMS_CONFIG" --daemon
+wait_for 10 test -s "$NOTIFIER_PID_FILE" || die "the benchmark notifier did not start"
+
+echo "== $N recovery emails queued at once, drained by one notifier"
+# Outbox rows (published) and their stream entries, as ums-fcgi writes them.
+"${PSQL[@]}" -At -c "INSERT INTO outbox (event, published_at)
+    SELECT jsonb_build_object('type', 'user.recovery_requested', 'email',
+                              'bench-' || g || '@bench.example', 'otp', '123456',
+                              'token_hash', md5(g::text)), now()
+      FROM generate_series(1, $N) g RETURNING id, event::text" >"$WORK/events"
+before=$(curl -fsS "$MOCK/_count" | sed 's/.*"accepted":\([0-9]*\).*/\1/')
+awk -F'|' '{gsub(/"/, "\\\""); printf "XADD ums:events * outbox_id %s event \"%s\"\n", $1, $2}' \
+    "$WORK/events" >"$WORK/xadd"
+t0=$(date +%s.%N)
+"${RCLI[@]}" <"$WORK/xadd" >/dev/null
+while :; do
+    now=$(curl -fsS "$MOCK/_count" | sed 's/.*"accepted":\([0-9]*\).*/\1/')
+    [ $((now - before)) -ge "$N" ] && break
+    awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {exit !(a - b > 300)}' &&
+        die "not drained in 300 s ($((now - before)) of $N)"
+    sleep 0.2
+done
+t1=$(date +%s.%N)
+echo "$N $t0 $t1" | awk '{printf "drained %d emails in %.2f s: %.0f emails/s\n", $1, $3 - $2, $1 / ($3 - $2)}'
+
+echo "== sign-up to welcome email accepted by the stand-in (50 sign-ups, one at a time)"
+: >"$WORK/lat"
+for i in $(seq 1 50); do
+    email="lat-$$-$i-$RANDOM@bench.example"
+    start=$(date +%s%3N)
+    curl -fsS -o /dev/null -X POST "$UMS_URL/auth/v1/signup" -H 'Content-Type: application/json' \
+        --interface "127.0.9.$((i % 250 + 1))" \
+        -d "{\"email\":\"$email\",\"password\":\"bench passphrase 1\"}"
+    for _ in $(seq 1 100); do
+        at=$(curl -fsS "$MOCK/_requests?to=$email" | sed -n 's/.*"at":\([0-9]*\).*/\1/p')
+        [ -n "$at" ] && break
+        sleep 0.02
+    done
+    [ -n "$at" ] || die "the welcome email of $email never arrived"
+    echo $((at - start)) >>"$WORK/lat"
+done
+sort -n "$WORK/lat" | awk '{a[NR] = $1} END {printf "median %d ms, p90 %d ms, max %d ms\n", a[int((NR + 1) / 2)], a[int(NR * 0.9)], a[NR]}'
