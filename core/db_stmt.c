@@ -216,10 +216,14 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " VALUES ($1::uuid, $2, $3, $4, coalesce($5::jsonb, '{}'))", 5},
     /* $3 state, $4 last error or NULL */
     [STMT_DELIVERY_RECORD] = {"delivery_record",
-        "INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error)"
+        "WITH d AS (INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error)"
         " VALUES ($1::bigint, $2, $3, 1, $4)"
         " ON CONFLICT (event_id, channel) DO UPDATE SET state = $3, attempts = d.attempts + 1,"
-        " last_error = $4, updated_at = now()", 4},
+        " last_error = $4, next_attempt_at = NULL, updated_at = now() RETURNING 1)"
+        /* A final email takes the event's one-time code and link with it. */
+        " UPDATE outbox SET event = event - 'otp' - 'token_hash'"
+        " WHERE id = $1::bigint AND $2 = 'email' AND $3 <> 'pending' AND EXISTS (SELECT 1 FROM d)"
+        " AND (event ? 'otp' OR event ? 'token_hash')", 4},
     /* Once delivered, the codes and links of an event are not kept. */
     [STMT_OUTBOX_SCRUB] = {"outbox_scrub",
         "UPDATE outbox SET event = event - 'otp' - 'token_hash' WHERE id = $1::bigint", 1},

@@ -309,8 +309,9 @@ static int handle(struct notifier *n, const char *outbox_id, const char *event)
         done &= deliver(n, &j, "email");
     if (j.plan->title != NULL && uid != NULL && j.in_app_on)
         done &= deliver(n, &j, "in_app");
-    /* The one-time code and link were for the message only. */
-    if (done) {
+    /* The one-time code and link were for the message only (a final email
+     * record removes them; this covers events whose email was not sent). */
+    if (done && (jget(j.ev, "otp") != NULL || jget(j.ev, "token_hash") != NULL)) {
         const char *p1[1] = {outbox_id};
         db_exec(n->db, NULL, STMT_OUTBOX_SCRUB, 1, p1);
     }
@@ -318,11 +319,15 @@ static int handle(struct notifier *n, const char *outbox_id, const char *event)
     return done;
 }
 
-/* Processes the entries of an XREADGROUP/XAUTOCLAIM entry array. Returns how
- * many entries it saw. */
+/* Processes the entries of an XREADGROUP/XAUTOCLAIM entry array, then
+ * acknowledges and deletes the finished ones in one XACK and one XDEL (the
+ * entries carried codes in clear). Returns how many entries it saw. */
+#define ACK_MAX 1000
 static int process(struct notifier *n, redisReply *entries)
 {
-    int seen = 0;
+    const char *ack[3 + ACK_MAX] = {"XACK", OUTBOX_STREAM, GROUP};
+    const char *del[2 + ACK_MAX] = {"XDEL", OUTBOX_STREAM};
+    int seen = 0, done = 0;
 
     for (size_t i = 0; entries != NULL && i < entries->elements; i++) {
         redisReply *e = entries->element[i], *f;
@@ -338,16 +343,18 @@ static int process(struct notifier *n, redisReply *entries)
             else if (strcmp(f->element[k]->str, "event") == 0)
                 event = f->element[k + 1]->str;
         }
-        if (oid == NULL || event == NULL || handle(n, oid, event)) {
-            /* Acknowledged and removed: the entry carried the code in clear. */
-            const char *ack[4] = {"XACK", OUTBOX_STREAM, GROUP, e->element[0]->str};
-            const char *del[3] = {"XDEL", OUTBOX_STREAM, e->element[0]->str};
-            redisReply *r = NULL;
-            if (kv_cmd(n->kv, &r, 4, ack, NULL) == UMS_OK)
-                freeReplyObject(r);
-            if (kv_cmd(n->kv, &r, 3, del, NULL) == UMS_OK)
-                freeReplyObject(r);
+        if ((oid == NULL || event == NULL || handle(n, oid, event)) && done < ACK_MAX) {
+            ack[3 + done] = e->element[0]->str;
+            del[2 + done] = e->element[0]->str;
+            done++;
         }
+    }
+    if (done > 0) {
+        redisReply *r = NULL;
+        if (kv_cmd(n->kv, &r, 3 + done, ack, NULL) == UMS_OK)
+            freeReplyObject(r);
+        if (kv_cmd(n->kv, &r, 2 + done, del, NULL) == UMS_OK)
+            freeReplyObject(r);
     }
     return seen;
 }

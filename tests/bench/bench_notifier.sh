@@ -6,24 +6,25 @@
 #     stand-in, with the daemon running.
 # The stack's notifier (file transport) is stopped for the duration and
 # started again at the end. Not part of scripts/check.
-# Usage: tests/bench/bench_notifier.sh [EMAILS]      (default 5000)
+# Usage: tests/bench/bench_notifier.sh [EMAILS] [NOTIFIERS]   (default 5000, 4)
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
 N=${1:-5000}
+K=${2:-4}
 PORT=${UMS_SENDGRID_MOCK_PORT:-4582}
 MOCK="http://127.0.0.1:$PORT"
 UMS_EXTRA_PACKAGES="wrk" "$ROOT/scripts/up" >/dev/null
 # shellcheck disable=SC1091
 . "$STACK/env"
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL")
-RCLI=(redis-cli -p "$UMS_REDIS_PORT" -a "$(cat "$STACK/secrets/redis_password")" --no-auth-warning)
+RCLI=(redis-cli -p "$REDIS_PORT" -a "$(cat "$STACK/secrets/redis_password")" --no-auth-warning)
 WORK=$(mktemp -d)
 MOCK_PID=""
-NOTIFIER_PID_FILE="$RUN/notifier-bench.pid"
 
 cleanup() {
-    [ -s "$NOTIFIER_PID_FILE" ] && kill "$(cat "$NOTIFIER_PID_FILE")" 2>/dev/null || true
+    for f in "$RUN"/notifier-bench-*.pid; do [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    rm -f "$RUN"/notifier-bench-*.pid
     [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true
     rm -rf "$WORK"
     "$ROOT/scripts/up" >/dev/null || true
@@ -46,12 +47,16 @@ wrk.body = '{"personalizations":[{"to":[{"email":"wrk@bench.example"}]}],"from":
 LUA
 wrk -t1 -c8 -d5s -s "$WORK/post.lua" "$MOCK/v3/mail/send" | awk '/Requests\/sec/ {print "stand-in alone: " $2 " req/s"}'
 
-UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL="$MOCK" UMS_EMAIL_SENDGRID_API_KEY=bench-key \
-    UMS_NOTIFIER_PID_FILE="$NOTIFIER_PID_FILE" UMS_LOG_FILE="$LOGS/notifier-bench.log" \
-    UMS_LOG_LEVEL=warn "$BUILD/notifier/ums-notifier" --config "$UMS_CONFIG" --daemon
-wait_for 10 test -s "$NOTIFIER_PID_FILE" || die "the benchmark notifier did not start"
+# K daemons in one consumer group, as several hosts would run them.
+for i in $(seq 1 "$K"); do
+    UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL="$MOCK" UMS_EMAIL_SENDGRID_API_KEY=bench-key \
+        UMS_NOTIFIER_CONSUMER="bench-$i" UMS_NOTIFIER_PID_FILE="$RUN/notifier-bench-$i.pid" \
+        UMS_LOG_FILE="$LOGS/notifier-bench.log" UMS_LOG_LEVEL=warn \
+        "$BUILD/notifier/ums-notifier" --config "$UMS_CONFIG" --daemon
+    wait_for 10 test -s "$RUN/notifier-bench-$i.pid" || die "benchmark notifier $i did not start"
+done
 
-echo "== $N recovery emails queued at once, drained by one notifier"
+echo "== $N recovery emails queued at once, drained by $K notifier daemons"
 # Outbox rows (published) and their stream entries, as ums-fcgi writes them.
 "${PSQL[@]}" -At -c "INSERT INTO outbox (event, published_at)
     SELECT jsonb_build_object('type', 'user.recovery_requested', 'email',
