@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -89,6 +90,19 @@ static void delivery(const char *to, const char *channel, char *state, size_t n,
     (void)n;
 }
 
+/* Starts the test notifier (sendgrid transport, fast retries) as a daemon. */
+static int start_notifier(void)
+{
+    return sh("UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK
+              " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"
+              " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"
+              " UMS_NOTIFIER_MAX_ATTEMPTS=8 UMS_NOTIFIER_REPUBLISH_AFTER=1"
+              " UMS_NOTIFIER_CONSUMER=test-notifier"
+              " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
+              " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
+              " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon");
+}
+
 CTEST(setup, mock_and_notifier)
 {
     ASSERT_EQ(sh("./scripts/down notifier >/dev/null"), 0);
@@ -102,14 +116,7 @@ CTEST(setup, mock_and_notifier)
         sleep_ms(100);
     }
     ASSERT_TRUE(ready);
-    ASSERT_EQ(sh("UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK
-                 " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"
-                 " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"
-                 " UMS_NOTIFIER_MAX_ATTEMPTS=8"
-                 " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
-                 " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
-                 " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon"),
-              0);
+    ASSERT_EQ(start_notifier(), 0);
     sleep_ms(500);
 }
 
@@ -290,6 +297,125 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
         sleep_ms(100);
     }
     ASSERT_STR_EQ(st, "sent");
+}
+
+CTEST(faults, sigkill_mid_send_then_delivered_after_restart)
+{
+    char e[128], st[16];
+    long attempts = 0;
+    new_email(e, sizeof(e), "sg-kill");
+    ASSERT_EQ(script(e, "[{\"hang\":true}]"), 0);
+    ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(e, 1, 10), 1); /* in the middle of the send */
+    ASSERT_EQ(sh("kill -KILL $(cat \"$UMS_STACK/run/notifier-test.pid\")"), 0);
+    sleep_ms(300);
+    ASSERT_EQ(start_notifier(), 0);
+    ASSERT_EQ(wait_requests(e, 2, 10), 2);
+    for (int i = 0; i < 50; i++) {
+        delivery(e, "email", st, sizeof(st), &attempts);
+        if (strcmp(st, "sent") == 0)
+            break;
+        sleep_ms(100);
+    }
+    ASSERT_STR_EQ(st, "sent");
+    sleep_ms(1500);
+    ASSERT_EQ(wait_requests(e, 3, 1), 2);
+}
+
+CTEST(faults, a_recorded_success_is_never_sent_again)
+{
+    char e[128], sql[1024], cmd[1400];
+    new_email(e, sizeof(e), "sg-recorded");
+    /* An event whose email delivery is already recorded as sent (a crash
+     * between the record and the XACK), put on the stream again. */
+    snprintf(sql, sizeof(sql),
+             "WITH o AS (INSERT INTO outbox (event, published_at) VALUES (jsonb_build_object("
+             "'type', 'user.recovery_requested', 'email', '%s', 'otp', '111111'), now()) "
+             "RETURNING id, event), d AS (INSERT INTO deliveries (event_id, channel, state) "
+             "SELECT id, 'email', 'sent' FROM o) SELECT id || ' ' || event::text FROM o",
+             e);
+    snprintf(cmd, sizeof(cmd),
+             "row=$(psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\") && "
+             "port=${REDIS_URL##*:}; port=${port%%%%/*}; "
+             "redis-cli -p \"$port\" -a \"$(cat \"$UMS_STACK/secrets/redis_password\")\" "
+             "--no-auth-warning XADD ums:events '*' outbox_id \"${row%%%% *}\" event "
+             "\"${row#* }\" | grep -Eq '^[0-9]+-[0-9]+$'",
+             sql);
+    ASSERT_EQ(sh(cmd), 0);
+    /* A fresh event after it shows the queue went past it. */
+    char after[128];
+    new_email(after, sizeof(after), "sg-recorded-next");
+    ASSERT_EQ(signup(after, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(after, 1, 10), 1);
+    ASSERT_EQ(wait_requests(e, 1, 1), 0);
+}
+
+CTEST(faults, redis_stopped_while_users_register)
+{
+    char e[3][128];
+    pid_t redis = stack_pid("redis");
+    ASSERT_TRUE(redis > 0);
+    ASSERT_EQ(kill(redis, SIGTERM), 0);
+    ASSERT_EQ(wait_status("/readyz", 503, 10), 0);
+    int ok = 1;
+    for (int i = 0; i < 3; i++) {
+        new_email(e[i], sizeof(e[i]), "sg-noredis");
+        ok &= signup(e[i], "correct horse battery", NULL) == 0;
+    }
+    int back = sh("UMS_UP_NO_NOTIFIER=1 ./scripts/up >/dev/null") == 0 &&
+               wait_status("/readyz", 200, 10) == 0;
+    ASSERT_TRUE(back);
+    ASSERT_TRUE(ok);
+    /* Republished from the outbox (republish_after is 1 s here), each once. */
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(wait_requests(e[i], 1, 30), 1);
+    sleep_ms(1500);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(wait_requests(e[i], 2, 1), 1);
+}
+
+CTEST(faults, two_instances_never_send_twice)
+{
+    char e[20][128];
+    /* A second daemon in the same group, under another consumer name. */
+    ASSERT_EQ(sh("UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK
+                 " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_NOTIFIER_CONSUMER=test-second"
+                 " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test2.pid\""
+                 " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
+                 " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon"),
+              0);
+    int ok = 1;
+    for (int i = 0; i < 20; i++) {
+        new_email(e[i], sizeof(e[i]), "sg-two");
+        ok &= signup(e[i], "correct horse battery", NULL) == 0;
+    }
+    int got = 1;
+    for (int i = 0; i < 20; i++)
+        got &= wait_requests(e[i], 1, 10) == 1;
+    sleep_ms(1500);
+    int dup = 0;
+    for (int i = 0; i < 20; i++)
+        dup |= wait_requests(e[i], 2, 0) > 1;
+    sh("kill $(cat \"$UMS_STACK/run/notifier-test2.pid\") 2>/dev/null; true");
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(got);
+    ASSERT_FALSE(dup);
+}
+
+CTEST(faults, a_template_with_an_unknown_placeholder_stops_start_up)
+{
+    char out[4096];
+    ASSERT_EQ(sh("rm -rf \"$UMS_STACK/tpl-bad\" && cp -r templates \"$UMS_STACK/tpl-bad\" && "
+                 "printf 'Subject: Hi {{nickname}}\\n\\nHello\\n' >"
+                 " \"$UMS_STACK/tpl-bad/welcome.txt\""),
+              0);
+    int rc = sh_out("UMS_EMAIL_TEMPLATES_DIR=\"$UMS_STACK/tpl-bad\" \"$UMS_BUILD_DIR/notifier/"
+                    "ums-notifier\" --config \"$UMS_CONFIG\" --once 2>&1",
+                    out, sizeof(out));
+    sh("rm -rf \"$UMS_STACK/tpl-bad\"");
+    ASSERT_TRUE(rc != 0);
+    ASSERT_STR_CONTAINS(out, "nickname");
+    ASSERT_STR_CONTAINS(out, "welcome");
 }
 
 CTEST(teardown, stack_notifier_back)
