@@ -91,6 +91,11 @@ static const struct key keys[] = {
     {"email", "maildir", CT_STR, F(email.maildir), "/var/lib/ums/maildir", 0, 0, 0},
     {"email", "sendgrid_url", CT_STR, F(email.sendgrid_url), "https://api.sendgrid.com", 0, 0, 0},
     {"email", "sendgrid_api_key", CT_STR, F(email.sendgrid_api_key), "", 0, 0, 1},
+    {"email", "smtp_url", CT_STR, F(email.smtp_url), "smtp://127.0.0.1:25", 0, 0, 0},
+    {"email", "smtp_tls", CT_STR, F(email.smtp_tls), "starttls", 0, 0, 0},
+    {"email", "smtp_username", CT_STR, F(email.smtp_username), "", 0, 0, 0},
+    {"email", "smtp_password", CT_STR, F(email.smtp_password), "", 0, 0, 1},
+    {"email", "smtp_ca_file", CT_STR, F(email.smtp_ca_file), "", 0, 0, 0},
     {"email", "timeout_ms", CT_INT, F(email.timeout_ms), "10000", 100, 300000, 0},
     {"email", "templates_dir", CT_STR, F(email.templates_dir), UMS_TEMPLATES_DIR, 0, 0, 0},
     {"notifier", "consumer", CT_STR, F(notifier.consumer), "", 0, 0, 0},
@@ -486,8 +491,18 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
         errf(err, errlen, "[auth] external_url must be an http:// or https:// URL");
         return UMS_EINVALID;
     }
-    if (strcmp(c->email.transport, "file") != 0 && strcmp(c->email.transport, "sendgrid") != 0) {
-        errf(err, errlen, "[email] transport must be file or sendgrid");
+    if (strcmp(c->email.transport, "file") != 0 && strcmp(c->email.transport, "sendgrid") != 0 &&
+        strcmp(c->email.transport, "smtp") != 0) {
+        errf(err, errlen, "[email] transport must be file, sendgrid or smtp");
+        return UMS_EINVALID;
+    }
+    if (strncmp(c->email.smtp_url, "smtp://", 7) != 0 &&
+        strncmp(c->email.smtp_url, "smtps://", 8) != 0) {
+        errf(err, errlen, "[email] smtp_url must be smtp://host:port or smtps://host:port");
+        return UMS_EINVALID;
+    }
+    if (strcmp(c->email.smtp_tls, "starttls") != 0 && strcmp(c->email.smtp_tls, "none") != 0) {
+        errf(err, errlen, "[email] smtp_tls must be starttls or none");
         return UMS_EINVALID;
     }
     if (strncmp(c->email.sendgrid_url, "https://", 8) != 0 &&

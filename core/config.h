@@ -66,6 +66,11 @@ struct ums_config {
         char *maildir;      /* file transport: a Maildir */
         char *sendgrid_url; /* sendgrid transport: API base URL (a mock in tests) */
         char *sendgrid_api_key; /* secret */
+        char *smtp_url;     /* smtp transport: smtp://host:port or smtps://host:port */
+        char *smtp_tls;     /* starttls (required) or none */
+        char *smtp_username;
+        char *smtp_password; /* secret */
+        char *smtp_ca_file; /* extra CA bundle for the server's certificate */
         int timeout_ms;     /* per request to the email provider */
         char *templates_dir;
     } email;

@@ -31,6 +31,9 @@ void mail_split_from(const char *from, struct json_object *o);
 /* The sendgrid transport (v3 mail/send). TX_OK, TX_RETRY or TX_PERMANENT. */
 int tx_sendgrid_send(const struct ums_config *cfg, const struct mail *m, struct tx_result *res);
 
+/* The smtp transport (libcurl, STARTTLS and AUTH). TX_OK, TX_RETRY or TX_PERMANENT. */
+int tx_smtp_send(const struct ums_config *cfg, const struct mail *m, struct tx_result *res);
+
 /* Renders a multipart/alternative message with Date and Message-ID. */
 int mail_render(struct buf *out, const struct mail *m);
 

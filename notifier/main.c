@@ -131,6 +131,8 @@ static int send_email(struct notifier *n, const struct job *j, struct tx_result 
     m.event_id = j->id;
     if (strcmp(cfg->email.transport, "sendgrid") == 0) {
         rc = tx_sendgrid_send(cfg, &m, res);
+    } else if (strcmp(cfg->email.transport, "smtp") == 0) {
+        rc = tx_smtp_send(cfg, &m, res);
     } else {
         rc = tx_file_send(cfg->email.maildir, &m) == UMS_OK ? TX_OK : TX_RETRY;
         if (rc != TX_OK)
