@@ -2,6 +2,7 @@
 #include "client.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -152,4 +153,32 @@ long admin_req(const char *method, const char *path, const char *body, const cha
     else
         http_resp_free(&r);
     return st;
+}
+
+struct json_object *get_json(const char *path, const char *bearer, long want)
+{
+    struct http_resp r;
+    struct json_object *o = NULL;
+    if (req_bearer("GET", path, NULL, bearer, &r) != 0)
+        return NULL;
+    if (r.status == want)
+        o = jparse(&r);
+    else
+        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
+    http_resp_free(&r);
+    return o;
+}
+
+int stack_port(int offset)
+{
+    const char *url = env_need("UMS_URL"), *colon = strrchr(url, ':');
+    long port = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
+    return port > 0 && port + offset < 65536 ? (int)(port + offset) : -1;
+}
+
+void export_port(const char *name, int offset)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", stack_port(offset));
+    setenv(name, v, 1);
 }

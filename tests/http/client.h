@@ -38,5 +38,13 @@ long get_user(const char *bearer);
 /* A Bearer request; the status, the response in *keep when asked. */
 long admin_req(const char *method, const char *path, const char *body, const char *bearer,
                struct http_resp *keep);
+/* GET path with a Bearer; the parsed body (caller puts) when the status is
+ * `want`, else NULL (the answer is printed). */
+struct json_object *get_json(const char *path, const char *bearer, long want);
+/* A port for a test's helper server, derived from the stack's HTTP port
+ * (so that two stacks on one machine never share one); export_port puts it
+ * in the environment as `name` for the shell commands of the test. */
+int stack_port(int offset);
+void export_port(const char *name, int offset);
 
 #endif

@@ -17,12 +17,19 @@
 #include "client.h"
 #include "stack.h"
 
-#define MOCK_PORT "4581"
-#define MOCK "http://127.0.0.1:" MOCK_PORT
+/* The SendGrid stand-in listens on the stack's HTTP port + 1001 ($SG_PORT). */
+#define MOCK "http://127.0.0.1:$SG_PORT"
+
+static void sg_port(void)
+{
+    if (getenv("SG_PORT") == NULL)
+        export_port("SG_PORT", 1001);
+}
 
 /* The output of a shell command (first 64 KiB) in out. */
 static int sh_out(const char *cmd, char *out, size_t n)
 {
+    sg_port();
     FILE *p = popen(cmd, "r");
     size_t got = 0;
     if (p == NULL)
@@ -36,7 +43,7 @@ static int sh_out(const char *cmd, char *out, size_t n)
 static struct json_object *mock_requests(const char *to)
 {
     char cmd[512], out[65536];
-    snprintf(cmd, sizeof(cmd), "curl -fsS '" MOCK "/_requests?to=%s'", to);
+    snprintf(cmd, sizeof(cmd), "curl -fsS \"" MOCK "/_requests?to=%s\"", to);
     return sh_out(cmd, out, sizeof(out)) == 0 ? json_tokener_parse(out) : NULL;
 }
 
@@ -57,9 +64,10 @@ static int wait_requests(const char *to, int want, int secs)
 
 static int script(const char *to, const char *responses)
 {
+    sg_port();
     char cmd[1024];
     snprintf(cmd, sizeof(cmd),
-             "curl -fsS -X POST -d '{\"to\":\"%s\",\"responses\":%s}' '" MOCK "/_script' "
+             "curl -fsS -X POST -d '{\"to\":\"%s\",\"responses\":%s}' \"" MOCK "/_script\" "
              ">/dev/null",
              to, responses);
     return sh(cmd);
@@ -93,6 +101,7 @@ static void delivery(const char *to, const char *channel, char *state, size_t n,
 /* Starts the test notifier (sendgrid transport, fast retries) as a daemon. */
 static int start_notifier(void)
 {
+    sg_port();
     return sh("UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK
               " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"
               " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"
@@ -103,10 +112,23 @@ static int start_notifier(void)
               " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon");
 }
 
+/* Polls the email delivery of `to` until its state is `want` (at most secs);
+ * the last state seen into st, its attempts into *attempts. */
+static void wait_delivery(const char *to, const char *want, int secs, char st[16], long *attempts)
+{
+    for (int i = 0; i < secs * 10; i++) {
+        delivery(to, "email", st, 16, attempts);
+        if (strcmp(st, want) == 0)
+            return;
+        sleep_ms(100);
+    }
+}
+
 CTEST(setup, mock_and_notifier)
 {
     ASSERT_EQ(sh("./scripts/down notifier >/dev/null"), 0);
-    ASSERT_EQ(sh("cd tests/mocks && (node sendgrid.mjs " MOCK_PORT " test-sendgrid-key "
+    sg_port();
+    ASSERT_EQ(sh("cd tests/mocks && (node sendgrid.mjs \"$SG_PORT\" test-sendgrid-key "
                  ">\"$UMS_STACK/log/sendgrid-mock.log\" 2>&1 & echo $! "
                  ">\"$UMS_STACK/run/sendgrid-mock.pid\")"),
               0);
@@ -134,12 +156,7 @@ CTEST(email, delivered_through_the_sendgrid_api)
                                                          "status")),
               202);
     json_object_put(o);
-    for (int i = 0; i < 50; i++) {
-        delivery(e, "email", st, sizeof(st), &attempts);
-        if (strcmp(st, "sent") == 0)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(e, "sent", 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
     /* The welcome also lands in the in-app inbox. */
     char sql[512];
@@ -160,12 +177,7 @@ CTEST(email, five_500s_then_202_is_delivered_once)
               0);
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
     ASSERT_EQ(wait_requests(e, 6, 20), 6);
-    for (int i = 0; i < 50; i++) {
-        delivery(e, "email", st, sizeof(st), &attempts);
-        if (strcmp(st, "sent") == 0)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(e, "sent", 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
     sleep_ms(1500);
     ASSERT_EQ(wait_requests(e, 7, 1), 6); /* never a seventh */
@@ -197,12 +209,7 @@ CTEST(email, permanent_400_is_recorded_and_the_queue_moves_on)
     ASSERT_EQ(signup(bad, "correct horse battery", NULL), 0);
     ASSERT_EQ(signup(good, "correct horse battery", NULL), 0);
     ASSERT_EQ(wait_requests(good, 1, 10), 1);
-    for (int i = 0; i < 50; i++) {
-        delivery(bad, "email", st, sizeof(st), &attempts);
-        if (strcmp(st, "failed") == 0)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(bad, "failed", 5, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
     ASSERT_EQ(attempts, 1);
     sleep_ms(1000);
@@ -276,12 +283,7 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
               0);
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
     ASSERT_EQ(wait_requests(e, 8, 30), 8);
-    for (int i = 0; i < 50; i++) {
-        delivery(e, "email", st, sizeof(st), &attempts);
-        if (strcmp(st, "failed") == 0)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(e, "failed", 5, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
     ASSERT_EQ(attempts, 8);
     sleep_ms(1200);
@@ -290,12 +292,7 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
     snprintf(cmd, sizeof(cmd), "\"$UMS_BUILD_DIR/cli/umsctl\" events retry-dead | grep -q '^[1-9]'");
     ASSERT_EQ(sh(cmd), 0);
     ASSERT_EQ(wait_requests(e, 9, 10), 9);
-    for (int i = 0; i < 50; i++) {
-        delivery(e, "email", st, sizeof(st), &attempts);
-        if (strcmp(st, "sent") == 0)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(e, "sent", 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
 }
 
@@ -311,12 +308,7 @@ CTEST(faults, sigkill_mid_send_then_delivered_after_restart)
     sleep_ms(300);
     ASSERT_EQ(start_notifier(), 0);
     ASSERT_EQ(wait_requests(e, 2, 10), 2);
-    for (int i = 0; i < 50; i++) {
-        delivery(e, "email", st, sizeof(st), &attempts);
-        if (strcmp(st, "sent") == 0)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(e, "sent", 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
     sleep_ms(1500);
     ASSERT_EQ(wait_requests(e, 3, 1), 2);

@@ -28,19 +28,6 @@ static int sql_run(const char *sql)
     return sh(cmd);
 }
 
-static struct json_object *get_json(const char *path, const char *bearer, long want)
-{
-    struct http_resp r;
-    struct json_object *o = NULL;
-    if (req_bearer("GET", path, NULL, bearer, &r) != 0)
-        return NULL;
-    if (r.status == want)
-        o = jparse(&r);
-    else
-        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
-    http_resp_free(&r);
-    return o;
-}
 
 static int jint(struct json_object *o, const char *k)
 {

@@ -14,7 +14,7 @@
 #include "client.h"
 #include "stack.h"
 
-#define SMTP_PORT "4587"
+/* The SMTP server listens on the stack's HTTP port + 1002 ($SMTP_PORT). */
 
 static int sh_out(const char *cmd, char *out, size_t n)
 {
@@ -58,8 +58,21 @@ static void delivery(const char *to, char *state, size_t n, long *attempts)
     (void)n;
 }
 
+/* Polls the email delivery of `to` until done(state, attempts) (at most 10 s). */
+static void wait_delivery(const char *to, const char *want, long min_attempts, char st[16],
+                          long *attempts)
+{
+    for (int i = 0; i < 100; i++) {
+        delivery(to, st, 16, attempts);
+        if ((want != NULL && strcmp(st, want) == 0) || (want == NULL && *attempts >= min_attempts))
+            return;
+        sleep_ms(100);
+    }
+}
+
 CTEST(setup, server_and_notifier)
 {
+    export_port("SMTP_PORT", 1002);
     ASSERT_EQ(sh("./scripts/down notifier >/dev/null"), 0);
     ASSERT_EQ(sh("d=\"$UMS_STACK/smtp-tls\"; rm -rf \"$d\" \"$UMS_STACK/smtp-out\" && "
                  "mkdir -p \"$d\" \"$UMS_STACK/smtp-out\" && "
@@ -67,7 +80,7 @@ CTEST(setup, server_and_notifier)
                  "-addext subjectAltName=IP:127.0.0.1 -keyout \"$d/key.pem\" -out \"$d/cert.pem\" "
                  ">/dev/null 2>&1 && chmod 0644 \"$d/cert.pem\""),
               0);
-    ASSERT_EQ(sh("(/usr/bin/python3 tests/mocks/smtp_server.py " SMTP_PORT " \"$UMS_STACK/smtp-out\" "
+    ASSERT_EQ(sh("(/usr/bin/python3 tests/mocks/smtp_server.py \"$SMTP_PORT\" \"$UMS_STACK/smtp-out\" "
                  "\"$UMS_STACK/smtp-tls/cert.pem\" \"$UMS_STACK/smtp-tls/key.pem\" ums-mail "
                  "'mail secret' >\"$UMS_STACK/log/smtp-server.log\" 2>&1 & echo $! "
                  ">\"$UMS_STACK/run/smtp-server.pid\")"),
@@ -78,7 +91,7 @@ CTEST(setup, server_and_notifier)
         sleep_ms(100);
     }
     ASSERT_TRUE(ready);
-    ASSERT_EQ(sh("UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_URL=smtp://127.0.0.1:" SMTP_PORT
+    ASSERT_EQ(sh("UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT"
                  " UMS_EMAIL_SMTP_USERNAME=ums-mail UMS_EMAIL_SMTP_PASSWORD='mail secret'"
                  " UMS_EMAIL_SMTP_CA_FILE=\"$UMS_STACK/smtp-tls/cert.pem\" UMS_EMAIL_TIMEOUT_MS=3000"
                  " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=300"
@@ -105,12 +118,7 @@ CTEST(smtp, delivered_over_starttls_with_auth)
     ASSERT_STR_CONTAINS(msg, "text/html");
     char st[16];
     long attempts = 0;
-    for (int i = 0; i < 30; i++) {
-        delivery(e, st, sizeof(st), &attempts);
-        if (strcmp(st, "sent") == 0)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(e, "sent", 0, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
 }
 
@@ -124,12 +132,7 @@ CTEST(smtp, a_550_recipient_fails_for_good)
     ASSERT_NOT_NULL(at);
     strcpy(at, "@reject.example");
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
-    for (int i = 0; i < 100; i++) {
-        delivery(e, st, sizeof(st), &attempts);
-        if (strcmp(st, "failed") == 0)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(e, "failed", 0, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
     ASSERT_EQ(attempts, 1);
 }
@@ -143,12 +146,7 @@ CTEST(smtp, a_451_recipient_is_retried)
     ASSERT_NOT_NULL(at);
     strcpy(at, "@later.example");
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
-    for (int i = 0; i < 100; i++) {
-        delivery(e, st, sizeof(st), &attempts);
-        if (attempts >= 2)
-            break;
-        sleep_ms(100);
-    }
+    wait_delivery(e, NULL, 2, st, &attempts);
     ASSERT_STR_EQ(st, "pending");
     ASSERT_TRUE(attempts >= 2);
 }

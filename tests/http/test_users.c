@@ -82,19 +82,6 @@ static long sql_long(const char *sql)
 }
 
 /* GET path with a Bearer; the parsed body (caller puts) when status matches. */
-static struct json_object *get_json(const char *path, const char *bearer, long want)
-{
-    struct http_resp r;
-    struct json_object *o = NULL;
-    if (req_bearer("GET", path, NULL, bearer, &r) != 0)
-        return NULL;
-    if (r.status == want)
-        o = jparse(&r);
-    else
-        fprintf(stderr, "GET %s: %ld %s\n", path, r.status, r.body);
-    http_resp_free(&r);
-    return o;
-}
 
 CTEST(access, who_may_call_what)
 {
