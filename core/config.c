@@ -106,6 +106,12 @@ static const struct key keys[] = {
     {"notifier", "backoff_base_ms", CT_INT, F(notifier.backoff_base_ms), "1000", 10, 3600000, 0},
     {"notifier", "backoff_max_ms", CT_INT, F(notifier.backoff_max_ms), "300000", 10, 86400000, 0},
     {"notifier", "claim_idle_ms", CT_INT, F(notifier.claim_idle_ms), "60000", 1000, 86400000, 0},
+    {"push", "transport", CT_STR, F(push.transport), "none", 0, 0, 0},
+    {"push", "dir", CT_STR, F(push.dir), "/var/lib/ums/push", 0, 0, 0},
+    {"push", "fcm_url", CT_STR, F(push.fcm_url), "https://fcm.googleapis.com", 0, 0, 0},
+    {"push", "fcm_service_account_file", CT_STR, F(push.fcm_service_account_file), "", 0, 0, 0},
+    {"push", "fcm_project_id", CT_STR, F(push.fcm_project_id), "", 0, 0, 0},
+    {"push", "timeout_ms", CT_INT, F(push.timeout_ms), "10000", 100, 300000, 0},
     {"storage", "backend", CT_STR, F(storage.backend), "local", 0, 0, 0},
     {"storage", "local_dir", CT_STR, F(storage.local_dir), "/var/lib/ums/avatars", 0, 0, 0},
     {"storage", "public_url", CT_STR, F(storage.public_url), "http://localhost:8080/avatars", 0, 0,
@@ -494,6 +500,15 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
     if (strcmp(c->email.transport, "file") != 0 && strcmp(c->email.transport, "sendgrid") != 0 &&
         strcmp(c->email.transport, "smtp") != 0) {
         errf(err, errlen, "[email] transport must be file, sendgrid or smtp");
+        return UMS_EINVALID;
+    }
+    if (strcmp(c->push.transport, "none") != 0 && strcmp(c->push.transport, "file") != 0 &&
+        strcmp(c->push.transport, "fcm") != 0) {
+        errf(err, errlen, "[push] transport must be none, file or fcm");
+        return UMS_EINVALID;
+    }
+    if (strcmp(c->push.transport, "fcm") == 0 && c->push.fcm_service_account_file[0] == '\0') {
+        errf(err, errlen, "[push] fcm needs fcm_service_account_file");
         return UMS_EINVALID;
     }
     if (strncmp(c->email.smtp_url, "smtp://", 7) != 0 &&

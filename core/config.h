@@ -85,6 +85,14 @@ struct ums_config {
         int backoff_max_ms;
     } notifier;
     struct {
+        char *transport; /* none | file (JSON files in dir) | fcm */
+        char *dir;
+        char *fcm_url;   /* https://fcm.googleapis.com, or a stand-in */
+        char *fcm_service_account_file; /* the Google service account JSON (a secret file) */
+        char *fcm_project_id;           /* "" = the service account's project_id */
+        int timeout_ms;
+    } push;
+    struct {
         char *backend;       /* local | s3: where avatars go */
         char *local_dir;     /* local: the folder the web server serves */
         char *public_url;    /* URL prefix of stored objects (local folder or bucket) */

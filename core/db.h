@@ -68,6 +68,8 @@ enum db_stmt {
     STMT_DELIVERY_RESET,
     STMT_NOTIFY_TARGET,
     STMT_INAPP_INSERT,
+    STMT_DEVICES_OF,
+    STMT_DEVICE_GONE,
     STMT_OUTBOX_SCRUB,
     /* users.c, profile.c: the user service */
     STMT_API_USER_GET,

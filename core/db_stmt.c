@@ -209,8 +209,13 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " (SELECT enabled FROM notification_preferences p WHERE p.user_id = u.id"
         "  AND p.kind = $2 AND p.channel = 'email'),"
         " (SELECT enabled FROM notification_preferences p WHERE p.user_id = u.id"
-        "  AND p.kind = $2 AND p.channel = 'in_app')"
+        "  AND p.kind = $2 AND p.channel = 'in_app'),"
+        " (SELECT enabled FROM notification_preferences p WHERE p.user_id = u.id"
+        "  AND p.kind = $2 AND p.channel = 'push')"
         " FROM users u WHERE u.id = $1::uuid", 2},
+    [STMT_DEVICES_OF] = {"devices_of",
+        "SELECT id, token FROM devices WHERE user_id = $1::uuid ORDER BY created_at LIMIT 20", 1},
+    [STMT_DEVICE_GONE] = {"device_gone", "DELETE FROM devices WHERE id = $1::uuid", 1},
     [STMT_INAPP_INSERT] = {"inapp_insert",
         "INSERT INTO notifications (user_id, kind, title, body, data)"
         " VALUES ($1::uuid, $2, $3, $4, coalesce($5::jsonb, '{}'))", 5},

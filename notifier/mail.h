@@ -17,7 +17,7 @@ struct mail {
 };
 
 /* What a transport made of one message. */
-enum { TX_OK = 0, TX_RETRY = 1, TX_PERMANENT = 2 };
+enum { TX_OK = 0, TX_RETRY = 1, TX_PERMANENT = 2, TX_GONE = 3 /* push: the device is gone */ };
 struct tx_result {
     int retry_after; /* seconds the provider asked for, or 0 */
     char error[256]; /* for deliveries.last_error; never holds secrets */
@@ -33,6 +33,11 @@ int tx_sendgrid_send(const struct ums_config *cfg, const struct mail *m, struct 
 
 /* The smtp transport (libcurl, STARTTLS and AUTH). TX_OK, TX_RETRY or TX_PERMANENT. */
 int tx_smtp_send(const struct ums_config *cfg, const struct mail *m, struct tx_result *res);
+
+/* Push through FCM HTTP v1 to one device token. TX_OK, TX_RETRY,
+ * TX_PERMANENT, or TX_GONE when FCM reports the token unregistered. */
+int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *title,
+                const char *body, long long event_id, struct tx_result *res);
 
 /* Renders a multipart/alternative message with Date and Message-ID. */
 int mail_render(struct buf *out, const struct mail *m);

@@ -80,6 +80,7 @@ struct job {
     char email[256];
     char name[128];
     int email_on, in_app_on; /* preferences (default on) */
+    int push_on;             /* default on; only users with devices get any */
 };
 
 /* Renders and sends the email of a job through the configured transport. */
@@ -146,20 +147,28 @@ out:
     return rc;
 }
 
+/* The text of a job's push and in-app notification. */
+static void job_text(const struct job *j, char *body, size_t n)
+{
+    const char *role = jget(j->ev, "role");
+
+    if (role != NULL)
+        snprintf(body, n, "Your role is now %.64s.", role);
+    else
+        snprintf(body, n, "Your account %s is ready.", j->email);
+}
+
 /* The in-app notification of a job and its delivery record, in one transaction. */
 static int send_in_app(struct notifier *n, const struct job *j, struct tx_result *res)
 {
-    const char *uid = jget(j->ev, "user_id"), *role = jget(j->ev, "role");
+    const char *uid = jget(j->ev, "user_id");
     char body[384], data[64];
     const char *p5[5] = {uid, j->plan->kind, j->plan->title, body, data};
     const char *rec[4] = {j->oid, "in_app", "sent", NULL};
     int rc;
 
     memset(res, 0, sizeof(*res));
-    if (role != NULL)
-        snprintf(body, sizeof(body), "Your role is now %.64s.", role);
-    else
-        snprintf(body, sizeof(body), "Your account %s is ready.", j->email);
+    job_text(j, body, sizeof(body));
     snprintf(data, sizeof(data), "{\"event_id\":%lld}", j->id);
     rc = db_begin(n->db);
     if (rc == UMS_OK)
@@ -174,6 +183,66 @@ static int send_in_app(struct notifier *n, const struct job *j, struct tx_result
         return TX_OK;
     snprintf(res->error, sizeof(res->error), "in-app insert failed");
     return rc == UMS_EINVALID ? TX_PERMANENT : TX_RETRY; /* the user is gone: nothing to do */
+}
+
+/* Writes one push message as a JSON file into [push] dir (the file transport). */
+static int push_file(const struct notifier *n, const struct job *j, const char *device,
+                     const char *body, struct tx_result *res)
+{
+    char path[1024], tmp[1040];
+    struct json_object *o = json_object_new_object();
+    FILE *f;
+    int ok;
+
+    snprintf(path, sizeof(path), "%s/%lld-%.40s.json", n->cfg->push.dir, j->id, device);
+    for (char *c = path + strlen(n->cfg->push.dir) + 1; *c != '\0'; c++)
+        if (*c == '/')
+            *c = '_';
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    json_object_object_add(o, "token", json_object_new_string(device));
+    json_object_object_add(o, "title", json_object_new_string(j->plan->title));
+    json_object_object_add(o, "body", json_object_new_string(body));
+    f = fopen(tmp, "w");
+    ok = f != NULL && fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), f) >= 0;
+    ok = (f != NULL && fclose(f) == 0) && ok && rename(tmp, path) == 0;
+    json_object_put(o);
+    if (!ok)
+        snprintf(res->error, sizeof(res->error), "push file write failed");
+    return ok ? TX_OK : TX_RETRY;
+}
+
+/* Push to every device of the job's user; devices FCM reports gone are
+ * removed. TX_RETRY when any device should be tried again. */
+static int send_push(struct notifier *n, const struct job *j, struct tx_result *res)
+{
+    const char *p[1] = {jget(j->ev, "user_id")};
+    PGresult *devs = NULL;
+    char body[384];
+    int rc = TX_OK;
+
+    memset(res, 0, sizeof(*res));
+    if (db_exec(n->db, &devs, STMT_DEVICES_OF, 1, p) != UMS_OK) {
+        snprintf(res->error, sizeof(res->error), "cannot read devices");
+        return TX_RETRY;
+    }
+    job_text(j, body, sizeof(body));
+    for (int i = 0; i < PQntuples(devs); i++) {
+        const char *token = PQgetvalue(devs, i, 1);
+        int out = strcmp(n->cfg->push.transport, "fcm") == 0
+                      ? tx_fcm_send(n->cfg, token, j->plan->title, body, j->id, res)
+                      : push_file(n, j, token, body, res);
+        if (out == TX_GONE) {
+            const char *g[1] = {PQgetvalue(devs, i, 0)};
+            db_exec(n->db, NULL, STMT_DEVICE_GONE, 1, g);
+            log_info("event %s: device %s is unregistered; removed", j->oid, g[0]);
+        } else if (out == TX_RETRY) {
+            rc = TX_RETRY;
+        } else if (out == TX_PERMANENT && rc == TX_OK) {
+            rc = TX_PERMANENT;
+        }
+    }
+    PQclear(devs);
+    return rc;
 }
 
 /* Moves an event that exhausted its attempts to the dead-letter stream. */
@@ -230,10 +299,12 @@ static int deliver(struct notifier *n, const struct job *j, const char *channel)
         }
     }
     PQclear(res);
-    out = strcmp(channel, "email") == 0 ? send_email(n, j, &tr) : send_in_app(n, j, &tr);
-    if (out == TX_OK && strcmp(channel, "email") == 0) {
+    out = strcmp(channel, "email") == 0  ? send_email(n, j, &tr)
+          : strcmp(channel, "push") == 0 ? send_push(n, j, &tr)
+                                         : send_in_app(n, j, &tr);
+    if (out == TX_OK && strcmp(channel, "in_app") != 0) {
         const char *rec[4] = {j->oid, channel, "sent", NULL};
-        log_info("event %s (%s): email sent", j->oid, j->plan->type);
+        log_info("event %s (%s): %s sent", j->oid, j->plan->type, channel);
         return db_exec(n->db, NULL, STMT_DELIVERY_RECORD, 4, rec) == UMS_OK;
     }
     if (out == TX_OK)
@@ -300,6 +371,7 @@ static int handle(struct notifier *n, const char *outbox_id, const char *event)
                 snprintf(j.name, sizeof(j.name), "%s", PQgetvalue(res, 0, 1));
             j.email_on = PQgetisnull(res, 0, 2) || PQgetvalue(res, 0, 2)[0] == 't';
             j.in_app_on = PQgetisnull(res, 0, 3) || PQgetvalue(res, 0, 3)[0] == 't';
+            j.push_on = PQgetisnull(res, 0, 4) || PQgetvalue(res, 0, 4)[0] == 't';
         } else {
             j.in_app_on = 0; /* the user is gone */
         }
@@ -311,6 +383,9 @@ static int handle(struct notifier *n, const char *outbox_id, const char *event)
         done &= deliver(n, &j, "email");
     if (j.plan->title != NULL && uid != NULL && j.in_app_on)
         done &= deliver(n, &j, "in_app");
+    if (j.plan->title != NULL && uid != NULL && j.push_on &&
+        strcmp(n->cfg->push.transport, "none") != 0)
+        done &= deliver(n, &j, "push");
     /* The one-time code and link were for the message only (a final email
      * record removes them; this covers events whose email was not sent). */
     if (done && (jget(j.ev, "otp") != NULL || jget(j.ev, "token_hash") != NULL)) {

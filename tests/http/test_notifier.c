@@ -20,10 +20,13 @@
 /* The SendGrid stand-in listens on the stack's HTTP port + 1001 ($SG_PORT). */
 #define MOCK "http://127.0.0.1:$SG_PORT"
 
+/* The FCM stand-in listens on the stack's HTTP port + 1003 ($FCM_PORT). */
 static void sg_port(void)
 {
     if (getenv("SG_PORT") == NULL)
         export_port("SG_PORT", 1001);
+    if (getenv("FCM_PORT") == NULL)
+        export_port("FCM_PORT", 1003);
 }
 
 /* The output of a shell command (first 64 KiB) in out. */
@@ -51,7 +54,7 @@ static struct json_object *mock_requests(const char *to)
 static int wait_requests(const char *to, int want, int secs)
 {
     int n = 0;
-    for (int i = 0; i < secs * 10; i++) {
+    for (int i = 0; i == 0 || i < secs * 10; i++) {
         struct json_object *o = mock_requests(to);
         n = o != NULL ? (int)json_object_array_length(o) : 0;
         json_object_put(o);
@@ -106,7 +109,9 @@ static int start_notifier(void)
               " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"
               " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"
               " UMS_NOTIFIER_MAX_ATTEMPTS=8 UMS_NOTIFIER_REPUBLISH_AFTER=1"
-              " UMS_NOTIFIER_CONSUMER=test-notifier"
+              " UMS_NOTIFIER_CONSUMER=test-notifier UMS_PUSH_TRANSPORT=fcm"
+              " UMS_PUSH_FCM_URL=http://127.0.0.1:$FCM_PORT"
+              " UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE=\"$UMS_STACK/fcm/sa.json\""
               " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
               " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
               " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon");
@@ -116,7 +121,7 @@ static int start_notifier(void)
  * the last state seen into st, its attempts into *attempts. */
 static void wait_delivery(const char *to, const char *want, int secs, char st[16], long *attempts)
 {
-    for (int i = 0; i < secs * 10; i++) {
+    for (int i = 0; i == 0 || i < secs * 10; i++) {
         delivery(to, "email", st, 16, attempts);
         if (strcmp(st, want) == 0)
             return;
@@ -135,6 +140,25 @@ CTEST(setup, mock_and_notifier)
     int ready = 0;
     for (int i = 0; i < 100 && !ready; i++) {
         ready = sh("grep -q ready \"$UMS_STACK/log/sendgrid-mock.log\"") == 0;
+        sleep_ms(100);
+    }
+    ASSERT_TRUE(ready);
+    /* A service account of our own for the FCM stand-in. */
+    ASSERT_EQ(sh("d=\"$UMS_STACK/fcm\"; rm -rf \"$d\" && mkdir -p \"$d\" && "
+                 "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out \"$d/key.pem\" "
+                 "2>/dev/null && openssl pkey -in \"$d/key.pem\" -pubout -out \"$d/pub.pem\" && "
+                 "D=\"$d\" node -e 'const fs=require(\"fs\");const d=process.env.D;"
+                 "fs.writeFileSync(d+\"/sa.json\",JSON.stringify({type:\"service_account\","
+                 "project_id:\"ums-test\",client_email:\"notifier@ums-test.iam.gserviceaccount.com\","
+                 "private_key:fs.readFileSync(d+\"/key.pem\",\"utf8\"),"
+                 "token_uri:\"http://127.0.0.1:\"+process.env.FCM_PORT+\"/token\"}))' && "
+                 "chmod 0644 \"$d/sa.json\" && cd tests/mocks && (node fcm.mjs \"$FCM_PORT\" "
+                 "\"$d/pub.pem\" >\"$UMS_STACK/log/fcm-mock.log\" 2>&1 & echo $! "
+                 ">\"$UMS_STACK/run/fcm-mock.pid\")"),
+              0);
+    ready = 0;
+    for (int i = 0; i < 100 && !ready; i++) {
+        ready = sh("grep -q ready \"$UMS_STACK/log/fcm-mock.log\"") == 0;
         sleep_ms(100);
     }
     ASSERT_TRUE(ready);
@@ -296,6 +320,77 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
     ASSERT_STR_EQ(st, "sent");
 }
 
+/* The FCM stand-in's role-change messages for device token `tok` (count),
+ * waiting up to secs for `want` of them (a welcome push may come first). */
+static int fcm_messages(const char *tok, int want, int secs)
+{
+    char cmd[512], out[8192];
+    int n = 0;
+    snprintf(cmd, sizeof(cmd), "curl -fsS \"http://127.0.0.1:$FCM_PORT/_messages?token=%s\"", tok);
+    for (int i = 0; i == 0 || i < secs * 10; i++) {
+        struct json_object *o = sh_out(cmd, out, sizeof(out)) == 0 ? json_tokener_parse(out) : NULL;
+        n = 0;
+        for (size_t k = 0; o != NULL && k < json_object_array_length(o); k++) {
+            const char *t = jstr(json_object_array_get_idx(o, k), "title");
+            n += t != NULL && strcmp(t, "Your role changed") == 0;
+        }
+        json_object_put(o);
+        if (n >= want)
+            return n;
+        sleep_ms(100);
+    }
+    return n;
+}
+
+static long fcm_tokens_issued(void)
+{
+    char out[256];
+    if (sh_out("curl -fsS \"http://127.0.0.1:$FCM_PORT/_count\"", out, sizeof(out)) != 0)
+        return -1;
+    return strtol(strstr(out, "\"tokens\":") ? strstr(out, "\"tokens\":") + 9 : "-1", NULL, 10);
+}
+
+CTEST(push, fcm_with_a_cached_access_token_and_gone_devices_removed)
+{
+    char e[128], path[256], body[256], dev[64], gone[64], sql[512];
+    struct session u;
+    const char *key = env_need("UMS_SERVICE_KEY");
+    unsigned r = (unsigned)getpid() ^ (unsigned)time(NULL);
+
+    new_email(e, sizeof(e), "push");
+    ASSERT_EQ(signup(e, "correct horse battery", &u), 0);
+    snprintf(dev, sizeof(dev), "dev-%08x", r);
+    snprintf(gone, sizeof(gone), "gone-%08x", r);
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"android\"}", dev);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"ios\"}", gone);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
+    ASSERT_EQ(fcm_messages(dev, 1, 10), 1);
+    /* The unregistered token is gone from the user's devices. */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM devices WHERE token = '%s'", gone);
+    long left = 1;
+    for (int i = 0; i < 50 && left != 0; i++) {
+        left = sql_long(sql);
+        sleep_ms(100);
+    }
+    ASSERT_EQ(left, 0);
+    /* A second push reuses the access token. */
+    long issued = fcm_tokens_issued();
+    ASSERT_TRUE(issued >= 1);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"user\"}", key, NULL), 200);
+    ASSERT_EQ(fcm_messages(dev, 2, 10), 2);
+    ASSERT_EQ(fcm_tokens_issued(), issued);
+    /* Push off for role changes: no third message. */
+    ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences",
+                        "{\"role_changed\":{\"push\":false}}", u.access, NULL),
+              200);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
+    sleep_ms(1500);
+    ASSERT_EQ(fcm_messages(dev, 3, 1), 2);
+}
+
 CTEST(faults, sigkill_mid_send_then_delivered_after_restart)
 {
     char e[128], st[16];
@@ -413,7 +508,8 @@ CTEST(faults, a_template_with_an_unknown_placeholder_stops_start_up)
 CTEST(teardown, stack_notifier_back)
 {
     sh("kill $(cat \"$UMS_STACK/run/notifier-test.pid\") 2>/dev/null; "
-       "kill $(cat \"$UMS_STACK/run/sendgrid-mock.pid\") 2>/dev/null; true");
+       "kill $(cat \"$UMS_STACK/run/sendgrid-mock.pid\") 2>/dev/null; "
+       "kill $(cat \"$UMS_STACK/run/fcm-mock.pid\") 2>/dev/null; true");
     sleep_ms(300);
     ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
 }

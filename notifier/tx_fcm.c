@@ -1,0 +1,242 @@
+/* tx_fcm.c - push through Firebase Cloud Messaging's HTTP v1 API.
+ *
+ * The service account's key signs a JWT (RS256) that is exchanged at its
+ * token_uri for an OAuth2 access token (grant type jwt-bearer), cached until
+ * a minute before it expires. Each message is
+ * POST {fcm_url}/v1/projects/{project_id}/messages:send. A token FCM reports
+ * as unregistered (404, or UNREGISTERED) is TX_GONE: the caller removes the
+ * device. 429 and 5xx are retried; other 4xx are permanent. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "../core/b64.h"
+#include "../core/buf.h"
+#include "../core/config.h"
+#include "../core/log.h"
+#include "../core/ums.h"
+#include "mail.h"
+
+#define SCOPE "https://www.googleapis.com/auth/firebase.messaging"
+
+static CURL *handle;
+static EVP_PKEY *key;
+static char client_email[256], token_uri[512], project_id[128];
+static char access_token[4096];
+static time_t token_expires;
+
+struct answer {
+    struct buf body;
+    long retry_after;
+};
+
+static size_t on_body(char *p, size_t s, size_t n, void *ud)
+{
+    struct answer *a = ud;
+    return buf_add(&a->body, p, s * n) == 0 ? s * n : 0;
+}
+
+static size_t on_header(char *p, size_t s, size_t n, void *ud)
+{
+    struct answer *a = ud;
+    if (s * n > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        long v = strtol(p + 12, NULL, 10);
+        a->retry_after = v > 0 ? (v > 3600 ? 3600 : v) : 1;
+    }
+    return s * n;
+}
+
+/* Reads the service account file once: key, client_email, token_uri, project_id. */
+static int load_account(const struct ums_config *cfg, char *err, size_t errlen)
+{
+    struct json_object *o, *v;
+    BIO *bio;
+
+    if (key != NULL)
+        return UMS_OK;
+    o = json_object_from_file(cfg->push.fcm_service_account_file);
+    if (o == NULL) {
+        snprintf(err, errlen, "fcm: cannot read the service account file");
+        return UMS_EINVALID;
+    }
+    if (json_object_object_get_ex(o, "client_email", &v))
+        snprintf(client_email, sizeof(client_email), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(o, "token_uri", &v))
+        snprintf(token_uri, sizeof(token_uri), "%s", json_object_get_string(v));
+    if (json_object_object_get_ex(o, "project_id", &v))
+        snprintf(project_id, sizeof(project_id), "%s", json_object_get_string(v));
+    if (cfg->push.fcm_project_id[0] != '\0')
+        snprintf(project_id, sizeof(project_id), "%s", cfg->push.fcm_project_id);
+    if (json_object_object_get_ex(o, "private_key", &v) &&
+        (bio = BIO_new_mem_buf(json_object_get_string(v), -1)) != NULL) {
+        key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    }
+    json_object_put(o);
+    if (key == NULL || client_email[0] == '\0' || token_uri[0] == '\0' || project_id[0] == '\0') {
+        snprintf(err, errlen, "fcm: the service account needs private_key, client_email, "
+                              "token_uri and project_id");
+        return UMS_EINVALID;
+    }
+    return UMS_OK;
+}
+
+/* The signed assertion for the token exchange. */
+static int make_assertion(struct buf *out)
+{
+    char head[64], claims[1024], seg[2048], sig64[512];
+    unsigned char sig[512];
+    size_t siglen = sizeof(sig);
+    time_t now = time(NULL);
+    EVP_MD_CTX *ctx;
+    int ok;
+
+    b64url_encode(head, (const unsigned char *)"{\"alg\":\"RS256\",\"typ\":\"JWT\"}", 27);
+    snprintf(claims, sizeof(claims),
+             "{\"iss\":\"%s\",\"scope\":\"" SCOPE "\",\"aud\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
+             client_email, token_uri, (long)now, (long)now + 3600);
+    if (B64URL_LEN(strlen(claims)) + 1 > sizeof(seg))
+        return UMS_ERR;
+    b64url_encode(seg, (const unsigned char *)claims, strlen(claims));
+    buf_printf(out, "%s.%s", head, seg);
+    ctx = EVP_MD_CTX_new();
+    ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+         EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)out->p, out->len) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok || B64URL_LEN(siglen) + 1 > sizeof(sig64))
+        return UMS_ERR;
+    b64url_encode(sig64, sig, siglen);
+    return buf_printf(out, ".%s", sig64) == 0 ? UMS_OK : UMS_ERR;
+}
+
+/* One request; the status (0 when none arrived). */
+static long request(const struct ums_config *cfg, const char *url, const char *body,
+                    struct curl_slist *hdr, struct answer *a)
+{
+    long status = 0;
+
+    curl_easy_reset(handle);
+    curl_easy_setopt(handle, CURLOPT_URL, url);
+    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, (long)cfg->push.timeout_ms);
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->push.timeout_ms);
+    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(handle, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(handle, CURLOPT_HEADERDATA, a);
+    if (curl_easy_perform(handle) == CURLE_OK)
+        curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+/* An access token, from the cache or a new exchange. */
+static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
+{
+    struct buf assertion, form;
+    struct answer a = {0};
+    struct curl_slist *hdr = NULL;
+    struct json_object *o = NULL, *v;
+    long status;
+    int rc = TX_RETRY;
+
+    if (access_token[0] != '\0' && time(NULL) < token_expires)
+        return TX_OK;
+    buf_init(&assertion, 8192);
+    buf_init(&form, 16384);
+    buf_init(&a.body, 64 * 1024);
+    if (make_assertion(&assertion) != UMS_OK) {
+        snprintf(res->error, sizeof(res->error), "fcm: cannot sign the assertion");
+        goto out;
+    }
+    buf_printf(&form, "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
+                      "&assertion=%s",
+               assertion.p);
+    hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded");
+    status = request(cfg, token_uri, form.p, hdr, &a);
+    if (status == 200 && (o = json_tokener_parse(a.body.p != NULL ? a.body.p : "")) != NULL &&
+        json_object_object_get_ex(o, "access_token", &v) &&
+        json_object_get_string_len(v) < (int)sizeof(access_token)) {
+        long ttl = 3600;
+        snprintf(access_token, sizeof(access_token), "%s", json_object_get_string(v));
+        if (json_object_object_get_ex(o, "expires_in", &v))
+            ttl = json_object_get_int64(v);
+        token_expires = time(NULL) + (ttl > 120 ? ttl - 60 : ttl / 2);
+        rc = TX_OK;
+    } else {
+        snprintf(res->error, sizeof(res->error), "fcm: token exchange answered %ld", status);
+        rc = status == 0 || status == 429 || status >= 500 ? TX_RETRY : TX_PERMANENT;
+    }
+out:
+    json_object_put(o);
+    curl_slist_free_all(hdr);
+    buf_free(&assertion);
+    buf_free(&form);
+    buf_free(&a.body);
+    return rc;
+}
+
+int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *title,
+                const char *body, long long event_id, struct tx_result *res)
+{
+    struct json_object *o = NULL, *msg, *note, *data;
+    struct curl_slist *hdr = NULL;
+    struct answer a = {0};
+    char url[1024], auth[4200], id[32];
+    long status;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (load_account(cfg, res->error, sizeof(res->error)) != UMS_OK)
+        return TX_PERMANENT;
+    if (handle == NULL && (handle = curl_easy_init()) == NULL)
+        return TX_RETRY;
+    rc = ensure_token(cfg, res);
+    if (rc != TX_OK)
+        return rc;
+    o = json_object_new_object();
+    msg = json_object_new_object();
+    note = json_object_new_object();
+    data = json_object_new_object();
+    snprintf(id, sizeof(id), "%lld", event_id);
+    json_object_object_add(note, "title", json_object_new_string(title));
+    json_object_object_add(note, "body", json_object_new_string(body));
+    json_object_object_add(data, "ums_event_id", json_object_new_string(id));
+    json_object_object_add(msg, "token", json_object_new_string(device));
+    json_object_object_add(msg, "notification", note);
+    json_object_object_add(msg, "data", data);
+    json_object_object_add(o, "message", msg);
+    snprintf(url, sizeof(url), "%s/v1/projects/%s/messages:send", cfg->push.fcm_url, project_id);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", access_token);
+    hdr = curl_slist_append(hdr, auth);
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    buf_init(&a.body, 64 * 1024);
+    status = request(cfg, url, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), hdr, &a);
+    if (status >= 200 && status < 300) {
+        rc = TX_OK;
+    } else if (status == 404 ||
+               (a.body.p != NULL && strstr(a.body.p, "UNREGISTERED") != NULL)) {
+        rc = TX_GONE;
+        snprintf(res->error, sizeof(res->error), "fcm: the device token is unregistered");
+    } else {
+        if (status == 401)
+            access_token[0] = '\0'; /* a revoked token: exchange again next time */
+        snprintf(res->error, sizeof(res->error), "fcm: HTTP %ld", status);
+        res->retry_after = (int)a.retry_after;
+        rc = status == 0 || status == 401 || status == 429 || status >= 500 ? TX_RETRY
+                                                                            : TX_PERMANENT;
+    }
+    json_object_put(o);
+    curl_slist_free_all(hdr);
+    buf_free(&a.body);
+    return rc;
+}
