@@ -409,6 +409,10 @@ static int process(struct notifier *n, redisReply *entries)
     for (size_t i = 0; entries != NULL && i < entries->elements; i++) {
         redisReply *e = entries->element[i], *f;
         const char *oid = NULL, *event = NULL;
+        /* SIGTERM: the message in hand was finished; the rest of the batch
+         * stays pending for this consumer and is taken up after a restart. */
+        if (stopping)
+            break;
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
             continue;
         seen++;

@@ -391,6 +391,63 @@ CTEST(push, fcm_with_a_cached_access_token_and_gone_devices_removed)
     ASSERT_EQ(fcm_messages(dev, 3, 1), 2);
 }
 
+CTEST(push, fcm_500_429_and_a_hang_are_retried_then_delivered_once)
+{
+    char e[128], path[256], body[256], dev[64], cmd[512], out[256];
+    struct session u;
+    const char *key = env_need("UMS_SERVICE_KEY");
+    unsigned r = (unsigned)getpid() * 7919u ^ (unsigned)time(NULL);
+
+    new_email(e, sizeof(e), "push-retry");
+    ASSERT_EQ(signup(e, "correct horse battery", &u), 0);
+    snprintf(dev, sizeof(dev), "retry-%08x", r);
+    snprintf(cmd, sizeof(cmd),
+             "curl -fsS -X POST -d '{\"token\":\"%s\",\"responses\":[{\"status\":500},"
+             "{\"status\":429,\"headers\":{\"Retry-After\":\"1\"}},{\"hang\":true}]}' "
+             "\"http://127.0.0.1:$FCM_PORT/_script\" >/dev/null",
+             dev);
+    ASSERT_EQ(sh(cmd), 0);
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"web\"}", dev);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
+    ASSERT_EQ(fcm_messages(dev, 1, 20), 1);
+    snprintf(cmd, sizeof(cmd), "curl -fsS \"http://127.0.0.1:$FCM_PORT/_attempts?token=%s\"",
+             dev);
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    /* 500, 429, the hang (timed out), then the accepted one; a welcome push
+     * may have taken one of the scripted answers first. */
+    ASSERT_TRUE(strstr(out, "\"attempts\":4") != NULL || strstr(out, "\"attempts\":5") != NULL);
+    sleep_ms(1500);
+    ASSERT_EQ(fcm_messages(dev, 2, 1), 1);
+}
+
+CTEST(faults, sigterm_finishes_the_message_in_hand)
+{
+    char e[128], st[16];
+    long attempts = 0;
+    /* The provider takes its time (a hang ended by the 1 s timeout would be
+     * a failure), so SIGTERM arrives while the daemon waits on it. */
+    new_email(e, sizeof(e), "sg-term");
+    ASSERT_EQ(script(e, "[{\"status\":202,\"delay\":700}]"), 0);
+    ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(e, 1, 10), 1);
+    ASSERT_EQ(sh("kill -TERM $(cat \"$UMS_STACK/run/notifier-test.pid\")"), 0);
+    /* The daemon exits after recording the send. */
+    int gone = 0;
+    for (int i = 0; i < 50 && !gone; i++) {
+        gone = sh("kill -0 $(cat \"$UMS_STACK/run/notifier-test.pid\" 2>/dev/null) 2>/dev/null") != 0;
+        sleep_ms(100);
+    }
+    ASSERT_TRUE(gone);
+    wait_delivery(e, "sent", 2, st, &attempts);
+    ASSERT_STR_EQ(st, "sent");
+    ASSERT_EQ(attempts, 1);
+    ASSERT_EQ(start_notifier(), 0);
+    sleep_ms(1500);
+    ASSERT_EQ(wait_requests(e, 2, 1), 1);
+}
+
 CTEST(faults, sigkill_mid_send_then_delivered_after_restart)
 {
     char e[128], st[16];

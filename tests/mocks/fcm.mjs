@@ -9,7 +9,11 @@
 //               Answers {"access_token", "expires_in": 3600}.
 // POST /v1/projects/P/messages:send   needs "Authorization: Bearer <issued token>";
 //               a device token starting with "gone-" answers 404 UNREGISTERED.
-// GET  /_messages?token=T   what was sent to device T; GET /_count
+// POST /_script {"token": T, "responses": [{"status": 500}, {"status": 429,
+//               "headers": {"Retry-After": "1"}}, {"hang": true}]}: answers for
+//               the next sends to device T, in order; then 200 again.
+// GET  /_messages?token=T   what was accepted for device T; GET /_attempts?token=T;
+// GET  /_count
 // Prints "ready" when it listens on 127.0.0.1.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +23,8 @@ const port = Number(process.argv[2]);
 const pub = fs.readFileSync(process.argv[3], 'utf8');
 const issued = new Set();
 const messages = new Map();
+const scripts = new Map(); // device token -> [answers]
+const attempts = new Map(); // device token -> sends seen
 let tokens = 0;
 let sent = 0;
 
@@ -70,6 +76,13 @@ const server = http.createServer((req, res) => {
       if (!issued.has(auth)) return reply(res, 401, { error: { code: 401, status: 'UNAUTHENTICATED' } });
       const msg = JSON.parse(text).message || {};
       if (!msg.token) return reply(res, 400, { error: { code: 400, status: 'INVALID_ARGUMENT' } });
+      attempts.set(msg.token, (attempts.get(msg.token) || 0) + 1);
+      const next = (scripts.get(msg.token) || []).shift();
+      if (next && next.hang) return; // never answers
+      if (next) {
+        res.writeHead(next.status, { 'Content-Type': 'application/json', ...(next.headers || {}) });
+        return res.end(JSON.stringify({ error: { code: next.status, status: 'SCRIPTED' } }));
+      }
       if (msg.token.startsWith('gone-')) {
         return reply(res, 404, { error: { code: 404, status: 'NOT_FOUND', details: [
           { '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'UNREGISTERED' }] } });
@@ -80,6 +93,13 @@ const server = http.createServer((req, res) => {
       sent++;
       return reply(res, 200, { name: `projects/${m[1]}/messages/${sent}` });
     }
+    if (req.method === 'POST' && url.pathname === '/_script') {
+      const sc = JSON.parse(text);
+      scripts.set(sc.token, sc.responses.slice());
+      return reply(res, 200, { ok: true });
+    }
+    if (req.method === 'GET' && url.pathname === '/_attempts')
+      return reply(res, 200, { attempts: attempts.get(url.searchParams.get('token')) || 0 });
     if (req.method === 'GET' && url.pathname === '/_messages')
       return reply(res, 200, messages.get(url.searchParams.get('token')) || []);
     if (req.method === 'GET' && url.pathname === '/_count') return reply(res, 200, { tokens, sent });

@@ -9,7 +9,8 @@
 //                      recipient.
 // POST /_script        {"to": "a@b", "responses": [{"status": 500},
 //                      {"status": 429, "headers": {"Retry-After": "2"}},
-//                      {"hang": true}, ...]}: answers for the next requests
+//                      {"hang": true}, {"status": 202, "delay": 700}, ...]}:
+//                      answers (a delay in ms before one) for the next requests
 //                      to that recipient, in order; then 202 again.
 // GET  /_requests?to=a@b   [{"at": ms, "status": n, "subject": "..."}]
 // GET  /_count         {"requests": n, "accepted": n}
@@ -73,6 +74,7 @@ const server = http.createServer(async (req, res) => {
   if (!log.has(to)) log.set(to, []);
   log.get(to).push(entry);
   if (next.hang) return; // never answers: the client must time out
+  if (next.delay) await new Promise((r) => setTimeout(r, next.delay));
   if (next.status >= 200 && next.status < 300) accepted++;
   return reply(res, next.status, next.status === 202 ? undefined : { errors: [{ message: 'scripted' }] },
     next.headers || {});
