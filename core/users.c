@@ -64,14 +64,16 @@ int users_get(struct ums_ctx *c, const char *id, char **json)
 
 void users_cache_drop(struct ums_ctx *c, const char *id)
 {
-    char key[64];
-    const char *del[2] = {"DEL", key};
+    char key[64], ukey[64];
+    const char *del[3] = {"DEL", key, ukey};
     redisReply *r = NULL;
 
+    /* Both cached shapes of the user in one round trip: the /api/v1 user
+     * with profile and the /auth/v1 user object (auth_user_cache_drop). */
     profile_key(key, sizeof(key), id);
-    if (kv_cmd(c->kv, &r, 2, del, NULL) == UMS_OK)
+    snprintf(ukey, sizeof(ukey), "ums:user:%s", id);
+    if (kv_cmd(c->kv, &r, 3, del, NULL) == UMS_OK)
         freeReplyObject(r);
-    auth_user_cache_drop(c, id);
 }
 
 int users_role_known(const struct ums_ctx *c, const char *role)

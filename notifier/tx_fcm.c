@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -23,6 +22,7 @@
 #include "../core/log.h"
 #include "../core/ums.h"
 #include "mail.h"
+#include "tx_http.h"
 
 #define SCOPE "https://www.googleapis.com/auth/firebase.messaging"
 
@@ -31,27 +31,6 @@ static EVP_PKEY *key;
 static char client_email[256], token_uri[512], project_id[128];
 static char access_token[4096];
 static time_t token_expires;
-
-struct answer {
-    struct buf body;
-    long retry_after;
-};
-
-static size_t on_body(char *p, size_t s, size_t n, void *ud)
-{
-    struct answer *a = ud;
-    return buf_add(&a->body, p, s * n) == 0 ? s * n : 0;
-}
-
-static size_t on_header(char *p, size_t s, size_t n, void *ud)
-{
-    struct answer *a = ud;
-    if (s * n > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        long v = strtol(p + 12, NULL, 10);
-        a->retry_after = v > 0 ? (v > 3600 ? 3600 : v) : 1;
-    }
-    return s * n;
-}
 
 /* Reads the service account file once: key, client_email, token_uri, project_id. */
 static int load_account(const struct ums_config *cfg, char *err, size_t errlen)
@@ -116,34 +95,12 @@ static int make_assertion(struct buf *out)
     return buf_printf(out, ".%s", sig64) == 0 ? UMS_OK : UMS_ERR;
 }
 
-/* One request; the status (0 when none arrived). */
-static long request(const struct ums_config *cfg, const char *url, const char *body,
-                    struct curl_slist *hdr, struct answer *a)
-{
-    long status = 0;
-
-    curl_easy_reset(handle);
-    curl_easy_setopt(handle, CURLOPT_URL, url);
-    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, (long)cfg->push.timeout_ms);
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->push.timeout_ms);
-    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(handle, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(handle, CURLOPT_HEADERDATA, a);
-    if (curl_easy_perform(handle) == CURLE_OK)
-        curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
-    return status;
-}
-
 /* An access token, from the cache or a new exchange. */
 static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
 {
     struct buf assertion, form;
-    struct answer a = {0};
+    struct http_answer a;
+    CURLcode cc;
     struct curl_slist *hdr = NULL;
     struct json_object *o = NULL, *v;
     long status;
@@ -153,7 +110,7 @@ static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
         return TX_OK;
     buf_init(&assertion, 8192);
     buf_init(&form, 16384);
-    buf_init(&a.body, 64 * 1024);
+    http_answer_init(&a);
     if (make_assertion(&assertion) != UMS_OK) {
         snprintf(res->error, sizeof(res->error), "fcm: cannot sign the assertion");
         goto out;
@@ -162,7 +119,8 @@ static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
                       "&assertion=%s",
                assertion.p);
     hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded");
-    status = request(cfg, token_uri, form.p, hdr, &a);
+    status = tx_http_post(&handle, token_uri, hdr, form.p != NULL ? form.p : "",
+                          cfg->push.timeout_ms, &a, &cc);
     if (status == 200 && (o = json_tokener_parse(a.body.p != NULL ? a.body.p : "")) != NULL &&
         json_object_object_get_ex(o, "access_token", &v) &&
         json_object_get_string_len(v) < (int)sizeof(access_token)) {
@@ -181,7 +139,7 @@ out:
     curl_slist_free_all(hdr);
     buf_free(&assertion);
     buf_free(&form);
-    buf_free(&a.body);
+    http_answer_free(&a);
     return rc;
 }
 
@@ -190,7 +148,8 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
 {
     struct json_object *o = NULL, *msg, *note, *data;
     struct curl_slist *hdr = NULL;
-    struct answer a = {0};
+    struct http_answer a;
+    CURLcode cc;
     char url[1024], auth[4200], id[32];
     long status;
     int rc;
@@ -198,8 +157,6 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     memset(res, 0, sizeof(*res));
     if (load_account(cfg, res->error, sizeof(res->error)) != UMS_OK)
         return TX_PERMANENT;
-    if (handle == NULL && (handle = curl_easy_init()) == NULL)
-        return TX_RETRY;
     rc = ensure_token(cfg, res);
     if (rc != TX_OK)
         return rc;
@@ -219,8 +176,10 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", access_token);
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    buf_init(&a.body, 64 * 1024);
-    status = request(cfg, url, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), hdr, &a);
+    http_answer_init(&a);
+    status = tx_http_post(&handle, url, hdr,
+                          json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                          cfg->push.timeout_ms, &a, &cc);
     if (status >= 200 && status < 300) {
         rc = TX_OK;
     } else if (status == 404 ||
@@ -237,6 +196,6 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     }
     json_object_put(o);
     curl_slist_free_all(hdr);
-    buf_free(&a.body);
+    http_answer_free(&a);
     return rc;
 }

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -17,50 +16,9 @@
 #include "../core/log.h"
 #include "../core/ums.h"
 #include "mail.h"
+#include "tx_http.h"
 
 static CURL *handle;
-
-struct reply {
-    long retry_after; /* seconds, from Retry-After or X-RateLimit-Reset */
-    char body[512];   /* the start of the answer, for the error record */
-    size_t len;
-};
-
-static size_t on_body(char *p, size_t s, size_t n, void *ud)
-{
-    struct reply *r = ud;
-    size_t take = s * n;
-
-    if (r->len < sizeof(r->body) - 1) {
-        size_t room = sizeof(r->body) - 1 - r->len;
-        memcpy(r->body + r->len, p, take < room ? take : room);
-        r->len += take < room ? take : room;
-        r->body[r->len] = '\0';
-    }
-    return s * n;
-}
-
-/* Retry-After: seconds (an HTTP date is taken as 1 s); X-RateLimit-Reset: a
- * Unix time. */
-static size_t on_header(char *p, size_t s, size_t n, void *ud)
-{
-    struct reply *r = ud;
-    size_t len = s * n;
-    char line[256];
-
-    if (len >= sizeof(line))
-        return len;
-    memcpy(line, p, len);
-    line[len] = '\0';
-    if (strncasecmp(line, "Retry-After:", 12) == 0) {
-        long v = strtol(line + 12, NULL, 10);
-        r->retry_after = v > 0 ? (v > 3600 ? 3600 : v) : 1;
-    } else if (strncasecmp(line, "X-RateLimit-Reset:", 18) == 0 && r->retry_after == 0) {
-        long v = strtol(line + 18, NULL, 10) - (long)time(NULL);
-        r->retry_after = v > 0 ? (v > 3600 ? 3600 : v) : 1;
-    }
-    return len;
-}
 
 /* The v3 mail/send body: personalizations, from, subject, text and HTML. */
 static char *request_body(const struct mail *m)
@@ -102,9 +60,9 @@ int tx_sendgrid_send(const struct ums_config *cfg, const struct mail *m, struct 
 {
     char url[1024], auth[1100];
     struct curl_slist *hdr = NULL;
-    struct reply rep = {0};
+    struct http_answer ans;
     char *body = NULL;
-    long status = 0;
+    long status;
     CURLcode cc;
     int rc = TX_RETRY;
 
@@ -113,9 +71,6 @@ int tx_sendgrid_send(const struct ums_config *cfg, const struct mail *m, struct 
         snprintf(res->error, sizeof(res->error), "[email] sendgrid_api_key is not set");
         return TX_PERMANENT;
     }
-    if (handle == NULL && (handle = curl_easy_init()) == NULL)
-        return TX_RETRY;
-    curl_easy_reset(handle); /* keeps the connection cache */
     body = request_body(m);
     if (body == NULL)
         return TX_RETRY;
@@ -123,35 +78,24 @@ int tx_sendgrid_send(const struct ums_config *cfg, const struct mail *m, struct 
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->email.sendgrid_api_key);
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    curl_easy_setopt(handle, CURLOPT_URL, url);
-    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(handle, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, (long)cfg->email.timeout_ms);
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->email.timeout_ms);
-    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &rep);
-    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(handle, CURLOPT_HEADERDATA, &rep);
-    cc = curl_easy_perform(handle);
-    if (cc != CURLE_OK) {
+    http_answer_init(&ans);
+    status = tx_http_post(&handle, url, hdr, body, cfg->email.timeout_ms, &ans, &cc);
+    if (status == 0) {
         snprintf(res->error, sizeof(res->error), "sendgrid: %s", curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && status < 300) {
+    } else if (status >= 200 && status < 300) {
         rc = TX_OK;
     } else {
         /* The answer's start, without line breaks, for deliveries.last_error. */
-        for (char *c = rep.body; *c != '\0'; c++)
+        char start[201] = "";
+        snprintf(start, sizeof(start), "%s", ans.body.p != NULL ? ans.body.p : "");
+        for (char *c = start; *c != '\0'; c++)
             if (!isprint((unsigned char)*c))
                 *c = ' ';
-        snprintf(res->error, sizeof(res->error), "sendgrid: HTTP %ld %.200s", status, rep.body);
-        res->retry_after = (int)rep.retry_after;
+        snprintf(res->error, sizeof(res->error), "sendgrid: HTTP %ld %s", status, start);
+        res->retry_after = (int)ans.retry_after;
         rc = status == 429 || status >= 500 ? TX_RETRY : TX_PERMANENT;
     }
-out:
+    http_answer_free(&ans);
     curl_slist_free_all(hdr);
     free(body);
     return rc;
