@@ -127,6 +127,12 @@ static int result_rc(struct db *db, PGresult *res, const char *what)
         return UMS_ECONFLICT;
     if (state != NULL && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
         return UMS_EINVALID;
+    /* 57014: statement_timeout; the server is overloaded or the query too
+     * costly now: "unavailable, retry later" rather than a failure. */
+    if (state != NULL && strcmp(state, "57014") == 0) {
+        log_warn("postgresql statement timeout in %s", what);
+        return UMS_EUNAVAILABLE;
+    }
     /* 57P01 admin shutdown, 08xxx connection exceptions. */
     if (state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0)) {
         drop(db);

@@ -240,9 +240,27 @@ static void user_filters(struct sq *s, const struct user_query *q, const char *p
         sq_add(s, " AND u.created_at < $?::timestamptz", q->created_before);
 }
 
+/* 1 when a *text* substring has a run of 3 letters or digits (any non-ASCII
+ * byte counts as a letter): what a pg_trgm index can search for. Shorter
+ * or punctuation-only text would scan every user. */
+static int substring_indexable(const char *q)
+{
+    size_t n = strlen(q), run = 0;
+
+    if (n < 2 || q[0] != '*' || q[n - 1] != '*')
+        return 1; /* a prefix search */
+    for (size_t i = 1; i + 1 < n; i++) {
+        unsigned char ch = (unsigned char)q[i];
+        run = isalnum(ch) || ch >= 0x80 ? run + 1 : 0;
+        if (run >= 3)
+            return 1;
+    }
+    return n == 2; /* "**": no filter at all */
+}
+
 static int check_user_query(const struct user_query *q, const char **field)
 {
-    if (q->q != NULL && strlen(q->q) > SEARCH_Q_MAX)
+    if (q->q != NULL && (strlen(q->q) > SEARCH_Q_MAX || !substring_indexable(q->q)))
         *field = "q";
     else if (q->status != NULL && strcmp(q->status, "active") != 0 &&
              strcmp(q->status, "suspended") != 0)

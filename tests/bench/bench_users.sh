@@ -75,7 +75,7 @@ URLS
 
 echo "== substring search (q=*text*, pg_trgm)"
 printf '%s\n' '/api/v1/users?q=*ndqvi*' '/api/v1/users?q=*ozzi*' '/api/v1/users?q=*akamu*' \
-    '/api/v1/users?q=*.42@*' '/api/v1/users?q=*imitr*' >"$WORK/substring"
+    '/api/v1/users?q=*sen.42*' '/api/v1/users?q=*imitr*' >"$WORK/substring"
 "$LAT" "$WORK/substring" 20
 
 echo "== keyset pagination: page 1 and page 1,000 (limit 20, newest first)"

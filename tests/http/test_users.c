@@ -317,6 +317,10 @@ CTEST(search, hostile_parameters)
         {"cursor=eyJpZCI6MX0.AAAAAAAAAAAAAAAAAAAAAA", "cursor"},
         {"include_total=yes", "include_total"},
         {"q=%FF%FE", "q"},
+        {"q=*%25*", "q"},
+        {"q=*_*", "q"},
+        {"q=*ab*", "q"},
+        {"q=*%25%25%25%25*", "q"},
     };
     char path[512], f[64];
     struct http_resp r;
@@ -330,7 +334,7 @@ CTEST(search, hostile_parameters)
     }
     /* LIKE metacharacters and quotes are literal text, not wildcards. */
     static const char *const lit[] = {"%25", "_", "%5C", "%27", "%22", "%25%25%25", "a_b%25c",
-                                      "*%25*", "*_*", "%27%3B%20DELETE%20FROM%20users%3B--"};
+                                      "*%25zzq%25*", "*zzq_x*", "%27%3B%20DELETE%20FROM%20users%3B--"};
     for (size_t i = 0; i < sizeof(lit) / sizeof(lit[0]); i++) {
         struct json_object *o, *data;
         snprintf(path, sizeof(path), "/api/v1/users?q=%s", lit[i]);
