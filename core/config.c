@@ -97,6 +97,7 @@ static const struct key keys[] = {
     {"email", "smtp_password", CT_STR, F(email.smtp_password), "", 0, 0, 1},
     {"email", "smtp_ca_file", CT_STR, F(email.smtp_ca_file), "", 0, 0, 0},
     {"email", "timeout_ms", CT_INT, F(email.timeout_ms), "10000", 100, 300000, 0},
+    {"email", "connections", CT_INT, F(email.connections), "8", 1, 64, 0},
     {"email", "templates_dir", CT_STR, F(email.templates_dir), UMS_TEMPLATES_DIR, 0, 0, 0},
     {"notifier", "consumer", CT_STR, F(notifier.consumer), "", 0, 0, 0},
     {"notifier", "pid_file", CT_STR, F(notifier.pid_file), "", 0, 0, 0},

@@ -61,7 +61,7 @@ struct ums_config {
         int refresh_per_5min;
     } limits;
     struct {
-        char *transport;    /* file (later: sendgrid, smtp) */
+        char *transport;    /* file, sendgrid or smtp */
         char *from;         /* From: header */
         char *maildir;      /* file transport: a Maildir */
         char *sendgrid_url; /* sendgrid transport: API base URL (a mock in tests) */
@@ -72,6 +72,7 @@ struct ums_config {
         char *smtp_password; /* secret */
         char *smtp_ca_file; /* extra CA bundle for the server's certificate */
         int timeout_ms;     /* per request to the email provider */
+        int connections;    /* sendgrid: requests in flight at once */
         char *templates_dir;
     } email;
     struct {

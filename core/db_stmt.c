@@ -187,51 +187,65 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_OUTBOX_UNPUBLISHED] = {"outbox_unpublished",
         "SELECT id, event::text FROM outbox WHERE published_at IS NULL"
         " AND created_at < now() - make_interval(secs => $1::int) ORDER BY id LIMIT $2::int", 2},
-    /* state, attempts, and whether a retry is not due yet */
-    [STMT_DELIVERY_STATE] = {"delivery_state",
-        "SELECT state, attempts, coalesce(next_attempt_at > now(), false) FROM deliveries"
-        " WHERE event_id = $1::bigint AND channel = $2", 2},
-    /* $3 last error, $4 milliseconds until the next attempt */
-    [STMT_DELIVERY_RETRY] = {"delivery_retry",
-        "INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error,"
-        " next_attempt_at) VALUES ($1::bigint, $2, 'pending', 1, $3,"
-        " now() + make_interval(secs => $4::double precision / 1000))"
-        " ON CONFLICT (event_id, channel) DO UPDATE SET state = 'pending',"
-        " attempts = d.attempts + 1, last_error = $3,"
-        " next_attempt_at = now() + make_interval(secs => $4::double precision / 1000),"
-        " updated_at = now()", 4},
+    /* Every delivery row of a batch of events ($1: '{id,id,...}'): state,
+     * attempts, and whether a retry is not due yet. */
+    [STMT_DELIVERY_STATES] = {"delivery_states",
+        "SELECT event_id, channel, state, attempts, coalesce(next_attempt_at > now(), false)"
+        " FROM deliveries WHERE event_id = ANY($1::bigint[])", 1},
+    /* The outcomes of a batch, one statement: $1 a JSON array of {event_id,
+     * channel, state, last_error, retry_ms}; a retry_ms schedules the next
+     * attempt. A final email takes its event's one-time code and link along. */
+    [STMT_DELIVERY_RECORDS] = {"delivery_records",
+        "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(event_id bigint,"
+        " channel text, state text, last_error text, retry_ms double precision)),"
+        " d AS (INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error,"
+        "  next_attempt_at) SELECT event_id, channel, state, 1, last_error,"
+        "  now() + make_interval(secs => retry_ms / 1000) FROM r"
+        "  ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
+        "  attempts = d.attempts + 1, last_error = excluded.last_error,"
+        "  next_attempt_at = excluded.next_attempt_at, updated_at = now() RETURNING 1)"
+        " UPDATE outbox SET event = event - 'otp' - 'token_hash' WHERE id IN (SELECT event_id"
+        " FROM r WHERE channel = 'email' AND state <> 'pending')"
+        " AND (event ? 'otp' OR event ? 'token_hash') AND EXISTS (SELECT 1 FROM d)", 1},
     [STMT_DELIVERY_RESET] = {"delivery_reset",
         "DELETE FROM deliveries WHERE event_id = $1::bigint AND channel = $2 AND state = 'failed'",
         2},
-    /* The recipient of a user event and their switches for kind $2 (NULL: default). */
-    [STMT_NOTIFY_TARGET] = {"notify_target",
-        "SELECT u.email, u.name,"
+    /* The recipients of a batch's user events ($1: [{event_id, user_id,
+     * kind}]): address, name, their switches for the kind (NULL: default)
+     * and whether they have a device for push. */
+    [STMT_NOTIFY_TARGETS] = {"notify_targets",
+        "SELECT t.event_id, u.email, u.name,"
         " (SELECT enabled FROM notification_preferences p WHERE p.user_id = u.id"
-        "  AND p.kind = $2 AND p.channel = 'email'),"
+        "  AND p.kind = t.kind AND p.channel = 'email'),"
         " (SELECT enabled FROM notification_preferences p WHERE p.user_id = u.id"
-        "  AND p.kind = $2 AND p.channel = 'in_app'),"
+        "  AND p.kind = t.kind AND p.channel = 'in_app'),"
         " (SELECT enabled FROM notification_preferences p WHERE p.user_id = u.id"
-        "  AND p.kind = $2 AND p.channel = 'push')"
-        " FROM users u WHERE u.id = $1::uuid", 2},
+        "  AND p.kind = t.kind AND p.channel = 'push'),"
+        " EXISTS (SELECT 1 FROM devices v WHERE v.user_id = u.id)"
+        " FROM jsonb_to_recordset($1::jsonb) AS t(event_id bigint, user_id uuid, kind text)"
+        " JOIN users u ON u.id = t.user_id", 1},
     [STMT_DEVICES_OF] = {"devices_of",
         "SELECT id, token FROM devices WHERE user_id = $1::uuid ORDER BY created_at LIMIT 20", 1},
     [STMT_DEVICE_GONE] = {"device_gone", "DELETE FROM devices WHERE id = $1::uuid", 1},
-    [STMT_INAPP_INSERT] = {"inapp_insert",
-        "INSERT INTO notifications (user_id, kind, title, body, data)"
-        " VALUES ($1::uuid, $2, $3, $4, coalesce($5::jsonb, '{}'))", 5},
-    /* $3 state, $4 last error or NULL */
-    [STMT_DELIVERY_RECORD] = {"delivery_record",
-        "WITH d AS (INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error)"
-        " VALUES ($1::bigint, $2, $3, 1, $4)"
-        " ON CONFLICT (event_id, channel) DO UPDATE SET state = $3, attempts = d.attempts + 1,"
-        " last_error = $4, next_attempt_at = NULL, updated_at = now() RETURNING 1)"
-        /* A final email takes the event's one-time code and link with it. */
-        " UPDATE outbox SET event = event - 'otp' - 'token_hash'"
-        " WHERE id = $1::bigint AND $2 = 'email' AND $3 <> 'pending' AND EXISTS (SELECT 1 FROM d)"
-        " AND (event ? 'otp' OR event ? 'token_hash')", 4},
+    /* The in-app notifications of a batch and their delivery records in one
+     * statement ($1: [{event_id, user_id, kind, title, body}]); a user who
+     * is gone gets a failed record. */
+    [STMT_INAPP_MANY] = {"inapp_many",
+        "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(event_id bigint,"
+        " user_id uuid, kind text, title text, body text)),"
+        " n AS (INSERT INTO notifications (user_id, kind, title, body, data)"
+        "  SELECT r.user_id, r.kind, r.title, r.body, jsonb_build_object('event_id', r.event_id)"
+        "  FROM r JOIN users u ON u.id = r.user_id RETURNING (data->>'event_id')::bigint AS id)"
+        " INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error)"
+        " SELECT r.event_id, 'in_app', CASE WHEN n.id IS NULL THEN 'failed' ELSE 'sent' END, 1,"
+        " CASE WHEN n.id IS NULL THEN 'the user is gone' END FROM r LEFT JOIN n ON n.id = r.event_id"
+        " ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
+        " attempts = d.attempts + 1, last_error = excluded.last_error, next_attempt_at = NULL,"
+        " updated_at = now()", 1},
     /* Once delivered, the codes and links of an event are not kept. */
     [STMT_OUTBOX_SCRUB] = {"outbox_scrub",
-        "UPDATE outbox SET event = event - 'otp' - 'token_hash' WHERE id = $1::bigint", 1},
+        "UPDATE outbox SET event = event - 'otp' - 'token_hash' WHERE id = ANY($1::bigint[])"
+        " AND (event ? 'otp' OR event ? 'token_hash')", 1},
     [STMT_AUDIT_INSERT] = {"audit_insert",
         "INSERT INTO audit_log (actor_id, action, target_id, ip, details)"
         " VALUES ($1::uuid, $2, $3::uuid, CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"

@@ -2,6 +2,8 @@
 #ifndef UMS_MAIL_H
 #define UMS_MAIL_H
 
+#include <stddef.h>
+
 #include "../core/buf.h"
 
 struct ums_config;
@@ -28,8 +30,10 @@ struct json_object;
 /* Splits a From value ("Name <a@b>" or "a@b") into {"email", "name"} of o. */
 void mail_split_from(const char *from, struct json_object *o);
 
-/* The sendgrid transport (v3 mail/send). TX_OK, TX_RETRY or TX_PERMANENT. */
-int tx_sendgrid_send(const struct ums_config *cfg, const struct mail *m, struct tx_result *res);
+/* The sendgrid transport (v3 mail/send): sends the n messages m[], at most
+ * [email] connections at once; out[i] is TX_OK, TX_RETRY or TX_PERMANENT. */
+void tx_sendgrid_send_all(const struct ums_config *cfg, const struct mail *const *m, size_t n,
+                          struct tx_result *res, int *out);
 
 /* The smtp transport (libcurl, STARTTLS and AUTH). TX_OK, TX_RETRY or TX_PERMANENT. */
 int tx_smtp_send(const struct ums_config *cfg, const struct mail *m, struct tx_result *res);

@@ -11,8 +11,9 @@
 
 #define TEMPLATE_MAX (64 * 1024)
 
-static const char *const names[T__MAX] = {"welcome", "recovery", "email_change",
-                                          "account_locked", "role_changed"};
+static const char *const names[T__MAX] = {"welcome",      "recovery",     "email_change",
+                                          "account_locked", "role_changed", "new_sign_in",
+                                          "admin_message"};
 
 /* The placeholders each template may use: what its event provides. */
 static const char *const allowed[T__MAX][8] = {
@@ -21,22 +22,9 @@ static const char *const allowed[T__MAX][8] = {
     {"email", "link", "otp", "site_url", NULL},
     {"email", "minutes", "site_url", NULL},
     {"email", "name", "role", "site_url", NULL},
+    {"email", "name", "device", "ip", "time", "site_url", NULL},
+    {"email", "name", "title", "message", "site_url", NULL},
 };
-
-int template_for_event(const char *type)
-{
-    if (strcmp(type, "user.registered") == 0)
-        return T_WELCOME;
-    if (strcmp(type, "user.recovery_requested") == 0)
-        return T_RECOVERY;
-    if (strcmp(type, "user.email_change_requested") == 0)
-        return T_EMAIL_CHANGE;
-    if (strcmp(type, "account.locked") == 0)
-        return T_ACCOUNT_LOCKED;
-    if (strcmp(type, "user.role_changed") == 0)
-        return T_ROLE_CHANGED;
-    return -1;
-}
 
 static char *slurp(const char *path, char *err, size_t errlen)
 {

@@ -7,7 +7,16 @@
 
 #include "../core/buf.h"
 
-enum tmpl_id { T_WELCOME, T_RECOVERY, T_EMAIL_CHANGE, T_ACCOUNT_LOCKED, T_ROLE_CHANGED, T__MAX };
+enum tmpl_id {
+    T_WELCOME,
+    T_RECOVERY,
+    T_EMAIL_CHANGE,
+    T_ACCOUNT_LOCKED,
+    T_ROLE_CHANGED,
+    T_NEW_SIGN_IN,
+    T_ADMIN_MESSAGE,
+    T__MAX
+};
 
 struct tmpl {
     char *subject;
@@ -33,8 +42,5 @@ void templates_free(struct templates *t);
 /* Renders src with vars into out; html escapes the values. */
 int template_render(struct buf *out, const char *src, const struct tvar *vars, size_t nvars,
                     int html);
-
-/* The template name of an event type, or -1 when the event sends no email. */
-int template_for_event(const char *type);
 
 #endif

@@ -1,4 +1,4 @@
-/* tx_http.h - one HTTP POST for the provider transports (tx_http.c). */
+/* tx_http.h - HTTP POSTs for the provider transports (tx_http.c). */
 #ifndef UMS_TX_HTTP_H
 #define UMS_TX_HTTP_H
 
@@ -19,5 +19,30 @@ void http_answer_free(struct http_answer *a);
  * when no answer came (*cc says why). */
 long tx_http_post(CURL **handle, const char *url, struct curl_slist *hdr, const char *body,
                   int timeout_ms, struct http_answer *a, CURLcode *cc);
+
+/* One POST of a tx_http_post_all() run: the caller fills url, hdr and body
+ * and initialises ans; status (0 when no answer came) and cc are set. */
+struct http_call {
+    const char *url;
+    struct curl_slist *hdr;
+    const char *body;
+    struct http_answer ans;
+    long status;
+    CURLcode cc;
+};
+
+/* A set of kept connections for tx_http_post_all(). Zero it before use. */
+struct http_pool {
+    CURLM *multi;
+    CURL *easy[64];
+};
+
+/* Runs the calls with at most `parallel` (1-64) in flight at once, over the
+ * pool's kept connections; each call has its own time limit. Returns when
+ * every call has an outcome. */
+void tx_http_post_all(struct http_pool *pool, struct http_call *calls, size_t n, int parallel,
+                      int timeout_ms);
+
+void tx_http_pool_free(struct http_pool *pool);
 
 #endif

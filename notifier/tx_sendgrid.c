@@ -1,5 +1,5 @@
 /* tx_sendgrid.c - the sendgrid email transport: POST {sendgrid_url}/v3/mail/send
- * with libcurl, one handle kept per process so the connection is reused.
+ * with libcurl, [email] connections requests at once over kept connections.
  * Any 2xx is success (202 is SendGrid's usual answer); 429 and 5xx, timeouts
  * and connection failures are retried (with the server's Retry-After or
  * X-RateLimit-Reset); every other status is a permanent failure. */
@@ -18,7 +18,7 @@
 #include "mail.h"
 #include "tx_http.h"
 
-static CURL *handle;
+static struct http_pool pool; /* kept connections to the provider */
 
 /* The v3 mail/send body: personalizations, from, subject, text and HTML. */
 static char *request_body(const struct mail *m)
@@ -56,47 +56,69 @@ static char *request_body(const struct mail *m)
     return out;
 }
 
-int tx_sendgrid_send(const struct ums_config *cfg, const struct mail *m, struct tx_result *res)
+/* What an answer means for the message. */
+static int judge(const struct http_call *c, struct tx_result *res)
+{
+    char start[201] = "";
+
+    if (c->status == 0) {
+        snprintf(res->error, sizeof(res->error), "sendgrid: %s", curl_easy_strerror(c->cc));
+        return TX_RETRY;
+    }
+    if (c->status >= 200 && c->status < 300)
+        return TX_OK;
+    /* The answer's start, without line breaks, for deliveries.last_error. */
+    snprintf(start, sizeof(start), "%s", c->ans.body.p != NULL ? c->ans.body.p : "");
+    for (char *p = start; *p != '\0'; p++)
+        if (!isprint((unsigned char)*p))
+            *p = ' ';
+    snprintf(res->error, sizeof(res->error), "sendgrid: HTTP %ld %s", c->status, start);
+    res->retry_after = (int)c->ans.retry_after;
+    return c->status == 429 || c->status >= 500 ? TX_RETRY : TX_PERMANENT;
+}
+
+void tx_sendgrid_send_all(const struct ums_config *cfg, const struct mail *const *m, size_t n,
+                          struct tx_result *res, int *out)
 {
     char url[1024], auth[1100];
     struct curl_slist *hdr = NULL;
-    struct http_answer ans;
-    char *body = NULL;
-    long status;
-    CURLcode cc;
-    int rc = TX_RETRY;
+    struct http_call *calls;
 
-    memset(res, 0, sizeof(*res));
+    memset(res, 0, n * sizeof(*res));
+    for (size_t i = 0; i < n; i++)
+        out[i] = TX_RETRY;
     if (cfg->email.sendgrid_api_key[0] == '\0') {
-        snprintf(res->error, sizeof(res->error), "[email] sendgrid_api_key is not set");
-        return TX_PERMANENT;
+        for (size_t i = 0; i < n; i++) {
+            snprintf(res[i].error, sizeof(res[i].error), "[email] sendgrid_api_key is not set");
+            out[i] = TX_PERMANENT;
+        }
+        return;
     }
-    body = request_body(m);
-    if (body == NULL)
-        return TX_RETRY;
+    calls = calloc(n, sizeof(*calls));
+    if (calls == NULL) {
+        for (size_t i = 0; i < n; i++)
+            snprintf(res[i].error, sizeof(res[i].error), "out of memory");
+        return;
+    }
     snprintf(url, sizeof(url), "%s/v3/mail/send", cfg->email.sendgrid_url);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->email.sendgrid_api_key);
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    http_answer_init(&ans);
-    status = tx_http_post(&handle, url, hdr, body, cfg->email.timeout_ms, &ans, &cc);
-    if (status == 0) {
-        snprintf(res->error, sizeof(res->error), "sendgrid: %s", curl_easy_strerror(cc));
-    } else if (status >= 200 && status < 300) {
-        rc = TX_OK;
-    } else {
-        /* The answer's start, without line breaks, for deliveries.last_error. */
-        char start[201] = "";
-        snprintf(start, sizeof(start), "%s", ans.body.p != NULL ? ans.body.p : "");
-        for (char *c = start; *c != '\0'; c++)
-            if (!isprint((unsigned char)*c))
-                *c = ' ';
-        snprintf(res->error, sizeof(res->error), "sendgrid: HTTP %ld %s", status, start);
-        res->retry_after = (int)ans.retry_after;
-        rc = status == 429 || status >= 500 ? TX_RETRY : TX_PERMANENT;
+    for (size_t i = 0; i < n; i++) {
+        calls[i].url = url;
+        calls[i].hdr = hdr;
+        calls[i].body = request_body(m[i]);
+        http_answer_init(&calls[i].ans);
     }
-    http_answer_free(&ans);
+    tx_http_post_all(&pool, calls, n, cfg->email.connections, cfg->email.timeout_ms);
+    for (size_t i = 0; i < n; i++) {
+        if (calls[i].body != NULL)
+            out[i] = judge(&calls[i], &res[i]);
+        else
+            snprintf(res[i].error, sizeof(res[i].error), "out of memory");
+        http_answer_free(&calls[i].ans);
+        free((char *)calls[i].body);
+    }
     curl_slist_free_all(hdr);
-    free(body);
-    return rc;
+    free(calls);
 }

@@ -1,0 +1,664 @@
+/* deliver.c - what the events of one batch become, and their delivery.
+ *
+ * An event expands into up to three channels (email, in_app, push) by its
+ * plan and the user's preferences. The whole batch shares its database
+ * round trips: one query for the recipients, one for the state of every
+ * delivery, one statement for the in-app rows, one for every outcome. The
+ * emails of a batch go out in parallel over kept connections (sendgrid).
+ * A delivery recorded as sent or failed is never attempted again; one not
+ * due yet waits in the stream (its entry is not acknowledged). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "../core/buf.h"
+#include "../core/config.h"
+#include "../core/crypto.h"
+#include "../core/db.h"
+#include "../core/kv.h"
+#include "../core/log.h"
+#include "../core/outbox.h"
+#include "../core/ums.h"
+#include "../core/valid.h"
+#include "mail.h"
+#include "notifier.h"
+
+/* What an event becomes. security: the email ignores preferences. */
+struct plan {
+    const char *type;
+    int tpl;          /* enum tmpl_id, or -1: no email */
+    const char *kind; /* preference kind and in-app kind, or NULL */
+    int security;
+    const char *title; /* in-app and push title (NULL: neither); "" = the event's title */
+};
+
+static const struct plan plans[] = {
+    {"user.registered", T_WELCOME, "welcome", 0, "Welcome"},
+    {"user.recovery_requested", T_RECOVERY, NULL, 1, NULL},
+    {"user.email_change_requested", T_EMAIL_CHANGE, NULL, 1, NULL},
+    {"account.locked", T_ACCOUNT_LOCKED, NULL, 1, NULL},
+    {"user.role_changed", T_ROLE_CHANGED, "role_changed", 0, "Your role changed"},
+    {"user.new_sign_in", T_NEW_SIGN_IN, "new_sign_in", 0, "New sign-in to your account"},
+    {"admin.message", T_ADMIN_MESSAGE, "admin_message", 0, ""},
+};
+
+/* The state of one delivery row, as the batch read it. */
+enum { S_NEW, S_DUE, S_WAIT, S_SENT, S_FAILED };
+
+struct job {
+    struct entry *entry;
+    long long id;
+    struct json_object *ev;
+    const struct plan *plan;
+    const char *uid; /* NULL: not a user event */
+    char email[256];
+    char name[128];
+    int email_on, in_app_on, push_on; /* preferences (default on) */
+    int has_device, user_gone;
+    int open;         /* channels waiting for a retry: not done */
+    int recorded;     /* has outcomes in the batch's records */
+    int email_final;  /* its email outcome (sent or failed) is in the records */
+    struct mail mail; /* the rendered email while it is sent */
+    struct buf subject, text, html;
+};
+
+struct batch {
+    struct notifier *n;
+    struct job *jobs;
+    size_t njobs;
+    PGresult *states;
+    struct json_object *records; /* for STMT_DELIVERY_RECORDS */
+};
+
+/* A JSON array of numbers as a PostgreSQL array literal (malloc'd). */
+static char *pg_array(struct json_object *numbers)
+{
+    char *lit = strdup(json_object_to_json_string_ext(numbers, JSON_C_TO_STRING_PLAIN));
+
+    if (lit != NULL) {
+        lit[0] = '{';
+        lit[strlen(lit) - 1] = '}';
+    }
+    return lit;
+}
+
+static const char *jget(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+
+    return json_object_object_get_ex(o, k, &v) && v != NULL ? json_object_get_string(v) : NULL;
+}
+
+static const char *jor(struct json_object *o, const char *k, const char *dflt)
+{
+    const char *v = jget(o, k);
+
+    return v != NULL ? v : dflt;
+}
+
+/* The state of (job, channel) and its attempts so far. */
+static int state_of(const struct batch *b, const struct job *j, const char *channel,
+                    int *attempts)
+{
+    *attempts = 0;
+    for (int i = 0; b->states != NULL && i < PQntuples(b->states); i++) {
+        const char *state;
+        if (strtoll(PQgetvalue(b->states, i, 0), NULL, 10) != j->id ||
+            strcmp(PQgetvalue(b->states, i, 1), channel) != 0)
+            continue;
+        state = PQgetvalue(b->states, i, 2);
+        *attempts = (int)strtol(PQgetvalue(b->states, i, 3), NULL, 10);
+        if (strcmp(state, "sent") == 0)
+            return S_SENT;
+        if (strcmp(state, "failed") == 0)
+            return S_FAILED;
+        return PQgetvalue(b->states, i, 4)[0] == 't' ? S_WAIT : S_DUE;
+    }
+    return S_NEW;
+}
+
+/* Adds one outcome to the batch's records. retry_ms < 0: none. The error is
+ * kept to printable ASCII (it may quote a provider's answer). */
+static void record(struct batch *b, struct job *j, const char *channel, const char *state,
+                   const char *error, long retry_ms)
+{
+    struct json_object *r = json_object_new_object();
+    char clean[256];
+
+    json_object_object_add(r, "event_id", json_object_new_int64(j->id));
+    json_object_object_add(r, "channel", json_object_new_string(channel));
+    json_object_object_add(r, "state", json_object_new_string(state));
+    if (error != NULL) {
+        size_t k = 0;
+        for (; error[k] != '\0' && k + 1 < sizeof(clean); k++)
+            clean[k] = error[k] >= 0x20 && error[k] < 0x7f ? error[k] : ' ';
+        clean[k] = '\0';
+        json_object_object_add(r, "last_error", json_object_new_string(clean));
+    }
+    if (retry_ms >= 0)
+        json_object_object_add(r, "retry_ms", json_object_new_int64(retry_ms));
+    json_object_array_add(b->records, r);
+    j->recorded = 1;
+    if (strcmp(channel, "email") == 0 && strcmp(state, "pending") != 0)
+        j->email_final = 1;
+}
+
+/* Moves an event that exhausted its attempts to the dead-letter stream. */
+static void bury(struct notifier *n, const struct job *j, const char *channel, const char *why)
+{
+    const char *argv[11] = {"XADD", OUTBOX_DEAD_STREAM, "*", "outbox_id", j->entry->oid, "event",
+                            j->entry->event, "channel", channel, "error", why};
+    redisReply *r = NULL;
+
+    if (kv_cmd(n->kv, &r, 11, argv, NULL) == UMS_OK)
+        freeReplyObject(r);
+    log_error("event %s (%s): %s gave up after %d attempts: %s", j->entry->oid, j->plan->type,
+              channel, n->cfg->notifier.max_attempts, why);
+}
+
+/* The back-off before attempt `attempts` + 1: the provider's Retry-After, or
+ * base * 2^(attempts - 1) capped at max, with jitter (50-100 %). */
+static long backoff_ms(const struct notifier *n, int attempts, int retry_after)
+{
+    double d;
+    unsigned r = 0;
+
+    if (retry_after > 0)
+        return (long)retry_after * 1000;
+    d = (double)n->cfg->notifier.backoff_base_ms;
+    for (int i = 1; i < attempts && d < n->cfg->notifier.backoff_max_ms; i++)
+        d *= 2;
+    if (d > n->cfg->notifier.backoff_max_ms)
+        d = n->cfg->notifier.backoff_max_ms;
+    random_bytes(&r, sizeof(r));
+    return (long)(d * (0.5 + 0.5 * (double)(r % 1000) / 1000.0));
+}
+
+/* Records what a send of (job, channel) came to, after `attempts` earlier
+ * attempts: sent, failed for good (a permanent error, or the last attempt:
+ * then the event also goes to the dead-letter stream), or a retry later. */
+static void outcome(struct batch *b, struct job *j, const char *channel, int attempts, int out,
+                    const struct tx_result *tr)
+{
+    struct notifier *n = b->n;
+
+    if (out == TX_OK) {
+        log_info("event %s (%s): %s sent", j->entry->oid, j->plan->type, channel);
+        record(b, j, channel, "sent", NULL, -1);
+    } else if (out == TX_PERMANENT || attempts + 1 >= n->cfg->notifier.max_attempts) {
+        if (out != TX_PERMANENT)
+            bury(n, j, channel, tr->error);
+        else
+            log_warn("event %s (%s): %s failed for good: %s", j->entry->oid, j->plan->type,
+                     channel, tr->error);
+        record(b, j, channel, "failed", tr->error, -1);
+    } else {
+        long ms = backoff_ms(n, attempts + 1, tr->retry_after);
+        log_warn("event %s (%s): %s attempt %d failed (%s); retrying in %ld ms", j->entry->oid,
+                 j->plan->type, channel, attempts + 1, tr->error, ms);
+        record(b, j, channel, "pending", tr->error, ms);
+        j->open++;
+    }
+}
+
+/* Whether (job, channel) should be attempted now; counts a retry that is
+ * not due yet as open. */
+static int due(const struct batch *b, struct job *j, const char *channel, int *attempts)
+{
+    int st = state_of(b, j, channel, attempts);
+
+    if (st == S_WAIT)
+        j->open++;
+    return st == S_NEW || st == S_DUE;
+}
+
+/* The title and text of a job's push and in-app notification. */
+static const char *job_title(const struct job *j)
+{
+    return j->plan->title[0] != '\0' ? j->plan->title : jor(j->ev, "title", "Message");
+}
+
+static void job_text(const struct job *j, char *body, size_t n)
+{
+    switch (j->plan->tpl) {
+    case T_ROLE_CHANGED:
+        snprintf(body, n, "Your role is now %.64s.", jor(j->ev, "role", ""));
+        break;
+    case T_NEW_SIGN_IN:
+        snprintf(body, n, "Signed in from %.200s (%.64s).", jor(j->ev, "device", "a new device"),
+                 jor(j->ev, "ip", "unknown address"));
+        break;
+    case T_ADMIN_MESSAGE:
+        snprintf(body, n, "%s", jor(j->ev, "message", ""));
+        break;
+    default:
+        snprintf(body, n, "Your account %s is ready.", j->email);
+    }
+}
+
+/* Renders the email of a job into j->mail. */
+static int render_email(struct notifier *n, struct job *j)
+{
+    const struct ums_config *cfg = n->cfg;
+    const char *th = jget(j->ev, "token_hash"), *redirect = jget(j->ev, "redirect_to");
+    struct buf link;
+    int rc;
+
+    buf_init(&link, 8192);
+    buf_init(&j->subject, 4096);
+    buf_init(&j->text, 256 * 1024);
+    buf_init(&j->html, 256 * 1024);
+    if (th != NULL) {
+        buf_printf(&link, "%s/verify?token=%s&type=%s&redirect_to=", cfg->auth.external_url, th,
+                   jor(j->ev, "verify_type", "signup"));
+        buf_add_urlencoded(&link, redirect != NULL ? redirect : cfg->auth.site_url);
+    }
+    {
+        const struct tvar vars[] = {
+            {"email", j->email},
+            {"name", j->name[0] != '\0' ? j->name : "there"},
+            {"link", link.p != NULL ? link.p : ""},
+            {"otp", jget(j->ev, "otp")},
+            {"site_url", cfg->auth.site_url},
+            {"minutes", jor(j->ev, "minutes", "15")},
+            {"role", jor(j->ev, "role", "")},
+            {"device", jor(j->ev, "device", "unknown")},
+            {"ip", jor(j->ev, "ip", "unknown")},
+            {"time", jor(j->ev, "at", "")},
+            {"title", jor(j->ev, "title", "")},
+            {"message", jor(j->ev, "message", "")},
+        };
+        size_t nv = sizeof(vars) / sizeof(vars[0]);
+        const struct tmpl *t = &n->tpl.t[j->plan->tpl];
+        rc = template_render(&j->subject, t->subject, vars, nv, 0) != 0 ||
+                     template_render(&j->text, t->text, vars, nv, 0) != 0 ||
+                     template_render(&j->html, t->html, vars, nv, 1) != 0
+                 ? UMS_ERR
+                 : UMS_OK;
+    }
+    buf_free(&link);
+    if (rc != UMS_OK || j->subject.p == NULL)
+        return UMS_ERR;
+    /* A subject is one header line, whatever the values held. */
+    for (char *c = j->subject.p; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    j->mail.from = cfg->email.from;
+    j->mail.to = j->email;
+    j->mail.subject = j->subject.p;
+    j->mail.text = j->text.p != NULL ? j->text.p : "";
+    j->mail.html = j->html.p != NULL ? j->html.p : "";
+    j->mail.event_type = j->plan->type;
+    j->mail.event_id = j->id;
+    return UMS_OK;
+}
+
+static void free_email(struct job *j)
+{
+    buf_free(&j->subject);
+    buf_free(&j->text);
+    buf_free(&j->html);
+}
+
+/* The email channel of the batch. */
+static void send_emails(struct batch *b)
+{
+    struct notifier *n = b->n;
+    struct job **list = calloc(b->njobs, sizeof(*list));
+    const struct mail **mails = calloc(b->njobs, sizeof(*mails));
+    struct tx_result *res = calloc(b->njobs, sizeof(*res));
+    int *out = calloc(b->njobs, sizeof(*out)), *attempts = calloc(b->njobs, sizeof(*attempts));
+    size_t k = 0;
+
+    if (list == NULL || mails == NULL || res == NULL || out == NULL || attempts == NULL) {
+        for (size_t i = 0; i < b->njobs; i++)
+            b->jobs[i].open++; /* nothing was sent: all later */
+        goto out;
+    }
+    for (size_t i = 0; i < b->njobs; i++) {
+        struct job *j = &b->jobs[i];
+        /* A welcome mail that carries the confirmation link is needed to confirm. */
+        if (j->plan->tpl < 0 || j->email[0] == '\0' ||
+            !(j->plan->security || j->email_on || jget(j->ev, "token_hash") != NULL))
+            continue;
+        if (!due(b, j, "email", &attempts[k]))
+            continue;
+        if (render_email(n, j) != UMS_OK) {
+            struct tx_result tr = {0, "template rendering failed"};
+            free_email(j);
+            outcome(b, j, "email", attempts[k], TX_RETRY, &tr);
+            continue;
+        }
+        list[k] = j;
+        mails[k++] = &j->mail;
+    }
+    if (k > 0 && strcmp(n->cfg->email.transport, "sendgrid") == 0) {
+        tx_sendgrid_send_all(n->cfg, mails, k, res, out);
+    } else {
+        for (size_t i = 0; i < k; i++) {
+            memset(&res[i], 0, sizeof(res[i]));
+            if (notifier_stopping) {
+                out[i] = -1; /* not sent: stays pending for a restart */
+            } else if (strcmp(n->cfg->email.transport, "smtp") == 0) {
+                out[i] = tx_smtp_send(n->cfg, mails[i], &res[i]);
+            } else {
+                out[i] = tx_file_send(n->cfg->email.maildir, mails[i]) == UMS_OK ? TX_OK : TX_RETRY;
+                if (out[i] != TX_OK)
+                    snprintf(res[i].error, sizeof(res[i].error), "maildir write failed");
+            }
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (out[i] < 0)
+            list[i]->open++;
+        else
+            outcome(b, list[i], "email", attempts[i], out[i], &res[i]);
+        free_email(list[i]);
+    }
+out:
+    free(list);
+    free(mails);
+    free(res);
+    free(out);
+    free(attempts);
+}
+
+/* The in-app channel of the batch: one statement writes the rows and their
+ * delivery records, so an in-app notification is never written twice. */
+static void send_in_app(struct batch *b)
+{
+    struct json_object *rows = json_object_new_array();
+    struct job **list = calloc(b->njobs, sizeof(*list));
+    int *attempts = calloc(b->njobs, sizeof(*attempts));
+    size_t k = 0;
+    char body[512];
+
+    if (list == NULL || attempts == NULL) {
+        for (size_t i = 0; i < b->njobs; i++)
+            b->jobs[i].open++;
+        goto out;
+    }
+    for (size_t i = 0; i < b->njobs; i++) {
+        struct job *j = &b->jobs[i];
+        struct json_object *r;
+        if (j->plan->title == NULL || j->uid == NULL || j->user_gone || !j->in_app_on ||
+            !due(b, j, "in_app", &attempts[k]))
+            continue;
+        job_text(j, body, sizeof(body));
+        r = json_object_new_object();
+        json_object_object_add(r, "event_id", json_object_new_int64(j->id));
+        json_object_object_add(r, "user_id", json_object_new_string(j->uid));
+        json_object_object_add(r, "kind", json_object_new_string(j->plan->kind));
+        json_object_object_add(r, "title", json_object_new_string(job_title(j)));
+        json_object_object_add(r, "body", json_object_new_string(body));
+        json_object_array_add(rows, r);
+        list[k++] = j;
+    }
+    if (k > 0) {
+        const char *p[1] = {json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PLAIN)};
+        if (db_exec(b->n->db, NULL, STMT_INAPP_MANY, 1, p) == UMS_OK) {
+            for (size_t i = 0; i < k; i++)
+                log_info("event %s (%s): in_app sent", list[i]->entry->oid, list[i]->plan->type);
+        } else {
+            struct tx_result tr = {0, "in-app insert failed"};
+            for (size_t i = 0; i < k; i++)
+                outcome(b, list[i], "in_app", attempts[i], TX_RETRY, &tr);
+        }
+    }
+out:
+    json_object_put(rows);
+    free(list);
+    free(attempts);
+}
+
+/* Writes one push message as a JSON file into [push] dir (the file transport). */
+static int push_file(const struct notifier *n, const struct job *j, const char *device,
+                     const char *body, struct tx_result *res)
+{
+    char path[1024], tmp[1040];
+    struct json_object *o = json_object_new_object();
+    FILE *f;
+    int ok;
+
+    snprintf(path, sizeof(path), "%s/%lld-%.40s.json", n->cfg->push.dir, j->id, device);
+    for (char *c = path + strlen(n->cfg->push.dir) + 1; *c != '\0'; c++)
+        if (*c == '/')
+            *c = '_';
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    json_object_object_add(o, "token", json_object_new_string(device));
+    json_object_object_add(o, "title", json_object_new_string(job_title(j)));
+    json_object_object_add(o, "body", json_object_new_string(body));
+    f = fopen(tmp, "w");
+    ok = f != NULL && fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), f) >= 0;
+    ok = (f != NULL && fclose(f) == 0) && ok && rename(tmp, path) == 0;
+    json_object_put(o);
+    if (!ok)
+        snprintf(res->error, sizeof(res->error), "push file write failed");
+    return ok ? TX_OK : TX_RETRY;
+}
+
+/* Push to the devices of one job's user that did not get it yet; each
+ * device's success is recorded as 'push:<device id>', devices FCM reports
+ * gone are removed. The 'push' record carries the attempts: a retry while
+ * any device should be tried again. */
+static void push_job(struct batch *b, struct job *j, int attempts)
+{
+    struct notifier *n = b->n;
+    const char *p[1] = {j->uid};
+    PGresult *devs = NULL;
+    struct tx_result tr;
+    char body[512];
+    int rc = TX_OK;
+
+    memset(&tr, 0, sizeof(tr));
+    if (db_exec(n->db, &devs, STMT_DEVICES_OF, 1, p) != UMS_OK) {
+        snprintf(tr.error, sizeof(tr.error), "cannot read devices");
+        outcome(b, j, "push", attempts, TX_RETRY, &tr);
+        return;
+    }
+    job_text(j, body, sizeof(body));
+    for (int i = 0; i < PQntuples(devs) && !notifier_stopping; i++) {
+        const char *dev = PQgetvalue(devs, i, 0), *token = PQgetvalue(devs, i, 1);
+        char channel[48];
+        struct tx_result dr;
+        int dummy, out;
+        snprintf(channel, sizeof(channel), "push:%s", dev);
+        if (state_of(b, j, channel, &dummy) == S_SENT)
+            continue; /* this device got it on an earlier attempt */
+        memset(&dr, 0, sizeof(dr));
+        out = strcmp(n->cfg->push.transport, "fcm") == 0
+                  ? tx_fcm_send(n->cfg, token, job_title(j), body, j->id, &dr)
+                  : push_file(n, j, token, body, &dr);
+        if (out == TX_OK) {
+            record(b, j, channel, "sent", NULL, -1);
+        } else if (out == TX_GONE) {
+            const char *g[1] = {dev};
+            db_exec(n->db, NULL, STMT_DEVICE_GONE, 1, g);
+            log_info("event %s: device %s is unregistered; removed", j->entry->oid, dev);
+        } else {
+            if (rc != TX_RETRY)
+                tr = dr;
+            rc = out == TX_RETRY || rc == TX_RETRY ? TX_RETRY : TX_PERMANENT;
+        }
+    }
+    if (notifier_stopping && rc == TX_OK && PQntuples(devs) > 0) {
+        /* Stopped between devices: the rest later, without using up an attempt. */
+        PQclear(devs);
+        j->open++;
+        return;
+    }
+    PQclear(devs);
+    outcome(b, j, "push", attempts, rc, &tr);
+}
+
+static void send_push(struct batch *b)
+{
+    if (strcmp(b->n->cfg->push.transport, "none") == 0)
+        return;
+    for (size_t i = 0; i < b->njobs; i++) {
+        struct job *j = &b->jobs[i];
+        int attempts;
+        if (j->plan->title == NULL || j->uid == NULL || j->user_gone || !j->push_on ||
+            !j->has_device || !due(b, j, "push", &attempts))
+            continue;
+        push_job(b, j, attempts);
+    }
+}
+
+/* Reads the recipients of the batch's user events and their preferences. */
+static int load_targets(struct batch *b)
+{
+    struct json_object *rows = json_object_new_array();
+    PGresult *res = NULL;
+    int rc = UMS_OK;
+
+    for (size_t i = 0; i < b->njobs; i++) {
+        struct json_object *r;
+        if (b->jobs[i].uid == NULL)
+            continue;
+        r = json_object_new_object();
+        json_object_object_add(r, "event_id", json_object_new_int64(b->jobs[i].id));
+        json_object_object_add(r, "user_id", json_object_new_string(b->jobs[i].uid));
+        json_object_object_add(r, "kind", json_object_new_string(b->jobs[i].plan->kind != NULL
+                                                                     ? b->jobs[i].plan->kind
+                                                                     : ""));
+        json_object_array_add(rows, r);
+        b->jobs[i].user_gone = 1; /* until a row says otherwise */
+    }
+    if (json_object_array_length(rows) > 0) {
+        const char *p[1] = {json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PLAIN)};
+        rc = db_exec(b->n->db, &res, STMT_NOTIFY_TARGETS, 1, p);
+    }
+    for (int r = 0; rc == UMS_OK && res != NULL && r < PQntuples(res); r++) {
+        long long id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        for (size_t i = 0; i < b->njobs; i++) {
+            struct job *j = &b->jobs[i];
+            if (j->id != id || j->uid == NULL)
+                continue;
+            j->user_gone = 0;
+            if (j->email[0] == '\0')
+                snprintf(j->email, sizeof(j->email), "%s", PQgetvalue(res, r, 1));
+            if (j->name[0] == '\0')
+                snprintf(j->name, sizeof(j->name), "%s", PQgetvalue(res, r, 2));
+            j->email_on = PQgetisnull(res, r, 3) || PQgetvalue(res, r, 3)[0] == 't';
+            j->in_app_on = PQgetisnull(res, r, 4) || PQgetvalue(res, r, 4)[0] == 't';
+            j->push_on = PQgetisnull(res, r, 5) || PQgetvalue(res, r, 5)[0] == 't';
+            j->has_device = PQgetvalue(res, r, 6)[0] == 't';
+        }
+    }
+    PQclear(res);
+    json_object_put(rows);
+    return rc;
+}
+
+/* Turns the entries into jobs; entries with nothing to do are done at once.
+ * An outbox id seen twice in one batch (republished) is left for later. */
+static void make_jobs(struct batch *b, struct entry *e, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        struct job *j = &b->jobs[b->njobs];
+        const char *type;
+        int twice = 0;
+        e[i].done = 0;
+        for (size_t k = 0; k < i; k++)
+            twice |= strcmp(e[k].oid, e[i].oid) == 0;
+        if (twice)
+            continue;
+        memset(j, 0, sizeof(*j));
+        j->entry = &e[i];
+        j->id = strtoll(e[i].oid, NULL, 10);
+        j->ev = json_tokener_parse(e[i].event);
+        type = j->ev != NULL ? jget(j->ev, "type") : NULL;
+        if (type == NULL || j->id <= 0) {
+            log_error("event %s is malformed; dropping it", e[i].oid);
+            json_object_put(j->ev);
+            e[i].done = 1;
+            continue;
+        }
+        for (size_t p = 0; p < sizeof(plans) / sizeof(plans[0]); p++)
+            if (strcmp(plans[p].type, type) == 0)
+                j->plan = &plans[p];
+        if (j->plan == NULL) {
+            json_object_put(j->ev);
+            e[i].done = 1; /* nothing to send for this event */
+            continue;
+        }
+        j->email_on = j->in_app_on = j->push_on = 1;
+        snprintf(j->email, sizeof(j->email), "%s", jor(j->ev, "email", ""));
+        snprintf(j->name, sizeof(j->name), "%s", jor(j->ev, "name", ""));
+        j->uid = jget(j->ev, "user_id");
+        if (j->uid != NULL && !uuid_valid(j->uid)) {
+            log_warn("event %s: user_id is not a UUID; ignoring it", e[i].oid);
+            j->uid = NULL;
+        }
+        b->njobs++;
+    }
+}
+
+void deliver_batch(struct notifier *n, struct entry *e, size_t count)
+{
+    struct batch b;
+    struct json_object *ids = json_object_new_array(), *scrub = json_object_new_array();
+    int recorded = 1;
+
+    memset(&b, 0, sizeof(b));
+    b.n = n;
+    b.jobs = calloc(count > 0 ? count : 1, sizeof(*b.jobs));
+    b.records = json_object_new_array();
+    if (b.jobs == NULL)
+        goto out;
+    make_jobs(&b, e, count);
+    if (b.njobs == 0)
+        goto out;
+    for (size_t i = 0; i < b.njobs; i++)
+        json_object_array_add(ids, json_object_new_int64(b.jobs[i].id));
+    {
+        char *lit = pg_array(ids);
+        const char *p[1] = {lit};
+        int rc = lit != NULL ? UMS_OK : UMS_ERR;
+        if (rc == UMS_OK)
+            rc = load_targets(&b);
+        if (rc == UMS_OK)
+            rc = db_exec(n->db, &b.states, STMT_DELIVERY_STATES, 1, p);
+        free(lit);
+        if (rc != UMS_OK)
+            goto out; /* PostgreSQL is away: the whole batch later */
+    }
+    send_emails(&b);
+    send_in_app(&b);
+    send_push(&b);
+    if (json_object_array_length(b.records) > 0) {
+        const char *p[1] = {json_object_to_json_string_ext(b.records, JSON_C_TO_STRING_PLAIN)};
+        recorded = db_exec(n->db, NULL, STMT_DELIVERY_RECORDS, 1, p) == UMS_OK;
+        if (!recorded)
+            log_error("could not record %zu delivery outcomes; those events will be sent again",
+                      json_object_array_length(b.records));
+    }
+    for (size_t i = 0; i < b.njobs; i++) {
+        struct job *j = &b.jobs[i];
+        j->entry->done = j->open == 0 && (recorded || !j->recorded);
+        /* The one-time code and link were for the message only (a final
+         * email record removed them; this covers events whose email was
+         * not sent). */
+        if (j->entry->done && !j->email_final &&
+            (jget(j->ev, "otp") != NULL || jget(j->ev, "token_hash") != NULL))
+            json_object_array_add(scrub, json_object_new_int64(j->id));
+    }
+    if (json_object_array_length(scrub) > 0) {
+        char *lit = pg_array(scrub);
+        const char *p[1] = {lit};
+        if (lit != NULL)
+            db_exec(n->db, NULL, STMT_OUTBOX_SCRUB, 1, p);
+        free(lit);
+    }
+out:
+    for (size_t i = 0; i < b.njobs; i++)
+        json_object_put(b.jobs[i].ev);
+    PQclear(b.states);
+    json_object_put(b.records);
+    json_object_put(ids);
+    json_object_put(scrub);
+    free(b.jobs);
+}
