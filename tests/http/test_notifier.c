@@ -422,6 +422,47 @@ CTEST(push, fcm_500_429_and_a_hang_are_retried_then_delivered_once)
     ASSERT_EQ(fcm_messages(dev, 2, 1), 1);
 }
 
+CTEST(push, a_retry_goes_only_to_the_devices_that_missed_it)
+{
+    char e[128], path[256], body[256], good[64], bad[64], cmd[768], out[256];
+    struct session u;
+    const char *key = env_need("UMS_SERVICE_KEY");
+    unsigned r = (unsigned)getpid() * 104729u ^ (unsigned)time(NULL);
+
+    new_email(e, sizeof(e), "push-two");
+    ASSERT_EQ(signup(e, "correct horse battery", &u), 0);
+    snprintf(good, sizeof(good), "good-%08x", r);
+    snprintf(bad, sizeof(bad), "flaky-%08x", r);
+    /* The second device fails twice (the welcome push may take the first
+     * answer), then accepts. */
+    snprintf(cmd, sizeof(cmd),
+             "curl -fsS -X POST -d '{\"token\":\"%s\",\"responses\":[{\"status\":500},"
+             "{\"status\":500}]}' \"http://127.0.0.1:$FCM_PORT/_script\" >/dev/null",
+             bad);
+    ASSERT_EQ(sh(cmd), 0);
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"android\"}", good);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"ios\"}", bad);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
+    ASSERT_EQ(fcm_messages(bad, 1, 20), 1);
+    /* The device that took the first attempt was not sent to again. */
+    ASSERT_EQ(fcm_messages(good, 1, 1), 1);
+    sleep_ms(1500);
+    ASSERT_EQ(fcm_messages(good, 2, 1), 1);
+    ASSERT_EQ(fcm_messages(bad, 2, 1), 1);
+    /* One record per device, and the push itself, all sent. */
+    snprintf(cmd, sizeof(cmd),
+             "psql -X -A -t -q \"$DATABASE_URL\" -c \"SELECT count(*) FILTER (WHERE d.channel LIKE"
+             " 'push:%%' AND d.state = 'sent') || ' ' || bool_and(d.state = 'sent') FROM deliveries d"
+             " JOIN outbox o ON o.id = d.event_id WHERE o.event->>'user_id' = '%s' AND"
+             " o.event->>'type' = 'user.role_changed' AND d.channel LIKE 'push%%'\"",
+             u.user_id);
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_EQ(out, "2 true\n");
+}
+
 CTEST(faults, sigterm_finishes_the_message_in_hand)
 {
     char e[128], st[16];
