@@ -286,7 +286,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     if (rc == UMS_OK)
         rc = otp_create(c, uid, "confirmation", email, otp, th);
     if (rc == UMS_OK && !confirm)
-        rc = sess_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh);
+        rc = sess_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh, NULL);
     if (rc == UMS_OK) {
         struct json_object *ev = json_object_new_object();
         json_object_object_add(ev, "type", json_object_new_string("user.registered"));
@@ -427,6 +427,9 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     if (rc == UMS_OK) {
         char sid[UUID_LEN + 1];
         snprintf(sid, sizeof(sid), "%s", PQgetvalue(res, 0, 8));
+        if (!PQgetisnull(res, 0, 9)) /* a new device: the alert event */
+            auth_event_publish(c, strtoll(PQgetvalue(res, 0, 9), NULL, 10),
+                               strdup(PQgetvalue(res, 0, 10)));
         auth_user_cache_drop(c, uid); /* last_sign_in_at changed */
         rc = issue_row(c, res, uid, sid, out);
     }
@@ -621,8 +624,14 @@ int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,
                      const struct client_info *ci, struct auth_out *out)
 {
     char sid[UUID_LEN + 1];
-    int rc = sess_create(c, user_id, ci->user_agent, ci->ip, method, sid, out->refresh_token);
+    struct sess_alert alert;
+    int rc = sess_create(c, user_id, ci->user_agent, ci->ip, method, sid, out->refresh_token,
+                         &alert);
 
+    if (rc == UMS_OK)
+        auth_event_publish(c, alert.id, alert.text);
+    else
+        free(alert.text);
     if (rc == UMS_OK) {
         const char *p[2] = {user_id, NULL};
         db_exec(c->db, NULL, STMT_USER_SIGNED_IN, 2, p);

@@ -88,6 +88,7 @@ enum db_stmt {
     STMT_NOTIFY_READ_ALL,
     STMT_DEVICE_UPSERT,
     STMT_DEVICE_DELETE,
+    STMT_ADMIN_MESSAGE,
     STMT__MAX
 };
 

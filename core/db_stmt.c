@@ -82,12 +82,16 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_USER_SET_ROLE] = {"user_set_role", "UPDATE users SET role = $2 WHERE id = $1", 2},
 
     /* sessions.c */
+    /* The session, and its device noted (sql/009_new_device.sql): $6 says
+     * whether a new device raises an alert event, returned with the id. */
     [STMT_SESS_INSERT] = {"sess_insert",
-        "INSERT INTO sessions (user_id, expires_at, user_agent, ip, amr)"
+        "WITH s AS (INSERT INTO sessions (user_id, expires_at, user_agent, ip, amr)"
         " VALUES ($1, now() + make_interval(secs => $2::int), left($3, 512),"
         " CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"
         " jsonb_build_array(jsonb_build_object('method', $5::text,"
-        " 'timestamp', extract(epoch from now())::bigint))) RETURNING id", 5},
+        " 'timestamp', extract(epoch from now())::bigint))) RETURNING id, user_id, ip)"
+        " SELECT s.id, d.event_id, d.event FROM s, ums_note_device(s.user_id, $3, s.ip,"
+        " $6::boolean) d", 6},
     [STMT_RT_INSERT] = {"rt_insert",
         "INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)"
         " VALUES ($1, decode($2, 'hex'), $3::bigint, now() + make_interval(secs => $4::int))", 4},
@@ -312,4 +316,17 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " 'created_at', ums_ts(created_at), 'last_seen_at', ums_ts(last_seen_at))::text", 3},
     [STMT_DEVICE_DELETE] = {"device_delete",
         "DELETE FROM devices WHERE user_id = $1 AND id = $2 RETURNING id", 2},
+    /* An admin's message to a user: the outbox event and the audit row in
+     * one statement; no row when the user does not exist. $4 actor or NULL
+     * (the service key), $5 the client's address. */
+    [STMT_ADMIN_MESSAGE] = {"admin_message",
+        "WITH u AS (SELECT id FROM users WHERE id = $1::uuid),"
+        " o AS (INSERT INTO outbox (event) SELECT jsonb_build_object('type', 'admin.message',"
+        "  'user_id', u.id, 'title', $2::text, 'message', $3::text, 'actor_id', $4::uuid)"
+        "  FROM u RETURNING id, event),"
+        " a AS (INSERT INTO audit_log (actor_id, action, target_id, ip, details)"
+        "  SELECT $4::uuid, 'admin.message', $1::uuid,"
+        "  CASE WHEN $5 ~ '^[0-9a-fA-F:.]+$' THEN $5::inet END,"
+        "  jsonb_build_object('event_id', o.id) FROM o)"
+        " SELECT id, event::text FROM o", 5},
 };

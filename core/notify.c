@@ -9,6 +9,7 @@
 
 #include "ctx.h"
 #include "db.h"
+#include "outbox.h"
 #include "ums.h"
 #include "utf8.h"
 #include "valid.h"
@@ -193,6 +194,52 @@ int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did)
     if (rc != UMS_OK)
         return rc;
     rc = PQntuples(res) > 0 ? UMS_OK : UMS_ENOTFOUND;
+    PQclear(res);
+    return rc;
+}
+
+/* 1 when s[0..len) is 1..max characters of UTF-8 text without control
+ * characters (lines: newlines and tabs allowed). */
+static int text_ok(const char *s, size_t len, size_t max, int lines)
+{
+    size_t chars = 0;
+
+    if (s == NULL || len == 0 || !utf8_valid(s, len))
+        return 0;
+    for (size_t i = 0; i < len; i += utf8_seq_len((const unsigned char *)s + i, len - i)) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch < 0x20 && !(lines && (ch == '\n' || ch == '\t'))) || ch == 0x7f)
+            return 0;
+        if (++chars > max)
+            return 0;
+    }
+    return 1;
+}
+
+int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, const char *ip,
+                         const char *title, size_t title_len, const char *message,
+                         size_t message_len, long long *event_id, const char **field)
+{
+    const char *p[5] = {uid, title, message, actor, ip != NULL ? ip : ""};
+    PGresult *res = NULL;
+    int rc;
+
+    *event_id = 0;
+    if (!text_ok(title, title_len, ADMIN_TITLE_MAX, 0)) {
+        *field = "title";
+        return UMS_EINVALID;
+    }
+    if (!text_ok(message, message_len, ADMIN_MESSAGE_MAX, 1)) {
+        *field = "message";
+        return UMS_EINVALID;
+    }
+    rc = db_exec(c->db, &res, STMT_ADMIN_MESSAGE, 5, p);
+    if (rc == UMS_OK && PQntuples(res) != 1)
+        rc = UMS_ENOTFOUND;
+    if (rc == UMS_OK) {
+        *event_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        outbox_publish(c->db, c->kv, *event_id, PQgetvalue(res, 0, 1));
+    }
     PQclear(res);
     return rc;
 }

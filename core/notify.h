@@ -41,4 +41,17 @@ int notify_device_add(struct ums_ctx *c, const char *uid, const char *token, siz
 /* Removes device did of uid. UMS_ENOTFOUND if it is not theirs. */
 int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did);
 
+/* Limits of an admin message, in characters. */
+#define ADMIN_TITLE_MAX 120
+#define ADMIN_MESSAGE_MAX 4000
+
+/* Sends an admin's message to user uid (email, in-app and push, as the
+ * user's admin_message preferences say): validates title (one line) and
+ * message (lines), writes the outbox event and the audit row together and
+ * publishes the event. actor NULL: the service key. UMS_EINVALID with
+ * *field, UMS_ENOTFOUND for an unknown user. *event_id: the outbox id. */
+int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, const char *ip,
+                         const char *title, size_t title_len, const char *message,
+                         size_t message_len, long long *event_id, const char **field);
+
 #endif

@@ -52,18 +52,26 @@ static int insert_token(struct ums_ctx *c, const char *sid, const char *token, c
 }
 
 int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, const char *ip,
-                const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1])
+                const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1],
+                struct sess_alert *alert)
 {
     char life[16];
-    const char *p[5] = {user_id, life, user_agent, ip != NULL ? ip : "", method};
+    const char *p[6] = {user_id, life, user_agent, ip != NULL ? ip : "", method,
+                        alert != NULL ? "true" : "false"};
     PGresult *res = NULL;
     int rc;
 
+    if (alert != NULL)
+        memset(alert, 0, sizeof(*alert));
     snprintf(life, sizeof(life), "%d", c->cfg->auth.session_lifetime);
-    rc = db_exec(c->db, &res, STMT_SESS_INSERT, 5, p);
+    rc = db_exec(c->db, &res, STMT_SESS_INSERT, 6, p);
     if (rc != UMS_OK)
         return rc;
     snprintf(sid, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+    if (alert != NULL && !PQgetisnull(res, 0, 1)) {
+        alert->id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        alert->text = strdup(PQgetvalue(res, 0, 2));
+    }
     PQclear(res);
     if (sess_new_refresh(refresh) != UMS_OK)
         return UMS_ERR;

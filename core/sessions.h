@@ -23,10 +23,20 @@ enum sess_scope { SCOPE_GLOBAL, SCOPE_LOCAL, SCOPE_OTHERS };
 /* A fresh random refresh token (256 bits, base64url). 0 or UMS_ERR. */
 int sess_new_refresh(char out[REFRESH_TOKEN_LEN + 1]);
 
+/* A "new sign-in from a new device" outbox event that a new session added:
+ * publish it after commit (auth_event_publish frees text). id 0: none. */
+struct sess_alert {
+    long long id;
+    char *text;
+};
+
 /* Creates a session and its first refresh token, in the caller's transaction
- * if one is open. method is the amr method ("password", ...). */
+ * if one is open. method is the amr method ("password", ...). The device
+ * (user agent) is noted; with alert non-NULL, a device new to a user who has
+ * others adds an alert event, returned in *alert. */
 int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, const char *ip,
-                const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1]);
+                const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1],
+                struct sess_alert *alert);
 
 /*
  * Rotates a refresh token in its own transaction. The child token is

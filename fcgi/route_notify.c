@@ -1,5 +1,6 @@
 /* route_notify.c - /api/v1/users/{id}/notifications, notification-preferences
  * and devices: the owner's own inbox, switches and push tokens. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,38 @@ void route_notifications_list(struct req *r)
     else
         api_reply_rc(r, rc, field);
     buf_free(&out);
+}
+
+/* POST .../notifications {"title": "...", "message": "..."}: an admin's
+ * message to the user, delivered as the user's preferences say. */
+void route_notifications_send(struct req *r)
+{
+    const char *id, *title = NULL, *message = NULL, *field = NULL;
+    size_t tlen = 0, mlen = 0;
+    struct client_info ci;
+    long long event_id = 0;
+    char out[64];
+    int rc;
+
+    if (api_target(r, TARGET_ADMIN, &id) || body_require_object(r) ||
+        body_str(r, "title", &title, &tlen) || body_str(r, "message", &message, &mlen))
+        return;
+    req_client(r, &ci);
+    rc = notify_admin_message(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, ci.ip,
+                              title, tlen, message, mlen, &event_id, &field);
+    if (rc == UMS_EINVALID) {
+        api_field_error(r, field, title == NULL || message == NULL ? "required" : "invalid",
+                        strcmp(field, "title") == 0
+                            ? "title must be 1 to 120 characters on one line"
+                            : "message must be 1 to 4000 characters of text");
+        return;
+    }
+    if (rc != UMS_OK) {
+        api_reply_rc(r, rc, NULL);
+        return;
+    }
+    snprintf(out, sizeof(out), "{\"event_id\":%lld}", event_id);
+    reply_json(r, 202, out, strlen(out));
 }
 
 static void mark(struct req *r, const char *nid)

@@ -64,6 +64,8 @@ const struct route ums_routes[] = {
      AUTH_USER},
     {M_GET, "/api/v1/users/{id}/notifications", route_notifications_list, API, 0, R_NEEDS_DB,
      AUTH_USER},
+    {M_POST, "/api/v1/users/{id}/notifications", route_notifications_send, API, API_BODY, RW,
+     AUTH_USER_OR_SERVICE},
     {M_POST, "/api/v1/users/{id}/notifications/read-all", route_notifications_read_all, API, 0,
      R_NEEDS_DB, AUTH_USER},
     {M_POST, "/api/v1/users/{id}/notifications/{nid}/read", route_notification_read, API, 0,

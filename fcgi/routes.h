@@ -40,6 +40,7 @@ void route_audit_list(struct req *r);
 void route_avatar_put(struct req *r);
 void route_notifications_list(struct req *r);
 void route_notification_read(struct req *r);
+void route_notifications_send(struct req *r);
 void route_notifications_read_all(struct req *r);
 void route_prefs_get(struct req *r);
 void route_prefs_put(struct req *r);

@@ -25,18 +25,32 @@ static int is_ascii(const char *s)
     return 1;
 }
 
-/* Subject: as is when ASCII, else =?UTF-8?B?...?= (CR/LF never pass). */
+/* Subject: as is when short ASCII; else RFC 2047 encoded words of at most
+ * 39 bytes of UTF-8 each (64 characters encoded; the first line with
+ * "Subject: " stays within 78), cut between characters, on folded lines. At most 700 bytes of subject. CR/LF never pass. */
 static int add_subject(struct buf *out, const char *s)
 {
-    unsigned char enc[1024];
-    size_t n = strlen(s);
+    unsigned char enc[64];
+    size_t n = strlen(s), off = 0;
+    int rc;
 
-    if (is_ascii(s))
+    if (is_ascii(s) && n <= 70)
         return buf_printf(out, "Subject: %s\r\n", s);
     if (n > 700)
         n = 700;
-    EVP_EncodeBlock(enc, (const unsigned char *)s, (int)n);
-    return buf_printf(out, "Subject: =?UTF-8?B?%s?=\r\n", enc);
+    rc = buf_adds(out, "Subject:");
+    while (rc == 0 && off < n) {
+        size_t take = n - off > 39 ? 39 : n - off;
+        /* Back off to a character's first byte. */
+        while (take > 0 && off + take < n && ((unsigned char)s[off + take] & 0xc0) == 0x80)
+            take--;
+        if (take == 0)
+            break;
+        EVP_EncodeBlock(enc, (const unsigned char *)s + off, (int)take);
+        rc = buf_printf(out, "%s=?UTF-8?B?%s?=", off == 0 ? " " : "\r\n ", enc);
+        off += take;
+    }
+    return rc == 0 ? buf_adds(out, "\r\n") : rc;
 }
 
 /* Bodies with CRLF line ends, as RFC 5322 wants. */
@@ -47,6 +61,59 @@ static int add_body(struct buf *out, const char *s)
     for (; *s && rc == 0; s++)
         rc = *s == '\n' ? buf_adds(out, "\r\n") : *s == '\r' ? 0 : buf_addc(out, *s);
     return rc;
+}
+
+/* Quoted-printable (RFC 2045) with CRLF line ends and soft breaks before
+ * column 76. */
+static int add_qp(struct buf *out, const char *s)
+{
+    int rc = 0, col = 0;
+
+    for (; *s && rc == 0; s++) {
+        unsigned char c = (unsigned char)*s;
+        char tok[4];
+        if (c == '\r')
+            continue;
+        if (c == '\n') {
+            rc = buf_adds(out, "\r\n");
+            col = 0;
+            continue;
+        }
+        /* Spaces at a line's end, '=' and everything but printable ASCII are encoded. */
+        if ((c >= 33 && c <= 126 && c != '=') ||
+            ((c == ' ' || c == '\t') && s[1] != '\n' && s[1] != '\r' && s[1] != '\0'))
+            snprintf(tok, sizeof(tok), "%c", c);
+        else
+            snprintf(tok, sizeof(tok), "=%02X", c);
+        if (col + (int)strlen(tok) > 75) {
+            rc = buf_adds(out, "=\r\n");
+            col = 0;
+        }
+        if (rc == 0)
+            rc = buf_adds(out, tok);
+        col += (int)strlen(tok);
+    }
+    return rc;
+}
+
+/* One part of the message: 8bit, or quoted-printable when a line is longer
+ * than RFC 5322's 998 bytes. */
+static int add_part(struct buf *out, const char *boundary, const char *type, const char *body)
+{
+    size_t line = 0, longest = 0;
+
+    for (const char *p = body; *p; p++) {
+        line = *p == '\n' ? 0 : line + 1;
+        if (line > longest)
+            longest = line;
+    }
+    buf_printf(out, "--%s\r\nContent-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: %s"
+                    "\r\n\r\n", boundary, type, longest > 998 ? "quoted-printable" : "8bit");
+    if (longest > 998)
+        add_qp(out, body);
+    else
+        add_body(out, body);
+    return buf_adds(out, "\r\n");
 }
 
 int mail_render(struct buf *out, const struct mail *m)
@@ -72,13 +139,9 @@ int mail_render(struct buf *out, const struct mail *m)
                m->event_id, mid, host);
     buf_printf(out, "X-Ums-Event: %s\r\n", m->event_type);
     buf_printf(out, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
-    buf_printf(out, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                    "Content-Transfer-Encoding: 8bit\r\n\r\n", boundary);
-    add_body(out, m->text);
-    buf_printf(out, "\r\n--%s\r\nContent-Type: text/html; charset=utf-8\r\n"
-                    "Content-Transfer-Encoding: 8bit\r\n\r\n", boundary);
-    add_body(out, m->html);
-    return buf_printf(out, "\r\n--%s--\r\n", boundary);
+    add_part(out, boundary, "text/plain", m->text);
+    add_part(out, boundary, "text/html", m->html);
+    return buf_printf(out, "--%s--\r\n", boundary);
 }
 
 int tx_file_send(const char *maildir, const struct mail *m)

@@ -40,6 +40,18 @@ int sh(const char *cmd)
     return rc == -1 ? -1 : WEXITSTATUS(rc);
 }
 
+int sh_out(const char *cmd, char *out, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    size_t got;
+
+    if (p == NULL)
+        return -1;
+    got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    return pclose(p) == 0 ? 0 : -1;
+}
+
 void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

@@ -18,6 +18,10 @@ const char *env_need(const char *name);
 /* Runs a shell command from the repository root; returns its exit status. */
 int sh(const char *cmd);
 
+/* Runs a shell command (from the current folder) and puts the start of its
+ * output, NUL-terminated, in out; 0 when it exited with 0. */
+int sh_out(const char *cmd, char *out, size_t n);
+
 /* One HTTP request to UMS_URL + path. headers is NULL-terminated ("Name: value").
  * source_ip, when not NULL, binds the client to that loopback address.
  * Returns 0 when a response arrived. */

@@ -29,19 +29,6 @@ static void sg_port(void)
         export_port("FCM_PORT", 1003);
 }
 
-/* The output of a shell command (first 64 KiB) in out. */
-static int sh_out(const char *cmd, char *out, size_t n)
-{
-    sg_port();
-    FILE *p = popen(cmd, "r");
-    size_t got = 0;
-    if (p == NULL)
-        return -1;
-    got = fread(out, 1, n - 1, p);
-    out[got] = '\0';
-    return pclose(p) == 0 ? 0 : -1;
-}
-
 /* The requests the mock received for `to`, parsed (caller puts). */
 static struct json_object *mock_requests(const char *to)
 {

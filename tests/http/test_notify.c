@@ -216,3 +216,194 @@ CTEST(devices, add_move_remove)
     snprintf(path, sizeof(path), "/api/v1/users/%s/devices", a.user_id);
     ASSERT_EQ(admin_req("POST", path, body, b.access, NULL), 403);
 }
+
+/* How many in-app notifications of `kind` the user has, after waiting up
+ * to secs for at least `want`. */
+static int inbox_count(const struct session *s, const char *kind, int want, int secs,
+                       char *last_body, size_t n)
+{
+    int count = 0;
+    for (int i = 0; i == 0 || (count < want && i < secs * 10); i++) {
+        struct json_object *o = get_json("/api/v1/users/me/notifications?limit=100", s->access, 200),
+                           *data;
+        if (i > 0)
+            sleep_ms(100);
+        count = 0;
+        for (size_t k = 0; o != NULL && json_object_object_get_ex(o, "data", &data) &&
+                           k < json_object_array_length(data);
+             k++) {
+            struct json_object *it = json_object_array_get_idx(data, k);
+            if (jstr(it, "kind") != NULL && strcmp(jstr(it, "kind"), kind) == 0) {
+                if (count++ == 0 && last_body != NULL)
+                    snprintf(last_body, n, "%s: %s", jstr(it, "title"), jstr(it, "body"));
+            }
+        }
+        json_object_put(o);
+    }
+    return count;
+}
+
+/* How many emails of event `event` the Maildir holds for `to`. */
+static int mail_count(const char *to, const char *event)
+{
+    char cmd[1024], out[64];
+    snprintf(cmd, sizeof(cmd),
+             "grep -l -F 'To: <%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
+             " xargs -0 -r grep -l -F 'X-Ums-Event: %s' | wc -l",
+             to, event);
+    return sh_out(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
+}
+
+static long login_ua(const char *email, const char *ua, int src)
+{
+    char body[512], uah[512];
+    const char *hdr[3] = {"Content-Type: application/json", uah, NULL};
+    struct http_resp r;
+    long st;
+    snprintf(uah, sizeof(uah), "User-Agent: %s", ua);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}", email);
+    if (http_req("POST", "/auth/v1/token?grant_type=password", hdr, body, strlen(body),
+                 src_for(src), &r) != 0)
+        return -1;
+    st = r.status;
+    http_resp_free(&r);
+    return st;
+}
+
+CTEST(alerts, a_sign_in_from_a_new_device_is_announced_once)
+{
+    struct session u;
+    char e[128], body[512];
+    static const char ff120[] = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    static const char ff121[] = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "newdev"), 0);
+    /* The device of the sign-up is known: signing in from it again is quiet. */
+    ASSERT_EQ(login(e, "correct horse battery", src_for(31), NULL, NULL), 200);
+    ASSERT_EQ(login_ua(e, ff120, 31), 200);
+    ASSERT_EQ(inbox_count(&u, "new_sign_in", 1, 15, body, sizeof(body)), 1);
+    ASSERT_TRUE(strstr(body, "Firefox/120.0") != NULL);
+    ASSERT_TRUE(strstr(body, "127.") != NULL); /* the address it came from */
+    /* The same browser after an update, and the sign-up's device: no alert. */
+    ASSERT_EQ(login_ua(e, ff121, 31), 200);
+    ASSERT_EQ(login(e, "correct horse battery", src_for(31), NULL, NULL), 200);
+    sleep_ms(1500);
+    ASSERT_EQ(inbox_count(&u, "new_sign_in", 2, 0, NULL, 0), 1);
+    ASSERT_EQ(mail_count(e, "user.new_sign_in"), 1);
+    /* Switched off for email: the next new device is announced in-app only. */
+    ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences",
+                        "{\"new_sign_in\":{\"email\":false}}", u.access, NULL),
+              200);
+    ASSERT_EQ(login_ua(e, "ExampleApp/3.1 (iPhone; iOS 17.1)", 31), 200);
+    ASSERT_EQ(inbox_count(&u, "new_sign_in", 2, 15, body, sizeof(body)), 2);
+    ASSERT_TRUE(strstr(body, "ExampleApp") != NULL);
+    sleep_ms(500);
+    ASSERT_EQ(mail_count(e, "user.new_sign_in"), 1);
+}
+
+CTEST(admin_message, sent_by_an_admin_to_the_inbox_and_by_email)
+{
+    struct session u, other;
+    char e[128], eo[128], path[256], body[512];
+    struct http_resp r;
+    const char *key = env_need("UMS_SERVICE_KEY");
+    struct json_object *o;
+
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "adminmsg"), 0);
+    ASSERT_EQ(user_new(&other, eo, sizeof(eo), "adminmsg-o"), 0);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/notifications", u.user_id);
+    ASSERT_EQ(admin_req("POST", path,
+                        "{\"title\":\"Maintenance tonight\","
+                        "\"message\":\"We restart at 22:00.\\nSee <b>status</b> & more.\"}",
+                        key, &r),
+              202);
+    o = jparse(&r);
+    http_resp_free(&r);
+    ASSERT_NOT_NULL(o);
+    struct json_object *id;
+    ASSERT_TRUE(json_object_object_get_ex(o, "event_id", &id) && json_object_get_int64(id) > 0);
+    json_object_put(o);
+    ASSERT_EQ(inbox_count(&u, "admin_message", 1, 15, body, sizeof(body)), 1);
+    ASSERT_STR_EQ(body, "Maintenance tonight: We restart at 22:00.\nSee <b>status</b> & more.");
+    for (int i = 0; i < 50 && mail_count(e, "admin.message") < 1; i++)
+        sleep_ms(100);
+    ASSERT_EQ(mail_count(e, "admin.message"), 1);
+    /* The HTML part escapes what the admin wrote. */
+    {
+        char cmd[1024], out[256];
+        snprintf(cmd, sizeof(cmd),
+                 "grep -l -F 'To: <%s>' \"$UMS_MAILDIR\"/new/* | tr '\\n' '\\0' |"
+                 " xargs -0 grep -h -o -F 'See &lt;b&gt;status&lt;/b&gt; &amp; more.' | head -1",
+                 e);
+        ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+        ASSERT_STR_EQ(out, "See &lt;b&gt;status&lt;/b&gt; &amp; more.\n");
+    }
+    /* Audited. */
+    {
+        char cmd[512], out[64];
+        snprintf(cmd, sizeof(cmd),
+                 "psql -X -A -t -q \"$DATABASE_URL\" -c \"SELECT count(*) FROM audit_log WHERE"
+                 " action = 'admin.message' AND target_id = '%s'\"",
+                 u.user_id);
+        ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+        ASSERT_STR_EQ(out, "1\n");
+    }
+    /* Only admins; an unknown user is 404. */
+    ASSERT_EQ(admin_req("POST", path, "{\"title\":\"t\",\"message\":\"m\"}", other.access, NULL),
+              403);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/notifications",
+                        "{\"title\":\"t\",\"message\":\"m\"}", other.access, NULL),
+              403);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/00000000-0000-4000-8000-000000000000/notifications",
+                        "{\"title\":\"t\",\"message\":\"m\"}", key, NULL),
+              404);
+    /* Bad bodies: each a 400 naming the field, nothing sent. */
+    static const struct {
+        const char *body, *field;
+    } bad[] = {
+        {"{\"message\":\"m\"}", "title"},
+        {"{\"title\":\"t\"}", "message"},
+        {"{\"title\":\"\",\"message\":\"m\"}", "title"},
+        {"{\"title\":\"two\\nlines\",\"message\":\"m\"}", "title"},
+        {"{\"title\":\"t\\r\\nBcc: x@example.com\",\"message\":\"m\"}", "title"},
+        {"{\"title\":\"t\",\"message\":\"\"}", "message"},
+        {"{\"title\":\"t\",\"message\":\"a\\u0000b\"}", "message"},
+        {"{\"title\":7,\"message\":\"m\"}", "title"},
+        {"{\"title\":\"t\",\"message\":[\"m\"]}", "message"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ASSERT_EQ(admin_req("POST", path, bad[i].body, key, &r), 400);
+        o = jparse(&r);
+        http_resp_free(&r);
+        ASSERT_NOT_NULL(o);
+        ASSERT_TRUE(strstr(json_object_to_json_string(o), bad[i].field) != NULL);
+        json_object_put(o);
+    }
+    ASSERT_EQ(admin_req("POST", path, "[1,2]", key, NULL), 400);
+    ASSERT_EQ(admin_req("POST", path, "{\"title\":", key, NULL), 400);
+    {
+        /* 121 characters of title (multi-byte), 4001 of message. */
+        char *big = malloc(20000);
+        ASSERT_NOT_NULL(big);
+        int n = snprintf(big, 64, "{\"message\":\"m\",\"title\":\"");
+        for (int i = 0; i < 121; i++)
+            n += snprintf(big + n, 8, "\xc3\xa9");
+        strcpy(big + n, "\"}");
+        ASSERT_EQ(admin_req("POST", path, big, key, NULL), 400);
+        n = snprintf(big, 64, "{\"title\":\"t\",\"message\":\"");
+        memset(big + n, 'x', 4001);
+        strcpy(big + n + 4001, "\"}");
+        ASSERT_EQ(admin_req("POST", path, big, key, NULL), 400);
+        /* 120 and 4000 are fine. */
+        n = snprintf(big, 64, "{\"title\":\"");
+        for (int i = 0; i < 120; i++)
+            n += snprintf(big + n, 8, "\xc3\xa9");
+        n += snprintf(big + n, 64, "\",\"message\":\"");
+        memset(big + n, 'y', 4000);
+        strcpy(big + n + 4000, "\"}");
+        ASSERT_EQ(admin_req("POST", path, big, key, NULL), 202);
+        free(big);
+    }
+    sleep_ms(1000);
+    ASSERT_EQ(inbox_count(&u, "admin_message", 3, 10, NULL, 0), 2);
+}

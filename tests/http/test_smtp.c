@@ -16,17 +16,6 @@
 
 /* The SMTP server listens on the stack's HTTP port + 1002 ($SMTP_PORT). */
 
-static int sh_out(const char *cmd, char *out, size_t n)
-{
-    FILE *p = popen(cmd, "r");
-    size_t got;
-    if (p == NULL)
-        return -1;
-    got = fread(out, 1, n - 1, p);
-    out[got] = '\0';
-    return pclose(p) == 0 ? 0 : -1;
-}
-
 /* The message the server stored for `to` into out (waits up to secs). */
 static int message_for(const char *to, char *out, size_t n, int secs)
 {
