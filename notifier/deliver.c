@@ -287,6 +287,7 @@ static int render_email(struct notifier *n, struct job *j)
             *c = ' ';
     j->mail.from = cfg->email.from;
     j->mail.to = j->email;
+    j->mail.to_name = j->name;
     j->mail.subject = j->subject.p;
     j->mail.text = j->text.p != NULL ? j->text.p : "";
     j->mail.html = j->html.p != NULL ? j->html.p : "";

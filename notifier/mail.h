@@ -11,6 +11,7 @@ struct ums_config;
 struct mail {
     const char *from;
     const char *to;
+    const char *to_name; /* the recipient's name, or NULL */
     const char *subject; /* UTF-8; encoded per RFC 2047 when not ASCII */
     const char *text;
     const char *html;
@@ -43,7 +44,8 @@ int tx_smtp_send(const struct ums_config *cfg, const struct mail *m, struct tx_r
 int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *title,
                 const char *body, long long event_id, struct tx_result *res);
 
-/* Renders a multipart/alternative message with Date and Message-ID. */
+/* Renders a multipart/alternative message with Date and Message-ID; names
+ * and subjects that are not short ASCII as RFC 2047 encoded words. */
 int mail_render(struct buf *out, const struct mail *m);
 
 /* The file transport: one message per file in the Maildir dir (tmp/ then

@@ -25,20 +25,17 @@ static int is_ascii(const char *s)
     return 1;
 }
 
-/* Subject: as is when short ASCII; else RFC 2047 encoded words of at most
- * 39 bytes of UTF-8 each (64 characters encoded; the first line with
- * "Subject: " stays within 78), cut between characters, on folded lines. At most 700 bytes of subject. CR/LF never pass. */
-static int add_subject(struct buf *out, const char *s)
+/* RFC 2047 encoded words of at most 39 bytes of UTF-8 each (64 characters
+ * encoded, so a line stays within 78), cut between characters, on folded
+ * lines. At most 700 bytes. */
+static int add_encoded(struct buf *out, const char *s)
 {
     unsigned char enc[64];
     size_t n = strlen(s), off = 0;
-    int rc;
+    int rc = 0;
 
-    if (is_ascii(s) && n <= 70)
-        return buf_printf(out, "Subject: %s\r\n", s);
     if (n > 700)
         n = 700;
-    rc = buf_adds(out, "Subject:");
     while (rc == 0 && off < n) {
         size_t take = n - off > 39 ? 39 : n - off;
         /* Back off to a character's first byte. */
@@ -50,7 +47,46 @@ static int add_subject(struct buf *out, const char *s)
         rc = buf_printf(out, "%s=?UTF-8?B?%s?=", off == 0 ? " " : "\r\n ", enc);
         off += take;
     }
+    return rc;
+}
+
+/* Subject: as is when short ASCII, else encoded words. CR/LF never pass. */
+static int add_subject(struct buf *out, const char *s)
+{
+    int rc;
+
+    if (is_ascii(s) && strlen(s) <= 70)
+        return buf_printf(out, "Subject: %s\r\n", s);
+    rc = buf_adds(out, "Subject:");
+    if (rc == 0)
+        rc = add_encoded(out, s);
     return rc == 0 ? buf_adds(out, "\r\n") : rc;
+}
+
+/* From: or To: with a display name: a quoted string when it is short
+ * ASCII, encoded words otherwise; no name gives the bare <address>. */
+static int add_address(struct buf *out, const char *field, const char *name, size_t nlen,
+                       const char *addr, size_t alen)
+{
+    char nm[512];
+    int rc;
+
+    if (nlen >= sizeof(nm))
+        nlen = sizeof(nm) - 1;
+    memcpy(nm, name, nlen);
+    nm[nlen] = '\0';
+    rc = buf_printf(out, "%s:", field);
+    if (rc == 0 && nlen > 0 && is_ascii(nm) && nlen <= 60) {
+        rc = buf_adds(out, " \"");
+        for (size_t i = 0; rc == 0 && i < nlen; i++)
+            rc = nm[i] == '"' || nm[i] == '\\' ? buf_printf(out, "\\%c", nm[i])
+                                                 : buf_addc(out, nm[i]);
+        if (rc == 0)
+            rc = buf_adds(out, "\"");
+    } else if (rc == 0 && nlen > 0) {
+        rc = add_encoded(out, nm);
+    }
+    return rc == 0 ? buf_printf(out, " <%.*s>\r\n", (int)alen, addr) : rc;
 }
 
 /* Bodies with CRLF line ends, as RFC 5322 wants. */
@@ -123,8 +159,16 @@ int mail_render(struct buf *out, const struct mail *m)
     time_t now = time(NULL);
     struct tm tm;
 
-    if (strpbrk(m->to, "\r\n<>,") != NULL || strpbrk(m->from, "\r\n") != NULL)
+    const char *lt = strchr(m->from, '<'), *gt = lt != NULL ? strchr(lt, '>') : NULL;
+    size_t fnlen = 0;
+
+    if (strpbrk(m->to, "\r\n<>,\"") != NULL || strpbrk(m->from, "\r\n") != NULL)
         return UMS_EINVALID;
+    if (lt != NULL && gt != NULL) { /* "Name <address>" */
+        fnlen = (size_t)(lt - m->from);
+        while (fnlen > 0 && m->from[fnlen - 1] == ' ')
+            fnlen--;
+    }
     random_bytes(rnd, sizeof(rnd));
     hex_encode(mid, rnd, sizeof(rnd));
     snprintf(boundary, sizeof(boundary), "=_ums_%.16s", mid);
@@ -133,7 +177,12 @@ int mail_render(struct buf *out, const struct mail *m)
     if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
-    buf_printf(out, "From: %s\r\nTo: <%s>\r\n", m->from, m->to);
+    if (lt != NULL && gt != NULL)
+        add_address(out, "From", m->from, fnlen, lt + 1, (size_t)(gt - lt - 1));
+    else
+        add_address(out, "From", "", 0, m->from, strlen(m->from));
+    add_address(out, "To", m->to_name != NULL ? m->to_name : "",
+                m->to_name != NULL ? strlen(m->to_name) : 0, m->to, strlen(m->to));
     add_subject(out, m->subject);
     buf_printf(out, "Date: %s\r\nMessage-ID: <%lld.%s@%s>\r\nMIME-Version: 1.0\r\n", date,
                m->event_id, mid, host);

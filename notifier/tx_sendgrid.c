@@ -32,6 +32,8 @@ static char *request_body(const struct mail *m)
     char *out;
 
     json_object_object_add(addr, "email", json_object_new_string(m->to));
+    if (m->to_name != NULL && m->to_name[0] != '\0')
+        json_object_object_add(addr, "name", json_object_new_string(m->to_name));
     json_object_array_add(to, addr);
     json_object_object_add(p, "to", to);
     json_object_array_add(pers, p);

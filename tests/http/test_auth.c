@@ -743,8 +743,11 @@ static int wait_mail(const char *to, const char *event, char *otp, char *th, cha
                 continue;
             while (fgets(line, sizeof(line), f) != NULL && strcmp(line, "\r\n") != 0) {
                 char want[512];
-                snprintf(want, sizeof(want), "To: <%s>\r\n", to);
-                match_to |= strcasecmp(line, want) == 0;
+                size_t ll = strlen(line), wl;
+                snprintf(want, sizeof(want), "<%s>\r\n", to);
+                wl = strlen(want);
+                match_to |= strncmp(line, "To: ", 4) == 0 && ll >= wl &&
+                            strcasecmp(line + ll - wl, want) == 0;
                 snprintf(want, sizeof(want), "X-Ums-Event: %s\r\n", event);
                 match_ev |= strcmp(line, want) == 0;
             }

@@ -248,7 +248,7 @@ static int mail_count(const char *to, const char *event)
 {
     char cmd[1024], out[64];
     snprintf(cmd, sizeof(cmd),
-             "grep -l -F 'To: <%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
+             "grep -l -F '<%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
              " xargs -0 -r grep -l -F 'X-Ums-Event: %s' | wc -l",
              to, event);
     return sh_out(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
@@ -332,7 +332,7 @@ CTEST(admin_message, sent_by_an_admin_to_the_inbox_and_by_email)
     {
         char cmd[1024], out[256];
         snprintf(cmd, sizeof(cmd),
-                 "grep -l -F 'To: <%s>' \"$UMS_MAILDIR\"/new/* | tr '\\n' '\\0' |"
+                 "grep -l -F '<%s>' \"$UMS_MAILDIR\"/new/* | tr '\\n' '\\0' |"
                  " xargs -0 grep -h -o -F 'See &lt;b&gt;status&lt;/b&gt; &amp; more.' | head -1",
                  e);
         ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);

@@ -14,12 +14,24 @@
 #include "../../notifier/mail.h"
 #include "../../notifier/template.h"
 
-static int render(struct buf *out, const char *subject, const char *text)
+static int render_as(struct buf *out, const char *from, const char *to_name,
+                     const char *subject, const char *text)
 {
-    struct mail m = {"ums <no-reply@example.com>", "a@example.com", subject, text, "<p>h</p>",
-                     "admin.message", 42};
+    struct mail m = {.from = from,
+                     .to = "a@example.com",
+                     .to_name = to_name,
+                     .subject = subject,
+                     .text = text,
+                     .html = "<p>h</p>",
+                     .event_type = "admin.message",
+                     .event_id = 42};
     buf_init(out, 1 << 20);
     return mail_render(out, &m);
+}
+
+static int render(struct buf *out, const char *subject, const char *text)
+{
+    return render_as(out, "ums <no-reply@example.com>", NULL, subject, text);
 }
 
 /* The header block's lines: none longer than 78 characters. */
@@ -88,6 +100,31 @@ CTEST(subject, line_breaks_never_make_a_header)
     ASSERT_TRUE(strstr(b.p, "\r\nBcc:") == NULL);
     ASSERT_EQ(decode_subject(b.p, back, sizeof(back)), 0);
     ASSERT_STR_EQ(back, "Hi\r\nBcc: victim@example.com");
+    buf_free(&b);
+}
+
+CTEST(addresses, names_quoted_or_encoded)
+{
+    struct buf b;
+    ASSERT_EQ(render_as(&b, "no-reply@example.com", "", "s", "t"), UMS_OK);
+    ASSERT_TRUE(strstr(b.p, "From: <no-reply@example.com>\r\nTo: <a@example.com>\r\n") != NULL);
+    buf_free(&b);
+    ASSERT_EQ(render_as(&b, "Acme \"Team\" <no-reply@example.com>", "Ann \\ <Bob>", "s", "t"),
+              UMS_OK);
+    ASSERT_TRUE(strstr(b.p, "From: \"Acme \\\"Team\\\"\" <no-reply@example.com>\r\n") != NULL);
+    ASSERT_TRUE(strstr(b.p, "To: \"Ann \\\\ <Bob>\" <a@example.com>\r\n") != NULL);
+    buf_free(&b);
+    /* "Équipe" and "Zoë": encoded words (base64 of the UTF-8). */
+    ASSERT_EQ(render_as(&b, "\xc3\x89quipe <no-reply@example.com>", "Zo\xc3\xab", "s", "t"),
+              UMS_OK);
+    ASSERT_TRUE(strstr(b.p, "From: =?UTF-8?B?w4lxdWlwZQ==?= <no-reply@example.com>\r\n") != NULL);
+    ASSERT_TRUE(strstr(b.p, "To: =?UTF-8?B?Wm/Dqw==?= <a@example.com>\r\n") != NULL);
+    buf_free(&b);
+    /* A line break in an address is refused, not rendered. */
+    buf_init(&b, 4096);
+    struct mail m = {.from = "x <a@b>", .to = "a@example.com\r\nBcc: v@example.com",
+                     .subject = "s", .text = "t", .html = "h", .event_type = "e"};
+    ASSERT_EQ(mail_render(&b, &m), UMS_EINVALID);
     buf_free(&b);
 }
 
