@@ -337,9 +337,28 @@ static long fcm_tokens_issued(void)
     return strtol(strstr(out, "\"tokens\":") ? strstr(out, "\"tokens\":") + 9 : "-1", NULL, 10);
 }
 
+/* Tells the FCM stand-in how to answer device `dev` (a JSON array). */
+static int fcm_script(const char *dev, const char *responses)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "curl -fsS -X POST -d '{\"token\":\"%s\",\"responses\":%s}' "
+             "\"http://127.0.0.1:$FCM_PORT/_script\" >/dev/null",
+             dev, responses);
+    return sh(cmd);
+}
+
+/* Registers a push device for the signed-in user; the HTTP status. */
+static long add_device(const struct session *u, const char *token, const char *platform)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"%s\"}", token, platform);
+    return admin_req("POST", "/api/v1/users/me/devices", body, u->access, NULL);
+}
+
 CTEST(push, fcm_with_a_cached_access_token_and_gone_devices_removed)
 {
-    char e[128], path[256], body[256], dev[64], gone[64], sql[512];
+    char e[128], path[256], dev[64], gone[64], sql[512];
     struct session u;
     const char *key = env_need("UMS_SERVICE_KEY");
     unsigned r = (unsigned)getpid() ^ (unsigned)time(NULL);
@@ -348,10 +367,8 @@ CTEST(push, fcm_with_a_cached_access_token_and_gone_devices_removed)
     ASSERT_EQ(signup(e, "correct horse battery", &u), 0);
     snprintf(dev, sizeof(dev), "dev-%08x", r);
     snprintf(gone, sizeof(gone), "gone-%08x", r);
-    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"android\"}", dev);
-    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
-    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"ios\"}", gone);
-    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    ASSERT_EQ(add_device(&u, dev, "android"), 201);
+    ASSERT_EQ(add_device(&u, gone, "ios"), 201);
     snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
     ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
     ASSERT_EQ(fcm_messages(dev, 1, 10), 1);
@@ -380,7 +397,7 @@ CTEST(push, fcm_with_a_cached_access_token_and_gone_devices_removed)
 
 CTEST(push, fcm_500_429_and_a_hang_are_retried_then_delivered_once)
 {
-    char e[128], path[256], body[256], dev[64], cmd[512], out[256];
+    char e[128], path[256], dev[64], cmd[512], out[256];
     struct session u;
     const char *key = env_need("UMS_SERVICE_KEY");
     unsigned r = (unsigned)getpid() * 7919u ^ (unsigned)time(NULL);
@@ -388,14 +405,10 @@ CTEST(push, fcm_500_429_and_a_hang_are_retried_then_delivered_once)
     new_email(e, sizeof(e), "push-retry");
     ASSERT_EQ(signup(e, "correct horse battery", &u), 0);
     snprintf(dev, sizeof(dev), "retry-%08x", r);
-    snprintf(cmd, sizeof(cmd),
-             "curl -fsS -X POST -d '{\"token\":\"%s\",\"responses\":[{\"status\":500},"
-             "{\"status\":429,\"headers\":{\"Retry-After\":\"1\"}},{\"hang\":true}]}' "
-             "\"http://127.0.0.1:$FCM_PORT/_script\" >/dev/null",
-             dev);
-    ASSERT_EQ(sh(cmd), 0);
-    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"web\"}", dev);
-    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    ASSERT_EQ(fcm_script(dev, "[{\"status\":500},{\"status\":429,\"headers\":"
+                              "{\"Retry-After\":\"1\"}},{\"hang\":true}]"),
+              0);
+    ASSERT_EQ(add_device(&u, dev, "web"), 201);
     snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
     ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
     ASSERT_EQ(fcm_messages(dev, 1, 20), 1);
@@ -411,7 +424,7 @@ CTEST(push, fcm_500_429_and_a_hang_are_retried_then_delivered_once)
 
 CTEST(push, a_retry_goes_only_to_the_devices_that_missed_it)
 {
-    char e[128], path[256], body[256], good[64], bad[64], cmd[768], out[256];
+    char e[128], path[256], good[64], bad[64], cmd[768], out[256];
     struct session u;
     const char *key = env_need("UMS_SERVICE_KEY");
     unsigned r = (unsigned)getpid() * 104729u ^ (unsigned)time(NULL);
@@ -422,15 +435,9 @@ CTEST(push, a_retry_goes_only_to_the_devices_that_missed_it)
     snprintf(bad, sizeof(bad), "flaky-%08x", r);
     /* The second device fails twice (the welcome push may take the first
      * answer), then accepts. */
-    snprintf(cmd, sizeof(cmd),
-             "curl -fsS -X POST -d '{\"token\":\"%s\",\"responses\":[{\"status\":500},"
-             "{\"status\":500}]}' \"http://127.0.0.1:$FCM_PORT/_script\" >/dev/null",
-             bad);
-    ASSERT_EQ(sh(cmd), 0);
-    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"android\"}", good);
-    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
-    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"platform\":\"ios\"}", bad);
-    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    ASSERT_EQ(fcm_script(bad, "[{\"status\":500},{\"status\":500}]"), 0);
+    ASSERT_EQ(add_device(&u, good, "android"), 201);
+    ASSERT_EQ(add_device(&u, bad, "ios"), 201);
     snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
     ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
     ASSERT_EQ(fcm_messages(bad, 1, 20), 1);
