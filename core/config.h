@@ -84,6 +84,7 @@ struct ums_config {
         int max_attempts;    /* then the event goes to ums:events:dead */
         int backoff_base_ms; /* first retry delay, doubled each time, with jitter */
         int backoff_max_ms;
+        int keep_days;       /* delivered outbox rows are deleted after this; 0: kept */
     } notifier;
     struct {
         char *transport; /* none | file (JSON files in dir) | fcm */

@@ -192,10 +192,20 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "SELECT id, event::text FROM outbox WHERE published_at IS NULL"
         " AND created_at < now() - make_interval(secs => $1::int) ORDER BY id LIMIT $2::int", 2},
     /* Every delivery row of a batch of events ($1: '{id,id,...}'): state,
-     * attempts, and whether a retry is not due yet. */
+     * attempts, and whether a retry is not due yet; an event still in the
+     * outbox without deliveries has one row with NULLs, a pruned one none. */
     [STMT_DELIVERY_STATES] = {"delivery_states",
-        "SELECT event_id, channel, state, attempts, coalesce(next_attempt_at > now(), false)"
-        " FROM deliveries WHERE event_id = ANY($1::bigint[])", 1},
+        "SELECT o.id, d.channel, d.state, d.attempts, coalesce(d.next_attempt_at > now(), false)"
+        " FROM outbox o LEFT JOIN deliveries d ON d.event_id = o.id"
+        " WHERE o.id = ANY($1::bigint[])", 1},
+    /* Deletes up to $2 outbox rows older than $1 days that were published and
+     * have no delivery waiting for a retry (their deliveries go with them). */
+    [STMT_OUTBOX_PRUNE] = {"outbox_prune",
+        "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o"
+        " WHERE o.created_at < now() - make_interval(days => $1::int)"
+        " AND o.published_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d"
+        "  WHERE d.event_id = o.id AND d.state = 'pending')"
+        " ORDER BY o.id LIMIT $2::int FOR UPDATE SKIP LOCKED)", 2},
     /* The outcomes of a batch, one statement: $1 a JSON array of {event_id,
      * channel, state, last_error, retry_ms}; a retry_ms schedules the next
      * attempt. A final email takes its event's one-time code and link along. */
@@ -205,6 +215,7 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " d AS (INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error,"
         "  next_attempt_at) SELECT event_id, channel, state, 1, last_error,"
         "  now() + make_interval(secs => retry_ms / 1000) FROM r"
+        "  WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.id = r.event_id)"
         "  ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
         "  attempts = d.attempts + 1, last_error = excluded.last_error,"
         "  next_attempt_at = excluded.next_attempt_at, updated_at = now() RETURNING 1)"
@@ -243,6 +254,7 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error)"
         " SELECT r.event_id, 'in_app', CASE WHEN n.id IS NULL THEN 'failed' ELSE 'sent' END, 1,"
         " CASE WHEN n.id IS NULL THEN 'the user is gone' END FROM r LEFT JOIN n ON n.id = r.event_id"
+        " WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.id = r.event_id)"
         " ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
         " attempts = d.attempts + 1, last_error = excluded.last_error, next_attempt_at = NULL,"
         " updated_at = now()", 1},

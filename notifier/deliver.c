@@ -554,6 +554,27 @@ static int load_targets(struct batch *b)
     return rc;
 }
 
+/* Events no longer in the outbox (pruned after [notifier] keep_days, or
+ * removed by hand) were dealt with long ago: they are dropped, not sent. */
+static void drop_pruned(struct batch *b)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < b->njobs; i++) {
+        int found = 0;
+        for (int r = 0; r < PQntuples(b->states) && !found; r++)
+            found = strtoll(PQgetvalue(b->states, r, 0), NULL, 10) == b->jobs[i].id;
+        if (found) {
+            b->jobs[k++] = b->jobs[i];
+            continue;
+        }
+        log_warn("event %s is no longer in the outbox; dropping it", b->jobs[i].entry->oid);
+        b->jobs[i].entry->done = 1;
+        json_object_put(b->jobs[i].ev);
+    }
+    b->njobs = k;
+}
+
 /* Turns the entries into jobs; entries with nothing to do are done at once.
  * An outbox id seen twice in one batch (republished) is left for later. */
 static void make_jobs(struct batch *b, struct entry *e, size_t count)
@@ -627,6 +648,7 @@ void deliver_batch(struct notifier *n, struct entry *e, size_t count)
         if (rc != UMS_OK)
             goto out; /* PostgreSQL is away: the whole batch later */
     }
+    drop_pruned(&b);
     send_emails(&b);
     send_in_app(&b);
     send_push(&b);

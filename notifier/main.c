@@ -205,6 +205,29 @@ static void republish(struct notifier *n)
     PQclear(res);
 }
 
+/* Deletes delivered outbox rows older than [notifier] keep_days (with their
+ * deliveries), 5,000 a statement, at most 100,000 a round. */
+static void prune(struct notifier *n)
+{
+    char days[16];
+    const char *p[2] = {days, "5000"};
+    long total = 0, got = 5000;
+
+    if (n->cfg->notifier.keep_days <= 0)
+        return;
+    snprintf(days, sizeof(days), "%d", n->cfg->notifier.keep_days);
+    for (int i = 0; i < 20 && got == 5000 && !notifier_stopping; i++) {
+        PGresult *res = NULL;
+        if (db_exec(n->db, &res, STMT_OUTBOX_PRUNE, 2, p) != UMS_OK)
+            return;
+        got = res != NULL ? strtol(PQcmdTuples(res), NULL, 10) : 0;
+        total += got;
+        PQclear(res);
+    }
+    if (total > 0)
+        log_info("pruned %ld outbox rows older than %s days", total, days);
+}
+
 static int write_pid(const char *path)
 {
     FILE *f;
@@ -225,7 +248,7 @@ int main(int argc, char **argv)
     char err[512];
     int once = 0, rc = 1, daemon_mode = 0;
     struct sigaction sa;
-    time_t last_republish = 0, last_pending = 0;
+    time_t last_republish = 0, last_pending = 0, last_prune = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -295,6 +318,7 @@ int main(int argc, char **argv)
         drain_pending(&n);
         while (!notifier_stopping && read_batch(&n, ">", -1) > 0)
             ;
+        prune(&n);
         rc = 0;
         goto out;
     }
@@ -304,6 +328,10 @@ int main(int argc, char **argv)
             republish(&n);
             claim(&n);
             last_republish = now;
+        }
+        if (now - last_prune >= 60) {
+            prune(&n);
+            last_prune = now;
         }
         /* Own pending entries (retries) are looked at every second; each
          * one waits for its own next_attempt_at. */

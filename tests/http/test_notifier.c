@@ -88,19 +88,22 @@ static void delivery(const char *to, const char *channel, char *state, size_t n,
     (void)n;
 }
 
-/* Starts the test notifier (sendgrid transport, fast retries) as a daemon. */
+/* The test notifier's settings: sendgrid transport, fast retries. */
+#define NOTIFIER_ENV                                                                               \
+    "UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK                                     \
+    " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"                      \
+    " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"                            \
+    " UMS_NOTIFIER_MAX_ATTEMPTS=8 UMS_NOTIFIER_REPUBLISH_AFTER=1 UMS_PUSH_TRANSPORT=fcm"            \
+    " UMS_PUSH_FCM_URL=http://127.0.0.1:$FCM_PORT"                                                 \
+    " UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE=\"$UMS_STACK/fcm/sa.json\""                                \
+    " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
+
+/* Starts the test notifier as a daemon. */
 static int start_notifier(void)
 {
     sg_port();
-    return sh("UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK
-              " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"
-              " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"
-              " UMS_NOTIFIER_MAX_ATTEMPTS=8 UMS_NOTIFIER_REPUBLISH_AFTER=1"
-              " UMS_NOTIFIER_CONSUMER=test-notifier UMS_PUSH_TRANSPORT=fcm"
-              " UMS_PUSH_FCM_URL=http://127.0.0.1:$FCM_PORT"
-              " UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE=\"$UMS_STACK/fcm/sa.json\""
+    return sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-notifier"
               " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
-              " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
               " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon");
 }
 
@@ -499,6 +502,69 @@ CTEST(faults, sigkill_mid_send_then_delivered_after_restart)
     ASSERT_STR_EQ(st, "sent");
     sleep_ms(1500);
     ASSERT_EQ(wait_requests(e, 3, 1), 2);
+}
+
+CTEST(outbox, delivered_rows_are_pruned_after_keep_days)
+{
+    char tag[64], sql[1536], cmd[2048], out[256];
+
+    snprintf(tag, sizeof(tag), "prune-%ld-%ld", (long)getpid(), (long)time(NULL));
+    snprintf(sql, sizeof(sql),
+             "WITH o AS (INSERT INTO outbox (event, created_at, published_at) SELECT "
+             "jsonb_build_object('type', 'test.prune', 'tag', '%s', 'case', c), "
+             "now() - make_interval(days => d), now() - make_interval(days => d) FROM (VALUES "
+             "('old-sent', 40), ('old-pending', 40), ('young-sent', 10)) v(c, d) "
+             "RETURNING id, event->>'case' AS c) INSERT INTO deliveries (event_id, channel, state) "
+             "SELECT id, 'email', CASE c WHEN 'old-pending' THEN 'pending' ELSE 'sent' END FROM o",
+             tag);
+    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\"", sql);
+    ASSERT_EQ(sh(cmd), 0);
+    /* keep_days is 30 by default; a --once run prunes. */
+    ASSERT_EQ(sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-prune"
+                 " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --once"),
+              0);
+    snprintf(cmd, sizeof(cmd),
+             "psql -X -A -t -q \"$DATABASE_URL\" -c \"SELECT string_agg(o.event->>'case' || ':' || "
+             "(SELECT count(*) FROM deliveries d WHERE d.event_id = o.id), ',' ORDER BY o.id) "
+             "FROM outbox o WHERE o.event->>'tag' = '%s'\"",
+             tag);
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_EQ(out, "old-pending:1,young-sent:1\n");
+    ASSERT_EQ(sql_long("SELECT count(*) FROM deliveries d WHERE NOT EXISTS "
+                       "(SELECT 1 FROM outbox o WHERE o.id = d.event_id)"),
+              0);
+    snprintf(sql, sizeof(sql), "DELETE FROM outbox WHERE event->>'tag' = '%s'", tag);
+    snprintf(cmd, sizeof(cmd), "psql -X -q \"$DATABASE_URL\" -c \"%s\"", sql);
+    ASSERT_EQ(sh(cmd), 0);
+}
+
+CTEST(outbox, an_entry_whose_event_is_gone_is_dropped_unsent)
+{
+    char e[128], after[128], cmd[1400], id[64];
+
+    new_email(e, sizeof(e), "sg-pruned");
+    snprintf(cmd, sizeof(cmd),
+             "port=${REDIS_URL##*:}; port=${port%%%%/*}; "
+             "redis-cli -p \"$port\" -a \"$(cat \"$UMS_STACK/secrets/redis_password\")\" "
+             "--no-auth-warning XADD ums:events '*' outbox_id 999999999999 event "
+             "'{\"type\":\"user.recovery_requested\",\"email\":\"%s\",\"otp\":\"123456\"}' "
+             "| tr -d '\\n'",
+             e);
+    ASSERT_EQ(sh_out(cmd, id, sizeof(id)), 0);
+    ASSERT_TRUE(strchr(id, '-') != NULL);
+    new_email(after, sizeof(after), "sg-pruned-next");
+    ASSERT_EQ(signup(after, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(after, 1, 10), 1);
+    ASSERT_EQ(wait_requests(e, 1, 1), 0);
+    /* Acknowledged and deleted from the stream. */
+    snprintf(cmd, sizeof(cmd),
+             "port=${REDIS_URL##*:}; port=${port%%%%/*}; "
+             "redis-cli -p \"$port\" -a \"$(cat \"$UMS_STACK/secrets/redis_password\")\" "
+             "--no-auth-warning XRANGE ums:events %s %s | grep -c . || true",
+             id, id);
+    char out[64];
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_EQ(out, "0\n");
 }
 
 CTEST(faults, a_recorded_success_is_never_sent_again)
