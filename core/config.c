@@ -83,6 +83,7 @@ static const struct key keys[] = {
     {"auth", "otp_ttl", CT_INT, F(auth.otp_ttl), "3600", 60, 86400, 0},
     {"limits", "signup_per_5min", CT_INT, F(limits.signup_per_5min), "30", 0, 1000000, 0},
     {"limits", "recover_per_5min", CT_INT, F(limits.recover_per_5min), "30", 0, 1000000, 0},
+    {"limits", "resend_per_5min", CT_INT, F(limits.resend_per_5min), "30", 0, 1000000, 0},
     {"limits", "verify_per_5min", CT_INT, F(limits.verify_per_5min), "30", 0, 1000000, 0},
     {"limits", "token_per_5min", CT_INT, F(limits.token_per_5min), "30", 0, 1000000, 0},
     {"limits", "refresh_per_5min", CT_INT, F(limits.refresh_per_5min), "150", 0, 1000000, 0},

@@ -56,6 +56,7 @@ struct ums_config {
     struct {
         int signup_per_5min;
         int recover_per_5min;
+        int resend_per_5min;
         int verify_per_5min;
         int token_per_5min;
         int refresh_per_5min;

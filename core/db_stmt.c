@@ -155,6 +155,12 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " FROM users WHERE email = $1", 1},
     [STMT_USER_RECOVERY_SENT] = {"user_recovery_sent",
         "UPDATE users SET recovery_sent_at = now() WHERE id = $1", 1},
+    /* A confirmation sent again: only to an unconfirmed address, at most
+     * once a minute (the row lock orders concurrent requests). */
+    [STMT_USER_CONFIRMATION_SENT] = {"user_confirmation_sent",
+        "UPDATE users SET confirmation_sent_at = now() WHERE email = $1"
+        " AND email_confirmed_at IS NULL AND (confirmation_sent_at IS NULL"
+        " OR confirmation_sent_at < now() - interval '60 seconds') RETURNING id", 1},
     /* Consumes a live token of one of the kinds in $2 (a text[] literal). */
     [STMT_OTP_CONSUME] = {"otp_consume",
         "UPDATE one_time_tokens SET used_at = now() WHERE token_hash = decode($1, 'hex')"

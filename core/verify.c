@@ -85,6 +85,51 @@ int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, cons
     return rc;
 }
 
+int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
+                const struct client_info *ci)
+{
+    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
+    const char *p[1] = {email};
+    PGresult *res = NULL;
+    long long id = 0;
+    char *text = NULL;
+    int rc;
+
+    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+        return UMS_OK; /* nothing to send, and nothing to tell */
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    rc = db_exec(c->db, &res, STMT_USER_CONFIRMATION_SENT, 1, p);
+    if (rc == UMS_OK && PQntuples(res) == 0) {
+        /* No such account, already confirmed, or sent within the minute. */
+        PQclear(res);
+        db_rollback(c->db);
+        return UMS_OK;
+    }
+    if (rc == UMS_OK)
+        snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (rc == UMS_OK)
+        rc = otp_create(c, uid, "confirmation", email, otp, th);
+    if (rc == UMS_OK)
+        rc = event(c, "user.confirmation_requested", uid, email, otp, th, "signup", redirect_to,
+                   &id, &text);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, NULL, "user.confirmation_resent", uid, ci->ip, NULL);
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    if (rc == UMS_OK) {
+        auth_user_cache_drop(c, uid); /* confirmation_sent_at changed */
+        auth_event_publish(c, id, text);
+    } else {
+        free(text);
+    }
+    return rc;
+}
+
 /* The token kinds a verification type may consume, as a text[] literal. */
 static const char *kinds_for(const char *type)
 {

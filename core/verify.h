@@ -10,6 +10,12 @@
 
 struct ums_ctx;
 
+/* POST /resend, type signup: a new confirmation code and link for an
+ * address that is not confirmed yet, at most once a minute per account.
+ * Like recover, it never tells whether the account exists. */
+int auth_resend(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
+                const struct client_info *ci);
+
 /* POST /recover: sends a recovery code when the account exists (at most one
  * a minute per account). Always 0 unless the database is unavailable. */
 int auth_recover(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,

@@ -42,6 +42,34 @@ void route_recover(struct req *r)
     reply_json(r, 200, "{}", 2);
 }
 
+/* POST /resend {"type":"signup","email":"..."}: always {} (no account is
+ * revealed); other types are not offered (no phone, and an email change is
+ * requested again through PUT /user). */
+void route_resend(struct req *r)
+{
+    const char *type, *email;
+    size_t tlen, elen;
+    struct client_info ci;
+    int rc;
+
+    if (body_require_object(r) || body_str(r, "type", &type, &tlen) ||
+        body_str(r, "email", &email, &elen))
+        return;
+    if (type == NULL || strcmp(type, "signup") != 0) {
+        reply_error(r, HE_VALIDATION, "type must be signup");
+        return;
+    }
+    if (req_rate(r, "resend", r->app->ctx.cfg->limits.resend_per_5min))
+        return;
+    req_client(r, &ci);
+    rc = auth_resend(&r->app->ctx, email, elen, redirect_target(r), &ci);
+    if (rc != UMS_OK) {
+        reply_rc(r, rc);
+        return;
+    }
+    reply_json(r, 200, "{}", 2);
+}
+
 void route_verify_post(struct req *r)
 {
     const char *type, *email, *token, *th;

@@ -23,6 +23,7 @@ const struct route ums_routes[] = {
     {M_PUT, "/auth/v1/user", route_user_put, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
     {M_POST, "/auth/v1/logout", route_logout, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
     {M_POST, "/auth/v1/recover", route_recover, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
+    {M_POST, "/auth/v1/resend", route_resend, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
     {M_POST, "/auth/v1/verify", route_verify_post, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB,
      AUTH_NONE},
     {M_GET, "/auth/v1/verify", route_verify_get, FAM_AUTH, 0, R_NEEDS_DB, AUTH_NONE},

@@ -36,6 +36,7 @@ struct plan {
 
 static const struct plan plans[] = {
     {"user.registered", T_WELCOME, "welcome", 0, "Welcome"},
+    {"user.confirmation_requested", T_CONFIRM, NULL, 1, NULL},
     {"user.recovery_requested", T_RECOVERY, NULL, 1, NULL},
     {"user.email_change_requested", T_EMAIL_CHANGE, NULL, 1, NULL},
     {"account.locked", T_ACCOUNT_LOCKED, NULL, 1, NULL},

@@ -13,7 +13,7 @@
 
 static const char *const names[T__MAX] = {"welcome",      "recovery",     "email_change",
                                           "account_locked", "role_changed", "new_sign_in",
-                                          "admin_message"};
+                                          "admin_message", "confirm"};
 
 /* The placeholders each template may use: what its event provides. */
 static const char *const allowed[T__MAX][8] = {
@@ -24,6 +24,7 @@ static const char *const allowed[T__MAX][8] = {
     {"email", "name", "role", "site_url", NULL},
     {"email", "name", "device", "ip", "time", "site_url", NULL},
     {"email", "name", "title", "message", "site_url", NULL},
+    {"email", "name", "link", "otp", "site_url", NULL},
 };
 
 static char *slurp(const char *path, char *err, size_t errlen)

@@ -15,6 +15,7 @@ enum tmpl_id {
     T_ROLE_CHANGED,
     T_NEW_SIGN_IN,
     T_ADMIN_MESSAGE,
+    T_CONFIRM,
     T__MAX
 };
 

@@ -872,6 +872,82 @@ CTEST(email, recovery_by_otp)
     http_resp_free(&r);
 }
 
+/* How many emails of `event` the Maildir holds for `to`. */
+static int mails_of(const char *to, const char *event)
+{
+    char cmd[1024], out[32];
+    snprintf(cmd, sizeof(cmd),
+             "grep -l -F '<%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
+             " xargs -0 -r grep -l -F 'X-Ums-Event: %s' | wc -l",
+             to, event);
+    return sh_out(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
+}
+
+CTEST(email, confirmation_sent_again_on_resend)
+{
+    char email[128], first[8] = "", again[8] = "", body[256], sql[512];
+    struct http_resp r, r2;
+    struct session s;
+
+    new_email(email, sizeof(email), "resend");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_mail(email, "user.registered", first, NULL, NULL, 0), 0);
+    /* Within a minute of the welcome mail nothing more is sent. */
+    snprintf(body, sizeof(body), "{\"type\":\"signup\",\"email\":\"%s\"}", email);
+    ASSERT_EQ(post("/auth/v1/resend", body, NULL, src_for(33), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_EQ(r.body, "{}");
+    http_resp_free(&r);
+    /* A minute later (moved back in the database), a new code. */
+    snprintf(sql, sizeof(sql),
+             "psql -X -q \"$DATABASE_URL\" -c \"UPDATE users SET confirmation_sent_at = now() -"
+             " interval '2 minutes' WHERE email = '%s'\"",
+             email);
+    ASSERT_EQ(sh(sql), 0);
+    ASSERT_EQ(post("/auth/v1/resend", body, NULL, src_for(33), &r), 0);
+    ASSERT_EQ(post("/auth/v1/resend", "{\"type\":\"signup\",\"email\":\"nobody-x@example.com\"}",
+                   NULL, src_for(33), &r2),
+              0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(r2.status, 200);
+    ASSERT_STR_EQ(r.body, r2.body); /* unknown addresses look the same */
+    http_resp_free(&r);
+    http_resp_free(&r2);
+    ASSERT_EQ(wait_mail(email, "user.confirmation_requested", again, NULL, NULL, 0), 0);
+    ASSERT_EQ(strlen(again), 6);
+    /* The new code confirms; the first one died with it (unless equal by chance). */
+    if (strcmp(first, again) != 0)
+        ASSERT_EQ(verify_otp("signup", email, first, NULL, NULL), 403);
+    ASSERT_EQ(verify_otp("signup", email, again, &s, NULL), 200);
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, s.access, &r), 0);
+    {
+        struct json_object *u = jparse(&r);
+        ASSERT_NOT_NULL(u);
+        ASSERT_NOT_NULL(jstr(u, "email_confirmed_at"));
+        json_object_put(u);
+    }
+    http_resp_free(&r);
+    /* Confirmed: a resend sends nothing, even after a minute. */
+    ASSERT_EQ(sh(sql), 0);
+    ASSERT_EQ(post("/auth/v1/resend", body, NULL, src_for(33), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    sleep_ms(1500);
+    ASSERT_EQ(mails_of(email, "user.confirmation_requested"), 1);
+    /* Bad requests. */
+    static const char *const bad[] = {
+        "{\"email\":\"a@example.com\"}", "{\"type\":\"sms\",\"email\":\"a@example.com\"}",
+        "{\"type\":\"email_change\",\"email\":\"a@example.com\"}",
+        "{\"type\":7,\"email\":\"a@example.com\"}", "{\"type\":\"signup\",\"email\":[1]}",
+        "[\"signup\"]", "{\"type\":\"signup\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ASSERT_EQ(post("/auth/v1/resend", bad[i], NULL, src_for(33), &r), 0);
+        ASSERT_EQ(r.status, 400);
+        ASSERT_STR_CONTAINS(r.body, "\"error_code\":\"");
+        http_resp_free(&r);
+    }
+}
+
 CTEST(email, newer_code_voids_older_and_expiry)
 {
     char email[128], otp[8] = "", body[512], cmd[1024];
