@@ -47,7 +47,7 @@ async function mailCode(to, event) {
       .map((f) => `${dir}/${f}`)
       .filter((p) => {
         const head = readFileSync(p, 'utf8').split('\r\n\r\n')[0];
-        return head.includes(`To: <${to}>`) && head.includes(`X-Ums-Event: ${event}`);
+        return /^To: .*$/m.exec(head)?.[0].includes(`<${to}>`) && head.includes(`X-Ums-Event: ${event}`);
       })
       .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
     if (hits.length) {
@@ -155,6 +155,20 @@ test('password reset with the code from the email', async () => {
   assert.equal((await client().signInWithPassword({ email: addr, password: 'recovered passphrase' })).error, null);
   const { error: reuse } = await client().verifyOtp({ email: addr, token: code, type: 'recovery' });
   assert.equal(reuse.code, 'otp_expired');
+});
+
+test('resend: the client takes the answer; other types are refused', async () => {
+  const addr = email('resend');
+  const c = client();
+  await c.signUp({ email: addr, password: 'correct horse battery' });
+  const { data, error } = await c.resend({ type: 'signup', email: addr });
+  assert.equal(error, null);
+  assert.equal(data.user, null);
+  assert.equal(data.session, null);
+  const { error: bad } = await client().resend({ type: 'sms', phone: '+15550100' });
+  assert.ok(isAuthApiError(bad), `got ${bad?.name}`);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.code, 'validation_failed');
 });
 
 test('admin: list, create, get, update, delete', async () => {
