@@ -4,7 +4,8 @@
  * plan and the user's preferences. The whole batch shares its database
  * round trips: one query for the recipients, one for the state of every
  * delivery, one statement for the in-app rows, one for every outcome. The
- * emails of a batch go out in parallel over kept connections (sendgrid).
+ * emails of a batch go out in parallel over kept connections (sendgrid,
+ * smtp).
  * A delivery recorded as sent or failed is never attempted again; one not
  * due yet waits in the stream (its entry is not acknowledged). */
 #include <stdio.h>
@@ -338,13 +339,13 @@ static void send_emails(struct batch *b)
     }
     if (k > 0 && strcmp(n->cfg->email.transport, "sendgrid") == 0) {
         tx_sendgrid_send_all(n->cfg, mails, k, res, out);
+    } else if (k > 0 && strcmp(n->cfg->email.transport, "smtp") == 0) {
+        tx_smtp_send_all(n->cfg, mails, k, res, out);
     } else {
         for (size_t i = 0; i < k; i++) {
             memset(&res[i], 0, sizeof(res[i]));
             if (notifier_stopping) {
                 out[i] = -1; /* not sent: stays pending for a restart */
-            } else if (strcmp(n->cfg->email.transport, "smtp") == 0) {
-                out[i] = tx_smtp_send(n->cfg, mails[i], &res[i]);
             } else {
                 out[i] = tx_file_send(n->cfg->email.maildir, mails[i]) == UMS_OK ? TX_OK : TX_RETRY;
                 if (out[i] != TX_OK)

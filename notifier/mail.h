@@ -36,8 +36,11 @@ void mail_split_from(const char *from, struct json_object *o);
 void tx_sendgrid_send_all(const struct ums_config *cfg, const struct mail *const *m, size_t n,
                           struct tx_result *res, int *out);
 
-/* The smtp transport (libcurl, STARTTLS and AUTH). TX_OK, TX_RETRY or TX_PERMANENT. */
-int tx_smtp_send(const struct ums_config *cfg, const struct mail *m, struct tx_result *res);
+/* The smtp transport (libcurl, STARTTLS and AUTH): sends the n messages
+ * m[], at most [email] connections at once; out[i] is TX_OK, TX_RETRY or
+ * TX_PERMANENT. */
+void tx_smtp_send_all(const struct ums_config *cfg, const struct mail *const *m, size_t n,
+                      struct tx_result *res, int *out);
 
 /* Push through FCM HTTP v1 to one device token. TX_OK, TX_RETRY,
  * TX_PERMANENT, or TX_GONE when FCM reports the token unregistered. */

@@ -241,6 +241,22 @@ static int write_pid(const char *path)
     return fclose(f);
 }
 
+/* Removes the pid file only while it still names this process: a daemon
+ * started in the meantime with the same file keeps it. */
+static void remove_pid(const char *path)
+{
+    FILE *f;
+    long pid = 0;
+
+    if (path == NULL || *path == '\0' || (f = fopen(path, "r")) == NULL)
+        return;
+    if (fscanf(f, "%ld", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    if (pid == (long)getpid())
+        unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     struct notifier n;
@@ -347,8 +363,8 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     log_info("ums-notifier stopped");
-    if (!once && n.cfg != NULL && n.cfg->notifier.pid_file[0] != '\0')
-        unlink(n.cfg->notifier.pid_file);
+    if (!once && n.cfg != NULL)
+        remove_pid(n.cfg->notifier.pid_file);
     db_close(n.db);
     kv_close(n.kv);
     templates_free(&n.tpl);

@@ -32,8 +32,8 @@ struct entry {
 };
 
 /* Delivers a batch of events: every channel's state is read in one query,
- * emails go out in parallel (sendgrid) or one by one, in-app rows are
- * written in one statement, and every outcome is recorded in one
+ * emails go out in parallel (sendgrid, smtp) or one by one (file), in-app
+ * rows are written in one statement, and every outcome is recorded in one
  * statement before any entry is marked done. An entry stays not done while
  * one of its channels waits for a retry, or when its outcome could not be
  * recorded (then it is sent again: at least once). */

@@ -1,6 +1,5 @@
 /* tx_http.c - the HTTP POSTs that the sendgrid and fcm transports share:
- * one at a time on a kept handle, or many at once on a pool of kept
- * connections (curl multi); each with a
+ * one at a time on a kept handle, or many at once (tx_multi.c); each with a
  * time limit, http(s) only, no redirects, the answer's body (capped) and
  * the server's wish about when to retry. */
 #include <stdlib.h>
@@ -85,81 +84,28 @@ long tx_http_post(CURL **handle, const char *url, struct curl_slist *hdr, const 
     return status;
 }
 
-void tx_http_post_all(struct http_pool *pool, struct http_call *calls, size_t n, int parallel,
-                      int timeout_ms)
+static int post_setup(CURL *easy, size_t i, void *ud)
 {
-    struct http_call *slot[64] = {NULL};
-    size_t next = 0, running = 0;
+    struct http_call *c = (struct http_call *)ud + i;
 
-    if (parallel < 1)
-        parallel = 1;
-    if (parallel > 64)
-        parallel = 64;
-    for (size_t i = 0; i < n; i++) {
-        calls[i].status = 0;
-        calls[i].cc = CURLE_FAILED_INIT;
-    }
-    if (pool->multi == NULL) {
-        if ((pool->multi = curl_multi_init()) == NULL)
-            return;
-        /* Keep one connection per slot between runs. */
-        curl_multi_setopt(pool->multi, CURLMOPT_MAXCONNECTS, (long)parallel);
-    }
-    while (next < n || running > 0) {
-        struct CURLMsg *msg;
-        int still = 0, left = 0;
-
-        for (int s = 0; s < parallel && next < n; s++) {
-            if (slot[s] != NULL)
-                continue;
-            if (pool->easy[s] == NULL && (pool->easy[s] = curl_easy_init()) == NULL)
-                break;
-            setup(pool->easy[s], calls[next].url, calls[next].hdr, calls[next].body, timeout_ms,
-                  &calls[next].ans);
-            curl_easy_setopt(pool->easy[s], CURLOPT_PRIVATE, (void *)(long)s);
-            if (curl_multi_add_handle(pool->multi, pool->easy[s]) != CURLM_OK) {
-                next++; /* no outcome: status 0, retried later */
-                continue;
-            }
-            slot[s] = &calls[next++];
-            running++;
-        }
-        if (running == 0) {
-            if (next < n)
-                next++; /* no handle could be made for this one */
-            continue;
-        }
-        if (curl_multi_perform(pool->multi, &still) != CURLM_OK)
-            break;
-        while ((msg = curl_multi_info_read(pool->multi, &left)) != NULL) {
-            void *priv = NULL;
-            long s;
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-            s = (long)priv;
-            slot[s]->cc = msg->data.result;
-            if (msg->data.result == CURLE_OK)
-                curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &slot[s]->status);
-            curl_multi_remove_handle(pool->multi, msg->easy_handle);
-            slot[s] = NULL;
-            running--;
-        }
-        if (running > 0 && still > 0)
-            curl_multi_poll(pool->multi, NULL, 0, 100, NULL);
-    }
-    /* Only after a failing curl_multi_perform: the rest has no outcome. */
-    for (int s = 0; s < parallel; s++)
-        if (slot[s] != NULL)
-            curl_multi_remove_handle(pool->multi, pool->easy[s]);
+    setup(easy, c->url, c->hdr, c->body, c->timeout_ms, &c->ans);
+    return 0;
 }
 
-void tx_http_pool_free(struct http_pool *pool)
+static void post_done(CURL *easy, size_t i, CURLcode cc, void *ud)
 {
-    for (size_t s = 0; s < sizeof(pool->easy) / sizeof(pool->easy[0]); s++)
-        if (pool->easy[s] != NULL)
-            curl_easy_cleanup(pool->easy[s]);
-    if (pool->multi != NULL)
-        curl_multi_cleanup(pool->multi);
-    memset(pool, 0, sizeof(*pool));
+    struct http_call *c = (struct http_call *)ud + i;
+
+    c->cc = cc;
+    c->status = 0;
+    if (cc == CURLE_OK)
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &c->status);
+}
+
+void tx_http_post_all(struct tx_pool *pool, struct http_call *calls, size_t n, int parallel,
+                      int timeout_ms)
+{
+    for (size_t i = 0; i < n; i++)
+        calls[i].timeout_ms = timeout_ms;
+    tx_multi_run(pool, n, parallel, post_setup, post_done, calls);
 }

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include "../core/buf.h"
+#include "tx_multi.h"
 
 struct http_answer {
     struct buf body;  /* the answer, at most 64 KiB */
@@ -29,20 +30,13 @@ struct http_call {
     struct http_answer ans;
     long status;
     CURLcode cc;
-};
-
-/* A set of kept connections for tx_http_post_all(). Zero it before use. */
-struct http_pool {
-    CURLM *multi;
-    CURL *easy[64];
+    int timeout_ms; /* set by tx_http_post_all */
 };
 
 /* Runs the calls with at most `parallel` (1-64) in flight at once, over the
  * pool's kept connections; each call has its own time limit. Returns when
  * every call has an outcome. */
-void tx_http_post_all(struct http_pool *pool, struct http_call *calls, size_t n, int parallel,
+void tx_http_post_all(struct tx_pool *pool, struct http_call *calls, size_t n, int parallel,
                       int timeout_ms);
-
-void tx_http_pool_free(struct http_pool *pool);
 
 #endif

@@ -18,7 +18,7 @@
 #include "mail.h"
 #include "tx_http.h"
 
-static struct http_pool pool; /* kept connections to the provider */
+static struct tx_pool pool; /* kept connections to the provider */
 
 /* The v3 mail/send body: personalizations, from, subject, text and HTML. */
 static char *request_body(const struct mail *m)

@@ -4,7 +4,8 @@
 #     (recovery emails, then welcome emails with in-app rows), and the
 #     stand-in alone (to show it is not the bottleneck);
 #   - the time from POST /auth/v1/signup to the welcome email accepted by the
-#     stand-in, with the daemon running.
+#     stand-in, with the daemon running;
+#   - emails per second over SMTP to aiosmtpd (BENCH_SMTP_EMAILS, default 2000).
 # The stack's notifier (file transport) is stopped for the duration and
 # started again at the end. Not part of scripts/check.
 # Usage: tests/bench/bench_notifier.sh [EMAILS] [NOTIFIERS]   (default 5000, 1)
@@ -59,16 +60,20 @@ done
 
 # Outbox rows (published) and their stream entries, as ums-fcgi writes them;
 # then the time until the stand-in has accepted all of them.
-drain() { # LABEL SQL-SELECT-OF-(id, event)
+sendgrid_count() { curl -fsS "$MOCK/_count" | sed 's/.*"accepted":\([0-9]*\).*/\1/'; }
+smtp_count() { find "$WORK/smtp-out" -name '*.eml' | wc -l; }
+COUNT=sendgrid_count
+
+drain() { # LABEL SQL-SELECT-OF-(id, event); $COUNT says how many the provider accepted
     echo "== $1"
     "${PSQL[@]}" -At -c "$2" >"$WORK/events"
-    before=$(curl -fsS "$MOCK/_count" | sed 's/.*"accepted":\([0-9]*\).*/\1/')
+    before=$($COUNT)
     awk -F'|' '{gsub(/"/, "\\\""); printf "XADD ums:events * outbox_id %s event \"%s\"\n", $1, $2}' \
         "$WORK/events" >"$WORK/xadd"
     t0=$(date +%s.%N)
     "${RCLI[@]}" <"$WORK/xadd" >/dev/null
     while :; do
-        now=$(curl -fsS "$MOCK/_count" | sed 's/.*"accepted":\([0-9]*\).*/\1/')
+        now=$($COUNT)
         [ $((now - before)) -ge "$N" ] && break
         awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {exit !(a - b > 300)}' &&
             die "not drained in 300 s ($((now - before)) of $N)"
@@ -117,3 +122,40 @@ for i in $(seq 1 50); do
     echo $((at - start)) >>"$WORK/lat"
 done
 sort -n "$WORK/lat" | awk '{a[NR] = $1} END {printf "median %d ms, p90 %d ms, max %d ms\n", a[int((NR + 1) / 2)], a[int(NR * 0.9)], a[NR]}'
+
+# The smtp transport against Debian's aiosmtpd (STARTTLS and AUTH, as in
+# tests/http/test_smtp.c); aiosmtpd is one Python process, so this measures
+# it as much as the notifier.
+for f in "$RUN"/notifier-bench-*.pid; do
+    pid=$(cat "$f" 2>/dev/null) || continue
+    kill "$pid" 2>/dev/null || continue
+    wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || die "benchmark notifier $pid did not stop"
+done
+N=${BENCH_SMTP_EMAILS:-2000}
+SMTP_PORT=$((PORT + 2))
+mkdir -p "$WORK/smtp-out" "$WORK/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" \
+    >/dev/null 2>&1
+chmod 0755 "$WORK" "$WORK/tls" && chmod 0644 "$WORK/tls/cert.pem"
+/usr/bin/python3 "$ROOT/tests/mocks/smtp_server.py" "$SMTP_PORT" "$WORK/smtp-out" \
+    "$WORK/tls/cert.pem" "$WORK/tls/key.pem" bench 'bench secret' >"$WORK/smtp.log" 2>&1 &
+SMTP_PID=$!
+wait_for 10 grep -q ready "$WORK/smtp.log" || die "the SMTP server did not start"
+for i in $(seq 1 "$K"); do
+    UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" \
+        UMS_EMAIL_SMTP_USERNAME=bench UMS_EMAIL_SMTP_PASSWORD='bench secret' \
+        UMS_EMAIL_SMTP_CA_FILE="$WORK/tls/cert.pem" \
+        UMS_NOTIFIER_CONSUMER="bench-smtp-$i" UMS_NOTIFIER_PID_FILE="$RUN/notifier-bench-smtp-$i.pid" \
+        UMS_LOG_FILE="$LOGS/notifier-bench.log" UMS_LOG_LEVEL=warn \
+        "$BUILD/notifier/ums-notifier" --config "$UMS_CONFIG" --daemon
+    wait_for 10 test -s "$RUN/notifier-bench-smtp-$i.pid" || die "benchmark notifier $i did not start"
+done
+COUNT=smtp_count
+drain "$N recovery emails over SMTP (STARTTLS, AUTH), $K notifier daemon(s)" \
+    "INSERT INTO outbox (event, published_at)
+       SELECT jsonb_build_object('type', 'user.recovery_requested', 'email',
+                                 'smtp-' || g || '@bench.example', 'otp', '123456',
+                                 'token_hash', md5(g::text)), now()
+         FROM generate_series(1, $N) g RETURNING id, event::text"
+kill "$SMTP_PID" 2>/dev/null || true
