@@ -19,6 +19,7 @@
 
 #include "../core/config.h"
 #include "../core/log.h"
+#include "../core/pidfile.h"
 #include "../core/privs.h"
 #include "../core/ums.h"
 #include "worker.h"
@@ -174,38 +175,6 @@ static int bind_tcp(const char *spec)
     }
     freeaddrinfo(ai);
     return fd;
-}
-
-/* Refuses to start when the pid file names a live process; writes ours. */
-static int write_pid_file(const char *path)
-{
-    char buf[32];
-    FILE *f;
-    long pid;
-
-    if (path == NULL || *path == '\0')
-        return 0;
-    f = fopen(path, "r");
-    if (f != NULL) {
-        if (fgets(buf, sizeof(buf), f) != NULL) {
-            char *end;
-            pid = strtol(buf, &end, 10);
-            if (pid > 1 && (*end == '\n' || *end == '\0') && kill((pid_t)pid, 0) == 0 &&
-                pid != (long)getpid()) {
-                fclose(f);
-                log_error("already running with pid %ld (%s)", pid, path);
-                return -1;
-            }
-        }
-        fclose(f);
-    }
-    f = fopen(path, "w");
-    if (f == NULL) {
-        log_error("cannot write pid file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f) == 0 ? 0 : -1;
 }
 
 static void daemonize(void)
@@ -508,7 +477,7 @@ int main(int argc, char **argv)
         goto out;
     if (daemon_mode)
         daemonize();
-    if (write_pid_file(cfg->server.pid_file) != 0)
+    if (pidfile_claim(cfg->server.pid_file) != 0)
         goto out;
     if (cfg->server.pid_file[0] != '\0' && uid != (uid_t)-1 &&
         chown(cfg->server.pid_file, uid, gid) != 0)
@@ -523,8 +492,7 @@ int main(int argc, char **argv)
     rc = master(listen_fd, pfd);
     if (cfg->server.listen[0] == '/')
         unlink(cfg->server.listen);
-    if (cfg->server.pid_file[0] != '\0')
-        unlink(cfg->server.pid_file);
+    pidfile_release(cfg->server.pid_file);
 out:
     if (listen_fd >= 0)
         close(listen_fd);

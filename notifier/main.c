@@ -23,6 +23,7 @@
 #include "../core/kv.h"
 #include "../core/log.h"
 #include "../core/outbox.h"
+#include "../core/pidfile.h"
 #include "../core/privs.h"
 #include "../core/ums.h"
 #include "notifier.h"
@@ -228,35 +229,6 @@ static void prune(struct notifier *n)
         log_info("pruned %ld outbox rows older than %s days", total, days);
 }
 
-static int write_pid(const char *path)
-{
-    FILE *f;
-
-    if (path == NULL || *path == '\0')
-        return 0;
-    f = fopen(path, "w");
-    if (f == NULL)
-        return -1;
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f);
-}
-
-/* Removes the pid file only while it still names this process: a daemon
- * started in the meantime with the same file keeps it. */
-static void remove_pid(const char *path)
-{
-    FILE *f;
-    long pid = 0;
-
-    if (path == NULL || *path == '\0' || (f = fopen(path, "r")) == NULL)
-        return;
-    if (fscanf(f, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(f);
-    if (pid == (long)getpid())
-        unlink(path);
-}
-
 int main(int argc, char **argv)
 {
     struct notifier n;
@@ -298,8 +270,8 @@ int main(int argc, char **argv)
         snprintf(n.consumer, sizeof(n.consumer), "notifier");
     if (daemon_mode && daemon(0, 0) != 0)
         goto out;
-    if (!once && write_pid(n.cfg->notifier.pid_file) != 0)
-        log_warn("cannot write %s", n.cfg->notifier.pid_file);
+    if (!once && pidfile_claim(n.cfg->notifier.pid_file) != 0)
+        goto out;
     /* Started as root: everything that needed root is done; run as the
      * service user ([server] user), like the workers. */
     {
@@ -364,7 +336,7 @@ int main(int argc, char **argv)
 out:
     log_info("ums-notifier stopped");
     if (!once && n.cfg != NULL)
-        remove_pid(n.cfg->notifier.pid_file);
+        pidfile_release(n.cfg->notifier.pid_file);
     db_close(n.db);
     kv_close(n.kv);
     templates_free(&n.tpl);

@@ -1,0 +1,13 @@
+/* pidfile.h - the pid files of the daemons (ums-fcgi, ums-notifier). */
+#ifndef UMS_PIDFILE_H
+#define UMS_PIDFILE_H
+
+/* Refuses (-1, logged) when the file names another live process; else
+ * writes this process's pid. An empty path: nothing to do (0). */
+int pidfile_claim(const char *path);
+
+/* Removes the file only while it still names this process, so a daemon
+ * started in the meantime with the same file keeps it. */
+void pidfile_release(const char *path);
+
+#endif
