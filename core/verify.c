@@ -40,6 +40,25 @@ static int event(struct ums_ctx *c, const char *type, const char *uid, const cha
     return auth_event_add(c, ev, id, text);
 }
 
+/* Ends the open transaction: commits it when rc is UMS_OK (else rolls it
+ * back), then publishes the event and drops the user's cached copies
+ * (uid may be NULL). Returns the outcome. */
+static int finish(struct ums_ctx *c, int rc, const char *uid, long long id, char *text)
+{
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    if (rc != UMS_OK) {
+        free(text);
+        return rc;
+    }
+    if (uid != NULL)
+        auth_user_cache_drop(c, uid);
+    auth_event_publish(c, id, text);
+    return rc;
+}
+
 int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
                  const struct client_info *ci)
 {
@@ -74,15 +93,7 @@ int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, cons
                    &text);
     if (rc == UMS_OK)
         rc = audit_write(c->db, NULL, "user.recovery_requested", uid, ci->ip, NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
-    if (rc == UMS_OK)
-        auth_event_publish(c, id, text);
-    else
-        free(text);
-    return rc;
+    return finish(c, rc, NULL, id, text);
 }
 
 int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
@@ -117,17 +128,7 @@ int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const
                    &id, &text);
     if (rc == UMS_OK)
         rc = audit_write(c->db, NULL, "user.confirmation_resent", uid, ci->ip, NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
-    if (rc == UMS_OK) {
-        auth_user_cache_drop(c, uid); /* confirmation_sent_at changed */
-        auth_event_publish(c, id, text);
-    } else {
-        free(text);
-    }
-    return rc;
+    return finish(c, rc, uid, id, text); /* confirmation_sent_at changed */
 }
 
 /* The token kinds a verification type may consume, as a text[] literal. */
@@ -274,17 +275,7 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
     if (rc == UMS_OK)
         rc = audit_write(c->db, p->user_id, "user.email_change_requested", p->user_id, ci->ip,
                          NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
-    if (rc == UMS_OK) {
-        auth_user_cache_drop(c, p->user_id);
-        auth_event_publish(c, id, text);
-    } else {
-        free(text);
-    }
-    return rc;
+    return finish(c, rc, p->user_id, id, text);
 }
 
 int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, const char *email_in,

@@ -83,12 +83,17 @@ drain() { # LABEL SQL-SELECT-OF-(id, event); $COUNT says how many the provider a
     echo "$N $t0 $t1" | awk '{printf "drained %d emails in %.2f s: %.0f emails/s\n", $1, $3 - $2, $1 / ($3 - $2)}'
 }
 
-drain "$N recovery emails (no user row: email only), $K notifier daemon(s)" \
-    "INSERT INTO outbox (event, published_at)
+# N recovery events to addresses PREFIX-g@bench.example, as SQL for drain.
+recovery_events() {
+    echo "INSERT INTO outbox (event, published_at)
        SELECT jsonb_build_object('type', 'user.recovery_requested', 'email',
-                                 'bench-' || g || '@bench.example', 'otp', '123456',
+                                 '$1-' || g || '@bench.example', 'otp', '123456',
                                  'token_hash', md5(g::text)), now()
          FROM generate_series(1, $N) g RETURNING id, event::text"
+}
+
+drain "$N recovery emails (no user row: email only), $K notifier daemon(s)" \
+    "$(recovery_events bench)"
 
 # Welcome events of real users: recipient and preferences looked up, email
 # and in-app notification, as a sign-up produces them.
@@ -153,9 +158,5 @@ for i in $(seq 1 "$K"); do
 done
 COUNT=smtp_count
 drain "$N recovery emails over SMTP (STARTTLS, AUTH), $K notifier daemon(s)" \
-    "INSERT INTO outbox (event, published_at)
-       SELECT jsonb_build_object('type', 'user.recovery_requested', 'email',
-                                 'smtp-' || g || '@bench.example', 'otp', '123456',
-                                 'token_hash', md5(g::text)), now()
-         FROM generate_series(1, $N) g RETURNING id, event::text"
+    "$(recovery_events smtp)"
 kill "$SMTP_PID" 2>/dev/null || true

@@ -182,3 +182,13 @@ void export_port(const char *name, int offset)
     snprintf(v, sizeof(v), "%d", stack_port(offset));
     setenv(name, v, 1);
 }
+
+int maildir_count(const char *to, const char *event)
+{
+    char cmd[1024], out[32];
+    snprintf(cmd, sizeof(cmd),
+             "grep -l -F '<%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
+             " xargs -0 -r grep -l -F 'X-Ums-Event: %s' | wc -l",
+             to, event);
+    return sh_out(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
+}

@@ -45,6 +45,9 @@ struct json_object *get_json(const char *path, const char *bearer, long want);
  * (so that two stacks on one machine never share one); export_port puts it
  * in the environment as `name` for the shell commands of the test. */
 int stack_port(int offset);
+/* How many messages of event `event` (X-Ums-Event) the stack's Maildir
+ * holds for the address `to`; -1 when it cannot tell. */
+int maildir_count(const char *to, const char *event);
 void export_port(const char *name, int offset);
 
 #endif

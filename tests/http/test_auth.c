@@ -872,17 +872,6 @@ CTEST(email, recovery_by_otp)
     http_resp_free(&r);
 }
 
-/* How many emails of `event` the Maildir holds for `to`. */
-static int mails_of(const char *to, const char *event)
-{
-    char cmd[1024], out[32];
-    snprintf(cmd, sizeof(cmd),
-             "grep -l -F '<%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
-             " xargs -0 -r grep -l -F 'X-Ums-Event: %s' | wc -l",
-             to, event);
-    return sh_out(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
-}
-
 CTEST(email, confirmation_sent_again_on_resend)
 {
     char email[128], first[8] = "", again[8] = "", body[256], sql[512];
@@ -933,7 +922,7 @@ CTEST(email, confirmation_sent_again_on_resend)
     ASSERT_EQ(r.status, 200);
     http_resp_free(&r);
     sleep_ms(1500);
-    ASSERT_EQ(mails_of(email, "user.confirmation_requested"), 1);
+    ASSERT_EQ(maildir_count(email, "user.confirmation_requested"), 1);
     /* Bad requests. */
     static const char *const bad[] = {
         "{\"email\":\"a@example.com\"}", "{\"type\":\"sms\",\"email\":\"a@example.com\"}",

@@ -243,17 +243,6 @@ static int inbox_count(const struct session *s, const char *kind, int want, int 
     return count;
 }
 
-/* How many emails of event `event` the Maildir holds for `to`. */
-static int mail_count(const char *to, const char *event)
-{
-    char cmd[1024], out[64];
-    snprintf(cmd, sizeof(cmd),
-             "grep -l -F '<%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
-             " xargs -0 -r grep -l -F 'X-Ums-Event: %s' | wc -l",
-             to, event);
-    return sh_out(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
-}
-
 static long login_ua(const char *email, const char *ua, int src)
 {
     char body[512], uah[512];
@@ -289,7 +278,7 @@ CTEST(alerts, a_sign_in_from_a_new_device_is_announced_once)
     ASSERT_EQ(login(e, "correct horse battery", src_for(31), NULL, NULL), 200);
     sleep_ms(1500);
     ASSERT_EQ(inbox_count(&u, "new_sign_in", 2, 0, NULL, 0), 1);
-    ASSERT_EQ(mail_count(e, "user.new_sign_in"), 1);
+    ASSERT_EQ(maildir_count(e, "user.new_sign_in"), 1);
     /* Switched off for email: the next new device is announced in-app only. */
     ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences",
                         "{\"new_sign_in\":{\"email\":false}}", u.access, NULL),
@@ -298,7 +287,7 @@ CTEST(alerts, a_sign_in_from_a_new_device_is_announced_once)
     ASSERT_EQ(inbox_count(&u, "new_sign_in", 2, 15, body, sizeof(body)), 2);
     ASSERT_TRUE(strstr(body, "ExampleApp") != NULL);
     sleep_ms(500);
-    ASSERT_EQ(mail_count(e, "user.new_sign_in"), 1);
+    ASSERT_EQ(maildir_count(e, "user.new_sign_in"), 1);
 }
 
 CTEST(admin_message, sent_by_an_admin_to_the_inbox_and_by_email)
@@ -325,9 +314,9 @@ CTEST(admin_message, sent_by_an_admin_to_the_inbox_and_by_email)
     json_object_put(o);
     ASSERT_EQ(inbox_count(&u, "admin_message", 1, 15, body, sizeof(body)), 1);
     ASSERT_STR_EQ(body, "Maintenance tonight: We restart at 22:00.\nSee <b>status</b> & more.");
-    for (int i = 0; i < 50 && mail_count(e, "admin.message") < 1; i++)
+    for (int i = 0; i < 50 && maildir_count(e, "admin.message") < 1; i++)
         sleep_ms(100);
-    ASSERT_EQ(mail_count(e, "admin.message"), 1);
+    ASSERT_EQ(maildir_count(e, "admin.message"), 1);
     /* The HTML part escapes what the admin wrote. */
     {
         char cmd[1024], out[256];
