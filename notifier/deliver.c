@@ -584,6 +584,7 @@ static void make_jobs(struct batch *b, struct entry *e, size_t count)
     for (size_t i = 0; i < count; i++) {
         struct job *j = &b->jobs[b->njobs];
         const char *type;
+        char *end = NULL;
         int twice = 0;
         e[i].done = 0;
         for (size_t k = 0; k < i; k++)
@@ -592,10 +593,10 @@ static void make_jobs(struct batch *b, struct entry *e, size_t count)
             continue;
         memset(j, 0, sizeof(*j));
         j->entry = &e[i];
-        j->id = strtoll(e[i].oid, NULL, 10);
+        j->id = strtoll(e[i].oid, &end, 10);
         j->ev = json_tokener_parse(e[i].event);
         type = j->ev != NULL ? jget(j->ev, "type") : NULL;
-        if (type == NULL || j->id <= 0) {
+        if (type == NULL || j->id <= 0 || end == e[i].oid || *end != '\0') {
             log_error("event %s is malformed; dropping it", e[i].oid);
             json_object_put(j->ev);
             e[i].done = 1;
