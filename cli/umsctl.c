@@ -32,6 +32,7 @@ static void usage(FILE *f)
             "  migrate [--dir DIR]     apply pending migrations (default $UMS_SQL_DIR or %s)\n"
             "  user add --email E --password P [--role R] [--confirmed]\n"
             "                          create an account (no email is sent)\n"
+            "  events status           the queue: stream, pending, dead, unpublished, waiting\n"
             "  events retry-dead       put the events of ums:events:dead back on ums:events\n"
             "                          (their failed deliveries get their attempts again)\n"
             "  keygen --out DIR [--bits N]\n"
@@ -180,6 +181,45 @@ static int cmd_user_add(int argc, char **argv)
     return rc == UMS_OK ? 0 : 1;
 }
 
+/* PostgreSQL and Redis for the events commands. */
+static int open_stores(const struct ums_config *cfg, struct db **db, struct kv **kv)
+{
+    int rc = db_open(db, cfg->database.url, cfg->database.password,
+                     cfg->database.connect_timeout, 0);
+
+    if (rc == UMS_OK)
+        rc = kv_open(kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
+                     cfg->redis.timeout_ms);
+    return rc;
+}
+
+/* One "name value" line each, for people and for monitoring scripts. */
+static int cmd_events_status(void)
+{
+    struct ums_config *cfg = NULL;
+    struct db *db = NULL;
+    struct kv *kv = NULL;
+    struct outbox_status st;
+    int rc;
+
+    if (load(&cfg) != 0)
+        return 1;
+    log_open(NULL, LL_WARN);
+    rc = open_stores(cfg, &db, &kv);
+    if (rc == UMS_OK)
+        rc = outbox_status(db, kv, &st);
+    if (rc == UMS_OK)
+        printf("stream %lld\npending %lld\nconsumers %lld\ndead %lld\nunpublished %lld\n"
+               "waiting %lld\n",
+               st.stream, st.pending, st.consumers, st.dead, st.unpublished, st.waiting);
+    else
+        fprintf(stderr, "umsctl: events status: PostgreSQL or Redis is unavailable\n");
+    db_close(db);
+    kv_close(kv);
+    config_free(cfg);
+    return rc == UMS_OK ? 0 : 1;
+}
+
 static int cmd_events_retry_dead(void)
 {
     struct ums_config *cfg = NULL;
@@ -191,11 +231,7 @@ static int cmd_events_retry_dead(void)
     if (load(&cfg) != 0)
         return 1;
     log_open(NULL, LL_WARN);
-    rc = db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
-                 0);
-    if (rc == UMS_OK)
-        rc = kv_open(&kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
-                     cfg->redis.timeout_ms);
+    rc = open_stores(cfg, &db, &kv);
     if (rc == UMS_OK)
         rc = outbox_retry_dead(db, kv, &moved);
     if (rc == UMS_OK)
@@ -268,6 +304,8 @@ int main(int argc, char **argv)
         return cmd_user_add(argc - i - 2, argv + i + 2);
     if (strcmp(argv[i], "events") == 0 && i + 2 == argc && strcmp(argv[i + 1], "retry-dead") == 0)
         return cmd_events_retry_dead();
+    if (strcmp(argv[i], "events") == 0 && i + 2 == argc && strcmp(argv[i + 1], "status") == 0)
+        return cmd_events_status();
     if (strcmp(argv[i], "keygen") == 0)
         return cmd_keygen(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {

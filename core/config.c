@@ -105,6 +105,7 @@ static const struct key keys[] = {
     {"notifier", "batch", CT_INT, F(notifier.batch), "32", 1, 1000, 0},
     {"notifier", "republish_after", CT_INT, F(notifier.republish_after), "30", 1, 86400, 0},
     {"notifier", "keep_days", CT_INT, F(notifier.keep_days), "30", 0, 3650, 0},
+    {"notifier", "redeliver_after", CT_INT, F(notifier.redeliver_after), "900", 1, 86400, 0},
     {"notifier", "max_attempts", CT_INT, F(notifier.max_attempts), "8", 1, 100, 0},
     {"notifier", "backoff_base_ms", CT_INT, F(notifier.backoff_base_ms), "1000", 10, 3600000, 0},
     {"notifier", "backoff_max_ms", CT_INT, F(notifier.backoff_max_ms), "300000", 10, 86400000, 0},

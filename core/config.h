@@ -85,7 +85,8 @@ struct ums_config {
         int max_attempts;    /* then the event goes to ums:events:dead */
         int backoff_base_ms; /* first retry delay, doubled each time, with jitter */
         int backoff_max_ms;
-        int keep_days;       /* delivered outbox rows are deleted after this; 0: kept */
+        int keep_days;       /* done outbox rows are deleted after this; 0: kept */
+        int redeliver_after; /* seconds before a published, unfinished event is re-sent */
     } notifier;
     struct {
         char *transport; /* none | file (JSON files in dir) | fcm */

@@ -194,9 +194,14 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "INSERT INTO outbox (event) VALUES ($1::jsonb) RETURNING id", 1},
     [STMT_OUTBOX_PUBLISHED] = {"outbox_published",
         "UPDATE outbox SET published_at = now() WHERE id = $1::bigint", 1},
+    /* Rows to put on the stream (again): never published and older than $1
+     * seconds, or published $3 seconds ago and still not done. */
     [STMT_OUTBOX_UNPUBLISHED] = {"outbox_unpublished",
-        "SELECT id, event::text FROM outbox WHERE published_at IS NULL"
-        " AND created_at < now() - make_interval(secs => $1::int) ORDER BY id LIMIT $2::int", 2},
+        "SELECT id, event::text FROM (SELECT id, event FROM outbox WHERE published_at IS NULL"
+        "  AND created_at < now() - make_interval(secs => $1::int)"
+        " UNION ALL SELECT id, event FROM outbox WHERE done_at IS NULL"
+        "  AND published_at < now() - make_interval(secs => $3::int)) o"
+        " ORDER BY id LIMIT $2::int", 3},
     /* Every delivery row of a batch of events ($1: '{id,id,...}'): state,
      * attempts, and whether a retry is not due yet; an event still in the
      * outbox without deliveries has one row with NULLs, a pruned one none. */
@@ -204,14 +209,17 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "SELECT o.id, d.channel, d.state, d.attempts, coalesce(d.next_attempt_at > now(), false)"
         " FROM outbox o LEFT JOIN deliveries d ON d.event_id = o.id"
         " WHERE o.id = ANY($1::bigint[])", 1},
-    /* Deletes up to $2 outbox rows older than $1 days that were published and
-     * have no delivery waiting for a retry (their deliveries go with them). */
+    /* umsctl events status: unpublished rows, deliveries waiting for a retry
+     * (both through partial indexes). */
+    [STMT_OUTBOX_STATUS] = {"outbox_status",
+        "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL),"
+        " (SELECT count(*) FROM deliveries WHERE state = 'pending')", 0},
+    /* Deletes up to $2 outbox rows done more than $1 days ago (their
+     * deliveries go with them). */
     [STMT_OUTBOX_PRUNE] = {"outbox_prune",
-        "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o"
-        " WHERE o.created_at < now() - make_interval(days => $1::int)"
-        " AND o.published_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries d"
-        "  WHERE d.event_id = o.id AND d.state = 'pending')"
-        " ORDER BY o.id LIMIT $2::int FOR UPDATE SKIP LOCKED)", 2},
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+        " WHERE done_at < now() - make_interval(days => $1::int)"
+        " ORDER BY done_at LIMIT $2::int FOR UPDATE SKIP LOCKED)", 2},
     /* The outcomes of a batch, one statement: $1 a JSON array of {event_id,
      * channel, state, last_error, retry_ms}; a retry_ms schedules the next
      * attempt. A final email takes its event's one-time code and link along. */
@@ -264,10 +272,11 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
         " attempts = d.attempts + 1, last_error = excluded.last_error, next_attempt_at = NULL,"
         " updated_at = now()", 1},
-    /* Once delivered, the codes and links of an event are not kept. */
-    [STMT_OUTBOX_SCRUB] = {"outbox_scrub",
-        "UPDATE outbox SET event = event - 'otp' - 'token_hash' WHERE id = ANY($1::bigint[])"
-        " AND (event ? 'otp' OR event ? 'token_hash')", 1},
+    /* Events the notifier is done with ($1: '{id,...}'): marked, and their
+     * one-time codes and links are not kept. */
+    [STMT_OUTBOX_DONE] = {"outbox_done",
+        "UPDATE outbox SET done_at = now(), event = event - 'otp' - 'token_hash'"
+        " WHERE id = ANY($1::bigint[]) AND done_at IS NULL", 1},
     [STMT_AUDIT_INSERT] = {"audit_insert",
         "INSERT INTO audit_log (actor_id, action, target_id, ip, details)"
         " VALUES ($1::uuid, $2, $3::uuid, CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"

@@ -88,3 +88,50 @@ int outbox_retry_dead(struct db *db, struct kv *kv, long *moved)
     freeReplyObject(r);
     return rc;
 }
+
+/* An integer reply, or 0. */
+static long long kv_int(struct kv *kv, int argc, const char **argv)
+{
+    redisReply *r = NULL;
+    long long v = 0;
+
+    if (kv_cmd(kv, &r, argc, argv, NULL) != UMS_OK)
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+int outbox_status(struct db *db, struct kv *kv, struct outbox_status *st)
+{
+    const char *xlen[2] = {"XLEN", OUTBOX_STREAM}, *dlen[2] = {"XLEN", OUTBOX_DEAD_STREAM};
+    const char *xpending[3] = {"XPENDING", OUTBOX_STREAM, OUTBOX_GROUP};
+    redisReply *r = NULL;
+    PGresult *res = NULL;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    st->stream = kv_int(kv, 2, xlen);
+    st->dead = kv_int(kv, 2, dlen);
+    if (st->stream < 0 || st->dead < 0)
+        return UMS_EUNAVAILABLE;
+    /* [count, first id, last id, [[consumer, count], ...]]; an error reply
+     * when no notifier has made the group yet. */
+    if (kv_cmd(kv, &r, 3, xpending, NULL) == UMS_OK) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
+            if (r->element[0]->type == REDIS_REPLY_INTEGER)
+                st->pending = r->element[0]->integer;
+            if (r->element[3]->type == REDIS_REPLY_ARRAY)
+                st->consumers = (long long)r->element[3]->elements;
+        }
+        freeReplyObject(r);
+    }
+    rc = db_exec(db, &res, STMT_OUTBOX_STATUS, 0, NULL);
+    if (rc == UMS_OK && PQntuples(res) == 1) {
+        st->unpublished = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        st->waiting = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+    PQclear(res);
+    return rc;
+}

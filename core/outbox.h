@@ -10,6 +10,7 @@ struct kv;
 
 #define OUTBOX_STREAM "ums:events"
 #define OUTBOX_DEAD_STREAM "ums:events:dead"
+#define OUTBOX_GROUP "notifier"
 
 /* Writes event_json (an object with at least "type") in the current
  * transaction; *id receives the row id. 0 or a UMS_E* code. */
@@ -24,5 +25,16 @@ void outbox_publish(struct db *db, struct kv *kv, long long id, const char *even
  * on the stream, with the failed delivery of its channel forgotten so that
  * it gets max_attempts again. *moved counts them. 0 or a UMS_E* code. */
 int outbox_retry_dead(struct db *db, struct kv *kv, long *moved);
+
+/* umsctl events status: the queue at a glance. */
+struct outbox_status {
+    long long stream;      /* entries in ums:events */
+    long long pending;     /* read by a notifier, not acknowledged yet */
+    long long consumers;   /* notifiers with entries pending */
+    long long dead;        /* entries in ums:events:dead */
+    long long unpublished; /* outbox rows not on the stream yet */
+    long long waiting;     /* deliveries waiting for a retry */
+};
+int outbox_status(struct db *db, struct kv *kv, struct outbox_status *st);
 
 #endif

@@ -61,7 +61,6 @@ struct job {
     int has_device, user_gone;
     int open;         /* channels waiting for a retry: not done */
     int recorded;     /* has outcomes in the batch's records */
-    int email_final;  /* its email outcome (sent or failed) is in the records */
     struct mail mail; /* the rendered email while it is sent */
     struct buf subject, text, html;
 };
@@ -143,8 +142,6 @@ static void record(struct batch *b, struct job *j, const char *channel, const ch
         json_object_object_add(r, "retry_ms", json_object_new_int64(retry_ms));
     json_object_array_add(b->records, r);
     j->recorded = 1;
-    if (strcmp(channel, "email") == 0 && strcmp(state, "pending") != 0)
-        j->email_final = 1;
 }
 
 /* Moves an event that exhausted its attempts to the dead-letter stream. */
@@ -625,7 +622,7 @@ static void make_jobs(struct batch *b, struct entry *e, size_t count)
 void deliver_batch(struct notifier *n, struct entry *e, size_t count)
 {
     struct batch b;
-    struct json_object *ids = json_object_new_array(), *scrub = json_object_new_array();
+    struct json_object *ids = json_object_new_array(), *done = json_object_new_array();
     int recorded = 1;
 
     memset(&b, 0, sizeof(b));
@@ -665,26 +662,29 @@ void deliver_batch(struct notifier *n, struct entry *e, size_t count)
     for (size_t i = 0; i < b.njobs; i++) {
         struct job *j = &b.jobs[i];
         j->entry->done = j->open == 0 && (recorded || !j->recorded);
-        /* The one-time code and link were for the message only (a final
-         * email record removed them; this covers events whose email was
-         * not sent). */
-        if (j->entry->done && !j->email_final &&
-            (jget(j->ev, "otp") != NULL || jget(j->ev, "token_hash") != NULL))
-            json_object_array_add(scrub, json_object_new_int64(j->id));
-    }
-    if (json_object_array_length(scrub) > 0) {
-        char *lit = pg_array(scrub);
-        const char *p[1] = {lit};
-        if (lit != NULL)
-            db_exec(n->db, NULL, STMT_OUTBOX_SCRUB, 1, p);
-        free(lit);
     }
 out:
+    /* Every finished event is marked done in the outbox (which also drops
+     * its one-time code and link): not put on the stream again, pruned
+     * after keep_days. */
+    for (size_t i = 0; i < count; i++) {
+        char *end = NULL;
+        long long id = strtoll(e[i].oid, &end, 10);
+        if (e[i].done && id > 0 && *end == '\0')
+            json_object_array_add(done, json_object_new_int64(id));
+    }
+    if (json_object_array_length(done) > 0) {
+        char *lit = pg_array(done);
+        const char *p[1] = {lit};
+        if (lit != NULL)
+            db_exec(n->db, NULL, STMT_OUTBOX_DONE, 1, p);
+        free(lit);
+    }
     for (size_t i = 0; i < b.njobs; i++)
         json_object_put(b.jobs[i].ev);
     PQclear(b.states);
     json_object_put(b.records);
     json_object_put(ids);
-    json_object_put(scrub);
+    json_object_put(done);
     free(b.jobs);
 }

@@ -28,7 +28,7 @@
 #include "../core/ums.h"
 #include "notifier.h"
 
-#define GROUP "notifier"
+#define GROUP OUTBOX_GROUP
 
 volatile sig_atomic_t notifier_stopping;
 
@@ -187,16 +187,20 @@ static void claim(struct notifier *n)
     freeReplyObject(r);
 }
 
-/* Publishes outbox rows that missed the stream (Redis was down at commit). */
+/* Publishes outbox rows that missed the stream (Redis was down at commit),
+ * and again those published long ago but never finished (their entry may
+ * have been lost with Redis's last writes; delivery records make a second
+ * entry harmless). */
 static void republish(struct notifier *n)
 {
-    char after[16], limit[16];
-    const char *p[2] = {after, limit};
+    char after[16], limit[16], again[16];
+    const char *p[3] = {after, limit, again};
     PGresult *res = NULL;
 
     snprintf(after, sizeof(after), "%d", n->cfg->notifier.republish_after);
     snprintf(limit, sizeof(limit), "%d", 500);
-    if (db_exec(n->db, &res, STMT_OUTBOX_UNPUBLISHED, 2, p) != UMS_OK)
+    snprintf(again, sizeof(again), "%d", n->cfg->notifier.redeliver_after);
+    if (db_exec(n->db, &res, STMT_OUTBOX_UNPUBLISHED, 3, p) != UMS_OK)
         return;
     for (int i = 0; i < PQntuples(res); i++) {
         log_info("republishing outbox %s", PQgetvalue(res, i, 0));
@@ -206,7 +210,7 @@ static void republish(struct notifier *n)
     PQclear(res);
 }
 
-/* Deletes delivered outbox rows older than [notifier] keep_days (with their
+/* Deletes outbox rows done more than [notifier] keep_days ago (with their
  * deliveries), 5,000 a statement, at most 100,000 a round. */
 static void prune(struct notifier *n)
 {

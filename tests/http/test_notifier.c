@@ -65,7 +65,7 @@ static int script(const char *to, const char *responses)
 
 static long sql_long(const char *sql)
 {
-    char cmd[1024], out[256];
+    char cmd[2048], out[256];
     snprintf(cmd, sizeof(cmd), "psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\"", sql);
     if (sh_out(cmd, out, sizeof(out)) != 0)
         return -1;
@@ -510,9 +510,10 @@ CTEST(outbox, delivered_rows_are_pruned_after_keep_days)
 
     snprintf(tag, sizeof(tag), "prune-%ld-%ld", (long)getpid(), (long)time(NULL));
     snprintf(sql, sizeof(sql),
-             "WITH o AS (INSERT INTO outbox (event, created_at, published_at) SELECT "
+             "WITH o AS (INSERT INTO outbox (event, created_at, published_at, done_at) SELECT "
              "jsonb_build_object('type', 'test.prune', 'tag', '%s', 'case', c), "
-             "now() - make_interval(days => d), now() - make_interval(days => d) FROM (VALUES "
+             "now() - make_interval(days => d), now() - make_interval(days => d), "
+             "CASE WHEN c <> 'old-pending' THEN now() - make_interval(days => d) END FROM (VALUES "
              "('old-sent', 40), ('old-pending', 40), ('young-sent', 10)) v(c, d) "
              "RETURNING id, event->>'case' AS c) INSERT INTO deliveries (event_id, channel, state) "
              "SELECT id, 'email', CASE c WHEN 'old-pending' THEN 'pending' ELSE 'sent' END FROM o",
@@ -536,6 +537,34 @@ CTEST(outbox, delivered_rows_are_pruned_after_keep_days)
     snprintf(sql, sizeof(sql), "DELETE FROM outbox WHERE event->>'tag' = '%s'", tag);
     snprintf(cmd, sizeof(cmd), "psql -X -q \"$DATABASE_URL\" -c \"%s\"", sql);
     ASSERT_EQ(sh(cmd), 0);
+}
+
+CTEST(outbox, a_published_event_lost_from_the_stream_is_sent_again)
+{
+    char e[128], sql[1024], cmd[1400];
+
+    new_email(e, sizeof(e), "sg-lost");
+    /* Published 20 minutes ago, never done: its stream entry was lost (say,
+     * with Redis's last second of writes). */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO outbox (event, created_at, published_at) VALUES (jsonb_build_object("
+             "'type', 'user.recovery_requested', 'email', '%s', 'otp', '222222'), "
+             "now() - interval '20 minutes', now() - interval '20 minutes')",
+             e);
+    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\"", sql);
+    ASSERT_EQ(sh(cmd), 0);
+    ASSERT_EQ(sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-lost UMS_NOTIFIER_REDELIVER_AFTER=600"
+                 " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --once"),
+              0);
+    ASSERT_EQ(wait_requests(e, 1, 10), 1);
+    sleep_ms(1500);
+    ASSERT_EQ(wait_requests(e, 2, 1), 1);
+    /* Done now, and the code is gone from the outbox. */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outbox WHERE event->>'email' = '%s' AND done_at IS NOT NULL"
+             " AND NOT event ? 'otp'",
+             e);
+    ASSERT_EQ(sql_long(sql), 1);
 }
 
 CTEST(outbox, an_entry_whose_event_is_gone_is_dropped_unsent)
@@ -661,6 +690,37 @@ CTEST(faults, a_template_with_an_unknown_placeholder_stops_start_up)
     ASSERT_TRUE(rc != 0);
     ASSERT_STR_CONTAINS(out, "nickname");
     ASSERT_STR_CONTAINS(out, "welcome");
+}
+
+CTEST(cli, umsctl_events_status_matches_redis_and_postgres)
+{
+    char out[512], want[256], cmd[1024], n[64];
+    long stream = -1, dead = -1, waiting = -1;
+
+    ASSERT_EQ(sh_out("\"$UMS_BUILD_DIR/cli/umsctl\" --config \"$UMS_CONFIG\" events status", out,
+                     sizeof(out)),
+              0);
+    ASSERT_EQ(sscanf(out, "stream %ld\npending %*d\nconsumers %*d\ndead %ld\nunpublished %*d\n"
+                          "waiting %ld\n",
+                     &stream, &dead, &waiting),
+              3);
+    /* The same numbers straight from Redis and PostgreSQL (the suite is idle here). */
+    static const char *const key[2] = {"ums:events", "ums:events:dead"};
+    long want_n[2] = {stream, dead};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof(cmd),
+                 "port=${REDIS_URL##*:}; port=${port%%%%/*}; "
+                 "redis-cli -p \"$port\" -a \"$(cat \"$UMS_STACK/secrets/redis_password\")\" "
+                 "--no-auth-warning XLEN %s",
+                 key[i]);
+        ASSERT_EQ(sh_out(cmd, n, sizeof(n)), 0);
+        snprintf(want, sizeof(want), "%ld\n", want_n[i]);
+        ASSERT_STR_EQ(n, want);
+    }
+    ASSERT_EQ(sql_long("SELECT count(*) FROM deliveries WHERE state = 'pending'"), waiting);
+    /* Usage errors are exit 2. */
+    ASSERT_EQ(sh("\"$UMS_BUILD_DIR/cli/umsctl\" --config \"$UMS_CONFIG\" events bogus 2>/dev/null"),
+              2);
 }
 
 CTEST(teardown, stack_notifier_back)
