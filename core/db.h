@@ -72,7 +72,6 @@ enum db_stmt {
     STMT_INAPP_MANY,
     STMT_DEVICES_OF,
     STMT_DEVICE_GONE,
-    STMT_OUTBOX_DONE,
     /* users.c, profile.c: the user service */
     STMT_API_USER_GET,
     STMT_API_SET_NAME,

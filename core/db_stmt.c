@@ -220,9 +220,11 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
         " WHERE done_at < now() - make_interval(days => $1::int)"
         " ORDER BY done_at LIMIT $2::int FOR UPDATE SKIP LOCKED)", 2},
-    /* The outcomes of a batch, one statement: $1 a JSON array of {event_id,
-     * channel, state, last_error, retry_ms}; a retry_ms schedules the next
-     * attempt. A final email takes its event's one-time code and link along. */
+    /* The outcomes of a batch and the events it finished, in one statement
+     * (so both or neither): $1 a JSON array of {event_id, channel, state,
+     * last_error, retry_ms} (a retry_ms schedules the next attempt), $2 the
+     * ids of the events now done ('{id,...}'). A final email, and a done
+     * event, take the event's one-time code and link along. */
     [STMT_DELIVERY_RECORDS] = {"delivery_records",
         "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(event_id bigint,"
         " channel text, state text, last_error text, retry_ms double precision)),"
@@ -232,10 +234,13 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "  WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.id = r.event_id)"
         "  ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
         "  attempts = d.attempts + 1, last_error = excluded.last_error,"
-        "  next_attempt_at = excluded.next_attempt_at, updated_at = now() RETURNING 1)"
-        " UPDATE outbox SET event = event - 'otp' - 'token_hash' WHERE id IN (SELECT event_id"
-        " FROM r WHERE channel = 'email' AND state <> 'pending')"
-        " AND (event ? 'otp' OR event ? 'token_hash') AND EXISTS (SELECT 1 FROM d)", 1},
+        "  next_attempt_at = excluded.next_attempt_at, updated_at = now())"
+        " UPDATE outbox SET event = event - 'otp' - 'token_hash',"
+        " done_at = CASE WHEN id = ANY($2::bigint[]) THEN coalesce(done_at, now()) ELSE done_at END"
+        " WHERE id IN (SELECT unnest($2::bigint[]) UNION SELECT event_id FROM r"
+        "  WHERE channel = 'email' AND state <> 'pending')"
+        " AND ((id = ANY($2::bigint[]) AND done_at IS NULL) OR event ? 'otp'"
+        "  OR event ? 'token_hash')", 2},
     [STMT_DELIVERY_RESET] = {"delivery_reset",
         "DELETE FROM deliveries WHERE event_id = $1::bigint AND channel = $2 AND state = 'failed'",
         2},
@@ -272,11 +277,6 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
         " attempts = d.attempts + 1, last_error = excluded.last_error, next_attempt_at = NULL,"
         " updated_at = now()", 1},
-    /* Events the notifier is done with ($1: '{id,...}'): marked, and their
-     * one-time codes and links are not kept. */
-    [STMT_OUTBOX_DONE] = {"outbox_done",
-        "UPDATE outbox SET done_at = now(), event = event - 'otp' - 'token_hash'"
-        " WHERE id = ANY($1::bigint[]) AND done_at IS NULL", 1},
     [STMT_AUDIT_INSERT] = {"audit_insert",
         "INSERT INTO audit_log (actor_id, action, target_id, ip, details)"
         " VALUES ($1::uuid, $2, $3::uuid, CASE WHEN $4 ~ '^[0-9a-fA-F:.]+$' THEN $4::inet END,"

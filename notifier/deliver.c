@@ -85,6 +85,16 @@ static char *pg_array(struct json_object *numbers)
     return lit;
 }
 
+/* Adds a stream entry's outbox id to a JSON array of numbers, when it is one. */
+static void add_id(struct json_object *ids, const char *oid)
+{
+    char *end = NULL;
+    long long id = strtoll(oid, &end, 10);
+
+    if (id > 0 && end != oid && *end == '\0')
+        json_object_array_add(ids, json_object_new_int64(id));
+}
+
 static const char *jget(struct json_object *o, const char *k)
 {
     struct json_object *v;
@@ -632,14 +642,15 @@ void deliver_batch(struct notifier *n, struct entry *e, size_t count)
     if (b.jobs == NULL)
         goto out;
     make_jobs(&b, e, count);
-    if (b.njobs == 0)
-        goto out;
-    for (size_t i = 0; i < b.njobs; i++)
-        json_object_array_add(ids, json_object_new_int64(b.jobs[i].id));
-    {
-        char *lit = pg_array(ids);
-        const char *p[1] = {lit};
-        int rc = lit != NULL ? UMS_OK : UMS_ERR;
+    if (b.njobs > 0) {
+        char *lit;
+        const char *p[1];
+        int rc;
+        for (size_t i = 0; i < b.njobs; i++)
+            json_object_array_add(ids, json_object_new_int64(b.jobs[i].id));
+        lit = pg_array(ids);
+        p[0] = lit;
+        rc = lit != NULL ? UMS_OK : UMS_ERR;
         if (rc == UMS_OK)
             rc = load_targets(&b);
         if (rc == UMS_OK)
@@ -647,14 +658,24 @@ void deliver_batch(struct notifier *n, struct entry *e, size_t count)
         free(lit);
         if (rc != UMS_OK)
             goto out; /* PostgreSQL is away: the whole batch later */
+        drop_pruned(&b);
+        send_emails(&b);
+        send_in_app(&b);
+        send_push(&b);
     }
-    drop_pruned(&b);
-    send_emails(&b);
-    send_in_app(&b);
-    send_push(&b);
-    if (json_object_array_length(b.records) > 0) {
-        const char *p[1] = {json_object_to_json_string_ext(b.records, JSON_C_TO_STRING_PLAIN)};
-        recorded = db_exec(n->db, NULL, STMT_DELIVERY_RECORDS, 1, p) == UMS_OK;
+    /* Done: entries with nothing (more) to do, and jobs with no channel
+     * waiting for a retry, if their outcomes are recorded. */
+    for (size_t i = 0; i < count; i++)
+        if (e[i].done)
+            add_id(done, e[i].oid);
+    for (size_t i = 0; i < b.njobs; i++)
+        if (b.jobs[i].open == 0)
+            json_object_array_add(done, json_object_new_int64(b.jobs[i].id));
+    {
+        char *lit = pg_array(done);
+        const char *p[2] = {json_object_to_json_string_ext(b.records, JSON_C_TO_STRING_PLAIN), lit};
+        recorded = lit != NULL && db_exec(n->db, NULL, STMT_DELIVERY_RECORDS, 2, p) == UMS_OK;
+        free(lit);
         if (!recorded)
             log_error("could not record %zu delivery outcomes; those events will be sent again",
                       json_object_array_length(b.records));
@@ -664,22 +685,6 @@ void deliver_batch(struct notifier *n, struct entry *e, size_t count)
         j->entry->done = j->open == 0 && (recorded || !j->recorded);
     }
 out:
-    /* Every finished event is marked done in the outbox (which also drops
-     * its one-time code and link): not put on the stream again, pruned
-     * after keep_days. */
-    for (size_t i = 0; i < count; i++) {
-        char *end = NULL;
-        long long id = strtoll(e[i].oid, &end, 10);
-        if (e[i].done && id > 0 && *end == '\0')
-            json_object_array_add(done, json_object_new_int64(id));
-    }
-    if (json_object_array_length(done) > 0) {
-        char *lit = pg_array(done);
-        const char *p[1] = {lit};
-        if (lit != NULL)
-            db_exec(n->db, NULL, STMT_OUTBOX_DONE, 1, p);
-        free(lit);
-    }
     for (size_t i = 0; i < b.njobs; i++)
         json_object_put(b.jobs[i].ev);
     PQclear(b.states);
