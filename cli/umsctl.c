@@ -193,52 +193,32 @@ static int open_stores(const struct ums_config *cfg, struct db **db, struct kv *
     return rc;
 }
 
-/* One "name value" line each, for people and for monitoring scripts. */
-static int cmd_events_status(void)
+/* events status | retry-dead: both need PostgreSQL and Redis. status
+ * prints one "name value" line each, for people and monitoring scripts. */
+static int cmd_events(const char *what)
 {
     struct ums_config *cfg = NULL;
     struct db *db = NULL;
     struct kv *kv = NULL;
     struct outbox_status st;
-    int rc;
+    long moved = 0;
+    int rc, status = strcmp(what, "status") == 0;
 
     if (load(&cfg) != 0)
         return 1;
     log_open(NULL, LL_WARN);
     rc = open_stores(cfg, &db, &kv);
     if (rc == UMS_OK)
-        rc = outbox_status(db, kv, &st);
-    if (rc == UMS_OK)
+        rc = status ? outbox_status(db, kv, &st) : outbox_retry_dead(db, kv, &moved);
+    if (rc == UMS_OK && status)
         printf("stream %lld\npending %lld\nconsumers %lld\ndead %lld\nunpublished %lld\n"
                "waiting %lld\n",
                st.stream, st.pending, st.consumers, st.dead, st.unpublished, st.waiting);
-    else
-        fprintf(stderr, "umsctl: events status: PostgreSQL or Redis is unavailable\n");
-    db_close(db);
-    kv_close(kv);
-    config_free(cfg);
-    return rc == UMS_OK ? 0 : 1;
-}
-
-static int cmd_events_retry_dead(void)
-{
-    struct ums_config *cfg = NULL;
-    struct db *db = NULL;
-    struct kv *kv = NULL;
-    long moved = 0;
-    int rc;
-
-    if (load(&cfg) != 0)
-        return 1;
-    log_open(NULL, LL_WARN);
-    rc = open_stores(cfg, &db, &kv);
-    if (rc == UMS_OK)
-        rc = outbox_retry_dead(db, kv, &moved);
-    if (rc == UMS_OK)
+    else if (rc == UMS_OK)
         printf("%ld events put back on the stream\n", moved);
     else
-        fprintf(stderr, "umsctl: events retry-dead: PostgreSQL or Redis is unavailable (%ld "
-                        "moved)\n", moved);
+        fprintf(stderr, "umsctl: events %s: PostgreSQL or Redis is unavailable (%ld moved)\n",
+                what, moved);
     db_close(db);
     kv_close(kv);
     config_free(cfg);
@@ -302,10 +282,9 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "user") == 0 && i + 1 < argc && strcmp(argv[i + 1], "add") == 0)
         return cmd_user_add(argc - i - 2, argv + i + 2);
-    if (strcmp(argv[i], "events") == 0 && i + 2 == argc && strcmp(argv[i + 1], "retry-dead") == 0)
-        return cmd_events_retry_dead();
-    if (strcmp(argv[i], "events") == 0 && i + 2 == argc && strcmp(argv[i + 1], "status") == 0)
-        return cmd_events_status();
+    if (strcmp(argv[i], "events") == 0 && i + 2 == argc &&
+        (strcmp(argv[i + 1], "retry-dead") == 0 || strcmp(argv[i + 1], "status") == 0))
+        return cmd_events(argv[i + 1]);
     if (strcmp(argv[i], "keygen") == 0)
         return cmd_keygen(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {

@@ -72,6 +72,14 @@ static long sql_long(const char *sql)
     return strtol(out, NULL, 10);
 }
 
+/* Runs SQL through psql; 0 when it succeeded. */
+static int sql_run(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\"", sql);
+    return sh(cmd);
+}
+
 /* The delivery state of the welcome email of `to`: "sent", "failed", "pending" or "". */
 static void delivery(const char *to, const char *channel, char *state, size_t n, long *attempts)
 {
@@ -97,6 +105,11 @@ static void delivery(const char *to, const char *channel, char *state, size_t n,
     " UMS_PUSH_FCM_URL=http://127.0.0.1:$FCM_PORT"                                                 \
     " UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE=\"$UMS_STACK/fcm/sa.json\""                                \
     " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
+
+/* One --once run of the notifier with the test settings and `env` added. */
+#define NOTIFIER_ONCE(env)                                                                         \
+    sh(NOTIFIER_ENV " " env " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\""  \
+                    " --once")
 
 /* Starts the test notifier as a daemon. */
 static int start_notifier(void)
@@ -518,12 +531,9 @@ CTEST(outbox, delivered_rows_are_pruned_after_keep_days)
              "RETURNING id, event->>'case' AS c) INSERT INTO deliveries (event_id, channel, state) "
              "SELECT id, 'email', CASE c WHEN 'old-pending' THEN 'pending' ELSE 'sent' END FROM o",
              tag);
-    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\"", sql);
-    ASSERT_EQ(sh(cmd), 0);
+    ASSERT_EQ(sql_run(sql), 0);
     /* keep_days is 30 by default; a --once run prunes. */
-    ASSERT_EQ(sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-prune"
-                 " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --once"),
-              0);
+    ASSERT_EQ(NOTIFIER_ONCE("UMS_NOTIFIER_CONSUMER=test-prune"), 0);
     snprintf(cmd, sizeof(cmd),
              "psql -X -A -t -q \"$DATABASE_URL\" -c \"SELECT string_agg(o.event->>'case' || ':' || "
              "(SELECT count(*) FROM deliveries d WHERE d.event_id = o.id), ',' ORDER BY o.id) "
@@ -535,13 +545,12 @@ CTEST(outbox, delivered_rows_are_pruned_after_keep_days)
                        "(SELECT 1 FROM outbox o WHERE o.id = d.event_id)"),
               0);
     snprintf(sql, sizeof(sql), "DELETE FROM outbox WHERE event->>'tag' = '%s'", tag);
-    snprintf(cmd, sizeof(cmd), "psql -X -q \"$DATABASE_URL\" -c \"%s\"", sql);
-    ASSERT_EQ(sh(cmd), 0);
+    ASSERT_EQ(sql_run(sql), 0);
 }
 
 CTEST(outbox, a_published_event_lost_from_the_stream_is_sent_again)
 {
-    char e[128], sql[1024], cmd[1400];
+    char e[128], sql[1024];
 
     new_email(e, sizeof(e), "sg-lost");
     /* Published 20 minutes ago, never done: its stream entry was lost (say,
@@ -551,11 +560,8 @@ CTEST(outbox, a_published_event_lost_from_the_stream_is_sent_again)
              "'type', 'user.recovery_requested', 'email', '%s', 'otp', '222222'), "
              "now() - interval '20 minutes', now() - interval '20 minutes')",
              e);
-    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\"", sql);
-    ASSERT_EQ(sh(cmd), 0);
-    ASSERT_EQ(sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-lost UMS_NOTIFIER_REDELIVER_AFTER=600"
-                 " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --once"),
-              0);
+    ASSERT_EQ(sql_run(sql), 0);
+    ASSERT_EQ(NOTIFIER_ONCE("UMS_NOTIFIER_CONSUMER=test-lost UMS_NOTIFIER_REDELIVER_AFTER=600"), 0);
     ASSERT_EQ(wait_requests(e, 1, 10), 1);
     sleep_ms(1500);
     ASSERT_EQ(wait_requests(e, 2, 1), 1);
