@@ -192,3 +192,45 @@ int maildir_count(const char *to, const char *event)
              to, event);
     return sh_out(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
 }
+
+int sql_run(const char *sql)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\" >/dev/null",
+             sql);
+    return sh(cmd);
+}
+
+long sql_long(const char *sql)
+{
+    char cmd[2048], out[256];
+    snprintf(cmd, sizeof(cmd), "psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\"", sql);
+    if (sh_out(cmd, out, sizeof(out)) != 0)
+        return -1;
+    return strtol(out, NULL, 10);
+}
+
+void email_delivery(const char *to, char st[16], long *attempts)
+{
+    char cmd[1024], out[256];
+    snprintf(cmd, sizeof(cmd),
+             "psql -X -A -t -q -F ' ' \"$DATABASE_URL\" -c \"SELECT d.state, d.attempts FROM "
+             "deliveries d JOIN outbox o ON o.id = d.event_id WHERE o.event->>'email' = '%s' AND "
+             "o.event->>'type' = 'user.registered' AND d.channel = 'email'\"",
+             to);
+    st[0] = '\0';
+    *attempts = 0;
+    if (sh_out(cmd, out, sizeof(out)) == 0 && sscanf(out, "%15s %ld", st, attempts) != 2)
+        st[0] = '\0';
+}
+
+void wait_email_delivery(const char *to, const char *want, long min_attempts, int secs,
+                         char st[16], long *attempts)
+{
+    for (int i = 0; i == 0 || i < secs * 10; i++) {
+        email_delivery(to, st, attempts);
+        if ((want != NULL && strcmp(st, want) == 0) || (want == NULL && *attempts >= min_attempts))
+            return;
+        sleep_ms(100);
+    }
+}

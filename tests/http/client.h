@@ -48,6 +48,17 @@ int stack_port(int offset);
 /* How many messages of event `event` (X-Ums-Event) the stack's Maildir
  * holds for the address `to`; -1 when it cannot tell. */
 int maildir_count(const char *to, const char *event);
+/* Runs SQL through psql (output dropped); 0 when it succeeded. */
+int sql_run(const char *sql);
+/* The first value the SQL returns, as a number; -1 when psql failed. */
+long sql_long(const char *sql);
+/* The email delivery of the newest user.registered event to `to`: its
+ * state ("sent", "failed", "pending", or "" when none) and attempts. */
+void email_delivery(const char *to, char st[16], long *attempts);
+/* Polls email_delivery until the state is `want` (or, want NULL, until
+ * attempts >= min_attempts), for at most secs (at least one look). */
+void wait_email_delivery(const char *to, const char *want, long min_attempts, int secs,
+                         char st[16], long *attempts);
 void export_port(const char *name, int offset);
 
 #endif

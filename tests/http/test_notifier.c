@@ -63,39 +63,6 @@ static int script(const char *to, const char *responses)
     return sh(cmd);
 }
 
-static long sql_long(const char *sql)
-{
-    char cmd[2048], out[256];
-    snprintf(cmd, sizeof(cmd), "psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\"", sql);
-    if (sh_out(cmd, out, sizeof(out)) != 0)
-        return -1;
-    return strtol(out, NULL, 10);
-}
-
-/* Runs SQL through psql; 0 when it succeeded. */
-static int sql_run(const char *sql)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\"", sql);
-    return sh(cmd);
-}
-
-/* The delivery state of the welcome email of `to`: "sent", "failed", "pending" or "". */
-static void delivery(const char *to, const char *channel, char *state, size_t n, long *attempts)
-{
-    char cmd[1024], out[256];
-    snprintf(cmd, sizeof(cmd),
-             "psql -X -A -t -q -F ' ' \"$DATABASE_URL\" -c \"SELECT d.state, d.attempts FROM "
-             "deliveries d JOIN outbox o ON o.id = d.event_id WHERE o.event->>'email' = '%s' AND "
-             "o.event->>'type' = 'user.registered' AND d.channel = '%s'\"",
-             to, channel);
-    state[0] = '\0';
-    *attempts = 0;
-    if (sh_out(cmd, out, sizeof(out)) == 0 && sscanf(out, "%15s %ld", state, attempts) != 2)
-        state[0] = '\0';
-    (void)n;
-}
-
 /* The test notifier's settings: sendgrid transport, fast retries. */
 #define NOTIFIER_ENV                                                                               \
     "UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK                                     \
@@ -118,18 +85,6 @@ static int start_notifier(void)
     return sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-notifier"
               " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
               " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon");
-}
-
-/* Polls the email delivery of `to` until its state is `want` (at most secs);
- * the last state seen into st, its attempts into *attempts. */
-static void wait_delivery(const char *to, const char *want, int secs, char st[16], long *attempts)
-{
-    for (int i = 0; i == 0 || i < secs * 10; i++) {
-        delivery(to, "email", st, 16, attempts);
-        if (strcmp(st, want) == 0)
-            return;
-        sleep_ms(100);
-    }
 }
 
 CTEST(setup, mock_and_notifier)
@@ -183,7 +138,7 @@ CTEST(email, delivered_through_the_sendgrid_api)
                                                          "status")),
               202);
     json_object_put(o);
-    wait_delivery(e, "sent", 5, st, &attempts);
+    wait_email_delivery(e, "sent", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
     /* The welcome also lands in the in-app inbox. */
     char sql[512];
@@ -204,7 +159,7 @@ CTEST(email, five_500s_then_202_is_delivered_once)
               0);
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
     ASSERT_EQ(wait_requests(e, 6, 20), 6);
-    wait_delivery(e, "sent", 5, st, &attempts);
+    wait_email_delivery(e, "sent", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
     sleep_ms(1500);
     ASSERT_EQ(wait_requests(e, 7, 1), 6); /* never a seventh */
@@ -236,7 +191,7 @@ CTEST(email, permanent_400_is_recorded_and_the_queue_moves_on)
     ASSERT_EQ(signup(bad, "correct horse battery", NULL), 0);
     ASSERT_EQ(signup(good, "correct horse battery", NULL), 0);
     ASSERT_EQ(wait_requests(good, 1, 10), 1);
-    wait_delivery(bad, "failed", 5, st, &attempts);
+    wait_email_delivery(bad, "failed", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
     ASSERT_EQ(attempts, 1);
     sleep_ms(1000);
@@ -310,7 +265,7 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
               0);
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
     ASSERT_EQ(wait_requests(e, 8, 30), 8);
-    wait_delivery(e, "failed", 5, st, &attempts);
+    wait_email_delivery(e, "failed", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
     ASSERT_EQ(attempts, 8);
     sleep_ms(1200);
@@ -319,7 +274,7 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
     snprintf(cmd, sizeof(cmd), "\"$UMS_BUILD_DIR/cli/umsctl\" events retry-dead | grep -q '^[1-9]'");
     ASSERT_EQ(sh(cmd), 0);
     ASSERT_EQ(wait_requests(e, 9, 10), 9);
-    wait_delivery(e, "sent", 5, st, &attempts);
+    wait_email_delivery(e, "sent", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
 }
 
@@ -491,7 +446,7 @@ CTEST(faults, sigterm_finishes_the_message_in_hand)
         sleep_ms(100);
     }
     ASSERT_TRUE(gone);
-    wait_delivery(e, "sent", 2, st, &attempts);
+    wait_email_delivery(e, "sent", 0, 2, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
     ASSERT_EQ(attempts, 1);
     ASSERT_EQ(start_notifier(), 0);
@@ -511,7 +466,7 @@ CTEST(faults, sigkill_mid_send_then_delivered_after_restart)
     sleep_ms(300);
     ASSERT_EQ(start_notifier(), 0);
     ASSERT_EQ(wait_requests(e, 2, 10), 2);
-    wait_delivery(e, "sent", 5, st, &attempts);
+    wait_email_delivery(e, "sent", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
     sleep_ms(1500);
     ASSERT_EQ(wait_requests(e, 3, 1), 2);

@@ -19,16 +19,6 @@ static int user_new(struct session *s, char *email, size_t n, const char *tag)
     return signup(email, "correct horse battery", s);
 }
 
-/* Runs SQL through psql; 0 when it succeeded. */
-static int sql_run(const char *sql)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\" >/dev/null",
-             sql);
-    return sh(cmd);
-}
-
-
 static int jint(struct json_object *o, const char *k)
 {
     struct json_object *v;

@@ -32,33 +32,6 @@ static int message_for(const char *to, char *out, size_t n, int secs)
     return -1;
 }
 
-static void delivery(const char *to, char *state, size_t n, long *attempts)
-{
-    char cmd[1024], out[256];
-    snprintf(cmd, sizeof(cmd),
-             "psql -X -A -t -q -F ' ' \"$DATABASE_URL\" -c \"SELECT d.state, d.attempts FROM "
-             "deliveries d JOIN outbox o ON o.id = d.event_id WHERE o.event->>'email' = '%s' AND "
-             "d.channel = 'email'\"",
-             to);
-    state[0] = '\0';
-    *attempts = 0;
-    if (sh_out(cmd, out, sizeof(out)) == 0 && sscanf(out, "%15s %ld", state, attempts) != 2)
-        state[0] = '\0';
-    (void)n;
-}
-
-/* Polls the email delivery of `to` until done(state, attempts) (at most 10 s). */
-static void wait_delivery(const char *to, const char *want, long min_attempts, char st[16],
-                          long *attempts)
-{
-    for (int i = 0; i < 100; i++) {
-        delivery(to, st, 16, attempts);
-        if ((want != NULL && strcmp(st, want) == 0) || (want == NULL && *attempts >= min_attempts))
-            return;
-        sleep_ms(100);
-    }
-}
-
 CTEST(setup, server_and_notifier)
 {
     export_port("SMTP_PORT", 1002);
@@ -107,7 +80,7 @@ CTEST(smtp, delivered_over_starttls_with_auth)
     ASSERT_STR_CONTAINS(msg, "text/html");
     char st[16];
     long attempts = 0;
-    wait_delivery(e, "sent", 0, st, &attempts);
+    wait_email_delivery(e, "sent", 0, 10, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
 }
 
@@ -121,7 +94,7 @@ CTEST(smtp, a_550_recipient_fails_for_good)
     ASSERT_NOT_NULL(at);
     strcpy(at, "@reject.example");
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
-    wait_delivery(e, "failed", 0, st, &attempts);
+    wait_email_delivery(e, "failed", 0, 10, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
     ASSERT_EQ(attempts, 1);
 }
@@ -135,7 +108,7 @@ CTEST(smtp, a_451_recipient_is_retried)
     ASSERT_NOT_NULL(at);
     strcpy(at, "@later.example");
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
-    wait_delivery(e, NULL, 2, st, &attempts);
+    wait_email_delivery(e, NULL, 2, 10, st, &attempts);
     ASSERT_STR_EQ(st, "pending");
     ASSERT_TRUE(attempts >= 2);
 }

@@ -65,22 +65,6 @@ static int admin_new(struct session *s, char *email, size_t n)
     return login(email, "an admin password", src_for(30), s, NULL) == 200 ? 0 : -1;
 }
 
-/* One SQL value through psql (for checks the API does not expose). */
-static long sql_long(const char *sql)
-{
-    char cmd[2048];
-    FILE *p;
-    long v = -1;
-    snprintf(cmd, sizeof(cmd), "psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\"", sql);
-    p = popen(cmd, "r");
-    if (p == NULL)
-        return -1;
-    if (fscanf(p, "%ld", &v) != 1)
-        v = -1;
-    pclose(p);
-    return v;
-}
-
 /* GET path with a Bearer; the parsed body (caller puts) when status matches. */
 
 CTEST(access, who_may_call_what)
