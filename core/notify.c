@@ -198,24 +198,6 @@ int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did)
     return rc;
 }
 
-/* 1 when s[0..len) is 1..max characters of UTF-8 text without control
- * characters (lines: newlines and tabs allowed). */
-static int text_ok(const char *s, size_t len, size_t max, int lines)
-{
-    size_t chars = 0;
-
-    if (s == NULL || len == 0 || !utf8_valid(s, len))
-        return 0;
-    for (size_t i = 0; i < len; i += utf8_seq_len((const unsigned char *)s + i, len - i)) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch < 0x20 && !(lines && (ch == '\n' || ch == '\t'))) || ch == 0x7f)
-            return 0;
-        if (++chars > max)
-            return 0;
-    }
-    return 1;
-}
-
 int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, const char *ip,
                          const char *title, size_t title_len, const char *message,
                          size_t message_len, long long *event_id, const char **field)
@@ -225,11 +207,11 @@ int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, 
     int rc;
 
     *event_id = 0;
-    if (!text_ok(title, title_len, ADMIN_TITLE_MAX, 0)) {
+    if (!utf8_text_valid(title, title_len, ADMIN_TITLE_MAX, 0)) {
         *field = "title";
         return UMS_EINVALID;
     }
-    if (!text_ok(message, message_len, ADMIN_MESSAGE_MAX, 1)) {
+    if (!utf8_text_valid(message, message_len, ADMIN_MESSAGE_MAX, 1)) {
         *field = "message";
         return UMS_EINVALID;
     }

@@ -97,22 +97,12 @@ int users_role_known(const struct ums_ctx *c, const char *role)
 
 int users_name_valid(const char *name, size_t len)
 {
-    size_t chars = 0, i = 0;
-    int visible = 0;
-
-    if (len == 0 || !utf8_valid(name, len))
+    if (!utf8_text_valid(name, len, NAME_MAX_CHARS, 0))
         return 0;
-    while (i < len) {
-        unsigned char ch = (unsigned char)name[i];
-        size_t k = utf8_seq_len((const unsigned char *)name + i, len - i);
-        if (k == 0 || ch < 0x20 || ch == 0x7f)
-            return 0;
-        if (ch != ' ')
-            visible = 1;
-        i += k;
-        chars++;
-    }
-    return visible && chars <= NAME_MAX_CHARS;
+    for (size_t i = 0; i < len; i++)
+        if (name[i] != ' ')
+            return 1; /* something besides spaces */
+    return 0;
 }
 
 /* Runs one of the guarded functions of sql/006_users.sql ('ok', 'not_found',

@@ -43,3 +43,19 @@ int utf8_valid(const char *s, size_t n)
     }
     return 1;
 }
+
+int utf8_text_valid(const char *s, size_t n, size_t max_chars, int lines)
+{
+    size_t chars = 0;
+
+    if (s == NULL || n == 0 || !utf8_valid(s, n))
+        return 0;
+    for (size_t i = 0; i < n; i += utf8_seq_len((const unsigned char *)s + i, n - i)) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch < 0x20 && !(lines && (ch == '\n' || ch == '\t'))) || ch == 0x7f)
+            return 0;
+        if (++chars > max_chars)
+            return 0;
+    }
+    return 1;
+}

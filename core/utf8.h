@@ -10,4 +10,8 @@ size_t utf8_seq_len(const unsigned char *s, size_t n);
 /* 1 when all n bytes are valid UTF-8 and contain no NUL, else 0. */
 int utf8_valid(const char *s, size_t n);
 
+/* 1 when s[0..n) is 1 to max_chars characters of valid UTF-8 without
+ * control characters (with lines, newlines and tabs are allowed). */
+int utf8_text_valid(const char *s, size_t n, size_t max_chars, int lines);
+
 #endif
