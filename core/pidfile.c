@@ -6,52 +6,123 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
-/* Whether pid is a running process: a zombie (killed, not yet reaped by
- * its parent) is not. */
-static int running(long pid)
-{
-    char path[64], stat[256];
-    FILE *f;
-    char *close_paren;
-    int zombie = 0;
+#define DYING_WAIT_MS 5000
 
-    if (kill((pid_t)pid, 0) != 0)
-        return 0;
+/* The command name of pid ("self" for this process) into out; 0 if found. */
+static int comm_of(const char *pid, char *out, size_t n)
+{
+    char path[64];
+    FILE *f;
+    int rc = -1;
+
+    snprintf(path, sizeof(path), "/proc/%s/comm", pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    if (fgets(out, (int)n, f) != NULL) {
+        out[strcspn(out, "\n")] = '\0';
+        rc = 0;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* What /proc says of pid: -1 gone or a zombie, 1 dying (SIGKILL pending or
+ * exiting), 0 running. */
+static int proc_state(long pid)
+{
+    char path[64], line[512], *p;
+    unsigned long flags = 0;
+    FILE *f;
+    int state = -1;
+
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
     f = fopen(path, "r");
     if (f == NULL)
-        return 1; /* no /proc: trust kill() */
-    if (fgets(stat, sizeof(stat), f) != NULL && (close_paren = strrchr(stat, ')')) != NULL)
-        zombie = close_paren[1] == ' ' && close_paren[2] == 'Z';
+        return -1;
+    if (fgets(line, sizeof(line), f) != NULL && (p = strrchr(line, ')')) != NULL &&
+        p[1] == ' ') {
+        /* state ppid pgrp session tty_nr tpgid flags */
+        state = p[2] == 'Z' || p[2] == 'X' || p[2] == 'x' ? -1 : 0;
+        if (state == 0 && sscanf(p + 3, " %*d %*d %*d %*d %*d %lu", &flags) == 1 &&
+            (flags & 0x4) != 0) /* PF_EXITING */
+            state = 1;
+    }
     fclose(f);
-    return !zombie;
+    if (state != 0)
+        return state;
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long long mask;
+        if ((strncmp(line, "SigPnd:", 7) == 0 || strncmp(line, "ShdPnd:", 7) == 0) &&
+            sscanf(line + 7, "%llx", &mask) == 1 && (mask & (1ull << (SIGKILL - 1))) != 0)
+            state = 1;
+    }
+    fclose(f);
+    return state;
+}
+
+/* Whether pid is this program running: not a zombie (killed, not yet reaped
+ * by its parent), not a pid reused by another program. A process that is
+ * dying is waited for, at most DYING_WAIT_MS. scripts/lib.sh's pid_alive
+ * applies the same rule. */
+static int running(long pid)
+{
+    char self[32], other[32], num[24];
+    struct timespec tick = {0, 100 * 1000 * 1000};
+
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
+        return 0;
+    snprintf(num, sizeof(num), "%ld", pid);
+    if (comm_of("self", self, sizeof(self)) != 0)
+        return 1; /* no /proc: trust kill() */
+    for (int waited = 0;; waited += 100) {
+        int st;
+        if (comm_of(num, other, sizeof(other)) != 0 || strcmp(self, other) != 0)
+            return 0;
+        st = proc_state(pid);
+        if (st <= 0 || waited >= DYING_WAIT_MS)
+            return st >= 0;
+        nanosleep(&tick, NULL);
+    }
+}
+
+long pidfile_owner(const char *path)
+{
+    char buf[32], *end;
+    FILE *f;
+    long pid = 0;
+
+    if (path == NULL || *path == '\0' || (f = fopen(path, "r")) == NULL)
+        return 0;
+    if (fgets(buf, sizeof(buf), f) != NULL) {
+        pid = strtol(buf, &end, 10);
+        if (pid <= 1 || (*end != '\n' && *end != '\0') || pid == (long)getpid() || !running(pid))
+            pid = 0;
+    }
+    fclose(f);
+    return pid;
 }
 
 int pidfile_claim(const char *path)
 {
-    char buf[32];
     FILE *f;
     long pid;
 
     if (path == NULL || *path == '\0')
         return 0;
-    f = fopen(path, "r");
-    if (f != NULL) {
-        if (fgets(buf, sizeof(buf), f) != NULL) {
-            char *end;
-            pid = strtol(buf, &end, 10);
-            if (pid > 1 && (*end == '\n' || *end == '\0') && running(pid) &&
-                pid != (long)getpid()) {
-                fclose(f);
-                log_error("already running with pid %ld (%s)", pid, path);
-                return -1;
-            }
-        }
-        fclose(f);
+    pid = pidfile_owner(path);
+    if (pid > 0) {
+        log_error("already running with pid %ld (%s)", pid, path);
+        return -1;
     }
     f = fopen(path, "w");
     if (f == NULL) {

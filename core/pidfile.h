@@ -2,6 +2,11 @@
 #ifndef UMS_PIDFILE_H
 #define UMS_PIDFILE_H
 
+/* The pid the file names when that process is this same program and
+ * running (not a zombie; one that is dying is waited for, up to 5 s);
+ * else 0. An empty path or a missing file: 0. */
+long pidfile_owner(const char *path);
+
 /* Refuses (-1, logged) when the file names another live process; else
  * writes this process's pid. An empty path: nothing to do (0). */
 int pidfile_claim(const char *path);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,6 +29,7 @@
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 30.0
 #define HEALTHY_AFTER 5.0 /* a worker that lived this long resets the back-off */
+#define LISTEN_WAIT 10.0  /* seconds to wait for a dead master's workers to leave */
 
 struct child {
     pid_t pid;
@@ -42,6 +44,7 @@ struct slot {
 
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static int sig_w = -1;
+static pid_t master_pid;
 static struct ums_config *cfg;
 static const char *config_path;
 
@@ -110,16 +113,23 @@ static int bind_unix(const char *path, int mode, uid_t uid, gid_t gid)
     struct sockaddr_un sa;
     struct stat st;
     mode_t old;
-    int fd, rc;
+    int fd, rc, warned = 0;
 
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             log_error("%s exists and is not a socket", path);
             return -1;
         }
-        if (unix_socket_in_use(path)) {
-            log_error("%s is in use by another process", path);
-            return -1;
+        /* No live master owns the pid file (checked before): what still
+         * accepts are the workers of a master that was killed, leaving
+         * after their parent-death signal. */
+        for (double t0 = now_s(); unix_socket_in_use(path); poll(NULL, 0, 100)) {
+            if (now_s() - t0 >= LISTEN_WAIT) {
+                log_error("%s is in use by another process", path);
+                return -1;
+            }
+            if (!warned++)
+                log_warn("%s is still served by an old pool; waiting for it to leave", path);
         }
         unlink(path);
     }
@@ -147,7 +157,7 @@ static int bind_tcp(const char *spec)
     struct addrinfo hints, *ai = NULL;
     char host[256];
     const char *colon = strrchr(spec, ':');
-    int fd = -1, one = 1;
+    int fd = -1, one = 1, bound = 0;
     size_t hl = (size_t)(colon - spec);
 
     if (hl >= sizeof(host))
@@ -166,8 +176,14 @@ static int bind_tcp(const char *spec)
         return -1;
     }
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0) {
+        /* As for a unix socket: a killed master's workers may still hold it. */
+        double t0 = now_s();
+        while (!(bound = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) && errno == EADDRINUSE &&
+               now_s() - t0 < LISTEN_WAIT)
+            poll(NULL, 0, 100);
+    }
+    if (!bound || listen(fd, 1024) != 0) {
         log_error("cannot listen on %s: %s", spec, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -270,6 +286,10 @@ static pid_t spawn(int listen_fd, int pfd[2])
     }
     if (pid == 0) {
         int status;
+        /* A worker must not outlive its master: it would keep the socket,
+         * and a new master could not take it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != master_pid)
+            _exit(0);
         close(pfd[0]);
         close(pfd[1]);
         sig_w = -1;
@@ -432,6 +452,7 @@ int main(int argc, char **argv)
     int daemon_mode = 0, check_only = 0, listen_fd = -1, pfd[2] = {-1, -1}, rc = 1;
     uid_t uid;
     gid_t gid;
+    long owner;
 
     config_path = getenv("UMS_CONFIG");
     for (int i = 1; i < argc; i++) {
@@ -470,6 +491,10 @@ int main(int argc, char **argv)
     }
     if (privs_lookup(cfg->server.user, &uid, &gid) != 0)
         goto out;
+    if ((owner = pidfile_owner(cfg->server.pid_file)) > 0) {
+        log_error("already running with pid %ld (%s)", owner, cfg->server.pid_file);
+        goto out;
+    }
     listen_fd = cfg->server.listen[0] == '/'
                     ? bind_unix(cfg->server.listen, cfg->server.socket_mode, uid, gid)
                     : bind_tcp(cfg->server.listen);
@@ -489,6 +514,7 @@ int main(int argc, char **argv)
         goto out;
     if (install_signals(pfd) != 0)
         goto out;
+    master_pid = getpid();
     rc = master(listen_fd, pfd);
     if (cfg->server.listen[0] == '/')
         unlink(cfg->server.listen);

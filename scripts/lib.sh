@@ -11,36 +11,88 @@ say() { printf '[ums] %s\n' "$*"; }
 die() { printf '[ums] error: %s\n' "$*" >&2; exit 1; }
 
 # The account that runs PostgreSQL, Redis, the ums workers and nginx's
-# workers. PostgreSQL refuses to run as root, so root gets a system user.
+# workers. PostgreSQL refuses to run as root, so root gets a system user,
+# UMS_SERVICE_USER (default ums), created by stack_setup when missing.
 if [ "$(id -u)" -eq 0 ]; then
-    SVC_USER=ums
+    SVC_USER=${UMS_SERVICE_USER:-ums}
     SUDO=
 else
     SVC_USER=$(id -un)
     SUDO=sudo
+    [ -z "${UMS_SERVICE_USER:-}" ] || [ "$UMS_SERVICE_USER" = "$SVC_USER" ] ||
+        die "UMS_SERVICE_USER=$UMS_SERVICE_USER needs root; as $SVC_USER the stack runs as $SVC_USER"
 fi
+case $SVC_USER in
+'' | -* | *[!a-z0-9_-]*) die "UMS_SERVICE_USER must be a user name ([a-z0-9_-])" ;;
+esac
 
-# The state folder is .stack/. When the service user cannot reach the checkout
-# (a parent folder without o+x, such as /root), .stack is a symlink to a folder
-# under /var/lib/ums-stack/ and every path below uses the resolved folder.
-stack_dir() {
-    local link="$ROOT/.stack" target
-    if [ "$(id -u)" -eq 0 ] && [ ! -e "$link" ] && id -u "$SVC_USER" >/dev/null 2>&1 &&
-        ! runuser -u "$SVC_USER" -- test -x "$ROOT" 2>/dev/null; then
-        target="/var/lib/ums-stack/$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
-        mkdir -p "$target" && chmod 0755 /var/lib/ums-stack "$target"
-        ln -sfn "$target" "$link"
+# The state folder is .stack/. When the service user cannot reach the
+# checkout (a parent folder without o+x, such as /root or a mktemp -d
+# folder), .stack is a symlink to /var/lib/ums-stack/<hash of the path>.
+# stack_paths sets STACK and the paths below it from what is there now,
+# changing nothing: down and the benchmarks use it as it is. stack_setup
+# (up and check) first makes sure the service user exists, then decides
+# where the folder lives, once, and sets the paths again.
+stack_paths() {
+    STACK="$ROOT/.stack"
+    [ -L "$STACK" ] && STACK=$(readlink -f "$STACK")
+    RUN="$STACK/run"
+    LOGS="$STACK/log"
+    FCGI_SOCKET="$RUN/ums-fcgi.sock"
+}
+stack_paths
+
+svc_can_enter() { (cd / && runuser -u "$SVC_USER" -- test -x "$1") 2>/dev/null; }
+
+ensure_user() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    id -u "$SVC_USER" >/dev/null 2>&1 && return 0
+    say "creating the system user $SVC_USER"
+    useradd --system --user-group --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin "$SVC_USER" || die "cannot create the user $SVC_USER"
+}
+
+# stack_place: as root, with the service user in place, makes .stack a
+# folder that user can enter. A plain .stack it cannot enter (made before the
+# user existed, or by an earlier run as another user) is moved to the
+# outside folder, unless a process named in its pid files still runs.
+stack_place() {
+    local link="$ROOT/.stack" target f
+    [ "$(id -u)" -eq 0 ] || return 0
+    [ -L "$link" ] && return 0
+    svc_can_enter "$ROOT" && return 0
+    target="/var/lib/ums-stack/$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    if ! mkdir -p "$target" || ! chmod 0755 /var/lib/ums-stack "$target"; then
+        die "cannot create $target"
     fi
-    if [ -L "$link" ]; then
-        readlink -f "$link"
-    else
-        printf '%s\n' "$link"
+    if [ -d "$link" ]; then
+        for f in "$link"/run/*.pid; do
+            [ -e "$f" ] || continue
+            pid_alive "$f" "$(pid_comm "$f")" &&
+                die "$link is not reachable by user $SVC_USER and $f names a running process; run scripts/down first"
+        done
+        say "moving $link to $target (user $SVC_USER cannot enter $ROOT)"
+        (shopt -s dotglob nullglob; for f in "$link"/*; do
+            [ -e "$target/${f##*/}" ] && rm -rf "${target:?}/${f##*/}"
+            mv "$f" "$target/"
+        done) || die "cannot move $link to $target"
+        rmdir "$link" || die "cannot remove $link"
+    elif [ -e "$link" ]; then
+        die "$link exists and is not a folder"
+    fi
+    ln -sfn "$target" "$link" || die "cannot link $link to $target"
+}
+
+stack_setup() {
+    ensure_user
+    stack_place
+    stack_paths
+    mkdir -p "$STACK" "$LOGS"
+    if [ "$(id -u)" -eq 0 ]; then
+        svc_can_enter "$STACK" ||
+            die "$STACK is not reachable by user $SVC_USER (every parent folder needs o+x)"
     fi
 }
-STACK=$(stack_dir)
-RUN="$STACK/run"
-LOGS="$STACK/log"
-FCGI_SOCKET="$RUN/ums-fcgi.sock"
 
 as_svc() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -51,15 +103,60 @@ as_svc() {
     fi
 }
 
-# pid_alive FILE: the pid in FILE names a running process.
+pid_of() { head -n1 "$1" 2>/dev/null | tr -dc '0-9'; }
+
+# The program a stack pid file belongs to (its command name in /proc).
+pid_comm() {
+    case ${1##*/} in
+    ums-fcgi.pid) echo ums-fcgi ;;
+    ums-notifier.pid) echo ums-notifier ;;
+    redis.pid) echo redis-server ;;
+    nginx.pid) echo nginx ;;
+    *) echo "${1##*/}" | sed 's/\.pid$//' ;;
+    esac
+}
+
+# proc_dying PID: PID has a SIGKILL pending or has begun to exit.
+proc_dying() {
+    local stat flags pnd
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    # After the command name: state ppid pgrp session tty tpgid flags ...
+    flags=$(printf '%s\n' "$stat" | cut -d' ' -f7)
+    [ -n "$flags" ] && [ $((flags & 0x4)) -ne 0 ] && return 0 # PF_EXITING
+    while read -r _ pnd; do
+        [ $((0x$pnd & 0x100)) -ne 0 ] && return 0 # signal 9 pending
+    done < <(grep -E '^(SigPnd|ShdPnd):' "/proc/$1/status" 2>/dev/null)
+    return 1
+}
+
+# proc_running PID COMM: the rule of core/pidfile.c. PID is a process whose
+# command name is COMM (a pid reused by another program does not count) and
+# that is not a zombie (killed, not yet reaped: no parent may reap it). A
+# process that is dying is waited for, at most 5 s.
+proc_running() {
+    local pid=$1 comm=$2 stat i
+    for ((i = 0; i < 50; i++)); do
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+        stat=${stat##*) }
+        case ${stat%% *} in Z | X | x) return 1 ;; esac
+        proc_dying "$pid" || return 0
+        sleep 0.1
+    done
+    return 0
+}
+
+proc_gone() { ! proc_running "$@"; }
+
+# pid_alive FILE [COMM]: the pid in FILE is running as COMM (default: the
+# program the file's name says).
 pid_alive() {
     local pid
     [ -s "$1" ] || return 1
-    pid=$(head -n1 "$1" 2>/dev/null | tr -dc '0-9')
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    pid=$(pid_of "$1")
+    [ -n "$pid" ] && proc_running "$pid" "${2:-$(pid_comm "$1")}"
 }
-
-pid_of() { head -n1 "$1" 2>/dev/null | tr -dc '0-9'; }
 
 pg_bin() {
     local d
