@@ -172,8 +172,11 @@ int req_authenticate(struct req *r, int level)
         return -1;
     }
     if (level == AUTH_USER && r->who.service) {
-        /* The service key is not a user: routes about "the current user" need one. */
-        reply_error(r, HE_SESSION_NOT_FOUND_BEARER, "This endpoint needs a user's access token");
+        /* The service key is not a user: routes about "the current user" need
+         * one. GoTrue's answer on /auth/v1; on /api/v1 a good credential
+         * without the right is 403 forbidden. */
+        reply_error(r, r->family == FAM_API ? HE_FORBIDDEN : HE_SESSION_NOT_FOUND_BEARER,
+                    "This endpoint needs a user's access token");
         return -1;
     }
     r->authed = 1;

@@ -196,7 +196,7 @@ void http_methods_str(struct buf *b, unsigned mask);
 
 /* ---- response.c ---- */
 
-int http_err_status(enum http_err e);
+int http_err_status(enum http_err e, int family);
 const char *http_err_code(enum http_err e);
 
 /* The error for a core return code (UMS_ENOTFOUND -> HE_NOT_FOUND, ...). */

@@ -7,52 +7,57 @@
 #include "../core/ums.h"
 #include "http.h"
 
+/* status is /auth/v1's (GoTrue's); api_status, when set, is the status on
+ * /api/v1 and the operational routes. They differ where GoTrue answers 403
+ * for a dead credential: RFC 6750 says 401, and clients of /api/v1 read 401
+ * as "refresh or sign in again", 403 as "signed in, but not allowed". */
 static const struct {
     int status;
+    int api_status;
     const char *code;
     const char *msg;
 } errs[HE__MAX] = {
-    [HE_BAD_REQUEST] = {400, "bad_request", "The request is malformed."},
-    [HE_BAD_JSON] = {400, "bad_json", "The request body is not valid JSON."},
-    [HE_VALIDATION] = {400, "validation_failed", "The request is invalid."},
-    [HE_NO_AUTH] = {401, "no_authorization", "This endpoint requires a Bearer token."},
-    [HE_BAD_JWT] = {403, "bad_jwt", "The access token is invalid."},
-    [HE_FORBIDDEN] = {403, "forbidden", "You may not do this."},
-    [HE_NOT_FOUND] = {404, "not_found", "No such resource."},
-    [HE_METHOD] = {405, "method_not_allowed", "This method is not allowed here."},
-    [HE_CONFLICT] = {409, "conflict", "The resource already exists or was changed."},
-    [HE_TOO_LARGE] = {413, "request_too_large", "The request body is too large."},
-    [HE_URI_TOO_LONG] = {414, "uri_too_long", "The request URI is too long."},
-    [HE_MEDIA] = {415, "unsupported_media_type", "The body must be application/json."},
-    [HE_RATE] = {429, "over_request_rate_limit", "Too many requests; retry later."},
-    [HE_HEADER_TOO_LARGE] = {431, "request_header_too_large", "A request header is too large."},
-    [HE_UNEXPECTED] = {500, "unexpected_failure", "Something went wrong."},
-    [HE_UNAVAILABLE] = {503, "service_unavailable", "The service is unavailable; retry later."},
-    [HE_INVALID_CREDENTIALS] = {400, "invalid_credentials", "Invalid login credentials"},
-    [HE_EMAIL_NOT_CONFIRMED] = {400, "email_not_confirmed", "Email not confirmed"},
-    [HE_USER_BANNED] = {400, "user_banned", "User is banned"},
-    [HE_USER_BANNED_BEARER] = {403, "user_banned", "User is banned"},
-    [HE_WEAK_PASSWORD] = {422, "weak_password", "Password is too weak."},
-    [HE_USER_EXISTS] = {422, "user_already_exists", "User already registered"},
-    [HE_EMAIL_EXISTS] = {422, "email_exists", "A user with this email address already exists"},
-    [HE_SAME_PASSWORD] = {422, "same_password",
+    [HE_BAD_REQUEST] = {400, 0, "bad_request", "The request is malformed."},
+    [HE_BAD_JSON] = {400, 0, "bad_json", "The request body is not valid JSON."},
+    [HE_VALIDATION] = {400, 0, "validation_failed", "The request is invalid."},
+    [HE_NO_AUTH] = {401, 0, "no_authorization", "This endpoint requires a Bearer token."},
+    [HE_BAD_JWT] = {403, 401, "bad_jwt", "The access token is invalid."},
+    [HE_FORBIDDEN] = {403, 0, "forbidden", "You may not do this."},
+    [HE_NOT_FOUND] = {404, 0, "not_found", "No such resource."},
+    [HE_METHOD] = {405, 0, "method_not_allowed", "This method is not allowed here."},
+    [HE_CONFLICT] = {409, 0, "conflict", "The resource already exists or was changed."},
+    [HE_TOO_LARGE] = {413, 0, "request_too_large", "The request body is too large."},
+    [HE_URI_TOO_LONG] = {414, 0, "uri_too_long", "The request URI is too long."},
+    [HE_MEDIA] = {415, 0, "unsupported_media_type", "The body must be application/json."},
+    [HE_RATE] = {429, 0, "over_request_rate_limit", "Too many requests; retry later."},
+    [HE_HEADER_TOO_LARGE] = {431, 0, "request_header_too_large", "A request header is too large."},
+    [HE_UNEXPECTED] = {500, 0, "unexpected_failure", "Something went wrong."},
+    [HE_UNAVAILABLE] = {503, 0, "service_unavailable", "The service is unavailable; retry later."},
+    [HE_INVALID_CREDENTIALS] = {400, 0, "invalid_credentials", "Invalid login credentials"},
+    [HE_EMAIL_NOT_CONFIRMED] = {400, 0, "email_not_confirmed", "Email not confirmed"},
+    [HE_USER_BANNED] = {400, 0, "user_banned", "User is banned"},
+    [HE_USER_BANNED_BEARER] = {403, 401, "user_banned", "User is banned"},
+    [HE_WEAK_PASSWORD] = {422, 0, "weak_password", "Password is too weak."},
+    [HE_USER_EXISTS] = {422, 0, "user_already_exists", "User already registered"},
+    [HE_EMAIL_EXISTS] = {422, 0, "email_exists", "A user with this email address already exists"},
+    [HE_SAME_PASSWORD] = {422, 0, "same_password",
                           "New password should be different from the old password."},
-    [HE_REFRESH_NOT_FOUND] = {400, "refresh_token_not_found",
+    [HE_REFRESH_NOT_FOUND] = {400, 0, "refresh_token_not_found",
                               "Invalid Refresh Token: Refresh Token Not Found"},
-    [HE_REFRESH_USED] = {400, "refresh_token_already_used", "Invalid Refresh Token: Already Used"},
-    [HE_SESSION_NOT_FOUND] = {400, "session_not_found", "Session not found"},
-    [HE_SESSION_NOT_FOUND_BEARER] = {403, "session_not_found",
+    [HE_REFRESH_USED] = {400, 0, "refresh_token_already_used", "Invalid Refresh Token: Already Used"},
+    [HE_SESSION_NOT_FOUND] = {400, 0, "session_not_found", "Session not found"},
+    [HE_SESSION_NOT_FOUND_BEARER] = {403, 401, "session_not_found",
                                      "Session from session_id claim in JWT does not exist"},
-    [HE_SESSION_EXPIRED] = {400, "session_expired", "Session expired"},
-    [HE_NOT_ADMIN] = {403, "not_admin", "User not allowed"},
-    [HE_USER_NOT_FOUND] = {404, "user_not_found", "User not found"},
-    [HE_USER_NOT_FOUND_BEARER] = {403, "user_not_found", "User from sub claim in JWT does not exist"},
-    [HE_OTP_EXPIRED] = {403, "otp_expired", "Token has expired or is invalid"},
-    [HE_EMAIL_TAKEN] = {409, "email_exists", "A user with this email address already exists."},
-    [HE_LAST_ADMIN] = {409, "last_admin",
+    [HE_SESSION_EXPIRED] = {400, 0, "session_expired", "Session expired"},
+    [HE_NOT_ADMIN] = {403, 0, "not_admin", "User not allowed"},
+    [HE_USER_NOT_FOUND] = {404, 0, "user_not_found", "User not found"},
+    [HE_USER_NOT_FOUND_BEARER] = {403, 401, "user_not_found", "User from sub claim in JWT does not exist"},
+    [HE_OTP_EXPIRED] = {403, 0, "otp_expired", "Token has expired or is invalid"},
+    [HE_EMAIL_TAKEN] = {409, 0, "email_exists", "A user with this email address already exists."},
+    [HE_LAST_ADMIN] = {409, 0, "last_admin",
                        "This would leave no active admin; promote another admin first."},
-    [HE_IMAGE] = {415, "unsupported_image", "The body must be a PNG, JPEG or WebP image."},
-    [HE_USER_LOCKED] = {429, "user_locked", "Too many failed sign-in attempts; try again later."},
+    [HE_IMAGE] = {415, 0, "unsupported_image", "The body must be a PNG, JPEG or WebP image."},
+    [HE_USER_LOCKED] = {429, 0, "user_locked", "Too many failed sign-in attempts; try again later."},
 };
 
 static const char *reason(int status)
@@ -80,9 +85,11 @@ static const char *reason(int status)
     }
 }
 
-int http_err_status(enum http_err e)
+int http_err_status(enum http_err e, int family)
 {
-    return e < HE__MAX ? errs[e].status : 500;
+    if (e >= HE__MAX)
+        return 500;
+    return family != FAM_AUTH && errs[e].api_status != 0 ? errs[e].api_status : errs[e].status;
 }
 
 const char *http_err_code(enum http_err e)
@@ -113,8 +120,8 @@ int http_error_body(struct buf *out, int family, int versioned, enum http_err e,
     if (msg == NULL)
         msg = errs[e].msg;
     if (family == FAM_AUTH && !versioned) {
-        rc = buf_printf(out, "{\"code\":%d,\"error_code\":\"%s\",\"msg\":", errs[e].status,
-                        errs[e].code);
+        rc = buf_printf(out, "{\"code\":%d,\"error_code\":\"%s\",\"msg\":",
+                        http_err_status(e, family), errs[e].code);
         if (rc == 0)
             rc = buf_add_json_str(out, msg);
     } else {
@@ -127,6 +134,12 @@ int http_error_body(struct buf *out, int family, int versioned, enum http_err e,
     if (rc == 0)
         rc = buf_addc(out, '}');
     return rc;
+}
+
+/* Whether the handler already set the header ("Name:"). */
+static int has_header(const struct req *r, const char *name_colon)
+{
+    return r->headers.p != NULL && strstr(r->headers.p, name_colon) != NULL;
 }
 
 int reply_header(struct req *r, const char *name, const char *value)
@@ -192,20 +205,26 @@ void reply_error(struct req *r, enum http_err e, const char *msg)
 void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char *extra)
 {
     struct buf body;
+    int status;
 
     if (e >= HE__MAX)
         e = HE_UNEXPECTED;
+    status = http_err_status(e, r->family);
     buf_init(&body, 8192);
     if (r->family == FAM_AUTH && !r->versioned)
         reply_header(r, "x-sb-error-code", errs[e].code);
-    if ((e == HE_UNAVAILABLE || e == HE_RATE) && (r->headers.p == NULL ||
-                                                  strstr(r->headers.p, "Retry-After:") == NULL))
+    if ((e == HE_UNAVAILABLE || e == HE_RATE) && !has_header(r, "Retry-After:"))
         reply_header(r, "Retry-After", "5");
+    /* RFC 6750 section 3: no credentials, a bare challenge; a credential
+     * that is not (or no longer) good, invalid_token. */
+    if (status == 401 && !has_header(r, "WWW-Authenticate:"))
+        reply_header(r, "WWW-Authenticate",
+                     e == HE_NO_AUTH ? "Bearer" : "Bearer error=\"invalid_token\"");
     if (http_error_body(&body, r->family, r->versioned, e, msg, extra) != 0) {
         buf_reset(&body, 0);
         http_error_body(&body, r->family, r->versioned, e, NULL, NULL);
     }
-    reply_json(r, errs[e].status, body.p, body.len);
+    reply_json(r, status, body.p, body.len);
     buf_free(&body);
 }
 

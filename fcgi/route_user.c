@@ -114,6 +114,7 @@ void route_check(struct req *r)
         ;
     rc = auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
     if (rc == UMS_EDENIED || (rc == UMS_OK && r->who.service)) {
+        reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         reply_error(r, HE_NO_AUTH, "No valid session");
         return;
     }

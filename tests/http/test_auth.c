@@ -267,15 +267,24 @@ CTEST(bearer, rejections)
     struct session s;
     new_email(email, sizeof(email), "bearer");
     ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    char wa[128];
     ASSERT_EQ(http_get("/auth/v1/user", &r), 0);
     ASSERT_AUTH_ERROR(r, 401, "no_authorization");
+    /* RFC 6750: a 401 without credentials carries a bare challenge. */
+    ASSERT_EQ(resp_header(&r, "WWW-Authenticate", wa, sizeof(wa)), 0);
+    ASSERT_STR_EQ(wa, "Bearer");
     http_resp_free(&r);
     const char *basic[] = {"Authorization: Basic dXNlcjpwYXNz", NULL};
     ASSERT_EQ(http_req("GET", "/auth/v1/user", basic, NULL, 0, NULL, &r), 0);
     ASSERT_AUTH_ERROR(r, 401, "no_authorization");
+    ASSERT_EQ(resp_header(&r, "WWW-Authenticate", wa, sizeof(wa)), 0);
+    ASSERT_STR_EQ(wa, "Bearer");
     http_resp_free(&r);
+    /* GoTrue's statuses stay: a bad token is 403 bad_jwt here (the
+     * Supabase clients depend on them), without a challenge. */
     ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, "garbage", &r), 0);
     ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    ASSERT_NE(resp_header(&r, "WWW-Authenticate", wa, sizeof(wa)), 0);
     http_resp_free(&r);
     /* A refresh token is not an access token. */
     ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, s.refresh, &r), 0);
@@ -1044,11 +1053,21 @@ CTEST(forward_auth, check_and_nginx_auth_request)
     http_resp_free(&r);
     ASSERT_EQ(http_get("/auth/v1/check", &r), 0);
     ASSERT_EQ(r.status, 401);
+    ASSERT_EQ(resp_header(&r, "WWW-Authenticate", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "Bearer");
     http_resp_free(&r);
-    /* nginx's auth_request in front of a static area. */
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/check", NULL, "not.a.token", &r), 0);
+    ASSERT_EQ(r.status, 401);
+    ASSERT_EQ(resp_header(&r, "WWW-Authenticate", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "Bearer error=\"invalid_token\"");
+    http_resp_free(&r);
+    /* nginx's auth_request in front of a static area; nginx passes the
+     * challenge of a 401 on. */
     ASSERT_EQ(http_get("/protected/index.json", &r), 0);
     ASSERT_EQ(r.status, 401);
     ASSERT_STR_CONTAINS(r.body, "no_authorization");
+    ASSERT_EQ(resp_header(&r, "WWW-Authenticate", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "Bearer");
     http_resp_free(&r);
     ASSERT_EQ(req_bearer("GET", "/protected/index.json", NULL, s.access, &r), 0);
     ASSERT_EQ(r.status, 200);

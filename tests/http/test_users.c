@@ -7,12 +7,22 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
+#include "../../core/b64.h"
 #include "client.h"
 #include "stack.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <time.h>
+
+#include "../../core/b64.h"
 
 /* Checks an /api/v1 error: status, code, a message, and for 400 the field. */
 #define ASSERT_API_ERROR(resp, status_, code_)                                                 \
@@ -67,6 +77,128 @@ static int admin_new(struct session *s, char *email, size_t n)
 
 /* GET path with a Bearer; the parsed body (caller puts) when status matches. */
 
+/* The token `valid` with its exp and iat moved an hour into the past,
+ * signed again with the stack's key: well-formed, correctly signed, expired. */
+static int forge_expired(const char *valid, char *out, size_t n)
+{
+    const char *dot1 = strchr(valid, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    unsigned char raw[4096], sig[512];
+    char seg[8192], sig64[1024], path[512];
+    long len;
+    size_t siglen = sizeof(sig);
+    struct json_object *o;
+    EVP_PKEY *key = NULL;
+    EVP_MD_CTX *ctx = NULL;
+    FILE *f;
+    int ok = 0;
+
+    if (dot2 == NULL)
+        return -1;
+    len = b64url_decode(raw, sizeof(raw) - 1, dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    if (len <= 0)
+        return -1;
+    raw[len] = '\0';
+    o = json_tokener_parse((const char *)raw);
+    if (o == NULL)
+        return -1;
+    json_object_object_add(o, "exp", json_object_new_int64((int64_t)time(NULL) - 3600));
+    json_object_object_add(o, "iat", json_object_new_int64((int64_t)time(NULL) - 4500));
+    snprintf(seg, sizeof(seg), "%.*s.", (int)(dot1 - valid), valid);
+    b64url_encode(seg + strlen(seg), (const unsigned char *)json_object_to_json_string(o),
+                  strlen(json_object_to_json_string(o)));
+    json_object_put(o);
+    snprintf(path, sizeof(path), "%s/keys/jwt-private.pem", env_need("UMS_STACK"));
+    if ((f = fopen(path, "r")) != NULL) {
+        key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        fclose(f);
+    }
+    ctx = EVP_MD_CTX_new();
+    ok = key != NULL && ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+         EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)seg, strlen(seg)) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    if (!ok)
+        return -1;
+    b64url_encode(sig64, sig, siglen);
+    return snprintf(out, n, "%s.%s", seg, sig64) < (int)n ? 0 : -1;
+}
+
+/* An /api/v1 401 with its RFC 6750 challenge. */
+#define ASSERT_API_401(resp, code_, challenge_)                                                \
+    do {                                                                                       \
+        char wa_[128] = "";                                                                    \
+        ASSERT_API_ERROR(resp, 401, code_);                                                    \
+        ASSERT_EQ(resp_header(&(resp), "WWW-Authenticate", wa_, sizeof(wa_)), 0);             \
+        ASSERT_STR_EQ(wa_, challenge_);                                                        \
+    } while (0)
+
+#define INVALID_TOKEN "Bearer error=\"invalid_token\""
+
+CTEST(access, dead_credentials_are_401_with_a_challenge)
+{
+    struct session u, v, w, adm;
+    char e[128], tok[4096], path[256];
+    const char *basic[] = {"Authorization: Basic dXNlcjpwdw==", NULL};
+    struct http_resp r;
+
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "dead-u"), 0);
+    ASSERT_EQ(user_new(&v, e, sizeof(e), "dead-v"), 0);
+    ASSERT_EQ(user_new(&w, e, sizeof(e), "dead-w"), 0);
+    ASSERT_EQ(admin_new(&adm, e, sizeof(e)), 0);
+    /* No credentials, or not a Bearer: a bare challenge. */
+    ASSERT_EQ(http_get("/api/v1/users/me", &r), 0);
+    ASSERT_API_401(r, "no_authorization", "Bearer");
+    http_resp_free(&r);
+    ASSERT_EQ(http_req("GET", "/api/v1/users/me", basic, NULL, 0, NULL, &r), 0);
+    ASSERT_API_401(r, "no_authorization", "Bearer");
+    http_resp_free(&r);
+    /* Malformed, badly signed, expired. */
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, "not.a.token", &r), 401);
+    ASSERT_API_401(r, "bad_jwt", INVALID_TOKEN);
+    http_resp_free(&r);
+    snprintf(tok, sizeof(tok), "%s", u.access);
+    tok[strlen(tok) - 3] = tok[strlen(tok) - 3] == 'A' ? 'B' : 'A';
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, tok, &r), 401);
+    ASSERT_API_401(r, "bad_jwt", INVALID_TOKEN);
+    http_resp_free(&r);
+    ASSERT_EQ(forge_expired(u.access, tok, sizeof(tok)), 0);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, tok, &r), 401);
+    ASSERT_API_401(r, "bad_jwt", INVALID_TOKEN);
+    http_resp_free(&r);
+    /* The forged token differs from the real one only in its times. */
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, u.access, NULL), 200);
+    /* A live caller without the right: 403, on other users and admin routes. */
+    snprintf(path, sizeof(path), "/api/v1/users/%s", v.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, u.access, &r), 403);
+    ASSERT_API_ERROR(r, 403, "forbidden");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/api/v1/audit", NULL, u.access, &r), 403);
+    ASSERT_API_ERROR(r, 403, "forbidden");
+    http_resp_free(&r);
+    /* The service key is good but is not a user: 403 on a user's inbox. */
+    snprintf(path, sizeof(path), "/api/v1/users/%s/notifications", v.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, service(), &r), 403);
+    ASSERT_API_ERROR(r, 403, "forbidden");
+    http_resp_free(&r);
+    /* Revoked: signed out. */
+    ASSERT_EQ(admin_req("POST", "/auth/v1/logout", NULL, u.access, NULL), 204);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, u.access, &r), 401);
+    ASSERT_API_401(r, "session_not_found", INVALID_TOKEN);
+    http_resp_free(&r);
+    /* Suspended (its sessions end with it). */
+    snprintf(path, sizeof(path), "/api/v1/users/%s", v.user_id);
+    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"suspended\"}", adm.access, NULL), 200);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, v.access, &r), 401);
+    ASSERT_API_401(r, "session_not_found", INVALID_TOKEN);
+    http_resp_free(&r);
+    /* Deleted. */
+    ASSERT_EQ(admin_req("DELETE", "/api/v1/users/me", NULL, w.access, NULL), 204);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/profile", w.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, w.access, &r), 401);
+    ASSERT_API_401(r, "session_not_found", INVALID_TOKEN);
+    http_resp_free(&r);
+}
+
 CTEST(access, who_may_call_what)
 {
     struct session a, b, adm;
@@ -80,8 +212,8 @@ CTEST(access, who_may_call_what)
     ASSERT_EQ(http_get("/api/v1/users/me", &r), 0);
     ASSERT_API_ERROR(r, 401, "no_authorization");
     http_resp_free(&r);
-    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, "not.a.token", &r), 403);
-    ASSERT_API_ERROR(r, 403, "bad_jwt");
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, "not.a.token", &r), 401);
+    ASSERT_API_ERROR(r, 401, "bad_jwt");
     http_resp_free(&r);
     /* me, and one's own id */
     ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, a.access, NULL), 200);
@@ -596,16 +728,16 @@ CTEST(status, suspension_ends_sessions_and_sign_in)
     http_resp_free(&r);
     /* At once: the access token and the refresh token are dead. */
     ASSERT_EQ(get_user(u.access), 403);
-    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, u.access, NULL), 403);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, u.access, NULL), 401);
     ASSERT_TRUE(refresh(u.refresh, NULL, NULL) >= 400);
     ASSERT_EQ(login(eu, "correct horse battery", src_for(31), NULL, &r), 400);
     o = jparse(&r);
     ASSERT_STR_EQ(jstr(o, "error_code"), "user_banned");
     json_object_put(o);
     http_resp_free(&r);
-    /* Back to active: sign-in works again. */
+    /* Back to active: sign-in works again (u holds the new, live session). */
     ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"active\"}", service(), NULL), 200);
-    ASSERT_EQ(login(eu, "correct horse battery", src_for(31), NULL, NULL), 200);
+    ASSERT_EQ(login(eu, "correct horse battery", src_for(31), &u, NULL), 200);
     /* Unlock clears a lockout. */
     for (int i = 0; i < 5; i++)
         login(eu, "wrong password!", src_for(32), NULL, NULL);

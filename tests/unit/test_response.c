@@ -40,12 +40,12 @@ CTEST(errors, rc_mapping)
 
 CTEST(errors, statuses_and_codes)
 {
-    ASSERT_EQ(http_err_status(HE_NOT_FOUND), 404);
-    ASSERT_EQ(http_err_status(HE_METHOD), 405);
-    ASSERT_EQ(http_err_status(HE_TOO_LARGE), 413);
-    ASSERT_EQ(http_err_status(HE_MEDIA), 415);
-    ASSERT_EQ(http_err_status(HE_UNAVAILABLE), 503);
-    ASSERT_EQ(http_err_status(HE_HEADER_TOO_LARGE), 431);
+    ASSERT_EQ(http_err_status(HE_NOT_FOUND, FAM_AUTH), 404);
+    ASSERT_EQ(http_err_status(HE_METHOD, FAM_AUTH), 405);
+    ASSERT_EQ(http_err_status(HE_TOO_LARGE, FAM_AUTH), 413);
+    ASSERT_EQ(http_err_status(HE_MEDIA, FAM_AUTH), 415);
+    ASSERT_EQ(http_err_status(HE_UNAVAILABLE, FAM_AUTH), 503);
+    ASSERT_EQ(http_err_status(HE_HEADER_TOO_LARGE, FAM_AUTH), 431);
     ASSERT_STR_EQ(http_err_code(HE_BAD_JSON), "bad_json");
     ASSERT_STR_EQ(http_err_code(HE_TOO_LARGE), "request_too_large");
     ASSERT_STR_EQ(http_err_code(HE_MEDIA), "unsupported_media_type");
@@ -54,10 +54,34 @@ CTEST(errors, statuses_and_codes)
     for (int e = 0; e < HE__MAX; e++) {
         struct json_object *o = body(FAM_API, 0, (enum http_err)e, NULL, NULL);
         ASSERT_NOT_NULL(o);
-        ASSERT_TRUE(http_err_status((enum http_err)e) >= 400);
+        ASSERT_TRUE(http_err_status((enum http_err)e, FAM_AUTH) >= 400);
         ASSERT_NOT_NULL(str(o, "message"));
         ASSERT_TRUE(strlen(str(o, "message")) > 0);
         json_object_put(o);
+    }
+}
+
+CTEST(errors, dead_credentials_are_401_on_api_and_gotrue_statuses_on_auth)
+{
+    /* /api/v1 (RFC 6750): a bad, revoked or orphaned token is 401. */
+    static const enum http_err dead[] = {HE_NO_AUTH, HE_BAD_JWT, HE_SESSION_NOT_FOUND_BEARER,
+                                         HE_USER_BANNED_BEARER, HE_USER_NOT_FOUND_BEARER};
+    for (size_t i = 0; i < sizeof(dead) / sizeof(dead[0]); i++) {
+        ASSERT_EQ(http_err_status(dead[i], FAM_API), 401);
+        ASSERT_EQ(http_err_status(dead[i], FAM_OPS), 401);
+    }
+    /* /auth/v1 keeps GoTrue's: only a missing token is 401. */
+    ASSERT_EQ(http_err_status(HE_NO_AUTH, FAM_AUTH), 401);
+    for (size_t i = 1; i < sizeof(dead) / sizeof(dead[0]); i++)
+        ASSERT_EQ(http_err_status(dead[i], FAM_AUTH), 403);
+    /* A live caller without the right stays 403 everywhere. */
+    ASSERT_EQ(http_err_status(HE_FORBIDDEN, FAM_API), 403);
+    ASSERT_EQ(http_err_status(HE_NOT_ADMIN, FAM_AUTH), 403);
+    /* Outside the bearer codes both columns agree. */
+    for (int e = 0; e < HE__MAX; e++) {
+        int a = http_err_status((enum http_err)e, FAM_AUTH);
+        int b = http_err_status((enum http_err)e, FAM_API);
+        ASSERT_TRUE(a == b || (a == 403 && b == 401));
     }
 }
 
