@@ -15,6 +15,7 @@
 #include "../core/log.h"
 #include "../core/migrate.h"
 #include "../core/outbox.h"
+#include "../core/preflight.h"
 #include "../core/ums.h"
 
 #ifndef UMS_SQLDIR
@@ -66,16 +67,15 @@ static int cmd_config(int argc, char **argv)
     if (strcmp(argv[0], "show") == 0) {
         config_dump(cfg);
     } else {
-        /* Keys are checked as a worker would load them. */
-        struct tokens *t = NULL;
-        char err[512];
-        if (tokens_open(&t, cfg, err, sizeof(err)) != UMS_OK ||
-            auth_config_check(cfg, err, sizeof(err)) != UMS_OK) {
+        /* Every file the configuration names, loaded as the workers and
+         * the notifier will, as the service user. */
+        char err[1024];
+        if (preflight_as_service_user(cfg, config_path, PREFLIGHT_ALL, err, sizeof(err)) !=
+            UMS_OK) {
             fprintf(stderr, "umsctl: %s: %s\n", config_path, err);
             config_free(cfg);
             return 1;
         }
-        tokens_close(t);
         printf("%s: ok\n", config_path);
     }
     config_free(cfg);

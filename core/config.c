@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "log.h"
 #include "ums.h"
 
@@ -245,30 +246,13 @@ static int read_secret(const char *path, char **out, const char *where, const st
 {
     char *data = NULL;
     size_t len = 0;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = file_read(path, SECRET_MAX_BYTES, &data, &len);
 
-    if (fd < 0) {
-        errf(err, errlen, "%s: [%s] %s_file: cannot read %s: %s", where, k->section, k->name,
-             path, strerror(errno));
-        return UMS_EINVALID;
-    }
-    data = malloc(SECRET_MAX_BYTES + 1);
-    if (data == NULL) {
-        close(fd);
-        return UMS_ERR;
-    }
-    while ((n = read(fd, data + len, SECRET_MAX_BYTES + 1 - len)) > 0) {
-        len += (size_t)n;
-        if (len > SECRET_MAX_BYTES)
-            break;
-    }
-    close(fd);
-    if (n < 0 || len > SECRET_MAX_BYTES) {
-        errf(err, errlen, "%s: [%s] %s_file: %s is unreadable or larger than 64 KiB", where,
-             k->section, k->name, path);
-        free(data);
-        return UMS_EINVALID;
+    if (rc != UMS_OK) {
+        if (rc == UMS_EINVALID)
+            errf(err, errlen, "%s: [%s] %s_file: cannot read %s: %s", where, k->section,
+                 k->name, path, errno == EFBIG ? "larger than 64 KiB" : file_why(errno));
+        return rc;
     }
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         len--;
@@ -578,29 +562,17 @@ int config_load(struct ums_config **out, const char *path, char *err, size_t err
 {
     char *text = NULL;
     size_t len = 0;
-    ssize_t n;
-    struct stat st;
-    int rc, fd;
+    int rc;
 
     *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        errf(err, errlen, "%s: %s", path, strerror(errno));
-        return UMS_EINVALID;
+    rc = file_read(path, CONFIG_MAX_BYTES, &text, &len);
+    if (rc != UMS_OK) {
+        if (rc == UMS_EINVALID)
+            errf(err, errlen, "%s: %s", path,
+                 errno == EFBIG || errno == EISDIR ? "not a regular file of at most 1 MiB"
+                                                   : strerror(errno));
+        return rc;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
-        errf(err, errlen, "%s: not a regular file of at most 1 MiB", path);
-        close(fd);
-        return UMS_EINVALID;
-    }
-    text = malloc((size_t)st.st_size + 1);
-    if (text == NULL) {
-        close(fd);
-        return UMS_ERR;
-    }
-    while (len < (size_t)st.st_size && (n = read(fd, text + len, (size_t)st.st_size - len)) > 0)
-        len += (size_t)n;
-    close(fd);
     rc = config_parse(out, text, len, path, err, errlen);
     free(text);
     return rc;

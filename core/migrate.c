@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "file.h"
 #include "log.h"
 #include "ums.h"
 
@@ -58,34 +59,14 @@ static int cmp_names(const void *a, const void *b)
 
 static int read_file(const char *path, char **out, size_t *outlen)
 {
-    struct stat st;
-    char *data;
-    size_t len = 0;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = file_read(path, MIGRATION_MAX_BYTES, out, outlen);
 
-    if (fd < 0)
-        return UMS_EINVALID;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MIGRATION_MAX_BYTES) {
-        close(fd);
-        return UMS_EINVALID;
-    }
-    data = malloc((size_t)st.st_size + 1);
-    if (data == NULL) {
-        close(fd);
-        return UMS_ERR;
-    }
-    while (len < (size_t)st.st_size && (n = read(fd, data + len, (size_t)st.st_size - len)) > 0)
-        len += (size_t)n;
-    close(fd);
-    data[len] = '\0';
-    if (strlen(data) != len) {
-        free(data);
+    if (rc == UMS_OK && strlen(*out) != *outlen) {
+        free(*out);
+        *out = NULL;
         return UMS_EINVALID;
     }
-    *out = data;
-    *outlen = len;
-    return UMS_OK;
+    return rc;
 }
 
 /* The version of a file is its name without ".sql". */

@@ -6,6 +6,7 @@
  * the algorithm and kid. See DESIGN.md "Facts about the Debian 12 libraries". */
 #include "tokens.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -129,16 +131,28 @@ int tokens_open(struct tokens **out, const struct ums_config *cfg, char *err, si
         }
         f = fopen(cfg->auth.jwt_private_key_file, "r");
         if (f == NULL) {
-            snprintf(err, errlen, "[auth] jwt_private_key_file: cannot read %s",
-                     cfg->auth.jwt_private_key_file);
+            snprintf(err, errlen, "[auth] jwt_private_key_file: cannot read %s: %s",
+                     cfg->auth.jwt_private_key_file, strerror(errno));
             goto fail;
         }
         t->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
         fclose(f);
-        if (t->key == NULL || EVP_PKEY_get_base_id(t->key) != EVP_PKEY_RSA ||
-            EVP_PKEY_get_bits(t->key) < 2048) {
-            snprintf(err, errlen, "[auth] jwt_private_key_file: %s is not an RSA private key of at "
-                                  "least 2048 bits", cfg->auth.jwt_private_key_file);
+        ERR_clear_error();
+        if (t->key == NULL) {
+            snprintf(err, errlen, "[auth] jwt_private_key_file: %s is not a PEM private key "
+                     "(umsctl keygen writes one)", cfg->auth.jwt_private_key_file);
+            goto fail;
+        }
+        if (EVP_PKEY_get_base_id(t->key) != EVP_PKEY_RSA) {
+            const char *type = EVP_PKEY_get0_type_name(t->key);
+            snprintf(err, errlen, "[auth] jwt_private_key_file: %s is an %s key; RS256 needs RSA",
+                     cfg->auth.jwt_private_key_file, type != NULL ? type : "other");
+            goto fail;
+        }
+        if (EVP_PKEY_get_bits(t->key) < 2048) {
+            snprintf(err, errlen, "[auth] jwt_private_key_file: %s is an RSA key of %d bits; "
+                     "at least 2048 are needed", cfg->auth.jwt_private_key_file,
+                     EVP_PKEY_get_bits(t->key));
             goto fail;
         }
         if (cfg->auth.jwt_kid[0] != '\0') {

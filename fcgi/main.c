@@ -21,6 +21,7 @@
 #include "../core/config.h"
 #include "../core/log.h"
 #include "../core/pidfile.h"
+#include "../core/preflight.h"
 #include "../core/privs.h"
 #include "../core/ums.h"
 #include "worker.h"
@@ -352,15 +353,19 @@ static void reap(double *backoff)
     }
 }
 
-/* Re-reads the configuration; a bad file keeps the running one. */
-static void reload(void)
+/* Re-reads the configuration and checks the files it names, as the
+ * workers will load them; 0, or -1 when a bad file keeps the running
+ * configuration and workers. */
+static int reload(void)
 {
     struct ums_config *next = NULL;
-    char err[512];
+    char err[1024];
 
-    if (config_load(&next, config_path, err, sizeof(err)) != UMS_OK) {
-        log_error("reload refused: %s", err);
-        return;
+    if (config_load(&next, config_path, err, sizeof(err)) != UMS_OK ||
+        preflight_check(next, PREFLIGHT_FCGI, err, sizeof(err)) != UMS_OK) {
+        log_error("reload refused, the running configuration stays: %s", err);
+        config_free(next);
+        return -1;
     }
     if (strcmp(next->server.listen, cfg->server.listen) != 0)
         log_warn("[server] listen changed; restart ums-fcgi to move the socket");
@@ -368,6 +373,7 @@ static void reload(void)
         log_error("reload: cannot open the new log file; keeping the old one");
     config_free(cfg);
     cfg = next;
+    return 0;
 }
 
 static int master(int listen_fd, int pfd[2])
@@ -408,7 +414,8 @@ static int master(int listen_fd, int pfd[2])
             timeout = 200;
         } else if (got_hup) {
             got_hup = 0;
-            reload();
+            if (reload() != 0)
+                continue;
             generation++;
             free(slots);
             nslots = cfg->server.workers;
@@ -448,7 +455,7 @@ static int master(int listen_fd, int pfd[2])
 
 int main(int argc, char **argv)
 {
-    char err[512];
+    char err[1024];
     int daemon_mode = 0, check_only = 0, listen_fd = -1, pfd[2] = {-1, -1}, rc = 1;
     uid_t uid;
     gid_t gid;
@@ -477,20 +484,39 @@ int main(int argc, char **argv)
         return 2;
     }
     if (check_only) {
-        printf("%s: ok\n", config_path);
+        /* Every file of the configuration, the notifier's too, as the
+         * service user reads them. */
+        rc = preflight_as_service_user(cfg, config_path, PREFLIGHT_ALL, err, sizeof(err));
+        if (rc == UMS_OK)
+            printf("%s: ok\n", config_path);
+        else
+            fprintf(stderr, "ums-fcgi: %s: %s\n", config_path, err);
         config_free(cfg);
-        return 0;
+        return rc == UMS_OK ? 0 : 2;
     }
     if (log_open(cfg->log.file, cfg->log.level) != 0)
         goto out;
 
     if (spawned_mode()) {
+        if (preflight_check(cfg, PREFLIGHT_FCGI, err, sizeof(err)) != UMS_OK) {
+            log_error("%s: %s", config_path, err);
+            rc = 2;
+            goto out;
+        }
         log_info("ums-fcgi serving the inherited socket on fd 0");
         rc = worker_run(0, cfg);
         goto out;
     }
     if (privs_lookup(cfg->server.user, &uid, &gid) != 0)
         goto out;
+    /* A bad key or secret stops start-up here, before any worker exists. */
+    if (preflight_as_service_user(cfg, config_path, PREFLIGHT_FCGI, err, sizeof(err)) != UMS_OK) {
+        fprintf(stderr, "ums-fcgi: %s: %s\n", config_path, err);
+        if (cfg->log.file[0] != '\0')
+            log_error("%s: %s", config_path, err);
+        rc = 2;
+        goto out;
+    }
     if ((owner = pidfile_owner(cfg->server.pid_file)) > 0) {
         log_error("already running with pid %ld (%s)", owner, cfg->server.pid_file);
         goto out;

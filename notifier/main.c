@@ -24,6 +24,7 @@
 #include "../core/log.h"
 #include "../core/outbox.h"
 #include "../core/pidfile.h"
+#include "../core/preflight.h"
 #include "../core/privs.h"
 #include "../core/ums.h"
 #include "notifier.h"
@@ -237,7 +238,7 @@ int main(int argc, char **argv)
 {
     struct notifier n;
     const char *config_path = getenv("UMS_CONFIG");
-    char err[512];
+    char err[1024];
     int once = 0, rc = 1, daemon_mode = 0;
     struct sigaction sa;
     time_t last_republish = 0, last_pending = 0, last_prune = 0;
@@ -261,8 +262,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "ums-notifier: %s\n", err);
         return 2;
     }
-    if (templates_load(&n.tpl, n.cfg->email.templates_dir, err, sizeof(err)) != UMS_OK) {
-        fprintf(stderr, "ums-notifier: %s\n", err);
+    /* Templates, CA file, service account and folders as the service user
+     * will use them: a typo stops start-up here, not at the first send. */
+    if (preflight_as_service_user(n.cfg, config_path, PREFLIGHT_NOTIFIER, err, sizeof(err)) !=
+        UMS_OK) {
+        fprintf(stderr, "ums-notifier: %s: %s\n", config_path, err);
         config_free(n.cfg);
         return 2;
     }
@@ -290,6 +294,10 @@ int main(int argc, char **argv)
             log_warn("cannot hand the log file to [server] user");
         if (privs_drop(n.cfg->server.user, uid, gid) != 0)
             goto out;
+    }
+    if (templates_load(&n.tpl, n.cfg->email.templates_dir, err, sizeof(err)) != UMS_OK) {
+        log_error("%s", err);
+        goto out;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;

@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <stddef.h>
 
-#include "template.h"
+#include "../core/template.h"
 
 struct ums_config;
 struct db;

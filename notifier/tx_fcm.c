@@ -14,12 +14,12 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "../core/b64.h"
 #include "../core/buf.h"
 #include "../core/config.h"
 #include "../core/log.h"
+#include "../core/service_account.h"
 #include "../core/ums.h"
 #include "mail.h"
 #include "tx_http.h"
@@ -27,44 +27,16 @@
 #define SCOPE "https://www.googleapis.com/auth/firebase.messaging"
 
 static CURL *handle;
-static EVP_PKEY *key;
-static char client_email[256], token_uri[512], project_id[128];
+static struct service_account account; /* read once, on the first push */
 static char access_token[4096];
 static time_t token_expires;
 
-/* Reads the service account file once: key, client_email, token_uri, project_id. */
 static int load_account(const struct ums_config *cfg, char *err, size_t errlen)
 {
-    struct json_object *o, *v;
-    BIO *bio;
-
-    if (key != NULL)
+    if (account.key != NULL)
         return UMS_OK;
-    o = json_object_from_file(cfg->push.fcm_service_account_file);
-    if (o == NULL) {
-        snprintf(err, errlen, "fcm: cannot read the service account file");
-        return UMS_EINVALID;
-    }
-    if (json_object_object_get_ex(o, "client_email", &v))
-        snprintf(client_email, sizeof(client_email), "%s", json_object_get_string(v));
-    if (json_object_object_get_ex(o, "token_uri", &v))
-        snprintf(token_uri, sizeof(token_uri), "%s", json_object_get_string(v));
-    if (json_object_object_get_ex(o, "project_id", &v))
-        snprintf(project_id, sizeof(project_id), "%s", json_object_get_string(v));
-    if (cfg->push.fcm_project_id[0] != '\0')
-        snprintf(project_id, sizeof(project_id), "%s", cfg->push.fcm_project_id);
-    if (json_object_object_get_ex(o, "private_key", &v) &&
-        (bio = BIO_new_mem_buf(json_object_get_string(v), -1)) != NULL) {
-        key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-        BIO_free(bio);
-    }
-    json_object_put(o);
-    if (key == NULL || client_email[0] == '\0' || token_uri[0] == '\0' || project_id[0] == '\0') {
-        snprintf(err, errlen, "fcm: the service account needs private_key, client_email, "
-                              "token_uri and project_id");
-        return UMS_EINVALID;
-    }
-    return UMS_OK;
+    return service_account_load(&account, cfg->push.fcm_service_account_file,
+                                cfg->push.fcm_project_id, err, errlen);
 }
 
 /* The signed assertion for the token exchange. */
@@ -80,13 +52,13 @@ static int make_assertion(struct buf *out)
     b64url_encode(head, (const unsigned char *)"{\"alg\":\"RS256\",\"typ\":\"JWT\"}", 27);
     snprintf(claims, sizeof(claims),
              "{\"iss\":\"%s\",\"scope\":\"" SCOPE "\",\"aud\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
-             client_email, token_uri, (long)now, (long)now + 3600);
+             account.client_email, account.token_uri, (long)now, (long)now + 3600);
     if (B64URL_LEN(strlen(claims)) + 1 > sizeof(seg))
         return UMS_ERR;
     b64url_encode(seg, (const unsigned char *)claims, strlen(claims));
     buf_printf(out, "%s.%s", head, seg);
     ctx = EVP_MD_CTX_new();
-    ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+    ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, account.key) == 1 &&
          EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)out->p, out->len) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok || B64URL_LEN(siglen) + 1 > sizeof(sig64))
@@ -119,7 +91,7 @@ static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
                       "&assertion=%s",
                assertion.p);
     hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded");
-    status = tx_http_post(&handle, token_uri, hdr, form.p != NULL ? form.p : "",
+    status = tx_http_post(&handle, account.token_uri, hdr, form.p != NULL ? form.p : "",
                           cfg->push.timeout_ms, &a, &cc);
     if (status == 200 && (o = json_tokener_parse(a.body.p != NULL ? a.body.p : "")) != NULL &&
         json_object_object_get_ex(o, "access_token", &v) &&
@@ -172,7 +144,8 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     json_object_object_add(msg, "notification", note);
     json_object_object_add(msg, "data", data);
     json_object_object_add(o, "message", msg);
-    snprintf(url, sizeof(url), "%s/v1/projects/%s/messages:send", cfg->push.fcm_url, project_id);
+    snprintf(url, sizeof(url), "%s/v1/projects/%s/messages:send", cfg->push.fcm_url,
+             account.project_id);
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", access_token);
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");

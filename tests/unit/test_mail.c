@@ -12,7 +12,7 @@
 #include "../../core/ums.h"
 #include "../../core/utf8.h"
 #include "../../notifier/mail.h"
-#include "../../notifier/template.h"
+#include "../../core/template.h"
 
 static int render_as(struct buf *out, const char *from, const char *to_name,
                      const char *subject, const char *text)

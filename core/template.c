@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/ums.h"
-#include "../core/utf8.h"
+#include "file.h"
+#include "ums.h"
+#include "utf8.h"
 
 #define TEMPLATE_MAX (64 * 1024)
 
@@ -29,23 +30,20 @@ static const char *const allowed[T__MAX][8] = {
 
 static char *slurp(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    char *data;
-    size_t n;
+    char *data = NULL;
+    size_t n = 0;
+    int rc = file_read(path, TEMPLATE_MAX, &data, &n);
 
-    if (f == NULL) {
-        snprintf(err, errlen, "template %s: %s", path, strerror(errno));
+    if (rc != UMS_OK) {
+        snprintf(err, errlen, "template %s: %s", path,
+                 errno == EFBIG ? "larger than 64 KiB" : file_why(errno));
         return NULL;
     }
-    data = malloc(TEMPLATE_MAX + 1);
-    n = data != NULL ? fread(data, 1, TEMPLATE_MAX + 1, f) : 0;
-    fclose(f);
-    if (data == NULL || n > TEMPLATE_MAX || !utf8_valid(data, n)) {
-        snprintf(err, errlen, "template %s: larger than 64 KiB or not UTF-8 text", path);
+    if (!utf8_valid(data, n)) {
+        snprintf(err, errlen, "template %s: not UTF-8 text", path);
         free(data);
         return NULL;
     }
-    data[n] = '\0';
     return data;
 }
 

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "../core/buf.h"
+#include "buf.h"
 
 enum tmpl_id {
     T_WELCOME,
