@@ -58,6 +58,9 @@ enum db_stmt {
     /* otp.c */
     STMT_OTP_VOID,
     STMT_OTP_INSERT,
+    STMT_OTP_LIVE_CODES,
+    STMT_OTP_USE,
+    STMT_OTP_MISS,
     /* outbox.c, audit.c */
     STMT_OUTBOX_INSERT,
     STMT_OUTBOX_PUBLISHED,

@@ -182,13 +182,28 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " RETURNING email", 2},
 
     /* otp.c: a new token of a kind voids the older unused ones */
+    /* A new token of a kind: the user's older ones of that kind go, live,
+     * used or expired (so the table holds no dead rows). */
     [STMT_OTP_VOID] = {"otp_void",
-        "UPDATE one_time_tokens SET used_at = now() WHERE user_id = $1 AND kind = $2"
-        " AND used_at IS NULL", 2},
+        "DELETE FROM one_time_tokens WHERE user_id = $1 AND kind = $2", 2},
     [STMT_OTP_INSERT] = {"otp_insert",
         "INSERT INTO one_time_tokens (user_id, kind, token_hash, otp_hash, target, expires_at)"
         " VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'), $5,"
         " now() + make_interval(secs => $6::int))", 6},
+    /* The live codes sent to an address, locked: a guess is checked in C. */
+    [STMT_OTP_LIVE_CODES] = {"otp_live_codes",
+        "SELECT id, user_id, encode(otp_hash, 'hex'), kind, target FROM one_time_tokens"
+        " WHERE target = $1 AND kind = ANY($2::text[]) AND used_at IS NULL"
+        " AND expires_at > now() ORDER BY id FOR UPDATE", 2},
+    [STMT_OTP_USE] = {"otp_use",
+        "UPDATE one_time_tokens SET used_at = now() WHERE id = $1::bigint", 1},
+    /* A wrong code: counted on every live code of the address and kinds;
+     * the $3-th failure voids them. */
+    [STMT_OTP_MISS] = {"otp_miss",
+        "UPDATE one_time_tokens SET failures = failures + 1,"
+        " used_at = CASE WHEN failures + 1 >= $3::int THEN now() END"
+        " WHERE target = $1 AND kind = ANY($2::text[]) AND used_at IS NULL"
+        " AND expires_at > now()", 3},
 
     [STMT_OUTBOX_INSERT] = {"outbox_insert",
         "INSERT INTO outbox (event) VALUES ($1::jsonb) RETURNING id", 1},

@@ -1,6 +1,8 @@
 /* lockout.c - login_attempts and the Redis token bucket. */
 #include "lockout.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +59,35 @@ static const char bucket_lua[] =
     "redis.call('PEXPIRE', KEYS[1], math.ceil(cap / rate) + 1000)\n"
     "return {ok, retry}\n";
 
+void rl_ip_key(char out[RL_IP_KEY_MAX], const char *ip)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    snprintf(out, RL_IP_KEY_MAX, "-");
+    if (ip == NULL || *ip == '\0')
+        return;
+    if (inet_pton(AF_INET, ip, &a4) == 1) {
+        inet_ntop(AF_INET, &a4, out, RL_IP_KEY_MAX);
+        return;
+    }
+    if (inet_pton(AF_INET6, ip, &a6) != 1)
+        return;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        memcpy(&a4, a6.s6_addr + 12, 4);
+        inet_ntop(AF_INET, &a4, out, RL_IP_KEY_MAX);
+        return;
+    }
+    memset(a6.s6_addr + 8, 0, 8);
+    {
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) != NULL)
+            snprintf(out, RL_IP_KEY_MAX, "%s/64", text);
+    }
+}
+
 int rl_take(struct ums_ctx *c, const char *scope, const char *key, int per_5min,
-            int *retry_after)
+            enum rl_on_error on_error, int *retry_after)
 {
     char k[256], cap[16], rate[32], now[32];
     const char *argv[6] = {"EVAL", bucket_lua, "1", k, cap, rate};
@@ -77,10 +106,18 @@ int rl_take(struct ums_ctx *c, const char *scope, const char *key, int per_5min,
     snprintf(now, sizeof(now), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     memcpy(full, argv, sizeof(argv));
     full[6] = now;
-    if (kv_cmd(c->kv, &r, 7, full, NULL) != UMS_OK)
+    rc = kv_cmd(c->kv, &r, 7, full, NULL);
+    if (rc == UMS_EUNAVAILABLE)
         return UMS_OK; /* degraded: Redis down */
+    if (rc != UMS_OK || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        /* An error reply (OOM under noeviction...): no answer is no licence. */
+        if (r != NULL)
+            freeReplyObject(r);
+        return on_error == RL_CLOSED ? UMS_EUNAVAILABLE : UMS_OK;
+    }
     rc = UMS_OK;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->integer == 0) {
+    if (r->element[0]->integer == 0) {
         *retry_after = (int)r->element[1]->integer;
         if (*retry_after < 1)
             *retry_after = 1;

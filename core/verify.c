@@ -166,8 +166,9 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
                 struct auth_out *out, struct auth_err *err)
 {
     const char *kinds = kinds_for(type);
-    char email[EMAIL_MAX + 1], th[TOKEN_HASH_LEN + 1], stored[65], uid[UUID_LEN + 1];
-    char kind[32], target[EMAIL_MAX + 1];
+    char email[EMAIL_MAX + 1], th[TOKEN_HASH_LEN + 1];
+    struct otp_use use;
+    const char *uid = use.user_id, *kind = use.kind, *target = use.target;
     PGresult *res = NULL;
     int rc;
 
@@ -186,28 +187,19 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
                                             "and a token");
         if (email_normalize(email, email_in, email_len) != UMS_OK || strlen(token) != OTP_LEN)
             return auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
-        otp_token_hash(th, email, token);
     }
-    sha256_hex(stored, th, TOKEN_HASH_LEN);
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
-    {
-        const char *p[2] = {stored, kinds};
-        rc = db_exec(c->db, &res, STMT_OTP_CONSUME, 2, p);
+    rc = token_hash != NULL ? otp_consume_link(c, th, kinds, &use)
+                            : otp_consume_code(c, email, kinds, token, &use);
+    if (rc == UMS_ENOTFOUND) {
+        /* A wrong code was counted against the address: keep the count. */
+        rc = db_commit(c->db);
+        return rc != UMS_OK ? rc : auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
     }
     if (rc != UMS_OK)
         goto abort;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        db_rollback(c->db);
-        return auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
-    }
-    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
-    snprintf(kind, sizeof(kind), "%s", PQgetvalue(res, 0, 1));
-    snprintf(target, sizeof(target), "%s", PQgetvalue(res, 0, 2));
-    PQclear(res);
-    res = NULL;
     if (strcmp(kind, "email_change") == 0) {
         const char *p[2] = {uid, target};
         rc = db_exec(c->db, &res, STMT_USER_APPLY_EMAIL_CHANGE, 2, p);

@@ -129,11 +129,20 @@ int body_object(struct req *r, const char *name, const char **json)
 
 int req_rate(struct req *r, const char *scope, int per_5min)
 {
-    int retry = 0;
-    char ra[16];
+    int retry = 0, rc;
+    char ra[16], key[RL_IP_KEY_MAX];
+    /* Buckets in front of a credential check do not open on a Redis error. */
+    enum rl_on_error on_error =
+        strcmp(scope, "token") == 0 || strcmp(scope, "verify") == 0 ? RL_CLOSED : RL_OPEN;
 
-    if (rl_take(&r->app->ctx, scope, r->remote_addr, per_5min, &retry) == UMS_OK)
+    rl_ip_key(key, r->remote_addr);
+    rc = rl_take(&r->app->ctx, scope, key, per_5min, on_error, &retry);
+    if (rc == UMS_OK)
         return 0;
+    if (rc != UMS_EDENIED) {
+        reply_rc(r, rc);
+        return -1;
+    }
     snprintf(ra, sizeof(ra), "%d", retry);
     reply_header(r, "Retry-After", ra);
     reply_error(r, HE_RATE, "Request rate limit reached");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "../../core/b64.h"
 #include "client.h"
@@ -879,6 +880,190 @@ CTEST(email, recovery_by_otp)
     ASSERT_EQ(verify_otp("recovery", email, otp, NULL, &r), 403);
     ASSERT_AUTH_ERROR(r, 403, "otp_expired");
     http_resp_free(&r);
+}
+
+/* Requests a recovery for email from a fresh source; 0 when the mail came,
+ * with its code and link. */
+static int recovery_mail(const char *email, char otp[8], char th[64])
+{
+    char body[256];
+    struct http_resp r;
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+    if (post("/auth/v1/recover", body, NULL, src_for(41), &r) != 0)
+        return -1;
+    http_resp_free(&r);
+    return wait_mail(email, "user.recovery_requested", otp, th, NULL, 0);
+}
+
+/* A code that is not `otp` (the i-th such). */
+static void wrong_code(char out[8], const char *otp, int i)
+{
+    snprintf(out, 8, "%06ld", (strtol(otp, NULL, 10) + 1 + i) % 1000000);
+}
+
+CTEST(otp_guard, five_wrong_codes_void_the_live_code_and_its_link)
+{
+    char email[128], otp[8] = "", th[64] = "", wrong[8], body[256];
+    struct http_resp r;
+    new_email(email, sizeof(email), "guess5");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    ASSERT_EQ(recovery_mail(email, otp, th), 0);
+    /* Each guess from another address: only the count per address and kind
+     * stands in the way, not the per-IP bucket. */
+    for (int i = 0; i < 5; i++) {
+        wrong_code(wrong, otp, i);
+        ASSERT_EQ(verify_otp("recovery", email, wrong, NULL, &r), 403);
+        ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(verify_otp("recovery", email, otp, NULL, &r), 403);
+    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    http_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"type\":\"recovery\",\"token_hash\":\"%s\"}", th);
+    ASSERT_EQ(post("/auth/v1/verify", body, NULL, src_for(42), &r), 0);
+    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    http_resp_free(&r);
+    /* The account itself is untouched: its password still signs in. */
+    ASSERT_EQ(login(email, "correct horse battery", src_for(43), NULL, NULL), 200);
+}
+
+CTEST(otp_guard, four_wrong_codes_leave_the_right_one_working)
+{
+    char email[128], otp[8] = "", th[64] = "", wrong[8];
+    struct session s;
+    new_email(email, sizeof(email), "guess4");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    ASSERT_EQ(recovery_mail(email, otp, th), 0);
+    for (int i = 0; i < 4; i++) {
+        wrong_code(wrong, otp, i);
+        ASSERT_EQ(verify_otp("recovery", email, wrong, NULL, NULL), 403);
+    }
+    ASSERT_EQ(verify_otp("recovery", email, otp, &s, NULL), 200);
+    ASSERT_EQ(get_user(s.access), 200);
+}
+
+CTEST(otp_guard, the_link_is_not_a_hash_of_the_address_and_code)
+{
+    char email[128], otp[8] = "", th[64] = "", guess[57], body[256];
+    unsigned char md[28];
+    unsigned int n = 0;
+    struct http_resp r;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    new_email(email, sizeof(email), "linkhash");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_mail(email, "user.registered", otp, th, NULL, 0), 0);
+    /* GoTrue's SHA-224(email || code): what someone who knows the address
+     * could compute for each of the 10^6 codes. */
+    EVP_DigestInit_ex(ctx, EVP_sha224(), NULL);
+    EVP_DigestUpdate(ctx, email, strlen(email));
+    EVP_DigestUpdate(ctx, otp, strlen(otp));
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    for (int i = 0; i < 28; i++)
+        snprintf(guess + 2 * i, 3, "%02x", md[i]);
+    ASSERT_EQ(strlen(th), 56);
+    ASSERT_TRUE(strcmp(th, guess) != 0);
+    snprintf(body, sizeof(body), "{\"type\":\"signup\",\"token_hash\":\"%s\"}", guess);
+    ASSERT_EQ(post("/auth/v1/verify", body, NULL, src_for(44), &r), 0);
+    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    http_resp_free(&r);
+    snprintf(body, sizeof(body), "{\"type\":\"signup\",\"token_hash\":\"%s\"}", th);
+    ASSERT_EQ(post("/auth/v1/verify", body, NULL, src_for(44), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+}
+
+/* A verify request straight to the socket from REMOTE_ADDR ip; its status. */
+static int verify_from(const char *ip)
+{
+    const char *body = "{\"type\":\"recovery\",\"email\":\"nobody-v6@example.com\","
+                       "\"token\":\"000000\"}";
+    char clen[24], *out = NULL;
+    const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", "/auth/v1/verify",
+                       "REMOTE_ADDR", ip, "CONTENT_TYPE", "application/json",
+                       "CONTENT_LENGTH", clen, NULL};
+    int st;
+    snprintf(clen, sizeof(clen), "%zu", strlen(body));
+    if (fcgi_request(env_need("UMS_FCGI_SOCKET"), p, body, strlen(body), &out) != 0)
+        return -1;
+    st = fcgi_status(out);
+    free(out);
+    return st;
+}
+
+CTEST(limits, ipv6_clients_share_a_bucket_per_64)
+{
+    /* 30 verifications per 5 minutes per client, a client being an IPv6
+     * /64: 30 different addresses of one /64, then a 31st is refused, while
+     * a neighbouring /64 is not. */
+    char ip[64];
+    unsigned r;
+    int st;
+    getrandom(&r, sizeof(r), 0);
+    for (int i = 1; i <= 30; i++) {
+        snprintf(ip, sizeof(ip), "2001:db8:%x:%x:%x::%x", r >> 16, r & 0xffff, i * 7, i);
+        st = verify_from(ip);
+        if (st != 403)
+            CTEST_FAIL_("address %d (%s): status %d", i, ip, st);
+    }
+    snprintf(ip, sizeof(ip), "2001:db8:%x:%x:ffff:ffff:ffff:ffff", r >> 16, r & 0xffff);
+    ASSERT_EQ(verify_from(ip), 429);
+    snprintf(ip, sizeof(ip), "2001:db8:%x:%x::1", r >> 16, (r + 1) & 0xffff);
+    ASSERT_EQ(verify_from(ip), 403);
+    /* An IPv4-mapped address is its IPv4 address. */
+    snprintf(ip, sizeof(ip), "::ffff:127.201.%u.%u", (r >> 8) % 250 + 1, r % 250 + 1);
+    ASSERT_EQ(verify_from(ip), 403);
+}
+
+/* redis-cli against the stack's Redis with args; its exit status. */
+static int redis_cli(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "port=${REDIS_URL##*:}; port=${port%%%%/*}; REDISCLI_AUTH=\"$(cat "
+             "\"$UMS_STACK/secrets/redis_password\")\" redis-cli -p \"$port\" %s >/dev/null",
+             args);
+    return sh(cmd);
+}
+
+/* A request straight to the socket from a fresh loopback address. */
+static int post_from(const char *uri, const char *body)
+{
+    char clen[24], ip[32], *out = NULL;
+    unsigned r;
+    const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", uri, "REMOTE_ADDR", ip,
+                       "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", clen, NULL};
+    int st;
+    getrandom(&r, sizeof(r), 0);
+    snprintf(ip, sizeof(ip), "127.202.%u.%u", (r >> 8) % 250 + 1, r % 250 + 1);
+    snprintf(clen, sizeof(clen), "%zu", strlen(body));
+    if (fcgi_request(env_need("UMS_FCGI_SOCKET"), p, body, strlen(body), &out) != 0)
+        return -1;
+    st = fcgi_status(out);
+    free(out);
+    return st;
+}
+
+CTEST(limits, credential_buckets_stay_shut_on_a_redis_error_reply)
+{
+    /* Redis out of memory under noeviction answers every write with an
+     * error: the buckets in front of sign-in and code checks refuse (503)
+     * instead of allowing everything; the others pass as with Redis down. */
+    int token, verify, recover;
+    ASSERT_EQ(redis_cli("CONFIG SET maxmemory 1"), 0);
+    token = post_from("/auth/v1/token?grant_type=password",
+                      "{\"email\":\"oom@example.com\",\"password\":\"whatever1\"}");
+    verify = post_from("/auth/v1/verify",
+                       "{\"type\":\"recovery\",\"email\":\"oom@example.com\",\"token\":\"123456\"}");
+    recover = post_from("/auth/v1/recover", "{\"email\":\"oom@example.com\"}");
+    ASSERT_EQ(redis_cli("CONFIG SET maxmemory 256mb"), 0); /* before any assert */
+    ASSERT_EQ(token, 503);
+    ASSERT_EQ(verify, 503);
+    ASSERT_EQ(recover, 200);
+    /* And back: the sign-in answers as usual. */
+    ASSERT_EQ(post_from("/auth/v1/token?grant_type=password",
+                        "{\"email\":\"oom@example.com\",\"password\":\"whatever1\"}"),
+              400);
 }
 
 CTEST(email, confirmation_sent_again_on_resend)
