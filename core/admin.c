@@ -232,7 +232,7 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
     if (rc == UMS_OK)
         auth_user_cache_drop(c, user_id);
     if (rc == UMS_OK && a->role != NULL)
-        sess_cache_forget(c, user_id);
+        sess_cache_role_changed(c, user_id);
     if (rc == UMS_OK && end_sessions)
         rc = sess_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
     return rc;

@@ -114,7 +114,8 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "UPDATE sessions SET refreshed_at = now() WHERE id = $1", 1},
     /* A live session of an existing user: the role, and whether the user may act. */
     [STMT_SESS_LIVE] = {"sess_live",
-        "SELECT u.role, u.status = 'active' AND coalesce(u.banned_until <= now(), true)"
+        "SELECT u.role, u.status = 'active' AND coalesce(u.banned_until <= now(), true),"
+        " ceil(extract(epoch FROM s.expires_at - now()))::int"
         " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"
         " AND s.revoked_at IS NULL AND s.expires_at > now()", 2},
     [STMT_SESS_REVOKE_ONE] = {"sess_revoke_one",
@@ -127,8 +128,19 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id <> $2"
         " AND revoked_at IS NULL RETURNING id", 2},
 
+    /* A live session's id, and what its cache entry holds ("uid role"). */
     [STMT_SESS_LIST_LIVE] = {"sess_list_live",
-        "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", 1},
+        "SELECT s.id, u.id::text || ' ' || u.role FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()", 1},
+    /* Sessions whose cache entry could not be corrected ($1: a uuid[] literal). */
+    [STMT_SESS_FAULT_ADD] = {"sess_fault_add",
+        "INSERT INTO session_cache_faults (session_id) SELECT unnest($1::uuid[])", 1},
+    [STMT_SESS_FAULTS_SINCE] = {"sess_faults_since",
+        "SELECT id, session_id, extract(epoch FROM at + interval '900 seconds' - now())::int"
+        " FROM session_cache_faults WHERE id > $1::bigint"
+        " AND at > now() - interval '900 seconds' ORDER BY id LIMIT 256", 1},
+    [STMT_SESS_FAULTS_PRUNE] = {"sess_faults_prune",
+        "DELETE FROM session_cache_faults WHERE at < now() - interval '1 hour'", 0},
 
     /* lockout.c: $1 email hash (hex) */
     /* One more failure: a stale window or an expired lock starts over at 1;

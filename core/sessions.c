@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "b64.h"
+#include "buf.h"
 #include "config.h"
 #include "crypto.h"
 #include "ctx.h"
@@ -16,6 +18,7 @@
 #include "ums.h"
 
 #define SESS_CACHE_TTL "900"
+#define SESS_CACHE_TTL_S 900L
 
 int sess_new_refresh(char out[REFRESH_TOKEN_LEN + 1])
 {
@@ -78,19 +81,134 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
     return insert_token(c, sid, refresh, NULL);
 }
 
-/* Marks revoked sessions in the cache with a tombstone rather than deleting
- * them, so a concurrent check that read "live" from PostgreSQL just before
- * the revocation cannot put the session back (it only sets missing keys). */
+/* ---- the cache of session checks and its faults ----
+ *
+ * ums:sess:{sid} holds "uid role" for a live session of an active user,
+ * set NX by the check that read it from PostgreSQL. A revocation overwrites
+ * it with a tombstone and a role change with the new role, so a check that
+ * read the old state just before cannot put it back (its SET NX finds the
+ * key taken). When that write fails (Redis failing or unreachable), the
+ * entry is deleted instead; when that fails too, the session is noted in
+ * session_cache_faults, and every worker reads those rows at most a second
+ * apart and checks such sessions in PostgreSQL until their cache entries
+ * have expired. Revocation holds whatever Redis does. */
+
+#define FAULTS_MAX 128
+#define FAULT_POLL_S 1.0
+
+/* Per process: the sessions not to trust from the cache, and until when. */
+static struct {
+    char sid[UUID_LEN + 1];
+    double until; /* monotonic seconds */
+} faults[FAULTS_MAX];
+static int nfaults;
+static double faults_overflow_until; /* more faults than fit: trust no hit */
+static long long fault_last_id;
+static double fault_next_poll;
+
+static double mono_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Reads new fault rows, at most once a second; forgets expired ones. */
+static void faults_poll(struct ums_ctx *c)
+{
+    double now = mono_s();
+    char last[24];
+    const char *p[1] = {last};
+    PGresult *res = NULL;
+    int w = 0;
+
+    if (now < fault_next_poll)
+        return;
+    fault_next_poll = now + FAULT_POLL_S;
+    for (int i = 0; i < nfaults; i++)
+        if (faults[i].until > now)
+            faults[w++] = faults[i];
+    nfaults = w;
+    snprintf(last, sizeof(last), "%lld", fault_last_id);
+    if (db_exec(c->db, &res, STMT_SESS_FAULTS_SINCE, 1, p) != UMS_OK)
+        return;
+    for (int i = 0; i < PQntuples(res); i++) {
+        double until = now + strtod(PQgetvalue(res, i, 2), NULL);
+        fault_last_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (nfaults < FAULTS_MAX) {
+            snprintf(faults[nfaults].sid, sizeof(faults[nfaults].sid), "%s",
+                     PQgetvalue(res, i, 1));
+            faults[nfaults++].until = until;
+        } else if (until > faults_overflow_until) {
+            faults_overflow_until = until;
+        }
+    }
+    PQclear(res);
+}
+
+/* Whether the cached state of sid may be trusted. */
+static int cache_trusted(struct ums_ctx *c, const char *sid)
+{
+    faults_poll(c);
+    if (faults_overflow_until > mono_s())
+        return 0;
+    for (int i = 0; i < nfaults; i++)
+        if (strcmp(faults[i].sid, sid) == 0)
+            return 0;
+    return 1;
+}
+
+/* Writes value to the cache entry of sid (overwriting), else deletes it;
+ * 0 when one of the two took. */
+static int cache_correct(struct ums_ctx *c, const char *sid, const char *value)
+{
+    char key[64];
+    const char *set[5] = {"SET", key, value, "EX", SESS_CACHE_TTL};
+    const char *del[2] = {"DEL", key};
+    redisReply *r = NULL;
+
+    snprintf(key, sizeof(key), "ums:sess:%s", sid);
+    if (kv_cmd(c->kv, &r, 5, set, NULL) == UMS_OK || kv_cmd(c->kv, &r, 2, del, NULL) == UMS_OK) {
+        freeReplyObject(r);
+        return 0;
+    }
+    return -1;
+}
+
+/* Notes the sessions of `failed` (a uuid[] literal being built) in
+ * PostgreSQL; logged when even that fails. */
+static void faults_add(struct ums_ctx *c, struct buf *failed)
+{
+    const char *p[1];
+
+    if (failed->len == 0)
+        return;
+    buf_addc(failed, '}');
+    p[0] = failed->p;
+    if (failed->p == NULL || db_exec(c->db, NULL, STMT_SESS_FAULT_ADD, 1, p) != UMS_OK)
+        log_error("sessions: neither Redis nor PostgreSQL took a cache correction");
+    else
+        log_warn("sessions: Redis refused a cache correction; the sessions are checked in "
+                 "PostgreSQL until their cache entries expire");
+}
+
+static void failed_add(struct buf *failed, const char *sid)
+{
+    buf_addc(failed, failed->len == 0 ? '{' : ',');
+    buf_adds(failed, sid);
+}
+
 void sess_cache_revoked(struct ums_ctx *c, PGresult *revoked)
 {
-    for (int i = 0; revoked != NULL && i < PQntuples(revoked); i++) {
-        char key[64];
-        const char *argv[5] = {"SET", key, "revoked", "EX", SESS_CACHE_TTL};
-        redisReply *r = NULL;
-        snprintf(key, sizeof(key), "ums:sess:%s", PQgetvalue(revoked, i, 0));
-        if (kv_cmd(c->kv, &r, 5, argv, NULL) == UMS_OK)
-            freeReplyObject(r);
-    }
+    struct buf failed;
+
+    buf_init(&failed, 64 * 1024);
+    for (int i = 0; revoked != NULL && i < PQntuples(revoked); i++)
+        if (cache_correct(c, PQgetvalue(revoked, i, 0), "revoked") != 0)
+            failed_add(&failed, PQgetvalue(revoked, i, 0));
+    faults_add(c, &failed);
+    buf_free(&failed);
 }
 
 /* Revokes one session inside the open transaction; returns the revoked rows. */
@@ -232,6 +350,7 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
     size_t ul = strlen(uid);
     redisReply *r = NULL;
     PGresult *res = NULL;
+    long left;
     int rc, state;
 
     /* The cache holds "uid role" for live sessions of active users. */
@@ -241,6 +360,8 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
         redisReply *s = r->type == REDIS_REPLY_ARRAY && r->elements >= 1 ? r->element[0] : NULL;
         int hit = s != NULL && s->type == REDIS_REPLY_STRING && s->len > ul + 1 &&
                   s->len < ul + 33 && strncmp(s->str, uid, ul) == 0 && s->str[ul] == ' ';
+        if (hit && !cache_trusted(c, sid))
+            hit = 0;
         if (hit)
             snprintf(role, 32, "%s", s->str + ul + 1);
         if (hit && user_json != NULL && r->elements == 2 &&
@@ -259,9 +380,13 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
     }
     state = PQgetvalue(res, 0, 1)[0] == 't' ? SESS_LIVE : SESS_BANNED;
     snprintf(role, 32, "%s", PQgetvalue(res, 0, 0));
+    /* Never cached past the session's own end, nor while it is a fault. */
+    left = strtol(PQgetvalue(res, 0, 2), NULL, 10);
     PQclear(res);
-    if (state == SESS_LIVE) {
-        const char *set[6] = {"SET", key, val, "EX", SESS_CACHE_TTL, "NX"};
+    if (state == SESS_LIVE && left > 0 && cache_trusted(c, sid)) {
+        char ttl[16];
+        const char *set[6] = {"SET", key, val, "EX", ttl, "NX"};
+        snprintf(ttl, sizeof(ttl), "%ld", left < SESS_CACHE_TTL_S ? left : SESS_CACHE_TTL_S);
         snprintf(val, sizeof(val), "%s %s", uid, role);
         if (kv_cmd(c->kv, &r, 6, set, NULL) == UMS_OK)
             freeReplyObject(r);
@@ -293,20 +418,24 @@ int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_s
     return rc;
 }
 
-int sess_cache_forget(struct ums_ctx *c, const char *uid)
+int sess_cache_role_changed(struct ums_ctx *c, const char *uid)
 {
     const char *p[1] = {uid};
     PGresult *res = NULL;
+    struct buf failed;
     int rc = db_exec(c->db, &res, STMT_SESS_LIST_LIVE, 1, p);
 
-    for (int i = 0; rc == UMS_OK && i < PQntuples(res); i++) {
-        char key[64];
-        const char *argv[2] = {"DEL", key};
-        redisReply *r = NULL;
-        snprintf(key, sizeof(key), "ums:sess:%s", PQgetvalue(res, i, 0));
-        if (kv_cmd(c->kv, &r, 2, argv, NULL) == UMS_OK)
-            freeReplyObject(r);
-    }
+    buf_init(&failed, 64 * 1024);
+    for (int i = 0; rc == UMS_OK && i < PQntuples(res); i++)
+        if (cache_correct(c, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) != 0)
+            failed_add(&failed, PQgetvalue(res, i, 0));
+    faults_add(c, &failed);
+    buf_free(&failed);
     PQclear(res);
     return rc;
+}
+
+void sess_cache_faults_prune(struct db *db)
+{
+    db_exec(db, NULL, STMT_SESS_FAULTS_PRUNE, 0, NULL);
 }

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 struct ums_ctx;
+struct db;
 
 #define REFRESH_TOKEN_LEN 43 /* 256 bits, base64url */
 #define UUID_LEN 36
@@ -67,11 +68,17 @@ int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_s
                 int *count);
 
 /* Marks the sessions whose ids are in column 0 of `revoked` as revoked in
- * the Redis cache (after the commit that revoked or deleted them). */
+ * the Redis cache (after the commit that revoked or deleted them); when
+ * Redis refuses, they are noted as faults in PostgreSQL, so every worker
+ * checks them there (see sessions.c). */
 void sess_cache_revoked(struct ums_ctx *c, PGresult *revoked);
 
-/* Forgets the cached state of the user's live sessions, so the next check
- * reads the role from PostgreSQL (after a role change). */
-int sess_cache_forget(struct ums_ctx *c, const char *uid);
+/* After a committed role change: the cache entries of the user's live
+ * sessions are overwritten with the new role (a check that read the old
+ * one cannot put it back), or noted as faults when Redis refuses. */
+int sess_cache_role_changed(struct ums_ctx *c, const char *uid);
+
+/* Deletes fault rows older than an hour (session_cache_faults). */
+void sess_cache_faults_prune(struct db *db);
 
 #endif

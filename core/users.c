@@ -243,9 +243,9 @@ int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const c
         return rc;
     }
     auth_event_publish(c, ev_id, ev_text);
-    /* The role is read from PostgreSQL at the next session check and the
-     * next token refresh. */
-    sess_cache_forget(c, id);
+    /* Session checks see the new role at once; tokens carry it from the
+     * next refresh. */
+    sess_cache_role_changed(c, id);
     users_cache_drop(c, id);
     return UMS_OK;
 }

@@ -26,6 +26,7 @@
 #include "../core/pidfile.h"
 #include "../core/preflight.h"
 #include "../core/privs.h"
+#include "../core/sessions.h"
 #include "../core/ums.h"
 #include "notifier.h"
 
@@ -212,13 +213,15 @@ static void republish(struct notifier *n)
 }
 
 /* Deletes outbox rows done more than [notifier] keep_days ago (with their
- * deliveries), 5,000 a statement, at most 100,000 a round. */
+ * deliveries), 5,000 a statement, at most 100,000 a round; and session
+ * cache faults older than an hour. */
 static void prune(struct notifier *n)
 {
     char days[16];
     const char *p[2] = {days, "5000"};
     long total = 0, got = 5000;
 
+    sess_cache_faults_prune(n->db);
     if (n->cfg->notifier.keep_days <= 0)
         return;
     snprintf(days, sizeof(days), "%d", n->cfg->notifier.keep_days);

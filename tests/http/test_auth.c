@@ -1066,6 +1066,123 @@ CTEST(limits, credential_buckets_stay_shut_on_a_redis_error_reply)
               400);
 }
 
+/* The session_id claim of an access token into out (37 bytes); 0 if found. */
+static int sid_of(const char *access, char out[37])
+{
+    const char *d1 = strchr(access, '.'), *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+    unsigned char raw[4096];
+    long n;
+    struct json_object *o, *v;
+    int rc = -1;
+    if (d2 == NULL)
+        return -1;
+    n = b64url_decode(raw, sizeof(raw) - 1, d1 + 1, (size_t)(d2 - d1 - 1));
+    if (n <= 0)
+        return -1;
+    raw[n] = '\0';
+    o = json_tokener_parse((const char *)raw);
+    if (o != NULL && json_object_object_get_ex(o, "session_id", &v)) {
+        snprintf(out, 37, "%s", json_object_get_string(v));
+        rc = 0;
+    }
+    json_object_put(o);
+    return rc;
+}
+
+/* redis-cli's answer to args (one line) into out. */
+static int redis_out(const char *args, char *out, size_t n)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "port=${REDIS_URL##*:}; port=${port%%%%/*}; REDISCLI_AUTH=\"$(cat "
+             "\"$UMS_STACK/secrets/redis_password\")\" redis-cli -p \"$port\" %s | tr -d '\\n'",
+             args);
+    return sh_out(cmd, out, n);
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+CTEST(revocation, holds_while_redis_refuses_writes)
+{
+    /* Redis takes no write for 5 s (CLIENT PAUSE WRITE) but answers reads,
+     * with the session cached as live: a sign-out must still kill the
+     * token everywhere, at once, not after the cache entry's 15 minutes. */
+    char email[128];
+    struct session s;
+    double t0, t_dead = 0;
+    long st = 0, logout;
+    new_email(email, sizeof(email), "rev-pause");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(get_user(s.access), 200); /* cached as live */
+    t0 = now_ms();
+    ASSERT_EQ(redis_cli("CLIENT PAUSE 5000 WRITE"), 0);
+    logout = admin_req("POST", "/auth/v1/logout", NULL, s.access, NULL);
+    while (now_ms() - t0 < 4500) {
+        st = get_user(s.access);
+        if (st == 403) {
+            t_dead = now_ms();
+            break;
+        }
+        sleep_ms(100);
+    }
+    redis_cli("CLIENT UNPAUSE");
+    ASSERT_EQ(logout, 204);
+    ASSERT_EQ(st, 403);
+    ASSERT_TRUE(t_dead > 0 && t_dead - t0 < 4500); /* while writes were still refused */
+    /* The fault was noted in PostgreSQL, and the token stays dead after. */
+    ASSERT_TRUE(sql_long("SELECT count(*) FROM session_cache_faults WHERE at > now() - "
+                         "interval '1 minute'") >= 1);
+    ASSERT_EQ(get_user(s.access), 403);
+}
+
+CTEST(revocation, a_demotion_is_not_undone_by_a_racing_check)
+{
+    /* The race: a check read "admin" from PostgreSQL just before the
+     * demotion committed, and writes it to the cache just after (SET NX).
+     * The demotion overwrote the entry with the new role, so that write
+     * finds the key taken. */
+    char email[128], cmd[512], sid[37], path[128], val[128], out[64];
+    struct session a;
+    new_email(email, sizeof(email), "rev-demote");
+    snprintf(cmd, sizeof(cmd),
+             "\"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s --password 'an admin password' "
+             "--role admin >/dev/null",
+             email);
+    ASSERT_EQ(sh(cmd), 0);
+    ASSERT_EQ(login(email, "an admin password", src_for(45), &a, NULL), 200);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users?limit=1", NULL, a.access, NULL), 200);
+    ASSERT_EQ(sid_of(a.access, sid), 0);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/role", a.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"user\"}", env_need("UMS_SERVICE_KEY"), NULL), 200);
+    snprintf(val, sizeof(val), "SET ums:sess:%s '%s admin' EX 900 NX", sid, a.user_id);
+    ASSERT_EQ(redis_out(val, out, sizeof(out)), 0);
+    ASSERT_TRUE(strcmp(out, "OK") != 0); /* the racing write lost */
+    ASSERT_EQ(admin_req("GET", "/api/v1/users?limit=1", NULL, a.access, NULL), 403);
+}
+
+CTEST(revocation, the_cache_never_outlives_the_session)
+{
+    char email[128], sid[37], sql[256], args[128], ttl[32];
+    struct session s;
+    new_email(email, sizeof(email), "rev-expiry");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(sid_of(s.access, sid), 0);
+    snprintf(sql, sizeof(sql),
+             "UPDATE sessions SET expires_at = now() + interval '3 seconds' WHERE id = '%s'", sid);
+    ASSERT_EQ(sql_run(sql), 0);
+    snprintf(args, sizeof(args), "DEL ums:sess:%s", sid);
+    ASSERT_EQ(redis_out(args, ttl, sizeof(ttl)), 0);
+    ASSERT_EQ(get_user(s.access), 200); /* read from PostgreSQL, cached */
+    snprintf(args, sizeof(args), "TTL ums:sess:%s", sid);
+    ASSERT_EQ(redis_out(args, ttl, sizeof(ttl)), 0);
+    ASSERT_TRUE(atoi(ttl) >= 1 && atoi(ttl) <= 3);
+}
+
 CTEST(email, confirmation_sent_again_on_resend)
 {
     char email[128], first[8] = "", again[8] = "", body[256], sql[512];
