@@ -92,6 +92,8 @@ static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, cha
     return UMS_OK;
 }
 
+/* A ban (or "none") through the last-admin guard, in the open transaction:
+ * UMS_EDENIED when it would leave no active admin. */
 static int apply_ban(struct ums_ctx *c, const char *uid, const char *ban)
 {
     char secs[32];
@@ -101,7 +103,7 @@ static int apply_ban(struct ums_ctx *c, const char *uid, const char *ban)
         snprintf(secs, sizeof(secs), "%lld", go_duration_seconds(ban));
         p[1] = secs;
     }
-    return db_exec(c->db, NULL, STMT_USER_SET_BAN, 2, p);
+    return users_guarded(c, STMT_API_SET_BAN, 2, p);
 }
 
 static const char *name_of(const char *meta_json, char *out, size_t outlen)
@@ -180,6 +182,10 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
 
     if (check_attrs(c, a, email, err) != UMS_OK)
         return UMS_EDENIED;
+    /* An admin cannot lock themself out (nor, so, the last admin out). */
+    if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 && actor != NULL &&
+        strcmp(actor, user_id) == 0)
+        return auth_fail(err, AF_FORBIDDEN, "You cannot ban yourself");
     if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
         return UMS_ERR;
     rc = db_begin(c->db);
@@ -220,6 +226,12 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
     }
     if (rc == UMS_OK && a->ban_duration != NULL) {
         rc = apply_ban(c, user_id, a->ban_duration);
+        if (rc == UMS_EDENIED) {
+            db_rollback(c->db);
+            explicit_bzero(hash, sizeof(hash));
+            return auth_fail(err, AF_LAST_ADMIN,
+                             "This would leave no active admin; promote another admin first.");
+        }
         end_sessions |= strcmp(a->ban_duration, "none") != 0;
     }
     if (rc == UMS_OK)

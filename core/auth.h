@@ -33,6 +33,8 @@ enum auth_fail {
     AF_USER_NOT_FOUND,      /* user_not_found */
     AF_SAME_PASSWORD,       /* same_password */
     AF_OTP_EXPIRED,         /* otp_expired */
+    AF_FORBIDDEN,           /* forbidden: not on oneself (a self-ban) */
+    AF_LAST_ADMIN,          /* last_admin: it would leave no active admin */
     AF__MAX
 };
 

@@ -75,9 +75,6 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "UPDATE users SET app_metadata = jsonb_strip_nulls(app_metadata || ($2::jsonb - 'role'"
         " - 'provider' - 'providers')) WHERE id = $1", 2},
     /* $2 seconds of ban, or NULL to lift it. */
-    [STMT_USER_SET_BAN] = {"user_set_ban",
-        "UPDATE users SET banned_until = CASE WHEN $2::bigint IS NULL THEN NULL"
-        " ELSE now() + make_interval(secs => $2::bigint) END WHERE id = $1", 2},
     [STMT_USER_EXISTS] = {"user_exists", "SELECT 1 FROM users WHERE id = $1", 1},
     [STMT_USER_SET_ROLE] = {"user_set_role", "UPDATE users SET role = $2 WHERE id = $1", 2},
 
@@ -317,6 +314,7 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "UPDATE users SET name = $2 WHERE id = $1 RETURNING id", 2},
     [STMT_API_SET_ROLE] = {"api_set_role", "SELECT ums_set_role($1::uuid, $2)", 2},
     [STMT_API_SET_STATUS] = {"api_set_status", "SELECT ums_set_status($1::uuid, $2)", 2},
+    [STMT_API_SET_BAN] = {"api_set_ban", "SELECT ums_set_ban($1::uuid, $2::bigint)", 2},
     [STMT_API_DELETE] = {"api_delete", "SELECT ums_delete_user($1::uuid)", 1},
     [STMT_API_UNLOCK] = {"api_unlock",
         "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 RETURNING email", 1},

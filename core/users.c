@@ -105,9 +105,7 @@ int users_name_valid(const char *name, size_t len)
     return 0;
 }
 
-/* Runs one of the guarded functions of sql/006_users.sql ('ok', 'not_found',
- * 'last_admin') in the open transaction. */
-static int guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p)
+int users_guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p)
 {
     PGresult *res = NULL;
     const char *v;
@@ -184,7 +182,7 @@ int users_patch(struct ums_ctx *c, const char *actor, const char *id, const stru
     }
     if (p->status != NULL) {
         const char *q[2] = {id, p->status};
-        rc = guarded(c, STMT_API_SET_STATUS, 2, q);
+        rc = users_guarded(c, STMT_API_SET_STATUS, 2, q);
         if (rc != UMS_OK)
             goto out;
     }
@@ -219,7 +217,7 @@ int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const c
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
-    rc = guarded(c, STMT_API_SET_ROLE, 2, q);
+    rc = users_guarded(c, STMT_API_SET_ROLE, 2, q);
     if (rc == UMS_OK) {
         ev = json_object_new_object();
         json_object_object_add(ev, "type", json_object_new_string("user.role_changed"));
@@ -260,7 +258,7 @@ int users_delete(struct ums_ctx *c, const char *actor, const char *id, const cha
         return rc;
     rc = db_exec(c->db, &live, STMT_SESS_LIST_LIVE, 1, q);
     if (rc == UMS_OK)
-        rc = guarded(c, STMT_API_DELETE, 1, q);
+        rc = users_guarded(c, STMT_API_DELETE, 1, q);
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "user.delete", id, NULL, NULL);
     (void)ip; /* the audit row of a deletion keeps no address */

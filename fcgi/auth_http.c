@@ -32,6 +32,8 @@ void reply_auth_err(struct req *r, const struct auth_err *err, int bearer)
         [AF_USER_NOT_FOUND] = HE_USER_NOT_FOUND,
         [AF_SAME_PASSWORD] = HE_SAME_PASSWORD,
         [AF_OTP_EXPIRED] = HE_OTP_EXPIRED,
+        [AF_FORBIDDEN] = HE_FORBIDDEN,
+        [AF_LAST_ADMIN] = HE_LAST_ADMIN,
     };
     enum http_err e = err->fail < AF__MAX ? map[err->fail] : HE_UNEXPECTED;
     char extra[128], ra[16];

@@ -711,6 +711,41 @@ CTEST(roles, the_last_active_admin_stays)
               403);
 }
 
+CTEST(roles, a_ban_counts_like_a_suspension_for_the_last_admin)
+{
+    char sql[1400], ead[128], path[256], cmd[1600];
+    struct session adm;
+    struct http_resp r;
+    FILE *p;
+    int v = -1;
+    ASSERT_EQ(admin_new(&adm, ead, sizeof(ead)), 0);
+    /* Rolled back: every other admin banned (not suspended); the one left
+     * is the last active admin for every guarded change, a ban included. */
+    snprintf(sql, sizeof(sql),
+             "BEGIN; UPDATE users SET banned_until = now() + interval '1 day'"
+             " WHERE role = 'admin' AND id <> '%s';"
+             " SELECT (ums_set_role('%s', 'user') = 'last_admin')::int"
+             " + (ums_set_status('%s', 'suspended') = 'last_admin')::int"
+             " + (ums_delete_user('%s') = 'last_admin')::int"
+             " + (ums_set_ban('%s', 86400) = 'last_admin')::int"
+             " + (ums_set_ban('%s', NULL) = 'ok')::int; ROLLBACK;",
+             adm.user_id, adm.user_id, adm.user_id, adm.user_id, adm.user_id, adm.user_id);
+    snprintf(cmd, sizeof(cmd), "psql -X -A -t -q \"$DATABASE_URL\" -c \"%s\"", sql);
+    p = popen(cmd, "r");
+    ASSERT_NOT_NULL(p);
+    ASSERT_EQ(fscanf(p, "%d", &v), 1);
+    pclose(p);
+    ASSERT_EQ(v, 5);
+    /* An admin cannot ban themself through the GoTrue admin route. */
+    snprintf(path, sizeof(path), "/auth/v1/admin/users/%s", adm.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"ban_duration\":\"24h\"}", adm.access, &r), 403);
+    ASSERT_STR_CONTAINS(r.body, "forbidden");
+    http_resp_free(&r);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users?limit=1", NULL, adm.access, NULL), 200);
+    /* Lifting a ban ("none") on oneself is no lock-out and is allowed. */
+    ASSERT_EQ(admin_req("PUT", path, "{\"ban_duration\":\"none\"}", adm.access, NULL), 200);
+}
+
 CTEST(status, suspension_ends_sessions_and_sign_in)
 {
     struct session u;
