@@ -12,6 +12,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "db.h"
+#include "metadata.h"
 #include "password.h"
 #include "sessions.h"
 #include "ums.h"
@@ -89,6 +90,12 @@ static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, cha
         return auth_fail(err, AF_VALIDATION, "ban_duration must be \"none\" or a duration like 24h");
     if (a->role != NULL && !users_role_known(c, a->role))
         return auth_fail(err, AF_VALIDATION, "role must be one of the configured roles");
+    for (int i = 0; i < 2; i++) {
+        const char *why = NULL;
+        int rc = metadata_check(i == 0 ? a->user_metadata_json : a->app_metadata_json, &why);
+        if (rc != UMS_OK)
+            return auth_fail(err, rc == UMS_ETOOBIG ? AF_METADATA_TOO_LARGE : AF_VALIDATION, why);
+    }
     return UMS_OK;
 }
 
@@ -212,13 +219,14 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
         const char *p[2] = {user_id, a->email_confirm ? "true" : "false"};
         rc = db_exec(c->db, NULL, STMT_USER_SET_CONFIRMED, 2, p);
     }
-    if (rc == UMS_OK && a->user_metadata_json != NULL) {
-        const char *p[2] = {user_id, a->user_metadata_json};
-        rc = db_exec(c->db, NULL, STMT_USER_MERGE_METADATA, 2, p);
-    }
-    if (rc == UMS_OK && a->app_metadata_json != NULL) {
-        const char *p[2] = {user_id, a->app_metadata_json};
-        rc = db_exec(c->db, NULL, STMT_USER_MERGE_APP_METADATA, 2, p);
+    if (rc == UMS_OK && a->user_metadata_json != NULL)
+        rc = metadata_merge(c->db, user_id, a->user_metadata_json, 0);
+    if (rc == UMS_OK && a->app_metadata_json != NULL)
+        rc = metadata_merge(c->db, user_id, a->app_metadata_json, 1);
+    if (rc == UMS_ETOOBIG) {
+        db_rollback(c->db);
+        explicit_bzero(hash, sizeof(hash));
+        return auth_fail(err, AF_METADATA_TOO_LARGE, "metadata would be larger than 16 KiB");
     }
     if (rc == UMS_OK && a->role != NULL) {
         const char *p[2] = {user_id, a->role};

@@ -16,6 +16,7 @@
 #include "kv.h"
 #include "lockout.h"
 #include "log.h"
+#include "metadata.h"
 #include "otp.h"
 #include "outbox.h"
 #include "password.h"
@@ -214,6 +215,20 @@ static void name_from(char *out, size_t outlen, const char *data_json)
     json_object_put(o);
 }
 
+/* user_metadata from a client (data): an object within its limits, with a
+ * valid name. UMS_OK or UMS_EDENIED with err set. */
+static int check_metadata(const char *data_json, struct auth_err *err)
+{
+    const char *why = NULL;
+    int rc = metadata_check(data_json, &why);
+
+    if (rc == UMS_ETOOBIG)
+        return auth_fail(err, AF_METADATA_TOO_LARGE, why);
+    if (rc != UMS_OK)
+        return auth_fail(err, AF_VALIDATION, why);
+    return UMS_OK;
+}
+
 static int check_password(const char *pw, size_t len, struct auth_err *err)
 {
     const char *reason;
@@ -246,6 +261,8 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
         return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
     /* Policy first: a 1 MB password is refused before any hashing. */
     if (check_password(password, password_len, err) != UMS_OK)
+        return UMS_EDENIED;
+    if (check_metadata(data_json, err) != UMS_OK)
         return UMS_EDENIED;
     name_from(name, sizeof(name), data_json);
     if (pw_hash(hash, &c->pw, password, password_len) != UMS_OK)
@@ -577,6 +594,8 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
     PGresult *res = NULL;
     int rc, n;
 
+    if (check_metadata(data_json, err) != UMS_OK)
+        return UMS_EDENIED;
     if (password != NULL) {
         if (check_password(password, password_len, err) != UMS_OK)
             return UMS_EDENIED;
@@ -596,8 +615,13 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
     if (rc != UMS_OK)
         return rc;
     if (data_json != NULL) {
-        const char *pm[2] = {p->user_id, data_json};
-        rc = db_exec(c->db, NULL, STMT_USER_MERGE_METADATA, 2, pm);
+        rc = metadata_merge(c->db, p->user_id, data_json, 0);
+        if (rc == UMS_ETOOBIG) {
+            db_rollback(c->db);
+            explicit_bzero(hash, sizeof(hash));
+            return auth_fail(err, AF_METADATA_TOO_LARGE,
+                             "user_metadata would be larger than 16 KiB");
+        }
     }
     if (rc == UMS_OK && password != NULL) {
         const char *pp[2] = {p->user_id, hash};

@@ -35,6 +35,7 @@ enum auth_fail {
     AF_OTP_EXPIRED,         /* otp_expired */
     AF_FORBIDDEN,           /* forbidden: not on oneself (a self-ban) */
     AF_LAST_ADMIN,          /* last_admin: it would leave no active admin */
+    AF_METADATA_TOO_LARGE,  /* validation_failed, 422: metadata over its size or depth */
     AF__MAX
 };
 

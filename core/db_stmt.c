@@ -47,10 +47,13 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_USER_SET_PASSWORD] = {"user_set_password",
         "UPDATE users SET password_hash = $2 WHERE id = $1", 2},
     /* Merges $2 into user_metadata; keys whose value is null are removed. */
+    /* The merge is refused (no row) when its result would pass 16 KiB. */
     [STMT_USER_MERGE_METADATA] = {"user_merge_metadata",
         "UPDATE users SET user_metadata = jsonb_strip_nulls(user_metadata || $2::jsonb),"
         " name = CASE WHEN jsonb_typeof($2::jsonb->'name') = 'string'"
-        " THEN left($2::jsonb->>'name', 100) ELSE name END WHERE id = $1", 2},
+        " THEN left($2::jsonb->>'name', 100) ELSE name END WHERE id = $1"
+        " AND octet_length(jsonb_strip_nulls(user_metadata || $2::jsonb)::text) <= 16384"
+        " RETURNING 1", 2},
     /* Admin listing, newest first; $1 limit, $2 offset. */
     [STMT_USER_LIST_PAGE] = {"user_list_page",
         "SELECT coalesce(jsonb_agg(ums_user_json(u) ORDER BY u.created_at DESC, u.id), '[]')::text"
@@ -73,8 +76,9 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " THEN coalesce(email_confirmed_at, now()) END WHERE id = $1", 2},
     [STMT_USER_MERGE_APP_METADATA] = {"user_merge_app_metadata",
         "UPDATE users SET app_metadata = jsonb_strip_nulls(app_metadata || ($2::jsonb - 'role'"
-        " - 'provider' - 'providers')) WHERE id = $1", 2},
-    /* $2 seconds of ban, or NULL to lift it. */
+        " - 'provider' - 'providers')) WHERE id = $1 AND octet_length(jsonb_strip_nulls("
+        "app_metadata || ($2::jsonb - 'role' - 'provider' - 'providers'))::text) <= 16384"
+        " RETURNING 1", 2},
     [STMT_USER_EXISTS] = {"user_exists", "SELECT 1 FROM users WHERE id = $1", 1},
     [STMT_USER_SET_ROLE] = {"user_set_role", "UPDATE users SET role = $2 WHERE id = $1", 2},
 

@@ -16,6 +16,7 @@
 #include "kv.h"
 #include "lockout.h"
 #include "log.h"
+#include "metadata.h"
 #include "ums.h"
 #include "utf8.h"
 #include "valid.h"
@@ -97,12 +98,7 @@ int users_role_known(const struct ums_ctx *c, const char *role)
 
 int users_name_valid(const char *name, size_t len)
 {
-    if (!utf8_text_valid(name, len, NAME_MAX_CHARS, 0))
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (name[i] != ' ')
-            return 1; /* something besides spaces */
-    return 0;
+    return metadata_name_valid(name, len);
 }
 
 int users_guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p)

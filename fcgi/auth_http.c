@@ -34,6 +34,7 @@ void reply_auth_err(struct req *r, const struct auth_err *err, int bearer)
         [AF_OTP_EXPIRED] = HE_OTP_EXPIRED,
         [AF_FORBIDDEN] = HE_FORBIDDEN,
         [AF_LAST_ADMIN] = HE_LAST_ADMIN,
+        [AF_METADATA_TOO_LARGE] = HE_UNPROCESSABLE,
     };
     enum http_err e = err->fail < AF__MAX ? map[err->fail] : HE_UNEXPECTED;
     char extra[128], ra[16];

@@ -62,6 +62,7 @@ enum http_err {
     HE_USER_NOT_FOUND_BEARER, /* 403: the sub claim names no user */
     HE_USER_LOCKED,
     HE_OTP_EXPIRED,
+    HE_UNPROCESSABLE, /* 422 validation_failed: too large or too deep */
     /* /api/v1 outcomes */
     HE_EMAIL_TAKEN, /* 409 email_exists */
     HE_LAST_ADMIN,  /* 409 last_admin */

@@ -53,6 +53,7 @@ static const struct {
     [HE_USER_NOT_FOUND] = {404, 0, "user_not_found", "User not found"},
     [HE_USER_NOT_FOUND_BEARER] = {403, 401, "user_not_found", "User from sub claim in JWT does not exist"},
     [HE_OTP_EXPIRED] = {403, 0, "otp_expired", "Token has expired or is invalid"},
+    [HE_UNPROCESSABLE] = {422, 0, "validation_failed", "The request is too large or too deep."},
     [HE_EMAIL_TAKEN] = {409, 0, "email_exists", "A user with this email address already exists."},
     [HE_LAST_ADMIN] = {409, 0, "last_admin",
                        "This would leave no active admin; promote another admin first."},

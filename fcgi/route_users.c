@@ -99,7 +99,9 @@ void route_users_create(struct req *r)
         return;
     }
     if (name == NULL || !users_name_valid(name, nlen)) {
-        api_field_error(r, "name", "invalid", "name must be 1 to 100 characters");
+        api_field_error(r, "name", "invalid",
+                        "name must be 1 to 100 characters of text, without control characters "
+                        "or links");
         return;
     }
     if (role != NULL && !users_role_known(&r->app->ctx, role)) {

@@ -1183,6 +1183,100 @@ CTEST(revocation, the_cache_never_outlives_the_session)
     ASSERT_TRUE(atoi(ttl) >= 1 && atoi(ttl) <= 3);
 }
 
+/* POST /signup with data; the status (the response in *keep when asked). */
+static long signup_with(const char *email, const char *data, struct http_resp *keep)
+{
+    char body[2048];
+    snprintf(body, sizeof(body),
+             "{\"email\":\"%s\",\"password\":\"correct horse battery\",\"data\":%s}", email, data);
+    return post_for_session("/auth/v1/signup", body, src_for(46), NULL, keep);
+}
+
+CTEST(metadata, names_that_would_reach_mail_are_validated_everywhere)
+{
+    static const char *const bad[] = {
+        "{\"name\":\"Ann\\nYour account is locked, call +1 555 0100\"}",
+        "{\"name\":\"Ann\\r\\nBcc: everyone@example.com\"}",
+        "{\"name\":\"Claim your prize at https://evil.example\"}",
+        "{\"name\":\"visit www.evil.example\"}",
+        "{\"name\":\"\\u202eevil\"}",
+        "{\"name\":\"   \"}",
+        "{\"name\":42}",
+        NULL,
+    };
+    char email[128], body[512];
+    struct session s;
+    struct http_resp r;
+    for (int i = 0; bad[i] != NULL; i++) {
+        new_email(email, sizeof(email), "badname");
+        ASSERT_EQ(signup_with(email, bad[i], &r), 400);
+        ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+        http_resp_free(&r);
+        /* and no account, no mail: the address stays free */
+        ASSERT_EQ(login(email, "correct horse battery", src_for(47), NULL, NULL), 400);
+    }
+    new_email(email, sizeof(email), "goodname");
+    ASSERT_EQ(signup_with(email, "{\"name\":\"Zoë O'Brien\"}", NULL), 200);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(47), &s, NULL), 200);
+    for (int i = 0; bad[i] != NULL; i++) {
+        snprintf(body, sizeof(body), "{\"data\":%s}", bad[i]);
+        ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, &r), 400);
+        ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(admin_req("PUT", "/auth/v1/user", "{\"data\":{\"name\":\"Zoë\"}}", s.access, NULL),
+              200);
+    /* The admin routes too. */
+    snprintf(body, sizeof(body), "{\"user_metadata\":%s}", bad[0]);
+    snprintf(email, sizeof(email), "/auth/v1/admin/users/%s", s.user_id);
+    ASSERT_EQ(admin_req("PUT", email, body, env_need("UMS_SERVICE_KEY"), NULL), 400);
+}
+
+CTEST(metadata, user_metadata_is_capped_after_the_merge)
+{
+    char email[128], *body, path[128];
+    struct session s;
+    struct http_resp r;
+    size_t n = 12 * 1024;
+    new_email(email, sizeof(email), "bigmeta");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    body = malloc(n + 64);
+    ASSERT_NOT_NULL(body);
+    /* 12 KiB under one key: fine; 12 KiB more under another: over 16 KiB. */
+    for (int k = 0; k < 2; k++) {
+        int off = snprintf(body, 64, "{\"data\":{\"k%d\":\"", k);
+        memset(body + off, 'x', n);
+        memcpy(body + off + n, "\"}}", 4);
+        ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, &r), k == 0 ? 200 : 422);
+        if (k == 1)
+            ASSERT_AUTH_ERROR(r, 422, "validation_failed");
+        http_resp_free(&r);
+    }
+    free(body);
+    /* Replacing the first key (a merge that stays small) still works. */
+    ASSERT_EQ(admin_req("PUT", "/auth/v1/user", "{\"data\":{\"k0\":null,\"k1\":\"small\"}}", s.access,
+                        NULL),
+              200);
+    /* Seven levels are refused, six taken. */
+    ASSERT_EQ(admin_req("PUT", "/auth/v1/user",
+                        "{\"data\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{}}}}}}}}", s.access,
+                        NULL),
+              422);
+    ASSERT_EQ(admin_req("PUT", "/auth/v1/user",
+                        "{\"data\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":1}}}}}}}", s.access,
+                        NULL),
+              200);
+    /* Sign-up data has the same limits. */
+    new_email(email, sizeof(email), "deepmeta");
+    ASSERT_EQ(signup_with(email, "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{}}}}}}}", NULL), 422);
+    /* The admin's first page and this user's token stay small and fine. */
+    ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users?per_page=50", NULL,
+                        env_need("UMS_SERVICE_KEY"), NULL),
+              200);
+    snprintf(path, sizeof(path), "/auth/v1/admin/users/%s", s.user_id);
+    ASSERT_EQ(admin_req("GET", path, NULL, env_need("UMS_SERVICE_KEY"), NULL), 200);
+}
+
 CTEST(email, confirmation_sent_again_on_resend)
 {
     char email[128], first[8] = "", again[8] = "", body[256], sql[512];
