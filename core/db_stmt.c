@@ -179,11 +179,13 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "UPDATE one_time_tokens SET used_at = now() WHERE token_hash = decode($1, 'hex')"
         " AND kind = ANY($2::text[]) AND used_at IS NULL AND expires_at > now()"
         " RETURNING user_id, kind, target", 2},
+    /* Returns whether this is the address's first confirmation (the
+     * caller then ends every session made before it). */
     [STMT_USER_CONFIRM_EMAIL] = {"user_confirm_email",
         "WITH i AS (UPDATE identities SET data = data || '{\"email_verified\":true}',"
         " updated_at = now() WHERE user_id = $1 AND provider = 'email')"
-        " UPDATE users SET email_confirmed_at = coalesce(email_confirmed_at, now())"
-        " WHERE id = $1", 1},
+        " UPDATE users SET email_confirmed_at = now()"
+        " WHERE id = $1 AND email_confirmed_at IS NULL RETURNING true", 1},
     [STMT_USER_APPLY_EMAIL_CHANGE] = {"user_apply_email_change",
         "WITH i AS (UPDATE identities SET email = $2::text, data = data || jsonb_build_object("
         "'email', $2::text, 'email_verified', true), updated_at = now()"

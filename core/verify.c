@@ -170,7 +170,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     struct otp_use use;
     const char *uid = use.user_id, *kind = use.kind, *target = use.target;
     PGresult *res = NULL;
-    int rc;
+    int rc, first = 0;
 
     if (kinds == NULL)
         return auth_fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
@@ -214,7 +214,10 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     } else {
         /* Every other kind proves the address: it is confirmed. */
         const char *p[1] = {uid};
-        rc = db_exec(c->db, NULL, STMT_USER_CONFIRM_EMAIL, 1, p);
+        rc = db_exec(c->db, &res, STMT_USER_CONFIRM_EMAIL, 1, p);
+        first = rc == UMS_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        res = NULL;
     }
     if (rc == UMS_OK)
         rc = audit_write(c->db, uid, "user.verified", uid, ci->ip, NULL);
@@ -227,6 +230,19 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     /* A reset through email also lifts a lockout on that address. */
     if (strcmp(kind, "recovery") == 0)
         lock_clear(c, target);
+    /* Account pre-hijacking: someone may have signed up with this address
+     * and a password of their own before its owner confirmed it. A
+     * recovery, and the first confirmation, end every session made before;
+     * the owner gets the new one. */
+    if (strcmp(kind, "recovery") == 0 || first) {
+        int n = 0;
+        rc = sess_revoke(c, uid, NULL, SCOPE_GLOBAL, &n);
+        if (rc != UMS_OK)
+            return rc;
+        if (n > 0)
+            audit_write(c->db, uid, first ? "session.revoke_all_on_confirm"
+                                          : "session.revoke_all_on_recovery", uid, ci->ip, NULL);
+    }
     return auth_session_for(c, uid, strcmp(kind, "recovery") == 0 ? "recovery" : "otp", ci, out);
 abort:
     db_rollback(c->db);

@@ -821,7 +821,16 @@ CTEST(email, welcome_mail_and_confirmation_link)
     ASSERT_STR_CONTAINS(loc, "&refresh_token=");
     ASSERT_STR_CONTAINS(loc, "&type=signup");
     http_resp_free(&r);
-    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, s.access, &r), 0);
+    /* The first confirmation ends the sessions made before it (the sign-up's
+     * included); the link's own session sees the address confirmed. */
+    ASSERT_EQ(get_user(s.access), 403);
+    {
+        char tok[4096];
+        const char *a = strstr(loc, "access_token=") + 13;
+        snprintf(tok, sizeof(tok), "%.*s", (int)strcspn(a, "&"), a);
+        ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, tok, &r), 0);
+    }
+    ASSERT_EQ(r.status, 200);
     ASSERT_STR_CONTAINS(r.body, "\"email_confirmed_at\"");
     http_resp_free(&r);
     /* The same link again: used. Errors go in the query. */
@@ -973,6 +982,72 @@ CTEST(otp_guard, the_link_is_not_a_hash_of_the_address_and_code)
     http_resp_free(&r);
 }
 
+CTEST(prehijack, the_owners_first_confirmation_ends_the_squatters_sessions)
+{
+    /* Confirmation is off (the seed's flow): a squatter signs up with the
+     * victim's address and a password of their own, and holds a session.
+     * The victim's click on the confirmation link ends it. */
+    char email[128], otp[8] = "", th[64] = "", body[256], subject[256];
+    struct session squat, owner, later, again;
+    struct http_resp r;
+    new_email(email, sizeof(email), "squat");
+    ASSERT_EQ(signup(email, "the squatter's pw", &squat), 0);
+    ASSERT_EQ(get_user(squat.access), 200);
+    ASSERT_EQ(wait_mail(email, "user.registered", otp, th, subject, sizeof(subject)), 0);
+    snprintf(body, sizeof(body), "{\"type\":\"signup\",\"token_hash\":\"%s\"}", th);
+    ASSERT_EQ(post_for_session("/auth/v1/verify", body, src_for(48), &owner, NULL), 200);
+    ASSERT_EQ(get_user(squat.access), 403);
+    ASSERT_TRUE(refresh(squat.refresh, NULL, NULL) >= 400);
+    ASSERT_EQ(get_user(owner.access), 200);
+    /* Only the first confirmation does it: a later magic link for the
+     * confirmed address leaves the other sessions alone. */
+    ASSERT_EQ(login(email, "the squatter's pw", src_for(48), &later, NULL), 200);
+    snprintf(body, sizeof(body), "{\"type\":\"magiclink\",\"email\":\"%s\"}", email);
+    ASSERT_EQ(admin_req("POST", "/auth/v1/admin/generate_link", body,
+                        env_need("UMS_SERVICE_KEY"), &r),
+              200);
+    {
+        struct json_object *o = jparse(&r);
+        const char *code = jstr(o, "email_otp");
+        ASSERT_NOT_NULL(code);
+        ASSERT_EQ(verify_otp("magiclink", email, code, &again, NULL), 200);
+        json_object_put(o);
+    }
+    http_resp_free(&r);
+    ASSERT_EQ(get_user(later.access), 200);
+    ASSERT_EQ(get_user(owner.access), 200);
+}
+
+CTEST(prehijack, the_welcome_mail_tells_the_owner_how_to_take_over)
+{
+    char email[128], cmd[1024], out[64];
+    new_email(email, sizeof(email), "squatmail");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_mail(email, "user.registered", NULL, NULL, NULL, 0), 0);
+    snprintf(cmd, sizeof(cmd),
+             "grep -l '%s' \"$UMS_MAILDIR\"/new/* | xargs grep -c 'Forgot password' | head -1",
+             email);
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    ASSERT_TRUE(atoi(out) >= 2); /* text and HTML parts */
+}
+
+CTEST(prehijack, a_recovery_ends_every_other_session_and_refresh_token)
+{
+    char email[128], otp[8] = "", th[64] = "";
+    struct session s1, s2, s3;
+    new_email(email, sizeof(email), "recover-all");
+    ASSERT_EQ(signup(email, "correct horse battery", &s1), 0);
+    ASSERT_EQ(login(email, "correct horse battery", src_for(49), &s2, NULL), 200);
+    ASSERT_EQ(recovery_mail(email, otp, th), 0);
+    ASSERT_EQ(verify_otp("recovery", email, otp, &s3, NULL), 200);
+    ASSERT_EQ(get_user(s1.access), 403);
+    ASSERT_EQ(get_user(s2.access), 403);
+    ASSERT_TRUE(refresh(s1.refresh, NULL, NULL) >= 400);
+    ASSERT_TRUE(refresh(s2.refresh, NULL, NULL) >= 400);
+    ASSERT_EQ(get_user(s3.access), 200);
+    ASSERT_EQ(refresh(s3.refresh, NULL, NULL), 200);
+}
+
 /* A verify request straight to the socket from REMOTE_ADDR ip; its status. */
 static int verify_from(const char *ip)
 {
@@ -1050,9 +1125,12 @@ CTEST(limits, credential_buckets_stay_shut_on_a_redis_error_reply)
      * error: the buckets in front of sign-in and code checks refuse (503)
      * instead of allowing everything; the others pass as with Redis down. */
     int token, verify, recover;
+    char email[128], login_body[256];
+    new_email(email, sizeof(email), "oom");
+    snprintf(login_body, sizeof(login_body), "{\"email\":\"%s\",\"password\":\"whatever1\"}",
+             email);
     ASSERT_EQ(redis_cli("CONFIG SET maxmemory 1"), 0);
-    token = post_from("/auth/v1/token?grant_type=password",
-                      "{\"email\":\"oom@example.com\",\"password\":\"whatever1\"}");
+    token = post_from("/auth/v1/token?grant_type=password", login_body);
     verify = post_from("/auth/v1/verify",
                        "{\"type\":\"recovery\",\"email\":\"oom@example.com\",\"token\":\"123456\"}");
     recover = post_from("/auth/v1/recover", "{\"email\":\"oom@example.com\"}");
@@ -1061,9 +1139,7 @@ CTEST(limits, credential_buckets_stay_shut_on_a_redis_error_reply)
     ASSERT_EQ(verify, 503);
     ASSERT_EQ(recover, 200);
     /* And back: the sign-in answers as usual. */
-    ASSERT_EQ(post_from("/auth/v1/token?grant_type=password",
-                        "{\"email\":\"oom@example.com\",\"password\":\"whatever1\"}"),
-              400);
+    ASSERT_EQ(post_from("/auth/v1/token?grant_type=password", login_body), 400);
 }
 
 /* The session_id claim of an access token into out (37 bytes); 0 if found. */
