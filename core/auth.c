@@ -168,32 +168,67 @@ void auth_event_publish(struct ums_ctx *c, long long id, char *text)
     free(text);
 }
 
-/* A user object for an address that is already taken, returned instead of an
- * error when confirmation is required, so sign-up never reveals accounts. */
-static char *fake_user(const char *email)
+/* Inserts the account rows of a sign-up in the open transaction: the user
+ * (row_email in its email column), its profile and its email identity for
+ * email. *uid is filled; UMS_ECONFLICT when row_email is taken. */
+static int insert_account(struct ums_ctx *c, const char *row_email, const char *email,
+                          const char *hash, const char *name, const char *data_json,
+                          char uid[UUID_LEN + 1])
+{
+    const char *p[5] = {row_email, hash, name, data_json != NULL ? data_json : "{}", "false"};
+    PGresult *res = NULL;
+    int rc = db_exec(c->db, &res, STMT_USER_INSERT, 5, p);
+
+    if (rc == UMS_OK && PQntuples(res) == 0)
+        rc = UMS_ECONFLICT; /* the unique constraint decided, not a lookup */
+    if (rc == UMS_OK)
+        snprintf(uid, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (rc == UMS_OK) {
+        const char *p1[1] = {uid};
+        const char *p3[3] = {uid, email, "false"};
+        rc = db_exec(c->db, NULL, STMT_PROFILE_INSERT, 1, p1);
+        if (rc == UMS_OK)
+            rc = db_exec(c->db, NULL, STMT_IDENTITY_INSERT_EMAIL, 3, p3);
+    }
+    return rc;
+}
+
+/* The user object for an address that is already taken, returned instead of
+ * an error when confirmation is required, so sign-up never reveals
+ * accounts. It is made as a real one is, by the same rows and the same SQL
+ * (an account under a placeholder address, in a transaction that is rolled
+ * back), so the two answers cannot be told apart by their shape. */
+static int lookalike_user(struct ums_ctx *c, const char *email, const char *hash,
+                          const char *name, const char *data_json, char **json)
 {
     unsigned char r[16];
-    char hex[33], when[40];
-    struct buf b;
-    time_t now = time(NULL);
-    struct tm tm;
+    char placeholder[64], hex[33], uid[UUID_LEN + 1];
+    PGresult *res = NULL;
+    int rc;
 
-    random_bytes(r, sizeof(r));
-    r[6] = (r[6] & 0x0f) | 0x40;
-    r[8] = (r[8] & 0x3f) | 0x80;
-    hex_encode(hex, r, 16);
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
-    buf_init(&b, 4096);
-    buf_printf(&b, "{\"id\":\"%.8s-%.4s-%.4s-%.4s-%.12s\",\"aud\":\"authenticated\","
-                   "\"role\":\"authenticated\",\"email\":",
-               hex, hex + 8, hex + 12, hex + 16, hex + 20);
-    buf_add_json_str(&b, email);
-    buf_printf(&b, ",\"phone\":\"\",\"confirmation_sent_at\":\"%s\",\"app_metadata\":{\"provider\":"
-                   "\"email\",\"providers\":[\"email\"]},\"user_metadata\":{},\"identities\":[],"
-                   "\"created_at\":\"%s\",\"updated_at\":\"%s\",\"is_anonymous\":false}",
-               when, when, when);
-    return b.p;
+    *json = NULL;
+    if (random_bytes(r, sizeof(r)) != UMS_OK)
+        return UMS_ERR;
+    hex_encode(hex, r, sizeof(r));
+    snprintf(placeholder, sizeof(placeholder), "%s@lookalike.invalid", hex);
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    rc = insert_account(c, placeholder, email, hash, name, data_json, uid);
+    if (rc == UMS_OK) {
+        const char *p[2] = {uid, email};
+        rc = db_exec(c->db, &res, STMT_USER_LOOKALIKE_JSON, 2, p);
+    }
+    if (rc == UMS_OK && PQntuples(res) == 1) {
+        *json = strdup(PQgetvalue(res, 0, 0));
+        rc = *json != NULL ? UMS_OK : UMS_ERR;
+    } else if (rc == UMS_OK) {
+        rc = UMS_ERR;
+    }
+    PQclear(res);
+    db_rollback(c->db);
+    return rc;
 }
 
 /* data.name when it is a string of at most 100 characters, else "". */
@@ -272,33 +307,16 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     if (rc != UMS_OK)
         return rc;
     tx = 1;
-    {
-        const char *p[5] = {email, hash, name, data_json != NULL ? data_json : "{}", "false"};
-        rc = db_exec(c->db, &res, STMT_USER_INSERT, 5, p);
-    }
-    if (rc != UMS_OK)
-        goto out;
-    if (PQntuples(res) == 0) {
-        /* The address is taken: the unique constraint decided, not a lookup. */
+    rc = insert_account(c, email, email, hash, name, data_json, uid);
+    if (rc == UMS_ECONFLICT) {
+        /* The address is taken. */
         db_rollback(c->db);
         tx = 0;
-        if (confirm) {
-            out->user_json = fake_user(email);
-            rc = out->user_json != NULL ? UMS_OK : UMS_ERR;
-        } else {
+        if (confirm)
+            rc = lookalike_user(c, email, hash, name, data_json, &out->user_json);
+        else
             rc = auth_fail(err, AF_USER_EXISTS, "User already registered");
-        }
         goto out;
-    }
-    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    res = NULL;
-    {
-        const char *p1[1] = {uid};
-        const char *p3[3] = {uid, email, "false"};
-        rc = db_exec(c->db, NULL, STMT_PROFILE_INSERT, 1, p1);
-        if (rc == UMS_OK)
-            rc = db_exec(c->db, NULL, STMT_IDENTITY_INSERT_EMAIL, 3, p3);
     }
     if (rc == UMS_OK)
         rc = otp_create(c, uid, "confirmation", email, otp, th);

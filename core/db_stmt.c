@@ -41,6 +41,11 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "SELECT u.id, u.email, u.role, u.status, coalesce(u.banned_until > now(), false),"
         " j::text, (j->'app_metadata')::text, u.user_metadata::text, u.password_hash"
         " FROM users u, ums_user_json(u) j WHERE u.id = $1", 1},
+    /* The user object of a placeholder account (see lookalike_user in
+     * auth.c) showing the address $2: the same function as every real one. */
+    [STMT_USER_LOOKALIKE_JSON] = {"user_lookalike_json",
+        "SELECT jsonb_set(ums_user_json(u), '{email}', to_jsonb($2::text))::text"
+        " FROM users u WHERE u.id = $1", 2},
     [STMT_USER_SIGNED_IN] = {"user_signed_in",
         "UPDATE users SET last_sign_in_at = now(),"
         " password_hash = coalesce($2, password_hash) WHERE id = $1", 2},
