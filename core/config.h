@@ -60,6 +60,10 @@ struct ums_config {
         int verify_per_5min;
         int token_per_5min;
         int refresh_per_5min;
+        int user_update_per_5min;          /* PUT /user per client */
+        int user_update_per_user_per_5min; /* PUT /user per account */
+        int email_per_recipient_per_5min;  /* mails to one address from recover, resend,
+                                            * email change */
     } limits;
     struct {
         char *transport;    /* file, sendgrid or smtp */

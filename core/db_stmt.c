@@ -197,9 +197,12 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " WHERE user_id = $1::uuid AND provider = 'email')"
         " UPDATE users SET email = $2::text, new_email = NULL, email_change_sent_at = NULL,"
         " email_confirmed_at = now() WHERE id = $1::uuid AND new_email = $2::text RETURNING id", 2},
+    /* No row when the last request is less than $3 seconds old. */
     [STMT_USER_REQUEST_EMAIL_CHANGE] = {"user_request_email_change",
         "UPDATE users SET new_email = $2, email_change_sent_at = now() WHERE id = $1"
-        " RETURNING email", 2},
+        " AND (email = $2 OR email_change_sent_at IS NULL"
+        " OR email_change_sent_at <= now() - make_interval(secs => $3::int))"
+        " RETURNING email", 3},
 
     /* otp.c: a new token of a kind voids the older unused ones */
     /* A new token of a kind: the user's older ones of that kind go, live,

@@ -59,8 +59,26 @@ static int finish(struct ums_ctx *c, int rc, const char *uid, long long id, char
     return rc;
 }
 
+/* One more mail to the address email (normalised): a bucket per recipient
+ * ([limits] email_per_recipient_per_5min), whether or not an account has
+ * it, so that no address can be flooded from many accounts or clients.
+ * UMS_OK, or UMS_EDENIED with err set (retry_after). */
+static int mail_quota(struct ums_ctx *c, const char *email, struct auth_err *err)
+{
+    char key[65];
+    int retry = 0;
+
+    sha256_hex(key, email, strlen(email));
+    if (rl_take(c, "mail_to", key, c->cfg->limits.email_per_recipient_per_5min, RL_OPEN,
+                &retry) == UMS_EDENIED) {
+        err->retry_after = retry;
+        return auth_fail(err, AF_EMAIL_RATE, "Email rate limit exceeded");
+    }
+    return UMS_OK;
+}
+
 int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
-                 const struct client_info *ci)
+                 const struct client_info *ci, struct auth_err *err)
 {
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     const char *p[1] = {email};
@@ -71,6 +89,8 @@ int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, cons
 
     if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* nothing to send, and nothing to tell */
+    if (mail_quota(c, email, err) != UMS_OK)
+        return UMS_EDENIED;
     rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, p);
     if (rc != UMS_OK)
         return rc;
@@ -97,7 +117,7 @@ int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, cons
 }
 
 int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
-                const struct client_info *ci)
+                const struct client_info *ci, struct auth_err *err)
 {
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     const char *p[1] = {email};
@@ -108,6 +128,8 @@ int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const
 
     if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* nothing to send, and nothing to tell */
+    if (mail_quota(c, email, err) != UMS_OK)
+        return UMS_EDENIED;
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
@@ -261,14 +283,24 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
 
     if (email_normalize(email, email_in, email_len) != UMS_OK)
         return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+    if (mail_quota(c, email, err) != UMS_OK)
+        return UMS_EDENIED;
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
     {
-        const char *pe[2] = {p->user_id, email};
-        rc = db_exec(c->db, &res, STMT_USER_REQUEST_EMAIL_CHANGE, 2, pe);
+        /* One email change mail a minute per account. */
+        const char *pe[3] = {p->user_id, email, "60"};
+        rc = db_exec(c->db, &res, STMT_USER_REQUEST_EMAIL_CHANGE, 3, pe);
     }
-    if (rc == UMS_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), email) == 0) {
+    if (rc == UMS_OK && PQntuples(res) == 0) {
+        PQclear(res);
+        db_rollback(c->db);
+        err->retry_after = 60;
+        return auth_fail(err, AF_EMAIL_RATE, "For security purposes, you can only request this "
+                                             "once every 60 seconds");
+    }
+    if (rc == UMS_OK && strcmp(PQgetvalue(res, 0, 0), email) == 0) {
         /* Already this address: nothing to confirm. */
         PQclear(res);
         db_rollback(c->db);
@@ -353,8 +385,8 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, 
     if (rc != UMS_OK)
         return rc;
     if (strcmp(kind, "email_change") == 0) {
-        const char *p[2] = {out->user_id, target};
-        rc = db_exec(c->db, &res, STMT_USER_REQUEST_EMAIL_CHANGE, 2, p);
+        const char *p[3] = {out->user_id, target, "0"}; /* an admin's link: no wait */
+        rc = db_exec(c->db, &res, STMT_USER_REQUEST_EMAIL_CHANGE, 3, p);
         PQclear(res);
     }
     if (rc == UMS_OK)

@@ -14,12 +14,14 @@ struct ums_ctx;
  * address that is not confirmed yet, at most once a minute per account.
  * Like recover, it never tells whether the account exists. */
 int auth_resend(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
-                const struct client_info *ci);
+                const struct client_info *ci, struct auth_err *err);
 
 /* POST /recover: sends a recovery code when the account exists (at most one
- * a minute per account). Always 0 unless the database is unavailable. */
+ * a minute per account). 0 whether or not it exists; UMS_EDENIED (err:
+ * AF_EMAIL_RATE) when the address had its share of mail
+ * ([limits] email_per_recipient_per_5min, counted for any address). */
 int auth_recover(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
-                 const struct client_info *ci);
+                 const struct client_info *ci, struct auth_err *err);
 
 /* POST|GET /verify: type is signup, invite, magiclink, recovery, email_change
  * or email; either token_hash, or email and the 6-digit token. On success a

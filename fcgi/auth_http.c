@@ -35,6 +35,7 @@ void reply_auth_err(struct req *r, const struct auth_err *err, int bearer)
         [AF_FORBIDDEN] = HE_FORBIDDEN,
         [AF_LAST_ADMIN] = HE_LAST_ADMIN,
         [AF_METADATA_TOO_LARGE] = HE_UNPROCESSABLE,
+        [AF_EMAIL_RATE] = HE_EMAIL_RATE,
     };
     enum http_err e = err->fail < AF__MAX ? map[err->fail] : HE_UNEXPECTED;
     char extra[128], ra[16];
@@ -130,15 +131,14 @@ int body_object(struct req *r, const char *name, const char **json)
     return 0;
 }
 
-int req_rate(struct req *r, const char *scope, int per_5min)
+int req_rate_key(struct req *r, const char *scope, const char *key, int per_5min)
 {
     int retry = 0, rc;
-    char ra[16], key[RL_IP_KEY_MAX];
+    char ra[16];
     /* Buckets in front of a credential check do not open on a Redis error. */
     enum rl_on_error on_error =
         strcmp(scope, "token") == 0 || strcmp(scope, "verify") == 0 ? RL_CLOSED : RL_OPEN;
 
-    rl_ip_key(key, r->remote_addr);
     rc = rl_take(&r->app->ctx, scope, key, per_5min, on_error, &retry);
     if (rc == UMS_OK)
         return 0;
@@ -150,6 +150,14 @@ int req_rate(struct req *r, const char *scope, int per_5min)
     reply_header(r, "Retry-After", ra);
     reply_error(r, HE_RATE, "Request rate limit reached");
     return -1;
+}
+
+int req_rate(struct req *r, const char *scope, int per_5min)
+{
+    char key[RL_IP_KEY_MAX];
+
+    rl_ip_key(key, r->remote_addr);
+    return req_rate_key(r, scope, key, per_5min);
 }
 
 int req_authenticate(struct req *r, int level)

@@ -63,6 +63,7 @@ enum http_err {
     HE_USER_LOCKED,
     HE_OTP_EXPIRED,
     HE_UNPROCESSABLE, /* 422 validation_failed: too large or too deep */
+    HE_EMAIL_RATE,    /* 429 over_email_send_rate_limit */
     /* /api/v1 outcomes */
     HE_EMAIL_TAKEN, /* 409 email_exists */
     HE_LAST_ADMIN,  /* 409 last_admin */
@@ -248,6 +249,8 @@ int body_require_object(struct req *r);
 
 /* Takes a token from the per-IP bucket `scope`; 429 with Retry-After when empty. */
 int req_rate(struct req *r, const char *scope, int per_5min);
+/* req_rate for the bucket scope:key (an account, not a client address). */
+int req_rate_key(struct req *r, const char *scope, const char *key, int per_5min);
 
 /* The Bearer token of the Authorization header, checked; fills r->who. */
 int req_authenticate(struct req *r, int level);

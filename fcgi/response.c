@@ -53,6 +53,7 @@ static const struct {
     [HE_USER_NOT_FOUND] = {404, 0, "user_not_found", "User not found"},
     [HE_USER_NOT_FOUND_BEARER] = {403, 401, "user_not_found", "User from sub claim in JWT does not exist"},
     [HE_OTP_EXPIRED] = {403, 0, "otp_expired", "Token has expired or is invalid"},
+    [HE_EMAIL_RATE] = {429, 0, "over_email_send_rate_limit", "Email rate limit exceeded"},
     [HE_UNPROCESSABLE] = {422, 0, "validation_failed", "The request is too large or too deep."},
     [HE_EMAIL_TAKEN] = {409, 0, "email_exists", "A user with this email address already exists."},
     [HE_LAST_ADMIN] = {409, 0, "last_admin",
@@ -214,7 +215,8 @@ void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char 
     buf_init(&body, 8192);
     if (r->family == FAM_AUTH && !r->versioned)
         reply_header(r, "x-sb-error-code", errs[e].code);
-    if ((e == HE_UNAVAILABLE || e == HE_RATE) && !has_header(r, "Retry-After:"))
+    if ((e == HE_UNAVAILABLE || e == HE_RATE || e == HE_EMAIL_RATE) &&
+        !has_header(r, "Retry-After:"))
         reply_header(r, "Retry-After", "5");
     /* RFC 6750 section 3: no credentials, a bare challenge; a credential
      * that is not (or no longer) good, invalid_token. */

@@ -45,6 +45,12 @@ void route_user_put(struct req *r)
     if (body_require_object(r) || body_str(r, "password", &password, &plen) ||
         body_str(r, "email", &email, &elen) || body_object(r, "data", &data))
         return;
+    /* A password change costs two argon2id hashes and an email change a
+     * mail: per client and per account. */
+    if (req_rate(r, "user_update", r->app->ctx.cfg->limits.user_update_per_5min) ||
+        req_rate_key(r, "user_update_user", r->who.user_id,
+                     r->app->ctx.cfg->limits.user_update_per_user_per_5min))
+        return;
     req_client(r, &ci);
     rc = auth_update_user(&r->app->ctx, &r->who, password, plen, data, &ci, &err);
     /* A new address takes effect once its owner confirms it (POST /verify,

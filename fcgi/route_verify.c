@@ -26,6 +26,7 @@ void route_recover(struct req *r)
 {
     const char *email;
     size_t elen;
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
     struct client_info ci;
     int rc;
 
@@ -34,7 +35,11 @@ void route_recover(struct req *r)
     if (req_rate(r, "recover", r->app->ctx.cfg->limits.recover_per_5min))
         return;
     req_client(r, &ci);
-    rc = auth_recover(&r->app->ctx, email, elen, redirect_target(r), &ci);
+    rc = auth_recover(&r->app->ctx, email, elen, redirect_target(r), &ci, &err);
+    if (rc == UMS_EDENIED) {
+        reply_auth_err(r, &err, 0);
+        return;
+    }
     if (rc != UMS_OK) {
         reply_rc(r, rc);
         return;
@@ -49,6 +54,7 @@ void route_resend(struct req *r)
 {
     const char *type, *email;
     size_t tlen, elen;
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
     struct client_info ci;
     int rc;
 
@@ -62,7 +68,11 @@ void route_resend(struct req *r)
     if (req_rate(r, "resend", r->app->ctx.cfg->limits.resend_per_5min))
         return;
     req_client(r, &ci);
-    rc = auth_resend(&r->app->ctx, email, elen, redirect_target(r), &ci);
+    rc = auth_resend(&r->app->ctx, email, elen, redirect_target(r), &ci, &err);
+    if (rc == UMS_EDENIED) {
+        reply_auth_err(r, &err, 0);
+        return;
+    }
     if (rc != UMS_OK) {
         reply_rc(r, rc);
         return;

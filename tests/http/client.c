@@ -48,7 +48,9 @@ int req_bearer(const char *method, const char *path, const char *body, const cha
     char auth[9000];
     const char *h[3] = {"Content-Type: application/json", auth, NULL};
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
-    return http_req(method, path, h, body, body != NULL ? strlen(body) : 0, NULL, r);
+    /* From a loopback address of its own: no per-client bucket ([limits]
+     * user_update_per_5min, nginx's limit_req) is shared across tests. */
+    return http_req(method, path, h, body, body != NULL ? strlen(body) : 0, src_for(199), r);
 }
 
 /* Source addresses: each test that counts requests uses its own. */

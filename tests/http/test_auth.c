@@ -1068,6 +1068,77 @@ static int verify_from(const char *ip)
     return st;
 }
 
+CTEST(limits, one_email_change_mail_a_minute)
+{
+    char email[128], to1[128], to2[128], body[256], ra[16];
+    struct session s;
+    struct http_resp r;
+    new_email(email, sizeof(email), "chg-once");
+    new_email(to1, sizeof(to1), "chg-to1");
+    new_email(to2, sizeof(to2), "chg-to2");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", to1);
+    ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, NULL), 200);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", to2);
+    ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, &r), 429);
+    ASSERT_AUTH_ERROR(r, 429, "over_email_send_rate_limit");
+    ASSERT_EQ(resp_header(&r, "Retry-After", ra, sizeof(ra)), 0);
+    http_resp_free(&r);
+    /* Only the first address got a mail. */
+    ASSERT_EQ(wait_mail(to1, "user.email_change_requested", NULL, NULL, NULL, 0), 0);
+    ASSERT_EQ(maildir_count(to2, "user.email_change_requested"), 0);
+}
+
+CTEST(limits, mail_to_one_address_is_capped_whoever_asks)
+{
+    /* From many clients, for an address with or without an account: three
+     * mails in 5 minutes, then 429 over_email_send_rate_limit alike. */
+    const char *kinds[2] = {"known", "unknown"};
+    for (int k = 0; k < 2; k++) {
+        char email[128], body[256];
+        struct http_resp r;
+        int st[4];
+        new_email(email, sizeof(email), kinds[k]);
+        if (k == 0)
+            ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+        snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+        for (int i = 0; i < 4; i++) {
+            ASSERT_EQ(post("/auth/v1/recover", body, NULL, src_for(50 + i), &r), 0);
+            st[i] = (int)r.status;
+            if (i == 3)
+                ASSERT_AUTH_ERROR(r, 429, "over_email_send_rate_limit");
+            http_resp_free(&r);
+        }
+        ASSERT_EQ(st[0], 200);
+        ASSERT_EQ(st[2], 200);
+        ASSERT_EQ(st[3], 429);
+    }
+}
+
+CTEST(limits, account_changes_per_account)
+{
+    /* PUT /user: 20 changes per 5 minutes per account, from any client. */
+    char email[128], body[64];
+    struct session s;
+    struct http_resp r;
+    int i, st = 0;
+    new_email(email, sizeof(email), "chg-many");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    for (i = 0; i < 25; i++) {
+        snprintf(body, sizeof(body), "{\"data\":{\"n\":%d}}", i);
+        st = (int)admin_req("PUT", "/auth/v1/user", body, s.access, &r);
+        if (st != 200)
+            break;
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(i, 20);
+    ASSERT_EQ(st, 429);
+    ASSERT_AUTH_ERROR(r, 429, "over_request_rate_limit");
+    http_resp_free(&r);
+    /* Reading is not an account change. */
+    ASSERT_EQ(get_user(s.access), 200);
+}
+
 CTEST(limits, ipv6_clients_share_a_bucket_per_64)
 {
     /* 30 verifications per 5 minutes per client, a client being an IPv6
