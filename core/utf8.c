@@ -1,6 +1,8 @@
 /* utf8.c - strict UTF-8 validation. */
 #include "utf8.h"
 
+#include <string.h>
+
 size_t utf8_seq_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
@@ -58,4 +60,34 @@ int utf8_text_valid(const char *s, size_t n, size_t max_chars, int lines)
             return 0;
     }
     return 1;
+}
+
+size_t utf8_clean(char *dst, size_t size, const char *src)
+{
+    static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+    const unsigned char *p = (const unsigned char *)src;
+    size_t w = 0, n = src != NULL ? strlen(src) : 0;
+
+    if (size == 0)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq_len(p + i, n - i);
+        const char *piece = (const char *)p + i;
+        size_t len = k;
+        char space = ' ';
+        if (k == 0) {
+            piece = replacement;
+            len = 3;
+            k = 1;
+        } else if (k == 1 && ((p[i] < 0x20 && p[i] != '\n' && p[i] != '\t') || p[i] == 0x7f)) {
+            piece = &space;
+        }
+        if (w + len + 1 > size)
+            break;
+        memcpy(dst + w, piece, len);
+        w += len;
+        i += k;
+    }
+    dst[w] = '\0';
+    return w;
 }

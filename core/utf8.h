@@ -14,4 +14,13 @@ int utf8_valid(const char *s, size_t n);
  * control characters (with lines, newlines and tabs are allowed). */
 int utf8_text_valid(const char *s, size_t n, size_t max_chars, int lines);
 
+/*
+ * Copies the NUL-terminated src into dst (size bytes, size > 0) as valid
+ * UTF-8: every invalid byte becomes U+FFFD, every control character but
+ * newline and tab a space, and when it does not fit, src is cut between two
+ * characters, never inside one. dst is always NUL-terminated. Returns the
+ * bytes written (not counting the NUL).
+ */
+size_t utf8_clean(char *dst, size_t size, const char *src);
+
 #endif

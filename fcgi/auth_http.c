@@ -9,6 +9,7 @@
 #include "../core/lockout.h"
 #include "../core/log.h"
 #include "../core/ums.h"
+#include "../core/utf8.h"
 #include "app.h"
 #include "http.h"
 
@@ -205,10 +206,26 @@ int req_authenticate(struct req *r, int level)
     return 0;
 }
 
+#define USER_AGENT_MAX 512
+
 void req_client(struct req *r, struct client_info *ci)
 {
+    const char *ua = r->io->param(r->io->h, "HTTP_USER_AGENT");
+    char *clean;
+
     ci->ip = r->remote_addr;
-    ci->user_agent = r->io->param(r->io->h, "HTTP_USER_AGENT");
-    if (ci->user_agent == NULL)
-        ci->user_agent = "";
+    ci->user_agent = "";
+    if (ua == NULL)
+        return;
+    /* Stored with the session and shown in alerts: valid UTF-8 without
+     * control characters, at most 512 bytes, whatever the client sent. */
+    if (strlen(ua) <= USER_AGENT_MAX && utf8_text_valid(ua, strlen(ua), USER_AGENT_MAX, 0)) {
+        ci->user_agent = ua;
+        return;
+    }
+    clean = arena_alloc(r->arena, USER_AGENT_MAX + 1);
+    if (clean != NULL) {
+        utf8_clean(clean, USER_AGENT_MAX + 1, ua);
+        ci->user_agent = clean;
+    }
 }

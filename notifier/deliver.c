@@ -22,6 +22,7 @@
 #include "../core/log.h"
 #include "../core/outbox.h"
 #include "../core/ums.h"
+#include "../core/utf8.h"
 #include "../core/valid.h"
 #include "mail.h"
 #include "notifier.h"
@@ -56,7 +57,7 @@ struct job {
     const struct plan *plan;
     const char *uid; /* NULL: not a user event */
     char email[256];
-    char name[128];
+    char name[512]; /* 100 characters of UTF-8 */
     int email_on, in_app_on, push_on; /* preferences (default on) */
     int has_device, user_gone;
     int open;         /* channels waiting for a retry: not done */
@@ -224,27 +225,38 @@ static int due(const struct batch *b, struct job *j, const char *channel, int *a
 }
 
 /* The title and text of a job's push and in-app notification. */
-static const char *job_title(const struct job *j)
+static const char *job_title(const struct job *j, char *buf, size_t n)
 {
-    return j->plan->title[0] != '\0' ? j->plan->title : jor(j->ev, "title", "Message");
+    if (j->plan->title[0] != '\0')
+        return j->plan->title;
+    utf8_clean(buf, n, jor(j->ev, "title", "Message"));
+    return buf;
 }
 
+/* The text of a job's push and in-app notification into body (n bytes):
+ * always valid UTF-8, each piece cut between characters (a crafted
+ * User-Agent must not make a row PostgreSQL refuses). */
 static void job_text(const struct job *j, char *body, size_t n)
 {
+    char a[256], b[80], text[4096];
+
     switch (j->plan->tpl) {
     case T_ROLE_CHANGED:
-        snprintf(body, n, "Your role is now %.64s.", jor(j->ev, "role", ""));
+        utf8_clean(a, 65, jor(j->ev, "role", ""));
+        snprintf(text, sizeof(text), "Your role is now %s.", a);
         break;
     case T_NEW_SIGN_IN:
-        snprintf(body, n, "Signed in from %.200s (%.64s).", jor(j->ev, "device", "a new device"),
-                 jor(j->ev, "ip", "unknown address"));
+        utf8_clean(a, 201, jor(j->ev, "device", "a new device"));
+        utf8_clean(b, 65, jor(j->ev, "ip", "unknown address"));
+        snprintf(text, sizeof(text), "Signed in from %s (%s).", a, b);
         break;
     case T_ADMIN_MESSAGE:
-        snprintf(body, n, "%s", jor(j->ev, "message", ""));
+        snprintf(text, sizeof(text), "%s", jor(j->ev, "message", ""));
         break;
     default:
-        snprintf(body, n, "Your account %s is ready.", j->email);
+        snprintf(text, sizeof(text), "Your account %s is ready.", j->email);
     }
+    utf8_clean(body, n, text);
 }
 
 /* Renders the email of a job into j->mail. */
@@ -383,7 +395,7 @@ static void send_in_app(struct batch *b)
     struct job **list = calloc(b->njobs, sizeof(*list));
     int *attempts = calloc(b->njobs, sizeof(*attempts));
     size_t k = 0;
-    char body[512];
+    char body[512], title[512];
 
     if (list == NULL || attempts == NULL) {
         for (size_t i = 0; i < b->njobs; i++)
@@ -401,7 +413,8 @@ static void send_in_app(struct batch *b)
         json_object_object_add(r, "event_id", json_object_new_int64(j->id));
         json_object_object_add(r, "user_id", json_object_new_string(j->uid));
         json_object_object_add(r, "kind", json_object_new_string(j->plan->kind));
-        json_object_object_add(r, "title", json_object_new_string(job_title(j)));
+        json_object_object_add(r, "title",
+                               json_object_new_string(job_title(j, title, sizeof(title))));
         json_object_object_add(r, "body", json_object_new_string(body));
         json_object_array_add(rows, r);
         list[k++] = j;
@@ -412,9 +425,20 @@ static void send_in_app(struct batch *b)
             for (size_t i = 0; i < k; i++)
                 log_info("event %s (%s): in_app sent", list[i]->entry->oid, list[i]->plan->type);
         } else {
-            struct tx_result tr = {0, "in-app insert failed"};
-            for (size_t i = 0; i < k; i++)
-                outcome(b, list[i], "in_app", attempts[i], TX_RETRY, &tr);
+            /* One row at a time: a row that cannot be written fails alone. */
+            for (size_t i = 0; i < k; i++) {
+                struct json_object *one = json_object_new_array();
+                json_object_array_add(one, json_object_get(json_object_array_get_idx(rows, i)));
+                p[0] = json_object_to_json_string_ext(one, JSON_C_TO_STRING_PLAIN);
+                if (db_exec(b->n->db, NULL, STMT_INAPP_MANY, 1, p) == UMS_OK) {
+                    log_info("event %s (%s): in_app sent", list[i]->entry->oid,
+                             list[i]->plan->type);
+                } else {
+                    struct tx_result tr = {0, "in-app insert failed"};
+                    outcome(b, list[i], "in_app", attempts[i], TX_RETRY, &tr);
+                }
+                json_object_put(one);
+            }
         }
     }
 out:
@@ -427,7 +451,7 @@ out:
 static int push_file(const struct notifier *n, const struct job *j, const char *device,
                      const char *body, struct tx_result *res)
 {
-    char path[1024], tmp[1040];
+    char path[1024], tmp[1040], title[512];
     struct json_object *o = json_object_new_object();
     FILE *f;
     int ok;
@@ -438,7 +462,7 @@ static int push_file(const struct notifier *n, const struct job *j, const char *
             *c = '_';
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     json_object_object_add(o, "token", json_object_new_string(device));
-    json_object_object_add(o, "title", json_object_new_string(job_title(j)));
+    json_object_object_add(o, "title", json_object_new_string(job_title(j, title, sizeof(title))));
     json_object_object_add(o, "body", json_object_new_string(body));
     f = fopen(tmp, "w");
     ok = f != NULL && fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), f) >= 0;
@@ -459,7 +483,7 @@ static void push_job(struct batch *b, struct job *j, int attempts)
     const char *p[1] = {j->uid};
     PGresult *devs = NULL;
     struct tx_result tr;
-    char body[512];
+    char body[512], title[512];
     int rc = TX_OK;
 
     memset(&tr, 0, sizeof(tr));
@@ -479,7 +503,8 @@ static void push_job(struct batch *b, struct job *j, int attempts)
             continue; /* this device got it on an earlier attempt */
         memset(&dr, 0, sizeof(dr));
         out = strcmp(n->cfg->push.transport, "fcm") == 0
-                  ? tx_fcm_send(n->cfg, token, job_title(j), body, j->id, &dr)
+                  ? tx_fcm_send(n->cfg, token, job_title(j, title, sizeof(title)), body, j->id,
+                                &dr)
                   : push_file(n, j, token, body, &dr);
         if (out == TX_OK) {
             record(b, j, channel, "sent", NULL, -1);
@@ -549,9 +574,9 @@ static int load_targets(struct batch *b)
                 continue;
             j->user_gone = 0;
             if (j->email[0] == '\0')
-                snprintf(j->email, sizeof(j->email), "%s", PQgetvalue(res, r, 1));
+                utf8_clean(j->email, sizeof(j->email), PQgetvalue(res, r, 1));
             if (j->name[0] == '\0')
-                snprintf(j->name, sizeof(j->name), "%s", PQgetvalue(res, r, 2));
+                utf8_clean(j->name, sizeof(j->name), PQgetvalue(res, r, 2));
             j->email_on = PQgetisnull(res, r, 3) || PQgetvalue(res, r, 3)[0] == 't';
             j->in_app_on = PQgetisnull(res, r, 4) || PQgetvalue(res, r, 4)[0] == 't';
             j->push_on = PQgetisnull(res, r, 5) || PQgetvalue(res, r, 5)[0] == 't';
@@ -618,8 +643,8 @@ static void make_jobs(struct batch *b, struct entry *e, size_t count)
             continue;
         }
         j->email_on = j->in_app_on = j->push_on = 1;
-        snprintf(j->email, sizeof(j->email), "%s", jor(j->ev, "email", ""));
-        snprintf(j->name, sizeof(j->name), "%s", jor(j->ev, "name", ""));
+        utf8_clean(j->email, sizeof(j->email), jor(j->ev, "email", ""));
+        utf8_clean(j->name, sizeof(j->name), jor(j->ev, "name", ""));
         j->uid = jget(j->ev, "user_id");
         if (j->uid != NULL && !uuid_valid(j->uid)) {
             log_warn("event %s: user_id is not a UUID; ignoring it", e[i].oid);

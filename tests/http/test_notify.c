@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "../../core/utf8.h"
 #include "client.h"
 #include "stack.h"
 
@@ -278,6 +279,28 @@ CTEST(alerts, a_sign_in_from_a_new_device_is_announced_once)
     ASSERT_TRUE(strstr(body, "ExampleApp") != NULL);
     sleep_ms(500);
     ASSERT_EQ(maildir_count(e, "user.new_sign_in"), 1);
+}
+
+CTEST(alerts, a_crafted_user_agent_cannot_poison_the_inbox)
+{
+    /* The alert cuts the device text at 200 bytes: here byte 200 falls
+     * inside a two-byte character. The in-app row must still be written
+     * (cut between characters), and a User-Agent that is not UTF-8 at all
+     * is replaced, not refused. */
+    struct session u;
+    char e[128], body[1024], ua[400];
+    int n = snprintf(ua, sizeof(ua), "X");
+    for (int i = 0; i < 150; i++)
+        n += snprintf(ua + n, sizeof(ua) - (size_t)n, "\xc3\xa9"); /* é */
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "uacut"), 0);
+    ASSERT_EQ(login_ua(e, ua, 33), 200);
+    ASSERT_EQ(inbox_count(&u, "new_sign_in", 1, 15, body, sizeof(body)), 1);
+    ASSERT_TRUE(utf8_valid(body, strlen(body)));
+    ASSERT_STR_CONTAINS(body, "Signed in from X\xc3\xa9\xc3\xa9");
+    ASSERT_EQ(login_ua(e, "Bad\xff\xfe" "Agent/1.0", 33), 200);
+    ASSERT_EQ(inbox_count(&u, "new_sign_in", 2, 15, body, sizeof(body)), 2);
+    ASSERT_TRUE(utf8_valid(body, strlen(body)));
+    ASSERT_STR_CONTAINS(body, "Bad\xef\xbf\xbd\xef\xbf\xbd" "Agent");
 }
 
 CTEST(admin_message, sent_by_an_admin_to_the_inbox_and_by_email)
