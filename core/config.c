@@ -44,6 +44,7 @@ static const struct key keys[] = {
     {"server", "workers", CT_INT, F(server.workers), "4", 1, 256, 0},
     {"server", "pid_file", CT_STR, F(server.pid_file), "", 0, 0, 0},
     {"server", "user", CT_STR, F(server.user), "", 0, 0, 0},
+    {"server", "socket_group", CT_STR, F(server.socket_group), "", 0, 0, 0},
     {"server", "max_requests", CT_INT, F(server.max_requests), "0", 0, INT_MAX, 0},
     {"server", "body_max", CT_INT, F(server.body_max), "16384", 1024, 64 * 1024 * 1024, 0},
     {"server", "graceful_timeout", CT_INT, F(server.graceful_timeout), "30", 1, 3600, 0},

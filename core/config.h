@@ -11,6 +11,7 @@ struct ums_config {
         int workers;
         char *pid_file;
         char *user;         /* drop to this user after binding (when started as root) */
+        char *socket_group; /* the unix socket's group (the web server's); "" = user's */
         int max_requests;   /* a worker exits and is replaced after this many; 0 = never */
         int body_max;       /* default request body cap in bytes */
         int graceful_timeout; /* seconds a stopping worker may take to finish */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,9 +39,18 @@ int log_open(const char *path, int level)
     int fd = 2;
 
     if (path != NULL && *path != '\0') {
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        struct stat st;
+        /* Opened as root at start-up, perhaps in a folder another user can
+         * write: never through a symlink, never anything but a plain file. */
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
         if (fd < 0) {
-            fprintf(stderr, "ums: cannot open log file %s: %s\n", path, strerror(errno));
+            fprintf(stderr, "ums: cannot open log file %s: %s\n", path,
+                    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+            return -1;
+        }
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+            fprintf(stderr, "ums: log file %s is not a plain file\n", path);
+            close(fd);
             return -1;
         }
     }
@@ -52,6 +62,13 @@ int log_open(const char *path, int level)
     if (level >= 0 && level < LL__MAX)
         log_min = level;
     return 0;
+}
+
+int log_chown(uid_t uid, gid_t gid)
+{
+    if (log_fd <= 2 || uid == (uid_t)-1)
+        return 0;
+    return fchown(log_fd, uid, gid);
 }
 
 void log_close(void)

@@ -4,8 +4,15 @@
 
 enum log_level { LL_DEBUG, LL_INFO, LL_WARN, LL_ERROR, LL__MAX };
 
-/* Opens `path` for appending (NULL or "" means stderr). Returns 0 or -1. */
+#include <sys/types.h>
+
+/* Opens `path` for appending (NULL or "" means stderr); a symbolic link or
+ * anything but a plain file is refused. Returns 0 or -1. */
 int log_open(const char *path, int level);
+
+/* Hands the open log file to uid:gid, through its descriptor (a daemon
+ * about to leave root; nothing when logging to stderr). 0 or -1. */
+int log_chown(uid_t uid, gid_t gid);
 
 /* Level from its name ("debug", "info", "warn", "error"), or -1. */
 int log_level_parse(const char *name);

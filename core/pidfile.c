@@ -2,6 +2,7 @@
 #include "pidfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,27 +96,42 @@ static int running(long pid)
     }
 }
 
-long pidfile_owner(const char *path)
+/* Reads the pid in path without following a symbolic link; 0 if none. */
+static long read_pid(const char *path)
 {
     char buf[32], *end;
-    FILE *f;
     long pid = 0;
+    ssize_t n;
+    int fd;
 
-    if (path == NULL || *path == '\0' || (f = fopen(path, "r")) == NULL)
+    if (path == NULL || *path == '\0')
         return 0;
-    if (fgets(buf, sizeof(buf), f) != NULL) {
-        pid = strtol(buf, &end, 10);
-        if (pid <= 1 || (*end != '\n' && *end != '\0') || pid == (long)getpid() || !running(pid))
-            pid = 0;
-    }
-    fclose(f);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    pid = strtol(buf, &end, 10);
+    return pid > 1 && (*end == '\n' || *end == '\0') ? pid : 0;
+}
+
+long pidfile_owner(const char *path)
+{
+    long pid = read_pid(path);
+
+    if (pid <= 0 || pid == (long)getpid() || !running(pid))
+        return 0;
     return pid;
 }
 
-int pidfile_claim(const char *path)
+int pidfile_claim(const char *path, uid_t uid, gid_t gid)
 {
-    FILE *f;
+    char text[32];
     long pid;
+    int fd, ok;
 
     if (path == NULL || *path == '\0')
         return 0;
@@ -124,25 +140,27 @@ int pidfile_claim(const char *path)
         log_error("already running with pid %ld (%s)", pid, path);
         return -1;
     }
-    f = fopen(path, "w");
-    if (f == NULL) {
+    /* The folder may be the service user's: whatever is at path now (a
+     * stale file, or a symbolic link someone put there) is removed, and a
+     * new file is made with O_EXCL, which never follows a link. */
+    if (unlink(path) != 0 && errno != ENOENT) {
+        log_error("cannot replace pid file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
         log_error("cannot write pid file %s: %s", path, strerror(errno));
         return -1;
     }
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f) == 0 ? 0 : -1;
+    snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    if (ok && uid != (uid_t)-1 && fchown(fd, uid, gid) != 0)
+        log_warn("cannot hand the pid file %s to the service user", path);
+    return close(fd) == 0 && ok ? 0 : -1;
 }
 
 void pidfile_release(const char *path)
 {
-    FILE *f;
-    long pid = 0;
-
-    if (path == NULL || *path == '\0' || (f = fopen(path, "r")) == NULL)
-        return;
-    if (fscanf(f, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(f);
-    if (pid == (long)getpid())
+    if (read_pid(path) == (long)getpid())
         unlink(path);
 }

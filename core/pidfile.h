@@ -2,14 +2,17 @@
 #ifndef UMS_PIDFILE_H
 #define UMS_PIDFILE_H
 
+#include <sys/types.h>
+
 /* The pid the file names when that process is this same program and
  * running (not a zombie; one that is dying is waited for, up to 5 s);
  * else 0. An empty path or a missing file: 0. */
 long pidfile_owner(const char *path);
 
 /* Refuses (-1, logged) when the file names another live process; else
- * writes this process's pid. An empty path: nothing to do (0). */
-int pidfile_claim(const char *path);
+ * writes this process's pid into a new file (never through a symbolic
+ * link), handed to uid:gid unless uid is -1. An empty path: nothing to do. */
+int pidfile_claim(const char *path, uid_t uid, gid_t gid);
 
 /* Removes the file only while it still names this process, so a daemon
  * started in the meantime with the same file keeps it. */

@@ -27,6 +27,21 @@ int privs_lookup(const char *name, uid_t *uid, gid_t *gid)
     return 0;
 }
 
+int privs_group(const char *name, gid_t *gid)
+{
+    struct group *gr;
+
+    if (name == NULL || *name == '\0' || geteuid() != 0)
+        return 0;
+    gr = getgrnam(name);
+    if (gr == NULL) {
+        log_error("[server] socket_group: no such group '%s'", name);
+        return -1;
+    }
+    *gid = gr->gr_gid;
+    return 0;
+}
+
 int privs_drop(const char *name, uid_t uid, gid_t gid)
 {
     if (uid == (uid_t)-1)

@@ -144,8 +144,9 @@ static int bind_unix(const char *path, int mode, uid_t uid, gid_t gid)
     old = umask(0777 & ~(mode_t)mode);
     rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old);
-    if (rc != 0 || chmod(path, (mode_t)mode) != 0 ||
-        (uid != (uid_t)-1 && chown(path, uid, gid) != 0) || listen(fd, 1024) != 0) {
+    /* The mode came from the umask at bind(); the owner is set without
+     * following a link that may have replaced the path since. */
+    if (rc != 0 || (uid != (uid_t)-1 && lchown(path, uid, gid) != 0) || listen(fd, 1024) != 0) {
         log_error("cannot listen on %s: %s", path, strerror(errno));
         close(fd);
         return -1;
@@ -458,7 +459,7 @@ int main(int argc, char **argv)
     char err[1024];
     int daemon_mode = 0, check_only = 0, listen_fd = -1, pfd[2] = {-1, -1}, rc = 1;
     uid_t uid;
-    gid_t gid;
+    gid_t gid, sgid;
     long owner;
 
     config_path = getenv("UMS_CONFIG");
@@ -521,20 +522,24 @@ int main(int argc, char **argv)
         log_error("already running with pid %ld (%s)", owner, cfg->server.pid_file);
         goto out;
     }
+    /* The socket's group is the web server's ([server] socket_group): it
+     * needs the socket and nothing else of the service user's. */
+    sgid = gid;
+    if (privs_group(cfg->server.socket_group, &sgid) != 0)
+        goto out;
     listen_fd = cfg->server.listen[0] == '/'
-                    ? bind_unix(cfg->server.listen, cfg->server.socket_mode, uid, gid)
+                    ? bind_unix(cfg->server.listen, cfg->server.socket_mode, uid, sgid)
                     : bind_tcp(cfg->server.listen);
     if (listen_fd < 0)
         goto out;
     if (daemon_mode)
         daemonize();
-    if (pidfile_claim(cfg->server.pid_file) != 0)
+    /* Root hands files over through their descriptors, never by path: the
+     * folders may be the service user's (symbolic links are refused). */
+    if (pidfile_claim(cfg->server.pid_file, uid, gid) != 0)
         goto out;
-    if (cfg->server.pid_file[0] != '\0' && uid != (uid_t)-1 &&
-        chown(cfg->server.pid_file, uid, gid) != 0)
-        log_warn("cannot hand the pid file to [server] user");
     /* The log must stay writable after the switch, for reopening on SIGHUP. */
-    if (cfg->log.file[0] != '\0' && uid != (uid_t)-1 && chown(cfg->log.file, uid, gid) != 0)
+    if (log_chown(uid, gid) != 0)
         log_warn("cannot hand the log file to [server] user");
     if (privs_drop(cfg->server.user, uid, gid) != 0)
         goto out;

@@ -281,19 +281,17 @@ int main(int argc, char **argv)
         snprintf(n.consumer, sizeof(n.consumer), "notifier");
     if (daemon_mode && daemon(0, 0) != 0)
         goto out;
-    if (!once && pidfile_claim(n.cfg->notifier.pid_file) != 0)
-        goto out;
     /* Started as root: everything that needed root is done; run as the
-     * service user ([server] user), like the workers. */
+     * service user ([server] user), like the workers. Files are handed over
+     * through their descriptors, never by path. */
     {
         uid_t uid;
         gid_t gid;
         if (privs_lookup(n.cfg->server.user, &uid, &gid) != 0)
             goto out;
-        if (uid != (uid_t)-1 && !once && n.cfg->notifier.pid_file[0] != '\0' &&
-            chown(n.cfg->notifier.pid_file, uid, gid) != 0)
-            log_warn("cannot hand the pid file to [server] user");
-        if (uid != (uid_t)-1 && n.cfg->log.file[0] != '\0' && chown(n.cfg->log.file, uid, gid) != 0)
+        if (!once && pidfile_claim(n.cfg->notifier.pid_file, uid, gid) != 0)
+            goto out;
+        if (log_chown(uid, gid) != 0)
             log_warn("cannot hand the log file to [server] user");
         if (privs_drop(n.cfg->server.user, uid, gid) != 0)
             goto out;

@@ -10,14 +10,23 @@ REDIS_PORT="${UMS_REDIS_PORT:-63799}"
 say() { printf '[ums] %s\n' "$*"; }
 die() { printf '[ums] error: %s\n' "$*" >&2; exit 1; }
 
-# The account that runs PostgreSQL, Redis, the ums workers and nginx's
-# workers. PostgreSQL refuses to run as root, so root gets a system user,
-# UMS_SERVICE_USER (default ums), created by stack_setup when missing.
+# Who runs what. As root, every part has its own account, so that each
+# reads only its own secrets: the ums workers and the notifier run as the
+# service user UMS_SERVICE_USER (default ums, created by stack_setup when
+# missing), nginx's workers as www-data (they get only the socket, through
+# its group), PostgreSQL as postgres and Redis as redis (the users Debian's
+# packages create). Run as another user, everything runs as that user.
 if [ "$(id -u)" -eq 0 ]; then
     SVC_USER=${UMS_SERVICE_USER:-ums}
+    WEB_USER=www-data
+    PG_USER=postgres
+    REDIS_USER=redis
     SUDO=
 else
     SVC_USER=$(id -un)
+    WEB_USER=$SVC_USER
+    PG_USER=$SVC_USER
+    REDIS_USER=$SVC_USER
     SUDO=sudo
     [ -z "${UMS_SERVICE_USER:-}" ] || [ "$UMS_SERVICE_USER" = "$SVC_USER" ] ||
         die "UMS_SERVICE_USER=$UMS_SERVICE_USER needs root; as $SVC_USER the stack runs as $SVC_USER"
@@ -36,9 +45,12 @@ esac
 stack_paths() {
     STACK="$ROOT/.stack"
     [ -L "$STACK" ] && STACK=$(readlink -f "$STACK")
-    RUN="$STACK/run"
-    LOGS="$STACK/log"
+    RUN="$STACK/run"             # the service user's: socket, pid files
+    LOGS="$STACK/log"            # root's; each daemon's log file its own
     FCGI_SOCKET="$RUN/ums-fcgi.sock"
+    PG_RUN="$STACK/pgrun"        # postgres's: its unix socket
+    REDIS_PID="$STACK/redis/redis.pid"
+    NGINX_PID="$STACK/nginx/nginx.pid"
 }
 stack_paths
 
@@ -94,14 +106,19 @@ stack_setup() {
     fi
 }
 
-as_svc() {
+# as_user USER CMD...: runs CMD as USER (when root), from /, as USER may not
+# be able to enter the current folder.
+as_user() {
+    local u=$1
+    shift
     if [ "$(id -u)" -eq 0 ]; then
-        # From /, as the service user may not be able to enter the current folder.
-        (cd / && runuser -u "$SVC_USER" -- "$@")
+        (cd / && runuser -u "$u" -- "$@")
     else
         "$@"
     fi
 }
+
+as_svc() { as_user "$SVC_USER" "$@"; }
 
 pid_of() { head -n1 "$1" 2>/dev/null | tr -dc '0-9'; }
 

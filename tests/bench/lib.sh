@@ -9,7 +9,7 @@ HELLO_PID="$RUN/hello.pid"
 start_hello() {
     local owner=()
     rm -f "$HELLO_SOCK"
-    [ "$(id -u)" -eq 0 ] && owner=(-u "$SVC_USER" -g "$SVC_USER" -U "$SVC_USER" -G "$SVC_USER")
+    [ "$(id -u)" -eq 0 ] && owner=(-u "$SVC_USER" -g "$SVC_USER" -U "$SVC_USER" -G "$(id -gn "$WEB_USER")")
     spawn-fcgi -s "$HELLO_SOCK" -M 0660 -F "$1" -P "$HELLO_PID" "${owner[@]}" \
         -- "$BUILD/tests/bench/hello" >/dev/null
     cat >"$STACK/nginx/conf/bench.d/hello.conf" <<CONF

@@ -148,7 +148,11 @@ pid_t stack_pid(const char *name)
     long pid = 0;
     FILE *f;
 
-    snprintf(path, sizeof(path), "%s/run/%s.pid", env_need("UMS_STACK"), name);
+    /* Redis and nginx keep their pid files in their own folders. */
+    if (strcmp(name, "redis") == 0 || strcmp(name, "nginx") == 0)
+        snprintf(path, sizeof(path), "%s/%s/%s.pid", env_need("UMS_STACK"), name, name);
+    else
+        snprintf(path, sizeof(path), "%s/run/%s.pid", env_need("UMS_STACK"), name);
     f = fopen(path, "r");
     if (f == NULL)
         return 0;

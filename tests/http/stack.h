@@ -33,7 +33,7 @@ void http_resp_free(struct http_resp *r);
 /* Value of a response header (case-insensitive name) copied into out; 0 if found. */
 int resp_header(const struct http_resp *r, const char *name, char *out, size_t outlen);
 
-/* The pid in .stack/run/NAME.pid, or 0. */
+/* The pid in .stack/run/NAME.pid (redis and nginx: their own folders), or 0. */
 pid_t stack_pid(const char *name);
 
 /* Children of parent whose command name is comm; returns how many (at most max). */

@@ -5,6 +5,8 @@
 #   fresh/   a clone in a private (0700) folder, started by scripts/up with a
 #            service user that does not exist yet, answering /healthz, then
 #            stopped by scripts/down; the user and the folders are removed.
+#   privileges/  each part under its own account, reading only its own
+#            secrets; root never writing through a link the service user made.
 #   crash/   SIGKILL of ums-notifier or of the ums-fcgi master, then
 #            scripts/up at once, 20 times each: every time a new daemon
 #            answers (a fresh welcome email; /readyz from a new pool).
@@ -208,9 +210,96 @@ test_crash_zombie_is_not_running() {
     if [ "${#errs[@]}" -eq 0 ]; then pass "$name"; else fail "$name" "${errs[@]}"; fi
 }
 
+# ---------------------------------------------------------------------------
+# privileges/: who runs what, who reads what, and root never writing through a
+# link in a folder another account can write.
+
+# can USER CMD...: CMD succeeds as USER.
+can() { local u=$1; shift; (cd / && runuser -u "$u" -- "$@") >/dev/null 2>&1; }
+
+test_privileges_accounts_and_secrets() {
+    local name=privileges/each_part_runs_as_its_own_user_and_reads_only_its_own errs=() u f
+    if [ "$(id -u)" -ne 0 ]; then
+        fail "$name" "needs root (the stack runs as its caller otherwise)"
+        return
+    fi
+    for f in "nginx:www-data" "redis-server:redis" "postgres:postgres"; do
+        u=$(ps -o user= -C "${f%%:*}" | sort -u | tr '\n' ' ')
+        case " $u " in *" ${f#*:} "*) ;; *) errs+=("${f%%:*} runs as '$u', not ${f#*:}") ;; esac
+    done
+    ps -o user=,args= -C nginx | grep 'worker process' | grep -qv '^www-data' &&
+        errs+=("an nginx worker runs as another user than www-data")
+    # The web server reaches the socket and nothing else of ums's.
+    can www-data test -w "$FCGI_SOCKET" || errs+=("www-data cannot use the socket")
+    for f in secrets/pg_password secrets/redis_password secrets/refresh_token_secret \
+        secrets/service_key secrets/pg_superuser_password keys/jwt-private.pem ums.conf \
+        redis.conf env; do
+        can www-data cat "$STACK/$f" && errs+=("www-data can read $f")
+    done
+    can www-data ls "$STACK/pg" && errs+=("www-data can read the PostgreSQL data")
+    # The service user reads what the workers need, not the superuser's password,
+    # Redis's files or PostgreSQL's.
+    for f in secrets/pg_password secrets/redis_password secrets/refresh_token_secret \
+        secrets/service_key keys/jwt-private.pem ums.conf; do
+        can "$SVC_USER" cat "$STACK/$f" || errs+=("$SVC_USER cannot read $f")
+    done
+    can "$SVC_USER" cat "$STACK/secrets/pg_superuser_password" &&
+        errs+=("$SVC_USER can read the PostgreSQL superuser's password")
+    can "$SVC_USER" ls "$STACK/redis" && errs+=("$SVC_USER can read Redis's files (the AOF)")
+    can "$SVC_USER" ls "$STACK/pg" && errs+=("$SVC_USER can read the PostgreSQL data")
+    can redis cat "$STACK/secrets/service_key" && errs+=("redis can read the service key")
+    can postgres cat "$STACK/keys/jwt-private.pem" && errs+=("postgres can read the JWT key")
+    # No other local user reads live codes from the Maildir or Redis.
+    can nobody ls "$STACK/maildir/new" && errs+=("any user can read the Maildir")
+    can nobody ls "$STACK/redis" && errs+=("any user can read Redis's files")
+    if [ "${#errs[@]}" -eq 0 ]; then pass "$name"; else fail "$name" "${errs[@]}"; fi
+}
+
+test_privileges_no_root_write_through_links() {
+    # The service user puts links where root will write at start-up (pid
+    # files, the log file) pointing at a file it must not touch; the daemons
+    # started as root must leave that file as it was.
+    local name=privileges/root_never_writes_through_a_link_in_the_run_folder errs=() victim st
+    victim=$(mktemp /tmp/ums-victim-XXXXXX)
+    echo precious >"$victim"
+    chmod 0644 "$victim"
+    rm -f "$RUN/victim-fcgi.pid" "$RUN/victim-fcgi.sock" "$RUN/victim-notifier.pid" \
+        "$RUN/victim.log"
+    as_svc ln -s "$victim" "$RUN/victim-fcgi.pid"
+    as_svc ln -s "$victim" "$RUN/victim-notifier.pid"
+    as_svc ln -s "$victim" "$RUN/victim.log"
+    # ums-fcgi with the linked pid file: it must not write through it.
+    UMS_SERVER_LISTEN="$RUN/victim-fcgi.sock" UMS_SERVER_PID_FILE="$RUN/victim-fcgi.pid" \
+        UMS_SERVER_WORKERS=1 UMS_LOG_FILE="$LOGS/victim-fcgi.log" \
+        "$BUILD/fcgi/ums-fcgi" --config "$UMS_CONFIG" --daemon 2>/dev/null
+    wait_for 10 test -S "$RUN/victim-fcgi.sock" || errs+=("ums-fcgi did not start")
+    wait_for 10 pid_alive "$RUN/victim-fcgi.pid" ums-fcgi || errs+=("no pid file of its own")
+    [ -L "$RUN/victim-fcgi.pid" ] && errs+=("the pid file is still the link")
+    kill "$(pid_of "$RUN/victim-fcgi.pid")" 2>/dev/null
+    wait_for 10 test ! -S "$RUN/victim-fcgi.sock"
+    # ums-notifier likewise; and a log file that is a link is refused.
+    UMS_NOTIFIER_PID_FILE="$RUN/victim-notifier.pid" UMS_NOTIFIER_CONSUMER=victim \
+        UMS_LOG_FILE="$LOGS/victim-notifier.log" \
+        "$BUILD/notifier/ums-notifier" --config "$UMS_CONFIG" --daemon 2>/dev/null
+    wait_for 10 pid_alive "$RUN/victim-notifier.pid" ums-notifier || errs+=("ums-notifier did not start")
+    kill "$(pid_of "$RUN/victim-notifier.pid")" 2>/dev/null
+    if UMS_LOG_FILE="$RUN/victim.log" timeout 10 "$BUILD/notifier/ums-notifier" \
+        --config "$UMS_CONFIG" --once >/dev/null 2>&1; then
+        errs+=("a notifier logging through a link started")
+    fi
+    st=$(stat -c '%U %a' "$victim")
+    [ "$(cat "$victim")" = precious ] || errs+=("the file behind the link was written")
+    [ "$st" = "root 644" ] || errs+=("the file behind the link was handed over: $st")
+    rm -f "$victim" "$RUN/victim-fcgi.pid" "$RUN/victim-fcgi.sock" "$RUN/victim-notifier.pid" \
+        "$RUN/victim.log" "$LOGS/victim-fcgi.log" "$LOGS/victim-notifier.log"
+    if [ "${#errs[@]}" -eq 0 ]; then pass "$name"; else fail "$name" "${errs[@]}"; fi
+}
+
 test_fresh_private_clone
 test_fresh_cleanup
 test_crash_zombie_is_not_running
+test_privileges_accounts_and_secrets
+test_privileges_no_root_write_through_links
 test_crash_notifier
 test_crash_fcgi_master
 

@@ -1,4 +1,4 @@
-/* test_pidfile.c - the pid file rule: a live process of this program owns
+/* test_pidfile.c - pid files and the log file, which root opens: the rule: a live process of this program owns
  * the file; a zombie, a pid reused by another program, a dead pid and a
  * malformed file do not. */
 #define CTEST_MAIN
@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../../core/log.h"
 #include "../../core/pidfile.h"
 
 static void write_file(const char *path, const char *text)
@@ -78,7 +80,7 @@ CTEST(pidfile, live_process_of_this_program_owns_the_file)
     ASSERT_TRUE(child > 0);
     write_pid(path, child);
     ASSERT_EQ(pidfile_owner(path), child);
-    ASSERT_EQ(pidfile_claim(path), -1);
+    ASSERT_EQ(pidfile_claim(path, (uid_t)-1, (gid_t)-1), -1);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     unlink(path);
@@ -94,7 +96,7 @@ CTEST(pidfile, zombie_does_not_own_the_file)
     kill(child, SIGKILL);
     ASSERT_TRUE(wait_zombie(child)); /* killed, not reaped yet */
     ASSERT_EQ(pidfile_owner(path), 0);
-    ASSERT_EQ(pidfile_claim(path), 0);
+    ASSERT_EQ(pidfile_claim(path, (uid_t)-1, (gid_t)-1), 0);
     ASSERT_EQ(pidfile_owner(path), 0); /* it names us now */
     waitpid(child, NULL, 0);
     unlink(path);
@@ -155,4 +157,48 @@ CTEST(pidfile, release_keeps_another_daemons_file)
     ASSERT_NE(access(path, F_OK), 0);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
+}
+
+CTEST(pidfile, a_symlink_is_replaced_never_followed)
+{
+    char path[128], victim[160], buf[64] = "";
+    FILE *f;
+
+    tmp_path(path, sizeof(path));
+    snprintf(victim, sizeof(victim), "%s.victim", path);
+    write_file(victim, "precious\n");
+    unlink(path);
+    ASSERT_EQ(symlink(victim, path), 0);
+    ASSERT_EQ(pidfile_owner(path), 0); /* not read through the link */
+    ASSERT_EQ(pidfile_claim(path, (uid_t)-1, (gid_t)-1), 0);
+    f = fopen(victim, "r");
+    ASSERT_NOT_NULL(f);
+    ASSERT_NOT_NULL(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    ASSERT_STR_EQ(buf, "precious\n");
+    {
+        struct stat st;
+        ASSERT_EQ(lstat(path, &st), 0);
+        ASSERT_TRUE(S_ISREG(st.st_mode)); /* a file of its own now */
+    }
+    pidfile_release(path);
+    ASSERT_NE(access(path, F_OK), 0);
+    unlink(victim);
+}
+
+CTEST(log, a_symlinked_log_file_is_refused)
+{
+    char path[128], victim[160];
+
+    tmp_path(path, sizeof(path));
+    snprintf(victim, sizeof(victim), "%s.victim", path);
+    write_file(victim, "precious\n");
+    unlink(path);
+    ASSERT_EQ(symlink(victim, path), 0);
+    ASSERT_EQ(log_open(path, LL_INFO), -1);
+    unlink(path);
+    ASSERT_EQ(log_open(path, LL_INFO), 0); /* a plain file is fine */
+    log_close();
+    unlink(path);
+    unlink(victim);
 }
