@@ -1,4 +1,5 @@
 /* umsctl.c - administration: migrate, keygen, config check. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "../core/kv.h"
 #include "../core/password.h"
 #include "../core/db.h"
+#include "../core/file.h"
 #include "../core/tokens.h"
 #include "../core/keygen.h"
 #include "../core/log.h"
@@ -31,8 +33,10 @@ static void usage(FILE *f)
             "  config check            validate the configuration; names the bad key\n"
             "  config show             print the effective configuration (secrets masked)\n"
             "  migrate [--dir DIR]     apply pending migrations (default $UMS_SQL_DIR or %s)\n"
-            "  user add --email E --password P [--role R] [--confirmed]\n"
-            "                          create an account (no email is sent)\n"
+            "  user add --email E --password-file F [--role R] [--confirmed]\n"
+            "                          create an account (no email is sent); the password is\n"
+            "                          the first line of F, - for standard input (never an\n"
+            "                          argument: other users see those in ps)\n"
             "  events status           the queue: stream, pending, dead, unpublished, waiting\n"
             "  events retry-dead       put the events of ums:events:dead back on ums:events\n"
             "                          (their failed deliveries get their attempts again)\n"
@@ -123,13 +127,37 @@ static int cmd_migrate(int argc, char **argv)
     return rc == UMS_OK ? 0 : 1;
 }
 
+/* The first line of path ("-": standard input) into *out (malloc'd). */
+static int read_password(const char *path, char **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    *out = NULL;
+    if (strcmp(path, "-") == 0) {
+        text = malloc(4096);
+        if (text == NULL || fgets(text, 4096, stdin) == NULL) {
+            free(text);
+            fprintf(stderr, "umsctl: user add: no password on standard input\n");
+            return -1;
+        }
+    } else if (file_read(path, 4096, &text, &len) != UMS_OK) {
+        fprintf(stderr, "umsctl: user add: %s: %s\n", path, file_why(errno));
+        return -1;
+    }
+    text[strcspn(text, "\r\n")] = '\0';
+    *out = text;
+    return 0;
+}
+
 static int cmd_user_add(int argc, char **argv)
 {
     struct ums_config *cfg = NULL;
     struct ums_ctx ctx;
     struct admin_attrs a;
     struct auth_err err = {AF_NONE, NULL, NULL, 0};
-    char id[UUID_LEN + 1];
+    char id[UUID_LEN + 1], *pw = NULL;
+    const char *pwfile = NULL;
     int rc;
 
     memset(&a, 0, sizeof(a));
@@ -138,9 +166,12 @@ static int cmd_user_add(int argc, char **argv)
         if (strcmp(argv[i], "--email") == 0 && i + 1 < argc) {
             a.email = argv[++i];
             a.email_len = strlen(a.email);
-        } else if (strcmp(argv[i], "--password") == 0 && i + 1 < argc) {
-            a.password = argv[++i];
-            a.password_len = strlen(a.password);
+        } else if (strcmp(argv[i], "--password-file") == 0 && i + 1 < argc) {
+            pwfile = argv[++i];
+        } else if (strcmp(argv[i], "--password") == 0) {
+            fprintf(stderr, "umsctl: user add: --password would show the password to every "
+                            "local user (ps); use --password-file FILE, or - for stdin\n");
+            return 2;
         } else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) {
             a.role = argv[++i];
         } else if (strcmp(argv[i], "--confirmed") == 0) {
@@ -150,10 +181,14 @@ static int cmd_user_add(int argc, char **argv)
             return 2;
         }
     }
-    if (a.email == NULL || a.password == NULL) {
+    if (a.email == NULL || pwfile == NULL) {
         usage(stderr);
         return 2;
     }
+    if (read_password(pwfile, &pw) != 0)
+        return 1;
+    a.password = pw;
+    a.password_len = strlen(pw);
     if (load(&cfg) != 0)
         return 1;
     log_open(NULL, LL_WARN);
@@ -178,6 +213,8 @@ static int cmd_user_add(int argc, char **argv)
     db_close(ctx.db);
     kv_close(ctx.kv);
     config_free(cfg);
+    explicit_bzero(pw, strlen(pw));
+    free(pw);
     return rc == UMS_OK ? 0 : 1;
 }
 

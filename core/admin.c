@@ -17,6 +17,7 @@
 #include "sessions.h"
 #include "ums.h"
 #include "users.h"
+#include "utf8.h"
 #include "valid.h"
 
 
@@ -118,9 +119,11 @@ static const char *name_of(const char *meta_json, char *out, size_t outlen)
     struct json_object *o = meta_json != NULL ? json_tokener_parse(meta_json) : NULL, *v;
 
     out[0] = '\0';
+    /* Checked to be at most 100 characters (metadata_check): copied whole,
+     * never cut inside a character. */
     if (o != NULL && json_object_object_get_ex(o, "name", &v) &&
         json_object_is_type(v, json_type_string))
-        snprintf(out, outlen, "%.100s", json_object_get_string(v));
+        utf8_clean(out, outlen, json_object_get_string(v));
     json_object_put(o);
     return out;
 }
@@ -128,7 +131,7 @@ static const char *name_of(const char *meta_json, char *out, size_t outlen)
 int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs *a,
                  const char *ip, char user_id[UUID_LEN + 1], struct auth_err *err)
 {
-    char email[EMAIL_MAX + 1], hash[PW_HASH_MAX] = "", name[128];
+    char email[EMAIL_MAX + 1], hash[PW_HASH_MAX] = "", name[512];
     PGresult *res = NULL;
     int rc;
 

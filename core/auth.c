@@ -83,6 +83,11 @@ int auth_config_check(const struct ums_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "[auth] refresh_token_secret must have at least 32 characters");
         return UMS_EINVALID;
     }
+    /* The service key is an admin's password for every admin route. */
+    if (cfg->auth.service_key[0] != '\0' && strlen(cfg->auth.service_key) < 32) {
+        snprintf(err, errlen, "[auth] service_key must have at least 32 characters (or none)");
+        return UMS_EINVALID;
+    }
     return roles_check(cfg->auth.roles, err, errlen);
 }
 

@@ -599,6 +599,25 @@ void config_free(struct ums_config *c)
     free(c);
 }
 
+/* name = value, with the password of a URL's user info (scheme://user:pw@)
+ * and of a libpq key/value string (password=...) masked. */
+static void print_redacted(const char *name, const char *v)
+{
+    const char *scheme = strstr(v, "://"), *at, *colon, *pw = strstr(v, "password=");
+
+    if (scheme != NULL && (at = strchr(scheme + 3, '@')) != NULL &&
+        (colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3))) != NULL) {
+        printf("%s = %.*s:(set)%s\n", name, (int)(colon - v), v, at);
+        return;
+    }
+    if (scheme == NULL && pw != NULL) {
+        size_t tail = strcspn(pw + 9, " ");
+        printf("%s = %.*spassword=(set)%s\n", name, (int)(pw - v), v, pw + 9 + tail);
+        return;
+    }
+    printf("%s = %s\n", name, v);
+}
+
 void config_dump(const struct ums_config *cfg)
 {
     struct ums_config *c = (struct ums_config *)cfg;
@@ -615,7 +634,7 @@ void config_dump(const struct ums_config *cfg)
             if (k->secret)
                 printf("%s = %s\n", k->name, **str_slot(c, k) ? "(set)" : "");
             else
-                printf("%s = %s\n", k->name, *str_slot(c, k));
+                print_redacted(k->name, *str_slot(c, k));
             break;
         case CT_INT:
             printf("%s = %d\n", k->name, *int_slot(c, k));

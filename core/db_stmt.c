@@ -168,16 +168,24 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "DELETE FROM login_attempts WHERE email_hash = decode($1, 'hex')", 1},
 
     /* verify.c */
+    /* The account of an address, and whether to send nothing: a recovery
+     * mailed within the minute, or an account that is suspended or banned. */
     [STMT_USER_FOR_RECOVERY] = {"user_for_recovery",
         "SELECT id, coalesce(recovery_sent_at > now() - interval '60 seconds', false)"
+        " OR status <> 'active' OR coalesce(banned_until > now(), false)"
         " FROM users WHERE email = $1", 1},
+    /* Whether the user may be given a session: active and not banned. */
+    [STMT_USER_MAY_SIGN_IN] = {"user_may_sign_in",
+        "SELECT 1 FROM users WHERE id = $1 AND status = 'active'"
+        " AND coalesce(banned_until <= now(), true)", 1},
     [STMT_USER_RECOVERY_SENT] = {"user_recovery_sent",
         "UPDATE users SET recovery_sent_at = now() WHERE id = $1", 1},
     /* A confirmation sent again: only to an unconfirmed address, at most
      * once a minute (the row lock orders concurrent requests). */
     [STMT_USER_CONFIRMATION_SENT] = {"user_confirmation_sent",
         "UPDATE users SET confirmation_sent_at = now() WHERE email = $1"
-        " AND email_confirmed_at IS NULL AND (confirmation_sent_at IS NULL"
+        " AND email_confirmed_at IS NULL AND status = 'active'"
+        " AND coalesce(banned_until <= now(), true) AND (confirmation_sent_at IS NULL"
         " OR confirmation_sent_at < now() - interval '60 seconds') RETURNING id", 1},
     /* Consumes a live token of one of the kinds in $2 (a text[] literal). */
     [STMT_OTP_CONSUME] = {"otp_consume",

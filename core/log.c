@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "utf8.h"
 
 #define LINE_MAX_BYTES 8192
+#define MSG_CUT_BYTES 1024 /* escaped at most 6 times over: fits a line */
 
 static int log_fd = 2;
 static int log_min = LL_INFO;
@@ -116,9 +118,11 @@ static void line_end(struct buf *b)
     size_t off = 0;
 
     if (buf_adds(b, "}\n") != 0) {
-        /* Too long: the line was cut, keep it valid JSON. */
-        b->len = b->len > 3 ? b->len - 3 : 0;
-        buf_adds(b, "}\n");
+        /* Cannot happen with the cuts above; if it does, a short line that
+         * is still JSON rather than a cut one. */
+        b->len = 0;
+        line_start(b, LL_ERROR);
+        buf_adds(b, ",\"msg\":\"(log line too long)\"}\n");
     }
     while (off < b->len) {
         n = write(log_fd, b->p + off, b->len - off);
@@ -146,7 +150,14 @@ void log_msg(int level, const char *fmt, ...)
     va_end(ap);
     line_start(line, level);
     buf_adds(line, ",\"msg\":");
-    buf_add_json_strn(line, msg.p != NULL ? msg.p : "", msg.len);
+    if (buf_add_json_strn(line, msg.p != NULL ? msg.p : "", msg.len) != 0) {
+        /* Escaped, it does not fit the line (control bytes become six
+         * characters each): the start of it, cut between characters. */
+        char head[MSG_CUT_BYTES + 1];
+        utf8_clean(head, sizeof(head), msg.p != NULL ? msg.p : "");
+        if (buf_add_json_str(line, head) != 0)
+            buf_adds(line, "\"(log message too long)\"");
+    }
     buf_free(&msg);
     line_end(line);
 }

@@ -25,8 +25,11 @@
 #include "valid.h"
 
 #define PARAMS_MAX 12
-#define CURSOR_KEY_MAX 320
-#define CURSOR_MAX 700
+/* The key of a name- or email-sorted page: a name of 100 characters is up
+ * to 400 bytes of UTF-8, an email 255. The encoded cursor is 4/3 of its
+ * payload plus the MAC. */
+#define CURSOR_KEY_MAX 512
+#define CURSOR_MAX 1024
 #define MAC_LEN 16
 
 /* A query under construction: SQL from fragments, values as parameters. */

@@ -222,6 +222,18 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     }
     if (rc != UMS_OK)
         goto abort;
+    {
+        /* A suspended or banned user gets no session from a code either
+         * (the code stays unused: the rollback keeps it). */
+        const char *pu[1] = {uid};
+        rc = db_exec(c->db, &res, STMT_USER_MAY_SIGN_IN, 1, pu);
+        if (rc == UMS_OK && PQntuples(res) == 0)
+            rc = auth_fail(err, AF_USER_BANNED, "User is banned");
+        PQclear(res);
+        res = NULL;
+        if (rc != UMS_OK)
+            goto abort;
+    }
     if (strcmp(kind, "email_change") == 0) {
         const char *p[2] = {uid, target};
         rc = db_exec(c->db, &res, STMT_USER_APPLY_EMAIL_CHANGE, 2, p);

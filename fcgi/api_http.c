@@ -1,9 +1,11 @@
 /* api_http.c - helpers of the /api/v1 handlers that answer for themselves
  * (0 ok, -1 replied): who is the target, typed query values, field errors. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/arena.h"
 #include "../core/buf.h"
 #include "../core/ums.h"
 #include "../core/valid.h"
@@ -47,6 +49,18 @@ int api_target(struct req *r, unsigned allow, const char **id)
     if (v == NULL || !uuid_valid(v)) {
         api_field_error(r, "id", "invalid", "id must be a user id (UUID) or \"me\"");
         return -1;
+    }
+    /* One spelling: cache keys (ums:profile:{id}) and comparisons with the
+     * caller's id are lower case, as PostgreSQL writes UUIDs. */
+    if (strpbrk(v, "ABCDEF") != NULL) {
+        char *low = arena_strdup(r->arena, v);
+        if (low == NULL) {
+            reply_error(r, HE_UNEXPECTED, NULL);
+            return -1;
+        }
+        for (char *c = low; *c != '\0'; c++)
+            *c = (char)tolower((unsigned char)*c);
+        v = low;
     }
     /* Who may act is decided before any data is read, so a refusal says
      * nothing about whether the user exists. */

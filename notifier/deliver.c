@@ -8,9 +8,11 @@
  * smtp).
  * A delivery recorded as sent or failed is never attempted again; one not
  * due yet waits in the stream (its entry is not acknowledged). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -454,7 +456,7 @@ static int push_file(const struct notifier *n, const struct job *j, const char *
     char path[1024], tmp[1040], title[512];
     struct json_object *o = json_object_new_object();
     FILE *f;
-    int ok;
+    int ok, fd;
 
     snprintf(path, sizeof(path), "%s/%lld-%.40s.json", n->cfg->push.dir, j->id, device);
     for (char *c = path + strlen(n->cfg->push.dir) + 1; *c != '\0'; c++)
@@ -464,7 +466,11 @@ static int push_file(const struct notifier *n, const struct job *j, const char *
     json_object_object_add(o, "token", json_object_new_string(device));
     json_object_object_add(o, "title", json_object_new_string(job_title(j, title, sizeof(title))));
     json_object_object_add(o, "body", json_object_new_string(body));
-    f = fopen(tmp, "w");
+    /* The message may name the user's activity: the owner's alone. */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL && fd >= 0)
+        close(fd);
     ok = f != NULL && fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), f) >= 0;
     ok = (f != NULL && fclose(f) == 0) && ok && rename(tmp, path) == 0;
     json_object_put(o);

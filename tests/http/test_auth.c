@@ -619,7 +619,8 @@ CTEST(admin, who_may_call)
     /* An account whose ums role is admin (made from the shell). */
     new_email(email, sizeof(email), "admin");
     snprintf(cmd, sizeof(cmd),
-             "\"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s --password 'an admin password' "
+             "printf 'an admin password\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s "
+             "--password-file - "
              "--role admin >/dev/null",
              email);
     ASSERT_EQ(sh(cmd), 0);
@@ -1050,6 +1051,39 @@ CTEST(prehijack, a_recovery_ends_every_other_session_and_refresh_token)
     ASSERT_EQ(refresh(s3.refresh, NULL, NULL), 200);
 }
 
+CTEST(email, a_suspended_account_gets_no_mail_and_no_session_from_a_code)
+{
+    char email[128], otp[8] = "", th[64] = "", path[128], body[256];
+    struct session s;
+    struct http_resp r;
+    new_email(email, sizeof(email), "susp-recover");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(recovery_mail(email, otp, th), 0); /* a code from before */
+    snprintf(path, sizeof(path), "/api/v1/users/%s", s.user_id);
+    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"suspended\"}", env_need("UMS_SERVICE_KEY"),
+                        NULL),
+              200);
+    /* The code of before opens no session... */
+    ASSERT_EQ(verify_otp("recovery", email, otp, NULL, &r), 400);
+    ASSERT_AUTH_ERROR(r, 400, "user_banned");
+    http_resp_free(&r);
+    /* ...and a new recovery mails nothing (the answer is the same {}). */
+    snprintf(body, sizeof(body), "UPDATE users SET recovery_sent_at = NULL WHERE id = '%s'",
+             s.user_id);
+    ASSERT_EQ(sql_run(body), 0); /* past the one-a-minute rule */
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+    ASSERT_EQ(post("/auth/v1/recover", body, NULL, src_for(55), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_EQ(r.body, "{}");
+    http_resp_free(&r);
+    sleep_ms(1500);
+    ASSERT_EQ(maildir_count(email, "user.recovery_requested"), 1);
+    /* Active again: the old code works (it was not used up). */
+    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"active\"}", env_need("UMS_SERVICE_KEY"), NULL),
+              200);
+    ASSERT_EQ(verify_otp("recovery", email, otp, NULL, NULL), 200);
+}
+
 /* A verify request straight to the socket from REMOTE_ADDR ip; its status. */
 static int verify_from(const char *ip)
 {
@@ -1299,7 +1333,8 @@ CTEST(revocation, a_demotion_is_not_undone_by_a_racing_check)
     struct session a;
     new_email(email, sizeof(email), "rev-demote");
     snprintf(cmd, sizeof(cmd),
-             "\"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s --password 'an admin password' "
+             "printf 'an admin password\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s "
+             "--password-file - "
              "--role admin >/dev/null",
              email);
     ASSERT_EQ(sh(cmd), 0);
@@ -1622,6 +1657,69 @@ CTEST(forward_auth, check_and_nginx_auth_request)
     ASSERT_EQ(req_bearer("GET", "/protected/index.json", NULL, s.access, &r), 0);
     ASSERT_EQ(r.status, 401);
     http_resp_free(&r);
+}
+
+/* The echo FastCGI app (tests/http/echo_fcgi) on the socket nginx's
+ * /protected-fcgi/ location uses; its pid, or -1. */
+static pid_t start_echo(void)
+{
+    char out[64];
+    long pid = -1;
+    if (sh_out("cd \"$UMS_ROOT\" && s=\"$UMS_STACK/run/echo-fcgi.sock\"; rm -f \"$s\"; "
+               "u=$(sed -n 's/^user = //p' \"$UMS_CONFIG\"); "
+               "g=$(sed -n 's/^socket_group = //p' \"$UMS_CONFIG\"); "
+               "if [ -n \"$u\" ]; then o=\"-u $u -g $u -U $u -G ${g:-$u}\"; fi; "
+               "spawn-fcgi -s \"$s\" -M 0660 $o -P \"$UMS_STACK/run/echo-fcgi.pid\" -- "
+               "\"$UMS_BUILD_DIR/tests/http/echo_fcgi\" >/dev/null && "
+               "cat \"$UMS_STACK/run/echo-fcgi.pid\"",
+               out, sizeof(out)) == 0)
+        pid = strtol(out, NULL, 10);
+    return pid > 0 ? (pid_t)pid : -1;
+}
+
+CTEST(forward_auth, a_fastcgi_app_gets_only_the_identity_ums_vouched_for)
+{
+    /* The client sends its own X-User-* headers; with fastcgi_pass, nginx
+     * passes client headers as HTTP_* parameters, so the snippet for
+     * FastCGI must set those parameters itself. */
+    char email[128], auth[4200];
+    const char *spoof[] = {auth, "X-User-Id: 00000000-0000-0000-0000-000000000000",
+                           "X-User-Role: admin", "X-User-Email: boss@example.com",
+                           "X-Session-Id: forged", NULL};
+    struct session s;
+    struct http_resp r;
+    struct json_object *o;
+    pid_t echo = start_echo();
+    ASSERT_TRUE(echo > 0);
+    new_email(email, sizeof(email), "fwd-fcgi");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s.access);
+    int got = http_req("GET", "/protected-fcgi/page", spoof, NULL, 0, NULL, &r);
+    int st = (int)r.status;
+    o = got == 0 ? jparse(&r) : NULL;
+    char uid[64] = "", role[32] = "", mail[160] = "", sid[64] = "";
+    if (o != NULL) {
+        snprintf(uid, sizeof(uid), "%s", jstr(o, "user_id") ? jstr(o, "user_id") : "");
+        snprintf(role, sizeof(role), "%s", jstr(o, "user_role") ? jstr(o, "user_role") : "");
+        snprintf(mail, sizeof(mail), "%s", jstr(o, "user_email") ? jstr(o, "user_email") : "");
+        snprintf(sid, sizeof(sid), "%s", jstr(o, "session_id") ? jstr(o, "session_id") : "");
+    }
+    json_object_put(o);
+    if (got == 0)
+        http_resp_free(&r);
+    /* Without a session, the spoofed headers get nothing at all. */
+    int st_anon = -1;
+    if (http_req("GET", "/protected-fcgi/page", spoof + 1, NULL, 0, NULL, &r) == 0) {
+        st_anon = (int)r.status;
+        http_resp_free(&r);
+    }
+    kill(echo, SIGTERM);
+    ASSERT_EQ(st, 200);
+    ASSERT_STR_EQ(uid, s.user_id);
+    ASSERT_STR_EQ(role, "user");
+    ASSERT_STR_EQ(mail, email);
+    ASSERT_TRUE(strcmp(sid, "forged") != 0 && strlen(sid) == 36);
+    ASSERT_EQ(st_anon, 401);
 }
 
 /* Raw FastCGI POST of a JSON body to sock; returns the status and the body. */

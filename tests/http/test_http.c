@@ -5,6 +5,7 @@
 #include "../ctest.h"
 
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -234,6 +235,29 @@ CTEST(nginx, metrics_only_from_loopback)
     ASSERT_EQ(http_get("/metrics", &r), 0);
     ASSERT_NE(r.status, 403); /* reaches ums */
     http_resp_free(&r);
+}
+
+CTEST(nginx, a_rate_limited_link_leaves_no_token_in_the_error_log)
+{
+    /* nginx logs a refusal with the whole request line, query included: a
+     * verification link's token must not land in the error log. */
+    char token[64], path[160], cmd[512], out[32], src[32];
+    unsigned r;
+    int limited = 0;
+    getrandom(&r, sizeof(r), 0);
+    snprintf(token, sizeof(token), "leaktest%08x%08x", r, r ^ 0x5a5a5a5au);
+    snprintf(src, sizeof(src), "127.0.4.%u", r % 200 + 20);
+    snprintf(path, sizeof(path), "/auth/v1/verify?token=%s&type=signup", token);
+    for (int i = 0; i < 40 && !limited; i++) {
+        struct http_resp resp;
+        ASSERT_EQ(http_req("GET", path, NULL, NULL, 0, src, &resp), 0);
+        limited = resp.status == 429;
+        http_resp_free(&resp);
+    }
+    ASSERT_TRUE(limited);
+    snprintf(cmd, sizeof(cmd), "grep -c '%s' \"$UMS_STACK/log/nginx-error.log\" || true", token);
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    ASSERT_EQ(atoi(out), 0);
 }
 
 CTEST(nginx, credential_routes_rate_limited_per_ip)
@@ -555,6 +579,32 @@ CTEST(cli, config_check_names_bad_key)
     ASSERT_STR_CONTAINS(out, ":4");
     ASSERT_EQ(umsctl("config check", out, sizeof(out)), 0); /* the stack's own */
     ASSERT_STR_CONTAINS(out, "ok");
+}
+
+CTEST(cli, passwords_stay_out_of_ps_and_config_show)
+{
+    char out[4096];
+    /* A password is never an argument (ps shows those to every user). */
+    ASSERT_NE(umsctl("user add --email ps-leak@example.com --password 'visible in ps'", out,
+                     sizeof(out)),
+              0);
+    ASSERT_STR_CONTAINS(out, "--password-file");
+    ASSERT_EQ(sh("printf 'correct horse battery\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" --config "
+                 "\"$UMS_CONFIG\" user add --email \"pwfile-$$-$(date +%s%N)@example.com\" "
+                 "--password-file - >/dev/null"),
+              0);
+    /* config show masks a password written into the database URL. */
+    ASSERT_EQ(sh_out("UMS_DATABASE_URL='postgresql://ums:hunter2-in-url@127.0.0.1:1/ums' "
+                     "\"$UMS_BUILD_DIR/cli/umsctl\" --config \"$UMS_CONFIG\" config show",
+                     out, sizeof(out)),
+              0);
+    ASSERT_TRUE(strstr(out, "hunter2") == NULL);
+    ASSERT_STR_CONTAINS(out, "postgresql://ums:(set)@127.0.0.1:1/ums");
+    ASSERT_EQ(sh_out("UMS_DATABASE_URL='host=127.0.0.1 password=hunter2kv dbname=ums' "
+                     "\"$UMS_BUILD_DIR/cli/umsctl\" --config \"$UMS_CONFIG\" config show",
+                     out, sizeof(out)),
+              0);
+    ASSERT_TRUE(strstr(out, "hunter2") == NULL);
 }
 
 CTEST(cli, migrate_is_idempotent_and_refuses_changed_files)

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -301,6 +302,29 @@ CTEST(alerts, a_crafted_user_agent_cannot_poison_the_inbox)
     ASSERT_EQ(inbox_count(&u, "new_sign_in", 2, 15, body, sizeof(body)), 2);
     ASSERT_TRUE(utf8_valid(body, strlen(body)));
     ASSERT_STR_CONTAINS(body, "Bad\xef\xbf\xbd\xef\xbf\xbd" "Agent");
+}
+
+CTEST(devices, push_files_are_the_service_users_alone)
+{
+    /* The file transport writes each push message as a file: it names what
+     * the user did, so no other local account may read it. */
+    struct session u;
+    char e[128], path[256], body[256], cmd[512], out[64];
+    unsigned r;
+    getrandom(&r, sizeof(r), 0);
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "pushmode"), 0);
+    snprintf(body, sizeof(body), "{\"token\":\"pushmode-%08x\",\"platform\":\"web\"}", r);
+    ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/notifications", u.user_id);
+    ASSERT_EQ(admin_req("POST", path, "{\"title\":\"Hello\",\"message\":\"push\"}",
+                        env_need("UMS_SERVICE_KEY"), NULL),
+              202);
+    snprintf(cmd, sizeof(cmd),
+             "for i in $(seq 100); do f=$(ls \"$UMS_STACK\"/push/*-pushmode-%08x.json 2>/dev/null |"
+             " head -1); [ -n \"$f\" ] && stat -c %%a \"$f\" && exit 0; sleep 0.1; done; exit 1",
+             r);
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_EQ(out, "600\n");
 }
 
 CTEST(admin_message, sent_by_an_admin_to_the_inbox_and_by_email)

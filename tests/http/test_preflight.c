@@ -112,6 +112,7 @@ static const struct bad bads[] = {
      "NUL"},
     {"secret too short", "UMS_AUTH_REFRESH_TOKEN_SECRET_FILE={dir}/short.secret",
      "refresh_token_secret", "at least 32"},
+    {"service key too short", "UMS_AUTH_SERVICE_KEY=short-key", "service_key", "at least 32"},
     {"templates missing", "UMS_EMAIL_TEMPLATES_DIR={dir}/tpl-none", "tpl-none", "No such file"},
     {"templates unreadable", "UMS_EMAIL_TEMPLATES_DIR={dir}/tpl-shut", "tpl-shut", "Permission denied"},
     {"template malformed", "UMS_EMAIL_TEMPLATES_DIR={dir}/tpl-bad", "welcome", "nickname"},

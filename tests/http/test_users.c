@@ -4,9 +4,11 @@
 #define CTEST_MAIN
 #include "../ctest.h"
 
+#include <ctype.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,7 +69,8 @@ static int admin_new(struct session *s, char *email, size_t n)
     char cmd[512];
     new_email(email, n, "uadmin");
     snprintf(cmd, sizeof(cmd),
-             "\"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s --password 'an admin password' "
+             "printf 'an admin password\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s "
+             "--password-file - "
              "--role admin >/dev/null",
              email);
     if (sh(cmd) != 0)
@@ -626,6 +629,60 @@ CTEST(profile, reads_work_with_redis_stopped)
     ASSERT_EQ(st2, 200);
     ASSERT_NOT_NULL(o);
     ASSERT_STR_EQ(jstr(o, "bio"), "no cache");
+    json_object_put(o);
+}
+
+CTEST(profile, an_upper_case_id_is_the_same_user_and_cache_entry)
+{
+    struct session a;
+    char ea[128], upper[64], path[128];
+    struct json_object *o;
+    ASSERT_EQ(user_new(&a, ea, sizeof(ea), "upper-id"), 0);
+    snprintf(upper, sizeof(upper), "%s", a.user_id);
+    for (char *c = upper; *c != '\0'; c++)
+        *c = (char)toupper((unsigned char)*c);
+    snprintf(path, sizeof(path), "/api/v1/users/%s", upper);
+    o = get_json(path, service(), 200); /* cached under the upper-case id before */
+    ASSERT_NOT_NULL(o);
+    ASSERT_STR_EQ(jstr(o, "id"), a.user_id);
+    json_object_put(o);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":\"Renamed\"}", a.access, NULL), 200);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_STR_EQ(jstr(o, "name"), "Renamed"); /* not a stale copy */
+    json_object_put(o);
+    /* And the owner is the owner, however the id is written. */
+    ASSERT_EQ(admin_req("GET", path, NULL, a.access, NULL), 200);
+}
+
+CTEST(search, pages_sorted_by_the_longest_names)
+{
+    /* 100 four-byte characters: a 400-byte name as the last of a page. */
+    char name[512], body[1024], tag[32], q[64], path[1400], cursor[1200];
+    unsigned r;
+    struct json_object *o;
+    getrandom(&r, sizeof(r), 0);
+    snprintf(tag, sizeof(tag), "zlong%08x", r);
+    for (int k = 0; k < 2; k++) {
+        int n = snprintf(name, sizeof(name), "%s%d", tag, k);
+        for (int i = n; i < 100; i++)
+            n += snprintf(name + n, sizeof(name) - (size_t)n, "\xf0\x9d\x94\xb8"); /* U+1D538 */
+        snprintf(body, sizeof(body),
+                 "{\"email\":\"%s-%d@example.com\",\"name\":\"%s\",\"password\":\"long names "
+                 "here\"}",
+                 tag, k, name);
+        ASSERT_EQ(admin_req("POST", "/api/v1/users", body, service(), NULL), 201);
+    }
+    snprintf(q, sizeof(q), "%s", tag);
+    snprintf(path, sizeof(path), "/api/v1/users?q=%s&sort=name&limit=1", q);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
+    ASSERT_NOT_NULL(jstr(o, "next_cursor"));
+    snprintf(cursor, sizeof(cursor), "%s", jstr(o, "next_cursor"));
+    json_object_put(o);
+    snprintf(path, sizeof(path), "/api/v1/users?q=%s&sort=name&limit=1&cursor=%s", q, cursor);
+    o = get_json(path, service(), 200);
+    ASSERT_NOT_NULL(o);
     json_object_put(o);
 }
 
