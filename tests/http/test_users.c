@@ -878,6 +878,47 @@ CTEST(sessions, list_and_revoke)
     ASSERT_EQ(get_user(s3.access), 403);
 }
 
+CTEST(sessions, an_account_keeps_at_most_100_sessions_50_sign_in_devices_20_devices)
+{
+    struct session u;
+    char e[128], sql[512], body[128];
+    ASSERT_EQ(user_new(&u, e, sizeof(e), "caps"), 0);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, u.access, NULL), 200);
+    /* 120 more sessions: the oldest (the sign-up's) are revoked at once. */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO sessions (user_id, expires_at) SELECT '%s', now() + interval '1 day'"
+             " FROM generate_series(1, 120)",
+             u.user_id);
+    ASSERT_EQ(sql_run(sql), 0);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM sessions WHERE user_id = '%s' AND revoked_at IS NULL",
+             u.user_id);
+    ASSERT_EQ(sql_long(sql), 100);
+    for (int i = 0; i < 30 && admin_req("GET", "/api/v1/users/me", NULL, u.access, NULL) != 401;
+         i++)
+        sleep_ms(100);
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me", NULL, u.access, NULL), 401);
+    /* Sign-in devices. */
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO sign_in_devices (user_id, device_hash) SELECT '%s',"
+             " sha256(i::text::bytea) FROM generate_series(1, 60) i",
+             u.user_id);
+    ASSERT_EQ(sql_run(sql), 0);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM sign_in_devices WHERE user_id = '%s'",
+             u.user_id);
+    ASSERT_EQ(sql_long(sql), 50);
+    /* Push devices, through the API: the 21st pushes the first out. */
+    ASSERT_EQ(login(e, "correct horse battery", src_for(56), &u, NULL), 200);
+    for (int i = 0; i < 25; i++) {
+        snprintf(body, sizeof(body), "{\"token\":\"cap-%s-%d\",\"platform\":\"web\"}", u.user_id, i);
+        ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
+    }
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM devices WHERE user_id = '%s'", u.user_id);
+    ASSERT_EQ(sql_long(sql), 20);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM devices WHERE token = 'cap-%s-24'", u.user_id);
+    ASSERT_EQ(sql_long(sql), 1);
+}
+
 CTEST(delete, removes_the_account_and_personal_data)
 {
     struct session u;
