@@ -63,6 +63,18 @@ static int finish(struct ums_ctx *c, int rc, const char *uid, long long id, char
  * ([limits] email_per_recipient_per_5min), whether or not an account has
  * it, so that no address can be flooded from many accounts or clients.
  * UMS_OK, or UMS_EDENIED with err set (retry_after). */
+static int mail_quota(struct ums_ctx *c, const char *email, struct auth_err *err);
+
+int auth_mail_quota(struct ums_ctx *c, const char *email_in, size_t email_len,
+                    struct auth_err *err)
+{
+    char email[EMAIL_MAX + 1];
+
+    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+        return UMS_OK; /* no mail will go: nothing to count */
+    return mail_quota(c, email, err);
+}
+
 static int mail_quota(struct ums_ctx *c, const char *email, struct auth_err *err)
 {
     char key[65];
@@ -78,7 +90,7 @@ static int mail_quota(struct ums_ctx *c, const char *email, struct auth_err *err
 }
 
 int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
-                 const struct client_info *ci, struct auth_err *err)
+                 const struct client_info *ci)
 {
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     const char *p[1] = {email};
@@ -89,8 +101,6 @@ int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, cons
 
     if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* nothing to send, and nothing to tell */
-    if (mail_quota(c, email, err) != UMS_OK)
-        return UMS_EDENIED;
     rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, p);
     if (rc != UMS_OK)
         return rc;
@@ -117,7 +127,7 @@ int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, cons
 }
 
 int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
-                const struct client_info *ci, struct auth_err *err)
+                const struct client_info *ci)
 {
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     const char *p[1] = {email};
@@ -128,8 +138,6 @@ int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const
 
     if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* nothing to send, and nothing to tell */
-    if (mail_quota(c, email, err) != UMS_OK)
-        return UMS_EDENIED;
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;

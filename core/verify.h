@@ -14,14 +14,21 @@ struct ums_ctx;
  * address that is not confirmed yet, at most once a minute per account.
  * Like recover, it never tells whether the account exists. */
 int auth_resend(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
-                const struct client_info *ci, struct auth_err *err);
+                const struct client_info *ci);
 
-/* POST /recover: sends a recovery code when the account exists (at most one
- * a minute per account). 0 whether or not it exists; UMS_EDENIED (err:
- * AF_EMAIL_RATE) when the address had its share of mail
- * ([limits] email_per_recipient_per_5min, counted for any address). */
+/* One more mail to the address: UMS_OK, or UMS_EDENIED (err: AF_EMAIL_RATE,
+ * retry_after) when it had its share ([limits] email_per_recipient_per_5min),
+ * counted whether or not an account has it. Asked before recover and
+ * resend, whose answers must not depend on the account. */
+int auth_mail_quota(struct ums_ctx *c, const char *email, size_t email_len,
+                    struct auth_err *err);
+
+/* POST /recover: sends a recovery code when the account exists, is active
+ * and had none in the last minute. 0 whether or not it exists (an error
+ * only when the database is unavailable). Run it after the answer has gone
+ * out, so its time tells nothing either. */
 int auth_recover(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
-                 const struct client_info *ci, struct auth_err *err);
+                 const struct client_info *ci);
 
 /* POST|GET /verify: type is signup, invite, magiclink, recovery, email_change
  * or email; either token_hash, or email and the 6-digit token. On success a

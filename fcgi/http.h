@@ -152,6 +152,12 @@ struct req {
     struct buf body_out;
     int replied;
     const char *user_id;
+
+    /* Work to do after the response has gone out, what must not show in
+     * the answer's timing: after(after_data), with after_data in the arena
+     * (the FastCGI parameters, and so r->io, are gone by then). */
+    void (*after)(void *after_data);
+    void *after_data;
 };
 
 /* ---- request.c ---- */

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/arena.h"
 #include "../core/config.h"
+#include "../core/log.h"
 #include "../core/ums.h"
 #include "../core/verify.h"
 #include "app.h"
@@ -22,29 +24,76 @@ static const char *redirect_target(struct req *r)
     return r->app->ctx.cfg->auth.site_url;
 }
 
+/* What recover and resend do after their answer has gone out. */
+struct mail_job {
+    struct ums_ctx *ctx;
+    int resend;
+    char *email;
+    size_t email_len;
+    const char *redirect_to;
+    struct client_info ci;
+};
+
+static void mail_job_run(void *data)
+{
+    struct mail_job *j = data;
+    int rc = j->resend ? auth_resend(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci)
+                       : auth_recover(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci);
+
+    if (rc != UMS_OK)
+        log_error("%s after the answer failed (%d)", j->resend ? "resend" : "recover", rc);
+}
+
+/* Answers {} at once, then sends the mail, if any, in the same worker: an
+ * address with an account costs a few round trips to PostgreSQL more than
+ * one without, and that difference must not be in the answer's time. The
+ * per-recipient mail quota is asked first: it counts every address alike. */
+static void answer_then_mail(struct req *r, int resend, const char *email, size_t elen)
+{
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct mail_job *j;
+    const char *ip, *ua;
+
+    if (auth_mail_quota(&r->app->ctx, email, elen, &err) != UMS_OK) {
+        reply_auth_err(r, &err, 0);
+        return;
+    }
+    j = arena_alloc(r->arena, sizeof(*j));
+    if (j == NULL) {
+        reply_error(r, HE_UNEXPECTED, NULL);
+        return;
+    }
+    memset(j, 0, sizeof(*j));
+    j->ctx = &r->app->ctx;
+    j->resend = resend;
+    req_client(r, &j->ci);
+    /* Copies: the FastCGI parameters are gone once the answer is out. */
+    j->email = email != NULL ? arena_strndup(r->arena, email, elen) : NULL;
+    j->email_len = elen;
+    j->redirect_to = arena_strdup(r->arena, redirect_target(r));
+    ip = j->ci.ip != NULL ? arena_strdup(r->arena, j->ci.ip) : NULL;
+    ua = arena_strdup(r->arena, j->ci.user_agent);
+    j->ci.ip = ip;
+    j->ci.user_agent = ua != NULL ? ua : "";
+    if ((email != NULL && j->email == NULL) || j->redirect_to == NULL) {
+        reply_error(r, HE_UNEXPECTED, NULL);
+        return;
+    }
+    reply_json(r, 200, "{}", 2);
+    r->after = mail_job_run;
+    r->after_data = j;
+}
+
 void route_recover(struct req *r)
 {
     const char *email;
     size_t elen;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
-    struct client_info ci;
-    int rc;
 
     if (body_require_object(r) || body_str(r, "email", &email, &elen))
         return;
     if (req_rate(r, "recover", r->app->ctx.cfg->limits.recover_per_5min))
         return;
-    req_client(r, &ci);
-    rc = auth_recover(&r->app->ctx, email, elen, redirect_target(r), &ci, &err);
-    if (rc == UMS_EDENIED) {
-        reply_auth_err(r, &err, 0);
-        return;
-    }
-    if (rc != UMS_OK) {
-        reply_rc(r, rc);
-        return;
-    }
-    reply_json(r, 200, "{}", 2);
+    answer_then_mail(r, 0, email, elen);
 }
 
 /* POST /resend {"type":"signup","email":"..."}: always {} (no account is
@@ -54,9 +103,6 @@ void route_resend(struct req *r)
 {
     const char *type, *email;
     size_t tlen, elen;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
-    struct client_info ci;
-    int rc;
 
     if (body_require_object(r) || body_str(r, "type", &type, &tlen) ||
         body_str(r, "email", &email, &elen))
@@ -67,17 +113,7 @@ void route_resend(struct req *r)
     }
     if (req_rate(r, "resend", r->app->ctx.cfg->limits.resend_per_5min))
         return;
-    req_client(r, &ci);
-    rc = auth_resend(&r->app->ctx, email, elen, redirect_target(r), &ci, &err);
-    if (rc == UMS_EDENIED) {
-        reply_auth_err(r, &err, 0);
-        return;
-    }
-    if (rc != UMS_OK) {
-        reply_rc(r, rc);
-        return;
-    }
-    reply_json(r, 200, "{}", 2);
+    answer_then_mail(r, 1, email, elen);
 }
 
 void route_verify_post(struct req *r)

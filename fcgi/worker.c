@@ -69,7 +69,8 @@ static double ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* One request from accept to finish; everything it allocated is released. */
+/* One request from accept to finish (the answer is sent, then any deferred
+ * work runs); everything it allocated is released. */
 static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Request *fr)
 {
     const struct req_io io = {io_param, io_read, io_write, fr};
@@ -96,6 +97,11 @@ static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Re
     a.user_id = r.user_id;
     a.ip = r.remote_addr;
     log_request(&a);
+    /* The answer goes out now (the FastCGI parameters go with it); deferred
+     * work runs after, on what the handler kept in the arena. */
+    FCGX_Finish_r(fr);
+    if (r.after != NULL)
+        r.after(r.after_data);
     log_set_request_id(NULL);
 
     if (r.json != NULL)
@@ -208,7 +214,6 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
             if (FCGX_Accept_r(&fr) < 0)
                 break; /* EAGAIN: another worker took it */
             serve(&app, arena, &out, &fr);
-            FCGX_Finish_r(&fr);
             served++;
             if (cfg->server.max_requests > 0 && served >= cfg->server.max_requests) {
                 log_info("worker served %ld requests; recycling", served);

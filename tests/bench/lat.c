@@ -4,7 +4,11 @@
  *
  * Sends GET $UMS_URL<path> for every path in URLFILE (one per line), ROUNDS
  * times over, one request at a time on one keep-alive connection, with
- * "Authorization: Bearer $BENCH_TOKEN". Prints
+ * "Authorization: Bearer $BENCH_TOKEN". A line "POST <path> <json>" sends
+ * that JSON body instead. BENCH_SOURCES=A.B (two octets) sends each request
+ * from its own loopback address A.B.x.y (per-address limits stay out of the
+ * way); BENCH_RAW=1 prints every latency (ms) on a line first;
+ * BENCH_GAP_MS waits that long between requests. Prints
  * "n=<count> p50=<ms> p95=<ms> p99=<ms> max=<ms> errors=<non-2xx>". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,18 +73,47 @@ int main(int argc, char **argv)
         return 1;
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
     h = curl_slist_append(h, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    const char *sources = getenv("BENCH_SOURCES");
+    int raw = getenv("BENCH_RAW") != NULL;
+    long gap_ms = getenv("BENCH_GAP_MS") != NULL ? strtol(getenv("BENCH_GAP_MS"), NULL, 10) : 0;
     for (long r = 0; r < rounds; r++)
         for (long i = 0; i < n; i++) {
             long st = 0;
-            double t0 = now_ms();
-            snprintf(url, sizeof(url), "%s%s", base, paths[i]);
+            double t0;
+            const char *path = paths[i], *body = NULL;
+            char one[4096];
+            if (strncmp(path, "POST ", 5) == 0) {
+                const char *sp = strchr(path + 5, ' ');
+                snprintf(one, sizeof(one), "%.*s", sp != NULL ? (int)(sp - path - 5) : 0,
+                         path + 5);
+                body = sp != NULL ? sp + 1 : "";
+                path = one;
+            }
+            if (sources != NULL) {
+                char src[64];
+                snprintf(src, sizeof(src), "%s.%ld.%ld", sources, 1 + (k / 250) % 250,
+                         1 + k % 250);
+                curl_easy_setopt(c, CURLOPT_INTERFACE, src);
+            }
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+            curl_easy_setopt(c, CURLOPT_HTTPGET, body == NULL ? 1L : 0L);
+            t0 = now_ms();
+            snprintf(url, sizeof(url), "%s%s", base, path);
             curl_easy_setopt(c, CURLOPT_URL, url);
             if (curl_easy_perform(c) == CURLE_OK)
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-            ms[k++] = now_ms() - t0;
+            ms[k] = now_ms() - t0;
+            if (raw)
+                printf("%.3f\n", ms[k]);
+            k++;
             errors += st < 200 || st > 299;
+            if (gap_ms > 0) {
+                struct timespec gap = {gap_ms / 1000, (gap_ms % 1000) * 1000000L};
+                nanosleep(&gap, NULL);
+            }
         }
     qsort(ms, (size_t)total, sizeof(*ms), cmp);
     printf("n=%ld p50=%.2f p95=%.2f p99=%.2f max=%.2f errors=%ld\n", total, ms[total / 2],

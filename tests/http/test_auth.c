@@ -1051,6 +1051,43 @@ CTEST(prehijack, a_recovery_ends_every_other_session_and_refresh_token)
     ASSERT_EQ(refresh(s3.refresh, NULL, NULL), 200);
 }
 
+CTEST(email, recover_answers_before_the_work_that_would_tell_an_account)
+{
+    /* An address with an account costs more work than one without; the
+     * answer must not wait for it. Hold the account's row locked: the
+     * recovery's update of it blocks, yet {} must come back at once. */
+    char email[128], cmd[1024], body[256], out[32];
+    struct session s;
+    struct http_resp r;
+    long holder;
+    new_email(email, sizeof(email), "defer");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    snprintf(cmd, sizeof(cmd),
+             "psql -X -q \"$DATABASE_URL\" -c \"BEGIN; SELECT 1 FROM users WHERE id = '%s' FOR "
+             "UPDATE; SELECT pg_sleep(8); COMMIT;\" >/dev/null 2>&1 & echo $!",
+             s.user_id);
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    holder = strtol(out, NULL, 10);
+    ASSERT_TRUE(holder > 0);
+    snprintf(cmd, sizeof(cmd),
+             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
+             "'%%pg_sleep(8)%%' AND query NOT LIKE '%%pg_stat_activity%%'");
+    for (int i = 0; i < 50 && sql_long(cmd) < 1; i++)
+        sleep_ms(100);
+    ASSERT_EQ(sql_long(cmd), 1);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+    ASSERT_EQ(post("/auth/v1/recover", body, NULL, src_for(57), &r), 0);
+    int answered_while_locked = kill((pid_t)holder, 0) == 0;
+    int st = (int)r.status;
+    http_resp_free(&r);
+    sql_long("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE "
+             "'%pg_sleep(8)%' AND query NOT LIKE '%pg_stat_activity%'");
+    ASSERT_EQ(st, 200);
+    ASSERT_TRUE(answered_while_locked);
+    /* The work was done after the answer: the mail comes once the row is free. */
+    ASSERT_EQ(wait_mail(email, "user.recovery_requested", NULL, NULL, NULL, 0), 0);
+}
+
 CTEST(email, a_suspended_account_gets_no_mail_and_no_session_from_a_code)
 {
     char email[128], otp[8] = "", th[64] = "", path[128], body[256];
