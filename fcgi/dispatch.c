@@ -30,6 +30,8 @@ static int parse_body(struct req *r)
         return 0;
     if (!(r->route->flags & R_JSON))
         return 0;
+    if ((r->route->flags & R_FORM) && http_is_form(r->content_type))
+        return 0; /* the handler reads the form from r->body */
     if (!http_is_json(r->content_type)) {
         reply_error(r, HE_MEDIA, r->content_type == NULL
                                      ? "The body needs Content-Type: application/json."

@@ -84,6 +84,7 @@ typedef void (*route_fn)(struct req *r);
 #define R_NEEDS_DB (1u << 1) /* 503 before the handler when PostgreSQL is unreachable */
 #define R_USER_JSON (1u << 2) /* the authentication also fetches the cached user object */
 #define R_PROFILE_JSON (1u << 3) /* ... or the cached /api/v1 user with profile */
+#define R_FORM (1u << 4) /* a JSON route that also takes an HTML form (the body left raw) */
 
 /* Who may call a route; checked by dispatch() after 413 and before the body. */
 enum route_auth {
@@ -170,6 +171,8 @@ int http_content_length(const char *s, long *out);
 
 /* 1 when the Content-Type is application/json (optionally with charset=utf-8). */
 int http_is_json(const char *content_type);
+/* Content-Type application/x-www-form-urlencoded (any parameters). */
+int http_is_form(const char *content_type);
 
 /* 1 when X-Supabase-Api-Version is a date >= 2024-01-01. */
 int http_api_versioned(const char *value);
@@ -225,6 +228,9 @@ int reply_header(struct req *r, const char *name, const char *value);
 
 /* Sends status, headers and a JSON body (len bytes). */
 void reply_json(struct req *r, int status, const char *json, size_t len);
+/* A page of ums's own (the verification link's): HTML, never framed, no
+ * referrer, nothing loaded from anywhere. */
+void reply_html(struct req *r, int status, const char *html, size_t len);
 
 /* Sends the error e (message msg, or the default). */
 void reply_error(struct req *r, enum http_err e, const char *msg);

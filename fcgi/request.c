@@ -58,6 +58,15 @@ int http_content_length(const char *s, long *out)
     return UMS_OK;
 }
 
+int http_is_form(const char *ct)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    size_t n = sizeof(form) - 1;
+
+    return ct != NULL && strncasecmp(ct, form, n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
 int http_is_json(const char *ct)
 {
     const char *p;

@@ -151,7 +151,8 @@ int reply_header(struct req *r, const char *name, const char *value)
     return buf_printf(&r->headers, "%s: %s\r\n", name, value);
 }
 
-void reply_json(struct req *r, int status, const char *json, size_t len)
+static void reply_body(struct req *r, int status, const char *type, const char *json,
+                       size_t len)
 {
     struct buf *o = &r->body_out;
     char clen[32];
@@ -165,7 +166,7 @@ void reply_json(struct req *r, int status, const char *json, size_t len)
         goto fail;
     if (len > 0 || status != 204) {
         snprintf(clen, sizeof(clen), "%zu", len);
-        if (buf_adds(o, "Content-Type: application/json; charset=utf-8\r\n") != 0 ||
+        if (buf_printf(o, "Content-Type: %s\r\n", type) != 0 ||
             buf_printf(o, "Content-Length: %s\r\n", clen) != 0)
             goto fail;
     }
@@ -197,6 +198,21 @@ fail:
                                       "{\"code\":\"unexpected_failure\",\"message\":\"Something went wrong.\"}";
         r->io->write(r->io->h, minimal, (int)sizeof(minimal) - 1);
     }
+}
+
+void reply_json(struct req *r, int status, const char *json, size_t len)
+{
+    reply_body(r, status, "application/json; charset=utf-8", json, len);
+}
+
+void reply_html(struct req *r, int status, const char *html, size_t len)
+{
+    reply_header(r, "Content-Security-Policy",
+                 "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                 "frame-ancestors 'none'; base-uri 'none'");
+    reply_header(r, "X-Frame-Options", "DENY");
+    reply_header(r, "Referrer-Policy", "no-referrer");
+    reply_body(r, status, "text/html; charset=utf-8", html, len);
 }
 
 void reply_error(struct req *r, enum http_err e, const char *msg)

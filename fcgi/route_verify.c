@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../core/arena.h"
 #include "../core/config.h"
@@ -116,6 +117,8 @@ void route_resend(struct req *r)
     answer_then_mail(r, 1, email, elen);
 }
 
+static void verify_form(struct req *r);
+
 void route_verify_post(struct req *r)
 {
     const char *type, *email, *token, *th;
@@ -125,6 +128,10 @@ void route_verify_post(struct req *r)
     struct client_info ci;
     int rc;
 
+    if (r->json == NULL && http_is_form(r->content_type)) {
+        verify_form(r);
+        return;
+    }
     if (body_require_object(r) || body_str(r, "type", &type, &n) ||
         body_str(r, "email", &email, &elen) || body_str(r, "token", &token, &n) ||
         body_str(r, "token_hash", &th, &n))
@@ -154,10 +161,26 @@ static void form_add(struct buf *b, const char *k, const char *v, int first)
     buf_add_urlencoded(b, v);
 }
 
-/* 303 to target with the session in the fragment, or the error in the query. */
-void route_verify_get(struct req *r)
+/* Appends s HTML-escaped (for an attribute value). */
+static void html_add(struct buf *b, const char *s)
 {
-    const char *type = NULL, *token = NULL, *target = redirect_target(r);
+    for (; *s != '\0'; s++) {
+        switch (*s) {
+        case '&': buf_adds(b, "&amp;"); break;
+        case '<': buf_adds(b, "&lt;"); break;
+        case '>': buf_adds(b, "&gt;"); break;
+        case '"': buf_adds(b, "&quot;"); break;
+        case '\'': buf_adds(b, "&#39;"); break;
+        default: buf_addc(b, *s);
+        }
+    }
+}
+
+/* Consumes the link's token and answers 303 to target with the session in
+ * the fragment, or with the error in the query. */
+static void verify_and_redirect(struct req *r, const char *type, const char *token,
+                                const char *target)
+{
     struct auth_out out;
     struct auth_err err = {AF_NONE, NULL, NULL, 0};
     struct client_info ci;
@@ -165,8 +188,6 @@ void route_verify_get(struct req *r)
     char num[32];
     int rc;
 
-    http_query_get(r->arena, r->query, "type", &type);
-    http_query_get(r->arena, r->query, "token", &token);
     if (req_rate(r, "verify", r->app->ctx.cfg->limits.verify_per_5min))
         return;
     req_client(r, &ci);
@@ -201,6 +222,67 @@ void route_verify_get(struct req *r)
     reply_json(r, 303, "{}", 2);
     buf_free(&loc);
     auth_out_free(&out);
+}
+
+/* GET /verify, the link of an email: a page whose button posts the token
+ * back. Opening the link uses nothing up, so a mail scanner that fetches
+ * every link cannot burn it, and a page elsewhere cannot sign a visitor in
+ * to someone else's account with a link of its own (login CSRF): the post
+ * must come from this page (see verify_form). */
+void route_verify_get(struct req *r)
+{
+    const char *type = NULL, *token = NULL, *target = redirect_target(r);
+    struct buf page;
+
+    http_query_get(r->arena, r->query, "type", &type);
+    http_query_get(r->arena, r->query, "token", &token);
+    buf_init(&page, 64 * 1024);
+    buf_adds(&page, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<meta name=\"viewport\" content=\"width=device-width\">"
+                    "<title>Continue</title></head>\n<body style=\"font-family:sans-serif;"
+                    "max-width:30em;margin:4em auto;text-align:center\">\n"
+                    "<form method=\"post\" action=\"");
+    html_add(&page, r->path);
+    buf_adds(&page, "\">\n<input type=\"hidden\" name=\"token\" value=\"");
+    html_add(&page, token != NULL ? token : "");
+    buf_adds(&page, "\">\n<input type=\"hidden\" name=\"type\" value=\"");
+    html_add(&page, type != NULL ? type : "");
+    buf_adds(&page, "\">\n<input type=\"hidden\" name=\"redirect_to\" value=\"");
+    html_add(&page, target);
+    buf_adds(&page, "\">\n<p>You opened a link from an email.</p>\n"
+                    "<button type=\"submit\" style=\"font-size:1.2em;padding:.5em 2em\">"
+                    "Continue</button>\n</form>\n</body></html>\n");
+    if (page.p == NULL) {
+        reply_error(r, HE_UNEXPECTED, NULL);
+        return;
+    }
+    reply_html(r, 200, page.p, page.len);
+    buf_free(&page);
+}
+
+/* The post of that page's form: the token is used here. A browser says
+ * where a post comes from (Origin, Sec-Fetch-Site); one from another site
+ * is refused, and the token stays unused. */
+static void verify_form(struct req *r)
+{
+    const char *type = NULL, *token = NULL, *target = NULL;
+    const char *origin = r->io->param(r->io->h, "HTTP_ORIGIN");
+    const char *site = r->io->param(r->io->h, "HTTP_SEC_FETCH_SITE");
+    const char *ext = r->app->ctx.cfg->auth.external_url;
+    const char *p = strstr(ext, "://");
+    size_t olen = p != NULL ? (size_t)(p + 3 - ext) + strcspn(p + 3, "/") : strlen(ext);
+
+    if ((site != NULL && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0) ||
+        (origin != NULL && (strlen(origin) != olen || strncasecmp(origin, ext, olen) != 0))) {
+        reply_error(r, HE_FORBIDDEN, "This form can only be sent from its own page.");
+        return;
+    }
+    http_query_get(r->arena, r->body != NULL ? r->body : "", "type", &type);
+    http_query_get(r->arena, r->body != NULL ? r->body : "", "token", &token);
+    http_query_get(r->arena, r->body != NULL ? r->body : "", "redirect_to", &target);
+    if (target == NULL || !redirect_allowed(r->app->ctx.cfg, target))
+        target = r->app->ctx.cfg->auth.site_url;
+    verify_and_redirect(r, type, token, target);
 }
 
 void route_admin_generate_link(struct req *r)

@@ -803,9 +803,92 @@ static long verify_otp(const char *type, const char *email, const char *otp, str
     return post_for_session("/auth/v1/verify", body, src_for(30), s, keep);
 }
 
+/* The value of the hidden input `name` of a page, HTML entities undone. */
+static int form_value(const char *page, const char *name, char *out, size_t n)
+{
+    char want[64];
+    const char *v, *e;
+    size_t k = 0;
+    snprintf(want, sizeof(want), "name=\"%s\" value=\"", name);
+    v = strstr(page, want);
+    if (v == NULL)
+        return -1;
+    v += strlen(want);
+    e = strchr(v, '"');
+    if (e == NULL)
+        return -1;
+    while (v < e && k + 1 < n) {
+        static const struct { const char *ent; char c; } ents[] = {
+            {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+        int hit = 0;
+        for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !hit; i++)
+            if (strncmp(v, ents[i].ent, strlen(ents[i].ent)) == 0) {
+                out[k++] = ents[i].c;
+                v += strlen(ents[i].ent);
+                hit = 1;
+            }
+        if (!hit)
+            out[k++] = *v++;
+    }
+    out[k] = '\0';
+    return 0;
+}
+
+/* Posts the form of a verification page as a browser would from that page
+ * (Origin: the stack's own), with extra headers; the status, Location in loc. */
+static long post_verify_form(const char *page, const char *const *extra, char *loc, size_t n)
+{
+    char token[128], type[32], target[1024], body[2048], origin[256];
+    const char *h[8];
+    int k = 0;
+    struct http_resp r;
+    long st;
+    struct buf b;
+    if (form_value(page, "token", token, sizeof(token)) || form_value(page, "type", type, sizeof(type)) ||
+        form_value(page, "redirect_to", target, sizeof(target)))
+        return -1;
+    buf_init(&b, sizeof(body));
+    buf_adds(&b, "token=");
+    buf_add_urlencoded(&b, token);
+    buf_adds(&b, "&type=");
+    buf_add_urlencoded(&b, type);
+    buf_adds(&b, "&redirect_to=");
+    buf_add_urlencoded(&b, target);
+    snprintf(body, sizeof(body), "%s", b.p != NULL ? b.p : "");
+    buf_free(&b);
+    snprintf(origin, sizeof(origin), "Origin: %s", env_need("UMS_URL"));
+    h[k++] = "Content-Type: application/x-www-form-urlencoded";
+    h[k++] = origin;
+    for (int i = 0; extra != NULL && extra[i] != NULL && k < 7; i++)
+        h[k++] = extra[i];
+    h[k] = NULL;
+    if (http_req("POST", "/auth/v1/verify", h, body, strlen(body), src_for(58), &r) != 0)
+        return -1;
+    st = r.status;
+    loc[0] = '\0';
+    resp_header(&r, "Location", loc, n);
+    http_resp_free(&r);
+    return st;
+}
+
+/* Opens the link (GET: the page) and presses its button; the status of the
+ * post and its Location. */
+static long follow_link(const char *path, char *loc, size_t n)
+{
+    struct http_resp r;
+    long st;
+    if (http_get(path, &r) != 0 || r.status != 200 || r.body == NULL) {
+        http_resp_free(&r);
+        return -1;
+    }
+    st = post_verify_form(r.body, NULL, loc, n);
+    http_resp_free(&r);
+    return st;
+}
+
 CTEST(email, welcome_mail_and_confirmation_link)
 {
-    char email[128], th[64] = "", otp[8] = "", path[512], loc[8192];
+    char email[128], th[64] = "", otp[8] = "", path[512], loc[8192], ct[128];
     struct session s;
     struct http_resp r;
     new_email(email, sizeof(email), "welcome");
@@ -813,17 +896,28 @@ CTEST(email, welcome_mail_and_confirmation_link)
     ASSERT_EQ(wait_mail(email, "user.registered", otp, th, NULL, 0), 0);
     ASSERT_EQ(strlen(otp), 6);
     ASSERT_EQ(strlen(th), 56);
-    /* The link of the email, followed by a browser: 303 with the session in
-     * the fragment; redirect_to to another host falls back to site_url. */
     snprintf(path, sizeof(path), "/auth/v1/verify?token=%s&type=signup&redirect_to="
                                  "https%%3A%%2F%%2Fevil.example%%2Fsteal", th);
-    ASSERT_EQ(http_get(path, &r), 0);
-    ASSERT_EQ(r.status, 303);
-    ASSERT_EQ(resp_header(&r, "Location", loc, sizeof(loc)), 0);
+    /* Opening the link (a mail scanner, a preview) is a page and uses nothing up. */
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(http_get(path, &r), 0);
+        ASSERT_EQ(r.status, 200);
+        ASSERT_EQ(resp_header(&r, "Content-Type", ct, sizeof(ct)), 0);
+        ASSERT_STR_CONTAINS(ct, "text/html");
+        ASSERT_STR_CONTAINS(r.body, "method=\"post\"");
+        ASSERT_STR_CONTAINS(r.body, th);
+        ASSERT_EQ(resp_header(&r, "X-Frame-Options", ct, sizeof(ct)), 0);
+        http_resp_free(&r);
+    }
+    ASSERT_EQ(http_req("HEAD", path, NULL, NULL, 0, NULL, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    http_resp_free(&r);
+    /* Pressing the button: 303 with the session in the fragment; redirect_to
+     * to another host fell back to site_url. */
+    ASSERT_EQ(follow_link(path, loc, sizeof(loc)), 303);
     ASSERT_TRUE(strncmp(loc, "http://localhost:3000#access_token=", 35) == 0);
     ASSERT_STR_CONTAINS(loc, "&refresh_token=");
     ASSERT_STR_CONTAINS(loc, "&type=signup");
-    http_resp_free(&r);
     /* The first confirmation ends the sessions made before it (the sign-up's
      * included); the link's own session sees the address confirmed. */
     ASSERT_EQ(get_user(s.access), 403);
@@ -837,17 +931,49 @@ CTEST(email, welcome_mail_and_confirmation_link)
     ASSERT_STR_CONTAINS(r.body, "\"email_confirmed_at\"");
     http_resp_free(&r);
     /* The same link again: used. Errors go in the query. */
-    ASSERT_EQ(http_get(path, &r), 0);
-    ASSERT_EQ(r.status, 303);
-    ASSERT_EQ(resp_header(&r, "Location", loc, sizeof(loc)), 0);
+    ASSERT_EQ(follow_link(path, loc, sizeof(loc)), 303);
     ASSERT_STR_CONTAINS(loc, "http://localhost:3000?error=access_denied&error_code=otp_expired");
-    http_resp_free(&r);
     /* An allowed redirect (same host as site_url, another path). */
     snprintf(path, sizeof(path), "/auth/v1/verify?token=%s&type=signup&redirect_to="
                                  "http%%3A%%2F%%2Flocalhost%%3A3000%%2Fwelcome", th);
-    ASSERT_EQ(http_get(path, &r), 0);
-    ASSERT_EQ(resp_header(&r, "Location", loc, sizeof(loc)), 0);
+    ASSERT_EQ(follow_link(path, loc, sizeof(loc)), 303);
     ASSERT_TRUE(strncmp(loc, "http://localhost:3000/welcome?error=", 36) == 0);
+}
+
+CTEST(email, a_link_cannot_be_used_from_another_site)
+{
+    /* Login CSRF: another site's page posts its owner's link for a visitor.
+     * The browser says where the post comes from; it is refused, and the
+     * token stays good for its own page. */
+    char email[128], th[64] = "", path[512], loc[8192];
+    const char *foreign[] = {"Origin: https://evil.example", NULL};
+    const char *cross[] = {"Sec-Fetch-Site: cross-site", NULL};
+    struct http_resp r;
+    new_email(email, sizeof(email), "csrf");
+    ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_mail(email, "user.registered", NULL, th, NULL, 0), 0);
+    snprintf(path, sizeof(path), "/auth/v1/verify?token=%s&type=signup", th);
+    ASSERT_EQ(http_get(path, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    /* Origin from the page itself replaced by a foreign one: extra headers
+     * come after it, so send the foreign one alone. */
+    {
+        char token[128], body[512];
+        const char *h[] = {"Content-Type: application/x-www-form-urlencoded", foreign[0], NULL};
+        const char *h2[] = {"Content-Type: application/x-www-form-urlencoded", cross[0], NULL};
+        struct http_resp p;
+        ASSERT_EQ(form_value(r.body, "token", token, sizeof(token)), 0);
+        snprintf(body, sizeof(body), "token=%s&type=signup", token);
+        ASSERT_EQ(http_req("POST", "/auth/v1/verify", h, body, strlen(body), src_for(59), &p), 0);
+        ASSERT_EQ(p.status, 403);
+        http_resp_free(&p);
+        ASSERT_EQ(http_req("POST", "/auth/v1/verify", h2, body, strlen(body), src_for(59), &p), 0);
+        ASSERT_EQ(p.status, 403);
+        http_resp_free(&p);
+    }
+    /* From its own page it still works. */
+    ASSERT_EQ(post_verify_form(r.body, NULL, loc, sizeof(loc)), 303);
+    ASSERT_STR_CONTAINS(loc, "#access_token=");
     http_resp_free(&r);
 }
 
