@@ -156,12 +156,18 @@ static int issue(struct ums_ctx *c, const char *uid, const char *sid, struct aut
 /* Renders an event object and adds it to the outbox; frees ev. */
 int auth_event_add(struct ums_ctx *c, struct json_object *ev, long long *id, char **text)
 {
+    return auth_event_add_secret(c, ev, NULL, NULL, id, text);
+}
+
+int auth_event_add_secret(struct ums_ctx *c, struct json_object *ev, const char *otp,
+                          const char *link, long long *id, char **text)
+{
     const char *s = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
     int rc = UMS_ERR;
 
     *text = s != NULL ? strdup(s) : NULL;
     if (*text != NULL)
-        rc = outbox_add(c->db, *text, id);
+        rc = outbox_add_secret(c->db, *text, otp, link, id);
     json_object_put(ev);
     return rc;
 }
@@ -333,10 +339,8 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
         json_object_object_add(ev, "user_id", json_object_new_string(uid));
         json_object_object_add(ev, "email", json_object_new_string(email));
         json_object_object_add(ev, "name", json_object_new_string(name));
-        json_object_object_add(ev, "otp", json_object_new_string(otp));
-        json_object_object_add(ev, "token_hash", json_object_new_string(th));
         json_object_object_add(ev, "verify_type", json_object_new_string("signup"));
-        rc = auth_event_add(c, ev, &ev_id, &ev_text);
+        rc = auth_event_add_secret(c, ev, otp, th, &ev_id, &ev_text);
     }
     if (rc == UMS_OK)
         rc = audit_write(c->db, uid, "user.signup", uid, ci->ip, NULL);

@@ -133,6 +133,13 @@ int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,
 /* Renders an event, adds it to the outbox in the open transaction; after the
  * commit, auth_event_publish() sends it to the stream. */
 int auth_event_add(struct ums_ctx *c, struct json_object *ev, long long *id, char **text);
+
+/* auth_event_add for an event whose mail carries a one-time code and link,
+ * kept beside the event, not in it (outbox_add_secret). Frees ev. */
+int auth_event_add_secret(struct ums_ctx *c, struct json_object *ev, const char *otp,
+                          const char *link, long long *id, char **text);
+
+/* Publishes the event and frees text (it takes ownership of it). */
 void auth_event_publish(struct ums_ctx *c, long long id, char *text);
 
 /* POST /logout. */

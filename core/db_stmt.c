@@ -238,6 +238,16 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
 
     [STMT_OUTBOX_INSERT] = {"outbox_insert",
         "INSERT INTO outbox (event) VALUES ($1::jsonb) RETURNING id", 1},
+    /* An event with a code and a link: the event row, and its secrets beside it. */
+    /* Codes and links older than $1 seconds ([auth] otp_ttl) opened nothing
+     * any more: they go. */
+    [STMT_OUTBOX_SECRETS_PRUNE] = {"outbox_secrets_prune",
+        "DELETE FROM outbox_secrets s USING outbox o WHERE o.id = s.event_id"
+        " AND o.created_at < now() - make_interval(secs => $1::int)", 1},
+    [STMT_OUTBOX_INSERT_SECRET] = {"outbox_insert_secret",
+        "WITH o AS (INSERT INTO outbox (event) VALUES ($1::jsonb) RETURNING id),"
+        " s AS (INSERT INTO outbox_secrets (event_id, otp, link) SELECT id, $2, $3 FROM o)"
+        " SELECT id FROM o", 3},
     [STMT_OUTBOX_PUBLISHED] = {"outbox_published",
         "UPDATE outbox SET published_at = now() WHERE id = $1::bigint", 1},
     /* Rows to put on the stream (again): never published and older than $1
@@ -251,9 +261,12 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     /* Every delivery row of a batch of events ($1: '{id,id,...}'): state,
      * attempts, and whether a retry is not due yet; an event still in the
      * outbox without deliveries has one row with NULLs, a pruned one none. */
+    /* ..., and the code and link the event's mail carries (columns 5, 6). */
     [STMT_DELIVERY_STATES] = {"delivery_states",
-        "SELECT o.id, d.channel, d.state, d.attempts, coalesce(d.next_attempt_at > now(), false)"
+        "SELECT o.id, d.channel, d.state, d.attempts, coalesce(d.next_attempt_at > now(), false),"
+        " s.otp, s.link"
         " FROM outbox o LEFT JOIN deliveries d ON d.event_id = o.id"
+        " LEFT JOIN outbox_secrets s ON s.event_id = o.id"
         " WHERE o.id = ANY($1::bigint[])", 1},
     /* umsctl events status: unpublished rows, deliveries waiting for a retry
      * (both through partial indexes). */
@@ -281,12 +294,12 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "  ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
         "  attempts = d.attempts + 1, last_error = excluded.last_error,"
         "  next_attempt_at = excluded.next_attempt_at, updated_at = now())"
-        " UPDATE outbox SET event = event - 'otp' - 'token_hash',"
-        " done_at = CASE WHEN id = ANY($2::bigint[]) THEN coalesce(done_at, now()) ELSE done_at END"
-        " WHERE id IN (SELECT unnest($2::bigint[]) UNION SELECT event_id FROM r"
-        "  WHERE channel = 'email' AND state <> 'pending')"
-        " AND ((id = ANY($2::bigint[]) AND done_at IS NULL) OR event ? 'otp'"
-        "  OR event ? 'token_hash')", 2},
+        /* A mail that was sent needs its code and link no more (a failed one
+         * keeps them for umsctl events retry-dead, until they expire). */
+        " , s AS (DELETE FROM outbox_secrets WHERE event_id IN"
+        "  (SELECT event_id FROM r WHERE channel = 'email' AND state = 'sent'))"
+        " UPDATE outbox SET done_at = coalesce(done_at, now())"
+        " WHERE id = ANY($2::bigint[]) AND done_at IS NULL", 2},
     [STMT_DELIVERY_RESET] = {"delivery_reset",
         "DELETE FROM deliveries WHERE event_id = $1::bigint AND channel = $2 AND state = 'failed'",
         2},

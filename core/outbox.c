@@ -12,9 +12,16 @@
 
 int outbox_add(struct db *db, const char *event_json, long long *id)
 {
-    const char *p[1] = {event_json};
+    return outbox_add_secret(db, event_json, NULL, NULL, id);
+}
+
+int outbox_add_secret(struct db *db, const char *event_json, const char *otp, const char *link,
+                      long long *id)
+{
+    const char *p[3] = {event_json, otp, link};
     PGresult *res = NULL;
-    int rc = db_exec(db, &res, STMT_OUTBOX_INSERT, 1, p);
+    int rc = otp != NULL || link != NULL ? db_exec(db, &res, STMT_OUTBOX_INSERT_SECRET, 3, p)
+                                         : db_exec(db, &res, STMT_OUTBOX_INSERT, 1, p);
 
     if (rc == UMS_OK)
         *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);

@@ -16,6 +16,13 @@ struct kv;
  * transaction; *id receives the row id. 0 or a UMS_E* code. */
 int outbox_add(struct db *db, const char *event_json, long long *id);
 
+/* outbox_add for an event whose mail carries a one-time code and link: they
+ * are kept beside the event (outbox_secrets), never in it, so the stream,
+ * Redis's files and the dead letters hold a reference, not the secret; the
+ * notifier deletes them once the mail is final. */
+int outbox_add_secret(struct db *db, const char *event_json, const char *otp, const char *link,
+                      long long *id);
+
 /* After commit: XADDs the event to the stream and marks the row published.
  * With Redis down the row waits for the notifier to republish it; that is
  * not an error. */

@@ -32,12 +32,10 @@ static int event(struct ums_ctx *c, const char *type, const char *uid, const cha
     json_object_object_add(ev, "type", json_object_new_string(type));
     json_object_object_add(ev, "user_id", json_object_new_string(uid));
     json_object_object_add(ev, "email", json_object_new_string(to));
-    json_object_object_add(ev, "otp", json_object_new_string(otp));
-    json_object_object_add(ev, "token_hash", json_object_new_string(th));
     json_object_object_add(ev, "verify_type", json_object_new_string(verify_type));
     if (redirect_to != NULL)
         json_object_object_add(ev, "redirect_to", json_object_new_string(redirect_to));
-    return auth_event_add(c, ev, id, text);
+    return auth_event_add_secret(c, ev, otp, th, id, text);
 }
 
 /* Ends the open transaction: commits it when rc is UMS_OK (else rolls it

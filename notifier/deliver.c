@@ -60,6 +60,8 @@ struct job {
     const char *uid; /* NULL: not a user event */
     char email[256];
     char name[512]; /* 100 characters of UTF-8 */
+    char otp[16];   /* the mail's one-time code and link token, from */
+    char link[80];  /* outbox_secrets (never in the event); wiped after */
     int email_on, in_app_on, push_on; /* preferences (default on) */
     int has_device, user_gone;
     int open;         /* channels waiting for a retry: not done */
@@ -265,7 +267,7 @@ static void job_text(const struct job *j, char *body, size_t n)
 static int render_email(struct notifier *n, struct job *j)
 {
     const struct ums_config *cfg = n->cfg;
-    const char *th = jget(j->ev, "token_hash"), *redirect = jget(j->ev, "redirect_to");
+    const char *th = j->link[0] != '\0' ? j->link : NULL, *redirect = jget(j->ev, "redirect_to");
     struct buf link;
     int rc;
 
@@ -283,7 +285,7 @@ static int render_email(struct notifier *n, struct job *j)
             {"email", j->email},
             {"name", j->name[0] != '\0' ? j->name : "there"},
             {"link", link.p != NULL ? link.p : ""},
-            {"otp", jget(j->ev, "otp")},
+            {"otp", j->otp[0] != '\0' ? j->otp : NULL},
             {"site_url", cfg->auth.site_url},
             {"minutes", jor(j->ev, "minutes", "15")},
             {"role", jor(j->ev, "role", "")},
@@ -345,7 +347,7 @@ static void send_emails(struct batch *b)
         struct job *j = &b->jobs[i];
         /* A welcome mail that carries the confirmation link is needed to confirm. */
         if (j->plan->tpl < 0 || j->email[0] == '\0' ||
-            !(j->plan->security || j->email_on || jget(j->ev, "token_hash") != NULL))
+            !(j->plan->security || j->email_on || j->link[0] != '\0'))
             continue;
         if (!due(b, j, "email", &attempts[k]))
             continue;
@@ -594,6 +596,28 @@ static int load_targets(struct batch *b)
     return rc;
 }
 
+/* The code and link of each job's mail, from the states query (columns 5
+ * and 6: outbox_secrets). Entries put on the stream before the secrets
+ * moved out of events may still carry them in the event. */
+static void take_secrets(struct batch *b)
+{
+    for (size_t i = 0; i < b->njobs; i++) {
+        struct job *j = &b->jobs[i];
+        const char *otp = jget(j->ev, "otp"), *link = jget(j->ev, "token_hash");
+        for (int r = 0; r < PQntuples(b->states); r++) {
+            if (strtoll(PQgetvalue(b->states, r, 0), NULL, 10) != j->id)
+                continue;
+            if (!PQgetisnull(b->states, r, 5))
+                otp = PQgetvalue(b->states, r, 5);
+            if (!PQgetisnull(b->states, r, 6))
+                link = PQgetvalue(b->states, r, 6);
+            break;
+        }
+        snprintf(j->otp, sizeof(j->otp), "%s", otp != NULL ? otp : "");
+        snprintf(j->link, sizeof(j->link), "%s", link != NULL ? link : "");
+    }
+}
+
 /* Events no longer in the outbox (pruned after [notifier] keep_days, or
  * removed by hand) were dealt with long ago: they are dropped, not sent. */
 static void drop_pruned(struct batch *b)
@@ -690,6 +714,7 @@ void deliver_batch(struct notifier *n, struct entry *e, size_t count)
         if (rc != UMS_OK)
             goto out; /* PostgreSQL is away: the whole batch later */
         drop_pruned(&b);
+        take_secrets(&b);
         send_emails(&b);
         send_in_app(&b);
         send_push(&b);
@@ -716,8 +741,11 @@ void deliver_batch(struct notifier *n, struct entry *e, size_t count)
         j->entry->done = j->open == 0 && (recorded || !j->recorded);
     }
 out:
-    for (size_t i = 0; i < b.njobs; i++)
+    for (size_t i = 0; i < b.njobs; i++) {
         json_object_put(b.jobs[i].ev);
+        explicit_bzero(b.jobs[i].otp, sizeof(b.jobs[i].otp));
+        explicit_bzero(b.jobs[i].link, sizeof(b.jobs[i].link));
+    }
     PQclear(b.states);
     json_object_put(b.records);
     json_object_put(ids);

@@ -213,8 +213,9 @@ static void republish(struct notifier *n)
 }
 
 /* Deletes outbox rows done more than [notifier] keep_days ago (with their
- * deliveries), 5,000 a statement, at most 100,000 a round; and session
- * cache faults older than an hour. */
+ * deliveries), 5,000 a statement, at most 100,000 a round; session cache
+ * faults older than an hour; and the codes and links of mails that were
+ * never sent, once they are older than [auth] otp_ttl. */
 static void prune(struct notifier *n)
 {
     char days[16];
@@ -222,6 +223,12 @@ static void prune(struct notifier *n)
     long total = 0, got = 5000;
 
     sess_cache_faults_prune(n->db);
+    {
+        char ttl[16];
+        const char *pt[1] = {ttl};
+        snprintf(ttl, sizeof(ttl), "%d", n->cfg->auth.otp_ttl);
+        db_exec(n->db, NULL, STMT_OUTBOX_SECRETS_PRUNE, 1, pt);
+    }
     if (n->cfg->notifier.keep_days <= 0)
         return;
     snprintf(days, sizeof(days), "%d", n->cfg->notifier.keep_days);

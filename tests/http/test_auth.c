@@ -979,7 +979,7 @@ CTEST(email, a_link_cannot_be_used_from_another_site)
 
 CTEST(email, recovery_by_otp)
 {
-    char email[128], otp[8] = "";
+    char email[128], otp[8] = "", th[64] = "";
     struct session s;
     struct http_resp r, r2;
     new_email(email, sizeof(email), "recover");
@@ -996,13 +996,26 @@ CTEST(email, recovery_by_otp)
     ASSERT_EQ(r2.status, 200);
     http_resp_free(&r);
     http_resp_free(&r2);
-    ASSERT_EQ(wait_mail(email, "user.recovery_requested", otp, NULL, NULL, 0), 0);
-    /* Once mailed, the code is no longer kept in the outbox. */
-    char cmd[1024];
+    ASSERT_EQ(wait_mail(email, "user.recovery_requested", otp, th, NULL, 0), 0);
+    ASSERT_EQ(strlen(th), 56);
+    /* The code never was in the event (outbox, stream, Redis's files, dead
+     * letters): only beside it, and once mailed, not even there. */
+    char cmd[1024], out[64];
+    snprintf(cmd, sizeof(cmd),
+             "SELECT count(*) FROM outbox WHERE event->>'email' = '%s' AND (event ? 'otp' OR "
+             "event ? 'token_hash' OR event::text LIKE '%%%s%%')",
+             email, otp);
+    ASSERT_EQ(sql_long(cmd), 0);
+    /* Redis wrote every stream entry to its append-only file: the link's
+     * token is nowhere in it. */
+    snprintf(cmd, sizeof(cmd), "cat \"$UMS_STACK\"/redis/appendonlydir/* | grep -c -a '%s' || true",
+             th);
+    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+    ASSERT_EQ(atoi(out), 0);
     snprintf(cmd, sizeof(cmd),
              "for i in $(seq 50); do n=$(psql -X -A -t \"$DATABASE_URL\" -c \"SELECT count(*) FROM "
-             "outbox WHERE event->>'email' = '%s' AND event ? 'otp'\"); [ \"$n\" = 0 ] && exit 0; "
-             "sleep 0.1; done; exit 1",
+             "outbox_secrets s JOIN outbox o ON o.id = s.event_id WHERE o.event->>'email' = '%s'\");"
+             " [ \"$n\" = 0 ] && exit 0; sleep 0.1; done; exit 1",
              email);
     ASSERT_EQ(sh(cmd), 0);
     ASSERT_EQ(verify_otp("recovery", "000000@example.com", otp, NULL, NULL), 403);

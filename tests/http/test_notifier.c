@@ -256,7 +256,7 @@ CTEST(preferences, role_change_email_off_in_app_on)
 
 CTEST(dead_letter, exhausted_then_retried_by_umsctl)
 {
-    char e[128], st[16], cmd[256];
+    char e[128], st[16], cmd[1024];
     long attempts = 0;
     new_email(e, sizeof(e), "sg-dead");
     /* Eight 500s: max_attempts (8) are used up. */
@@ -270,6 +270,17 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
     ASSERT_EQ(attempts, 8);
     sleep_ms(1200);
     ASSERT_EQ(wait_requests(e, 9, 1), 8);
+    /* Buried without its secrets: the dead letter carries no code or link. */
+    snprintf(cmd, sizeof(cmd),
+             "port=${REDIS_URL##*:}; port=${port%%%%/*}; REDISCLI_AUTH=\"$(cat "
+             "\"$UMS_STACK/secrets/redis_password\")\" redis-cli -p \"$port\" XRANGE "
+             "ums:events:dead - + | grep -F '%s' | grep -c -e otp -e token_hash || true",
+             e);
+    {
+        char out[32];
+        ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
+        ASSERT_EQ(atoi(out), 0);
+    }
     /* Back from the dead-letter stream: delivered once more, and sent. */
     snprintf(cmd, sizeof(cmd), "\"$UMS_BUILD_DIR/cli/umsctl\" events retry-dead | grep -q '^[1-9]'");
     ASSERT_EQ(sh(cmd), 0);
@@ -511,19 +522,20 @@ CTEST(outbox, a_published_event_lost_from_the_stream_is_sent_again)
     /* Published 20 minutes ago, never done: its stream entry was lost (say,
      * with Redis's last second of writes). */
     snprintf(sql, sizeof(sql),
-             "INSERT INTO outbox (event, created_at, published_at) VALUES (jsonb_build_object("
-             "'type', 'user.recovery_requested', 'email', '%s', 'otp', '222222'), "
-             "now() - interval '20 minutes', now() - interval '20 minutes')",
+             "WITH o AS (INSERT INTO outbox (event, created_at, published_at) VALUES "
+             "(jsonb_build_object('type', 'user.recovery_requested', 'email', '%s'), "
+             "now() - interval '20 minutes', now() - interval '20 minutes') RETURNING id) "
+             "INSERT INTO outbox_secrets (event_id, otp) SELECT id, '222222' FROM o",
              e);
     ASSERT_EQ(sql_run(sql), 0);
     ASSERT_EQ(NOTIFIER_ONCE("UMS_NOTIFIER_CONSUMER=test-lost UMS_NOTIFIER_REDELIVER_AFTER=600"), 0);
     ASSERT_EQ(wait_requests(e, 1, 10), 1);
     sleep_ms(1500);
     ASSERT_EQ(wait_requests(e, 2, 1), 1);
-    /* Done now, and the code is gone from the outbox. */
+    /* Done now, and its code is gone. */
     snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outbox WHERE event->>'email' = '%s' AND done_at IS NOT NULL"
-             " AND NOT event ? 'otp'",
+             "SELECT count(*) FROM outbox o WHERE event->>'email' = '%s' AND done_at IS NOT NULL"
+             " AND NOT EXISTS (SELECT 1 FROM outbox_secrets s WHERE s.event_id = o.id)",
              e);
     ASSERT_EQ(sql_long(sql), 1);
 }
