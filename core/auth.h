@@ -37,6 +37,8 @@ enum auth_fail {
     AF_LAST_ADMIN,          /* last_admin: it would leave no active admin */
     AF_METADATA_TOO_LARGE,  /* validation_failed, 422: metadata over its size or depth */
     AF_EMAIL_RATE,          /* over_email_send_rate_limit, retry_after set */
+    AF_REAUTH_NEEDED,       /* reauthentication_needed */
+    AF_REAUTH_INVALID,      /* reauthentication_not_valid */
     AF__MAX
 };
 

@@ -83,6 +83,8 @@ static const struct key keys[] = {
     {"auth", "lockout_duration", CT_INT, F(auth.lockout_duration), "900", 1, 86400, 0},
     {"auth", "roles", CT_STR, F(auth.roles), "user,admin", 0, 0, 0},
     {"auth", "otp_ttl", CT_INT, F(auth.otp_ttl), "3600", 60, 86400, 0},
+    {"auth", "reauthentication_window", CT_INT, F(auth.reauthentication_window), "600", 0,
+     2592000, 0},
     {"limits", "signup_per_5min", CT_INT, F(limits.signup_per_5min), "30", 0, 1000000, 0},
     {"limits", "recover_per_5min", CT_INT, F(limits.recover_per_5min), "30", 0, 1000000, 0},
     {"limits", "resend_per_5min", CT_INT, F(limits.resend_per_5min), "30", 0, 1000000, 0},

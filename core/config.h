@@ -53,6 +53,7 @@ struct ums_config {
         int lockout_window;
         int lockout_duration;
         int otp_ttl;
+        int reauthentication_window; /* seconds a sign-in counts as fresh; 0: never asked */
     } auth;
     struct {
         int signup_per_5min;

@@ -138,6 +138,15 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_SESS_LIST_LIVE] = {"sess_list_live",
         "SELECT s.id, u.id::text || ' ' || u.role FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()", 1},
+    /* Seconds since the session's user last proved it was them (its sign-in,
+     * or a later reauthentication), with the address and password hash. */
+    [STMT_SESS_PROOF_AGE] = {"sess_proof_age",
+        "SELECT ceil(extract(epoch FROM now() - greatest(s.created_at,"
+        " coalesce(s.reauthenticated_at, s.created_at))))::int, u.email, u.password_hash"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL", 2},
+    [STMT_SESS_REAUTHENTICATED] = {"sess_reauthenticated",
+        "UPDATE sessions SET reauthenticated_at = now() WHERE id = $1", 1},
     /* Sessions whose cache entry could not be corrected ($1: a uuid[] literal). */
     [STMT_SESS_FAULT_ADD] = {"sess_fault_add",
         "INSERT INTO session_cache_faults (session_id) SELECT unnest($1::uuid[])", 1},

@@ -12,9 +12,9 @@
 
 #define TEMPLATE_MAX (64 * 1024)
 
-static const char *const names[T__MAX] = {"welcome",      "recovery",     "email_change",
-                                          "account_locked", "role_changed", "new_sign_in",
-                                          "admin_message", "confirm"};
+static const char *const names[T__MAX] = {
+    "welcome",     "recovery",      "email_change", "account_locked",     "role_changed",
+    "new_sign_in", "admin_message", "confirm",      "reauthenticate", "email_change_notice"};
 
 /* The placeholders each template may use: what its event provides. */
 static const char *const allowed[T__MAX][8] = {
@@ -26,6 +26,8 @@ static const char *const allowed[T__MAX][8] = {
     {"email", "name", "device", "ip", "time", "site_url", NULL},
     {"email", "name", "title", "message", "site_url", NULL},
     {"email", "name", "link", "otp", "site_url", NULL},
+    {"email", "name", "otp", "site_url", NULL},
+    {"email", "name", "new_email", "site_url", NULL},
 };
 
 static char *slurp(const char *path, char *err, size_t errlen)

@@ -16,6 +16,8 @@ enum tmpl_id {
     T_NEW_SIGN_IN,
     T_ADMIN_MESSAGE,
     T_CONFIRM,
+    T_REAUTHENTICATE,
+    T_EMAIL_CHANGE_NOTICE,
     T__MAX
 };
 

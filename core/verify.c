@@ -293,10 +293,10 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
                               size_t email_len, const char *redirect_to,
                               const struct client_info *ci, struct auth_err *err)
 {
-    char email[EMAIL_MAX + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
+    char email[EMAIL_MAX + 1], old[EMAIL_MAX + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     PGresult *res = NULL;
-    long long id = 0;
-    char *text = NULL;
+    long long id = 0, notice_id = 0;
+    char *text = NULL, *notice_text = NULL;
     int rc;
 
     if (email_normalize(email, email_in, email_len) != UMS_OK)
@@ -324,16 +324,33 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
         db_rollback(c->db);
         return UMS_OK;
     }
+    if (rc == UMS_OK)
+        snprintf(old, sizeof(old), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     if (rc == UMS_OK)
         rc = otp_create(c, p->user_id, "email_change", email, otp, th);
     if (rc == UMS_OK)
         rc = event(c, "user.email_change_requested", p->user_id, email, otp, th, "email_change",
                    redirect_to, &id, &text);
+    if (rc == UMS_OK) {
+        /* The address in use hears of it too: a stolen session cannot move
+         * the account away unnoticed. */
+        struct json_object *ev = json_object_new_object();
+        json_object_object_add(ev, "type", json_object_new_string("user.email_change_notice"));
+        json_object_object_add(ev, "user_id", json_object_new_string(p->user_id));
+        json_object_object_add(ev, "email", json_object_new_string(old));
+        json_object_object_add(ev, "new_email", json_object_new_string(email));
+        rc = auth_event_add(c, ev, &notice_id, &notice_text);
+    }
     if (rc == UMS_OK)
         rc = audit_write(c->db, p->user_id, "user.email_change_requested", p->user_id, ci->ip,
                          NULL);
-    return finish(c, rc, p->user_id, id, text);
+    rc = finish(c, rc, p->user_id, id, text);
+    if (rc == UMS_OK)
+        auth_event_publish(c, notice_id, notice_text);
+    else
+        free(notice_text);
+    return rc;
 }
 
 int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, const char *email_in,

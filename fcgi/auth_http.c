@@ -37,6 +37,8 @@ void reply_auth_err(struct req *r, const struct auth_err *err, int bearer)
         [AF_LAST_ADMIN] = HE_LAST_ADMIN,
         [AF_METADATA_TOO_LARGE] = HE_UNPROCESSABLE,
         [AF_EMAIL_RATE] = HE_EMAIL_RATE,
+        [AF_REAUTH_NEEDED] = HE_REAUTH_NEEDED,
+        [AF_REAUTH_INVALID] = HE_REAUTH_INVALID,
     };
     enum http_err e = err->fail < AF__MAX ? map[err->fail] : HE_UNEXPECTED;
     char extra[128], ra[16];

@@ -64,6 +64,8 @@ enum http_err {
     HE_OTP_EXPIRED,
     HE_UNPROCESSABLE, /* 422 validation_failed: too large or too deep */
     HE_EMAIL_RATE,    /* 429 over_email_send_rate_limit */
+    HE_REAUTH_NEEDED,  /* 400 reauthentication_needed */
+    HE_REAUTH_INVALID, /* 400 reauthentication_not_valid */
     /* /api/v1 outcomes */
     HE_EMAIL_TAKEN, /* 409 email_exists */
     HE_LAST_ADMIN,  /* 409 last_admin */

@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "../core/config.h"
+#include "../core/reauth.h"
 #include "../core/ums.h"
 #include "../core/verify.h"
 
@@ -36,14 +37,15 @@ void route_user_get(struct req *r)
 
 void route_user_put(struct req *r)
 {
-    const char *password, *email, *data;
-    size_t plen, elen;
+    const char *password, *email, *data, *current, *nonce;
+    size_t plen, elen, clen, nlen;
     struct auth_err err = {AF_NONE, NULL, NULL, 0};
     struct client_info ci;
     int rc;
 
     if (body_require_object(r) || body_str(r, "password", &password, &plen) ||
-        body_str(r, "email", &email, &elen) || body_object(r, "data", &data))
+        body_str(r, "email", &email, &elen) || body_object(r, "data", &data) ||
+        body_str(r, "current_password", &current, &clen) || body_str(r, "nonce", &nonce, &nlen))
         return;
     /* A password change costs two argon2id hashes and an email change a
      * mail: per client and per account. */
@@ -52,7 +54,13 @@ void route_user_put(struct req *r)
                      r->app->ctx.cfg->limits.user_update_per_user_per_5min))
         return;
     req_client(r, &ci);
-    rc = auth_update_user(&r->app->ctx, &r->who, password, plen, data, &ci, &err);
+    /* A new password or address from a session that signed in long ago:
+     * the current password or a mailed code first. */
+    rc = password != NULL || email != NULL
+             ? reauth_check(&r->app->ctx, &r->who, current, clen, nonce, &ci, &err)
+             : UMS_OK;
+    if (rc == UMS_OK)
+        rc = auth_update_user(&r->app->ctx, &r->who, password, plen, data, &ci, &err);
     /* A new address takes effect once its owner confirms it (POST /verify,
      * type email_change); until then the user shows new_email. */
     if (rc == UMS_OK && email != NULL) {
@@ -71,6 +79,23 @@ void route_user_put(struct req *r)
         return;
     }
     reply_user(r);
+}
+
+/* GET|POST /reauthenticate: a code for reauth_check, by email; 200 {}. */
+void route_user_reauthenticate(struct req *r)
+{
+    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct client_info ci;
+    int rc;
+
+    req_client(r, &ci);
+    rc = reauth_send(&r->app->ctx, &r->who, &ci, &err);
+    if (rc == UMS_EDENIED)
+        reply_auth_err(r, &err, 1);
+    else if (rc != UMS_OK)
+        reply_rc(r, rc);
+    else
+        reply_json(r, 200, "{}", 2);
 }
 
 void route_logout(struct req *r)

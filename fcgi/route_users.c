@@ -9,6 +9,7 @@
 #include "../core/buf.h"
 #include "../core/config.h"
 #include "../core/search.h"
+#include "../core/reauth.h"
 #include "../core/ums.h"
 #include "../core/users.h"
 #include "../core/verify.h"
@@ -209,6 +210,25 @@ void route_users_delete(struct req *r)
     if (api_target(r, TARGET_SELF | TARGET_ADMIN, &id))
         return;
     req_client(r, &ci);
+    /* Deleting one's own account from a session that signed in long ago:
+     * {"current_password"} or {"nonce"} in the body first. */
+    if (!r->who.service && strcmp(id, r->who.user_id) == 0) {
+        struct auth_err err = {AF_NONE, NULL, NULL, 0};
+        const char *cur = NULL, *nonce = NULL;
+        size_t clen = 0, nlen = 0;
+        if ((r->json != NULL && (member_str(r, "current_password", &cur, &clen) ||
+                                 member_str(r, "nonce", &nonce, &nlen))))
+            return;
+        rc = reauth_check(&r->app->ctx, &r->who, cur, clen, nonce, &ci, &err);
+        if (rc == UMS_EDENIED) {
+            reply_auth_err(r, &err, 1);
+            return;
+        }
+        if (rc != UMS_OK) {
+            api_reply_rc(r, rc, NULL);
+            return;
+        }
+    }
     rc = users_delete(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, ci.ip);
     if (rc != UMS_OK) {
         api_reply_rc(r, rc, NULL);

@@ -22,6 +22,9 @@ const struct route ums_routes[] = {
     {M_GET, "/auth/v1/user", route_user_get, FAM_AUTH, 0, R_NEEDS_DB | R_USER_JSON, AUTH_USER},
     {M_PUT, "/auth/v1/user", route_user_put, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
     {M_POST, "/auth/v1/logout", route_logout, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
+    /* auth-js's reauthenticate() sends GET; POST is taken too. */
+    {M_GET | M_POST, "/auth/v1/reauthenticate", route_user_reauthenticate, FAM_AUTH, AUTH_BODY,
+     R_JSON | R_NEEDS_DB, AUTH_USER},
     {M_POST, "/auth/v1/recover", route_recover, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
     {M_POST, "/auth/v1/resend", route_resend, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
     {M_POST, "/auth/v1/verify", route_verify_post, FAM_AUTH, AUTH_BODY,
@@ -48,7 +51,7 @@ const struct route ums_routes[] = {
     {M_GET, "/api/v1/users/{id}", route_users_get, API, 0, R_NEEDS_DB | R_PROFILE_JSON,
      AUTH_USER_OR_SERVICE},
     {M_PATCH, "/api/v1/users/{id}", route_users_patch, API, API_BODY, RW, AUTH_USER_OR_SERVICE},
-    {M_DELETE, "/api/v1/users/{id}", route_users_delete, API, 0, R_NEEDS_DB, AUTH_USER_OR_SERVICE},
+    {M_DELETE, "/api/v1/users/{id}", route_users_delete, API, API_BODY, RW, AUTH_USER_OR_SERVICE},
     {M_PUT, "/api/v1/users/{id}/role", route_users_role, API, API_BODY, RW, AUTH_ADMIN},
     {M_POST, "/api/v1/users/{id}/unlock", route_users_unlock, API, 0, R_NEEDS_DB, AUTH_ADMIN},
     {M_GET, "/api/v1/users/{id}/sessions", route_sessions_list, API, 0, R_NEEDS_DB,

@@ -21,6 +21,7 @@ void route_admin_get(struct req *r);
 void route_admin_update(struct req *r);
 void route_admin_delete(struct req *r);
 void route_recover(struct req *r);
+void route_user_reauthenticate(struct req *r);
 void route_resend(struct req *r);
 void route_verify_post(struct req *r);
 void route_verify_get(struct req *r);

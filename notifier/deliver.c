@@ -47,6 +47,8 @@ static const struct plan plans[] = {
     {"user.role_changed", T_ROLE_CHANGED, "role_changed", 0, "Your role changed"},
     {"user.new_sign_in", T_NEW_SIGN_IN, "new_sign_in", 0, "New sign-in to your account"},
     {"admin.message", T_ADMIN_MESSAGE, "admin_message", 0, ""},
+    {"user.reauthentication_requested", T_REAUTHENTICATE, NULL, 1, NULL},
+    {"user.email_change_notice", T_EMAIL_CHANGE_NOTICE, NULL, 1, NULL},
 };
 
 /* The state of one delivery row, as the batch read it. */
@@ -294,6 +296,7 @@ static int render_email(struct notifier *n, struct job *j)
             {"time", jor(j->ev, "at", "")},
             {"title", jor(j->ev, "title", "")},
             {"message", jor(j->ev, "message", "")},
+            {"new_email", jor(j->ev, "new_email", "")},
         };
         size_t nv = sizeof(vars) / sizeof(vars[0]);
         const struct tmpl *t = &n->tpl.t[j->plan->tpl];

@@ -92,6 +92,9 @@ test('sign up, sign in, get and update the user, refresh', async () => {
 
   const { error: e6 } = await c.updateUser({ password: 'a different passphrase' });
   assert.equal(e6, null);
+  // reauthenticate() (GET /reauthenticate) mails a code; updateUser takes it as nonce.
+  const { error: e6b } = await c.reauthenticate();
+  assert.equal(e6b, null);
   const { error: e7 } = await client().signInWithPassword({ email: addr, password: 'a different passphrase' });
   assert.equal(e7, null);
 });
