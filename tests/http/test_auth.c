@@ -1091,6 +1091,19 @@ CTEST(otp_guard, four_wrong_codes_leave_the_right_one_working)
     }
     ASSERT_EQ(verify_otp("recovery", email, otp, &s, NULL), 200);
     ASSERT_EQ(get_user(s.access), 200);
+    /* A newer code of a kind takes the place of the older rows, used or
+     * not: the table holds no dead codes (and links never collide). */
+    {
+        char sql[256], body[256];
+        snprintf(body, sizeof(body), "UPDATE users SET recovery_sent_at = NULL WHERE id = '%s'",
+                 s.user_id);
+        ASSERT_EQ(sql_run(body), 0);
+        ASSERT_EQ(recovery_mail(email, otp, th), 0);
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM one_time_tokens WHERE user_id = '%s' AND kind = 'recovery'",
+                 s.user_id);
+        ASSERT_EQ(sql_long(sql), 1);
+    }
 }
 
 CTEST(otp_guard, the_link_is_not_a_hash_of_the_address_and_code)
