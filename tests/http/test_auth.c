@@ -1273,22 +1273,53 @@ CTEST(email, a_suspended_account_gets_no_mail_and_no_session_from_a_code)
     ASSERT_EQ(verify_otp("recovery", email, otp, NULL, NULL), 200);
 }
 
+/* A JSON POST straight to a FastCGI socket from REMOTE_ADDR ip (what nginx
+ * would never send: any address); the status, and the body in *resp_body
+ * (malloc'd) when resp_body is not NULL. */
+static int socket_post(const char *sock, const char *ip, const char *uri, const char *body,
+                       char **resp_body)
+{
+    char clen[24], *out = NULL;
+    const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", uri, "REMOTE_ADDR", ip,
+                       "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", clen, NULL};
+    int st;
+    snprintf(clen, sizeof(clen), "%zu", strlen(body));
+    if (fcgi_request(sock, p, body, strlen(body), &out) != 0)
+        return -1;
+    st = fcgi_status(out);
+    if (resp_body != NULL) {
+        const char *b = strstr(out, "\r\n\r\n");
+        *resp_body = strdup(b != NULL ? b + 4 : "");
+    }
+    free(out);
+    return st;
+}
+
+static int raw_post(const char *sock, const char *uri, const char *body, char **resp_body)
+{
+    return socket_post(sock, "127.0.9.9", uri, body, resp_body);
+}
+
+/* redis-cli against the stack's Redis with args: its exit status, and its
+ * answer (one line) in out when out is not NULL. */
+static int redis_cmd(const char *args, char *out, size_t n)
+{
+    char cmd[1024], sink[64];
+    snprintf(cmd, sizeof(cmd),
+             "port=${REDIS_URL##*:}; port=${port%%%%/*}; a=$(REDISCLI_AUTH=\"$(cat "
+             "\"$UMS_STACK/secrets/redis_password\")\" redis-cli -p \"$port\" %s) && "
+             "printf '%%s' \"$a\" | tr -d '\\n'",
+             args);
+    return out != NULL ? sh_out(cmd, out, n) : sh_out(cmd, sink, sizeof(sink));
+}
+
 /* A verify request straight to the socket from REMOTE_ADDR ip; its status. */
 static int verify_from(const char *ip)
 {
-    const char *body = "{\"type\":\"recovery\",\"email\":\"nobody-v6@example.com\","
-                       "\"token\":\"000000\"}";
-    char clen[24], *out = NULL;
-    const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", "/auth/v1/verify",
-                       "REMOTE_ADDR", ip, "CONTENT_TYPE", "application/json",
-                       "CONTENT_LENGTH", clen, NULL};
-    int st;
-    snprintf(clen, sizeof(clen), "%zu", strlen(body));
-    if (fcgi_request(env_need("UMS_FCGI_SOCKET"), p, body, strlen(body), &out) != 0)
-        return -1;
-    st = fcgi_status(out);
-    free(out);
-    return st;
+    return socket_post(env_need("UMS_FCGI_SOCKET"), ip, "/auth/v1/verify",
+                       "{\"type\":\"recovery\",\"email\":\"nobody-v6@example.com\","
+                       "\"token\":\"000000\"}",
+                       NULL);
 }
 
 CTEST(limits, one_email_change_mail_a_minute)
@@ -1386,33 +1417,19 @@ CTEST(limits, ipv6_clients_share_a_bucket_per_64)
     ASSERT_EQ(verify_from(ip), 403);
 }
 
-/* redis-cli against the stack's Redis with args; its exit status. */
 static int redis_cli(const char *args)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "port=${REDIS_URL##*:}; port=${port%%%%/*}; REDISCLI_AUTH=\"$(cat "
-             "\"$UMS_STACK/secrets/redis_password\")\" redis-cli -p \"$port\" %s >/dev/null",
-             args);
-    return sh(cmd);
+    return redis_cmd(args, NULL, 0);
 }
 
 /* A request straight to the socket from a fresh loopback address. */
 static int post_from(const char *uri, const char *body)
 {
-    char clen[24], ip[32], *out = NULL;
+    char ip[32];
     unsigned r;
-    const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", uri, "REMOTE_ADDR", ip,
-                       "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", clen, NULL};
-    int st;
     getrandom(&r, sizeof(r), 0);
     snprintf(ip, sizeof(ip), "127.202.%u.%u", (r >> 8) % 250 + 1, r % 250 + 1);
-    snprintf(clen, sizeof(clen), "%zu", strlen(body));
-    if (fcgi_request(env_need("UMS_FCGI_SOCKET"), p, body, strlen(body), &out) != 0)
-        return -1;
-    st = fcgi_status(out);
-    free(out);
-    return st;
+    return socket_post(env_need("UMS_FCGI_SOCKET"), ip, uri, body, NULL);
 }
 
 CTEST(limits, credential_buckets_stay_shut_on_a_redis_error_reply)
@@ -1461,15 +1478,9 @@ static int sid_of(const char *access, char out[37])
     return rc;
 }
 
-/* redis-cli's answer to args (one line) into out. */
 static int redis_out(const char *args, char *out, size_t n)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "port=${REDIS_URL##*:}; port=${port%%%%/*}; REDISCLI_AUTH=\"$(cat "
-             "\"$UMS_STACK/secrets/redis_password\")\" redis-cli -p \"$port\" %s | tr -d '\\n'",
-             args);
-    return sh_out(cmd, out, n);
+    return redis_cmd(args, out, n);
 }
 
 static double now_ms(void)
@@ -1988,21 +1999,6 @@ CTEST(forward_auth, a_fastcgi_app_gets_only_the_identity_ums_vouched_for)
     ASSERT_EQ(st_anon, 401);
 }
 
-/* Raw FastCGI POST of a JSON body to sock; returns the status and the body. */
-static int raw_post(const char *sock, const char *uri, const char *body, char **resp_body)
-{
-    char clen[24], *out = NULL;
-    const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", uri, "REMOTE_ADDR", "127.0.9.9",
-                       "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", clen, NULL};
-    snprintf(clen, sizeof(clen), "%zu", strlen(body));
-    if (fcgi_request(sock, p, body, strlen(body), &out) != 0)
-        return -1;
-    int st = fcgi_status(out);
-    const char *b = strstr(out, "\r\n\r\n");
-    *resp_body = strdup(b != NULL ? b + 4 : "");
-    free(out);
-    return st;
-}
 
 CTEST(confirm, confirm_first_mode)
 {
