@@ -131,6 +131,19 @@ long refresh(const char *token, struct session *s, struct http_resp *keep)
     return post_for_session("/auth/v1/token?grant_type=refresh_token", body, src_for(2), s, keep);
 }
 
+int admin_signed_in(struct session *s, char *email, size_t n, const char *tag)
+{
+    char cmd[512];
+    new_email(email, n, tag);
+    snprintf(cmd, sizeof(cmd),
+             "printf 'an admin password\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s "
+             "--password-file - --role admin >/dev/null",
+             email);
+    if (sh(cmd) != 0)
+        return -1;
+    return login(email, "an admin password", src_for(30), s, NULL) == 200 ? 0 : -1;
+}
+
 long get_user(const char *bearer)
 {
     struct http_resp r;

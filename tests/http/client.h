@@ -35,6 +35,9 @@ long login(const char *email, const char *pw, const char *src, struct session *s
            struct http_resp *keep);
 long refresh(const char *token, struct session *s, struct http_resp *keep);
 long get_user(const char *bearer);
+/* An account whose ums role is admin, made from the shell (umsctl user add),
+ * signed in: its address in email (n bytes, tagged tag), its session in s. */
+int admin_signed_in(struct session *s, char *email, size_t n, const char *tag);
 /* A Bearer request; the status, the response in *keep when asked. */
 long admin_req(const char *method, const char *path, const char *body, const char *bearer,
                struct http_resp *keep);

@@ -601,7 +601,7 @@ CTEST(degraded, redis_down_keeps_signup_login_and_lockout)
 
 CTEST(admin, who_may_call)
 {
-    char email[128], cmd[512];
+    char email[128];
     struct session user, admin;
     struct http_resp r;
     new_email(email, sizeof(email), "plain");
@@ -617,14 +617,7 @@ CTEST(admin, who_may_call)
     ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users", NULL, env_need("UMS_SERVICE_KEY"), NULL),
               200);
     /* An account whose ums role is admin (made from the shell). */
-    new_email(email, sizeof(email), "admin");
-    snprintf(cmd, sizeof(cmd),
-             "printf 'an admin password\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s "
-             "--password-file - "
-             "--role admin >/dev/null",
-             email);
-    ASSERT_EQ(sh(cmd), 0);
-    ASSERT_EQ(login(email, "an admin password", src_for(20), &admin, NULL), 200);
+    ASSERT_EQ(admin_signed_in(&admin, email, sizeof(email), "admin"), 0);
     ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users", NULL, admin.access, NULL), 200);
     /* The service key is not a user. */
     ASSERT_EQ(admin_req("GET", "/auth/v1/user", NULL, env_need("UMS_SERVICE_KEY"), NULL), 403);
@@ -1529,16 +1522,9 @@ CTEST(revocation, a_demotion_is_not_undone_by_a_racing_check)
      * demotion committed, and writes it to the cache just after (SET NX).
      * The demotion overwrote the entry with the new role, so that write
      * finds the key taken. */
-    char email[128], cmd[512], sid[37], path[128], val[128], out[64];
+    char email[128], sid[37], path[128], val[128], out[64];
     struct session a;
-    new_email(email, sizeof(email), "rev-demote");
-    snprintf(cmd, sizeof(cmd),
-             "printf 'an admin password\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s "
-             "--password-file - "
-             "--role admin >/dev/null",
-             email);
-    ASSERT_EQ(sh(cmd), 0);
-    ASSERT_EQ(login(email, "an admin password", src_for(45), &a, NULL), 200);
+    ASSERT_EQ(admin_signed_in(&a, email, sizeof(email), "rev-demote"), 0);
     ASSERT_EQ(admin_req("GET", "/api/v1/users?limit=1", NULL, a.access, NULL), 200);
     ASSERT_EQ(sid_of(a.access, sid), 0);
     snprintf(path, sizeof(path), "/api/v1/users/%s/role", a.user_id);

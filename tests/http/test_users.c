@@ -66,16 +66,7 @@ static int user_new(struct session *s, char *email, size_t n, const char *tag)
 /* An admin made from the shell, signed in. */
 static int admin_new(struct session *s, char *email, size_t n)
 {
-    char cmd[512];
-    new_email(email, n, "uadmin");
-    snprintf(cmd, sizeof(cmd),
-             "printf 'an admin password\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" user add --email %s "
-             "--password-file - "
-             "--role admin >/dev/null",
-             email);
-    if (sh(cmd) != 0)
-        return -1;
-    return login(email, "an admin password", src_for(30), s, NULL) == 200 ? 0 : -1;
+    return admin_signed_in(s, email, n, "uadmin");
 }
 
 /* GET path with a Bearer; the parsed body (caller puts) when status matches. */
