@@ -11,14 +11,14 @@
 #include "../core/kv.h"
 #include "../core/password.h"
 #include "../core/db.h"
-#include "../core/file.h"
+#include "../util/file.h"
 #include "../core/tokens.h"
 #include "../core/keygen.h"
-#include "../core/log.h"
+#include "../util/log.h"
 #include "../core/migrate.h"
 #include "../core/outbox.h"
 #include "../core/preflight.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 
 #ifndef UMS_SQLDIR
 #define UMS_SQLDIR "/usr/share/ums/sql"

@@ -15,10 +15,10 @@
 #include "metadata.h"
 #include "password.h"
 #include "sessions.h"
-#include "ums.h"
+#include "../util/ums.h"
 #include "users.h"
-#include "utf8.h"
-#include "valid.h"
+#include "../util/utf8.h"
+#include "../util/valid.h"
 
 
 int admin_list(struct ums_ctx *c, long page, int per_page, char **json, long long *total)
@@ -111,7 +111,7 @@ static int apply_ban(struct ums_ctx *c, const char *uid, const char *ban)
         snprintf(secs, sizeof(secs), "%lld", go_duration_seconds(ban));
         p[1] = secs;
     }
-    return users_guarded(c, STMT_API_SET_BAN, 2, p);
+    return users_set_ban(c, uid, p[1]);
 }
 
 static const char *name_of(const char *meta_json, char *out, size_t outlen)

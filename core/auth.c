@@ -10,19 +10,19 @@
 
 #include "audit.h"
 #include "config.h"
-#include "crypto.h"
+#include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
 #include "kv.h"
 #include "lockout.h"
-#include "log.h"
+#include "../util/log.h"
 #include "metadata.h"
 #include "otp.h"
 #include "outbox.h"
 #include "password.h"
 #include "tokens.h"
-#include "ums.h"
-#include "valid.h"
+#include "../util/ums.h"
+#include "../util/valid.h"
 
 #define NAME_MAX_CHARS 100
 

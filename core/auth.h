@@ -8,7 +8,7 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
+#include "../util/buf.h"
 #include "sessions.h"
 
 struct ums_ctx;

@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "file.h"
-#include "log.h"
-#include "ums.h"
+#include "../util/file.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 

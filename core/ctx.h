@@ -4,6 +4,8 @@
 #ifndef UMS_CTX_H
 #define UMS_CTX_H
 
+#include <stddef.h>
+
 #include "password.h"
 
 struct ums_config;
@@ -18,5 +20,20 @@ struct ums_ctx {
     struct tokens *tokens; /* NULL in processes that issue no tokens */
     struct pw_params pw;
 };
+
+/* Fills c for cfg (borrowed): the connections to PostgreSQL and Redis (made
+ * on first use; one that is down reconnects later) and, with with_tokens,
+ * the signing key. UMS_OK, or an error with err set; ctx_close frees what
+ * was opened either way. */
+int ctx_open(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens, char *err,
+             size_t errlen);
+void ctx_close(struct ums_ctx *c);
+
+/* UMS_OK when PostgreSQL answers (reconnecting if needed), else
+ * UMS_EUNAVAILABLE: the request pipeline's 503. */
+int ctx_db_ready(struct ums_ctx *c);
+
+/* Whether PostgreSQL and Redis answer now (readiness). */
+void ctx_ping(struct ums_ctx *c, int *postgres_ok, int *redis_ok);
 
 #endif

@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "db_stmt.h"
-#include "log.h"
-#include "ums.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 
 struct db {
     PGconn *conn;

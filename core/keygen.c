@@ -12,8 +12,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "b64.h"
-#include "ums.h"
+#include "../util/b64.h"
+#include "../util/ums.h"
 
 static int open_new(const char *path, int mode, FILE **out, char *err, size_t errlen)
 {

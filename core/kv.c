@@ -8,8 +8,8 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "log.h"
-#include "ums.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 
 struct kv {
     redisContext *c;

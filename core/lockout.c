@@ -9,11 +9,11 @@
 #include <time.h>
 
 #include "config.h"
-#include "crypto.h"
+#include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
 #include "kv.h"
-#include "ums.h"
+#include "../util/ums.h"
 
 int lock_fail(struct ums_ctx *c, const char *email, int *locked_now)
 {

@@ -7,9 +7,9 @@
 #include <json-c/json.h>
 
 #include "db.h"
-#include "json.h"
-#include "ums.h"
-#include "utf8.h"
+#include "../util/json.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
 
 #define NAME_CHARS_MAX 100
 

@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto.h"
-#include "file.h"
-#include "log.h"
-#include "ums.h"
+#include "../util/crypto.h"
+#include "../util/file.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 
 #define MIGRATION_MAX_BYTES (4 * 1024 * 1024)
 #define MIGRATIONS_MAX 1000

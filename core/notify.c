@@ -10,9 +10,9 @@
 #include "ctx.h"
 #include "db.h"
 #include "outbox.h"
-#include "ums.h"
-#include "utf8.h"
-#include "valid.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
+#include "../util/valid.h"
 
 const char *const notify_kinds[] = {"welcome", "role_changed", "new_sign_in", "admin_message"};
 const size_t notify_kinds_len = UMS_ARRAY_LEN(notify_kinds);

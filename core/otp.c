@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "config.h"
-#include "crypto.h"
+#include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
-#include "ums.h"
+#include "../util/ums.h"
 
 /* SHA-256(user id ":" code) in hex: how a code is stored. */
 static void code_hash(char out[65], const char *user_id, const char *code)

@@ -7,8 +7,8 @@
 
 #include "db.h"
 #include "kv.h"
-#include "log.h"
-#include "ums.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 
 int outbox_add(struct db *db, const char *event_json, long long *id)
 {

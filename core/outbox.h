@@ -3,7 +3,7 @@
 #ifndef UMS_OUTBOX_H
 #define UMS_OUTBOX_H
 
-#include "buf.h"
+#include "../util/buf.h"
 
 struct db;
 struct kv;

@@ -14,9 +14,9 @@
 #include <argon2.h>
 
 #include "config.h"
-#include "log.h"
-#include "ums.h"
-#include "utf8.h"
+#include "../util/log.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
 
 #define SALT_LEN 16
 #define HASH_LEN 32

@@ -15,12 +15,12 @@
 
 #include "auth.h"
 #include "config.h"
-#include "file.h"
-#include "privs.h"
+#include "../util/file.h"
+#include "../util/privs.h"
 #include "service_account.h"
 #include "template.h"
 #include "tokens.h"
-#include "ums.h"
+#include "../util/ums.h"
 
 #define CA_MAX_BYTES (4 * 1024 * 1024)
 

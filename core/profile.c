@@ -11,13 +11,13 @@
 
 #include "audit.h"
 #include "config.h"
-#include "crypto.h"
+#include "../util/crypto.h"
 #include "storage.h"
 #include "ctx.h"
 #include "db.h"
-#include "ums.h"
+#include "../util/ums.h"
 #include "users.h"
-#include "utf8.h"
+#include "../util/utf8.h"
 
 #ifndef UMS_ZONEINFO_DIR
 #define UMS_ZONEINFO_DIR "/usr/share/zoneinfo"

@@ -10,13 +10,13 @@
 #include "audit.h"
 #include "auth.h"
 #include "config.h"
-#include "crypto.h"
+#include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
 #include "lockout.h"
 #include "otp.h"
 #include "password.h"
-#include "ums.h"
+#include "../util/ums.h"
 #include "verify.h"
 
 /* The session's proof is renewed: the window starts again. */

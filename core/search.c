@@ -15,14 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64.h"
-#include "buf.h"
+#include "../util/b64.h"
+#include "../util/buf.h"
 #include "config.h"
-#include "crypto.h"
+#include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
-#include "ums.h"
-#include "valid.h"
+#include "../util/ums.h"
+#include "../util/valid.h"
 
 #define PARAMS_MAX 12
 /* The key of a name- or email-sorted page: a name of 100 characters is up

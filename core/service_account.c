@@ -8,9 +8,9 @@
 
 #include <openssl/pem.h>
 
-#include "file.h"
-#include "json.h"
-#include "ums.h"
+#include "../util/file.h"
+#include "../util/json.h"
+#include "../util/ums.h"
 
 #define ACCOUNT_MAX_BYTES (64 * 1024)
 

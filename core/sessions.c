@@ -1,21 +1,22 @@
 /* sessions.c - session rows, refresh rotation with reuse detection, the
  * "session is live" cache. */
 #include "sessions.h"
+#include "sessions_db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "b64.h"
-#include "buf.h"
+#include "../util/b64.h"
+#include "../util/buf.h"
 #include "config.h"
-#include "crypto.h"
+#include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
 #include "kv.h"
-#include "log.h"
-#include "ums.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 
 #define SESS_CACHE_TTL "900"
 #define SESS_CACHE_TTL_S 900L

@@ -3,7 +3,6 @@
 #ifndef UMS_SESSIONS_H
 #define UMS_SESSIONS_H
 
-#include <libpq-fe.h>
 
 struct ums_ctx;
 struct db;
@@ -67,11 +66,6 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
 int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
                 int *count);
 
-/* Marks the sessions whose ids are in column 0 of `revoked` as revoked in
- * the Redis cache (after the commit that revoked or deleted them); when
- * Redis refuses, they are noted as faults in PostgreSQL, so every worker
- * checks them there (see sessions.c). */
-void sess_cache_revoked(struct ums_ctx *c, PGresult *revoked);
 
 /* After a committed role change: the cache entries of the user's live
  * sessions are overwritten with the new role (a check that read the old

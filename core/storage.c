@@ -14,9 +14,9 @@
 #include <curl/curl.h>
 
 #include "config.h"
-#include "crypto.h"
-#include "log.h"
-#include "ums.h"
+#include "../util/crypto.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 
 #define KEY_MAX     200
 #define CTYPE_MAX   100

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "file.h"
-#include "ums.h"
-#include "utf8.h"
+#include "../util/file.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
 
 #define TEMPLATE_MAX (64 * 1024)
 

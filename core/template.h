@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "../util/buf.h"
 
 enum tmpl_id {
     T_WELCOME,

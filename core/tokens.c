@@ -19,12 +19,12 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
-#include "b64.h"
+#include "../util/b64.h"
 #include "config.h"
-#include "json.h"
+#include "../util/json.h"
 #include "keygen.h"
-#include "ums.h"
-#include "valid.h"
+#include "../util/ums.h"
+#include "../util/valid.h"
 
 enum alg { ALG_RS256, ALG_HS256 };
 

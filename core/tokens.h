@@ -7,7 +7,7 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
+#include "../util/buf.h"
 
 struct ums_config;
 struct tokens;

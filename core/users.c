@@ -15,11 +15,12 @@
 #include "db.h"
 #include "kv.h"
 #include "lockout.h"
-#include "log.h"
+#include "../util/log.h"
 #include "metadata.h"
-#include "ums.h"
-#include "utf8.h"
-#include "valid.h"
+#include "sessions_db.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
+#include "../util/valid.h"
 
 static void profile_key(char *out, size_t n, const char *id)
 {
@@ -96,12 +97,16 @@ int users_role_known(const struct ums_ctx *c, const char *role)
     return 0;
 }
 
+
 int users_name_valid(const char *name, size_t len)
 {
     return metadata_name_valid(name, len);
 }
 
-int users_guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p)
+/* Runs one of the last-admin guarded functions of the SQL (ums_set_role,
+ * ums_set_status, ums_set_ban, ums_delete_user: 'ok', 'not_found',
+ * 'last_admin') in the open transaction. */
+static int guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p)
 {
     PGresult *res = NULL;
     const char *v;
@@ -116,6 +121,13 @@ int users_guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *
                                         : UMS_ERR;
     PQclear(res);
     return rc;
+}
+
+int users_set_ban(struct ums_ctx *c, const char *id, const char *secs)
+{
+    const char *p[2] = {id, secs};
+
+    return guarded(c, STMT_API_SET_BAN, 2, p);
 }
 
 /* Renders {"fields":[...]} of a change for the audit row (names, not values). */
@@ -178,7 +190,7 @@ int users_patch(struct ums_ctx *c, const char *actor, const char *id, const stru
     }
     if (p->status != NULL) {
         const char *q[2] = {id, p->status};
-        rc = users_guarded(c, STMT_API_SET_STATUS, 2, q);
+        rc = guarded(c, STMT_API_SET_STATUS, 2, q);
         if (rc != UMS_OK)
             goto out;
     }
@@ -213,7 +225,7 @@ int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const c
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
-    rc = users_guarded(c, STMT_API_SET_ROLE, 2, q);
+    rc = guarded(c, STMT_API_SET_ROLE, 2, q);
     if (rc == UMS_OK) {
         ev = json_object_new_object();
         json_object_object_add(ev, "type", json_object_new_string("user.role_changed"));
@@ -254,7 +266,7 @@ int users_delete(struct ums_ctx *c, const char *actor, const char *id, const cha
         return rc;
     rc = db_exec(c->db, &live, STMT_SESS_LIST_LIVE, 1, q);
     if (rc == UMS_OK)
-        rc = users_guarded(c, STMT_API_DELETE, 1, q);
+        rc = guarded(c, STMT_API_DELETE, 1, q);
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "user.delete", id, NULL, NULL);
     (void)ip; /* the audit row of a deletion keeps no address */

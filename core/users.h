@@ -6,7 +6,6 @@
 
 #include <stddef.h>
 
-#include "db.h"
 #include "sessions.h"
 
 struct ums_ctx;
@@ -53,11 +52,10 @@ int users_patch(struct ums_ctx *c, const char *actor, const char *id, const stru
 int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const char *role,
                    const char *ip);
 
-/* Runs one of the last-admin guarded functions of the SQL (ums_set_role,
- * ums_set_status, ums_set_ban, ums_delete_user: 'ok', 'not_found',
- * 'last_admin') in the open transaction: UMS_OK, UMS_ENOTFOUND, UMS_EDENIED
- * (it would leave no active admin), or an error. */
-int users_guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p);
+/* Bans the user for secs seconds (as text), or lifts the ban (NULL), in
+ * the open transaction, through the last-admin guard: UMS_OK, UMS_ENOTFOUND,
+ * or UMS_EDENIED when it would leave no active admin. */
+int users_set_ban(struct ums_ctx *c, const char *id, const char *secs);
 
 /* Deletes the user and their personal data. UMS_EDENIED for the last
  * active admin, UMS_ENOTFOUND. */

@@ -13,13 +13,13 @@
 #include "admin.h"
 #include "audit.h"
 #include "config.h"
-#include "crypto.h"
+#include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
 #include "lockout.h"
-#include "log.h"
-#include "ums.h"
-#include "valid.h"
+#include "../util/log.h"
+#include "../util/ums.h"
+#include "../util/valid.h"
 
 
 /* Adds the common event members and sends it through the outbox. */

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/arena.h"
-#include "../core/buf.h"
-#include "../core/ums.h"
-#include "../core/valid.h"
+#include "../util/arena.h"
+#include "../util/buf.h"
+#include "../util/ums.h"
+#include "../util/valid.h"
 #include "api.h"
 #include "app.h"
 #include "http.h"

@@ -4,12 +4,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../core/arena.h"
+#include "../util/arena.h"
 #include "../core/config.h"
 #include "../core/lockout.h"
-#include "../core/log.h"
-#include "../core/ums.h"
-#include "../core/utf8.h"
+#include "../util/log.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
 #include "app.h"
 #include "http.h"
 

@@ -2,10 +2,9 @@
  * (413, 431), body (400, 415, bad_json), dependencies (503), handler. */
 #include <string.h>
 
-#include "../core/db.h"
-#include "../core/json.h"
-#include "../core/log.h"
-#include "../core/ums.h"
+#include "../util/json.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 #include "app.h"
 #include "http.h"
 
@@ -86,7 +85,7 @@ void dispatch(struct req *r, const struct route *table, size_t n)
     }
     /* 401 and 403 before the body is read or parsed. */
     if (rt->auth != AUTH_NONE) {
-        if ((rt->flags & R_NEEDS_DB) && db_ensure(r->app->ctx.db) != UMS_OK) {
+        if ((rt->flags & R_NEEDS_DB) && ctx_db_ready(&r->app->ctx) != UMS_OK) {
             reply_error(r, HE_UNAVAILABLE, "The database is unavailable; retry later.");
             return;
         }
@@ -101,7 +100,7 @@ void dispatch(struct req *r, const struct route *table, size_t n)
     }
     if (parse_body(r) != 0)
         return;
-    if ((rt->flags & R_NEEDS_DB) && db_ensure(r->app->ctx.db) != UMS_OK) {
+    if ((rt->flags & R_NEEDS_DB) && ctx_db_ready(&r->app->ctx) != UMS_OK) {
         reply_error(r, HE_UNAVAILABLE, "The database is unavailable; retry later.");
         return;
     }

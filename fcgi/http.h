@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 
 #include "../core/auth.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 
 struct arena;
 struct app;

@@ -19,11 +19,11 @@
 #include <netdb.h>
 
 #include "../core/config.h"
-#include "../core/log.h"
-#include "../core/pidfile.h"
+#include "../util/log.h"
+#include "../util/pidfile.h"
 #include "../core/preflight.h"
-#include "../core/privs.h"
-#include "../core/ums.h"
+#include "../util/privs.h"
+#include "../util/ums.h"
 #include "worker.h"
 
 #define CHILDREN_MAX 512

@@ -7,9 +7,9 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#include "../core/arena.h"
-#include "../core/ums.h"
-#include "../core/utf8.h"
+#include "../util/arena.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
 #include "http.h"
 
 static const struct {

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/log.h"
-#include "../core/ums.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 #include "http.h"
 
 /* status is /auth/v1's (GoTrue's); api_status, when set, is the status on

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "../core/admin.h"
-#include "../core/ums.h"
-#include "../core/valid.h"
+#include "../util/ums.h"
+#include "../util/valid.h"
 #include "app.h"
 #include "http.h"
 #include "routes.h"

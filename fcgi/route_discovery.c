@@ -1,7 +1,7 @@
 /* route_discovery.c - GET /auth/v1/settings, /auth/v1/health, the JWKS. */
 #include <string.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../core/config.h"
 #include "../core/tokens.h"
 #include "app.h"

@@ -1,9 +1,7 @@
 /* route_health.c - GET /healthz (the process answers) and GET /readyz
  * (PostgreSQL and Redis answer). */
-#include "../core/buf.h"
-#include "../core/db.h"
-#include "../core/kv.h"
-#include "../core/ums.h"
+#include "../util/buf.h"
+#include "../util/ums.h"
 #include "app.h"
 #include "http.h"
 #include "routes.h"
@@ -17,10 +15,10 @@ void route_healthz(struct req *r)
 
 void route_readyz(struct req *r)
 {
-    int pg = db_ping(r->app->ctx.db) == UMS_OK;
-    int redis = kv_ping(r->app->ctx.kv) == UMS_OK;
+    int pg, redis;
     struct buf b;
 
+    ctx_ping(&r->app->ctx, &pg, &redis);
     buf_init(&b, 1024);
     if (pg && redis) {
         buf_adds(&b, "{\"status\":\"ok\",\"checks\":{\"postgres\":\"ok\",\"redis\":\"ok\"}}");

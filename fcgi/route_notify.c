@@ -6,10 +6,10 @@
 
 #include <json-c/json.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../core/notify.h"
 #include "../core/search.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "api.h"
 #include "app.h"
 #include "http.h"

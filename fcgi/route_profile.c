@@ -4,10 +4,10 @@
 
 #include <json-c/json.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../core/profile.h"
 #include "../core/search.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "../core/users.h"
 #include "api.h"
 #include "app.h"

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "../core/users.h"
-#include "../core/valid.h"
+#include "../util/valid.h"
 #include "api.h"
 #include "app.h"
 #include "http.h"

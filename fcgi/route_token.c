@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "../core/config.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "app.h"
 #include "http.h"
 #include "routes.h"

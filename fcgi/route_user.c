@@ -5,7 +5,7 @@
 
 #include "../core/config.h"
 #include "../core/reauth.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "../core/verify.h"
 
 #include <json-c/json.h>

@@ -6,11 +6,11 @@
 #include <json-c/json.h>
 
 #include "../core/admin.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../core/config.h"
 #include "../core/search.h"
 #include "../core/reauth.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "../core/users.h"
 #include "../core/verify.h"
 #include "api.h"

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../core/arena.h"
+#include "../util/arena.h"
 #include "../core/config.h"
-#include "../core/log.h"
-#include "../core/ums.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 #include "../core/verify.h"
 #include "app.h"
 #include "http.h"

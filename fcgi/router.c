@@ -1,8 +1,8 @@
 /* router.c - match a method and path against the route table. */
 #include <string.h>
 
-#include "../core/arena.h"
-#include "../core/ums.h"
+#include "../util/arena.h"
+#include "../util/ums.h"
 #include "http.h"
 
 #define SEGMENT_MAX 256

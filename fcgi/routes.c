@@ -1,6 +1,6 @@
 /* routes.c - the route table: method, pattern, handler, error family, body cap, flags. */
 #include "../core/profile.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "http.h"
 #include "routes.h"
 

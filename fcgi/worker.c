@@ -13,14 +13,11 @@
 
 #include <fcgiapp.h>
 
-#include "../core/arena.h"
+#include "../util/arena.h"
 #include "../core/config.h"
-#include "../core/db.h"
-#include "../core/kv.h"
-#include "../core/log.h"
+#include "../util/log.h"
 #include "../core/password.h"
-#include "../core/tokens.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "app.h"
 #include "http.h"
 #include "worker.h"
@@ -154,8 +151,6 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
     long served = 0;
 
     memset(&app, 0, sizeof(app));
-    app.ctx.cfg = cfg;
-    pw_params_from_config(&app.ctx.pw, cfg);
     pw_init();
     buf_init(&out, OUT_MAX);
     if (setup_signals(pfd) != 0 || FCGX_Init() != 0)
@@ -176,17 +171,12 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
     ev.data.fd = pfd[0];
     if (epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev) != 0)
         goto out;
-    if (tokens_open(&app.ctx.tokens, cfg, err, sizeof(err)) != UMS_OK ||
-        auth_config_check(cfg, err, sizeof(err)) != UMS_OK) {
+    if (ctx_open(&app.ctx, cfg, 1, err, sizeof(err)) != UMS_OK) {
         log_error("worker cannot start: %s", err);
         goto out;
     }
     arena = arena_new(ARENA_BLOCK, ARENA_MAX);
-    if (arena == NULL ||
-        db_open(&app.ctx.db, cfg->database.url, cfg->database.password,
-                cfg->database.connect_timeout, cfg->database.statement_timeout_ms) != UMS_OK ||
-        kv_open(&app.ctx.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password,
-                cfg->redis.db, cfg->redis.timeout_ms) != UMS_OK)
+    if (arena == NULL)
         goto out;
     if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
         goto out;
@@ -228,9 +218,7 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
 out:
     if (status != 0)
         log_error("worker could not start: %s", strerror(errno));
-    db_close(app.ctx.db);
-    kv_close(app.ctx.kv);
-    tokens_close(app.ctx.tokens);
+    ctx_close(&app.ctx);
     arena_free(arena);
     buf_free(&out);
     pw_release();

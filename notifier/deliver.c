@@ -16,16 +16,16 @@
 
 #include <json-c/json.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../core/config.h"
-#include "../core/crypto.h"
+#include "../util/crypto.h"
 #include "../core/db.h"
 #include "../core/kv.h"
-#include "../core/log.h"
+#include "../util/log.h"
 #include "../core/outbox.h"
-#include "../core/ums.h"
-#include "../core/utf8.h"
-#include "../core/valid.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
+#include "../util/valid.h"
 #include "mail.h"
 #include "notifier.h"
 

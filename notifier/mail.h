@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 
 struct ums_config;
 

@@ -18,16 +18,16 @@
 #include <json-c/json.h>
 
 #include "../core/config.h"
-#include "../core/crypto.h"
+#include "../util/crypto.h"
 #include "../core/db.h"
 #include "../core/kv.h"
-#include "../core/log.h"
+#include "../util/log.h"
 #include "../core/outbox.h"
-#include "../core/pidfile.h"
+#include "../util/pidfile.h"
 #include "../core/preflight.h"
-#include "../core/privs.h"
+#include "../util/privs.h"
 #include "../core/sessions.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "notifier.h"
 
 #define GROUP OUTBOX_GROUP

@@ -15,12 +15,12 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include "../core/b64.h"
-#include "../core/buf.h"
+#include "../util/b64.h"
+#include "../util/buf.h"
 #include "../core/config.h"
-#include "../core/log.h"
+#include "../util/log.h"
 #include "../core/service_account.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "mail.h"
 #include "tx_http.h"
 

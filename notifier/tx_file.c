@@ -13,9 +13,9 @@
 
 #include <openssl/evp.h>
 
-#include "../core/crypto.h"
-#include "../core/log.h"
-#include "../core/ums.h"
+#include "../util/crypto.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 
 static int is_ascii(const char *s)
 {

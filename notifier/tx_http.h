@@ -4,7 +4,7 @@
 
 #include <curl/curl.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "tx_multi.h"
 
 struct http_answer {

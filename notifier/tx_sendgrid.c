@@ -13,8 +13,8 @@
 #include <json-c/json.h>
 
 #include "../core/config.h"
-#include "../core/log.h"
-#include "../core/ums.h"
+#include "../util/log.h"
+#include "../util/ums.h"
 #include "mail.h"
 #include "tx_http.h"
 

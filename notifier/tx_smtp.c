@@ -10,9 +10,9 @@
 
 #include <curl/curl.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../core/config.h"
-#include "../core/ums.h"
+#include "../util/ums.h"
 #include "mail.h"
 #include "tx_multi.h"
 

@@ -19,7 +19,7 @@
 #include <argon2.h>
 #include <curl/curl.h>
 
-#include "../../core/buf.h"
+#include "../../util/buf.h"
 #include "../../core/password.h"
 
 static double secs;

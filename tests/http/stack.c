@@ -14,7 +14,7 @@
 
 #include <curl/curl.h>
 
-#include "../../core/buf.h"
+#include "../../util/buf.h"
 
 const char *env_need(const char *name)
 {

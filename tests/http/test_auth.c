@@ -18,8 +18,8 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include "../../core/b64.h"
-#include "../../core/buf.h"
+#include "../../util/b64.h"
+#include "../../util/buf.h"
 #include "client.h"
 #include "fcgi_client.h"
 #include "stack.h"

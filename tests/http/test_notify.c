@@ -11,7 +11,7 @@
 
 #include <json-c/json.h>
 
-#include "../../core/utf8.h"
+#include "../../util/utf8.h"
 #include "client.h"
 #include "stack.h"
 

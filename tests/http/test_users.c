@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "../../core/b64.h"
+#include "../../util/b64.h"
 #include "client.h"
 #include "stack.h"
 
@@ -24,7 +24,7 @@
 #include <openssl/pem.h>
 #include <time.h>
 
-#include "../../core/b64.h"
+#include "../../util/b64.h"
 
 /* Checks an /api/v1 error: status, code, a message, and for 400 the field. */
 #define ASSERT_API_ERROR(resp, status_, code_)                                                 \

@@ -17,7 +17,7 @@
 
 #include "../../core/config.h"
 #include "../../core/storage.h"
-#include "../../core/ums.h"
+#include "../../util/ums.h"
 
 #define BUCKET  "ums-test"
 #define GET_MAX (1 << 20)

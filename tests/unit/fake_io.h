@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/arena.h"
-#include "../../core/buf.h"
+#include "../../util/arena.h"
+#include "../../util/buf.h"
 #include "../../fcgi/http.h"
 
 struct fake {

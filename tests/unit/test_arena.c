@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "../../core/arena.h"
+#include "../../util/arena.h"
 
 CTEST(arena, aligned_and_distinct)
 {

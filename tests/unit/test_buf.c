@@ -2,9 +2,9 @@
 #define CTEST_MAIN
 #include "../ctest.h"
 
-#include "../../core/buf.h"
-#include "../../core/ums.h"
-#include "../../core/utf8.h"
+#include "../../util/buf.h"
+#include "../../util/ums.h"
+#include "../../util/utf8.h"
 
 CTEST(buf, ceiling_is_kept)
 {

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "../../core/config.h"
-#include "../../core/log.h"
-#include "../../core/ums.h"
+#include "../../util/log.h"
+#include "../../util/ums.h"
 
 static char err[512];
 extern char **environ;

@@ -2,8 +2,8 @@
 #define CTEST_MAIN
 #include "../ctest.h"
 
-#include "../../core/json.h"
-#include "../../core/ums.h"
+#include "../../util/json.h"
+#include "../../util/ums.h"
 
 static int parse(const char *s, size_t n, const char **why)
 {

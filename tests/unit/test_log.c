@@ -6,7 +6,7 @@
 
 #include <json-c/json.h>
 
-#include "../../core/log.h"
+#include "../../util/log.h"
 
 /* Logs msg to a fresh file and parses what came out; the object or NULL. */
 static struct json_object *logged(const char *msg)

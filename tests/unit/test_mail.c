@@ -8,9 +8,9 @@
 
 #include <openssl/evp.h>
 
-#include "../../core/buf.h"
-#include "../../core/ums.h"
-#include "../../core/utf8.h"
+#include "../../util/buf.h"
+#include "../../util/ums.h"
+#include "../../util/utf8.h"
 #include "../../notifier/mail.h"
 #include "../../core/template.h"
 

@@ -3,7 +3,7 @@
 #include "../ctest.h"
 
 #include "../../core/metadata.h"
-#include "../../core/ums.h"
+#include "../../util/ums.h"
 
 CTEST(metadata, names)
 {

@@ -5,7 +5,7 @@
 #include <argon2.h>
 
 #include "../../core/password.h"
-#include "../../core/ums.h"
+#include "../../util/ums.h"
 
 /* Small parameters keep the unit test fast; the format is the same. */
 static const struct pw_params fast = {1024, 1, 1};

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../core/log.h"
-#include "../../core/pidfile.h"
+#include "../../util/log.h"
+#include "../../util/pidfile.h"
 
 static void write_file(const char *path, const char *text)
 {

@@ -2,8 +2,8 @@
 #define CTEST_MAIN
 #include "../ctest.h"
 
-#include "../../core/arena.h"
-#include "../../core/ums.h"
+#include "../../util/arena.h"
+#include "../../util/ums.h"
 #include "../../fcgi/http.h"
 
 CTEST(request, content_length)

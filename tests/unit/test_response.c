@@ -4,7 +4,7 @@
 
 #include <json-c/json.h>
 
-#include "../../core/ums.h"
+#include "../../util/ums.h"
 #include "../../fcgi/http.h"
 
 static struct json_object *body(int family, int versioned, enum http_err e, const char *msg,

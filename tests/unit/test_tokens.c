@@ -10,11 +10,11 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
-#include "../../core/b64.h"
+#include "../../util/b64.h"
 #include "../../core/config.h"
 #include "../../core/keygen.h"
 #include "../../core/tokens.h"
-#include "../../core/ums.h"
+#include "../../util/ums.h"
 
 static char dir[64];
 static char priv_path[128];

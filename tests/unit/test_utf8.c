@@ -2,7 +2,7 @@
 #define CTEST_MAIN
 #include "../ctest.h"
 
-#include "../../core/utf8.h"
+#include "../../util/utf8.h"
 
 CTEST(utf8_clean, cuts_between_characters_and_replaces_what_is_not_text)
 {

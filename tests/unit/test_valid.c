@@ -2,9 +2,9 @@
 #define CTEST_MAIN
 #include "../ctest.h"
 
-#include "../../core/b64.h"
-#include "../../core/ums.h"
-#include "../../core/valid.h"
+#include "../../util/b64.h"
+#include "../../util/ums.h"
+#include "../../util/valid.h"
 
 CTEST(valid, uuid)
 {

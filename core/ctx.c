@@ -1,0 +1,60 @@
+/* ctx.c - opening and closing what a process's core calls need (ctx.h). */
+#include "ctx.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "kv.h"
+#include "tokens.h"
+#include "../util/ums.h"
+
+int ctx_open(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens, char *err,
+             size_t errlen)
+{
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    c->cfg = cfg;
+    pw_params_from_config(&c->pw, cfg);
+    if (with_tokens) {
+        rc = tokens_open(&c->tokens, cfg, err, errlen);
+        if (rc == UMS_OK)
+            rc = auth_config_check(cfg, err, errlen);
+        if (rc != UMS_OK)
+            return rc;
+    }
+    /* A database or Redis that is down now is not fatal: both reconnect
+     * on the next call (db_ensure, kv_ensure). */
+    rc = db_open(&c->db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
+                 cfg->database.statement_timeout_ms);
+    if (rc == UMS_OK)
+        rc = kv_open(&c->kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
+                     cfg->redis.timeout_ms);
+    if (rc != UMS_OK)
+        snprintf(err, errlen, "out of memory opening the connections");
+    return rc;
+}
+
+void ctx_close(struct ums_ctx *c)
+{
+    db_close(c->db);
+    kv_close(c->kv);
+    tokens_close(c->tokens);
+    c->db = NULL;
+    c->kv = NULL;
+    c->tokens = NULL;
+}
+
+int ctx_db_ready(struct ums_ctx *c)
+{
+    return db_ensure(c->db);
+}
+
+void ctx_ping(struct ums_ctx *c, int *postgres_ok, int *redis_ok)
+{
+    *postgres_ok = db_ping(c->db) == UMS_OK;
+    *redis_ok = kv_ping(c->kv) == UMS_OK;
+}
