@@ -50,8 +50,10 @@ int service_account_load(struct service_account *out, const char *path,
     if (member(o, "client_email", out->client_email, sizeof(out->client_email)) != 0 ||
         member(o, "token_uri", out->token_uri, sizeof(out->token_uri)) != 0 ||
         member(o, "project_id", out->project_id, sizeof(out->project_id)) != 0) {
-        snprintf(err, errlen, "%s: the service account needs client_email, token_uri and "
-                              "project_id (strings)", path);
+        snprintf(err, errlen,
+                 "%s: the service account needs client_email, token_uri and "
+                 "project_id (strings)",
+                 path);
         goto out;
     }
     if (strncmp(out->token_uri, "https://", 8) != 0 && strncmp(out->token_uri, "http://", 7) != 0) {
@@ -71,10 +73,19 @@ int service_account_load(struct service_account *out, const char *path,
         snprintf(err, errlen, "%s: private_key is not an RSA key of at least 2048 bits", path);
         goto out;
     }
+    out->key_pem_len = (size_t)json_object_get_string_len(v);
+    out->key_pem = malloc(out->key_pem_len + 1);
+    if (out->key_pem == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        rc = UMS_ERR;
+        goto out;
+    }
+    memcpy(out->key_pem, json_object_get_string(v), out->key_pem_len + 1);
     rc = UMS_OK;
 out:
     BIO_free(bio);
     json_object_put(o);
+    explicit_bzero(text, len);
     free(text);
     if (rc != UMS_OK)
         service_account_free(out);
@@ -85,4 +96,9 @@ void service_account_free(struct service_account *sa)
 {
     EVP_PKEY_free(sa->key);
     sa->key = NULL;
+    if (sa->key_pem != NULL)
+        explicit_bzero(sa->key_pem, sa->key_pem_len);
+    free(sa->key_pem);
+    sa->key_pem = NULL;
+    sa->key_pem_len = 0;
 }

@@ -9,6 +9,8 @@
 
 struct service_account {
     EVP_PKEY *key; /* the RSA private key (private_key), owned */
+    char *key_pem; /* the same key as PEM text, for libjwt; owned, zeroed when freed */
+    size_t key_pem_len;
     char client_email[256];
     char token_uri[512];
     char project_id[128];

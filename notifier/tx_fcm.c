@@ -6,6 +6,7 @@
  * POST {fcm_url}/v1/projects/{project_id}/messages:send. A token FCM reports
  * as unregistered (404, or UNREGISTERED) is TX_GONE: the caller removes the
  * device. 429 and 5xx are retried; other 4xx are permanent. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,8 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include <openssl/evp.h>
+#include <jwt.h>
 
-#include "../util/b64.h"
 #include "../util/buf.h"
 #include "../core/config.h"
 #include "../util/log.h"
@@ -39,32 +39,35 @@ static int load_account(const struct ums_config *cfg, char *err, size_t errlen)
                                 cfg->push.fcm_project_id, err, errlen);
 }
 
-/* The signed assertion for the token exchange. */
+/*
+ * The signed assertion for the token exchange, through libjwt: once an hour,
+ * so its parsing of the PEM key on every call costs nothing that matters.
+ * The header (alg RS256, typ JWT) and the claims' JSON escaping are libjwt's.
+ */
 static int make_assertion(struct buf *out)
 {
-    char head[64], claims[1024], seg[2048], sig64[512];
-    unsigned char sig[512];
-    size_t siglen = sizeof(sig);
     time_t now = time(NULL);
-    EVP_MD_CTX *ctx;
-    int ok;
+    jwt_t *jwt = NULL;
+    char *text = NULL;
+    int rc = UMS_ERR;
 
-    b64url_encode(head, (const unsigned char *)"{\"alg\":\"RS256\",\"typ\":\"JWT\"}", 27);
-    snprintf(claims, sizeof(claims),
-             "{\"iss\":\"%s\",\"scope\":\"" SCOPE "\",\"aud\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
-             account.client_email, account.token_uri, (long)now, (long)now + 3600);
-    if (B64URL_LEN(strlen(claims)) + 1 > sizeof(seg))
-        return UMS_ERR;
-    b64url_encode(seg, (const unsigned char *)claims, strlen(claims));
-    buf_printf(out, "%s.%s", head, seg);
-    ctx = EVP_MD_CTX_new();
-    ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, account.key) == 1 &&
-         EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)out->p, out->len) == 1;
-    EVP_MD_CTX_free(ctx);
-    if (!ok || B64URL_LEN(siglen) + 1 > sizeof(sig64))
-        return UMS_ERR;
-    b64url_encode(sig64, sig, siglen);
-    return buf_printf(out, ".%s", sig64) == 0 ? UMS_OK : UMS_ERR;
+    if (account.key_pem_len > INT_MAX || jwt_new(&jwt) != 0)
+        goto out;
+    if (jwt_add_grant(jwt, "iss", account.client_email) != 0 ||
+        jwt_add_grant(jwt, "scope", SCOPE) != 0 ||
+        jwt_add_grant(jwt, "aud", account.token_uri) != 0 ||
+        jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
+        jwt_add_grant_int(jwt, "exp", (long)now + 3600) != 0 ||
+        jwt_set_alg(jwt, JWT_ALG_RS256, (const unsigned char *)account.key_pem,
+                    (int)account.key_pem_len) != 0)
+        goto out;
+    text = jwt_encode_str(jwt);
+    if (text != NULL && buf_adds(out, text) == 0)
+        rc = UMS_OK;
+out:
+    free(text);
+    jwt_free(jwt); /* zeroes its copy of the key */
+    return rc;
 }
 
 /* An access token, from the cache or a new exchange. */
@@ -87,8 +90,9 @@ static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
         snprintf(res->error, sizeof(res->error), "fcm: cannot sign the assertion");
         goto out;
     }
-    buf_printf(&form, "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
-                      "&assertion=%s",
+    buf_printf(&form,
+               "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
+               "&assertion=%s",
                assertion.p);
     hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded");
     status = tx_http_post(&handle, account.token_uri, hdr, form.p != NULL ? form.p : "",
@@ -150,13 +154,12 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     http_answer_init(&a);
-    status = tx_http_post(&handle, url, hdr,
-                          json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-                          cfg->push.timeout_ms, &a, &cc);
+    status =
+        tx_http_post(&handle, url, hdr, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                     cfg->push.timeout_ms, &a, &cc);
     if (status >= 200 && status < 300) {
         rc = TX_OK;
-    } else if (status == 404 ||
-               (a.body.p != NULL && strstr(a.body.p, "UNREGISTERED") != NULL)) {
+    } else if (status == 404 || (a.body.p != NULL && strstr(a.body.p, "UNREGISTERED") != NULL)) {
         rc = TX_GONE;
         snprintf(res->error, sizeof(res->error), "fcm: the device token is unregistered");
     } else {

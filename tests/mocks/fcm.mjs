@@ -50,6 +50,8 @@ function checkAssertion(jwt) {
     return 'bad iss or scope';
   if (claims.aud !== `http://127.0.0.1:${port}/token`) return 'bad aud';
   if (!(claims.exp > Date.now() / 1000)) return 'expired';
+  if (!Number.isInteger(claims.iat) || claims.exp - claims.iat > 3600)
+    return 'iat missing or lifetime over an hour';
   return null;
 }
 
