@@ -107,8 +107,7 @@ static int cmd_migrate(int argc, char **argv)
     if (load(&cfg) != 0)
         return 1;
     log_open(NULL, LL_WARN);
-    rc = db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
-                 0);
+    rc = db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0);
     if (rc == UMS_OK)
         rc = db_ensure(db);
     if (rc != UMS_OK) {
@@ -195,11 +194,11 @@ static int cmd_user_add(int argc, char **argv)
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
     pw_params_from_config(&ctx.pw, cfg);
-    rc = db_open(&ctx.db, cfg->database.url, cfg->database.password,
-                 cfg->database.connect_timeout, 0);
+    rc = db_open(&ctx.db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
+                 0);
     if (rc == UMS_OK)
-        rc = kv_open(&ctx.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password,
-                     cfg->redis.db, cfg->redis.timeout_ms);
+        rc = kv_open(&ctx.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
+                     cfg->redis.timeout_ms);
     if (rc == UMS_OK)
         rc = db_ensure(ctx.db);
     if (rc == UMS_OK)
@@ -221,8 +220,8 @@ static int cmd_user_add(int argc, char **argv)
 /* PostgreSQL and Redis for the events commands. */
 static int open_stores(const struct ums_config *cfg, struct db **db, struct kv **kv)
 {
-    int rc = db_open(db, cfg->database.url, cfg->database.password,
-                     cfg->database.connect_timeout, 0);
+    int rc =
+        db_open(db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0);
 
     if (rc == UMS_OK)
         rc = kv_open(kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
@@ -254,8 +253,8 @@ static int cmd_events(const char *what)
     else if (rc == UMS_OK)
         printf("%ld events put back on the stream\n", moved);
     else
-        fprintf(stderr, "umsctl: events %s: PostgreSQL or Redis is unavailable (%ld moved)\n",
-                what, moved);
+        fprintf(stderr, "umsctl: events %s: PostgreSQL or Redis is unavailable (%ld moved)\n", what,
+                moved);
     db_close(db);
     kv_close(kv);
     config_free(cfg);

@@ -20,7 +20,6 @@
 #include "../util/utf8.h"
 #include "../util/valid.h"
 
-
 int admin_list(struct ums_ctx *c, long page, int per_page, char **json, long long *total)
 {
     char lim[16], off[32];
@@ -34,7 +33,7 @@ int admin_list(struct ums_ctx *c, long page, int per_page, char **json, long lon
     rc = db_exec(c->db, &res, STMT_USER_COUNT, 0, NULL);
     if (rc != UMS_OK)
         return rc;
-    *total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    *total = db_ll(res, 0, 0);
     PQclear(res);
     rc = db_exec(c->db, &res, STMT_USER_LIST_PAGE, 2, p);
     if (rc != UMS_OK)
@@ -74,7 +73,8 @@ long long go_duration_seconds(const char *s)
 }
 
 /* Validates what both create and update accept. */
-static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, char *email, struct auth_err *err)
+static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, char *email,
+                       struct auth_err *err)
 {
     const char *reason;
 
@@ -88,7 +88,8 @@ static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, cha
         return auth_fail(err, AF_VALIDATION, "id must be a UUID");
     if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 &&
         go_duration_seconds(a->ban_duration) < 0)
-        return auth_fail(err, AF_VALIDATION, "ban_duration must be \"none\" or a duration like 24h");
+        return auth_fail(err, AF_VALIDATION,
+                         "ban_duration must be \"none\" or a duration like 24h");
     if (a->role != NULL && !users_role_known(c, a->role))
         return auth_fail(err, AF_VALIDATION, "role must be one of the configured roles");
     for (int i = 0; i < 2; i++) {
@@ -128,8 +129,8 @@ static const char *name_of(const char *meta_json, char *out, size_t outlen)
     return out;
 }
 
-int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs *a,
-                 const char *ip, char user_id[UUID_LEN + 1], struct auth_err *err)
+int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs *a, const char *ip,
+                 char user_id[UUID_LEN + 1], struct auth_err *err)
 {
     char email[EMAIL_MAX + 1], hash[PW_HASH_MAX] = "", name[512];
     PGresult *res = NULL;
@@ -146,7 +147,10 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
     if (rc != UMS_OK)
         return rc;
     {
-        const char *p[7] = {a->id, email, hash, name,
+        const char *p[7] = {a->id,
+                            email,
+                            hash,
+                            name,
                             a->user_metadata_json ? a->user_metadata_json : "{}",
                             a->app_metadata_json ? a->app_metadata_json : "{}",
                             a->email_confirm == 1 ? "true" : "false"};
@@ -155,7 +159,8 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
     if (rc == UMS_OK && PQntuples(res) == 0) {
         PQclear(res);
         db_rollback(c->db);
-        return auth_fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been registered");
+        return auth_fail(err, AF_EMAIL_EXISTS,
+                         "A user with this email address has already been registered");
     }
     if (rc == UMS_OK) {
         snprintf(user_id, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
@@ -174,10 +179,7 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
         rc = apply_ban(c, user_id, a->ban_duration);
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "admin.user_created", user_id, ip, NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
+    rc = db_end(c->db, rc);
     explicit_bzero(hash, sizeof(hash));
     return rc;
 }
@@ -210,7 +212,8 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
         rc = db_exec(c->db, NULL, STMT_USER_SET_EMAIL, 2, p);
         if (rc == UMS_ECONFLICT) {
             db_rollback(c->db);
-            return auth_fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been registered");
+            return auth_fail(err, AF_EMAIL_EXISTS,
+                             "A user with this email address has already been registered");
         }
     }
     if (rc == UMS_OK && a->password != NULL) {
@@ -247,10 +250,7 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
     }
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "admin.user_updated", user_id, ip, NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
+    rc = db_end(c->db, rc);
     explicit_bzero(hash, sizeof(hash));
     if (rc == UMS_OK)
         auth_user_cache_drop(c, user_id);

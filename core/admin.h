@@ -28,8 +28,8 @@ struct admin_attrs {
 
 /* Creates a user (no email is sent); *user_id gets its id. AF_EMAIL_EXISTS
  * when the address (or the id) is taken. actor NULL is the service key. */
-int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs *a,
-                 const char *ip, char user_id[UUID_LEN + 1], struct auth_err *err);
+int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs *a, const char *ip,
+                 char user_id[UUID_LEN + 1], struct auth_err *err);
 
 /* Updates a user; a new password or a ban ends all their sessions. */
 int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,

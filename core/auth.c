@@ -62,8 +62,10 @@ static int roles_check(const char *roles, char *err, size_t errlen)
             break;
         if (n > 20 || s[0] < 'a' || s[0] > 'z' ||
             strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") < n) {
-            snprintf(err, errlen, "[auth] roles: \"%.*s\" is not a role name ([a-z][a-z0-9_]*, "
-                     "at most 20)", (int)(n > 40 ? 40 : n), s);
+            snprintf(err, errlen,
+                     "[auth] roles: \"%.*s\" is not a role name ([a-z][a-z0-9_]*, "
+                     "at most 20)",
+                     (int)(n > 40 ? 40 : n), s);
             return UMS_EINVALID;
         }
         has_user |= n == 4 && strncmp(s, "user", 4) == 0;
@@ -210,8 +212,8 @@ static int insert_account(struct ums_ctx *c, const char *row_email, const char *
  * accounts. It is made as a real one is, by the same rows and the same SQL
  * (an account under a placeholder address, in a transaction that is rolled
  * back), so the two answers cannot be told apart by their shape. */
-static int lookalike_user(struct ums_ctx *c, const char *email, const char *hash,
-                          const char *name, const char *data_json, char **json)
+static int lookalike_user(struct ums_ctx *c, const char *email, const char *hash, const char *name,
+                          const char *data_json, char **json)
 {
     unsigned char r[16];
     char placeholder[64], hex[33], uid[UUID_LEN + 1];
@@ -284,9 +286,9 @@ static int check_password(const char *pw, size_t len, struct auth_err *err)
     if (pw_check(pw, len, &reason) != UMS_OK) {
         err->reason = reason;
         return auth_fail(err, AF_WEAK_PASSWORD,
-                    strcmp(reason, "length") == 0
-                        ? "Password should be between 8 and 128 characters."
-                        : "Password must be valid UTF-8 text.");
+                         strcmp(reason, "length") == 0
+                             ? "Password should be between 8 and 128 characters."
+                             : "Password must be valid UTF-8 text.");
     }
     return UMS_OK;
 }
@@ -408,8 +410,7 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
 
     if (email_in == NULL || password == NULL)
         return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
-    if (email_normalize(email, email_in, email_len) != UMS_OK ||
-        password_len > PW_MAX_CHARS * 4)
+    if (email_normalize(email, email_in, email_len) != UMS_OK || password_len > PW_MAX_CHARS * 4)
         return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
     /* Round trip one: the lock and the account. */
     sha256_hex(eh, email, strlen(email));
@@ -419,8 +420,8 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     }
     if (rc != UMS_OK)
         return rc;
-    if (!PQgetisnull(res, 0, 0) && atoi(PQgetvalue(res, 0, 0)) > 0) {
-        err->retry_after = atoi(PQgetvalue(res, 0, 0));
+    if (db_int(res, 0, 0) > 0) {
+        err->retry_after = db_int(res, 0, 0);
         PQclear(res);
         return auth_fail(err, AF_USER_LOCKED,
                          "Too many failed sign-in attempts; the account is locked for a while.");
@@ -461,7 +462,7 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     snprintf(life, sizeof(life), "%d", c->cfg->auth.session_lifetime);
     snprintf(rt_ttl, sizeof(rt_ttl), "%d", c->cfg->auth.refresh_token_ttl);
     {
-        const char *p[9] = {uid, eh, life, ci->user_agent, ci->ip != NULL ? ci->ip : "",
+        const char *p[9] = {uid,        eh,  life,   ci->user_agent, ci->ip != NULL ? ci->ip : "",
                             "password", rth, rt_ttl, rehash};
         rc = db_exec(c->db, &res, STMT_SIGN_IN, 9, p);
     }
@@ -472,8 +473,7 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
         char sid[UUID_LEN + 1];
         snprintf(sid, sizeof(sid), "%s", PQgetvalue(res, 0, 8));
         if (!PQgetisnull(res, 0, 9)) /* a new device: the alert event */
-            auth_event_publish(c, strtoll(PQgetvalue(res, 0, 9), NULL, 10),
-                               strdup(PQgetvalue(res, 0, 10)));
+            auth_event_publish(c, db_ll(res, 0, 9), strdup(PQgetvalue(res, 0, 10)));
         auth_user_cache_drop(c, uid); /* last_sign_in_at changed */
         rc = issue_row(c, res, uid, sid, out);
     }
@@ -481,8 +481,7 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     return rc;
 }
 
-int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out,
-                 struct auth_err *err)
+int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, struct auth_err *err)
 {
     char sid[UUID_LEN + 1], uid[UUID_LEN + 1], next[REFRESH_TOKEN_LEN + 1];
     enum sess_fail why;
@@ -497,7 +496,8 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out,
         case SF_SESSION_EXPIRED:
             return auth_fail(err, AF_SESSION_EXPIRED, "Session expired");
         default:
-            return auth_fail(err, AF_REFRESH_NOT_FOUND, "Invalid Refresh Token: Refresh Token Not Found");
+            return auth_fail(err, AF_REFRESH_NOT_FOUND,
+                             "Invalid Refresh Token: Refresh Token Not Found");
         }
     }
     if (rc != UMS_OK)
@@ -555,7 +555,8 @@ static int bearer(struct ums_ctx *c, const char *token, size_t len, struct princ
     if (state < 0)
         return state;
     if (state == SESS_DEAD)
-        return auth_fail(err, AF_SESSION_NOT_FOUND, "Session from session_id claim in JWT does not exist");
+        return auth_fail(err, AF_SESSION_NOT_FOUND,
+                         "Session from session_id claim in JWT does not exist");
     if (state == SESS_BANNED)
         return auth_fail(err, AF_USER_BANNED, "User is banned");
     if (state != SESS_LIVE) {
@@ -632,7 +633,7 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
         if (pw_verify(PQgetvalue(res, 0, 8), password, password_len)) {
             PQclear(res);
             return auth_fail(err, AF_SAME_PASSWORD,
-                        "New password should be different from the old password.");
+                             "New password should be different from the old password.");
         }
         PQclear(res);
         if (pw_hash(hash, &c->pw, password, password_len) != UMS_OK)
@@ -658,10 +659,7 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
     }
     if (rc == UMS_OK && data_json != NULL)
         rc = audit_write(c->db, p->user_id, "user.updated", p->user_id, ci->ip, NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
+    rc = db_end(c->db, rc);
     explicit_bzero(hash, sizeof(hash));
     if (rc == UMS_OK)
         auth_user_cache_drop(c, p->user_id);
@@ -676,8 +674,8 @@ int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,
 {
     char sid[UUID_LEN + 1];
     struct sess_alert alert;
-    int rc = sess_create(c, user_id, ci->user_agent, ci->ip, method, sid, out->refresh_token,
-                         &alert);
+    int rc =
+        sess_create(c, user_id, ci->user_agent, ci->ip, method, sid, out->refresh_token, &alert);
 
     if (rc == UMS_OK)
         auth_event_publish(c, alert.id, alert.text);

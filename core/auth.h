@@ -71,8 +71,8 @@ void auth_out_free(struct auth_out *o);
 struct principal {
     char user_id[UUID_LEN + 1];
     char session_id[UUID_LEN + 1];
-    char role[32]; /* the ums role, from the database */
-    int service;   /* the configured service key: an admin without a user */
+    char role[32];   /* the ums role, from the database */
+    int service;     /* the configured service key: an admin without a user */
     char *user_json; /* the cached user object (or profile, R_PROFILE_JSON) when it came
                       * with the check; owned */
 };

@@ -83,8 +83,8 @@ static const struct key keys[] = {
     {"auth", "lockout_duration", CT_INT, F(auth.lockout_duration), "900", 1, 86400, 0},
     {"auth", "roles", CT_STR, F(auth.roles), "user,admin", 0, 0, 0},
     {"auth", "otp_ttl", CT_INT, F(auth.otp_ttl), "3600", 60, 86400, 0},
-    {"auth", "reauthentication_window", CT_INT, F(auth.reauthentication_window), "600", 0,
-     2592000, 0},
+    {"auth", "reauthentication_window", CT_INT, F(auth.reauthentication_window), "600", 0, 2592000,
+     0},
     {"limits", "signup_per_5min", CT_INT, F(limits.signup_per_5min), "30", 0, 1000000, 0},
     {"limits", "recover_per_5min", CT_INT, F(limits.recover_per_5min), "30", 0, 1000000, 0},
     {"limits", "resend_per_5min", CT_INT, F(limits.resend_per_5min), "30", 0, 1000000, 0},
@@ -94,8 +94,8 @@ static const struct key keys[] = {
     {"limits", "user_update_per_5min", CT_INT, F(limits.user_update_per_5min), "30", 0, 1000000, 0},
     {"limits", "user_update_per_user_per_5min", CT_INT, F(limits.user_update_per_user_per_5min),
      "20", 0, 1000000, 0},
-    {"limits", "email_per_recipient_per_5min", CT_INT, F(limits.email_per_recipient_per_5min),
-     "3", 0, 1000000, 0},
+    {"limits", "email_per_recipient_per_5min", CT_INT, F(limits.email_per_recipient_per_5min), "3",
+     0, 1000000, 0},
     {"email", "transport", CT_STR, F(email.transport), "file", 0, 0, 0},
     {"email", "from", CT_STR, F(email.from), "ums <no-reply@localhost>", 0, 0, 0},
     {"email", "maildir", CT_STR, F(email.maildir), "/var/lib/ums/maildir", 0, 0, 0},
@@ -209,8 +209,8 @@ static int set_value(struct ums_config *c, const struct key *k, const char *val,
     }
     case CT_INT:
         if (parse_int(val, 10, k->min, k->max, &iv) != UMS_OK) {
-            errf(err, errlen, "%s: [%s] %s must be an integer from %ld to %ld", where,
-                 k->section, k->name, k->min, k->max);
+            errf(err, errlen, "%s: [%s] %s must be an integer from %ld to %ld", where, k->section,
+                 k->name, k->min, k->max);
             return UMS_EINVALID;
         }
         *int_slot(c, k) = iv;
@@ -227,8 +227,8 @@ static int set_value(struct ums_config *c, const struct key *k, const char *val,
         if (strcmp(val, "true") == 0 || strcmp(val, "yes") == 0 || strcmp(val, "on") == 0 ||
             strcmp(val, "1") == 0) {
             *int_slot(c, k) = 1;
-        } else if (strcmp(val, "false") == 0 || strcmp(val, "no") == 0 ||
-                   strcmp(val, "off") == 0 || strcmp(val, "0") == 0) {
+        } else if (strcmp(val, "false") == 0 || strcmp(val, "no") == 0 || strcmp(val, "off") == 0 ||
+                   strcmp(val, "0") == 0) {
             *int_slot(c, k) = 0;
         } else {
             errf(err, errlen, "%s: [%s] %s must be true or false", where, k->section, k->name);
@@ -258,16 +258,16 @@ static int read_secret(const char *path, char **out, const char *where, const st
 
     if (rc != UMS_OK) {
         if (rc == UMS_EINVALID)
-            errf(err, errlen, "%s: [%s] %s_file: cannot read %s: %s", where, k->section,
-                 k->name, path, errno == EFBIG ? "larger than 64 KiB" : file_why(errno));
+            errf(err, errlen, "%s: [%s] %s_file: cannot read %s: %s", where, k->section, k->name,
+                 path, errno == EFBIG ? "larger than 64 KiB" : file_why(errno));
         return rc;
     }
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         len--;
     data[len] = '\0';
     if (strlen(data) != len) {
-        errf(err, errlen, "%s: [%s] %s_file: %s contains a NUL byte", where, k->section,
-             k->name, path);
+        errf(err, errlen, "%s: [%s] %s_file: %s contains a NUL byte", where, k->section, k->name,
+             path);
         free(data);
         return UMS_EINVALID;
     }
@@ -476,7 +476,8 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
         errf(err, errlen, "[redis] host must not be empty");
         return UMS_EINVALID;
     }
-    if (strcmp(c->auth.jwt_algorithm, "RS256") != 0 && strcmp(c->auth.jwt_algorithm, "HS256") != 0) {
+    if (strcmp(c->auth.jwt_algorithm, "RS256") != 0 &&
+        strcmp(c->auth.jwt_algorithm, "HS256") != 0) {
         errf(err, errlen, "[auth] jwt_algorithm must be RS256 or HS256");
         return UMS_EINVALID;
     }
@@ -484,7 +485,8 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
         errf(err, errlen, "[auth] jwt_secret must have at least 32 characters for HS256");
         return UMS_EINVALID;
     }
-    if (strncmp(c->auth.site_url, "http://", 7) != 0 && strncmp(c->auth.site_url, "https://", 8) != 0) {
+    if (strncmp(c->auth.site_url, "http://", 7) != 0 &&
+        strncmp(c->auth.site_url, "https://", 8) != 0) {
         errf(err, errlen, "[auth] site_url must be an http:// or https:// URL");
         return UMS_EINVALID;
     }
@@ -535,8 +537,8 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
     return UMS_OK;
 }
 
-int config_parse(struct ums_config **out, const char *text, size_t len, const char *name,
-                 char *err, size_t errlen)
+int config_parse(struct ums_config **out, const char *text, size_t len, const char *name, char *err,
+                 size_t errlen)
 {
     struct ums_config *c = calloc(1, sizeof(*c));
     unsigned char seen[UMS_ARRAY_LEN(keys)] = {0};

@@ -6,46 +6,46 @@
 
 struct ums_config {
     struct {
-        char *listen;       /* unix socket path, or host:port on loopback */
-        int socket_mode;    /* permissions of a unix socket, octal in the file */
+        char *listen;    /* unix socket path, or host:port on loopback */
+        int socket_mode; /* permissions of a unix socket, octal in the file */
         int workers;
         char *pid_file;
-        char *user;         /* drop to this user after binding (when started as root) */
-        char *socket_group; /* the unix socket's group (the web server's); "" = user's */
-        int max_requests;   /* a worker exits and is replaced after this many; 0 = never */
-        int body_max;       /* default request body cap in bytes */
+        char *user;           /* drop to this user after binding (when started as root) */
+        char *socket_group;   /* the unix socket's group (the web server's); "" = user's */
+        int max_requests;     /* a worker exits and is replaced after this many; 0 = never */
+        int body_max;         /* default request body cap in bytes */
         int graceful_timeout; /* seconds a stopping worker may take to finish */
     } server;
     struct {
-        char *url;          /* libpq connection string or URI */
-        char *password;     /* secret */
+        char *url;      /* libpq connection string or URI */
+        char *password; /* secret */
         int connect_timeout;
         int statement_timeout_ms;
     } database;
     struct {
         char *host;
         int port;
-        char *password;     /* secret */
+        char *password; /* secret */
         int db;
         int timeout_ms;
     } redis;
     struct {
-        char *site_url;          /* the app's URL: default redirect target */
-        char *external_url;      /* public URL of /auth/v1, for links in emails */
-        char *jwt_issuer;        /* "" = external_url */
-        char *jwt_algorithm;     /* RS256 or HS256 */
+        char *site_url;      /* the app's URL: default redirect target */
+        char *external_url;  /* public URL of /auth/v1, for links in emails */
+        char *jwt_issuer;    /* "" = external_url */
+        char *jwt_algorithm; /* RS256 or HS256 */
         char *jwt_private_key_file;
-        char *jwt_secret;        /* secret, HS256 only */
-        char *jwt_kid;           /* "" = derived from the public key */
+        char *jwt_secret; /* secret, HS256 only */
+        char *jwt_kid;    /* "" = derived from the public key */
         int access_token_ttl;
         int refresh_token_ttl;
         int session_lifetime;
         int refresh_reuse_interval;
         char *refresh_token_secret; /* secret */
-        char *service_key;       /* secret; a Bearer equal to it is an admin */
+        char *service_key;          /* secret; a Bearer equal to it is an admin */
         int require_email_confirmation;
-        char *roles;             /* comma-separated role names; user and admin are required */
-        char *uri_allow_list;    /* comma-separated redirect_to prefixes */
+        char *roles;          /* comma-separated role names; user and admin are required */
+        char *uri_allow_list; /* comma-separated redirect_to prefixes */
         int argon2_memory_kib;
         int argon2_iterations;
         int argon2_parallelism;
@@ -68,22 +68,22 @@ struct ums_config {
                                             * email change */
     } limits;
     struct {
-        char *transport;    /* file, sendgrid or smtp */
-        char *from;         /* From: header */
-        char *maildir;      /* file transport: a Maildir */
-        char *sendgrid_url; /* sendgrid transport: API base URL (a mock in tests) */
+        char *transport;        /* file, sendgrid or smtp */
+        char *from;             /* From: header */
+        char *maildir;          /* file transport: a Maildir */
+        char *sendgrid_url;     /* sendgrid transport: API base URL (a mock in tests) */
         char *sendgrid_api_key; /* secret */
-        char *smtp_url;     /* smtp transport: smtp://host:port or smtps://host:port */
-        char *smtp_tls;     /* starttls (required) or none */
+        char *smtp_url;         /* smtp transport: smtp://host:port or smtps://host:port */
+        char *smtp_tls;         /* starttls (required) or none */
         char *smtp_username;
         char *smtp_password; /* secret */
-        char *smtp_ca_file; /* extra CA bundle for the server's certificate */
-        int timeout_ms;     /* per request to the email provider */
-        int connections;    /* sendgrid: requests in flight at once */
+        char *smtp_ca_file;  /* extra CA bundle for the server's certificate */
+        int timeout_ms;      /* per request to the email provider */
+        int connections;     /* sendgrid: requests in flight at once */
         char *templates_dir;
     } email;
     struct {
-        char *consumer;     /* consumer name in the group; "" = host name */
+        char *consumer; /* consumer name in the group; "" = host name */
         char *pid_file;
         int batch;
         int republish_after; /* seconds before an unpublished outbox row is republished */
@@ -97,16 +97,16 @@ struct ums_config {
     struct {
         char *transport; /* none | file (JSON files in dir) | fcm */
         char *dir;
-        char *fcm_url;   /* https://fcm.googleapis.com, or a stand-in */
+        char *fcm_url;                  /* https://fcm.googleapis.com, or a stand-in */
         char *fcm_service_account_file; /* the Google service account JSON (a secret file) */
         char *fcm_project_id;           /* "" = the service account's project_id */
         int timeout_ms;
     } push;
     struct {
-        char *backend;       /* local | s3: where avatars go */
-        char *local_dir;     /* local: the folder the web server serves */
-        char *public_url;    /* URL prefix of stored objects (local folder or bucket) */
-        char *s3_endpoint;   /* s3: https://s3.<region>.amazonaws.com or a compatible server */
+        char *backend;     /* local | s3: where avatars go */
+        char *local_dir;   /* local: the folder the web server serves */
+        char *public_url;  /* URL prefix of stored objects (local folder or bucket) */
+        char *s3_endpoint; /* s3: https://s3.<region>.amazonaws.com or a compatible server */
         char *s3_bucket;
         char *s3_region;
         char *s3_access_key;
@@ -114,8 +114,8 @@ struct ums_config {
         int timeout_ms;
     } storage;
     struct {
-        char *file;         /* empty: stderr */
-        int level;          /* enum log_level */
+        char *file; /* empty: stderr */
+        int level;  /* enum log_level */
     } log;
 };
 
@@ -125,8 +125,8 @@ struct ums_config {
  * On failure returns UMS_EINVALID and writes one line naming the bad key or
  * line into err. The caller frees *out with config_free().
  */
-int config_parse(struct ums_config **out, const char *text, size_t len, const char *name,
-                 char *err, size_t errlen);
+int config_parse(struct ums_config **out, const char *text, size_t len, const char *name, char *err,
+                 size_t errlen);
 
 /* Same, reading the file at `path` (at most 1 MiB). */
 int config_load(struct ums_config **out, const char *path, char *err, size_t errlen);

@@ -1,6 +1,8 @@
 /* db.c - libpq connection, lazily prepared statements, reconnection. */
 #include "db.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,8 +206,7 @@ static int run(struct db *db, PGresult **out, int st, const char *sql, int npara
     return rc;
 }
 
-int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams,
-            const char *const *params)
+int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams, const char *const *params)
 {
     if (out != NULL)
         *out = NULL;
@@ -266,6 +267,33 @@ int db_rollback(struct db *db)
     if (db->conn == NULL)
         return UMS_OK;
     return simple(db, "ROLLBACK", NULL, 0);
+}
+
+int db_end(struct db *db, int rc)
+{
+    if (rc == UMS_OK)
+        return db_commit(db);
+    db_rollback(db);
+    return rc;
+}
+
+long long db_ll(const PGresult *res, int row, int col)
+{
+    char *end;
+    long long v;
+
+    if (PQgetisnull(res, row, col))
+        return 0;
+    errno = 0;
+    v = strtoll(PQgetvalue(res, row, col), &end, 10);
+    return errno != 0 || *end != '\0' ? 0 : v;
+}
+
+int db_int(const PGresult *res, int row, int col)
+{
+    long long v = db_ll(res, row, col);
+
+    return v < INT_MIN || v > INT_MAX ? 0 : (int)v;
 }
 
 int db_ping(struct db *db)

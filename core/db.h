@@ -127,8 +127,7 @@ int db_ensure(struct db *db);
  * violation, UMS_EINVALID for other constraint or data errors,
  * UMS_EUNAVAILABLE when the server is gone, UMS_ERR otherwise (logged).
  */
-int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams,
-            const char *const *params);
+int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams, const char *const *params);
 
 /*
  * Runs a statement that is not in the table, planned for its values each
@@ -145,6 +144,19 @@ int db_exec_script(struct db *db, const char *sql, char *err, size_t errlen);
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
+
+/*
+ * The tail of every transaction: commits when rc is UMS_OK, rolls back
+ * otherwise. Returns rc, or the commit's failure.
+ */
+int db_end(struct db *db, int rc);
+
+/*
+ * Column `col` of row `row` as a number. The statement's SQL type says the
+ * column is an integer; NULL, or text that is not one, reads as 0.
+ */
+long long db_ll(const PGresult *res, int row, int col);
+int db_int(const PGresult *res, int row, int col);
 
 /* SELECT 1: 0 or UMS_EUNAVAILABLE. */
 int db_ping(struct db *db);

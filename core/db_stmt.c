@@ -2,6 +2,8 @@
 #include "db.h"
 #include "db_stmt.h"
 
+/* The statements are laid out by hand: one per entry, SQL continued in aligned strings. */
+/* clang-format off */
 const struct db_stmt_def db_stmts[STMT__MAX] = {
     [STMT_PING] = {"ping", "SELECT 1", 0},
     [STMT_MIGRATION_LIST] = {"migration_list",
@@ -62,7 +64,8 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
     /* Admin listing, newest first; $1 limit, $2 offset. */
     [STMT_USER_LIST_PAGE] = {"user_list_page",
         "SELECT coalesce(jsonb_agg(ums_user_json(u) ORDER BY u.created_at DESC, u.id), '[]')::text"
-        " FROM (SELECT * FROM users ORDER BY created_at DESC, id LIMIT $1::int OFFSET $2::bigint) u",
+        " FROM (SELECT * FROM users ORDER BY created_at DESC, id"
+        " LIMIT $1::int OFFSET $2::bigint) u",
         2},
     [STMT_USER_COUNT] = {"user_count", "SELECT count(*) FROM users", 0},
     /* $1 id or NULL, $2 email, $3 hash, $4 name, $5 user_metadata, $6 app_metadata, $7 confirmed */
@@ -167,7 +170,8 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         " ON CONFLICT (email_hash) DO UPDATE SET"
         " failures = CASE WHEN a.window_started_at < now() - make_interval(secs => $2::int)"
         "   OR a.locked_until <= now() THEN 1 ELSE a.failures + 1 END,"
-        " window_started_at = CASE WHEN a.window_started_at < now() - make_interval(secs => $2::int)"
+        " window_started_at = CASE"
+        " WHEN a.window_started_at < now() - make_interval(secs => $2::int)"
         "   OR a.locked_until <= now() THEN now() ELSE a.window_started_at END,"
         " locked_until = CASE WHEN (CASE WHEN a.window_started_at < now()"
         "   - make_interval(secs => $2::int) OR a.locked_until <= now() THEN 1"
@@ -340,7 +344,8 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "  FROM r JOIN users u ON u.id = r.user_id RETURNING (data->>'event_id')::bigint AS id)"
         " INSERT INTO deliveries AS d (event_id, channel, state, attempts, last_error)"
         " SELECT r.event_id, 'in_app', CASE WHEN n.id IS NULL THEN 'failed' ELSE 'sent' END, 1,"
-        " CASE WHEN n.id IS NULL THEN 'the user is gone' END FROM r LEFT JOIN n ON n.id = r.event_id"
+        " CASE WHEN n.id IS NULL THEN 'the user is gone' END"
+        " FROM r LEFT JOIN n ON n.id = r.event_id"
         " WHERE EXISTS (SELECT 1 FROM outbox o WHERE o.id = r.event_id)"
         " ON CONFLICT (event_id, channel) DO UPDATE SET state = excluded.state,"
         " attempts = d.attempts + 1, last_error = excluded.last_error, next_attempt_at = NULL,"
@@ -367,8 +372,10 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id,"
         " 'created_at', ums_ts(s.created_at), 'refreshed_at', ums_ts(s.refreshed_at),"
         " 'expires_at', ums_ts(s.expires_at), 'user_agent', s.user_agent, 'ip', host(s.ip),"
-        " 'current', coalesce(s.id = $2::uuid, false)) ORDER BY s.created_at DESC, s.id), '[]')::text"
-        " FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()", 2},
+        " 'current', coalesce(s.id = $2::uuid, false))"
+        " ORDER BY s.created_at DESC, s.id), '[]')::text"
+        " FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL"
+        " AND s.expires_at > now()", 2},
     [STMT_API_SESSION_REVOKE] = {"api_session_revoke",
         "UPDATE sessions SET revoked_at = now()"
         " WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL RETURNING id", 2},
@@ -426,3 +433,4 @@ const struct db_stmt_def db_stmts[STMT__MAX] = {
         "  jsonb_build_object('event_id', o.id) FROM o)"
         " SELECT id, event::text FROM o", 5},
 };
+/* clang-format on */

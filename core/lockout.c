@@ -31,8 +31,8 @@ int lock_fail(struct ums_ctx *c, const char *email, int *locked_now)
     if (rc != UMS_OK)
         return rc;
     /* The lock starts on exactly the threshold-th failure. */
-    *locked_now = PQgetvalue(res, 0, 1)[0] == 't' &&
-                  atoi(PQgetvalue(res, 0, 0)) == c->cfg->auth.lockout_threshold;
+    *locked_now =
+        PQgetvalue(res, 0, 1)[0] == 't' && db_int(res, 0, 0) == c->cfg->auth.lockout_threshold;
     PQclear(res);
     return UMS_OK;
 }

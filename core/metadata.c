@@ -75,7 +75,8 @@ int metadata_name_valid(const char *name, size_t len)
         i += k;
     }
     for (size_t i = 0; i + 3 <= len; i++)
-        if (memcmp(name + i, "://", 3) == 0 || (i + 4 <= len && strncasecmp(name + i, "www.", 4) == 0))
+        if (memcmp(name + i, "://", 3) == 0 ||
+            (i + 4 <= len && strncasecmp(name + i, "www.", 4) == 0))
             return 0;
     return visible;
 }
@@ -114,8 +115,7 @@ int metadata_merge(struct db *db, const char *user_id, const char *json, int app
 {
     const char *p[2] = {user_id, json};
     PGresult *res = NULL;
-    int rc = db_exec(db, &res, app ? STMT_USER_MERGE_APP_METADATA : STMT_USER_MERGE_METADATA, 2,
-                     p);
+    int rc = db_exec(db, &res, app ? STMT_USER_MERGE_APP_METADATA : STMT_USER_MERGE_METADATA, 2, p);
 
     if (rc == UMS_OK && PQntuples(res) == 0) {
         const char *pe[1] = {user_id};

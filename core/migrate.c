@@ -18,17 +18,16 @@
 #include "../util/ums.h"
 
 #define MIGRATION_MAX_BYTES (4 * 1024 * 1024)
-#define MIGRATIONS_MAX 1000
+#define MIGRATIONS_MAX      1000
 /* Any constant shared by all ums migrators; taken with pg_advisory_lock. */
-#define LOCK_SQL "SELECT pg_advisory_lock(7207551001)"
+#define LOCK_SQL   "SELECT pg_advisory_lock(7207551001)"
 #define UNLOCK_SQL "SELECT pg_advisory_unlock(7207551001)"
 
-static const char bootstrap_sql[] =
-    "SET client_min_messages = warning; "
-    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-    " version text PRIMARY KEY,"
-    " checksum text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())";
+static const char bootstrap_sql[] = "SET client_min_messages = warning; "
+                                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                    " version text PRIMARY KEY,"
+                                    " checksum text NOT NULL,"
+                                    " applied_at timestamptz NOT NULL DEFAULT now())";
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

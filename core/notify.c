@@ -125,9 +125,7 @@ int notify_prefs_put(struct ums_ctx *c, const char *uid, struct json_object *pre
         if (rc != UMS_OK)
             break;
     }
-    if (rc == UMS_OK)
-        return db_commit(c->db);
-    db_rollback(c->db);
+    rc = db_end(c->db, rc);
     return rc == UMS_EINVALID ? UMS_ENOTFOUND : rc; /* the foreign key: no such user */
 }
 
@@ -219,7 +217,7 @@ int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, 
     if (rc == UMS_OK && PQntuples(res) != 1)
         rc = UMS_ENOTFOUND;
     if (rc == UMS_OK) {
-        *event_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *event_id = db_ll(res, 0, 0);
         outbox_publish(c->db, c->kv, *event_id, PQgetvalue(res, 0, 1));
     }
     PQclear(res);

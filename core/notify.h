@@ -42,7 +42,7 @@ int notify_device_add(struct ums_ctx *c, const char *uid, const char *token, siz
 int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did);
 
 /* Limits of an admin message, in characters. */
-#define ADMIN_TITLE_MAX 120
+#define ADMIN_TITLE_MAX   120
 #define ADMIN_MESSAGE_MAX 4000
 
 /* Sends an admin's message to user uid (email, in-app and push, as the

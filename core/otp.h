@@ -8,8 +8,8 @@
 
 struct ums_ctx;
 
-#define OTP_LEN 6
-#define TOKEN_HASH_LEN 56
+#define OTP_LEN          6
+#define TOKEN_HASH_LEN   56
 #define OTP_MAX_FAILURES 5
 
 /* kind: confirmation, recovery, email_change, magiclink, invite. target is

@@ -24,7 +24,7 @@ int outbox_add_secret(struct db *db, const char *event_json, const char *otp, co
                                          : db_exec(db, &res, STMT_OUTBOX_INSERT, 1, p);
 
     if (rc == UMS_OK)
-        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *id = db_ll(res, 0, 0);
     PQclear(res);
     return rc;
 }
@@ -34,8 +34,8 @@ void outbox_publish(struct db *db, struct kv *kv, long long id, const char *even
     char ids[32];
     redisReply *r = NULL;
     const char *p[1] = {ids};
-    const char *argv[10] = {"XADD", OUTBOX_STREAM, "MAXLEN", "~", "100000", "*",
-                            "outbox_id", ids, "event", event_json};
+    const char *argv[10] = {"XADD", OUTBOX_STREAM, "MAXLEN", "~",     "100000",
+                            "*",    "outbox_id",   ids,      "event", event_json};
 
     snprintf(ids, sizeof(ids), "%lld", id);
     if (kv_cmd(kv, &r, 10, argv, NULL) != UMS_OK)
@@ -136,8 +136,8 @@ int outbox_status(struct db *db, struct kv *kv, struct outbox_status *st)
     }
     rc = db_exec(db, &res, STMT_OUTBOX_STATUS, 0, NULL);
     if (rc == UMS_OK && PQntuples(res) == 1) {
-        st->unpublished = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        st->waiting = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        st->unpublished = db_ll(res, 0, 0);
+        st->waiting = db_ll(res, 0, 1);
     }
     PQclear(res);
     return rc;

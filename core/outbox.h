@@ -8,9 +8,9 @@
 struct db;
 struct kv;
 
-#define OUTBOX_STREAM "ums:events"
+#define OUTBOX_STREAM      "ums:events"
 #define OUTBOX_DEAD_STREAM "ums:events:dead"
-#define OUTBOX_GROUP "notifier"
+#define OUTBOX_GROUP       "notifier"
 
 /* Writes event_json (an object with at least "type") in the current
  * transaction; *id receives the row id. 0 or a UMS_E* code. */

@@ -32,10 +32,10 @@
  */
 #define HUGE_2M (2u << 20)
 
-static void *area_base;   /* the mapping */
+static void *area_base; /* the mapping */
 static size_t area_len;
-static uint8_t *area;     /* its 2 MiB-aligned start */
-static size_t area_size;  /* usable bytes from area */
+static uint8_t *area;    /* its 2 MiB-aligned start */
+static size_t area_size; /* usable bytes from area */
 
 static int area_alloc(uint8_t **memory, size_t bytes)
 {
@@ -125,7 +125,7 @@ static long b64_nopad_decode(unsigned char *out, size_t outcap, const char *s, s
 
 /* Raw argon2id with our allocator. */
 static int raw_hash(uint8_t *out, size_t outlen, const struct pw_params *p, const char *pw,
-                   size_t len, const uint8_t *salt, size_t saltlen)
+                    size_t len, const uint8_t *salt, size_t saltlen)
 {
     argon2_context ctx;
 
@@ -187,8 +187,8 @@ int pw_hash(char *out, const struct pw_params *p, const char *pw, size_t len)
     }
     b64_nopad(s64, salt, sizeof(salt));
     b64_nopad(h64, hash, sizeof(hash));
-    snprintf(out, PW_HASH_MAX, "$argon2id$v=19$m=%u,t=%u,p=%u$%s$%s", p->memory_kib,
-             p->iterations, p->parallelism, s64, h64);
+    snprintf(out, PW_HASH_MAX, "$argon2id$v=19$m=%u,t=%u,p=%u$%s$%s", p->memory_kib, p->iterations,
+             p->parallelism, s64, h64);
     explicit_bzero(hash, sizeof(hash));
     return UMS_OK;
 }
@@ -203,7 +203,8 @@ int pw_verify(const char *phc, const char *pw, size_t len)
 
     if (phc == NULL || len > UINT32_MAX ||
         sscanf(phc, "$argon2id$v=19$m=%u,t=%u,p=%u$%n", &p.memory_kib, &p.iterations,
-               &p.parallelism, &n) != 3 || n == 0)
+               &p.parallelism, &n) != 3 ||
+        n == 0)
         return 0;
     if (p.memory_kib < 8 || p.memory_kib > 4u * 1024 * 1024 || p.iterations < 1 ||
         p.iterations > 1000 || p.parallelism < 1 || p.parallelism > 64)

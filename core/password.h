@@ -8,7 +8,7 @@ struct ums_config;
 
 #define PW_MIN_CHARS 8
 #define PW_MAX_CHARS 128
-#define PW_HASH_MAX 256
+#define PW_HASH_MAX  256
 
 struct pw_params {
     unsigned memory_kib;

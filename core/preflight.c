@@ -126,8 +126,8 @@ static int check_notifier(const struct ums_config *cfg, char *err, size_t errlen
     } else if (strcmp(cfg->push.transport, "fcm") == 0) {
         struct service_account sa;
         char inner[512];
-        rc = service_account_load(&sa, cfg->push.fcm_service_account_file,
-                                  cfg->push.fcm_project_id, inner, sizeof(inner));
+        rc = service_account_load(&sa, cfg->push.fcm_service_account_file, cfg->push.fcm_project_id,
+                                  inner, sizeof(inner));
         service_account_free(&sa);
         if (rc != UMS_OK)
             snprintf(err, errlen, "[push] fcm_service_account_file: %s", inner);
@@ -147,8 +147,8 @@ int preflight_check(const struct ums_config *cfg, unsigned parts, char *err, siz
 }
 
 /* The child: switch, load again, check; the problem goes up the pipe. */
-static void child(const struct ums_config *cfg, const char *config_path, unsigned parts,
-                  uid_t uid, gid_t gid, int fd)
+static void child(const struct ums_config *cfg, const char *config_path, unsigned parts, uid_t uid,
+                  gid_t gid, int fd)
 {
     struct ums_config *again = NULL;
     char err[1024] = "";
@@ -169,8 +169,8 @@ static void child(const struct ums_config *cfg, const char *config_path, unsigne
     _exit(rc == UMS_OK ? 0 : 1);
 }
 
-int preflight_as_service_user(const struct ums_config *cfg, const char *config_path,
-                              unsigned parts, char *err, size_t errlen)
+int preflight_as_service_user(const struct ums_config *cfg, const char *config_path, unsigned parts,
+                              char *err, size_t errlen)
 {
     uid_t uid;
     gid_t gid;

@@ -31,7 +31,7 @@ int preflight_check(const struct ums_config *cfg, unsigned parts, char *err, siz
  * secret files are read as the user reads them on a reload. Otherwise in
  * this process. Same return rule as preflight_check.
  */
-int preflight_as_service_user(const struct ums_config *cfg, const char *config_path,
-                              unsigned parts, char *err, size_t errlen);
+int preflight_as_service_user(const struct ums_config *cfg, const char *config_path, unsigned parts,
+                              char *err, size_t errlen);
 
 #endif

@@ -71,7 +71,8 @@ int profile_get(struct ums_ctx *c, const char *id, int full, char **json)
             json_object_object_add(out, public_fields[i], json_object_get(v));
     if (full && json_object_object_get_ex(p, "preferences", &v))
         json_object_object_add(out, "preferences", json_object_get(v));
-    *json = strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    *json = strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
     rc = *json != NULL ? UMS_OK : UMS_ERR;
 out:
     json_object_put(out);

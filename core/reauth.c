@@ -46,7 +46,7 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
         PQclear(res);
         return auth_fail(err, AF_SESSION_NOT_FOUND, "Session not found");
     }
-    age = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    age = db_ll(res, 0, 0);
     snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 1));
     snprintf(hash, sizeof(hash), "%s", PQgetvalue(res, 0, 2));
     PQclear(res);
@@ -61,8 +61,8 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
         rc = db_exec(c->db, &res, STMT_LOGIN_LOOKUP, 2, pl);
         if (rc != UMS_OK)
             return rc;
-        if (!PQgetisnull(res, 0, 0) && atoi(PQgetvalue(res, 0, 0)) > 0) {
-            err->retry_after = atoi(PQgetvalue(res, 0, 0));
+        if (db_int(res, 0, 0) > 0) {
+            err->retry_after = db_int(res, 0, 0);
             PQclear(res);
             return auth_fail(err, AF_USER_LOCKED, "Too many failed attempts; try again later.");
         }
@@ -72,7 +72,8 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
         if (!ok) {
             int locked = 0;
             lock_fail(c, email, &locked);
-            audit_write(c->db, p->user_id, "user.reauthentication_failed", p->user_id, ci->ip, NULL);
+            audit_write(c->db, p->user_id, "user.reauthentication_failed", p->user_id, ci->ip,
+                        NULL);
             return auth_fail(err, AF_REAUTH_INVALID, "The current password is not right");
         }
         return renew(c, p);
@@ -134,7 +135,8 @@ int reauth_send(struct ums_ctx *c, const struct principal *p, const struct clien
     rc = otp_create(c, p->user_id, "reauthentication", email, otp, link);
     if (rc == UMS_OK) {
         ev = json_object_new_object();
-        json_object_object_add(ev, "type", json_object_new_string("user.reauthentication_requested"));
+        json_object_object_add(ev, "type",
+                               json_object_new_string("user.reauthentication_requested"));
         json_object_object_add(ev, "user_id", json_object_new_string(p->user_id));
         json_object_object_add(ev, "email", json_object_new_string(email));
         rc = auth_event_add_secret(c, ev, otp, NULL, &id, &text);
@@ -142,10 +144,7 @@ int reauth_send(struct ums_ctx *c, const struct principal *p, const struct clien
     if (rc == UMS_OK)
         rc = audit_write(c->db, p->user_id, "user.reauthentication_requested", p->user_id, ci->ip,
                          NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
+    rc = db_end(c->db, rc);
     explicit_bzero(otp, sizeof(otp));
     explicit_bzero(link, sizeof(link));
     if (rc != UMS_OK) {

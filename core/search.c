@@ -29,8 +29,8 @@
  * to 400 bytes of UTF-8, an email 255. The encoded cursor is 4/3 of its
  * payload plus the MAC. */
 #define CURSOR_KEY_MAX 512
-#define CURSOR_MAX 1024
-#define MAC_LEN 16
+#define CURSOR_MAX     1024
+#define MAC_LEN        16
 
 /* A query under construction: SQL from fragments, values as parameters. */
 struct sq {
@@ -61,8 +61,8 @@ static const struct {
     const char *cmp;    /* how a cursor key compares */
     int desc;
 } sorts[SORT__MAX] = {
-    [SORT_CREATED_DESC] = {"-created_at", "u.created_at", "ums_ts(u.created_at)",
-                           "$?::timestamptz", 1},
+    [SORT_CREATED_DESC] = {"-created_at", "u.created_at", "ums_ts(u.created_at)", "$?::timestamptz",
+                           1},
     [SORT_CREATED] = {"created_at", "u.created_at", "ums_ts(u.created_at)", "$?::timestamptz", 0},
     [SORT_EMAIL] = {"email", "(u.email COLLATE \"C\")", "u.email", "$?::text", 0},
     [SORT_EMAIL_DESC] = {"-email", "(u.email COLLATE \"C\")", "u.email", "$?::text", 1},
@@ -102,9 +102,8 @@ int search_timestamp_valid(const char *s)
     }
     if (strcmp(t, "Z") == 0 || *t == '\0')
         return 1;
-    if ((*t == '+' || *t == '-') && isdigit((unsigned char)t[1]) &&
-        isdigit((unsigned char)t[2]) && t[3] == ':' && isdigit((unsigned char)t[4]) &&
-        isdigit((unsigned char)t[5]) && t[6] == '\0')
+    if ((*t == '+' || *t == '-') && isdigit((unsigned char)t[1]) && isdigit((unsigned char)t[2]) &&
+        t[3] == ':' && isdigit((unsigned char)t[4]) && isdigit((unsigned char)t[5]) && t[6] == '\0')
         return 1;
     return 0;
 }
@@ -138,8 +137,8 @@ static int cursor_make(const struct ums_ctx *c, struct buf *out, char kind, int 
 }
 
 /* Checks a cursor and splits it: id (37 bytes) and key (CURSOR_KEY_MAX + 1). */
-static int cursor_open(const struct ums_ctx *c, const char *cursor, char kind, int sort,
-                       char *id, char *key)
+static int cursor_open(const struct ums_ctx *c, const char *cursor, char kind, int sort, char *id,
+                       char *key)
 {
     unsigned char payload[CURSOR_MAX], mac[32], want[MAC_LEN + 4];
     const char *dot = strchr(cursor, '.');
@@ -279,8 +278,7 @@ static int check_user_query(const struct user_query *q, const char **field)
     return *field != NULL ? UMS_EINVALID : UMS_OK;
 }
 
-int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
-                 const char **field)
+int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out, const char **field)
 {
     struct sq s = {0};
     PGresult *res = NULL;
@@ -298,8 +296,9 @@ int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
     if (q->q != NULL)
         pattern = like_pattern(q->q, &substring);
     buf_init(&s.sql, 8192);
-    buf_printf(&s.sql, "SELECT ums_api_user(u, p)::text, u.id, %s FROM users u"
-                       " LEFT JOIN user_profiles p ON p.user_id = u.id WHERE true",
+    buf_printf(&s.sql,
+               "SELECT ums_api_user(u, p)::text, u.id, %s FROM users u"
+               " LEFT JOIN user_profiles p ON p.user_id = u.id WHERE true",
                sorts[q->sort].keysql);
     user_filters(&s, q, pattern, substring);
     if (q->cursor != NULL) {
@@ -344,20 +343,19 @@ int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out
     char cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
     int rc = UMS_OK;
 
-    *field = q->actor != NULL && !uuid_valid(q->actor)          ? "actor"
-             : q->target != NULL && !uuid_valid(q->target)      ? "target"
-             : q->action != NULL && strlen(q->action) > 64      ? "action"
-             : q->after != NULL && !search_timestamp_valid(q->after) ? "after"
+    *field = q->actor != NULL && !uuid_valid(q->actor)                 ? "actor"
+             : q->target != NULL && !uuid_valid(q->target)             ? "target"
+             : q->action != NULL && strlen(q->action) > 64             ? "action"
+             : q->after != NULL && !search_timestamp_valid(q->after)   ? "after"
              : q->before != NULL && !search_timestamp_valid(q->before) ? "before"
-             : q->limit < 1 || q->limit > SEARCH_LIMIT_MAX      ? "limit"
-                                                                : NULL;
+             : q->limit < 1 || q->limit > SEARCH_LIMIT_MAX             ? "limit"
+                                                                       : NULL;
     if (*field != NULL)
         return UMS_EINVALID;
     /* The audit cursor carries the row id as its key (the uuid part is unused). */
     if (q->cursor != NULL &&
-        (cursor_open(c, q->cursor, 'a', 0, cid, ckey) != UMS_OK || strspn(ckey, "0123456789") !=
-                                                                         strlen(ckey) ||
-         ckey[0] == '\0' || strlen(ckey) > 18)) {
+        (cursor_open(c, q->cursor, 'a', 0, cid, ckey) != UMS_OK ||
+         strspn(ckey, "0123456789") != strlen(ckey) || ckey[0] == '\0' || strlen(ckey) > 18)) {
         *field = "cursor";
         return UMS_EINVALID;
     }
@@ -429,7 +427,8 @@ int search_notifications(struct ums_ctx *c, const struct notify_query *q, struct
         const char *p[1] = {q->uid};
         rc = db_exec_sql(c->db, &res,
                          "SELECT count(*) FROM notifications WHERE user_id = $1::uuid"
-                         " AND read_at IS NULL", 1, p);
+                         " AND read_at IS NULL",
+                         1, p);
     }
     if (rc == UMS_OK)
         buf_printf(out, ",\"unread_count\":%s}", PQgetvalue(res, 0, 0));

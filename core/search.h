@@ -8,8 +8,8 @@
 struct ums_ctx;
 struct buf;
 
-#define SEARCH_Q_MAX 100      /* bytes of q */
-#define SEARCH_LIMIT_MAX 100
+#define SEARCH_Q_MAX         100 /* bytes of q */
+#define SEARCH_LIMIT_MAX     100
 #define SEARCH_LIMIT_DEFAULT 20
 
 enum user_sort {
@@ -34,9 +34,9 @@ struct user_query {
     const char *status;        /* active | suspended */
     const char *created_after; /* timestamps, checked here */
     const char *created_before;
-    int sort;                  /* enum user_sort */
-    int limit;                 /* 1..SEARCH_LIMIT_MAX */
-    const char *cursor;        /* from a previous page */
+    int sort;           /* enum user_sort */
+    int limit;          /* 1..SEARCH_LIMIT_MAX */
+    const char *cursor; /* from a previous page */
     int include_total;
 };
 
@@ -50,7 +50,7 @@ struct audit_query {
     const char *actor;  /* uuid */
     const char *target; /* uuid */
     const char *action;
-    const char *after;  /* timestamps */
+    const char *after; /* timestamps */
     const char *before;
     int limit;
     const char *cursor;

@@ -18,7 +18,7 @@
 #include "../util/log.h"
 #include "../util/ums.h"
 
-#define SESS_CACHE_TTL "900"
+#define SESS_CACHE_TTL   "900"
 #define SESS_CACHE_TTL_S 900L
 
 int sess_new_refresh(char out[REFRESH_TOKEN_LEN + 1])
@@ -60,8 +60,8 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
                 struct sess_alert *alert)
 {
     char life[16];
-    const char *p[6] = {user_id, life, user_agent, ip != NULL ? ip : "", method,
-                        alert != NULL ? "true" : "false"};
+    const char *p[6] = {
+        user_id, life, user_agent, ip != NULL ? ip : "", method, alert != NULL ? "true" : "false"};
     PGresult *res = NULL;
     int rc;
 
@@ -73,7 +73,7 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
         return rc;
     snprintf(sid, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
     if (alert != NULL && !PQgetisnull(res, 0, 1)) {
-        alert->id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        alert->id = db_ll(res, 0, 1);
         alert->text = strdup(PQgetvalue(res, 0, 2));
     }
     PQclear(res);
@@ -94,7 +94,7 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
  * apart and checks such sessions in PostgreSQL until their cache entries
  * have expired. Revocation holds whatever Redis does. */
 
-#define FAULTS_MAX 128
+#define FAULTS_MAX   128
 #define FAULT_POLL_S 1.0
 
 /* Per process: the sessions not to trust from the cache, and until when. */
@@ -136,10 +136,9 @@ static void faults_poll(struct ums_ctx *c)
         return;
     for (int i = 0; i < PQntuples(res); i++) {
         double until = now + strtod(PQgetvalue(res, i, 2), NULL);
-        fault_last_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        fault_last_id = db_ll(res, i, 0);
         if (nfaults < FAULTS_MAX) {
-            snprintf(faults[nfaults].sid, sizeof(faults[nfaults].sid), "%s",
-                     PQgetvalue(res, i, 1));
+            snprintf(faults[nfaults].sid, sizeof(faults[nfaults].sid), "%s", PQgetvalue(res, i, 1));
             faults[nfaults++].until = until;
         } else if (until > faults_overflow_until) {
             faults_overflow_until = until;
@@ -382,7 +381,7 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
     state = PQgetvalue(res, 0, 1)[0] == 't' ? SESS_LIVE : SESS_BANNED;
     snprintf(role, 32, "%s", PQgetvalue(res, 0, 0));
     /* Never cached past the session's own end, nor while it is a fault. */
-    left = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+    left = db_ll(res, 0, 2);
     PQclear(res);
     if (state == SESS_LIVE && left > 0 && cache_trusted(c, sid)) {
         char ttl[16];

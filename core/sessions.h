@@ -3,12 +3,11 @@
 #ifndef UMS_SESSIONS_H
 #define UMS_SESSIONS_H
 
-
 struct ums_ctx;
 struct db;
 
 #define REFRESH_TOKEN_LEN 43 /* 256 bits, base64url */
-#define UUID_LEN 36
+#define UUID_LEN          36
 
 enum sess_fail {
     SF_NONE,
@@ -65,7 +64,6 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
  * many were revoked. */
 int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
                 int *count);
-
 
 /* After a committed role change: the cache entries of the user's live
  * sessions are overwritten with the new role (a check that read the old

@@ -13,7 +13,7 @@
 #define TEMPLATE_MAX (64 * 1024)
 
 static const char *const names[T__MAX] = {
-    "welcome",     "recovery",      "email_change", "account_locked",     "role_changed",
+    "welcome",     "recovery",      "email_change", "account_locked", "role_changed",
     "new_sign_in", "admin_message", "confirm",      "reauthenticate", "email_change_notice"};
 
 /* The placeholders each template may use: what its event provides. */
@@ -50,8 +50,7 @@ static char *slurp(const char *path, char *err, size_t errlen)
 }
 
 /* Every {{name}} in src must be in the allowed list. */
-static int check(const char *src, const char *const *ok, const char *path, char *err,
-                 size_t errlen)
+static int check(const char *src, const char *const *ok, const char *path, char *err, size_t errlen)
 {
     const char *p = src;
 
@@ -88,9 +87,12 @@ int templates_load(struct templates *out, const char *dir, char *err, size_t err
         if (txt == NULL)
             goto fail;
         nl = strstr(txt, "\n\n");
-        if (strncmp(txt, "Subject: ", 9) != 0 || nl == NULL || memchr(txt, '\r', (size_t)(nl - txt))) {
-            snprintf(err, errlen, "template %s: must start with a \"Subject: \" line and a blank "
-                                  "line", path);
+        if (strncmp(txt, "Subject: ", 9) != 0 || nl == NULL ||
+            memchr(txt, '\r', (size_t)(nl - txt))) {
+            snprintf(err, errlen,
+                     "template %s: must start with a \"Subject: \" line and a blank "
+                     "line",
+                     path);
             free(txt);
             goto fail;
         }
@@ -129,12 +131,23 @@ static int add_escaped(struct buf *out, const char *v)
 
     for (; *v && rc == 0; v++) {
         switch (*v) {
-        case '&': rc = buf_adds(out, "&amp;"); break;
-        case '<': rc = buf_adds(out, "&lt;"); break;
-        case '>': rc = buf_adds(out, "&gt;"); break;
-        case '"': rc = buf_adds(out, "&quot;"); break;
-        case '\'': rc = buf_adds(out, "&#39;"); break;
-        default: rc = buf_addc(out, *v);
+        case '&':
+            rc = buf_adds(out, "&amp;");
+            break;
+        case '<':
+            rc = buf_adds(out, "&lt;");
+            break;
+        case '>':
+            rc = buf_adds(out, "&gt;");
+            break;
+        case '"':
+            rc = buf_adds(out, "&quot;");
+            break;
+        case '\'':
+            rc = buf_adds(out, "&#39;");
+            break;
+        default:
+            rc = buf_addc(out, *v);
         }
     }
     return rc;

@@ -87,8 +87,9 @@ static int make_jwks(struct tokens *t)
     if (t->alg == ALG_HS256) {
         buf_adds(&b, "{\"keys\":[]}");
     } else {
-        buf_printf(&b, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"%s\",\"alg\":\"RS256\",\"use\":\"sig\","
-                        "\"key_ops\":[\"verify\"],\"n\":\"",
+        buf_printf(&b,
+                   "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"%s\",\"alg\":\"RS256\",\"use\":\"sig\","
+                   "\"key_ops\":[\"verify\"],\"n\":\"",
                    t->kid);
         if (bn_param_b64(&b, t->key, OSSL_PKEY_PARAM_RSA_N) != 0 || buf_adds(&b, "\",\"e\":\"") ||
             bn_param_b64(&b, t->key, OSSL_PKEY_PARAM_RSA_E) != 0 || buf_adds(&b, "\"}]}")) {
@@ -139,8 +140,10 @@ int tokens_open(struct tokens **out, const struct ums_config *cfg, char *err, si
         fclose(f);
         ERR_clear_error();
         if (t->key == NULL) {
-            snprintf(err, errlen, "[auth] jwt_private_key_file: %s is not a PEM private key "
-                     "(umsctl keygen writes one)", cfg->auth.jwt_private_key_file);
+            snprintf(err, errlen,
+                     "[auth] jwt_private_key_file: %s is not a PEM private key "
+                     "(umsctl keygen writes one)",
+                     cfg->auth.jwt_private_key_file);
             goto fail;
         }
         if (EVP_PKEY_get_base_id(t->key) != EVP_PKEY_RSA) {
@@ -150,9 +153,10 @@ int tokens_open(struct tokens **out, const struct ums_config *cfg, char *err, si
             goto fail;
         }
         if (EVP_PKEY_get_bits(t->key) < 2048) {
-            snprintf(err, errlen, "[auth] jwt_private_key_file: %s is an RSA key of %d bits; "
-                     "at least 2048 are needed", cfg->auth.jwt_private_key_file,
-                     EVP_PKEY_get_bits(t->key));
+            snprintf(err, errlen,
+                     "[auth] jwt_private_key_file: %s is an RSA key of %d bits; "
+                     "at least 2048 are needed",
+                     cfg->auth.jwt_private_key_file, EVP_PKEY_get_bits(t->key));
             goto fail;
         }
         if (cfg->auth.jwt_kid[0] != '\0') {
@@ -229,8 +233,8 @@ static int verify_raw(struct tokens *t, const char *data, size_t len, const unsi
     if (t->alg == ALG_HS256) {
         unsigned char mac[EVP_MAX_MD_SIZE];
         unsigned int n = 0;
-        if (HMAC(EVP_sha256(), t->secret, (int)t->secret_len, (const unsigned char *)data, len,
-                 mac, &n) == NULL)
+        if (HMAC(EVP_sha256(), t->secret, (int)t->secret_len, (const unsigned char *)data, len, mac,
+                 &n) == NULL)
             return 0;
         return siglen == n && CRYPTO_memcmp(mac, sig, n) == 0;
     }

@@ -12,7 +12,7 @@
 struct ums_config;
 struct tokens;
 
-#define JWT_MAX 8192
+#define JWT_MAX    8192
 #define JWT_LEEWAY 60
 
 /*

@@ -97,7 +97,6 @@ int users_role_known(const struct ums_ctx *c, const char *role)
     return 0;
 }
 
-
 int users_name_valid(const char *name, size_t len)
 {
     return metadata_name_valid(name, len);
@@ -115,8 +114,8 @@ static int guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const 
     if (rc != UMS_OK)
         return rc;
     v = PQgetvalue(res, 0, 0);
-    rc = strcmp(v, "ok") == 0          ? UMS_OK
-         : strcmp(v, "not_found") == 0 ? UMS_ENOTFOUND
+    rc = strcmp(v, "ok") == 0           ? UMS_OK
+         : strcmp(v, "not_found") == 0  ? UMS_ENOTFOUND
          : strcmp(v, "last_admin") == 0 ? UMS_EDENIED
                                         : UMS_ERR;
     PQclear(res);
@@ -240,10 +239,7 @@ int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const c
                          json_object_to_json_string_ext(det, JSON_C_TO_STRING_PLAIN));
         json_object_put(det);
     }
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
+    rc = db_end(c->db, rc);
     if (rc != UMS_OK) {
         free(ev_text);
         return rc;
@@ -270,10 +266,7 @@ int users_delete(struct ums_ctx *c, const char *actor, const char *id, const cha
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "user.delete", id, NULL, NULL);
     (void)ip; /* the audit row of a deletion keeps no address */
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
+    rc = db_end(c->db, rc);
     if (rc == UMS_OK) {
         sess_cache_revoked(c, live);
         users_cache_drop(c, id);

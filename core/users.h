@@ -11,10 +11,10 @@
 struct ums_ctx;
 struct buf;
 
-#define PROFILE_CACHE_TTL "300" /* seconds: the seed's 5 minutes */
-#define BIO_MAX_CHARS 500
+#define PROFILE_CACHE_TTL     "300" /* seconds: the seed's 5 minutes */
+#define BIO_MAX_CHARS         500
 #define PREFERENCES_MAX_BYTES (16 * 1024)
-#define NAME_MAX_CHARS 100
+#define NAME_MAX_CHARS        100
 
 /* The user with its profile as JSON text in *json (malloc'd), through
  * ums:profile:{id}. Redis being down only means a read from PostgreSQL.

@@ -21,7 +21,6 @@
 #include "../util/ums.h"
 #include "../util/valid.h"
 
-
 /* Adds the common event members and sends it through the outbox. */
 static int event(struct ums_ctx *c, const char *type, const char *uid, const char *to,
                  const char *otp, const char *th, const char *verify_type, const char *redirect_to,
@@ -43,10 +42,7 @@ static int event(struct ums_ctx *c, const char *type, const char *uid, const cha
  * (uid may be NULL). Returns the outcome. */
 static int finish(struct ums_ctx *c, int rc, const char *uid, long long id, char *text)
 {
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
+    rc = db_end(c->db, rc);
     if (rc != UMS_OK) {
         free(text);
         return rc;
@@ -63,8 +59,7 @@ static int finish(struct ums_ctx *c, int rc, const char *uid, long long id, char
  * UMS_OK, or UMS_EDENIED with err set (retry_after). */
 static int mail_quota(struct ums_ctx *c, const char *email, struct auth_err *err);
 
-int auth_mail_quota(struct ums_ctx *c, const char *email_in, size_t email_len,
-                    struct auth_err *err)
+int auth_mail_quota(struct ums_ctx *c, const char *email_in, size_t email_len, struct auth_err *err)
 {
     char email[EMAIL_MAX + 1];
 
@@ -79,8 +74,8 @@ static int mail_quota(struct ums_ctx *c, const char *email, struct auth_err *err
     int retry = 0;
 
     sha256_hex(key, email, strlen(email));
-    if (rl_take(c, "mail_to", key, c->cfg->limits.email_per_recipient_per_5min, RL_OPEN,
-                &retry) == UMS_EDENIED) {
+    if (rl_take(c, "mail_to", key, c->cfg->limits.email_per_recipient_per_5min, RL_OPEN, &retry) ==
+        UMS_EDENIED) {
         err->retry_after = retry;
         return auth_fail(err, AF_EMAIL_RATE, "Email rate limit exceeded");
     }
@@ -165,12 +160,9 @@ static const char *kinds_for(const char *type)
     static const struct {
         const char *type, *kinds;
     } map[] = {
-        {"signup", "{confirmation}"},
-        {"invite", "{invite}"},
-        {"magiclink", "{magiclink}"},
-        {"recovery", "{recovery}"},
-        {"email_change", "{email_change}"},
-        {"email", "{confirmation,magiclink,invite}"},
+        {"signup", "{confirmation}"},       {"invite", "{invite}"},
+        {"magiclink", "{magiclink}"},       {"recovery", "{recovery}"},
+        {"email_change", "{email_change}"}, {"email", "{confirmation,magiclink,invite}"},
     };
 
     for (size_t i = 0; i < UMS_ARRAY_LEN(map); i++)
@@ -201,8 +193,9 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     int rc, first = 0;
 
     if (kinds == NULL)
-        return auth_fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
-                                        "email_change or email");
+        return auth_fail(err, AF_VALIDATION,
+                         "type must be signup, invite, magiclink, recovery, "
+                         "email_change or email");
     if (token_hash != NULL) {
         if (!is_token_hash(token_hash))
             return auth_fail(err, AF_OTP_EXPIRED, "Email link is invalid or has expired");
@@ -211,8 +204,9 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
         th[TOKEN_HASH_LEN] = '\0';
     } else {
         if (email_in == NULL || token == NULL)
-            return auth_fail(err, AF_VALIDATION, "Verify requires either a token_hash, or an email "
-                                            "and a token");
+            return auth_fail(err, AF_VALIDATION,
+                             "Verify requires either a token_hash, or an email "
+                             "and a token");
         if (email_normalize(email, email_in, email_len) != UMS_OK || strlen(token) != OTP_LEN)
             return auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
     }
@@ -224,7 +218,8 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     if (rc == UMS_ENOTFOUND) {
         /* A wrong code was counted against the address: keep the count. */
         rc = db_commit(c->db);
-        return rc != UMS_OK ? rc : auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+        return rc != UMS_OK ? rc
+                            : auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
     }
     if (rc != UMS_OK)
         goto abort;
@@ -245,8 +240,9 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
         rc = db_exec(c->db, &res, STMT_USER_APPLY_EMAIL_CHANGE, 2, p);
         if (rc == UMS_ECONFLICT) {
             db_rollback(c->db);
-            return auth_fail(err, AF_EMAIL_EXISTS, "A user with this email address has already been "
-                                              "registered");
+            return auth_fail(err, AF_EMAIL_EXISTS,
+                             "A user with this email address has already been "
+                             "registered");
         }
         if (rc == UMS_OK && PQntuples(res) == 0)
             rc = auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
@@ -280,8 +276,9 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
         if (rc != UMS_OK)
             return rc;
         if (n > 0)
-            audit_write(c->db, uid, first ? "session.revoke_all_on_confirm"
-                                          : "session.revoke_all_on_recovery", uid, ci->ip, NULL);
+            audit_write(c->db, uid,
+                        first ? "session.revoke_all_on_confirm" : "session.revoke_all_on_recovery",
+                        uid, ci->ip, NULL);
     }
     return auth_session_for(c, uid, strcmp(kind, "recovery") == 0 ? "recovery" : "otp", ci, out);
 abort:
@@ -315,8 +312,9 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
         PQclear(res);
         db_rollback(c->db);
         err->retry_after = 60;
-        return auth_fail(err, AF_EMAIL_RATE, "For security purposes, you can only request this "
-                                             "once every 60 seconds");
+        return auth_fail(err, AF_EMAIL_RATE,
+                         "For security purposes, you can only request this "
+                         "once every 60 seconds");
     }
     if (rc == UMS_OK && strcmp(PQgetvalue(res, 0, 0), email) == 0) {
         /* Already this address: nothing to confirm. */
@@ -343,8 +341,8 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
         rc = auth_event_add(c, ev, &notice_id, &notice_text);
     }
     if (rc == UMS_OK)
-        rc = audit_write(c->db, p->user_id, "user.email_change_requested", p->user_id, ci->ip,
-                         NULL);
+        rc =
+            audit_write(c->db, p->user_id, "user.email_change_requested", p->user_id, ci->ip, NULL);
     rc = finish(c, rc, p->user_id, id, text);
     if (rc == UMS_OK)
         auth_event_publish(c, notice_id, notice_text);
@@ -353,10 +351,10 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
     return rc;
 }
 
-int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, const char *email_in,
-                        size_t email_len, const char *password, size_t password_len,
-                        const char *data_json, const char *new_email, size_t new_email_len,
-                        struct link_out *out, struct auth_err *err)
+int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type,
+                        const char *email_in, size_t email_len, const char *password,
+                        size_t password_len, const char *data_json, const char *new_email,
+                        size_t new_email_len, struct link_out *out, struct auth_err *err)
 {
     char email[EMAIL_MAX + 1], target[EMAIL_MAX + 1];
     const char *kind, *pe[1] = {email};
@@ -384,8 +382,9 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, 
         kind = "email_change";
         out->verification_type = "email_change";
     } else {
-        return auth_fail(err, AF_VALIDATION, "type must be signup, invite, magiclink, recovery, "
-                                        "email_change_current or email_change_new");
+        return auth_fail(err, AF_VALIDATION,
+                         "type must be signup, invite, magiclink, recovery, "
+                         "email_change_current or email_change_new");
     }
     snprintf(target, sizeof(target), "%s", email);
     if (strcmp(kind, "email_change") == 0 &&
@@ -428,10 +427,7 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, 
         rc = otp_create(c, out->user_id, kind, target, out->otp, out->token_hash);
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "admin.link_generated", out->user_id, NULL, NULL);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
+    rc = db_end(c->db, rc);
     if (rc == UMS_OK)
         auth_user_cache_drop(c, out->user_id);
     return rc;

@@ -20,8 +20,7 @@ int auth_resend(struct ums_ctx *c, const char *email, size_t email_len, const ch
  * retry_after) when it had its share ([limits] email_per_recipient_per_5min),
  * counted whether or not an account has it. Asked before recover and
  * resend, whose answers must not depend on the account. */
-int auth_mail_quota(struct ums_ctx *c, const char *email, size_t email_len,
-                    struct auth_err *err);
+int auth_mail_quota(struct ums_ctx *c, const char *email, size_t email_len, struct auth_err *err);
 
 /* POST /recover: sends a recovery code when the account exists, is active
  * and had none in the last minute. 0 whether or not it exists (an error

@@ -8,8 +8,8 @@
 struct req;
 
 /* Who may act on the user named by the {id} parameter. */
-#define TARGET_SELF (1u << 0)     /* the caller themself ("me" or their own id) */
-#define TARGET_ADMIN (1u << 1)    /* an admin or the service key */
+#define TARGET_SELF     (1u << 0) /* the caller themself ("me" or their own id) */
+#define TARGET_ADMIN    (1u << 1) /* an admin or the service key */
 #define TARGET_ANY_USER (1u << 2) /* any signed-in user (public data) */
 
 /* 1 for an admin user or the service key. */

@@ -73,8 +73,9 @@ void reply_auth_out(struct req *r, const struct auth_out *o)
     }
     buf_adds(&b, "{\"access_token\":");
     buf_add_json_strn(&b, o->access_token.p, o->access_token.len);
-    buf_printf(&b, ",\"token_type\":\"bearer\",\"expires_in\":%d,\"expires_at\":%ld,"
-                   "\"refresh_token\":\"%s\",\"user\":",
+    buf_printf(&b,
+               ",\"token_type\":\"bearer\",\"expires_in\":%d,\"expires_at\":%ld,"
+               "\"refresh_token\":\"%s\",\"user\":",
                o->expires_in, o->expires_at, o->refresh_token);
     if (buf_adds(&b, o->user_json) != 0 || buf_addc(&b, '}') != 0) {
         buf_free(&b);

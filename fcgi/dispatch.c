@@ -32,9 +32,9 @@ static int parse_body(struct req *r)
     if ((r->route->flags & R_FORM) && http_is_form(r->content_type))
         return 0; /* the handler reads the form from r->body */
     if (!http_is_json(r->content_type)) {
-        reply_error(r, HE_MEDIA, r->content_type == NULL
-                                     ? "The body needs Content-Type: application/json."
-                                     : "The body must be application/json (UTF-8).");
+        reply_error(r, HE_MEDIA,
+                    r->content_type == NULL ? "The body needs Content-Type: application/json."
+                                            : "The body must be application/json (UTF-8).");
         return -1;
     }
     rc = json_parse_strict(&r->json, r->body, r->body_len, JSON_DEPTH_MAX, &why);
@@ -61,8 +61,8 @@ void dispatch(struct req *r, const struct route *table, size_t n)
         reply_error(r, (enum http_err)(e - 1), NULL);
         return;
     }
-    res = router_match(table, n, r->arena, r->method, r->path, &rt, r->params, &r->nparams,
-                       &allowed);
+    res =
+        router_match(table, n, r->arena, r->method, r->path, &rt, r->params, &r->nparams, &allowed);
     if (res == ROUTER_NOT_FOUND) {
         reply_error(r, HE_NOT_FOUND, NULL);
         return;

@@ -62,8 +62,8 @@ enum http_err {
     HE_USER_NOT_FOUND_BEARER, /* 403: the sub claim names no user */
     HE_USER_LOCKED,
     HE_OTP_EXPIRED,
-    HE_UNPROCESSABLE, /* 422 validation_failed: too large or too deep */
-    HE_EMAIL_RATE,    /* 429 over_email_send_rate_limit */
+    HE_UNPROCESSABLE,  /* 422 validation_failed: too large or too deep */
+    HE_EMAIL_RATE,     /* 429 over_email_send_rate_limit */
     HE_REAUTH_NEEDED,  /* 400 reauthentication_needed */
     HE_REAUTH_INVALID, /* 400 reauthentication_not_valid */
     /* /api/v1 outcomes */
@@ -74,19 +74,19 @@ enum http_err {
 };
 
 #define ROUTE_PARAMS_MAX 4
-#define HEADER_MAX 8192    /* longest Authorization (or other) header value we read */
-#define QUERY_MAX 8192     /* longest query string */
-#define PATH_MAX_BYTES 2048
+#define HEADER_MAX       8192 /* longest Authorization (or other) header value we read */
+#define QUERY_MAX        8192 /* longest query string */
+#define PATH_MAX_BYTES   2048
 
 struct req;
 typedef void (*route_fn)(struct req *r);
 
 /* Route flags. */
-#define R_JSON (1u << 0)     /* the body, when present, is JSON (415 / 400 bad_json) */
-#define R_NEEDS_DB (1u << 1) /* 503 before the handler when PostgreSQL is unreachable */
-#define R_USER_JSON (1u << 2) /* the authentication also fetches the cached user object */
+#define R_JSON         (1u << 0) /* the body, when present, is JSON (415 / 400 bad_json) */
+#define R_NEEDS_DB     (1u << 1) /* 503 before the handler when PostgreSQL is unreachable */
+#define R_USER_JSON    (1u << 2) /* the authentication also fetches the cached user object */
 #define R_PROFILE_JSON (1u << 3) /* ... or the cached /api/v1 user with profile */
-#define R_FORM (1u << 4) /* a JSON route that also takes an HTML form (the body left raw) */
+#define R_FORM         (1u << 4) /* a JSON route that also takes an HTML form (the body left raw) */
 
 /* Who may call a route; checked by dispatch() after 413 and before the body. */
 enum route_auth {
@@ -100,10 +100,10 @@ struct route {
     unsigned methods;    /* enum http_method mask; GET implies HEAD */
     const char *pattern; /* "/api/v1/users/{id}": literal segments and {name} captures */
     route_fn fn;
-    int family;          /* enum http_family */
-    size_t body_max;     /* 0: the route takes no body */
+    int family;      /* enum http_family */
+    size_t body_max; /* 0: the route takes no body */
     unsigned flags;
-    int auth;            /* enum route_auth */
+    int auth; /* enum route_auth */
 };
 
 struct route_param {
@@ -116,7 +116,7 @@ struct route_param {
  * memory in unit tests). */
 struct req_io {
     const char *(*param)(void *h, const char *name);
-    int (*read)(void *h, char *buf, int n);   /* bytes read, 0 at end */
+    int (*read)(void *h, char *buf, int n); /* bytes read, 0 at end */
     int (*write)(void *h, const char *buf, int n);
     void *h;
 };
@@ -126,15 +126,15 @@ struct req {
     struct arena *arena;
     const struct req_io *io;
 
-    unsigned method;          /* 0 when the method is not one we know */
+    unsigned method; /* 0 when the method is not one we know */
     const char *method_name;
-    const char *path;         /* without the query */
-    const char *query;        /* raw, "" when absent */
+    const char *path;  /* without the query */
+    const char *query; /* raw, "" when absent */
     const char *content_type;
     const char *authorization;
     const char *request_id;
     const char *remote_addr;
-    int versioned;            /* X-Supabase-Api-Version >= 2024-01-01 */
+    int versioned; /* X-Supabase-Api-Version >= 2024-01-01 */
     long content_length;
 
     const struct route *route;

@@ -26,15 +26,15 @@
 #include "../util/ums.h"
 #include "worker.h"
 
-#define CHILDREN_MAX 512
-#define BACKOFF_MIN 0.1
-#define BACKOFF_MAX 30.0
-#define HEALTHY_AFTER 5.0 /* a worker that lived this long resets the back-off */
-#define LISTEN_WAIT 10.0  /* seconds to wait for a dead master's workers to leave */
+#define CHILDREN_MAX  512
+#define BACKOFF_MIN   0.1
+#define BACKOFF_MAX   30.0
+#define HEALTHY_AFTER 5.0  /* a worker that lived this long resets the back-off */
+#define LISTEN_WAIT   10.0 /* seconds to wait for a dead master's workers to leave */
 
 struct child {
     pid_t pid;
-    unsigned gen;   /* generation; older generations are retiring */
+    unsigned gen; /* generation; older generations are retiring */
     double started;
 };
 

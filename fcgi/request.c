@@ -16,8 +16,8 @@ static const struct {
     const char *name;
     unsigned bit;
 } methods[] = {
-    {"GET", M_GET},       {"HEAD", M_HEAD},     {"POST", M_POST},       {"PUT", M_PUT},
-    {"PATCH", M_PATCH},   {"DELETE", M_DELETE}, {"OPTIONS", M_OPTIONS},
+    {"GET", M_GET},     {"HEAD", M_HEAD},     {"POST", M_POST},       {"PUT", M_PUT},
+    {"PATCH", M_PATCH}, {"DELETE", M_DELETE}, {"OPTIONS", M_OPTIONS},
 };
 
 unsigned http_method_parse(const char *name)
@@ -251,8 +251,7 @@ int req_load(struct req *r)
             return HE_URI_TOO_LONG + 1;
         r->query = q + 1;
     }
-    if (http_content_length(r->io->param(r->io->h, "CONTENT_LENGTH"), &r->content_length) !=
-        UMS_OK)
+    if (http_content_length(r->io->param(r->io->h, "CONTENT_LENGTH"), &r->content_length) != UMS_OK)
         return HE_BAD_REQUEST + 1;
     return 0;
 }

@@ -44,14 +44,16 @@ static const struct {
                           "New password should be different from the old password."},
     [HE_REFRESH_NOT_FOUND] = {400, 0, "refresh_token_not_found",
                               "Invalid Refresh Token: Refresh Token Not Found"},
-    [HE_REFRESH_USED] = {400, 0, "refresh_token_already_used", "Invalid Refresh Token: Already Used"},
+    [HE_REFRESH_USED] = {400, 0, "refresh_token_already_used",
+                         "Invalid Refresh Token: Already Used"},
     [HE_SESSION_NOT_FOUND] = {400, 0, "session_not_found", "Session not found"},
     [HE_SESSION_NOT_FOUND_BEARER] = {403, 401, "session_not_found",
                                      "Session from session_id claim in JWT does not exist"},
     [HE_SESSION_EXPIRED] = {400, 0, "session_expired", "Session expired"},
     [HE_NOT_ADMIN] = {403, 0, "not_admin", "User not allowed"},
     [HE_USER_NOT_FOUND] = {404, 0, "user_not_found", "User not found"},
-    [HE_USER_NOT_FOUND_BEARER] = {403, 401, "user_not_found", "User from sub claim in JWT does not exist"},
+    [HE_USER_NOT_FOUND_BEARER] = {403, 401, "user_not_found",
+                                  "User from sub claim in JWT does not exist"},
     [HE_OTP_EXPIRED] = {403, 0, "otp_expired", "Token has expired or is invalid"},
     [HE_REAUTH_NEEDED] = {400, 0, "reauthentication_needed",
                           "This change needs the current password or a reauthentication code."},
@@ -63,31 +65,51 @@ static const struct {
     [HE_LAST_ADMIN] = {409, 0, "last_admin",
                        "This would leave no active admin; promote another admin first."},
     [HE_IMAGE] = {415, 0, "unsupported_image", "The body must be a PNG, JPEG or WebP image."},
-    [HE_USER_LOCKED] = {429, 0, "user_locked", "Too many failed sign-in attempts; try again later."},
+    [HE_USER_LOCKED] = {429, 0, "user_locked",
+                        "Too many failed sign-in attempts; try again later."},
 };
 
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 303: return "See Other";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 303:
+        return "See Other";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Status";
     }
 }
 
@@ -106,13 +128,20 @@ const char *http_err_code(enum http_err e)
 enum http_err http_err_from_rc(int rc)
 {
     switch (rc) {
-    case UMS_ENOTFOUND: return HE_NOT_FOUND;
-    case UMS_ECONFLICT: return HE_CONFLICT;
-    case UMS_EINVALID: return HE_VALIDATION;
-    case UMS_EDENIED: return HE_FORBIDDEN;
-    case UMS_EUNAVAILABLE: return HE_UNAVAILABLE;
-    case UMS_ETOOBIG: return HE_TOO_LARGE;
-    default: return HE_UNEXPECTED;
+    case UMS_ENOTFOUND:
+        return HE_NOT_FOUND;
+    case UMS_ECONFLICT:
+        return HE_CONFLICT;
+    case UMS_EINVALID:
+        return HE_VALIDATION;
+    case UMS_EDENIED:
+        return HE_FORBIDDEN;
+    case UMS_EUNAVAILABLE:
+        return HE_UNAVAILABLE;
+    case UMS_ETOOBIG:
+        return HE_TOO_LARGE;
+    default:
+        return HE_UNEXPECTED;
     }
 }
 
@@ -126,8 +155,9 @@ int http_error_body(struct buf *out, int family, int versioned, enum http_err e,
     if (msg == NULL)
         msg = errs[e].msg;
     if (family == FAM_AUTH && !versioned) {
-        rc = buf_printf(out, "{\"code\":%d,\"error_code\":\"%s\",\"msg\":",
-                        http_err_status(e, family), errs[e].code);
+        rc = buf_printf(out,
+                        "{\"code\":%d,\"error_code\":\"%s\",\"msg\":", http_err_status(e, family),
+                        errs[e].code);
         if (rc == 0)
             rc = buf_add_json_str(out, msg);
     } else {
@@ -155,8 +185,7 @@ int reply_header(struct req *r, const char *name, const char *value)
     return buf_printf(&r->headers, "%s: %s\r\n", name, value);
 }
 
-static void reply_body(struct req *r, int status, const char *type, const char *json,
-                       size_t len)
+static void reply_body(struct req *r, int status, const char *type, const char *json, size_t len)
 {
     struct buf *o = &r->body_out;
     char clen[32];
@@ -197,9 +226,10 @@ fail:
     log_error("response of %zu bytes does not fit the output buffer", len);
     r->status = 500;
     {
-        static const char minimal[] = "Status: 500 Internal Server Error\r\n"
-                                      "Content-Type: application/json; charset=utf-8\r\n\r\n"
-                                      "{\"code\":\"unexpected_failure\",\"message\":\"Something went wrong.\"}";
+        static const char minimal[] =
+            "Status: 500 Internal Server Error\r\n"
+            "Content-Type: application/json; charset=utf-8\r\n\r\n"
+            "{\"code\":\"unexpected_failure\",\"message\":\"Something went wrong.\"}";
         r->io->write(r->io->h, minimal, (int)sizeof(minimal) - 1);
     }
 }

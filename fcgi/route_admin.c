@@ -12,7 +12,7 @@
 #include "routes.h"
 
 #define PER_PAGE_DEFAULT 50
-#define PER_PAGE_MAX 1000
+#define PER_PAGE_MAX     1000
 
 /* A positive integer query parameter; "" (what auth-js sends) means the default. */
 static int query_num(struct req *r, const char *name, long def, long max, long *out)
@@ -45,8 +45,8 @@ void route_admin_list(struct req *r)
     struct buf b, link;
     int rc;
 
-    if (query_num(r, "page", 1, 1000000000L, &page) || query_num(r, "per_page", PER_PAGE_DEFAULT,
-                                                                  PER_PAGE_MAX, &per_page))
+    if (query_num(r, "page", 1, 1000000000L, &page) ||
+        query_num(r, "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX, &per_page))
         return;
     rc = admin_list(&r->app->ctx, page, (int)per_page, &json, &total);
     if (rc != UMS_OK) {
@@ -80,8 +80,8 @@ static int read_attrs(struct req *r, struct admin_attrs *a)
     memset(a, 0, sizeof(*a));
     a->email_confirm = -1;
     if (body_require_object(r) || body_str(r, "email", &a->email, &a->email_len) ||
-        body_str(r, "password", &a->password, &a->password_len) ||
-        body_str(r, "id", &a->id, &n) || body_str(r, "ban_duration", &a->ban_duration, &n) ||
+        body_str(r, "password", &a->password, &a->password_len) || body_str(r, "id", &a->id, &n) ||
+        body_str(r, "ban_duration", &a->ban_duration, &n) ||
         body_object(r, "user_metadata", &a->user_metadata_json) ||
         body_object(r, "app_metadata", &a->app_metadata_json))
         return -1;

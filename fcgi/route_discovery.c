@@ -25,9 +25,8 @@ void route_settings(struct req *r)
 
 void route_auth_health(struct req *r)
 {
-    static const char body[] =
-        "{\"version\":\"" PACKAGE_VERSION "\",\"name\":\"ums\","
-        "\"description\":\"ums speaks the GoTrue (Supabase Auth) API\"}";
+    static const char body[] = "{\"version\":\"" PACKAGE_VERSION "\",\"name\":\"ums\","
+                               "\"description\":\"ums speaks the GoTrue (Supabase Auth) API\"}";
 
     reply_json(r, 200, body, sizeof(body) - 1);
 }

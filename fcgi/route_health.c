@@ -27,10 +27,11 @@ void route_readyz(struct req *r)
         const char *msg = !pg && !redis ? "postgres and redis are unavailable"
                           : !pg         ? "postgres is unavailable"
                                         : "redis is unavailable";
-        buf_printf(&b,
-                   "{\"code\":\"service_unavailable\",\"message\":\"%s\",\"status\":\"unavailable\","
-                   "\"checks\":{\"postgres\":\"%s\",\"redis\":\"%s\"}}",
-                   msg, pg ? "ok" : "unavailable", redis ? "ok" : "unavailable");
+        buf_printf(
+            &b,
+            "{\"code\":\"service_unavailable\",\"message\":\"%s\",\"status\":\"unavailable\","
+            "\"checks\":{\"postgres\":\"%s\",\"redis\":\"%s\"}}",
+            msg, pg ? "ok" : "unavailable", redis ? "ok" : "unavailable");
         reply_header(r, "Retry-After", "5");
         reply_json(r, 503, b.p, b.len);
     }

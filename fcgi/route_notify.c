@@ -154,9 +154,8 @@ void route_devices_add(struct req *r)
     rc = notify_device_add(&r->app->ctx, id, token, tlen, platform, &json, &field);
     if (rc == UMS_EINVALID) {
         api_field_error(r, field, "invalid",
-                        strcmp(field, "token") == 0
-                            ? "token must be 1 to 4096 bytes of text"
-                            : "platform must be android, ios or web");
+                        strcmp(field, "token") == 0 ? "token must be 1 to 4096 bytes of text"
+                                                    : "platform must be android, ios or web");
         return;
     }
     if (rc == UMS_OK)

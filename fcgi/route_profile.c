@@ -94,8 +94,7 @@ void route_profile_patch(struct req *r)
             p.preferences_json = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
     }
     req_client(r, &ci);
-    rc = profile_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, &p, ci.ip,
-                       &field);
+    rc = profile_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, &p, ci.ip, &field);
     if (rc == UMS_EINVALID && field != NULL) {
         const char *msg = strcmp(field, "timezone") == 0
                               ? "timezone must be an IANA zone name such as Europe/Paris"

@@ -44,8 +44,8 @@ static void revoke(struct req *r, const char *sid)
         return;
     }
     req_client(r, &ci);
-    rc = users_revoke_sessions(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, sid,
-                               ci.ip, &count);
+    rc = users_revoke_sessions(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, sid, ci.ip,
+                               &count);
     if (rc != UMS_OK) {
         api_reply_rc(r, rc, NULL);
         return;

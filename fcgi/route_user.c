@@ -111,8 +111,9 @@ void route_logout(struct req *r)
         return;
     }
     if (rc == UMS_OK)
-        s = strcmp(scope, "local") == 0 ? SCOPE_LOCAL
-            : strcmp(scope, "others") == 0 ? SCOPE_OTHERS : SCOPE_GLOBAL;
+        s = strcmp(scope, "local") == 0    ? SCOPE_LOCAL
+            : strcmp(scope, "others") == 0 ? SCOPE_OTHERS
+                                           : SCOPE_GLOBAL;
     req_client(r, &ci);
     rc = auth_logout(&r->app->ctx, &r->who, s, &ci);
     if (rc != UMS_OK) {

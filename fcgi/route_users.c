@@ -184,8 +184,9 @@ void route_users_patch(struct req *r)
         member_str(r, "email", &p.email, &p.email_len) || member_str(r, "status", &p.status, &slen))
         return;
     if (!admin && (p.email != NULL || p.status != NULL)) {
-        reply_error(r, HE_FORBIDDEN, p.status != NULL ? "Only an admin changes the status"
-                                                      : "Change your email with PUT /auth/v1/user");
+        reply_error(r, HE_FORBIDDEN,
+                    p.status != NULL ? "Only an admin changes the status"
+                                     : "Change your email with PUT /auth/v1/user");
         return;
     }
     if (admin && p.status != NULL && !r->who.service && strcmp(id, r->who.user_id) == 0) {

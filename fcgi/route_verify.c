@@ -166,12 +166,23 @@ static void html_add(struct buf *b, const char *s)
 {
     for (; *s != '\0'; s++) {
         switch (*s) {
-        case '&': buf_adds(b, "&amp;"); break;
-        case '<': buf_adds(b, "&lt;"); break;
-        case '>': buf_adds(b, "&gt;"); break;
-        case '"': buf_adds(b, "&quot;"); break;
-        case '\'': buf_adds(b, "&#39;"); break;
-        default: buf_addc(b, *s);
+        case '&':
+            buf_adds(b, "&amp;");
+            break;
+        case '<':
+            buf_adds(b, "&lt;");
+            break;
+        case '>':
+            buf_adds(b, "&gt;");
+            break;
+        case '"':
+            buf_adds(b, "&quot;");
+            break;
+        case '\'':
+            buf_adds(b, "&#39;");
+            break;
+        default:
+            buf_addc(b, *s);
         }
     }
 }

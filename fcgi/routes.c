@@ -8,8 +8,8 @@
 #define AUTH_BODY (16 * 1024)
 /* Body cap of the JSON /api/v1 routes (a profile's preferences may be 16 KiB). */
 #define API_BODY (64 * 1024)
-#define API (FAM_API)
-#define RW (R_JSON | R_NEEDS_DB)
+#define API      (FAM_API)
+#define RW       (R_JSON | R_NEEDS_DB)
 
 const struct route ums_routes[] = {
     {M_GET, "/healthz", route_healthz, FAM_OPS, 0, 0, AUTH_NONE},
@@ -25,7 +25,8 @@ const struct route ums_routes[] = {
     /* auth-js's reauthenticate() sends GET; POST is taken too. */
     {M_GET | M_POST, "/auth/v1/reauthenticate", route_user_reauthenticate, FAM_AUTH, AUTH_BODY,
      R_JSON | R_NEEDS_DB, AUTH_USER},
-    {M_POST, "/auth/v1/recover", route_recover, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
+    {M_POST, "/auth/v1/recover", route_recover, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB,
+     AUTH_NONE},
     {M_POST, "/auth/v1/resend", route_resend, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
     {M_POST, "/auth/v1/verify", route_verify_post, FAM_AUTH, AUTH_BODY,
      R_JSON | R_FORM | R_NEEDS_DB, AUTH_NONE},

@@ -22,10 +22,10 @@
 #include "http.h"
 #include "worker.h"
 
-#define ARENA_BLOCK (16 * 1024)
-#define ARENA_MAX (80 * 1024 * 1024)
-#define OUT_KEEP (64 * 1024)  /* output buffer kept between requests */
-#define OUT_MAX (8 * 1024 * 1024)
+#define ARENA_BLOCK     (16 * 1024)
+#define ARENA_MAX       (80 * 1024 * 1024)
+#define OUT_KEEP        (64 * 1024) /* output buffer kept between requests */
+#define OUT_MAX         (8 * 1024 * 1024)
 #define IDLE_RELEASE_MS 1000
 
 static volatile sig_atomic_t stopping;

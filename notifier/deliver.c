@@ -61,9 +61,9 @@ struct job {
     const struct plan *plan;
     const char *uid; /* NULL: not a user event */
     char email[256];
-    char name[512]; /* 100 characters of UTF-8 */
-    char otp[16];   /* the mail's one-time code and link token, from */
-    char link[80];  /* outbox_secrets (never in the event); wiped after */
+    char name[512];                   /* 100 characters of UTF-8 */
+    char otp[16];                     /* the mail's one-time code and link token, from */
+    char link[80];                    /* outbox_secrets (never in the event); wiped after */
     int email_on, in_app_on, push_on; /* preferences (default on) */
     int has_device, user_gone;
     int open;         /* channels waiting for a retry: not done */
@@ -117,17 +117,15 @@ static const char *jor(struct json_object *o, const char *k, const char *dflt)
 }
 
 /* The state of (job, channel) and its attempts so far. */
-static int state_of(const struct batch *b, const struct job *j, const char *channel,
-                    int *attempts)
+static int state_of(const struct batch *b, const struct job *j, const char *channel, int *attempts)
 {
     *attempts = 0;
     for (int i = 0; b->states != NULL && i < PQntuples(b->states); i++) {
         const char *state;
-        if (strtoll(PQgetvalue(b->states, i, 0), NULL, 10) != j->id ||
-            strcmp(PQgetvalue(b->states, i, 1), channel) != 0)
+        if (db_ll(b->states, i, 0) != j->id || strcmp(PQgetvalue(b->states, i, 1), channel) != 0)
             continue;
         state = PQgetvalue(b->states, i, 2);
-        *attempts = (int)strtol(PQgetvalue(b->states, i, 3), NULL, 10);
+        *attempts = db_int(b->states, i, 3);
         if (strcmp(state, "sent") == 0)
             return S_SENT;
         if (strcmp(state, "failed") == 0)
@@ -164,8 +162,9 @@ static void record(struct batch *b, struct job *j, const char *channel, const ch
 /* Moves an event that exhausted its attempts to the dead-letter stream. */
 static void bury(struct notifier *n, const struct job *j, const char *channel, const char *why)
 {
-    const char *argv[11] = {"XADD", OUTBOX_DEAD_STREAM, "*", "outbox_id", j->entry->oid, "event",
-                            j->entry->event, "channel", channel, "error", why};
+    const char *argv[11] = {"XADD",  OUTBOX_DEAD_STREAM, "*",       "outbox_id", j->entry->oid,
+                            "event", j->entry->event,    "channel", channel,     "error",
+                            why};
     redisReply *r = NULL;
 
     if (kv_cmd(n->kv, &r, 11, argv, NULL) == UMS_OK)
@@ -207,8 +206,8 @@ static void outcome(struct batch *b, struct job *j, const char *channel, int att
         if (out != TX_PERMANENT)
             bury(n, j, channel, tr->error);
         else
-            log_warn("event %s (%s): %s failed for good: %s", j->entry->oid, j->plan->type,
-                     channel, tr->error);
+            log_warn("event %s (%s): %s failed for good: %s", j->entry->oid, j->plan->type, channel,
+                     tr->error);
         record(b, j, channel, "failed", tr->error, -1);
     } else {
         long ms = backoff_ms(n, attempts + 1, tr->retry_after);
@@ -514,8 +513,7 @@ static void push_job(struct batch *b, struct job *j, int attempts)
             continue; /* this device got it on an earlier attempt */
         memset(&dr, 0, sizeof(dr));
         out = strcmp(n->cfg->push.transport, "fcm") == 0
-                  ? tx_fcm_send(n->cfg, token, job_title(j, title, sizeof(title)), body, j->id,
-                                &dr)
+                  ? tx_fcm_send(n->cfg, token, job_title(j, title, sizeof(title)), body, j->id, &dr)
                   : push_file(n, j, token, body, &dr);
         if (out == TX_OK) {
             record(b, j, channel, "sent", NULL, -1);
@@ -567,9 +565,9 @@ static int load_targets(struct batch *b)
         r = json_object_new_object();
         json_object_object_add(r, "event_id", json_object_new_int64(b->jobs[i].id));
         json_object_object_add(r, "user_id", json_object_new_string(b->jobs[i].uid));
-        json_object_object_add(r, "kind", json_object_new_string(b->jobs[i].plan->kind != NULL
-                                                                     ? b->jobs[i].plan->kind
-                                                                     : ""));
+        json_object_object_add(
+            r, "kind",
+            json_object_new_string(b->jobs[i].plan->kind != NULL ? b->jobs[i].plan->kind : ""));
         json_object_array_add(rows, r);
         b->jobs[i].user_gone = 1; /* until a row says otherwise */
     }
@@ -578,7 +576,7 @@ static int load_targets(struct batch *b)
         rc = db_exec(b->n->db, &res, STMT_NOTIFY_TARGETS, 1, p);
     }
     for (int r = 0; rc == UMS_OK && res != NULL && r < PQntuples(res); r++) {
-        long long id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        long long id = db_ll(res, r, 0);
         for (size_t i = 0; i < b->njobs; i++) {
             struct job *j = &b->jobs[i];
             if (j->id != id || j->uid == NULL)
@@ -608,7 +606,7 @@ static void take_secrets(struct batch *b)
         struct job *j = &b->jobs[i];
         const char *otp = jget(j->ev, "otp"), *link = jget(j->ev, "token_hash");
         for (int r = 0; r < PQntuples(b->states); r++) {
-            if (strtoll(PQgetvalue(b->states, r, 0), NULL, 10) != j->id)
+            if (db_ll(b->states, r, 0) != j->id)
                 continue;
             if (!PQgetisnull(b->states, r, 5))
                 otp = PQgetvalue(b->states, r, 5);
@@ -630,7 +628,7 @@ static void drop_pruned(struct batch *b)
     for (size_t i = 0; i < b->njobs; i++) {
         int found = 0;
         for (int r = 0; r < PQntuples(b->states) && !found; r++)
-            found = strtoll(PQgetvalue(b->states, r, 0), NULL, 10) == b->jobs[i].id;
+            found = db_ll(b->states, r, 0) == b->jobs[i].id;
         if (found) {
             b->jobs[k++] = b->jobs[i];
             continue;

@@ -129,8 +129,8 @@ static void ensure_group(struct notifier *n)
 static int read_batch(struct notifier *n, const char *id, int block_ms)
 {
     char count[16], block[16];
-    const char *argv[10] = {"XREADGROUP", "GROUP", GROUP, n->consumer, "COUNT", count,
-                            "BLOCK", block, "STREAMS", OUTBOX_STREAM};
+    const char *argv[10] = {"XREADGROUP", "GROUP", GROUP, n->consumer, "COUNT",
+                            count,        "BLOCK", block, "STREAMS",   OUTBOX_STREAM};
     const char *full[11];
     redisReply *r = NULL;
     int seen = 0, rc;
@@ -141,8 +141,8 @@ static int read_batch(struct notifier *n, const char *id, int block_ms)
     full[10] = id;
     if (block_ms < 0) {
         /* no BLOCK */
-        const char *nb[8] = {"XREADGROUP", "GROUP", GROUP, n->consumer, "COUNT", count,
-                             "STREAMS", OUTBOX_STREAM};
+        const char *nb[8] = {"XREADGROUP", "GROUP", GROUP,     n->consumer,
+                             "COUNT",      count,   "STREAMS", OUTBOX_STREAM};
         const char *f2[9];
         memcpy(f2, nb, sizeof(nb));
         f2[8] = id;
@@ -176,8 +176,8 @@ static void drain_pending(struct notifier *n)
 static void claim(struct notifier *n)
 {
     char idle[16], count[16];
-    const char *argv[8] = {"XAUTOCLAIM", OUTBOX_STREAM, GROUP, n->consumer, idle, "0-0",
-                           "COUNT", count};
+    const char *argv[8] = {"XAUTOCLAIM", OUTBOX_STREAM, GROUP,   n->consumer,
+                           idle,         "0-0",         "COUNT", count};
     redisReply *r = NULL;
 
     snprintf(idle, sizeof(idle), "%d", n->cfg->notifier.claim_idle_ms);
@@ -206,8 +206,7 @@ static void republish(struct notifier *n)
         return;
     for (int i = 0; i < PQntuples(res); i++) {
         log_info("republishing outbox %s", PQgetvalue(res, i, 0));
-        outbox_publish(n->db, n->kv, strtoll(PQgetvalue(res, i, 0), NULL, 10),
-                       PQgetvalue(res, i, 1));
+        outbox_publish(n->db, n->kv, db_ll(res, i, 0), PQgetvalue(res, i, 1));
     }
     PQclear(res);
 }
@@ -315,8 +314,8 @@ int main(int argc, char **argv)
     sigaction(SIGPIPE, &sa, NULL);
     if (db_open(&n.db, n.cfg->database.url, n.cfg->database.password,
                 n.cfg->database.connect_timeout, n.cfg->database.statement_timeout_ms) != UMS_OK ||
-        kv_open(&n.kv, n.cfg->redis.host, n.cfg->redis.port, n.cfg->redis.password,
-                n.cfg->redis.db, 10000) != UMS_OK)
+        kv_open(&n.kv, n.cfg->redis.host, n.cfg->redis.port, n.cfg->redis.password, n.cfg->redis.db,
+                10000) != UMS_OK)
         goto out;
     log_info("ums-notifier started (%s, consumer %s)", once ? "once" : "daemon", n.consumer);
     ensure_group(&n);

@@ -80,7 +80,7 @@ static int add_address(struct buf *out, const char *field, const char *name, siz
         rc = buf_adds(out, " \"");
         for (size_t i = 0; rc == 0 && i < nlen; i++)
             rc = nm[i] == '"' || nm[i] == '\\' ? buf_printf(out, "\\%c", nm[i])
-                                                 : buf_addc(out, nm[i]);
+                                               : buf_addc(out, nm[i]);
         if (rc == 0)
             rc = buf_adds(out, "\"");
     } else if (rc == 0 && nlen > 0) {
@@ -143,8 +143,10 @@ static int add_part(struct buf *out, const char *boundary, const char *type, con
         if (line > longest)
             longest = line;
     }
-    buf_printf(out, "--%s\r\nContent-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: %s"
-                    "\r\n\r\n", boundary, type, longest > 998 ? "quoted-printable" : "8bit");
+    buf_printf(out,
+               "--%s\r\nContent-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: %s"
+               "\r\n\r\n",
+               boundary, type, longest > 998 ? "quoted-printable" : "8bit");
     if (longest > 998)
         add_qp(out, body);
     else

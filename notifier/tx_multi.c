@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setup,
-                  tx_done_fn done, void *ud)
+void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setup, tx_done_fn done,
+                  void *ud)
 {
     long slot_of[TX_PARALLEL_MAX];
     int busy[TX_PARALLEL_MAX] = {0};

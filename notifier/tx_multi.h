@@ -25,8 +25,8 @@ typedef void (*tx_done_fn)(CURL *easy, size_t i, CURLcode cc, void *ud);
 /* Runs n transfers, at most `parallel` (1-64) at once. Returns when each
  * one has ended; a transfer that could not be started ends with
  * CURLE_FAILED_INIT. */
-void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setup,
-                  tx_done_fn done, void *ud);
+void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setup, tx_done_fn done,
+                  void *ud);
 
 void tx_pool_free(struct tx_pool *pool);
 

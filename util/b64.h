@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* Encoded length for n bytes (no padding, no NUL). */
-#define B64URL_LEN(n) (((n) * 4 + 2) / 3)
+#define B64URL_LEN(n) (((n)*4 + 2) / 3)
 
 /* Writes B64URL_LEN(n) characters and a NUL to out. */
 void b64url_encode(char *out, const unsigned char *in, size_t n);

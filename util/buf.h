@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct buf {
-    char *p;    /* always NUL-terminated once anything was added */
+    char *p; /* always NUL-terminated once anything was added */
     size_t len;
     size_t cap;
     size_t max; /* the buffer never holds more than max bytes */

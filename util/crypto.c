@@ -31,13 +31,12 @@ void sha256_hex(char out[65], const void *data, size_t len)
     hex_encode(out, md, 32);
 }
 
-int hmac_sha256(unsigned char out[32], const void *key, size_t keylen, const void *data,
-                size_t len)
+int hmac_sha256(unsigned char out[32], const void *key, size_t keylen, const void *data, size_t len)
 {
     unsigned int n = 0;
 
     return HMAC(EVP_sha256(), key, (int)keylen, data, len, out, &n) != NULL && n == 32 ? UMS_OK
-                                                                                     : UMS_ERR;
+                                                                                       : UMS_ERR;
 }
 
 int random_bytes(void *out, size_t n)

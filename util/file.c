@@ -57,8 +57,11 @@ int file_read(const char *path, size_t max, char **out, size_t *len)
 const char *file_why(int err)
 {
     switch (err) {
-    case EISDIR: return "not a regular file";
-    case EFBIG: return "too large";
-    default: return strerror(err);
+    case EISDIR:
+        return "not a regular file";
+    case EFBIG:
+        return "too large";
+    default:
+        return strerror(err);
     }
 }

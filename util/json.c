@@ -57,7 +57,14 @@ static int string(struct scan *s)
         if (s->end - s->p < 2)
             break;
         switch (s->p[1]) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
             s->p += 2;
             break;
         case 'u':

@@ -16,7 +16,7 @@
 #include "utf8.h"
 
 #define LINE_MAX_BYTES 8192
-#define MSG_CUT_BYTES 1024 /* escaped at most 6 times over: fits a line */
+#define MSG_CUT_BYTES  1024 /* escaped at most 6 times over: fits a line */
 
 static int log_fd = 2;
 static int log_min = LL_INFO;
@@ -24,7 +24,6 @@ static char *log_path;
 static const char *cur_request_id;
 /* One line buffer per process, kept between lines: no allocation per line. */
 static struct buf line_buf = {NULL, 0, 0, LINE_MAX_BYTES};
-
 
 static const char *const level_names[LL__MAX] = {"debug", "info", "warn", "error"};
 
@@ -97,14 +96,13 @@ static void line_start(struct buf *b, int level)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    buf_printf(b, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"pid\":%ld", when,
-               ts.tv_nsec / 1000000, level_names[level], (long)getpid());
+    buf_printf(b, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"pid\":%ld", when, ts.tv_nsec / 1000000,
+               level_names[level], (long)getpid());
     if (cur_request_id != NULL) {
         buf_adds(b, ",\"request_id\":");
         buf_add_json_str(b, cur_request_id);
     }
 }
-
 
 static struct buf *line_get(void)
 {

@@ -23,8 +23,8 @@ void log_set_request_id(const char *request_id);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(LL_DEBUG, __VA_ARGS__)
-#define log_info(...) log_msg(LL_INFO, __VA_ARGS__)
-#define log_warn(...) log_msg(LL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LL_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LL_ERROR, __VA_ARGS__)
 
 /* The line written for each finished request. */

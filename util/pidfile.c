@@ -46,8 +46,7 @@ static int proc_state(long pid)
     f = fopen(path, "r");
     if (f == NULL)
         return -1;
-    if (fgets(line, sizeof(line), f) != NULL && (p = strrchr(line, ')')) != NULL &&
-        p[1] == ' ') {
+    if (fgets(line, sizeof(line), f) != NULL && (p = strrchr(line, ')')) != NULL && p[1] == ' ') {
         /* state ppid pgrp session tty_nr tpgid flags */
         state = p[2] == 'Z' || p[2] == 'X' || p[2] == 'x' ? -1 : 0;
         if (state == 0 && sscanf(p + 3, " %*d %*d %*d %*d %*d %lu", &flags) == 1 &&

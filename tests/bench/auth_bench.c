@@ -85,7 +85,8 @@ static void *worker(void *arg)
     double end;
 
     buf_init(&out, 1 << 20);
-    snprintf(email, sizeof(email), "bench-%ld-%d-%d@example.com", (long)time(NULL), getpid(), j->id);
+    snprintf(email, sizeof(email), "bench-%ld-%d-%d@example.com", (long)time(NULL), getpid(),
+             j->id);
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"bench passphrase 1\"}", email);
     if (post(c, "/auth/v1/signup", body, &out) != 200 ||
         field(out.p, "refresh_token", token, sizeof(token)) != 0) {
@@ -192,14 +193,17 @@ static int argon2_mode(int procs)
 
 int main(int argc, char **argv)
 {
+    int n;
+
     if (argc != 4) {
         fprintf(stderr, "usage: auth_bench argon2|login|refresh SECONDS N\n");
         return 2;
     }
-    secs = atof(argv[2]);
+    secs = strtod(argv[2], NULL);
     if (secs <= 0 || secs > 600)
         return 2;
+    n = (int)strtol(argv[3], NULL, 10);
     if (strcmp(argv[1], "argon2") == 0)
-        return argon2_mode(atoi(argv[3]) > 0 && atoi(argv[3]) <= 64 ? atoi(argv[3]) : 1);
-    return http_mode(argv[1], atoi(argv[3]));
+        return argon2_mode(n > 0 && n <= 64 ? n : 1);
+    return http_mode(argv[1], n);
 }

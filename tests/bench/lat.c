@@ -87,15 +87,13 @@ int main(int argc, char **argv)
             char one[4096];
             if (strncmp(path, "POST ", 5) == 0) {
                 const char *sp = strchr(path + 5, ' ');
-                snprintf(one, sizeof(one), "%.*s", sp != NULL ? (int)(sp - path - 5) : 0,
-                         path + 5);
+                snprintf(one, sizeof(one), "%.*s", sp != NULL ? (int)(sp - path - 5) : 0, path + 5);
                 body = sp != NULL ? sp + 1 : "";
                 path = one;
             }
             if (sources != NULL) {
                 char src[64];
-                snprintf(src, sizeof(src), "%s.%ld.%ld", sources, 1 + (k / 250) % 250,
-                         1 + k % 250);
+                snprintf(src, sizeof(src), "%s.%ld.%ld", sources, 1 + (k / 250) % 250, 1 + k % 250);
                 curl_easy_setopt(c, CURLOPT_INTERFACE, src);
             }
             curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

@@ -31,7 +31,7 @@ void new_email(char *out, size_t n, const char *tag)
 }
 
 int post(const char *path, const char *body, const char *bearer, const char *src,
-                struct http_resp *r)
+         struct http_resp *r)
 {
     char auth[9000];
     const char *h[4] = {"Content-Type: application/json", NULL, NULL, NULL};
@@ -43,7 +43,7 @@ int post(const char *path, const char *body, const char *bearer, const char *src
 }
 
 int req_bearer(const char *method, const char *path, const char *body, const char *bearer,
-                      struct http_resp *r)
+               struct http_resp *r)
 {
     char auth[9000];
     const char *h[3] = {"Content-Type: application/json", auth, NULL};
@@ -66,7 +66,6 @@ const char *src_for(int n)
     return b;
 }
 
-
 int take_session(const struct http_resp *r, struct session *s)
 {
     struct json_object *o = jparse(r), *u;
@@ -83,8 +82,8 @@ int take_session(const struct http_resp *r, struct session *s)
 
 /* POSTs body to path from src; on 200 takes the session into s (if asked);
  * keeps the response in *keep (if asked, caller frees). Returns the status. */
-long post_for_session(const char *path, const char *body, const char *src,
-                             struct session *s, struct http_resp *keep)
+long post_for_session(const char *path, const char *body, const char *src, struct session *s,
+                      struct http_resp *keep)
 {
     struct http_resp r;
     long st;
@@ -117,7 +116,7 @@ int signup(const char *email, const char *pw, struct session *s)
 }
 
 long login(const char *email, const char *pw, const char *src, struct session *s,
-                  struct http_resp *keep)
+           struct http_resp *keep)
 {
     char body[1024];
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, pw);
@@ -156,7 +155,7 @@ long get_user(const char *bearer)
 }
 
 long admin_req(const char *method, const char *path, const char *body, const char *bearer,
-                      struct http_resp *keep)
+               struct http_resp *keep)
 {
     struct http_resp r;
     long st;
@@ -205,14 +204,14 @@ int maildir_count(const char *to, const char *event)
              "grep -l -F '<%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
              " xargs -0 -r grep -l -F 'X-Ums-Event: %s' | wc -l",
              to, event);
-    return sh_out(cmd, out, sizeof(out)) == 0 ? atoi(out) : -1;
+    return sh_out(cmd, out, sizeof(out)) == 0 ? (int)strtol(out, NULL, 10) : -1;
 }
 
 int sql_run(const char *sql)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\" >/dev/null",
-             sql);
+    snprintf(cmd, sizeof(cmd),
+             "psql -X -q -v ON_ERROR_STOP=1 \"$DATABASE_URL\" -c \"%s\" >/dev/null", sql);
     return sh(cmd);
 }
 
@@ -239,8 +238,8 @@ void email_delivery(const char *to, char st[16], long *attempts)
         st[0] = '\0';
 }
 
-void wait_email_delivery(const char *to, const char *want, long min_attempts, int secs,
-                         char st[16], long *attempts)
+void wait_email_delivery(const char *to, const char *want, long min_attempts, int secs, char st[16],
+                         long *attempts)
 {
     for (int i = 0; i == 0 || i < secs * 10; i++) {
         email_delivery(to, st, attempts);

@@ -60,8 +60,8 @@ long sql_long(const char *sql);
 void email_delivery(const char *to, char st[16], long *attempts);
 /* Polls email_delivery until the state is `want` (or, want NULL, until
  * attempts >= min_attempts), for at most secs (at least one look). */
-void wait_email_delivery(const char *to, const char *want, long min_attempts, int secs,
-                         char st[16], long *attempts);
+void wait_email_delivery(const char *to, const char *want, long min_attempts, int secs, char st[16],
+                         long *attempts);
 void export_port(const char *name, int offset);
 
 #endif

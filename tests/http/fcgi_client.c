@@ -15,8 +15,8 @@ enum { BEGIN = 1, END = 3, PARAMS = 4, STDIN = 5, STDOUT = 6 };
 
 static int record(struct buf *b, int type, const void *data, size_t len)
 {
-    unsigned char h[8] = {1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8),
-                          (unsigned char)len, 0, 0};
+    unsigned char h[8] = {
+        1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8), (unsigned char)len, 0, 0};
 
     return buf_add(b, h, 8) || buf_add(b, data, len);
 }
@@ -138,6 +138,6 @@ done:
 int fcgi_status(const char *resp)
 {
     if (resp != NULL && strncmp(resp, "Status: ", 8) == 0)
-        return atoi(resp + 8);
+        return (int)strtol(resp + 8, NULL, 10);
     return 200;
 }

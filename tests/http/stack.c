@@ -223,7 +223,7 @@ static int scan(int (*fn)(pid_t, const char *, pid_t, void *), void *ud)
         pid_t ppid;
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
-        pid_t pid = (pid_t)atol(e->d_name);
+        pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
         if (proc_stat(pid, comm, sizeof(comm), &ppid) == 0)
             n += fn(pid, comm, ppid, ud);
     }

@@ -24,18 +24,16 @@
 #include "fcgi_client.h"
 #include "stack.h"
 
-
-
 /* Checks an /auth/v1 legacy-format error. */
-#define ASSERT_AUTH_ERROR(resp, status_, code_)                                                \
-    do {                                                                                       \
-        struct json_object *o_ = jparse(&(resp));                                              \
-        int ok_ = (resp).status == (status_) && jstr(o_, "error_code") != NULL &&              \
-                  strcmp(jstr(o_, "error_code"), (code_)) == 0 && jstr(o_, "msg") != NULL;     \
-        json_object_put(o_);                                                                   \
-        if (!ok_)                                                                              \
-            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,       \
-                        (resp).body);                                                          \
+#define ASSERT_AUTH_ERROR(resp, status_, code_)                                                    \
+    do {                                                                                           \
+        struct json_object *o_ = jparse(&(resp));                                                  \
+        int ok_ = (resp).status == (status_) && jstr(o_, "error_code") != NULL &&                  \
+                  strcmp(jstr(o_, "error_code"), (code_)) == 0 && jstr(o_, "msg") != NULL;         \
+        json_object_put(o_);                                                                       \
+        if (!ok_)                                                                                  \
+            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,           \
+                        (resp).body);                                                              \
     } while (0)
 
 CTEST(signup, returns_a_session_and_user)
@@ -180,11 +178,12 @@ CTEST(signup, smuggled_fields_are_ignored)
     struct http_resp r;
     struct json_object *o, *u, *am;
     new_email(email, sizeof(email), "smuggle");
-    snprintf(body, sizeof(body),
-             "{\"email\":\"%s\",\"password\":\"correct horse battery\",\"role\":\"admin\","
-             "\"app_metadata\":{\"role\":\"admin\"},\"id\":\"00000000-0000-4000-8000-000000000000\","
-             "\"email_confirmed_at\":\"2020-01-01T00:00:00Z\"}",
-             email);
+    snprintf(
+        body, sizeof(body),
+        "{\"email\":\"%s\",\"password\":\"correct horse battery\",\"role\":\"admin\","
+        "\"app_metadata\":{\"role\":\"admin\"},\"id\":\"00000000-0000-4000-8000-000000000000\","
+        "\"email_confirmed_at\":\"2020-01-01T00:00:00Z\"}",
+        email);
     ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(7), &r), 0);
     ASSERT_EQ(r.status, 200);
     o = jparse(&r);
@@ -254,7 +253,7 @@ CTEST(login, lockout_after_five_failures)
     ASSERT_EQ(login(email, "correct horse battery", src_for(11), NULL, &r), 429);
     ASSERT_AUTH_ERROR(r, 429, "user_locked");
     ASSERT_EQ(resp_header(&r, "Retry-After", ra, sizeof(ra)), 0);
-    ASSERT_TRUE(atoi(ra) > 800 && atoi(ra) <= 900);
+    ASSERT_TRUE((int)strtol(ra, NULL, 10) > 800 && (int)strtol(ra, NULL, 10) <= 900);
     http_resp_free(&r);
     /* Unknown addresses lock the same way, so locks reveal nothing. */
     new_email(email, sizeof(email), "ghost");
@@ -534,9 +533,17 @@ CTEST(limits, per_ip_bucket_in_ums)
         snprintf(body, sizeof(body), "{\"email\":\"rl-%u-%d@example.com\",\"password\":\"x\"}", r,
                  i);
         snprintf(clen, sizeof(clen), "%zu", strlen(body));
-        const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI",
-                           "/auth/v1/token?grant_type=password", "REMOTE_ADDR", ip,
-                           "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", clen, NULL};
+        const char *p[] = {"REQUEST_METHOD",
+                           "POST",
+                           "REQUEST_URI",
+                           "/auth/v1/token?grant_type=password",
+                           "REMOTE_ADDR",
+                           ip,
+                           "CONTENT_TYPE",
+                           "application/json",
+                           "CONTENT_LENGTH",
+                           clen,
+                           NULL};
         ASSERT_EQ(fcgi_request(env_need("UMS_FCGI_SOCKET"), p, body, strlen(body), &out), 0);
         int st = fcgi_status(out);
         if (st == 429) {
@@ -598,7 +605,6 @@ CTEST(degraded, redis_down_keeps_signup_login_and_lockout)
     ASSERT_EQ(locked, 429);
 }
 
-
 CTEST(admin, who_may_call)
 {
     char email[128];
@@ -639,7 +645,7 @@ CTEST(admin, list_pagination)
     ASSERT_STR_EQ(jstr(o, "aud"), "authenticated");
     json_object_put(o);
     ASSERT_EQ(resp_header(&r, "X-Total-Count", v, sizeof(v)), 0);
-    long total = atol(v);
+    long total = strtol(v, NULL, 10);
     ASSERT_TRUE(total >= 2);
     ASSERT_EQ(resp_header(&r, "Link", v, sizeof(v)), 0);
     ASSERT_STR_CONTAINS(v, "</admin/users?page=2&per_page=2>; rel=\"next\"");
@@ -647,8 +653,13 @@ CTEST(admin, list_pagination)
     http_resp_free(&r);
     /* Empty parameters (what auth-js sends) mean the defaults. */
     ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users?page=&per_page=", NULL, key, NULL), 200);
-    static const char *const bad[] = {"page=0", "page=-1", "page=abc", "per_page=0",
-                                      "per_page=1001", "per_page=1e9", "page=1%27%20OR%201=1"};
+    static const char *const bad[] = {"page=0",
+                                      "page=-1",
+                                      "page=abc",
+                                      "per_page=0",
+                                      "per_page=1001",
+                                      "per_page=1e9",
+                                      "page=1%27%20OR%201=1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char path[128];
         snprintf(path, sizeof(path), "/auth/v1/admin/users?%s", bad[i]);
@@ -791,8 +802,8 @@ static long verify_otp(const char *type, const char *email, const char *otp, str
                        struct http_resp *keep)
 {
     char body[512];
-    snprintf(body, sizeof(body), "{\"type\":\"%s\",\"email\":\"%s\",\"token\":\"%s\"}", type,
-             email, otp);
+    snprintf(body, sizeof(body), "{\"type\":\"%s\",\"email\":\"%s\",\"token\":\"%s\"}", type, email,
+             otp);
     return post_for_session("/auth/v1/verify", body, src_for(30), s, keep);
 }
 
@@ -811,8 +822,10 @@ static int form_value(const char *page, const char *name, char *out, size_t n)
     if (e == NULL)
         return -1;
     while (v < e && k + 1 < n) {
-        static const struct { const char *ent; char c; } ents[] = {
-            {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
+        static const struct {
+            const char *ent;
+            char c;
+        } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&#39;", '\''}};
         int hit = 0;
         for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !hit; i++)
             if (strncmp(v, ents[i].ent, strlen(ents[i].ent)) == 0) {
@@ -837,7 +850,8 @@ static long post_verify_form(const char *page, const char *const *extra, char *l
     struct http_resp r;
     long st;
     struct buf b;
-    if (form_value(page, "token", token, sizeof(token)) || form_value(page, "type", type, sizeof(type)) ||
+    if (form_value(page, "token", token, sizeof(token)) ||
+        form_value(page, "type", type, sizeof(type)) ||
         form_value(page, "redirect_to", target, sizeof(target)))
         return -1;
     buf_init(&b, sizeof(body));
@@ -889,8 +903,10 @@ CTEST(email, welcome_mail_and_confirmation_link)
     ASSERT_EQ(wait_mail(email, "user.registered", otp, th, NULL, 0), 0);
     ASSERT_EQ(strlen(otp), 6);
     ASSERT_EQ(strlen(th), 56);
-    snprintf(path, sizeof(path), "/auth/v1/verify?token=%s&type=signup&redirect_to="
-                                 "https%%3A%%2F%%2Fevil.example%%2Fsteal", th);
+    snprintf(path, sizeof(path),
+             "/auth/v1/verify?token=%s&type=signup&redirect_to="
+             "https%%3A%%2F%%2Fevil.example%%2Fsteal",
+             th);
     /* Opening the link (a mail scanner, a preview) is a page and uses nothing up. */
     for (int i = 0; i < 2; i++) {
         ASSERT_EQ(http_get(path, &r), 0);
@@ -927,8 +943,10 @@ CTEST(email, welcome_mail_and_confirmation_link)
     ASSERT_EQ(follow_link(path, loc, sizeof(loc)), 303);
     ASSERT_STR_CONTAINS(loc, "http://localhost:3000?error=access_denied&error_code=otp_expired");
     /* An allowed redirect (same host as site_url, another path). */
-    snprintf(path, sizeof(path), "/auth/v1/verify?token=%s&type=signup&redirect_to="
-                                 "http%%3A%%2F%%2Flocalhost%%3A3000%%2Fwelcome", th);
+    snprintf(path, sizeof(path),
+             "/auth/v1/verify?token=%s&type=signup&redirect_to="
+             "http%%3A%%2F%%2Flocalhost%%3A3000%%2Fwelcome",
+             th);
     ASSERT_EQ(follow_link(path, loc, sizeof(loc)), 303);
     ASSERT_TRUE(strncmp(loc, "http://localhost:3000/welcome?error=", 36) == 0);
 }
@@ -1004,19 +1022,20 @@ CTEST(email, recovery_by_otp)
     snprintf(cmd, sizeof(cmd), "cat \"$UMS_STACK\"/redis/appendonlydir/* | grep -c -a '%s' || true",
              th);
     ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
-    ASSERT_EQ(atoi(out), 0);
-    snprintf(cmd, sizeof(cmd),
-             "for i in $(seq 50); do n=$(psql -X -A -t \"$DATABASE_URL\" -c \"SELECT count(*) FROM "
-             "outbox_secrets s JOIN outbox o ON o.id = s.event_id WHERE o.event->>'email' = '%s'\");"
-             " [ \"$n\" = 0 ] && exit 0; sleep 0.1; done; exit 1",
-             email);
+    ASSERT_EQ((int)strtol(out, NULL, 10), 0);
+    snprintf(
+        cmd, sizeof(cmd),
+        "for i in $(seq 50); do n=$(psql -X -A -t \"$DATABASE_URL\" -c \"SELECT count(*) FROM "
+        "outbox_secrets s JOIN outbox o ON o.id = s.event_id WHERE o.event->>'email' = '%s'\");"
+        " [ \"$n\" = 0 ] && exit 0; sleep 0.1; done; exit 1",
+        email);
     ASSERT_EQ(sh(cmd), 0);
     ASSERT_EQ(verify_otp("recovery", "000000@example.com", otp, NULL, NULL), 403);
     ASSERT_EQ(verify_otp("signup", email, otp, NULL, NULL), 403); /* wrong type */
     ASSERT_EQ(verify_otp("recovery", email, otp, &s, NULL), 200);
-    ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"password\":\"my new passphrase\"}", s.access,
-                         &r),
-              0);
+    ASSERT_EQ(
+        req_bearer("PUT", "/auth/v1/user", "{\"password\":\"my new passphrase\"}", s.access, &r),
+        0);
     ASSERT_EQ(r.status, 200);
     http_resp_free(&r);
     ASSERT_EQ(login(email, "my new passphrase", src_for(31), NULL, NULL), 200);
@@ -1151,9 +1170,9 @@ CTEST(prehijack, the_owners_first_confirmation_ends_the_squatters_sessions)
      * confirmed address leaves the other sessions alone. */
     ASSERT_EQ(login(email, "the squatter's pw", src_for(48), &later, NULL), 200);
     snprintf(body, sizeof(body), "{\"type\":\"magiclink\",\"email\":\"%s\"}", email);
-    ASSERT_EQ(admin_req("POST", "/auth/v1/admin/generate_link", body,
-                        env_need("UMS_SERVICE_KEY"), &r),
-              200);
+    ASSERT_EQ(
+        admin_req("POST", "/auth/v1/admin/generate_link", body, env_need("UMS_SERVICE_KEY"), &r),
+        200);
     {
         struct json_object *o = jparse(&r);
         const char *code = jstr(o, "email_otp");
@@ -1176,7 +1195,7 @@ CTEST(prehijack, the_welcome_mail_tells_the_owner_how_to_take_over)
              "grep -l '%s' \"$UMS_MAILDIR\"/new/* | xargs grep -c 'Forgot password' | head -1",
              email);
     ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
-    ASSERT_TRUE(atoi(out) >= 2); /* text and HTML parts */
+    ASSERT_TRUE((int)strtol(out, NULL, 10) >= 2); /* text and HTML parts */
 }
 
 CTEST(prehijack, a_recovery_ends_every_other_session_and_refresh_token)
@@ -1242,9 +1261,9 @@ CTEST(email, a_suspended_account_gets_no_mail_and_no_session_from_a_code)
     ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
     ASSERT_EQ(recovery_mail(email, otp, th), 0); /* a code from before */
     snprintf(path, sizeof(path), "/api/v1/users/%s", s.user_id);
-    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"suspended\"}", env_need("UMS_SERVICE_KEY"),
-                        NULL),
-              200);
+    ASSERT_EQ(
+        admin_req("PATCH", path, "{\"status\":\"suspended\"}", env_need("UMS_SERVICE_KEY"), NULL),
+        200);
     /* The code of before opens no session... */
     ASSERT_EQ(verify_otp("recovery", email, otp, NULL, &r), 400);
     ASSERT_AUTH_ERROR(r, 400, "user_banned");
@@ -1261,8 +1280,9 @@ CTEST(email, a_suspended_account_gets_no_mail_and_no_session_from_a_code)
     sleep_ms(1500);
     ASSERT_EQ(maildir_count(email, "user.recovery_requested"), 1);
     /* Active again: the old code works (it was not used up). */
-    ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"active\"}", env_need("UMS_SERVICE_KEY"), NULL),
-              200);
+    ASSERT_EQ(
+        admin_req("PATCH", path, "{\"status\":\"active\"}", env_need("UMS_SERVICE_KEY"), NULL),
+        200);
     ASSERT_EQ(verify_otp("recovery", email, otp, NULL, NULL), 200);
 }
 
@@ -1273,8 +1293,9 @@ static int socket_post(const char *sock, const char *ip, const char *uri, const 
                        char **resp_body)
 {
     char clen[24], *out = NULL;
-    const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", uri, "REMOTE_ADDR", ip,
-                       "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", clen, NULL};
+    const char *p[] = {
+        "REQUEST_METHOD",   "POST",           "REQUEST_URI", uri, "REMOTE_ADDR", ip, "CONTENT_TYPE",
+        "application/json", "CONTENT_LENGTH", clen,          NULL};
     int st;
     snprintf(clen, sizeof(clen), "%zu", strlen(body));
     if (fcgi_request(sock, p, body, strlen(body), &out) != 0)
@@ -1437,8 +1458,9 @@ CTEST(limits, credential_buckets_stay_shut_on_a_redis_error_reply)
              email);
     ASSERT_EQ(redis_cli("CONFIG SET maxmemory 1"), 0);
     token = post_from("/auth/v1/token?grant_type=password", login_body);
-    verify = post_from("/auth/v1/verify",
-                       "{\"type\":\"recovery\",\"email\":\"oom@example.com\",\"token\":\"123456\"}");
+    verify =
+        post_from("/auth/v1/verify",
+                  "{\"type\":\"recovery\",\"email\":\"oom@example.com\",\"token\":\"123456\"}");
     recover = post_from("/auth/v1/recover", "{\"email\":\"oom@example.com\"}");
     ASSERT_EQ(redis_cli("CONFIG SET maxmemory 256mb"), 0); /* before any assert */
     ASSERT_EQ(token, 503);
@@ -1528,7 +1550,8 @@ CTEST(revocation, a_demotion_is_not_undone_by_a_racing_check)
     ASSERT_EQ(admin_req("GET", "/api/v1/users?limit=1", NULL, a.access, NULL), 200);
     ASSERT_EQ(sid_of(a.access, sid), 0);
     snprintf(path, sizeof(path), "/api/v1/users/%s/role", a.user_id);
-    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"user\"}", env_need("UMS_SERVICE_KEY"), NULL), 200);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"user\"}", env_need("UMS_SERVICE_KEY"), NULL),
+              200);
     snprintf(val, sizeof(val), "SET ums:sess:%s '%s admin' EX 900 NX", sid, a.user_id);
     ASSERT_EQ(redis_out(val, out, sizeof(out)), 0);
     ASSERT_TRUE(strcmp(out, "OK") != 0); /* the racing write lost */
@@ -1550,7 +1573,7 @@ CTEST(revocation, the_cache_never_outlives_the_session)
     ASSERT_EQ(get_user(s.access), 200); /* read from PostgreSQL, cached */
     snprintf(args, sizeof(args), "TTL ums:sess:%s", sid);
     ASSERT_EQ(redis_out(args, ttl, sizeof(ttl)), 0);
-    ASSERT_TRUE(atoi(ttl) >= 1 && atoi(ttl) <= 3);
+    ASSERT_TRUE((int)strtol(ttl, NULL, 10) >= 1 && (int)strtol(ttl, NULL, 10) <= 3);
 }
 
 /* Makes the session of s look as if it signed in 11 minutes ago. */
@@ -1575,15 +1598,15 @@ CTEST(reauth, an_old_session_needs_the_password_or_a_code_to_change_credentials)
     new_email(to, sizeof(to), "reauth-to");
     ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
     /* Fresh from its sign-in: no questions (what auth-js's flows expect). */
-    ASSERT_EQ(admin_req("PUT", "/auth/v1/user", "{\"password\":\"a second passphrase\"}", s.access,
-                        NULL),
-              200);
+    ASSERT_EQ(
+        admin_req("PUT", "/auth/v1/user", "{\"password\":\"a second passphrase\"}", s.access, NULL),
+        200);
     /* Signed in 11 minutes ago (a refresh does not count): asked. */
     ASSERT_EQ(age_session(&s), 0);
     ASSERT_EQ(refresh(s.refresh, &s, NULL), 200);
-    ASSERT_EQ(admin_req("PUT", "/auth/v1/user", "{\"password\":\"a third passphrase\"}", s.access,
-                        &r),
-              400);
+    ASSERT_EQ(
+        admin_req("PUT", "/auth/v1/user", "{\"password\":\"a third passphrase\"}", s.access, &r),
+        400);
     ASSERT_AUTH_ERROR(r, 400, "reauthentication_needed");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user",
@@ -1701,8 +1724,8 @@ CTEST(metadata, user_metadata_is_capped_after_the_merge)
     }
     free(body);
     /* Replacing the first key (a merge that stays small) still works. */
-    ASSERT_EQ(admin_req("PUT", "/auth/v1/user", "{\"data\":{\"k0\":null,\"k1\":\"small\"}}", s.access,
-                        NULL),
+    ASSERT_EQ(admin_req("PUT", "/auth/v1/user", "{\"data\":{\"k0\":null,\"k1\":\"small\"}}",
+                        s.access, NULL),
               200);
     /* Seven levels are refused, six taken. */
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user",
@@ -1776,11 +1799,13 @@ CTEST(email, confirmation_sent_again_on_resend)
     sleep_ms(1500);
     ASSERT_EQ(maildir_count(email, "user.confirmation_requested"), 1);
     /* Bad requests. */
-    static const char *const bad[] = {
-        "{\"email\":\"a@example.com\"}", "{\"type\":\"sms\",\"email\":\"a@example.com\"}",
-        "{\"type\":\"email_change\",\"email\":\"a@example.com\"}",
-        "{\"type\":7,\"email\":\"a@example.com\"}", "{\"type\":\"signup\",\"email\":[1]}",
-        "[\"signup\"]", "{\"type\":\"signup\""};
+    static const char *const bad[] = {"{\"email\":\"a@example.com\"}",
+                                      "{\"type\":\"sms\",\"email\":\"a@example.com\"}",
+                                      "{\"type\":\"email_change\",\"email\":\"a@example.com\"}",
+                                      "{\"type\":7,\"email\":\"a@example.com\"}",
+                                      "{\"type\":\"signup\",\"email\":[1]}",
+                                      "[\"signup\"]",
+                                      "{\"type\":\"signup\""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ASSERT_EQ(post("/auth/v1/resend", bad[i], NULL, src_for(33), &r), 0);
         ASSERT_EQ(r.status, 400);
@@ -1946,9 +1971,12 @@ CTEST(forward_auth, a_fastcgi_app_gets_only_the_identity_ums_vouched_for)
      * passes client headers as HTTP_* parameters, so the snippet for
      * FastCGI must set those parameters itself. */
     char email[128], auth[4200];
-    const char *spoof[] = {auth, "X-User-Id: 00000000-0000-0000-0000-000000000000",
-                           "X-User-Role: admin", "X-User-Email: boss@example.com",
-                           "X-Session-Id: forged", NULL};
+    const char *spoof[] = {auth,
+                           "X-User-Id: 00000000-0000-0000-0000-000000000000",
+                           "X-User-Role: admin",
+                           "X-User-Email: boss@example.com",
+                           "X-Session-Id: forged",
+                           NULL};
     struct session s;
     struct http_resp r;
     struct json_object *o;
@@ -1985,20 +2013,19 @@ CTEST(forward_auth, a_fastcgi_app_gets_only_the_identity_ums_vouched_for)
     ASSERT_EQ(st_anon, 401);
 }
 
-
 CTEST(confirm, confirm_first_mode)
 {
     /* A second ums-fcgi (spawned mode) with require_email_confirmation on. */
     char sock[1024], email[128], body[512], otp[8] = "", *resp = NULL;
-    pid_t pid = spawn_ums("confirm-test", "UMS_AUTH_REQUIRE_EMAIL_CONFIRMATION=true", sock,
-                          sizeof(sock));
+    pid_t pid =
+        spawn_ums("confirm-test", "UMS_AUTH_REQUIRE_EMAIL_CONFIRMATION=true", sock, sizeof(sock));
     ASSERT_TRUE(pid > 0);
     new_email(email, sizeof(email), "confirm");
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
              email);
     int st1 = raw_post(sock, "/auth/v1/signup", body, &resp);
-    int bare = resp != NULL && strstr(resp, "\"access_token\"") == NULL &&
-               strstr(resp, "\"id\"") != NULL;
+    int bare =
+        resp != NULL && strstr(resp, "\"access_token\"") == NULL && strstr(resp, "\"id\"") != NULL;
     char first_id[64] = "";
     if (resp != NULL && strstr(resp, "\"id\": \"") != NULL)
         snprintf(first_id, sizeof(first_id), "%.36s", strstr(resp, "\"id\": \"") + 7);
@@ -2069,8 +2096,8 @@ CTEST(confirm, a_taken_address_gets_a_user_of_the_same_shape)
      * address a look-alike. Made by the same code, the two must differ only
      * in their ids and times. */
     char sock[1024], email[128], body[512], *a = NULL, *b = NULL, *sa, *sb;
-    pid_t pid = spawn_ums("lookalike-test", "UMS_AUTH_REQUIRE_EMAIL_CONFIRMATION=true", sock,
-                          sizeof(sock));
+    pid_t pid =
+        spawn_ums("lookalike-test", "UMS_AUTH_REQUIRE_EMAIL_CONFIRMATION=true", sock, sizeof(sock));
     ASSERT_TRUE(pid > 0);
     new_email(email, sizeof(email), "lookalike");
     snprintf(body, sizeof(body),

@@ -30,15 +30,15 @@ static const char *jstr(struct json_object *o, const char *key)
 }
 
 /* Asserts an /api/v1-style JSON error: status, code and a message. */
-#define ASSERT_JSON_ERROR(resp, status_, code_)                                                \
-    do {                                                                                       \
-        struct json_object *o_ = json_of(&(resp));                                             \
-        int ok_ = (resp).status == (status_) && jstr(o_, "code") != NULL &&                    \
-                  strcmp(jstr(o_, "code"), (code_)) == 0 && jstr(o_, "message") != NULL;       \
-        json_object_put(o_);                                                                   \
-        if (!ok_)                                                                              \
-            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,       \
-                        (resp).body);                                                          \
+#define ASSERT_JSON_ERROR(resp, status_, code_)                                                    \
+    do {                                                                                           \
+        struct json_object *o_ = json_of(&(resp));                                                 \
+        int ok_ = (resp).status == (status_) && jstr(o_, "code") != NULL &&                        \
+                  strcmp(jstr(o_, "code"), (code_)) == 0 && jstr(o_, "message") != NULL;           \
+        json_object_put(o_);                                                                       \
+        if (!ok_)                                                                                  \
+            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,           \
+                        (resp).body);                                                              \
     } while (0)
 
 static int workers(pid_t *out)
@@ -50,7 +50,7 @@ static int workers(pid_t *out)
 static int configured_workers(void)
 {
     const char *w = getenv("UMS_WORKERS");
-    return w != NULL ? atoi(w) : 4;
+    return w != NULL ? (int)strtol(w, NULL, 10) : 4;
 }
 
 CTEST(health, healthz)
@@ -103,8 +103,13 @@ CTEST(health, client_request_id_is_not_trusted)
 
 CTEST(errors, unknown_paths)
 {
-    static const char *const paths[] = {"/api/v1/nope", "/api/v1/", "/healthz/", "/readyz/x",
-                                        "/api/v1/%ff%fe", "/x", "/api/v1/users/1'%20OR%201=1/x/y"};
+    static const char *const paths[] = {"/api/v1/nope",
+                                        "/api/v1/",
+                                        "/healthz/",
+                                        "/readyz/x",
+                                        "/api/v1/%ff%fe",
+                                        "/x",
+                                        "/api/v1/users/1'%20OR%201=1/x/y"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct http_resp r;
         ASSERT_EQ(http_get(paths[i], &r), 0);
@@ -257,7 +262,7 @@ CTEST(nginx, a_rate_limited_link_leaves_no_token_in_the_error_log)
     ASSERT_TRUE(limited);
     snprintf(cmd, sizeof(cmd), "grep -c '%s' \"$UMS_STACK/log/nginx-error.log\" || true", token);
     ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
-    ASSERT_EQ(atoi(out), 0);
+    ASSERT_EQ((int)strtol(out, NULL, 10), 0);
 }
 
 CTEST(nginx, credential_routes_rate_limited_per_ip)
@@ -403,8 +408,8 @@ CTEST(fastcgi, short_body_on_json_route_shape)
      * the rejection order; the pipeline for JSON routes is covered by
      * tests/unit/test_dispatch. Here: a huge Content-Length is refused before
      * the worker reads anything, and the worker keeps serving. */
-    const char *p[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/readyz", "CONTENT_LENGTH",
-                       "1073741824", NULL};
+    const char *p[] = {"REQUEST_METHOD", "GET",        "REQUEST_URI", "/readyz",
+                       "CONTENT_LENGTH", "1073741824", NULL};
     char code[64];
     ASSERT_EQ(raw(p, "", 0, code, sizeof(code)), 413);
     ASSERT_STR_EQ(code, "request_too_large");
@@ -516,13 +521,13 @@ static void pause_and_stop(void *ud)
 CTEST(workers, sigterm_finishes_in_flight_request)
 {
     pid_t master = stack_pid("ums-fcgi");
-    const char *p[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", "REMOTE_ADDR",
-                       "127.0.0.1", NULL};
+    const char *p[] = {"REQUEST_METHOD", "GET",       "REQUEST_URI", "/healthz",
+                       "REMOTE_ADDR",    "127.0.0.1", NULL};
     char *out = NULL;
     ASSERT_TRUE(master > 0);
-    ASSERT_EQ(fcgi_request_paused(env_need("UMS_FCGI_SOCKET"), p, "", 0, pause_and_stop, &master,
-                                  &out),
-              0);
+    ASSERT_EQ(
+        fcgi_request_paused(env_need("UMS_FCGI_SOCKET"), p, "", 0, pause_and_stop, &master, &out),
+        0);
     ASSERT_EQ(fcgi_status(out), 200);
     ASSERT_STR_CONTAINS(out, "{\"status\":\"ok\"}");
     free(out);
@@ -585,9 +590,9 @@ CTEST(cli, passwords_stay_out_of_ps_and_config_show)
 {
     char out[4096];
     /* A password is never an argument (ps shows those to every user). */
-    ASSERT_NE(umsctl("user add --email ps-leak@example.com --password 'visible in ps'", out,
-                     sizeof(out)),
-              0);
+    ASSERT_NE(
+        umsctl("user add --email ps-leak@example.com --password 'visible in ps'", out, sizeof(out)),
+        0);
     ASSERT_STR_CONTAINS(out, "--password-file");
     ASSERT_EQ(sh("printf 'correct horse battery\\n' | \"$UMS_BUILD_DIR/cli/umsctl\" --config "
                  "\"$UMS_CONFIG\" user add --email \"pwfile-$$-$(date +%s%N)@example.com\" "
@@ -640,8 +645,10 @@ CTEST(cli, migrate_applies_new_file_in_a_transaction)
     snprintf(cmd, sizeof(cmd), "migrate --dir '%s'", dir);
     ASSERT_NE(umsctl(cmd, out, sizeof(out)), 0);
     ASSERT_STR_CONTAINS(out, "999_broken.sql");
-    snprintf(cmd, sizeof(cmd), "printf 'CREATE TABLE ums_test_t (x int);\nDROP TABLE ums_test_t;\n' "
-                               "> '%s/999_broken.sql'", dir);
+    snprintf(cmd, sizeof(cmd),
+             "printf 'CREATE TABLE ums_test_t (x int);\nDROP TABLE ums_test_t;\n' "
+             "> '%s/999_broken.sql'",
+             dir);
     ASSERT_EQ(sh(cmd), 0);
     snprintf(cmd, sizeof(cmd), "migrate --dir '%s'", dir);
     ASSERT_EQ(umsctl(cmd, out, sizeof(out)), 0);
@@ -673,8 +680,10 @@ CTEST(cli, keygen_writes_a_private_pair_once)
     ASSERT_EQ(st.st_mode & 0777, 0600);
     ASSERT_NE(umsctl(args, out, sizeof(out)), 0); /* never overwrites */
     char cmd[600];
-    snprintf(cmd, sizeof(cmd), "openssl pkey -in %s/jwt-private.pem -noout -check >/dev/null 2>&1 "
-                               "|| grep -q 'BEGIN PRIVATE KEY' %s/jwt-private.pem", dir, dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl pkey -in %s/jwt-private.pem -noout -check >/dev/null 2>&1 "
+             "|| grep -q 'BEGIN PRIVATE KEY' %s/jwt-private.pem",
+             dir, dir);
     ASSERT_EQ(sh(cmd), 0);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     sh(cmd);
@@ -687,8 +696,8 @@ static int stack_processes(int *nginx, int *fcgi, int *redis, int *pg, int *noti
     snprintf(needle, sizeof(needle), "%s/nginx", env_need("UMS_STACK"));
     *nginx = count_procs("nginx", needle, 1);
     *fcgi = count_procs("ums-fcgi", env_need("UMS_CONFIG"), 1);
-    snprintf(needle, sizeof(needle), ":%s", getenv("UMS_REDIS_PORT") ? getenv("UMS_REDIS_PORT")
-                                                                      : "63799");
+    snprintf(needle, sizeof(needle), ":%s",
+             getenv("UMS_REDIS_PORT") ? getenv("UMS_REDIS_PORT") : "63799");
     *redis = count_procs("redis-server", needle, 0);
     snprintf(needle, sizeof(needle), "%s/pg", env_need("UMS_STACK"));
     *pg = count_procs("postgres", needle, 1);

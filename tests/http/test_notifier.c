@@ -65,24 +65,25 @@ static int script(const char *to, const char *responses)
 
 /* The test notifier's settings: sendgrid transport, fast retries. */
 #define NOTIFIER_ENV                                                                               \
-    "UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK                                     \
+    "UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK                                    \
     " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"                      \
     " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"                            \
-    " UMS_NOTIFIER_MAX_ATTEMPTS=8 UMS_NOTIFIER_REPUBLISH_AFTER=1 UMS_PUSH_TRANSPORT=fcm"            \
+    " UMS_NOTIFIER_MAX_ATTEMPTS=8 UMS_NOTIFIER_REPUBLISH_AFTER=1 UMS_PUSH_TRANSPORT=fcm"           \
     " UMS_PUSH_FCM_URL=http://127.0.0.1:$FCM_PORT"                                                 \
     " UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE=\"$UMS_STACK/fcm/sa.json\""                                \
     " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-test.log\""
 
 /* One --once run of the notifier with the test settings and `env` added. */
 #define NOTIFIER_ONCE(env)                                                                         \
-    sh(NOTIFIER_ENV " " env " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\""  \
+    sh(NOTIFIER_ENV " " env " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\""   \
                     " --once")
 
 /* Starts the test notifier as a daemon. */
 static int start_notifier(void)
 {
     sg_port();
-    return sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-notifier"
+    return sh(NOTIFIER_ENV
+              " UMS_NOTIFIER_CONSUMER=test-notifier"
               " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
               " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon");
 }
@@ -102,18 +103,19 @@ CTEST(setup, mock_and_notifier)
     }
     ASSERT_TRUE(ready);
     /* A service account of our own for the FCM stand-in. */
-    ASSERT_EQ(sh("d=\"$UMS_STACK/fcm\"; rm -rf \"$d\" && mkdir -p \"$d\" && "
-                 "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out \"$d/key.pem\" "
-                 "2>/dev/null && openssl pkey -in \"$d/key.pem\" -pubout -out \"$d/pub.pem\" && "
-                 "D=\"$d\" node -e 'const fs=require(\"fs\");const d=process.env.D;"
-                 "fs.writeFileSync(d+\"/sa.json\",JSON.stringify({type:\"service_account\","
-                 "project_id:\"ums-test\",client_email:\"notifier@ums-test.iam.gserviceaccount.com\","
-                 "private_key:fs.readFileSync(d+\"/key.pem\",\"utf8\"),"
-                 "token_uri:\"http://127.0.0.1:\"+process.env.FCM_PORT+\"/token\"}))' && "
-                 "chmod 0644 \"$d/sa.json\" && cd tests/mocks && (node fcm.mjs \"$FCM_PORT\" "
-                 "\"$d/pub.pem\" >\"$UMS_STACK/log/fcm-mock.log\" 2>&1 & echo $! "
-                 ">\"$UMS_STACK/run/fcm-mock.pid\")"),
-              0);
+    ASSERT_EQ(
+        sh("d=\"$UMS_STACK/fcm\"; rm -rf \"$d\" && mkdir -p \"$d\" && "
+           "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out \"$d/key.pem\" "
+           "2>/dev/null && openssl pkey -in \"$d/key.pem\" -pubout -out \"$d/pub.pem\" && "
+           "D=\"$d\" node -e 'const fs=require(\"fs\");const d=process.env.D;"
+           "fs.writeFileSync(d+\"/sa.json\",JSON.stringify({type:\"service_account\","
+           "project_id:\"ums-test\",client_email:\"notifier@ums-test.iam.gserviceaccount.com\","
+           "private_key:fs.readFileSync(d+\"/key.pem\",\"utf8\"),"
+           "token_uri:\"http://127.0.0.1:\"+process.env.FCM_PORT+\"/token\"}))' && "
+           "chmod 0644 \"$d/sa.json\" && cd tests/mocks && (node fcm.mjs \"$FCM_PORT\" "
+           "\"$d/pub.pem\" >\"$UMS_STACK/log/fcm-mock.log\" 2>&1 & echo $! "
+           ">\"$UMS_STACK/run/fcm-mock.pid\")"),
+        0);
     ready = 0;
     for (int i = 0; i < 100 && !ready; i++) {
         ready = sh("grep -q ready \"$UMS_STACK/log/fcm-mock.log\"") == 0;
@@ -134,9 +136,9 @@ CTEST(email, delivered_through_the_sendgrid_api)
     ASSERT_EQ(wait_requests(e, 1, 10), 1);
     o = mock_requests(e);
     ASSERT_NOT_NULL(o);
-    ASSERT_EQ(json_object_get_int(json_object_object_get(json_object_array_get_idx(o, 0),
-                                                         "status")),
-              202);
+    ASSERT_EQ(
+        json_object_get_int(json_object_object_get(json_object_array_get_idx(o, 0), "status")),
+        202);
     json_object_put(o);
     wait_email_delivery(e, "sent", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
@@ -210,9 +212,9 @@ CTEST(email, a_hanging_provider_times_out_and_is_retried)
     ASSERT_EQ(wait_requests(e, 2, 15), 2);
     struct json_object *o = mock_requests(e);
     ASSERT_NOT_NULL(o);
-    ASSERT_EQ(json_object_get_int(json_object_object_get(json_object_array_get_idx(o, 1),
-                                                         "status")),
-              202);
+    ASSERT_EQ(
+        json_object_get_int(json_object_object_get(json_object_array_get_idx(o, 1), "status")),
+        202);
     json_object_put(o);
 }
 
@@ -248,9 +250,9 @@ CTEST(preferences, role_change_email_off_in_app_on)
     ASSERT_EQ(wait_requests(e, 2, 10), 2);
     struct json_object *o = mock_requests(e);
     ASSERT_NOT_NULL(o);
-    ASSERT_STR_CONTAINS(json_object_get_string(json_object_object_get(
-                            json_object_array_get_idx(o, 1), "subject")),
-                        "user");
+    ASSERT_STR_CONTAINS(
+        json_object_get_string(json_object_object_get(json_object_array_get_idx(o, 1), "subject")),
+        "user");
     json_object_put(o);
 }
 
@@ -279,10 +281,11 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
     {
         char out[32];
         ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
-        ASSERT_EQ(atoi(out), 0);
+        ASSERT_EQ((int)strtol(out, NULL, 10), 0);
     }
     /* Back from the dead-letter stream: delivered once more, and sent. */
-    snprintf(cmd, sizeof(cmd), "\"$UMS_BUILD_DIR/cli/umsctl\" events retry-dead | grep -q '^[1-9]'");
+    snprintf(cmd, sizeof(cmd),
+             "\"$UMS_BUILD_DIR/cli/umsctl\" events retry-dead | grep -q '^[1-9]'");
     ASSERT_EQ(sh(cmd), 0);
     ASSERT_EQ(wait_requests(e, 9, 10), 9);
     wait_email_delivery(e, "sent", 0, 5, st, &attempts);
@@ -394,8 +397,7 @@ CTEST(push, fcm_500_429_and_a_hang_are_retried_then_delivered_once)
     snprintf(path, sizeof(path), "/api/v1/users/%s/role", u.user_id);
     ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
     ASSERT_EQ(fcm_messages(dev, 1, 20), 1);
-    snprintf(cmd, sizeof(cmd), "curl -fsS \"http://127.0.0.1:$FCM_PORT/_attempts?token=%s\"",
-             dev);
+    snprintf(cmd, sizeof(cmd), "curl -fsS \"http://127.0.0.1:$FCM_PORT/_attempts?token=%s\"", dev);
     ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
     /* 500, 429, the hang (timed out), then the accepted one; a welcome push
      * may have taken one of the scripted answers first. */
@@ -429,12 +431,13 @@ CTEST(push, a_retry_goes_only_to_the_devices_that_missed_it)
     ASSERT_EQ(fcm_messages(good, 2, 1), 1);
     ASSERT_EQ(fcm_messages(bad, 2, 1), 1);
     /* One record per device, and the push itself, all sent. */
-    snprintf(cmd, sizeof(cmd),
-             "psql -X -A -t -q \"$DATABASE_URL\" -c \"SELECT count(*) FILTER (WHERE d.channel LIKE"
-             " 'push:%%' AND d.state = 'sent') || ' ' || bool_and(d.state = 'sent') FROM deliveries d"
-             " JOIN outbox o ON o.id = d.event_id WHERE o.event->>'user_id' = '%s' AND"
-             " o.event->>'type' = 'user.role_changed' AND d.channel LIKE 'push%%'\"",
-             u.user_id);
+    snprintf(
+        cmd, sizeof(cmd),
+        "psql -X -A -t -q \"$DATABASE_URL\" -c \"SELECT count(*) FILTER (WHERE d.channel LIKE"
+        " 'push:%%' AND d.state = 'sent') || ' ' || bool_and(d.state = 'sent') FROM deliveries d"
+        " JOIN outbox o ON o.id = d.event_id WHERE o.event->>'user_id' = '%s' AND"
+        " o.event->>'type' = 'user.role_changed' AND d.channel LIKE 'push%%'\"",
+        u.user_id);
     ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
     ASSERT_STR_EQ(out, "2 true\n");
 }
@@ -453,7 +456,8 @@ CTEST(faults, sigterm_finishes_the_message_in_hand)
     /* The daemon exits after recording the send. */
     int gone = 0;
     for (int i = 0; i < 50 && !gone; i++) {
-        gone = sh("kill -0 $(cat \"$UMS_STACK/run/notifier-test.pid\" 2>/dev/null) 2>/dev/null") != 0;
+        gone =
+            sh("kill -0 $(cat \"$UMS_STACK/run/notifier-test.pid\" 2>/dev/null) 2>/dev/null") != 0;
         sleep_ms(100);
     }
     ASSERT_TRUE(gone);
@@ -673,8 +677,9 @@ CTEST(cli, umsctl_events_status_matches_redis_and_postgres)
     ASSERT_EQ(sh_out("\"$UMS_BUILD_DIR/cli/umsctl\" --config \"$UMS_CONFIG\" events status", out,
                      sizeof(out)),
               0);
-    ASSERT_EQ(sscanf(out, "stream %ld\npending %*d\nconsumers %*d\ndead %ld\nunpublished %*d\n"
-                          "waiting %ld\n",
+    ASSERT_EQ(sscanf(out,
+                     "stream %ld\npending %*d\nconsumers %*d\ndead %ld\nunpublished %*d\n"
+                     "waiting %ld\n",
                      &stream, &dead, &waiting),
               3);
     /* The same numbers straight from Redis and PostgreSQL (the suite is idle here). */

@@ -95,8 +95,7 @@ CTEST(inbox, list_unread_keyset_and_marks)
               404);
     ASSERT_EQ(admin_req("GET", "/api/v1/users/me/notifications?limit=0", NULL, u.access, NULL),
               400);
-    ASSERT_EQ(admin_req("GET", "/api/v1/users/me/notifications?unread=maybe", NULL, u.access,
-                        NULL),
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/me/notifications?unread=maybe", NULL, u.access, NULL),
               400);
     ASSERT_EQ(admin_req("GET", "/api/v1/users/me/notifications?cursor=forged.cursor", NULL,
                         u.access, NULL),
@@ -141,14 +140,16 @@ CTEST(preferences, defaults_round_trip_and_validation)
     ASSERT_TRUE(json_object_object_get_ex(k, "push", &v) && json_object_get_boolean(v));
     json_object_put(o);
     /* Unknown kinds or channels, non-booleans: 400 and nothing written. */
-    static const char *const bad[] = {
-        "{\"spam\":{\"email\":true}}", "{\"welcome\":{\"pigeon\":true}}",
-        "{\"welcome\":{\"email\":\"yes\"}}", "{\"welcome\":true}", "[]",
-        "{\"welcome\":{\"email\":false},\"nope\":{}}"};
+    static const char *const bad[] = {"{\"spam\":{\"email\":true}}",
+                                      "{\"welcome\":{\"pigeon\":true}}",
+                                      "{\"welcome\":{\"email\":\"yes\"}}",
+                                      "{\"welcome\":true}",
+                                      "[]",
+                                      "{\"welcome\":{\"email\":false},\"nope\":{}}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences", bad[i], u.access,
-                            &r),
-                  400);
+        ASSERT_EQ(
+            admin_req("PUT", "/api/v1/users/me/notification-preferences", bad[i], u.access, &r),
+            400);
         http_resp_free(&r);
     }
     o = get_json("/api/v1/users/me/notification-preferences", u.access, 200);
@@ -200,7 +201,7 @@ CTEST(devices, add_move_remove)
         ASSERT_NOT_NULL(big);
         int n = snprintf(big, 64, "{\"platform\":\"web\",\"token\":\"");
         memset(big + n, 'x', 5000);
-        strcpy(big + n + 5000, "\"}");
+        memcpy(big + n + 5000, "\"}", sizeof("\"}"));
         ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", big, a.access, NULL), 400);
         free(big);
     }
@@ -216,7 +217,8 @@ static int inbox_count(const struct session *s, const char *kind, int want, int 
 {
     int count = 0;
     for (int i = 0; i == 0 || (count < want && i < secs * 10); i++) {
-        struct json_object *o = get_json("/api/v1/users/me/notifications?limit=100", s->access, 200),
+        struct json_object *o =
+                               get_json("/api/v1/users/me/notifications?limit=100", s->access, 200),
                            *data;
         if (i > 0)
             sleep_ms(100);
@@ -242,7 +244,8 @@ static long login_ua(const char *email, const char *ua, int src)
     struct http_resp r;
     long st;
     snprintf(uah, sizeof(uah), "User-Agent: %s", ua);
-    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}", email);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             email);
     if (http_req("POST", "/auth/v1/token?grant_type=password", hdr, body, strlen(body),
                  src_for(src), &r) != 0)
         return -1;
@@ -255,8 +258,10 @@ CTEST(alerts, a_sign_in_from_a_new_device_is_announced_once)
 {
     struct session u;
     char e[128], body[512];
-    static const char ff120[] = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
-    static const char ff121[] = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+    static const char ff120[] =
+        "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+    static const char ff121[] =
+        "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
 
     ASSERT_EQ(user_new(&u, e, sizeof(e), "newdev"), 0);
     /* The device of the sign-up is known: signing in from it again is quiet. */
@@ -298,10 +303,15 @@ CTEST(alerts, a_crafted_user_agent_cannot_poison_the_inbox)
     ASSERT_EQ(inbox_count(&u, "new_sign_in", 1, 15, body, sizeof(body)), 1);
     ASSERT_TRUE(utf8_valid(body, strlen(body)));
     ASSERT_STR_CONTAINS(body, "Signed in from X\xc3\xa9\xc3\xa9");
-    ASSERT_EQ(login_ua(e, "Bad\xff\xfe" "Agent/1.0", 33), 200);
+    ASSERT_EQ(login_ua(e,
+                       "Bad\xff\xfe"
+                       "Agent/1.0",
+                       33),
+              200);
     ASSERT_EQ(inbox_count(&u, "new_sign_in", 2, 15, body, sizeof(body)), 2);
     ASSERT_TRUE(utf8_valid(body, strlen(body)));
-    ASSERT_STR_CONTAINS(body, "Bad\xef\xbf\xbd\xef\xbf\xbd" "Agent");
+    ASSERT_STR_CONTAINS(body, "Bad\xef\xbf\xbd\xef\xbf\xbd"
+                              "Agent");
 }
 
 CTEST(devices, push_files_are_the_service_users_alone)
@@ -414,11 +424,11 @@ CTEST(admin_message, sent_by_an_admin_to_the_inbox_and_by_email)
         int n = snprintf(big, 64, "{\"message\":\"m\",\"title\":\"");
         for (int i = 0; i < 121; i++)
             n += snprintf(big + n, 8, "\xc3\xa9");
-        strcpy(big + n, "\"}");
+        memcpy(big + n, "\"}", sizeof("\"}"));
         ASSERT_EQ(admin_req("POST", path, big, key, NULL), 400);
         n = snprintf(big, 64, "{\"title\":\"t\",\"message\":\"");
         memset(big + n, 'x', 4001);
-        strcpy(big + n + 4001, "\"}");
+        memcpy(big + n + 4001, "\"}", sizeof("\"}"));
         ASSERT_EQ(admin_req("POST", path, big, key, NULL), 400);
         /* 120 and 4000 are fine. */
         n = snprintf(big, 64, "{\"title\":\"");
@@ -426,7 +436,7 @@ CTEST(admin_message, sent_by_an_admin_to_the_inbox_and_by_email)
             n += snprintf(big + n, 8, "\xc3\xa9");
         n += snprintf(big + n, 64, "\",\"message\":\"");
         memset(big + n, 'y', 4000);
-        strcpy(big + n + 4000, "\"}");
+        memcpy(big + n + 4000, "\"}", sizeof("\"}"));
         ASSERT_EQ(admin_req("POST", path, big, key, NULL), 202);
         free(big);
     }

@@ -51,42 +51,43 @@ static int fixture(void)
     const char *stack = env_need("UMS_STACK");
 
     snprintf(dir, sizeof(dir), "%s/preflight", stack);
-    snprintf(cmd, sizeof(cmd),
-             "set -e; d='%s'; rm -rf \"$d\"; mkdir -p \"$d\"; cd \"$d\"\n"
-             "svc=$(sed -n 's/^user = //p' \"$UMS_CONFIG\")\n"
-             "shut() { if [ -n \"$svc\" ]; then chmod 0600 \"$@\"; else chmod 0 \"$@\"; fi; }\n"
-             "open_() { [ -n \"$svc\" ] && chgrp -R \"$svc\" \"$@\"; chmod -R g+rX,o-rwx \"$@\"; }\n"
-             /* keys */
-             "echo 'not a key' >bad.pem\n"
-             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.pem\n"
-             "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024.pem\n"
-             "cp \"%s/keys/jwt-private.pem\" good.pem; cp good.pem shut.pem\n"
-             /* secrets */
-             "printf 'tooshort' >short.secret\n"
-             "printf 'aaaaaaaaaaaaaaaa\\0bbbbbbbbbbbbbbbbbbbb' >nul.secret\n"
-             "head -c 48 /dev/zero | tr '\\0' s >shut.secret\n"
-             /* templates */
-             "cp -r \"$UMS_ROOT/templates\" tpl-good; cp -r tpl-good tpl-bad; cp -r tpl-good tpl-shut\n"
-             "printf 'Subject: Hi {{nickname}}\\n\\nHello\\n' >tpl-bad/welcome.txt\n"
-             /* CA files */
-             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-             "-subj /CN=preflight >/dev/null 2>&1; cp ca.pem shut-ca.pem; rm ca.key\n"
-             /* avatar folders */
-             "mkdir avatars avatars-ro; echo x >avatars-file\n"
-             /* service accounts */
-             "k=$(sed 's/$/\\\\n/' good.pem | tr -d '\\n')\n"
-             "printf '{\"type\":\"service_account\",\"project_id\":\"p\",\"client_email\":\"a@p\","
-             "\"token_uri\":\"http://127.0.0.1:9/token\",\"private_key\":\"%%s\"}' \"$k\" >sa.json\n"
-             "e=$(sed 's/$/\\\\n/' ec.pem | tr -d '\\n')\n"
-             "printf '{\"type\":\"service_account\",\"project_id\":\"p\",\"client_email\":\"a@p\","
-             "\"token_uri\":\"http://127.0.0.1:9/token\",\"private_key\":\"%%s\"}' \"$e\" >sa-ec.json\n"
-             "echo '{\"type\":' >sa-bad.json; cp sa.json sa-shut.json\n"
-             "open_ .\n"
-             "[ -n \"$svc\" ] && chown \"$svc\" avatars\n"
-             "chmod 0750 avatars; chmod 0755 avatars-ro; [ -n \"$svc\" ] || chmod 0555 avatars-ro\n"
-             "shut shut.pem shut.secret shut-ca.pem sa-shut.json; chmod 0700 tpl-shut\n"
-             "[ -n \"$svc\" ] || chmod 0 tpl-shut\n",
-             dir, stack);
+    snprintf(
+        cmd, sizeof(cmd),
+        "set -e; d='%s'; rm -rf \"$d\"; mkdir -p \"$d\"; cd \"$d\"\n"
+        "svc=$(sed -n 's/^user = //p' \"$UMS_CONFIG\")\n"
+        "shut() { if [ -n \"$svc\" ]; then chmod 0600 \"$@\"; else chmod 0 \"$@\"; fi; }\n"
+        "open_() { [ -n \"$svc\" ] && chgrp -R \"$svc\" \"$@\"; chmod -R g+rX,o-rwx \"$@\"; }\n"
+        /* keys */
+        "echo 'not a key' >bad.pem\n"
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.pem\n"
+        "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024.pem\n"
+        "cp \"%s/keys/jwt-private.pem\" good.pem; cp good.pem shut.pem\n"
+        /* secrets */
+        "printf 'tooshort' >short.secret\n"
+        "printf 'aaaaaaaaaaaaaaaa\\0bbbbbbbbbbbbbbbbbbbb' >nul.secret\n"
+        "head -c 48 /dev/zero | tr '\\0' s >shut.secret\n"
+        /* templates */
+        "cp -r \"$UMS_ROOT/templates\" tpl-good; cp -r tpl-good tpl-bad; cp -r tpl-good tpl-shut\n"
+        "printf 'Subject: Hi {{nickname}}\\n\\nHello\\n' >tpl-bad/welcome.txt\n"
+        /* CA files */
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+        "-subj /CN=preflight >/dev/null 2>&1; cp ca.pem shut-ca.pem; rm ca.key\n"
+        /* avatar folders */
+        "mkdir avatars avatars-ro; echo x >avatars-file\n"
+        /* service accounts */
+        "k=$(sed 's/$/\\\\n/' good.pem | tr -d '\\n')\n"
+        "printf '{\"type\":\"service_account\",\"project_id\":\"p\",\"client_email\":\"a@p\","
+        "\"token_uri\":\"http://127.0.0.1:9/token\",\"private_key\":\"%%s\"}' \"$k\" >sa.json\n"
+        "e=$(sed 's/$/\\\\n/' ec.pem | tr -d '\\n')\n"
+        "printf '{\"type\":\"service_account\",\"project_id\":\"p\",\"client_email\":\"a@p\","
+        "\"token_uri\":\"http://127.0.0.1:9/token\",\"private_key\":\"%%s\"}' \"$e\" >sa-ec.json\n"
+        "echo '{\"type\":' >sa-bad.json; cp sa.json sa-shut.json\n"
+        "open_ .\n"
+        "[ -n \"$svc\" ] && chown \"$svc\" avatars\n"
+        "chmod 0750 avatars; chmod 0755 avatars-ro; [ -n \"$svc\" ] || chmod 0555 avatars-ro\n"
+        "shut shut.pem shut.secret shut-ca.pem sa-shut.json; chmod 0700 tpl-shut\n"
+        "[ -n \"$svc\" ] || chmod 0 tpl-shut\n",
+        dir, stack);
     return run(cmd, out, sizeof(out)) == 0 ? 0 : (fprintf(stderr, "fixture: %s\n", out), -1);
 }
 
@@ -97,13 +98,15 @@ struct bad {
     const char *why;  /* and the problem */
 };
 
-/* clang-format off */
 static const struct bad bads[] = {
     {"key missing", "UMS_AUTH_JWT_PRIVATE_KEY_FILE={dir}/none.pem", "none.pem", "No such file"},
-    {"key unreadable", "UMS_AUTH_JWT_PRIVATE_KEY_FILE={dir}/shut.pem", "shut.pem", "Permission denied"},
-    {"key malformed", "UMS_AUTH_JWT_PRIVATE_KEY_FILE={dir}/bad.pem", "bad.pem", "not a PEM private key"},
+    {"key unreadable", "UMS_AUTH_JWT_PRIVATE_KEY_FILE={dir}/shut.pem", "shut.pem",
+     "Permission denied"},
+    {"key malformed", "UMS_AUTH_JWT_PRIVATE_KEY_FILE={dir}/bad.pem", "bad.pem",
+     "not a PEM private key"},
     {"key of the wrong type", "UMS_AUTH_JWT_PRIVATE_KEY_FILE={dir}/ec.pem", "ec.pem", "EC key"},
-    {"key too small", "UMS_AUTH_JWT_PRIVATE_KEY_FILE={dir}/rsa1024.pem", "rsa1024.pem", "1024 bits"},
+    {"key too small", "UMS_AUTH_JWT_PRIVATE_KEY_FILE={dir}/rsa1024.pem", "rsa1024.pem",
+     "1024 bits"},
     {"secret missing", "UMS_AUTH_REFRESH_TOKEN_SECRET_FILE={dir}/none.secret", "none.secret",
      "No such file"},
     {"secret unreadable", "UMS_AUTH_REFRESH_TOKEN_SECRET_FILE={dir}/shut.secret", "shut.secret",
@@ -114,22 +117,24 @@ static const struct bad bads[] = {
      "refresh_token_secret", "at least 32"},
     {"service key too short", "UMS_AUTH_SERVICE_KEY=short-key", "service_key", "at least 32"},
     {"templates missing", "UMS_EMAIL_TEMPLATES_DIR={dir}/tpl-none", "tpl-none", "No such file"},
-    {"templates unreadable", "UMS_EMAIL_TEMPLATES_DIR={dir}/tpl-shut", "tpl-shut", "Permission denied"},
+    {"templates unreadable", "UMS_EMAIL_TEMPLATES_DIR={dir}/tpl-shut", "tpl-shut",
+     "Permission denied"},
     {"template malformed", "UMS_EMAIL_TEMPLATES_DIR={dir}/tpl-bad", "welcome", "nickname"},
     {"CA file missing", "UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_CA_FILE={dir}/none-ca.pem",
      "none-ca.pem", "No such file"},
     {"CA file unreadable", "UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_CA_FILE={dir}/shut-ca.pem",
      "shut-ca.pem", "Permission denied"},
-    {"CA file malformed", "UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_CA_FILE={dir}/bad.pem", "bad.pem",
-     "no PEM certificate"},
+    {"CA file malformed", "UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_CA_FILE={dir}/bad.pem",
+     "bad.pem", "no PEM certificate"},
     {"avatar folder missing", "UMS_STORAGE_LOCAL_DIR={dir}/avatars-none", "avatars-none",
      "No such file"},
     {"avatar folder not writable", "UMS_STORAGE_LOCAL_DIR={dir}/avatars-ro", "avatars-ro",
      "cannot be written"},
     {"avatar folder is a file", "UMS_STORAGE_LOCAL_DIR={dir}/avatars-file", "avatars-file",
      "not a folder"},
-    {"service account missing", "UMS_PUSH_TRANSPORT=fcm UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE={dir}/none.json",
-     "none.json", "No such file"},
+    {"service account missing",
+     "UMS_PUSH_TRANSPORT=fcm UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE={dir}/none.json", "none.json",
+     "No such file"},
     {"service account unreadable",
      "UMS_PUSH_TRANSPORT=fcm UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE={dir}/sa-shut.json", "sa-shut.json",
      "Permission denied"},
@@ -140,7 +145,6 @@ static const struct bad bads[] = {
      "UMS_PUSH_TRANSPORT=fcm UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE={dir}/sa-ec.json", "sa-ec.json",
      "not an RSA key"},
 };
-/* clang-format on */
 
 /* One checker ("fcgi" or "umsctl") with the environment env. */
 static int check_with(const char *tool, const char *env, char *out, size_t n)
@@ -153,12 +157,14 @@ static int check_with(const char *tool, const char *env, char *out, size_t n)
     else
         snprintf(assign, sizeof(assign), "%s", env);
     if (strcmp(tool, "fcgi") == 0)
-        snprintf(cmd, sizeof(cmd), "env %s \"$UMS_BUILD_DIR/fcgi/ums-fcgi\" --config "
-                                   "\"$UMS_CONFIG\" --check",
+        snprintf(cmd, sizeof(cmd),
+                 "env %s \"$UMS_BUILD_DIR/fcgi/ums-fcgi\" --config "
+                 "\"$UMS_CONFIG\" --check",
                  assign);
     else
-        snprintf(cmd, sizeof(cmd), "env %s \"$UMS_BUILD_DIR/cli/umsctl\" --config \"$UMS_CONFIG\" "
-                                   "config check",
+        snprintf(cmd, sizeof(cmd),
+                 "env %s \"$UMS_BUILD_DIR/cli/umsctl\" --config \"$UMS_CONFIG\" "
+                 "config check",
                  assign);
     return run(cmd, out, n);
 }
@@ -268,11 +274,12 @@ CTEST(preflight, sighup_with_a_bad_key_keeps_the_running_pool)
     snprintf(sock, sizeof(sock), "%s/run/preflight-hup.sock", env_need("UMS_STACK"));
     snprintf(pidf, sizeof(pidf), "%s/run/preflight-hup.pid", env_need("UMS_STACK"));
     snprintf(logf, sizeof(logf), "%s/hup.log", dir);
-    snprintf(cmd, sizeof(cmd),
-             "cp -p '%1$s/good.pem' '%1$s/live.pem' && UMS_AUTH_JWT_PRIVATE_KEY_FILE='%1$s/live.pem' "
-             "UMS_SERVER_LISTEN='%2$s' UMS_SERVER_PID_FILE='%3$s' UMS_SERVER_WORKERS=2 "
-             "UMS_LOG_FILE='%4$s' \"$UMS_BUILD_DIR/fcgi/ums-fcgi\" --config \"$UMS_CONFIG\" --daemon",
-             dir, sock, pidf, logf);
+    snprintf(
+        cmd, sizeof(cmd),
+        "cp -p '%1$s/good.pem' '%1$s/live.pem' && UMS_AUTH_JWT_PRIVATE_KEY_FILE='%1$s/live.pem' "
+        "UMS_SERVER_LISTEN='%2$s' UMS_SERVER_PID_FILE='%3$s' UMS_SERVER_WORKERS=2 "
+        "UMS_LOG_FILE='%4$s' \"$UMS_BUILD_DIR/fcgi/ums-fcgi\" --config \"$UMS_CONFIG\" --daemon",
+        dir, sock, pidf, logf);
     ASSERT_EQ(run(cmd, out, sizeof(out)), 0);
     master = 0;
     for (int i = 0; i < 100 && (master <= 0 || pool(master, before, 8) < 2); i++) {

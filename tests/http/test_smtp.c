@@ -42,26 +42,28 @@ CTEST(setup, server_and_notifier)
                  "-addext subjectAltName=IP:127.0.0.1 -keyout \"$d/key.pem\" -out \"$d/cert.pem\" "
                  ">/dev/null 2>&1 && chmod 0644 \"$d/cert.pem\""),
               0);
-    ASSERT_EQ(sh("(/usr/bin/python3 tests/mocks/smtp_server.py \"$SMTP_PORT\" \"$UMS_STACK/smtp-out\" "
-                 "\"$UMS_STACK/smtp-tls/cert.pem\" \"$UMS_STACK/smtp-tls/key.pem\" ums-mail "
-                 "'mail secret' >\"$UMS_STACK/log/smtp-server.log\" 2>&1 & echo $! "
-                 ">\"$UMS_STACK/run/smtp-server.pid\")"),
-              0);
+    ASSERT_EQ(
+        sh("(/usr/bin/python3 tests/mocks/smtp_server.py \"$SMTP_PORT\" \"$UMS_STACK/smtp-out\" "
+           "\"$UMS_STACK/smtp-tls/cert.pem\" \"$UMS_STACK/smtp-tls/key.pem\" ums-mail "
+           "'mail secret' >\"$UMS_STACK/log/smtp-server.log\" 2>&1 & echo $! "
+           ">\"$UMS_STACK/run/smtp-server.pid\")"),
+        0);
     int ready = 0;
     for (int i = 0; i < 100 && !ready; i++) {
         ready = sh("grep -q ready \"$UMS_STACK/log/smtp-server.log\"") == 0;
         sleep_ms(100);
     }
     ASSERT_TRUE(ready);
-    ASSERT_EQ(sh("UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT"
-                 " UMS_EMAIL_SMTP_USERNAME=ums-mail UMS_EMAIL_SMTP_PASSWORD='mail secret'"
-                 " UMS_EMAIL_SMTP_CA_FILE=\"$UMS_STACK/smtp-tls/cert.pem\" UMS_EMAIL_TIMEOUT_MS=3000"
-                 " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=300"
-                 " UMS_NOTIFIER_CONSUMER=test-smtp"
-                 " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-smtp.pid\""
-                 " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-smtp.log\""
-                 " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon"),
-              0);
+    ASSERT_EQ(
+        sh("UMS_EMAIL_TRANSPORT=smtp UMS_EMAIL_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT"
+           " UMS_EMAIL_SMTP_USERNAME=ums-mail UMS_EMAIL_SMTP_PASSWORD='mail secret'"
+           " UMS_EMAIL_SMTP_CA_FILE=\"$UMS_STACK/smtp-tls/cert.pem\" UMS_EMAIL_TIMEOUT_MS=3000"
+           " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=300"
+           " UMS_NOTIFIER_CONSUMER=test-smtp"
+           " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-smtp.pid\""
+           " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-smtp.log\""
+           " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon"),
+        0);
     sleep_ms(500);
 }
 
@@ -92,7 +94,7 @@ CTEST(smtp, a_550_recipient_fails_for_good)
     /* new_email gives @example.com; this address is refused by the server. */
     char *at = strchr(e, '@');
     ASSERT_NOT_NULL(at);
-    strcpy(at, "@reject.example");
+    memcpy(at, "@reject.example", sizeof("@reject.example"));
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
     wait_email_delivery(e, "failed", 0, 10, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
@@ -106,7 +108,7 @@ CTEST(smtp, a_451_recipient_is_retried)
     new_email(e, sizeof(e), "smtp");
     char *at = strchr(e, '@');
     ASSERT_NOT_NULL(at);
-    strcpy(at, "@later.example");
+    memcpy(at, "@later.example", sizeof("@later.example"));
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
     wait_email_delivery(e, NULL, 2, 10, st, &attempts);
     ASSERT_STR_EQ(st, "pending");

@@ -27,15 +27,15 @@
 #include "../../util/b64.h"
 
 /* Checks an /api/v1 error: status, code, a message, and for 400 the field. */
-#define ASSERT_API_ERROR(resp, status_, code_)                                                 \
-    do {                                                                                       \
-        struct json_object *o_ = jparse(&(resp));                                              \
-        int ok_ = (resp).status == (status_) && jstr(o_, "code") != NULL &&                    \
-                  strcmp(jstr(o_, "code"), (code_)) == 0 && jstr(o_, "message") != NULL;       \
-        json_object_put(o_);                                                                   \
-        if (!ok_)                                                                              \
-            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,       \
-                        (resp).body);                                                          \
+#define ASSERT_API_ERROR(resp, status_, code_)                                                     \
+    do {                                                                                           \
+        struct json_object *o_ = jparse(&(resp));                                                  \
+        int ok_ = (resp).status == (status_) && jstr(o_, "code") != NULL &&                        \
+                  strcmp(jstr(o_, "code"), (code_)) == 0 && jstr(o_, "message") != NULL;           \
+        json_object_put(o_);                                                                       \
+        if (!ok_)                                                                                  \
+            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,           \
+                        (resp).body);                                                              \
     } while (0)
 
 /* The field named by a 400's errors[0], or "". */
@@ -107,7 +107,8 @@ static int forge_expired(const char *valid, char *out, size_t n)
         fclose(f);
     }
     ctx = EVP_MD_CTX_new();
-    ok = key != NULL && ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+    ok = key != NULL && ctx != NULL &&
+         EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
          EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)seg, strlen(seg)) == 1;
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(key);
@@ -118,12 +119,12 @@ static int forge_expired(const char *valid, char *out, size_t n)
 }
 
 /* An /api/v1 401 with its RFC 6750 challenge. */
-#define ASSERT_API_401(resp, code_, challenge_)                                                \
-    do {                                                                                       \
-        char wa_[128] = "";                                                                    \
-        ASSERT_API_ERROR(resp, 401, code_);                                                    \
-        ASSERT_EQ(resp_header(&(resp), "WWW-Authenticate", wa_, sizeof(wa_)), 0);             \
-        ASSERT_STR_EQ(wa_, challenge_);                                                        \
+#define ASSERT_API_401(resp, code_, challenge_)                                                    \
+    do {                                                                                           \
+        char wa_[128] = "";                                                                        \
+        ASSERT_API_ERROR(resp, 401, code_);                                                        \
+        ASSERT_EQ(resp_header(&(resp), "WWW-Authenticate", wa_, sizeof(wa_)), 0);                  \
+        ASSERT_STR_EQ(wa_, challenge_);                                                            \
     } while (0)
 
 #define INVALID_TOKEN "Bearer error=\"invalid_token\""
@@ -218,8 +219,8 @@ CTEST(access, who_may_call_what)
     ASSERT_EQ(admin_req("GET", path, NULL, a.access, &r), 403);
     ASSERT_API_ERROR(r, 403, "forbidden");
     http_resp_free(&r);
-    ASSERT_EQ(admin_req("GET", "/api/v1/users/00000000-0000-4000-8000-000000000000", NULL,
-                        a.access, NULL),
+    ASSERT_EQ(admin_req("GET", "/api/v1/users/00000000-0000-4000-8000-000000000000", NULL, a.access,
+                        NULL),
               403);
     ASSERT_EQ(admin_req("PATCH", path, "{\"name\":\"x\"}", a.access, NULL), 403);
     ASSERT_EQ(admin_req("DELETE", path, NULL, a.access, NULL), 403);
@@ -249,8 +250,8 @@ CTEST(access, who_may_call_what)
 
 CTEST(access, non_uuid_ids_are_400)
 {
-    static const char *const bad[] = {"abc", "1", "00000000-0000-0000-0000-00000000000g",
-                                      "%27%20OR%201=1--", "ME", "%2e%2e"};
+    static const char *const bad[] = {
+        "abc", "1", "00000000-0000-0000-0000-00000000000g", "%27%20OR%201=1--", "ME", "%2e%2e"};
     char path[256], f[64];
     struct http_resp r;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -270,9 +271,10 @@ static int make_named(const char *tag, int n, char ids[][40])
         struct http_resp r;
         struct json_object *o;
         new_email(email, sizeof(email), tag);
-        snprintf(body, sizeof(body),
-                 "{\"email\":\"%s\",\"name\":\"%s Person %02d\",\"password\":\"a fine passphrase\"}",
-                 email, tag, i);
+        snprintf(
+            body, sizeof(body),
+            "{\"email\":\"%s\",\"name\":\"%s Person %02d\",\"password\":\"a fine passphrase\"}",
+            email, tag, i);
         if (admin_req("POST", "/api/v1/users", body, service(), &r) != 201) {
             fprintf(stderr, "create: %ld %s\n", r.status, r.body);
             http_resp_free(&r);
@@ -392,8 +394,9 @@ CTEST(search, prefix_substring_filters_and_keyset_pages)
     json_object_object_get_ex(o, "data", &data);
     ASSERT_EQ((int)json_object_array_length(data), 0);
     json_object_put(o);
-    snprintf(path, sizeof(path), "/api/v1/users?q=%s&status=active&created_after=2000-01-01T00:00:00Z"
-                                 "&created_before=2000-01-02",
+    snprintf(path, sizeof(path),
+             "/api/v1/users?q=%s&status=active&created_after=2000-01-01T00:00:00Z"
+             "&created_before=2000-01-02",
              tag);
     o = get_json(path, service(), 200);
     ASSERT_NOT_NULL(o);
@@ -443,8 +446,9 @@ CTEST(search, hostile_parameters)
         http_resp_free(&r);
     }
     /* LIKE metacharacters and quotes are literal text, not wildcards. */
-    static const char *const lit[] = {"%25", "_", "%5C", "%27", "%22", "%25%25%25", "a_b%25c",
-                                      "*%25zzq%25*", "*zzq_x*", "%27%3B%20DELETE%20FROM%20users%3B--"};
+    static const char *const lit[] = {
+        "%25",       "_",       "%5C",         "%27",     "%22",
+        "%25%25%25", "a_b%25c", "*%25zzq%25*", "*zzq_x*", "%27%3B%20DELETE%20FROM%20users%3B--"};
     for (size_t i = 0; i < sizeof(lit) / sizeof(lit[0]); i++) {
         struct json_object *o, *data;
         snprintf(path, sizeof(path), "/api/v1/users?q=%s", lit[i]);
@@ -458,7 +462,7 @@ CTEST(search, hostile_parameters)
     {
         char *big = malloc(10 * 1024 + 64);
         ASSERT_NOT_NULL(big);
-        strcpy(big, "/api/v1/users?q=");
+        memcpy(big, "/api/v1/users?q=", sizeof("/api/v1/users?q="));
         memset(big + strlen(big), 'a', 10 * 1024);
         big[16 + 10 * 1024] = '\0';
         long st = admin_req("GET", big, NULL, service(), &r);
@@ -574,12 +578,12 @@ CTEST(profile, public_fields_validation_and_cache)
         ASSERT_NOT_NULL(body);
         int n = snprintf(body, 64, "{\"preferences\":{\"k\":\"");
         memset(body + n, 'x', big);
-        strcpy(body + n + big, "\"}}");
+        memcpy(body + n + big, "\"}}", sizeof("\"}}"));
         ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", body, a.access, &r), 400);
         ASSERT_STR_EQ(err_field(&r, f, sizeof(f)), "preferences");
         http_resp_free(&r);
         memset(body + n, 'x', huge);
-        strcpy(body + n + huge, "\"}}");
+        memcpy(body + n + huge, "\"}}", sizeof("\"}}"));
         ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile", body, a.access, &r), 413);
         ASSERT_API_ERROR(r, 413, "request_too_large");
         http_resp_free(&r);
@@ -611,8 +615,8 @@ CTEST(profile, reads_work_with_redis_stopped)
     ASSERT_EQ(kill(redis, SIGTERM), 0);
     ASSERT_EQ(wait_status("/readyz", 503, 10), 0);
     long st1 = admin_req("GET", "/api/v1/users/me", NULL, a.access, NULL);
-    long st2 = admin_req("PATCH", "/api/v1/users/me/profile", "{\"bio\":\"no cache\"}", a.access,
-                         NULL);
+    long st2 =
+        admin_req("PATCH", "/api/v1/users/me/profile", "{\"bio\":\"no cache\"}", a.access, NULL);
     struct json_object *o = get_json("/api/v1/users/me/profile", a.access, 200);
     int restarted = sh("./scripts/up >/dev/null") == 0 && wait_status("/readyz", 200, 10) == 0;
     ASSERT_TRUE(restarted);
@@ -637,7 +641,8 @@ CTEST(profile, an_upper_case_id_is_the_same_user_and_cache_entry)
     ASSERT_NOT_NULL(o);
     ASSERT_STR_EQ(jstr(o, "id"), a.user_id);
     json_object_put(o);
-    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":\"Renamed\"}", a.access, NULL), 200);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":\"Renamed\"}", a.access, NULL),
+              200);
     o = get_json(path, service(), 200);
     ASSERT_NOT_NULL(o);
     ASSERT_STR_EQ(jstr(o, "name"), "Renamed"); /* not a stale copy */
@@ -754,9 +759,9 @@ CTEST(roles, the_last_active_admin_stays)
     ASSERT_EQ(admin_new(&other, eo, sizeof(eo)), 0);
     snprintf(path, sizeof(path), "/api/v1/users/%s", other.user_id);
     ASSERT_EQ(admin_req("PATCH", path, "{\"status\":\"suspended\"}", adm.access, NULL), 200);
-    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"status\":\"suspended\"}", adm.access,
-                        NULL),
-              403);
+    ASSERT_EQ(
+        admin_req("PATCH", "/api/v1/users/me", "{\"status\":\"suspended\"}", adm.access, NULL),
+        403);
 }
 
 CTEST(roles, a_ban_counts_like_a_suspension_for_the_last_admin)
@@ -901,7 +906,8 @@ CTEST(sessions, an_account_keeps_at_most_100_sessions_50_sign_in_devices_20_devi
     /* Push devices, through the API: the 21st pushes the first out. */
     ASSERT_EQ(login(e, "correct horse battery", src_for(56), &u, NULL), 200);
     for (int i = 0; i < 25; i++) {
-        snprintf(body, sizeof(body), "{\"token\":\"cap-%s-%d\",\"platform\":\"web\"}", u.user_id, i);
+        snprintf(body, sizeof(body), "{\"token\":\"cap-%s-%d\",\"platform\":\"web\"}", u.user_id,
+                 i);
         ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices", body, u.access, NULL), 201);
     }
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM devices WHERE user_id = '%s'", u.user_id);
@@ -953,7 +959,8 @@ CTEST(audit, admin_listing_with_filters)
     struct json_object *o, *data, *nc;
     struct http_resp r;
     ASSERT_EQ(user_new(&u, e, sizeof(e), "audit"), 0);
-    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":\"Audited\"}", u.access, NULL), 200);
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me", "{\"name\":\"Audited\"}", u.access, NULL),
+              200);
     snprintf(path, sizeof(path), "/api/v1/audit?target=%s&limit=1", u.user_id);
     o = get_json(path, service(), 200);
     ASSERT_NOT_NULL(o);
@@ -1018,8 +1025,8 @@ static long get_url(const char *url, struct http_resp *r)
 
 CTEST(avatar, upload_serve_replace_and_refuse)
 {
-    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
-                                        'I',  'H', 'D', 'R', 1,    2,    3,    4};
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0,
+                                        0,    13,  'I', 'H', 'D',  'R',  1,    2,    3, 4};
     static const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0};
     struct session a, b;
     char ea[128], eb[128], url1[1024], url2[1024], path[256], ct[128];

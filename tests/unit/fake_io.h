@@ -75,7 +75,7 @@ static struct fake_resp fake_run(struct fake *f, const struct route *table, size
     arena_free(a);
     if (f->out.p == NULL)
         return resp;
-    resp.status = atoi(f->out.p + strlen("Status: "));
+    resp.status = (int)strtol(f->out.p + strlen("Status: "), NULL, 10);
     sep = strstr(f->out.p, "\r\n\r\n");
     if (sep != NULL) {
         size_t hl = (size_t)(sep - f->out.p);

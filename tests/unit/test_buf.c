@@ -70,14 +70,14 @@ CTEST(utf8, table)
         {"\xc3\xa9", 2, 1},
         {"\xe2\x82\xac", 3, 1},
         {"\xf0\x9f\x98\x80", 4, 1},
-        {"\xf4\x8f\xbf\xbf", 4, 1},     /* U+10FFFF */
-        {"\xc0\xaf", 2, 0},             /* overlong '/' */
-        {"\xe0\x80\xaf", 3, 0},         /* overlong */
-        {"\xed\xa0\x80", 3, 0},         /* surrogate */
-        {"\xf4\x90\x80\x80", 4, 0},     /* > U+10FFFF */
-        {"\xc3", 1, 0},                 /* cut */
-        {"\x80", 1, 0},                 /* lone continuation */
-        {"a\0b", 3, 0},                 /* NUL */
+        {"\xf4\x8f\xbf\xbf", 4, 1}, /* U+10FFFF */
+        {"\xc0\xaf", 2, 0},         /* overlong '/' */
+        {"\xe0\x80\xaf", 3, 0},     /* overlong */
+        {"\xed\xa0\x80", 3, 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0}, /* > U+10FFFF */
+        {"\xc3", 1, 0},             /* cut */
+        {"\x80", 1, 0},             /* lone continuation */
+        {"a\0b", 3, 0},             /* NUL */
         {"\xff", 1, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -88,13 +88,20 @@ CTEST(config, unknown_section)
 CTEST(config, bad_values)
 {
     static const char *const bad[] = {
-        "[server]\nworkers = 0\n",        "[server]\nworkers = 257\n",
-        "[server]\nworkers = 4x\n",       "[server]\nworkers = \n",
-        "[server]\nworkers = -1\n",       "[server]\nsocket_mode = 0999\n",
-        "[log]\nlevel = loud\n",          "[redis]\nport = 70000\n",
-        "[server]\nlisten = relative.sock\n", "[server]\nlisten = 127.0.0.1:http\n",
-        "workers = 2\n",                  "[server\nworkers = 2\n",
-        "[server]\nworkers\n",            "[server]\nworkers = 2\nworkers = 3\n",
+        "[server]\nworkers = 0\n",
+        "[server]\nworkers = 257\n",
+        "[server]\nworkers = 4x\n",
+        "[server]\nworkers = \n",
+        "[server]\nworkers = -1\n",
+        "[server]\nsocket_mode = 0999\n",
+        "[log]\nlevel = loud\n",
+        "[redis]\nport = 70000\n",
+        "[server]\nlisten = relative.sock\n",
+        "[server]\nlisten = 127.0.0.1:http\n",
+        "workers = 2\n",
+        "[server\nworkers = 2\n",
+        "[server]\nworkers\n",
+        "[server]\nworkers = 2\nworkers = 3\n",
         "[server]\nworkers = 99999999999999999999\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

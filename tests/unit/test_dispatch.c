@@ -50,27 +50,27 @@ static const char *field(struct json_object *o, const char *k)
 }
 
 /* Runs a request and checks status and error_code ("code", or "error_code" for legacy auth). */
-#define EXPECT(f, status_, code_arg)                                                           \
-    do {                                                                                       \
-        const char *code_ = (code_arg);                                                        \
-        struct fake_resp resp_ = fake_run(&(f), table, N);                                     \
-        struct json_object *o_ = parse_body(&resp_);                                           \
-        if (resp_.status != (status_)) {                                                       \
-            json_object_put(o_);                                                               \
-            buf_free(&(f).out);                                                                \
-            CTEST_FAIL_("status %d, expected %d", resp_.status, (status_));                    \
-        }                                                                                      \
-        if (code_ != NULL) {                                                                 \
-            const char *c_ = field(o_, "error_code") ? field(o_, "error_code")                 \
-                                                     : field(o_, "code");                      \
-            if (o_ == NULL || c_ == NULL || strcmp(c_, code_) != 0) {                        \
-                json_object_put(o_);                                                           \
-                buf_free(&(f).out);                                                            \
-                CTEST_FAIL_("error code %s, expected %s", c_ ? c_ : "(none)", code_);          \
-            }                                                                                  \
-        }                                                                                      \
-        json_object_put(o_);                                                                   \
-        buf_free(&(f).out);                                                                    \
+#define EXPECT(f, status_, code_arg)                                                               \
+    do {                                                                                           \
+        const char *code_ = (code_arg);                                                            \
+        struct fake_resp resp_ = fake_run(&(f), table, N);                                         \
+        struct json_object *o_ = parse_body(&resp_);                                               \
+        if (resp_.status != (status_)) {                                                           \
+            json_object_put(o_);                                                                   \
+            buf_free(&(f).out);                                                                    \
+            CTEST_FAIL_("status %d, expected %d", resp_.status, (status_));                        \
+        }                                                                                          \
+        if (code_ != NULL) {                                                                       \
+            const char *c_ =                                                                       \
+                field(o_, "error_code") ? field(o_, "error_code") : field(o_, "code");             \
+            if (o_ == NULL || c_ == NULL || strcmp(c_, code_) != 0) {                              \
+                json_object_put(o_);                                                               \
+                buf_free(&(f).out);                                                                \
+                CTEST_FAIL_("error code %s, expected %s", c_ ? c_ : "(none)", code_);              \
+            }                                                                                      \
+        }                                                                                          \
+        json_object_put(o_);                                                                       \
+        buf_free(&(f).out);                                                                        \
     } while (0)
 
 CTEST(dispatch, get_ok_with_request_id)
@@ -152,15 +152,17 @@ CTEST(dispatch, content_length_checks_before_reading)
     EXPECT(f2, 400, "bad_request");
     struct fake f3 = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
                        "application/json", "CONTENT_LENGTH", "1025", NULL},
-                      "{}", 2};
+                      "{}",
+                      2};
     EXPECT(f3, 413, "request_too_large");
     ASSERT_EQ(f3.pos, 0); /* not one byte read */
     struct fake f4 = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
                        "application/json", "CONTENT_LENGTH", "99999999999999999999", NULL}};
     EXPECT(f4, 400, "bad_request");
-    struct fake f5 = {{"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", "CONTENT_LENGTH", "3",
-                       NULL},
-                      "abc", 3};
+    struct fake f5 = {
+        {"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", "CONTENT_LENGTH", "3", NULL},
+        "abc",
+        3};
     EXPECT(f5, 413, "request_too_large");
     ASSERT_EQ(echo_calls, 0);
 }
@@ -169,23 +171,27 @@ CTEST(dispatch, short_body)
 {
     struct fake f = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
                       "application/json", "CONTENT_LENGTH", "100", NULL},
-                     "{\"a\":1}", 7};
+                     "{\"a\":1}",
+                     7};
     EXPECT(f, 400, "bad_request");
 }
 
 CTEST(dispatch, content_type)
 {
-    struct fake f1 = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_LENGTH",
-                       "7", NULL},
-                      "{\"a\":1}", 7};
+    struct fake f1 = {
+        {"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_LENGTH", "7", NULL},
+        "{\"a\":1}",
+        7};
     EXPECT(f1, 415, "unsupported_media_type");
     struct fake f2 = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
                        "text/plain", "CONTENT_LENGTH", "7", NULL},
-                      "{\"a\":1}", 7};
+                      "{\"a\":1}",
+                      7};
     EXPECT(f2, 415, "unsupported_media_type");
     struct fake f3 = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
                        "application/json;charset=UTF-8", "CONTENT_LENGTH", "7", NULL},
-                      "{\"a\":1}", 7};
+                      "{\"a\":1}",
+                      7};
     struct fake_resp r = fake_run(&f3, table, N);
     ASSERT_EQ(r.status, 200);
     ASSERT_STR_CONTAINS(r.body, "\"keys\":1");
@@ -195,14 +201,14 @@ CTEST(dispatch, content_type)
     EXPECT(f4, 200, NULL);
 }
 
-static void post_json(int *ctest_failed, const char *body, size_t len, int status,
-                      const char *code)
+static void post_json(int *ctest_failed, const char *body, size_t len, int status, const char *code)
 {
     char clen[32];
     snprintf(clen, sizeof(clen), "%zu", len);
     struct fake f = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
                       "application/json", "CONTENT_LENGTH", clen, NULL},
-                     body, len};
+                     body,
+                     len};
     EXPECT(f, status, code);
 }
 
@@ -232,8 +238,8 @@ CTEST(dispatch, huge_authorization_header)
 {
     static char big[16 * 1024 + 1];
     memset(big, 'A', sizeof(big) - 1);
-    struct fake f = {{"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", "HTTP_AUTHORIZATION",
-                      big, NULL}};
+    struct fake f = {
+        {"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", "HTTP_AUTHORIZATION", big, NULL}};
     EXPECT(f, 431, "request_header_too_large");
 }
 

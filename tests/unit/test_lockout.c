@@ -35,8 +35,7 @@ CTEST(rl_ip_key, valid_and_invalid_addresses)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         rl_ip_key(out, cases[i].in);
         if (strcmp(out, cases[i].want) != 0)
-            CTEST_FAIL_("rl_ip_key(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out,
-                        cases[i].want);
+            CTEST_FAIL_("rl_ip_key(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out, cases[i].want);
     }
     rl_ip_key(out, NULL);
     ASSERT_STR_EQ(out, "-");

@@ -14,8 +14,8 @@
 #include "../../notifier/mail.h"
 #include "../../core/template.h"
 
-static int render_as(struct buf *out, const char *from, const char *to_name,
-                     const char *subject, const char *text)
+static int render_as(struct buf *out, const char *from, const char *to_name, const char *subject,
+                     const char *text)
 {
     struct mail m = {.from = from,
                      .to = "a@example.com",
@@ -83,8 +83,10 @@ CTEST(subject, long_utf8_is_split_into_encoded_words_between_characters)
 {
     struct buf b;
     char subject[400] = "", back[512];
-    for (int i = 0; i < 100; i++)
-        strcat(subject, i % 3 ? "\xc3\xa9" : "\xe2\x82\xac"); /* é and € */
+    size_t len = 0;
+    for (int i = 0; i < 100; i++) /* é and € */
+        len += (size_t)snprintf(subject + len, sizeof(subject) - len, "%s",
+                                i % 3 ? "\xc3\xa9" : "\xe2\x82\xac");
     ASSERT_EQ(render(&b, subject, "t"), UMS_OK);
     ASSERT_TRUE(longest_header_line(b.p) <= 78);
     ASSERT_EQ(decode_subject(b.p, back, sizeof(back)), 0);
@@ -122,8 +124,12 @@ CTEST(addresses, names_quoted_or_encoded)
     buf_free(&b);
     /* A line break in an address is refused, not rendered. */
     buf_init(&b, 4096);
-    struct mail m = {.from = "x <a@b>", .to = "a@example.com\r\nBcc: v@example.com",
-                     .subject = "s", .text = "t", .html = "h", .event_type = "e"};
+    struct mail m = {.from = "x <a@b>",
+                     .to = "a@example.com\r\nBcc: v@example.com",
+                     .subject = "s",
+                     .text = "t",
+                     .html = "h",
+                     .event_type = "e"};
     ASSERT_EQ(mail_render(&b, &m), UMS_EINVALID);
     buf_free(&b);
 }
@@ -137,7 +143,7 @@ CTEST(body, a_line_over_998_bytes_is_quoted_printable)
 
     ASSERT_NOT_NULL(text);
     memset(text, 'y', 4000);
-    strcpy(text + 4000, " =\nnext line \xc3\xa9\n");
+    memcpy(text + 4000, " =\nnext line \xc3\xa9\n", sizeof(" =\nnext line \xc3\xa9\n"));
     ASSERT_EQ(render(&b, "s", text), UMS_OK);
     part = strstr(b.p, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
                        "quoted-printable\r\n\r\n");
@@ -175,8 +181,11 @@ CTEST(templates, the_shipped_ones_load_and_escape_html)
     struct templates t;
     char err[512] = "", dir[1024];
     struct buf out;
-    const struct tvar vars[] = {{"name", "<Ann & Bob>"}, {"message", "a \"quote\""},
-                                {"title", "T"}, {"email", "e@x"}, {"site_url", "http://s"}};
+    const struct tvar vars[] = {{"name", "<Ann & Bob>"},
+                                {"message", "a \"quote\""},
+                                {"title", "T"},
+                                {"email", "e@x"},
+                                {"site_url", "http://s"}};
     const char *srcdir = getenv("srcdir");
 
     snprintf(dir, sizeof(dir), "%s/templates", srcdir != NULL ? srcdir : "..");

@@ -8,8 +8,15 @@
 CTEST(metadata, names)
 {
     static const char *const valid[] = {
-        "Ann", "Ann Lee", "J. R. R. Tolkien", "Zoë", "李小龙", "O'Brien-Smith", "a",
-        "Ünïcödé name of 100 characters is fine .............................................................",
+        "Ann",
+        "Ann Lee",
+        "J. R. R. Tolkien",
+        "Zoë",
+        "李小龙",
+        "O'Brien-Smith",
+        "a",
+        "Ünïcödé name of 100 characters is fine "
+        ".............................................................",
         NULL,
     };
     static const char *const invalid[] = {
@@ -28,7 +35,8 @@ CTEST(metadata, names)
         "zero\xe2\x80\x8bwidth",
         "bom \xef\xbb\xbf",
         "bad \xff utf-8",
-        "101 characters ......................................................................................",
+        "101 characters "
+        "......................................................................................",
         NULL,
     };
     for (int i = 0; valid[i] != NULL; i++)

@@ -56,7 +56,10 @@ CTEST(password, policy)
     /* Eight characters of two bytes each are eight characters. */
     ASSERT_EQ(pw_check("éééééééé", 16, &why), 0);
     ASSERT_EQ(pw_check("ééé", 6, &why), UMS_EINVALID);
-    ASSERT_EQ(pw_check("abcd\xff" "efgh", 9, &why), UMS_EINVALID);
+    ASSERT_EQ(pw_check("abcd\xff"
+                       "efgh",
+                       9, &why),
+              UMS_EINVALID);
     ASSERT_STR_EQ(why, "characters");
     ASSERT_EQ(pw_check("abcd\0efgh", 9, &why), UMS_EINVALID);
 }
@@ -78,6 +81,6 @@ CTEST(password, interoperates_with_libargon2_encoding)
     snprintf(bad, sizeof(bad), "%s", ours);
     bad[strlen(bad) - 3] = '\0';
     ASSERT_FALSE(pw_verify(bad, "interop pass", 12));
-    ASSERT_FALSE(pw_verify("$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo",
-                           "x", 1));
+    ASSERT_FALSE(
+        pw_verify("$argon2id$v=19$m=99999999,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo", "x", 1));
 }

@@ -1,6 +1,6 @@
-/* test_pidfile.c - pid files and the log file, which root opens: the rule: a live process of this program owns
- * the file; a zombie, a pid reused by another program, a dead pid and a
- * malformed file do not. */
+/* test_pidfile.c - pid files and the log file, which root opens: the rule: a live process of this
+ * program owns the file; a zombie, a pid reused by another program, a dead pid and a malformed file
+ * do not. */
 #define CTEST_MAIN
 #include "../ctest.h"
 

@@ -87,8 +87,9 @@ CTEST(errors, dead_credentials_are_401_on_api_and_gotrue_statuses_on_auth)
 
 CTEST(errors, api_format)
 {
-    struct json_object *o = body(FAM_API, 0, HE_VALIDATION, "bad \"field\"\n",
-                                 "\"errors\":[{\"field\":\"email\",\"code\":\"invalid\",\"message\":\"x\"}]");
+    struct json_object *o =
+        body(FAM_API, 0, HE_VALIDATION, "bad \"field\"\n",
+             "\"errors\":[{\"field\":\"email\",\"code\":\"invalid\",\"message\":\"x\"}]");
     ASSERT_NOT_NULL(o);
     ASSERT_STR_EQ(str(o, "code"), "validation_failed");
     ASSERT_STR_EQ(str(o, "message"), "bad \"field\"\n");

@@ -31,8 +31,8 @@ static struct m run(struct arena *a, unsigned method, const char *path)
 {
     struct m m;
     memset(&m, 0, sizeof(m));
-    m.rc = router_match(table, sizeof(table) / sizeof(table[0]), a, method, path, &m.rt, m.p,
-                        &m.np, &m.allowed);
+    m.rc = router_match(table, sizeof(table) / sizeof(table[0]), a, method, path, &m.rt, m.p, &m.np,
+                        &m.allowed);
     return m;
 }
 
@@ -68,9 +68,17 @@ CTEST(router, not_found)
 {
     struct arena *a = arena_new(1024, 65536);
     static const char *const paths[] = {
-        "/", "/healthz/", "/healthzz", "/health", "//healthz", "/api/v1/users/",
-        "/api/v1/users//sessions/x", "/api/v1/users/1/sessions", "/api/v1/users/1/sessions/2/3",
-        "/HEALTHZ", "",
+        "/",
+        "/healthz/",
+        "/healthzz",
+        "/health",
+        "//healthz",
+        "/api/v1/users/",
+        "/api/v1/users//sessions/x",
+        "/api/v1/users/1/sessions",
+        "/api/v1/users/1/sessions/2/3",
+        "/HEALTHZ",
+        "",
     };
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct m m = run(a, M_GET | M_DELETE, paths[i]);

@@ -58,10 +58,16 @@ static struct tokens *open_rs(const char *extra)
     return t;
 }
 
-static const struct token_claims claims = {
-    "7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7b", "a@example.com", "",
-    "0b7e5c1d-1111-4a53-9f1e-2c3d4e5f6a7b", "user", "{\"provider\":\"email\"}",
-    "{\"name\":\"A\"}", "[{\"method\":\"password\",\"timestamp\":1}]", "aal1", 0};
+static const struct token_claims claims = {"7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7b",
+                                           "a@example.com",
+                                           "",
+                                           "0b7e5c1d-1111-4a53-9f1e-2c3d4e5f6a7b",
+                                           "user",
+                                           "{\"provider\":\"email\"}",
+                                           "{\"name\":\"A\"}",
+                                           "[{\"method\":\"password\",\"timestamp\":1}]",
+                                           "aal1",
+                                           0};
 
 /* Signs arbitrary header and payload JSON with the test key (RS256) or an
  * HMAC secret; the way an attacker with a key would. */
@@ -114,8 +120,8 @@ static int verify(struct tokens *t, const char *jwt, long now)
     return rc;
 }
 
-#define PAYLOAD(iss, aud, exp, iat)                                                            \
-    "{\"iss\":\"" iss "\",\"sub\":\"7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7b\",\"aud\":" aud       \
+#define PAYLOAD(iss, aud, exp, iat)                                                                \
+    "{\"iss\":\"" iss "\",\"sub\":\"7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7b\",\"aud\":" aud           \
     ",\"exp\":" exp ",\"iat\":" iat ",\"session_id\":\"0b7e5c1d-1111-4a53-9f1e-2c3d4e5f6a7b\"}"
 
 CTEST(tokens, sign_and_verify)
@@ -163,8 +169,8 @@ CTEST(tokens, times)
     buf_init(&b, 65536);
     tokens_sign(t, &b, &claims, 1000000, &exp);
     ASSERT_EQ(verify(t, b.p, exp + JWT_LEEWAY - 1), 0);
-    ASSERT_EQ(verify(t, b.p, exp + JWT_LEEWAY), UMS_EDENIED);      /* expired */
-    ASSERT_EQ(verify(t, b.p, 1000000 - JWT_LEEWAY), 0);            /* clock skew ok */
+    ASSERT_EQ(verify(t, b.p, exp + JWT_LEEWAY), UMS_EDENIED);         /* expired */
+    ASSERT_EQ(verify(t, b.p, 1000000 - JWT_LEEWAY), 0);               /* clock skew ok */
     ASSERT_EQ(verify(t, b.p, 1000000 - JWT_LEEWAY - 1), UMS_EDENIED); /* issued in the future */
     buf_free(&b);
     tokens_close(t);
@@ -203,8 +209,8 @@ CTEST(tokens, algorithm_confusion)
     char kid[32], hdr[256];
     buf_init(&b, 65536);
     kid_of(t, kid, sizeof(kid));
-    const char *pl = PAYLOAD("https://id.example/auth/v1", "\"authenticated\"", "9999999999",
-                             "1000000");
+    const char *pl =
+        PAYLOAD("https://id.example/auth/v1", "\"authenticated\"", "9999999999", "1000000");
     /* A correct control token, then the attacks. */
     snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kid);
     craft(&b, hdr, pl, "RS256", NULL, 0);
@@ -257,10 +263,10 @@ CTEST(tokens, claims_checked)
             CTEST_FAIL_("claims case %zu accepted", i);
     }
     /* aud as an array containing "authenticated" is fine. */
-    craft(&b, hdr,
-          PAYLOAD("https://id.example/auth/v1", "[\"x\",\"authenticated\"]", "9999999999",
-                  "1000000"),
-          "RS256", NULL, 0);
+    craft(
+        &b, hdr,
+        PAYLOAD("https://id.example/auth/v1", "[\"x\",\"authenticated\"]", "9999999999", "1000000"),
+        "RS256", NULL, 0);
     ASSERT_EQ(verify(t, b.p, 1000001), 0);
     buf_free(&b);
     tokens_close(t);
@@ -278,8 +284,9 @@ CTEST(tokens, hs256_mode)
     char err[256];
     struct ums_config *cfg;
     struct tokens *hs = NULL, *rs = open_rs(NULL);
-    const char *text = "[auth]\njwt_algorithm = HS256\njwt_secret = "
-                       "0123456789abcdef0123456789abcdef\nexternal_url = https://id.example/auth/v1\n";
+    const char *text =
+        "[auth]\njwt_algorithm = HS256\njwt_secret = "
+        "0123456789abcdef0123456789abcdef\nexternal_url = https://id.example/auth/v1\n";
     struct buf b;
     long exp;
     ASSERT_EQ(config_parse(&cfg, text, strlen(text), "t", err, sizeof(err)), 0);
@@ -308,7 +315,6 @@ CTEST(tokens, bad_key_file_is_named)
     ASSERT_STR_CONTAINS(err, "/nonexistent/key.pem");
     config_free(cfg);
 }
-
 
 CTEST(tokens, check_remembers_but_still_expires)
 {

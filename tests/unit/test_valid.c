@@ -30,9 +30,21 @@ CTEST(valid, email)
         {"jürgen@example.de", "jürgen@example.de"},
     };
     static const char *const bad[] = {
-        "", "a", "no-at.example.com", "@example.com", "a@", "a@b", "a@@example.com",
-        "a b@example.com", "a@example..com", "a@.example.com", "a@example.com.",
-        "<a@example.com>", "a\r\n@example.com", "a\"@example.com", "a@exa\xffmple.com",
+        "",
+        "a",
+        "no-at.example.com",
+        "@example.com",
+        "a@",
+        "a@b",
+        "a@@example.com",
+        "a b@example.com",
+        "a@example..com",
+        "a@.example.com",
+        "a@example.com.",
+        "<a@example.com>",
+        "a\r\n@example.com",
+        "a\"@example.com",
+        "a@exa\xffmple.com",
         "a;DROP@example.com",
     };
     char out[EMAIL_MAX + 1];
@@ -66,6 +78,6 @@ CTEST(b64, round_trip_and_strictness)
     ASSERT_EQ(b64url_decode(back, sizeof(back), "AQ==", 4), -1); /* padding */
     ASSERT_EQ(b64url_decode(back, sizeof(back), "A+/B", 4), -1); /* other alphabet */
     ASSERT_EQ(b64url_decode(back, sizeof(back), "A", 1), -1);
-    ASSERT_EQ(b64url_decode(back, sizeof(back), "AR", 2), -1);   /* non-canonical bits */
-    ASSERT_EQ(b64url_decode(back, 1, "AQAB", 4), -1);            /* too small */
+    ASSERT_EQ(b64url_decode(back, sizeof(back), "AR", 2), -1); /* non-canonical bits */
+    ASSERT_EQ(b64url_decode(back, 1, "AQAB", 4), -1);          /* too small */
 }
