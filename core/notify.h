@@ -1,6 +1,6 @@
 /* notify.h - the user side of notifications (/api/v1): the in-app inbox,
  * per kind x channel preferences, and push devices. The notifier reads the
- * same tables (DESIGN.md "Notifications"). */
+ * same tables (docs/ARCHITECTURE.md "Notifications"). */
 #ifndef UMS_NOTIFY_H
 #define UMS_NOTIFY_H
 

@@ -1,5 +1,5 @@
 /* outbox.h - domain events: a row in the caller's transaction, then a Redis
- * Stream entry after commit (DESIGN.md "Notifications", steps 1-2). */
+ * Stream entry after commit (docs/ARCHITECTURE.md "Notifications", steps 1-2). */
 #ifndef UMS_OUTBOX_H
 #define UMS_OUTBOX_H
 

@@ -1,5 +1,5 @@
-/* sessions.h - sessions and rotating refresh tokens (DESIGN.md "Tokens and
- * sessions"). Only SHA-256 hashes of refresh tokens are stored. */
+/* sessions.h - sessions and rotating refresh tokens (docs/ARCHITECTURE.md
+ * "Tokens and sessions"). Only SHA-256 hashes of refresh tokens are stored. */
 #ifndef UMS_SESSIONS_H
 #define UMS_SESSIONS_H
 

@@ -3,7 +3,7 @@
  * libjwt 1.10 re-parses the PEM key on every call (about 3,000 RS256
  * verifications per second per core) and takes the algorithm from the token;
  * this file signs and verifies with an EVP_PKEY parsed at start-up and pins
- * the algorithm and kid. See DESIGN.md "Facts about the Debian 12 libraries". */
+ * the algorithm and kid. See docs/ARCHITECTURE.md "Libraries". */
 #include "tokens.h"
 
 #include <errno.h>

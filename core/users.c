@@ -1,5 +1,5 @@
 /* users.c - the user service: read through the profile cache, update,
- * roles, status, deletion, unlock and sessions (DESIGN.md "/api/v1"). */
+ * roles, status, deletion, unlock and sessions (README.md "/api/v1"). */
 #include "users.h"
 
 #include <stdio.h>

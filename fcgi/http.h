@@ -22,7 +22,7 @@ enum http_method {
     M_OPTIONS = 1 << 6,
 };
 
-/* Which error format a route speaks (DESIGN.md "HTTP API"). */
+/* Which error format a route speaks (docs/ARCHITECTURE.md "The error model"). */
 enum http_family { FAM_OPS, FAM_AUTH, FAM_API };
 
 /* Errors clients see: a status, a stable error_code and a default message. */

@@ -1,5 +1,5 @@
 /* response.c - status, headers, JSON bodies, and the one mapping from errors
- * to HTTP statuses and error bodies (both formats of DESIGN.md). */
+ * to HTTP statuses and error bodies (both formats: docs/ARCHITECTURE.md "The error model"). */
 #include <stdio.h>
 #include <string.h>
 

@@ -18,7 +18,7 @@
 #include "http.h"
 #include "routes.h"
 
-/* GET /users: admin search (DESIGN.md "/api/v1"). */
+/* GET /users: admin search (README.md "Search syntax"). */
 void route_users_list(struct req *r)
 {
     struct user_query q = {0};
