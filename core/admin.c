@@ -1,7 +1,6 @@
 /* admin.c - list, create, update and delete users as an administrator. */
 #include "admin.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "metadata.h"
 #include "password.h"
 #include "sessions.h"
+#include "../util/duration.h"
 #include "../util/ums.h"
 #include "users.h"
 #include "../util/utf8.h"
@@ -43,35 +43,6 @@ int admin_list(struct ums_ctx *c, long page, int per_page, char **json, long lon
     return *json != NULL ? UMS_OK : UMS_ERR;
 }
 
-long long go_duration_seconds(const char *s)
-{
-    long long total = 0;
-
-    if (s == NULL || *s == '\0')
-        return -1;
-    while (*s != '\0') {
-        char *end;
-        long long v;
-        if (!isdigit((unsigned char)*s))
-            return -1;
-        v = strtoll(s, &end, 10);
-        if (v < 0 || v > 100000000LL)
-            return -1;
-        if (*end == 'h')
-            total += v * 3600;
-        else if (*end == 'm' && end[1] != 's')
-            total += v * 60;
-        else if (*end == 's')
-            total += v;
-        else
-            return -1;
-        s = end + 1;
-        if (total > 100LL * 365 * 86400)
-            return -1;
-    }
-    return total;
-}
-
 /* Validates what both create and update accept. */
 static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, char *email,
                        struct auth_err *err)
@@ -87,7 +58,7 @@ static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, cha
     if (a->id != NULL && !uuid_valid(a->id))
         return auth_fail(err, AF_VALIDATION, "id must be a UUID");
     if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 &&
-        go_duration_seconds(a->ban_duration) < 0)
+        duration_seconds(a->ban_duration) < 0)
         return auth_fail(err, AF_VALIDATION,
                          "ban_duration must be \"none\" or a duration like 24h");
     if (a->role != NULL && !users_role_known(c, a->role))
@@ -109,7 +80,7 @@ static int apply_ban(struct ums_ctx *c, const char *uid, const char *ban)
     const char *p[2] = {uid, NULL};
 
     if (strcmp(ban, "none") != 0) {
-        snprintf(secs, sizeof(secs), "%lld", go_duration_seconds(ban));
+        snprintf(secs, sizeof(secs), "%lld", duration_seconds(ban));
         p[1] = secs;
     }
     return users_set_ban(c, uid, p[1]);

@@ -39,7 +39,4 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
  * UMS_ENOTFOUND if gone, UMS_EDENIED for the last active admin. */
 int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, const char *ip);
 
-/* Seconds of a Go duration ("90s", "15m", "24h", "1h30m"), or -1 if invalid. */
-long long go_duration_seconds(const char *s);
-
 #endif

@@ -28,7 +28,7 @@
 /* The key of a name- or email-sorted page: a name of 100 characters is up
  * to 400 bytes of UTF-8, an email 255. The encoded cursor is 4/3 of its
  * payload plus the MAC. */
-#define CURSOR_KEY_MAX 512
+#define CURSOR_KEY_MAX SEARCH_CURSOR_KEY_MAX
 #define CURSOR_MAX     1024
 #define MAC_LEN        16
 
@@ -78,34 +78,61 @@ int search_sort_parse(const char *s)
     return -1;
 }
 
+/* n decimal digits at s as a number, or -1 when one of them is not a digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int days_in(int y, int mo)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 int search_timestamp_valid(const char *s)
 {
-    int y, mo, d, h, mi, sec, n = 0;
+    int y, mo, d, h, mi, sec, oh, om;
     const char *t;
 
-    if (strlen(s) > 40 || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+    /* Fixed widths, digits only: sscanf's %d would take signs and spaces. */
+    if (s == NULL || strnlen(s, 41) > 40 || strnlen(s, 10) < 10 || s[4] != '-' || s[7] != '-')
         return 0;
-    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31)
+    y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in(y, mo))
         return 0;
     t = s + 10;
     if (*t == '\0')
         return 1;
-    if ((*t != 'T' && *t != ' ') || sscanf(t + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 ||
-        n != 8 || h > 23 || mi > 59 || sec > 60)
+    if ((*t != 'T' && *t != 't' && *t != ' ') || strnlen(t, 9) < 9 || t[3] != ':' || t[6] != ':')
+        return 0;
+    h = digits(t + 1, 2), mi = digits(t + 4, 2), sec = digits(t + 7, 2);
+    /* 60: a leap second, which PostgreSQL takes as the next minute. */
+    if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
         return 0;
     t += 9;
     if (*t == '.') {
-        size_t digits = strspn(t + 1, "0123456789");
-        if (digits == 0 || digits > 9)
+        size_t n = strspn(t + 1, "0123456789");
+        if (n == 0 || n > 9)
             return 0;
-        t += 1 + digits;
+        t += 1 + n;
     }
-    if (strcmp(t, "Z") == 0 || *t == '\0')
+    if (*t == '\0' || ((*t == 'Z' || *t == 'z') && t[1] == '\0'))
         return 1;
-    if ((*t == '+' || *t == '-') && isdigit((unsigned char)t[1]) && isdigit((unsigned char)t[2]) &&
-        t[3] == ':' && isdigit((unsigned char)t[4]) && isdigit((unsigned char)t[5]) && t[6] == '\0')
-        return 1;
-    return 0;
+    if ((*t != '+' && *t != '-') || strnlen(t, 7) != 6 || t[3] != ':')
+        return 0;
+    oh = digits(t + 1, 2), om = digits(t + 4, 2);
+    /* PostgreSQL's range of offsets: at most 15:59 either way. */
+    return oh >= 0 && oh <= 15 && om >= 0 && om <= 59;
 }
 
 static int cursor_mac(const struct ums_ctx *c, unsigned char mac[32], const char *payload,
@@ -120,8 +147,7 @@ static int cursor_mac(const struct ums_ctx *c, unsigned char mac[32], const char
     return hmac_sha256(mac, key, sizeof(key), payload, len);
 }
 
-/* Renders the cursor for (kind, sort, id, key) into out. */
-static int cursor_make(const struct ums_ctx *c, struct buf *out, char kind, int sort,
+int search_cursor_make(const struct ums_ctx *c, struct buf *out, char kind, int sort,
                        const char *id, const char *key)
 {
     char payload[CURSOR_KEY_MAX + 64], enc[B64URL_LEN(sizeof(payload)) + 1];
@@ -136,8 +162,7 @@ static int cursor_make(const struct ums_ctx *c, struct buf *out, char kind, int 
     return buf_printf(out, "\"%s.%s\"", enc, macenc) == 0 ? UMS_OK : UMS_ERR;
 }
 
-/* Checks a cursor and splits it: id (37 bytes) and key (CURSOR_KEY_MAX + 1). */
-static int cursor_open(const struct ums_ctx *c, const char *cursor, char kind, int sort, char *id,
+int search_cursor_open(const struct ums_ctx *c, const char *cursor, char kind, int sort, char *id,
                        char *key)
 {
     unsigned char payload[CURSOR_MAX], mac[32], want[MAC_LEN + 4];
@@ -188,8 +213,8 @@ static int render_page(const struct ums_ctx *c, struct buf *out, PGresult *res, 
     buf_adds(out, "],\"next_cursor\":");
     if (rows <= limit)
         return buf_adds(out, "null") == 0 ? UMS_OK : UMS_ERR;
-    return cursor_make(c, out, kind, sort, id != NULL ? id : PQgetvalue(res, limit - 1, 1),
-                       PQgetvalue(res, limit - 1, key_col));
+    return search_cursor_make(c, out, kind, sort, id != NULL ? id : PQgetvalue(res, limit - 1, 1),
+                              PQgetvalue(res, limit - 1, key_col));
 }
 
 /* q as a LIKE pattern: metacharacters escaped, then '%' after (prefix) or
@@ -289,7 +314,7 @@ int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
     rc = check_user_query(q, field);
     if (rc != UMS_OK)
         return rc;
-    if (q->cursor != NULL && cursor_open(c, q->cursor, 'u', q->sort, cid, ckey) != UMS_OK) {
+    if (q->cursor != NULL && search_cursor_open(c, q->cursor, 'u', q->sort, cid, ckey) != UMS_OK) {
         *field = "cursor";
         return UMS_EINVALID;
     }
@@ -354,7 +379,7 @@ int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out
         return UMS_EINVALID;
     /* The audit cursor carries the row id as its key (the uuid part is unused). */
     if (q->cursor != NULL &&
-        (cursor_open(c, q->cursor, 'a', 0, cid, ckey) != UMS_OK ||
+        (search_cursor_open(c, q->cursor, 'a', 0, cid, ckey) != UMS_OK ||
          strspn(ckey, "0123456789") != strlen(ckey) || ckey[0] == '\0' || strlen(ckey) > 18)) {
         *field = "cursor";
         return UMS_EINVALID;
@@ -401,9 +426,9 @@ int search_notifications(struct ums_ctx *c, const struct notify_query *q, struct
     if (*field != NULL)
         return UMS_EINVALID;
     /* The cursor's id part is the inbox's owner: another user's cursor fails. */
-    if (q->cursor != NULL &&
-        (cursor_open(c, q->cursor, 'n', 0, cid, ckey) != UMS_OK || strcmp(cid, q->uid) != 0 ||
-         ckey[0] == '\0' || strspn(ckey, "0123456789") != strlen(ckey) || strlen(ckey) > 18)) {
+    if (q->cursor != NULL && (search_cursor_open(c, q->cursor, 'n', 0, cid, ckey) != UMS_OK ||
+                              strcmp(cid, q->uid) != 0 || ckey[0] == '\0' ||
+                              strspn(ckey, "0123456789") != strlen(ckey) || strlen(ckey) > 18)) {
         *field = "cursor";
         return UMS_EINVALID;
     }

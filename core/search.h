@@ -8,9 +8,10 @@
 struct ums_ctx;
 struct buf;
 
-#define SEARCH_Q_MAX         100 /* bytes of q */
-#define SEARCH_LIMIT_MAX     100
-#define SEARCH_LIMIT_DEFAULT 20
+#define SEARCH_Q_MAX          100 /* bytes of q */
+#define SEARCH_LIMIT_MAX      100
+#define SEARCH_LIMIT_DEFAULT  20
+#define SEARCH_CURSOR_KEY_MAX 512 /* bytes of a cursor's sort key */
 
 enum user_sort {
     SORT_CREATED_DESC, /* the default: newest first */
@@ -73,8 +74,27 @@ struct notify_query {
 int search_notifications(struct ums_ctx *c, const struct notify_query *q, struct buf *out,
                          const char **field);
 
-/* 1 when s is an RFC 3339 timestamp ("2026-01-02T03:04:05Z", fraction and
- * offset optional, or a plain date "2026-01-02"). */
+/*
+ * A cursor is "<payload>.<mac>", both base64url: the payload is
+ * "<kind>|<sort>|<uuid>|<key>" (kind 'u' users, 'a' audit, 'n' notifications),
+ * the MAC its HMAC-SHA-256 (16 bytes) under a key derived from [auth]
+ * refresh_token_secret. search_cursor_make renders one, in double quotes,
+ * into out (UMS_OK or UMS_ERR). search_cursor_open checks one: UMS_OK with
+ * id (37 bytes) and key (SEARCH_CURSOR_KEY_MAX + 1) filled, or UMS_EINVALID
+ * when it is not base64url, too long, forged, of another kind or sort, or
+ * carries no UUID.
+ */
+int search_cursor_make(const struct ums_ctx *c, struct buf *out, char kind, int sort,
+                       const char *id, const char *key);
+int search_cursor_open(const struct ums_ctx *c, const char *cursor, char kind, int sort, char *id,
+                       char *key);
+
+/*
+ * 1 when s is a timestamp PostgreSQL takes as it is meant: a date
+ * "YYYY-MM-DD" (1970 or later, a day that month has), optionally followed by
+ * T, t or a space, "hh:mm:ss" (seconds up to 60), a fraction of 1 to 9
+ * digits, and Z, z, nothing, or an offset "+hh:mm"/"-hh:mm" up to 15:59.
+ */
 int search_timestamp_valid(const char *s);
 
 #endif

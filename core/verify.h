@@ -56,9 +56,4 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, 
                         const char *data_json, const char *new_email, size_t new_email_len,
                         struct link_out *out, struct auth_err *err);
 
-/* 1 when url may be used as redirect_to: the scheme, host and port of
- * [auth] site_url (any port on loopback hosts), or a prefix listed in
- * [auth] uri_allow_list (a trailing '*' matches anything). */
-int redirect_allowed(const struct ums_config *cfg, const char *url);
-
 #endif

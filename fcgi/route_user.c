@@ -7,6 +7,7 @@
 #include "../core/reauth.h"
 #include "../util/ums.h"
 #include "../core/verify.h"
+#include "../core/redirect.h"
 
 #include <json-c/json.h>
 #include "app.h"

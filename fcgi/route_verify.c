@@ -10,6 +10,7 @@
 #include "../util/log.h"
 #include "../util/ums.h"
 #include "../core/verify.h"
+#include "../core/redirect.h"
 #include "app.h"
 #include "http.h"
 #include "routes.h"

@@ -422,6 +422,9 @@ CTEST(search, hostile_parameters)
         {"sort=email%20DESC", "sort"},
         {"created_after=yesterday", "created_after"},
         {"created_after=2026-13-01", "created_after"},
+        {"created_after=2026-02-31", "created_after"}, /* PostgreSQL would refuse it */
+        {"created_after=2026-+1-02", "created_after"},
+        {"created_before=2026-01-02T03:04:05%2B16:00", "created_before"},
         {"created_before=1%27%20OR%20%271%27=%271", "created_before"},
         {"role=superuser", "role"},
         {"role=admin%27--", "role"},
@@ -981,6 +984,9 @@ CTEST(audit, admin_listing_with_filters)
     ASSERT_STR_EQ(err_field(&r, f, sizeof(f)), "actor");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("GET", "/api/v1/audit?after=soon", NULL, service(), NULL), 400);
+    ASSERT_EQ(admin_req("GET", "/api/v1/audit?before=2026-04-31", NULL, service(), &r), 400);
+    ASSERT_STR_EQ(err_field(&r, f, sizeof(f)), "before");
+    http_resp_free(&r);
     ASSERT_EQ(admin_req("GET", "/api/v1/audit?cursor=x.y", NULL, service(), NULL), 400);
 }
 
