@@ -45,6 +45,18 @@ void outbox_publish(struct db *db, struct kv *kv, long long id, const char *even
         log_warn("outbox %lld published but not marked; it may be delivered twice", id);
 }
 
+void outbox_heartbeat(struct kv *kv, const char *consumer, long long rounds)
+{
+    char key[320], val[32];
+    redisReply *r = NULL;
+    const char *argv[5] = {"SET", key, val, "EX", "60"};
+
+    snprintf(key, sizeof(key), "ums:notifier:%s:rounds", consumer);
+    snprintf(val, sizeof(val), "%lld", rounds);
+    if (kv_cmd(kv, &r, 5, argv, NULL) == UMS_OK)
+        freeReplyObject(r);
+}
+
 /* The value of field `name` in a stream entry's field array, or NULL. */
 static const char *entry_field(const redisReply *f, const char *name)
 {

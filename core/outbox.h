@@ -33,6 +33,14 @@ void outbox_publish(struct db *db, struct kv *kv, long long id, const char *even
  * it gets max_attempts again. *moved counts them. 0 or a UMS_E* code. */
 int outbox_retry_dead(struct db *db, struct kv *kv, long *moved);
 
+/*
+ * The notifier's heartbeat: ums:notifier:{consumer}:rounds holds how many
+ * rounds (retries looked at, the stream read) the daemon has finished, for
+ * 60 s. Operators see which notifiers are alive; tests wait for a round to
+ * pass instead of sleeping. Best effort: a failure is not reported.
+ */
+void outbox_heartbeat(struct kv *kv, const char *consumer, long long rounds);
+
 /* umsctl events status: the queue at a glance. */
 struct outbox_status {
     long long stream;      /* entries in ums:events */

@@ -251,6 +251,7 @@ int main(int argc, char **argv)
     int once = 0, rc = 1, daemon_mode = 0;
     struct sigaction sa;
     time_t last_republish = 0, last_pending = 0, last_prune = 0;
+    long long rounds = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -342,14 +343,20 @@ int main(int argc, char **argv)
         }
         /* Own pending entries (retries) are looked at every second; each
          * one waits for its own next_attempt_at. */
+        int drained = 0;
         if (now - last_pending >= 1) {
             drain_pending(&n);
             last_pending = now;
+            drained = 1;
         }
         if (read_batch(&n, ">", 1000) < 0) {
             sleep(1); /* Redis down: retry */
             ensure_group(&n);
         }
+        /* A round (about a second) ends when the retries due were sent and
+         * the stream was read: what was waiting when it began is handled. */
+        if (drained)
+            outbox_heartbeat(n.kv, n.consumer, ++rounds);
     }
     rc = 0;
 out:

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct json_object *jparse(const struct http_resp *r)
@@ -19,6 +23,56 @@ const char *jstr(struct json_object *o, const char *k)
                    json_object_is_type(v, json_type_string)
                ? json_object_get_string(v)
                : NULL;
+}
+
+int error_matches(const struct http_resp *r, enum err_format f, long status, const char *code,
+                  char *why, size_t n)
+{
+    struct json_object *o = jparse(r), *num;
+    const char *got, *msg;
+    int ok = 0;
+
+    if (r->status != status) {
+        snprintf(why, n, "status %ld", r->status);
+        goto out;
+    }
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        snprintf(why, n, "the body is not a JSON object");
+        goto out;
+    }
+    got = jstr(o, f == ERR_AUTH ? "error_code" : "code");
+    msg = jstr(o, f == ERR_AUTH ? "msg" : "message");
+    if (got == NULL || strcmp(got, code) != 0) {
+        snprintf(why, n, "code %s", got != NULL ? got : "(none)");
+        goto out;
+    }
+    if (msg == NULL || *msg == '\0') {
+        snprintf(why, n, "no message");
+        goto out;
+    }
+    if (f == ERR_AUTH_2024 &&
+        (r->headers == NULL ||
+         strcasestr(r->headers, "x-supabase-api-version: 2024-01-01\r\n") == NULL)) {
+        snprintf(why, n, "no X-Supabase-Api-Version: 2024-01-01 header");
+        goto out;
+    }
+    if (f == ERR_AUTH) {
+        char want[160];
+        if (!json_object_object_get_ex(o, "code", &num) ||
+            !json_object_is_type(num, json_type_int) || json_object_get_int64(num) != status) {
+            snprintf(why, n, "\"code\" is not the status");
+            goto out;
+        }
+        snprintf(want, sizeof(want), "x-sb-error-code: %s\r\n", code);
+        if (r->headers == NULL || strcasestr(r->headers, want) == NULL) {
+            snprintf(why, n, "no x-sb-error-code: %s header", code);
+            goto out;
+        }
+    }
+    ok = 1;
+out:
+    json_object_put(o);
+    return ok;
 }
 
 /* A fresh address for each test so that accounts never collide. */
@@ -197,14 +251,97 @@ void export_port(const char *name, int offset)
     setenv(name, v, 1);
 }
 
+/* 1 when the message at path has a To: header ending in <to> and the header
+ * X-Ums-Event: event (headers end at the first empty line). */
+static int mail_is(const char *path, const char *to, const char *event)
+{
+    char line[2048], want_to[512], want_ev[512];
+    int match_to = 0, match_ev = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return 0;
+    snprintf(want_to, sizeof(want_to), "<%s>\r\n", to);
+    snprintf(want_ev, sizeof(want_ev), "X-Ums-Event: %s\r\n", event);
+    while (fgets(line, sizeof(line), f) != NULL && strcmp(line, "\r\n") != 0) {
+        size_t ll = strlen(line), wl = strlen(want_to);
+        match_to |=
+            strncmp(line, "To: ", 4) == 0 && ll >= wl && strcasecmp(line + ll - wl, want_to) == 0;
+        match_ev |= strcmp(line, want_ev) == 0;
+    }
+    fclose(f);
+    return match_to && match_ev;
+}
+
+int maildir_find(const char *to, const char *event, char *newest, size_t n)
+{
+    char dir[4096], path[8400];
+    time_t best = 0;
+    int count = 0;
+    DIR *d;
+    struct dirent *e;
+
+    if (newest != NULL && n > 0)
+        newest[0] = '\0';
+    snprintf(dir, sizeof(dir), "%s/new", env_need("UMS_MAILDIR"));
+    d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (!mail_is(path, to, event) || stat(path, &st) != 0)
+            continue;
+        count++;
+        if (newest != NULL && st.st_mtime >= best) {
+            best = st.st_mtime;
+            snprintf(newest, n, "%s", path);
+        }
+    }
+    closedir(d);
+    return count;
+}
+
 int maildir_count(const char *to, const char *event)
 {
-    char cmd[1024], out[32];
+    return maildir_find(to, event, NULL, 0);
+}
+
+char *maildir_newest(const char *to, const char *event)
+{
+    char path[8400];
+    char *text = NULL;
+    long len;
+    FILE *f;
+
+    if (maildir_find(to, event, path, sizeof(path)) <= 0 || (f = fopen(path, "r")) == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len < 4 * 1024 * 1024 &&
+        fseek(f, 0, SEEK_SET) == 0 && (text = malloc((size_t)len + 1)) != NULL) {
+        if (fread(text, 1, (size_t)len, f) != (size_t)len) {
+            free(text);
+            text = NULL;
+        } else {
+            text[len] = '\0';
+        }
+    }
+    fclose(f);
+    return text;
+}
+
+/* redis-cli against the stack's Redis with args: its exit status, and its
+ * answer (one line) in out when out is not NULL. */
+int redis_cmd(const char *args, char *out, size_t n)
+{
+    char cmd[1024], sink[64];
     snprintf(cmd, sizeof(cmd),
-             "grep -l -F '<%s>' \"$UMS_MAILDIR\"/new/* 2>/dev/null | tr '\\n' '\\0' |"
-             " xargs -0 -r grep -l -F 'X-Ums-Event: %s' | wc -l",
-             to, event);
-    return sh_out(cmd, out, sizeof(out)) == 0 ? (int)strtol(out, NULL, 10) : -1;
+             "port=${REDIS_URL##*:}; port=${port%%%%/*}; a=$(REDISCLI_AUTH=\"$(cat "
+             "\"$UMS_STACK/secrets/redis_password\")\" redis-cli -p \"$port\" %s) && "
+             "printf '%%s' \"$a\" | tr -d '\\n'",
+             args);
+    return out != NULL ? sh_out(cmd, out, n) : sh_out(cmd, sink, sizeof(sink));
 }
 
 int sql_run(const char *sql)

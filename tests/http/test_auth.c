@@ -24,18 +24,6 @@
 #include "fcgi_client.h"
 #include "stack.h"
 
-/* Checks an /auth/v1 legacy-format error. */
-#define ASSERT_AUTH_ERROR(resp, status_, code_)                                                    \
-    do {                                                                                           \
-        struct json_object *o_ = jparse(&(resp));                                                  \
-        int ok_ = (resp).status == (status_) && jstr(o_, "error_code") != NULL &&                  \
-                  strcmp(jstr(o_, "error_code"), (code_)) == 0 && jstr(o_, "msg") != NULL;         \
-        json_object_put(o_);                                                                       \
-        if (!ok_)                                                                                  \
-            CTEST_FAIL_("expected %d %s, got %ld %s", (status_), (code_), (resp).status,           \
-                        (resp).body);                                                              \
-    } while (0)
-
 CTEST(signup, returns_a_session_and_user)
 {
     char email[128], body[512];
@@ -87,7 +75,7 @@ CTEST(signup, duplicate_email)
         *p = (char)toupper((unsigned char)*p);
     snprintf(body, sizeof(body), "{\"email\":\" %s \",\"password\":\"another password\"}", email);
     ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(4), &r), 0);
-    ASSERT_AUTH_ERROR(r, 422, "user_already_exists");
+    ASSERT_ERROR(r, ERR_AUTH, 422, "user_already_exists");
     http_resp_free(&r);
 }
 
@@ -99,7 +87,7 @@ CTEST(signup, weak_and_oversized_passwords)
     new_email(email, sizeof(email), "weak");
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"1234567\"}", email);
     ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(5), &r), 0);
-    ASSERT_AUTH_ERROR(r, 422, "weak_password");
+    ASSERT_ERROR(r, ERR_AUTH, 422, "weak_password");
     o = jparse(&r);
     ASSERT_TRUE(json_object_object_get_ex(o, "weak_password", &wp));
     ASSERT_TRUE(json_object_object_get_ex(wp, "reasons", &reasons));
@@ -110,16 +98,15 @@ CTEST(signup, weak_and_oversized_passwords)
     big[129] = '\0';
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}", email, big);
     ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(5), &r), 0);
-    ASSERT_AUTH_ERROR(r, 422, "weak_password");
+    ASSERT_ERROR(r, ERR_AUTH, 422, "weak_password");
     http_resp_free(&r);
     /* Versioned clients get the 2024 format with the same reasons. */
     const char *h[] = {"Content-Type: application/json;charset=UTF-8",
                        "X-Supabase-Api-Version: 2024-01-01", NULL};
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"short\"}", email);
     ASSERT_EQ(http_req("POST", "/auth/v1/signup", h, body, strlen(body), src_for(5), &r), 0);
+    ASSERT_ERROR(r, ERR_AUTH_2024, 422, "weak_password");
     o = jparse(&r);
-    ASSERT_EQ(r.status, 422);
-    ASSERT_STR_EQ(jstr(o, "code"), "weak_password");
     ASSERT_TRUE(json_object_object_get_ex(o, "weak_password", &wp));
     json_object_put(o);
     http_resp_free(&r);
@@ -152,23 +139,20 @@ CTEST(signup, bad_input)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct http_resp r;
         ASSERT_EQ(post("/auth/v1/signup", cases[i].body, NULL, src_for(6), &r), 0);
-        struct json_object *o = jparse(&r);
-        int ok = r.status == cases[i].status && jstr(o, "error_code") &&
-                 strcmp(jstr(o, "error_code"), cases[i].code) == 0;
-        json_object_put(o);
-        if (!ok)
-            CTEST_FAIL_("case %zu: got %ld %s", i, r.status, r.body);
+        char why[256];
+        if (!error_matches(&r, ERR_AUTH, cases[i].status, cases[i].code, why, sizeof(why)))
+            CTEST_FAIL_("case %zu: %s; got %ld %s", i, why, r.status, r.body);
         http_resp_free(&r);
     }
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse\"}", long_email);
     struct http_resp r;
     ASSERT_EQ(post("/auth/v1/signup", body, NULL, src_for(6), &r), 0);
-    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
     http_resp_free(&r);
     /* No content type: 415. */
     const char *noct[] = {NULL};
     ASSERT_EQ(http_req("POST", "/auth/v1/signup", noct, "{}", 2, src_for(6), &r), 0);
-    ASSERT_AUTH_ERROR(r, 415, "unsupported_media_type");
+    ASSERT_ERROR(r, ERR_AUTH, 415, "unsupported_media_type");
     http_resp_free(&r);
 }
 
@@ -230,7 +214,7 @@ CTEST(login, success_and_failures_look_the_same)
     char nobody[128];
     new_email(nobody, sizeof(nobody), "nobody");
     ASSERT_EQ(login(nobody, "wrong password", src_for(9), NULL, &unknown), 400);
-    ASSERT_AUTH_ERROR(wrong, 400, "invalid_credentials");
+    ASSERT_ERROR(wrong, ERR_AUTH, 400, "invalid_credentials");
     ASSERT_STR_EQ(wrong.body, unknown.body);
     http_resp_free(&wrong);
     http_resp_free(&unknown);
@@ -251,7 +235,7 @@ CTEST(login, lockout_after_five_failures)
         ASSERT_EQ(login(email, "wrong password", src_for(10), NULL, NULL), 400);
     /* Locked: even the right password is refused, from any address. */
     ASSERT_EQ(login(email, "correct horse battery", src_for(11), NULL, &r), 429);
-    ASSERT_AUTH_ERROR(r, 429, "user_locked");
+    ASSERT_ERROR(r, ERR_AUTH, 429, "user_locked");
     ASSERT_EQ(resp_header(&r, "Retry-After", ra, sizeof(ra)), 0);
     ASSERT_TRUE((int)strtol(ra, NULL, 10) > 800 && (int)strtol(ra, NULL, 10) <= 900);
     http_resp_free(&r);
@@ -271,26 +255,26 @@ CTEST(bearer, rejections)
     ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
     char wa[128];
     ASSERT_EQ(http_get("/auth/v1/user", &r), 0);
-    ASSERT_AUTH_ERROR(r, 401, "no_authorization");
+    ASSERT_ERROR(r, ERR_AUTH, 401, "no_authorization");
     /* RFC 6750: a 401 without credentials carries a bare challenge. */
     ASSERT_EQ(resp_header(&r, "WWW-Authenticate", wa, sizeof(wa)), 0);
     ASSERT_STR_EQ(wa, "Bearer");
     http_resp_free(&r);
     const char *basic[] = {"Authorization: Basic dXNlcjpwYXNz", NULL};
     ASSERT_EQ(http_req("GET", "/auth/v1/user", basic, NULL, 0, NULL, &r), 0);
-    ASSERT_AUTH_ERROR(r, 401, "no_authorization");
+    ASSERT_ERROR(r, ERR_AUTH, 401, "no_authorization");
     ASSERT_EQ(resp_header(&r, "WWW-Authenticate", wa, sizeof(wa)), 0);
     ASSERT_STR_EQ(wa, "Bearer");
     http_resp_free(&r);
     /* GoTrue's statuses stay: a bad token is 403 bad_jwt here (the
      * Supabase clients depend on them), without a challenge. */
     ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, "garbage", &r), 0);
-    ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "bad_jwt");
     ASSERT_NE(resp_header(&r, "WWW-Authenticate", wa, sizeof(wa)), 0);
     http_resp_free(&r);
     /* A refresh token is not an access token. */
     ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, s.refresh, &r), 0);
-    ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "bad_jwt");
     http_resp_free(&r);
     /* alg none with the same claims. */
     char *dot = strchr(s.access, '.');
@@ -300,14 +284,14 @@ CTEST(bearer, rejections)
     b64url_encode(hb, (const unsigned char *)none, strlen(none));
     snprintf(forged, sizeof(forged), "%s%.*s.", hb, (int)(strrchr(s.access, '.') - dot), dot);
     ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, forged, &r), 0);
-    ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "bad_jwt");
     http_resp_free(&r);
     /* One flipped character in the signature. */
     snprintf(forged, sizeof(forged), "%s", s.access);
     size_t n = strlen(forged);
     forged[n - 3] = forged[n - 3] == 'A' ? 'B' : 'A';
     ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, forged, &r), 0);
-    ASSERT_AUTH_ERROR(r, 403, "bad_jwt");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "bad_jwt");
     http_resp_free(&r);
     ASSERT_EQ(get_user(s.access), 200);
 }
@@ -318,10 +302,7 @@ CTEST(bearer, versioned_errors)
     struct http_resp r;
     char v[64];
     ASSERT_EQ(http_req("GET", "/auth/v1/user", h, NULL, 0, NULL, &r), 0);
-    ASSERT_EQ(r.status, 403);
-    struct json_object *o = jparse(&r);
-    ASSERT_STR_EQ(jstr(o, "code"), "bad_jwt");
-    json_object_put(o);
+    ASSERT_ERROR(r, ERR_AUTH_2024, 403, "bad_jwt");
     ASSERT_EQ(resp_header(&r, "X-Supabase-Api-Version", v, sizeof(v)), 0);
     http_resp_free(&r);
 }
@@ -342,11 +323,11 @@ CTEST(refresh, rotates_and_detects_reuse)
     ASSERT_EQ(refresh(s2.refresh, &s3, NULL), 200);
     /* s.refresh is now a grandparent: reuse. The whole session dies. */
     ASSERT_EQ(refresh(s.refresh, NULL, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "refresh_token_already_used");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "refresh_token_already_used");
     http_resp_free(&r);
     ASSERT_EQ(get_user(s3.access), 403);
     ASSERT_EQ(refresh(s3.refresh, NULL, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "session_not_found");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "session_not_found");
     http_resp_free(&r);
 }
 
@@ -360,7 +341,7 @@ CTEST(refresh, reuse_after_the_window)
     ASSERT_EQ(refresh(s.refresh, &s2, NULL), 200);
     sleep(11); /* refresh_reuse_interval is 10 s */
     ASSERT_EQ(refresh(s.refresh, NULL, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "refresh_token_already_used");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "refresh_token_already_used");
     http_resp_free(&r);
     ASSERT_EQ(get_user(s2.access), 403);
 }
@@ -369,21 +350,21 @@ CTEST(refresh, unknown_and_malformed)
 {
     struct http_resp r;
     ASSERT_EQ(refresh("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "refresh_token_not_found");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "refresh_token_not_found");
     http_resp_free(&r);
     ASSERT_EQ(refresh("x'; DROP TABLE refresh_tokens; --", NULL, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "refresh_token_not_found");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "refresh_token_not_found");
     http_resp_free(&r);
     ASSERT_EQ(post("/auth/v1/token?grant_type=refresh_token", "{\"refresh_token\":\"\"}", NULL,
                    src_for(13), &r),
               0);
-    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
     http_resp_free(&r);
     ASSERT_EQ(post("/auth/v1/token?grant_type=magic", "{}", NULL, src_for(13), &r), 0);
-    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
     http_resp_free(&r);
     ASSERT_EQ(post("/auth/v1/token", "{}", NULL, src_for(13), &r), 0);
-    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
     http_resp_free(&r);
 }
 
@@ -456,7 +437,7 @@ CTEST(logout, scopes)
     ASSERT_EQ(refresh(c.refresh, NULL, NULL), 400);
     /* bad scope, then global (the default). */
     ASSERT_EQ(req_bearer("POST", "/auth/v1/logout?scope=everything", NULL, b.access, &r), 0);
-    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
     http_resp_free(&r);
     ASSERT_EQ(login(email, "correct horse battery", src_for(14), &c, NULL), 200);
     ASSERT_EQ(req_bearer("POST", "/auth/v1/logout", NULL, b.access, &r), 0);
@@ -503,10 +484,10 @@ CTEST(user, update_data_and_password)
     ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"password\":\"correct horse battery\"}",
                          a.access, &r),
               0);
-    ASSERT_AUTH_ERROR(r, 422, "same_password");
+    ASSERT_ERROR(r, ERR_AUTH, 422, "same_password");
     http_resp_free(&r);
     ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"password\":\"short\"}", a.access, &r), 0);
-    ASSERT_AUTH_ERROR(r, 422, "weak_password");
+    ASSERT_ERROR(r, ERR_AUTH, 422, "weak_password");
     http_resp_free(&r);
     ASSERT_EQ(req_bearer("PUT", "/auth/v1/user", "{\"password\":\"a brand new passphrase\"}",
                          a.access, &r),
@@ -613,10 +594,10 @@ CTEST(admin, who_may_call)
     new_email(email, sizeof(email), "plain");
     ASSERT_EQ(signup(email, "correct horse battery", &user), 0);
     ASSERT_EQ(http_get("/auth/v1/admin/users", &r), 0);
-    ASSERT_AUTH_ERROR(r, 401, "no_authorization");
+    ASSERT_ERROR(r, ERR_AUTH, 401, "no_authorization");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users", NULL, user.access, &r), 403);
-    ASSERT_AUTH_ERROR(r, 403, "not_admin");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "not_admin");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users", NULL, "not-the-service-key", &r), 403);
     http_resp_free(&r);
@@ -690,23 +671,23 @@ CTEST(admin, create_get_update_delete)
     json_object_put(o);
     http_resp_free(&r);
     ASSERT_EQ(admin_req("POST", "/auth/v1/admin/users", body, key, &r), 422);
-    ASSERT_AUTH_ERROR(r, 422, "email_exists");
+    ASSERT_ERROR(r, ERR_AUTH, 422, "email_exists");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("POST", "/auth/v1/admin/users",
                         "{\"email\":\"weak-admin@example.com\",\"password\":\"short\"}", key, &r),
               422);
-    ASSERT_AUTH_ERROR(r, 422, "weak_password");
+    ASSERT_ERROR(r, ERR_AUTH, 422, "weak_password");
     http_resp_free(&r);
 
     snprintf(path, sizeof(path), "/auth/v1/admin/users/%s", id);
     ASSERT_EQ(admin_req("GET", path, NULL, key, NULL), 200);
     ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users/not-a-uuid", NULL, key, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("GET", "/auth/v1/admin/users/00000000-0000-4000-8000-000000000000", NULL,
                         key, &r),
               404);
-    ASSERT_AUTH_ERROR(r, 404, "user_not_found");
+    ASSERT_ERROR(r, ERR_AUTH, 404, "user_not_found");
     http_resp_free(&r);
 
     ASSERT_EQ(login(email, "correct horse battery", src_for(21), &s, NULL), 200);
@@ -720,7 +701,7 @@ CTEST(admin, create_get_update_delete)
     ASSERT_EQ(admin_req("PUT", path, "{\"ban_duration\":\"24h\"}", key, NULL), 200);
     ASSERT_EQ(get_user(s.access), 403);
     ASSERT_EQ(login(email, "correct horse battery", src_for(21), NULL, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "user_banned");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "user_banned");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("PUT", path, "{\"ban_duration\":\"forever\"}", key, NULL), 400);
     ASSERT_EQ(admin_req("PUT", path, "{\"ban_duration\":\"none\"}", key, NULL), 200);
@@ -740,43 +721,9 @@ CTEST(admin, create_get_update_delete)
 static int wait_mail(const char *to, const char *event, char *otp, char *th, char *subject,
                      size_t subjlen)
 {
-    char dir[4096], path[8400], line[2048];
+    char line[2048], bestp[8400];
     for (int tries = 0; tries < 150; tries++) {
-        DIR *d;
-        struct dirent *e;
-        time_t best = 0;
-        char bestp[8400] = "";
-        snprintf(dir, sizeof(dir), "%s/new", env_need("UMS_MAILDIR"));
-        d = opendir(dir);
-        while (d != NULL && (e = readdir(d)) != NULL) {
-            FILE *f;
-            struct stat st;
-            int match_to = 0, match_ev = 0;
-            if (e->d_name[0] == '.')
-                continue;
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            f = fopen(path, "r");
-            if (f == NULL)
-                continue;
-            while (fgets(line, sizeof(line), f) != NULL && strcmp(line, "\r\n") != 0) {
-                char want[512];
-                size_t ll = strlen(line), wl;
-                snprintf(want, sizeof(want), "<%s>\r\n", to);
-                wl = strlen(want);
-                match_to |= strncmp(line, "To: ", 4) == 0 && ll >= wl &&
-                            strcasecmp(line + ll - wl, want) == 0;
-                snprintf(want, sizeof(want), "X-Ums-Event: %s\r\n", event);
-                match_ev |= strcmp(line, want) == 0;
-            }
-            fclose(f);
-            if (match_to && match_ev && stat(path, &st) == 0 && st.st_mtime >= best) {
-                best = st.st_mtime;
-                snprintf(bestp, sizeof(bestp), "%s", path);
-            }
-        }
-        if (d != NULL)
-            closedir(d);
-        if (bestp[0] != '\0') {
+        if (maildir_find(to, event, bestp, sizeof(bestp)) > 0) {
             FILE *f = fopen(bestp, "r");
             while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
                 char *p;
@@ -1041,7 +988,7 @@ CTEST(email, recovery_by_otp)
     ASSERT_EQ(login(email, "my new passphrase", src_for(31), NULL, NULL), 200);
     /* The code is single-use. */
     ASSERT_EQ(verify_otp("recovery", email, otp, NULL, &r), 403);
-    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "otp_expired");
     http_resp_free(&r);
 }
 
@@ -1076,15 +1023,15 @@ CTEST(otp_guard, five_wrong_codes_void_the_live_code_and_its_link)
     for (int i = 0; i < 5; i++) {
         wrong_code(wrong, otp, i);
         ASSERT_EQ(verify_otp("recovery", email, wrong, NULL, &r), 403);
-        ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+        ASSERT_ERROR(r, ERR_AUTH, 403, "otp_expired");
         http_resp_free(&r);
     }
     ASSERT_EQ(verify_otp("recovery", email, otp, NULL, &r), 403);
-    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "otp_expired");
     http_resp_free(&r);
     snprintf(body, sizeof(body), "{\"type\":\"recovery\",\"token_hash\":\"%s\"}", th);
     ASSERT_EQ(post("/auth/v1/verify", body, NULL, src_for(42), &r), 0);
-    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "otp_expired");
     http_resp_free(&r);
     /* The account itself is untouched: its password still signs in. */
     ASSERT_EQ(login(email, "correct horse battery", src_for(43), NULL, NULL), 200);
@@ -1141,7 +1088,7 @@ CTEST(otp_guard, the_link_is_not_a_hash_of_the_address_and_code)
     ASSERT_TRUE(strcmp(th, guess) != 0);
     snprintf(body, sizeof(body), "{\"type\":\"signup\",\"token_hash\":\"%s\"}", guess);
     ASSERT_EQ(post("/auth/v1/verify", body, NULL, src_for(44), &r), 0);
-    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "otp_expired");
     http_resp_free(&r);
     snprintf(body, sizeof(body), "{\"type\":\"signup\",\"token_hash\":\"%s\"}", th);
     ASSERT_EQ(post("/auth/v1/verify", body, NULL, src_for(44), &r), 0);
@@ -1187,15 +1134,17 @@ CTEST(prehijack, the_owners_first_confirmation_ends_the_squatters_sessions)
 
 CTEST(prehijack, the_welcome_mail_tells_the_owner_how_to_take_over)
 {
-    char email[128], cmd[1024], out[64];
+    char email[128], *text;
+    int parts = 0;
     new_email(email, sizeof(email), "squatmail");
     ASSERT_EQ(signup(email, "correct horse battery", NULL), 0);
     ASSERT_EQ(wait_mail(email, "user.registered", NULL, NULL, NULL, 0), 0);
-    snprintf(cmd, sizeof(cmd),
-             "grep -l '%s' \"$UMS_MAILDIR\"/new/* | xargs grep -c 'Forgot password' | head -1",
-             email);
-    ASSERT_EQ(sh_out(cmd, out, sizeof(out)), 0);
-    ASSERT_TRUE((int)strtol(out, NULL, 10) >= 2); /* text and HTML parts */
+    text = maildir_newest(email, "user.registered");
+    ASSERT_NOT_NULL(text);
+    for (const char *p = text; (p = strstr(p, "Forgot password")) != NULL; p++)
+        parts++;
+    free(text);
+    ASSERT_TRUE(parts >= 2); /* text and HTML parts */
 }
 
 CTEST(prehijack, a_recovery_ends_every_other_session_and_refresh_token)
@@ -1266,7 +1215,7 @@ CTEST(email, a_suspended_account_gets_no_mail_and_no_session_from_a_code)
         200);
     /* The code of before opens no session... */
     ASSERT_EQ(verify_otp("recovery", email, otp, NULL, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "user_banned");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "user_banned");
     http_resp_free(&r);
     /* ...and a new recovery mails nothing (the answer is the same {}). */
     snprintf(body, sizeof(body), "UPDATE users SET recovery_sent_at = NULL WHERE id = '%s'",
@@ -1314,19 +1263,6 @@ static int raw_post(const char *sock, const char *uri, const char *body, char **
     return socket_post(sock, "127.0.9.9", uri, body, resp_body);
 }
 
-/* redis-cli against the stack's Redis with args: its exit status, and its
- * answer (one line) in out when out is not NULL. */
-static int redis_cmd(const char *args, char *out, size_t n)
-{
-    char cmd[1024], sink[64];
-    snprintf(cmd, sizeof(cmd),
-             "port=${REDIS_URL##*:}; port=${port%%%%/*}; a=$(REDISCLI_AUTH=\"$(cat "
-             "\"$UMS_STACK/secrets/redis_password\")\" redis-cli -p \"$port\" %s) && "
-             "printf '%%s' \"$a\" | tr -d '\\n'",
-             args);
-    return out != NULL ? sh_out(cmd, out, n) : sh_out(cmd, sink, sizeof(sink));
-}
-
 /* A verify request straight to the socket from REMOTE_ADDR ip; its status. */
 static int verify_from(const char *ip)
 {
@@ -1349,7 +1285,7 @@ CTEST(limits, one_email_change_mail_a_minute)
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, NULL), 200);
     snprintf(body, sizeof(body), "{\"email\":\"%s\"}", to2);
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, &r), 429);
-    ASSERT_AUTH_ERROR(r, 429, "over_email_send_rate_limit");
+    ASSERT_ERROR(r, ERR_AUTH, 429, "over_email_send_rate_limit");
     ASSERT_EQ(resp_header(&r, "Retry-After", ra, sizeof(ra)), 0);
     http_resp_free(&r);
     /* Only the first address got a mail. */
@@ -1374,7 +1310,7 @@ CTEST(limits, mail_to_one_address_is_capped_whoever_asks)
             ASSERT_EQ(post("/auth/v1/recover", body, NULL, src_for(50 + i), &r), 0);
             st[i] = (int)r.status;
             if (i == 3)
-                ASSERT_AUTH_ERROR(r, 429, "over_email_send_rate_limit");
+                ASSERT_ERROR(r, ERR_AUTH, 429, "over_email_send_rate_limit");
             http_resp_free(&r);
         }
         ASSERT_EQ(st[0], 200);
@@ -1401,7 +1337,7 @@ CTEST(limits, account_changes_per_account)
     }
     ASSERT_EQ(i, 20);
     ASSERT_EQ(st, 429);
-    ASSERT_AUTH_ERROR(r, 429, "over_request_rate_limit");
+    ASSERT_ERROR(r, ERR_AUTH, 429, "over_request_rate_limit");
     http_resp_free(&r);
     /* Reading is not an account change. */
     ASSERT_EQ(get_user(s.access), 200);
@@ -1607,13 +1543,13 @@ CTEST(reauth, an_old_session_needs_the_password_or_a_code_to_change_credentials)
     ASSERT_EQ(
         admin_req("PUT", "/auth/v1/user", "{\"password\":\"a third passphrase\"}", s.access, &r),
         400);
-    ASSERT_AUTH_ERROR(r, 400, "reauthentication_needed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "reauthentication_needed");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user",
                         "{\"password\":\"a third passphrase\",\"current_password\":\"wrong one\"}",
                         s.access, &r),
               400);
-    ASSERT_AUTH_ERROR(r, 400, "reauthentication_not_valid");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "reauthentication_not_valid");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user",
                         "{\"password\":\"a third passphrase\","
@@ -1627,14 +1563,14 @@ CTEST(reauth, an_old_session_needs_the_password_or_a_code_to_change_credentials)
     /* An address change with a code from /reauthenticate (auth-js: GET). */
     snprintf(body, sizeof(body), "{\"email\":\"%s\"}", to);
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "reauthentication_needed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "reauthentication_needed");
     http_resp_free(&r);
     ASSERT_EQ(admin_req("GET", "/auth/v1/reauthenticate", NULL, s.access, NULL), 200);
     ASSERT_EQ(wait_mail(email, "user.reauthentication_requested", otp, NULL, NULL, 0), 0);
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"nonce\":\"%06ld\"}", to,
              (strtol(otp, NULL, 10) + 1) % 1000000);
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, &r), 400);
-    ASSERT_AUTH_ERROR(r, 400, "reauthentication_not_valid");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "reauthentication_not_valid");
     http_resp_free(&r);
     snprintf(body, sizeof(body), "{\"email\":\"%s\",\"nonce\":\"%s\"}", to, otp);
     if (admin_req("PUT", "/auth/v1/user", body, s.access, &r) != 200)
@@ -1680,7 +1616,7 @@ CTEST(metadata, names_that_would_reach_mail_are_validated_everywhere)
     for (int i = 0; bad[i] != NULL; i++) {
         new_email(email, sizeof(email), "badname");
         ASSERT_EQ(signup_with(email, bad[i], &r), 400);
-        ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+        ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
         http_resp_free(&r);
         /* and no account, no mail: the address stays free */
         ASSERT_EQ(login(email, "correct horse battery", src_for(47), NULL, NULL), 400);
@@ -1691,7 +1627,7 @@ CTEST(metadata, names_that_would_reach_mail_are_validated_everywhere)
     for (int i = 0; bad[i] != NULL; i++) {
         snprintf(body, sizeof(body), "{\"data\":%s}", bad[i]);
         ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, &r), 400);
-        ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+        ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
         http_resp_free(&r);
     }
     ASSERT_EQ(admin_req("PUT", "/auth/v1/user", "{\"data\":{\"name\":\"Zoë\"}}", s.access, NULL),
@@ -1719,7 +1655,7 @@ CTEST(metadata, user_metadata_is_capped_after_the_merge)
         memcpy(body + off + n, "\"}}", 4);
         ASSERT_EQ(admin_req("PUT", "/auth/v1/user", body, s.access, &r), k == 0 ? 200 : 422);
         if (k == 1)
-            ASSERT_AUTH_ERROR(r, 422, "validation_failed");
+            ASSERT_ERROR(r, ERR_AUTH, 422, "validation_failed");
         http_resp_free(&r);
     }
     free(body);
@@ -1847,17 +1783,17 @@ CTEST(email, newer_code_voids_older_and_expiry)
              email);
     ASSERT_EQ(sh(cmd), 0);
     ASSERT_EQ(verify_otp("recovery", email, newer, NULL, &r), 403);
-    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "otp_expired");
     http_resp_free(&r);
     /* token_hash form: garbage and a wrong hash. */
     ASSERT_EQ(post("/auth/v1/verify", "{\"type\":\"recovery\",\"token_hash\":\"zz'--\"}", NULL,
                    src_for(32), &r),
               0);
-    ASSERT_AUTH_ERROR(r, 403, "otp_expired");
+    ASSERT_ERROR(r, ERR_AUTH, 403, "otp_expired");
     http_resp_free(&r);
     snprintf(body, sizeof(body), "{\"type\":\"magic\",\"token_hash\":\"%s\"}", th);
     ASSERT_EQ(post("/auth/v1/verify", body, NULL, src_for(32), &r), 0);
-    ASSERT_AUTH_ERROR(r, 400, "validation_failed");
+    ASSERT_ERROR(r, ERR_AUTH, 400, "validation_failed");
     http_resp_free(&r);
 }
 

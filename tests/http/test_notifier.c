@@ -52,6 +52,39 @@ static int wait_requests(const char *to, int want, int secs)
     return n;
 }
 
+/* The rounds daemon `consumer` has finished (its heartbeat), or -1. */
+static long rounds_of(const char *consumer)
+{
+    char args[256], out[32];
+    snprintf(args, sizeof(args), "GET ums:notifier:%s:rounds", consumer);
+    if (redis_cmd(args, out, sizeof(out)) != 0 || out[0] < '0' || out[0] > '9')
+        return -1;
+    return strtol(out, NULL, 10);
+}
+
+/*
+ * Waits until daemon `consumer` has finished two more rounds than it had: a
+ * whole round (retries due, then the stream) began after the call, so what
+ * it would do about the stream and the retries as they are now, it has done.
+ * The wait is for that, not for a time; at most 15 s. 0 when it happened.
+ */
+static int settled(const char *consumer)
+{
+    long start = rounds_of(consumer);
+    for (int i = 0; i < 150; i++) {
+        long now = rounds_of(consumer);
+        if (start < 0)
+            start = now; /* the first heartbeat of a daemon just started */
+        if (start >= 0 && now >= start + 2)
+            return 0;
+        sleep_ms(100);
+    }
+    fprintf(stderr, "    %s finished no two rounds in 15 s\n", consumer);
+    return -1;
+}
+
+#define SETTLED() ASSERT_EQ(settled("test-notifier"), 0)
+
 static int script(const char *to, const char *responses)
 {
     sg_port();
@@ -78,10 +111,28 @@ static int script(const char *to, const char *responses)
     sh(NOTIFIER_ENV " " env " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\""   \
                     " --once")
 
-/* Starts the test notifier as a daemon. */
+/* Waits until the process named by pid file `name` (in run/) is gone; at
+ * most 10 s. 0 when it is. */
+static int wait_gone(const char *name)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "kill -0 $(cat \"$UMS_STACK/run/%s\" 2>/dev/null) 2>/dev/null",
+             name);
+    for (int i = 0; i < 100; i++) {
+        if (sh(cmd) != 0)
+            return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+/* Starts the test notifier as a daemon, its heartbeat from an earlier one
+ * cleared first. */
 static int start_notifier(void)
 {
     sg_port();
+    if (redis_cmd("DEL ums:notifier:test-notifier:rounds", NULL, 0) != 0)
+        return -1;
     return sh(NOTIFIER_ENV
               " UMS_NOTIFIER_CONSUMER=test-notifier"
               " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
@@ -123,7 +174,7 @@ CTEST(setup, mock_and_notifier)
     }
     ASSERT_TRUE(ready);
     ASSERT_EQ(start_notifier(), 0);
-    sleep_ms(500);
+    SETTLED();
 }
 
 CTEST(email, delivered_through_the_sendgrid_api)
@@ -163,7 +214,7 @@ CTEST(email, five_500s_then_202_is_delivered_once)
     ASSERT_EQ(wait_requests(e, 6, 20), 6);
     wait_email_delivery(e, "sent", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
-    sleep_ms(1500);
+    SETTLED();
     ASSERT_EQ(wait_requests(e, 7, 1), 6); /* never a seventh */
 }
 
@@ -196,7 +247,7 @@ CTEST(email, permanent_400_is_recorded_and_the_queue_moves_on)
     wait_email_delivery(bad, "failed", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
     ASSERT_EQ(attempts, 1);
-    sleep_ms(1000);
+    SETTLED();
     ASSERT_EQ(wait_requests(bad, 2, 1), 1); /* no retry of a permanent failure */
 }
 
@@ -240,7 +291,7 @@ CTEST(preferences, role_change_email_off_in_app_on)
         sleep_ms(100);
     }
     ASSERT_EQ(n, 1);
-    sleep_ms(500);
+    SETTLED();
     ASSERT_EQ(wait_requests(e, 2, 1), 1); /* no role-change email */
     /* With email on (the default), the next change is mailed. */
     ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences",
@@ -270,7 +321,7 @@ CTEST(dead_letter, exhausted_then_retried_by_umsctl)
     wait_email_delivery(e, "failed", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "failed");
     ASSERT_EQ(attempts, 8);
-    sleep_ms(1200);
+    SETTLED();
     ASSERT_EQ(wait_requests(e, 9, 1), 8);
     /* Buried without its secrets: the dead letter carries no code or link. */
     snprintf(cmd, sizeof(cmd),
@@ -376,7 +427,7 @@ CTEST(push, fcm_with_a_cached_access_token_and_gone_devices_removed)
                         "{\"role_changed\":{\"push\":false}}", u.access, NULL),
               200);
     ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
-    sleep_ms(1500);
+    SETTLED();
     ASSERT_EQ(fcm_messages(dev, 3, 1), 2);
 }
 
@@ -402,7 +453,7 @@ CTEST(push, fcm_500_429_and_a_hang_are_retried_then_delivered_once)
     /* 500, 429, the hang (timed out), then the accepted one; a welcome push
      * may have taken one of the scripted answers first. */
     ASSERT_TRUE(strstr(out, "\"attempts\":4") != NULL || strstr(out, "\"attempts\":5") != NULL);
-    sleep_ms(1500);
+    SETTLED();
     ASSERT_EQ(fcm_messages(dev, 2, 1), 1);
 }
 
@@ -427,7 +478,7 @@ CTEST(push, a_retry_goes_only_to_the_devices_that_missed_it)
     ASSERT_EQ(fcm_messages(bad, 1, 20), 1);
     /* The device that took the first attempt was not sent to again. */
     ASSERT_EQ(fcm_messages(good, 1, 1), 1);
-    sleep_ms(1500);
+    SETTLED();
     ASSERT_EQ(fcm_messages(good, 2, 1), 1);
     ASSERT_EQ(fcm_messages(bad, 2, 1), 1);
     /* One record per device, and the push itself, all sent. */
@@ -465,7 +516,7 @@ CTEST(faults, sigterm_finishes_the_message_in_hand)
     ASSERT_STR_EQ(st, "sent");
     ASSERT_EQ(attempts, 1);
     ASSERT_EQ(start_notifier(), 0);
-    sleep_ms(1500);
+    SETTLED();
     ASSERT_EQ(wait_requests(e, 2, 1), 1);
 }
 
@@ -478,12 +529,12 @@ CTEST(faults, sigkill_mid_send_then_delivered_after_restart)
     ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
     ASSERT_EQ(wait_requests(e, 1, 10), 1); /* in the middle of the send */
     ASSERT_EQ(sh("kill -KILL $(cat \"$UMS_STACK/run/notifier-test.pid\")"), 0);
-    sleep_ms(300);
+    ASSERT_EQ(wait_gone("notifier-test.pid"), 0);
     ASSERT_EQ(start_notifier(), 0);
     ASSERT_EQ(wait_requests(e, 2, 10), 2);
     wait_email_delivery(e, "sent", 0, 5, st, &attempts);
     ASSERT_STR_EQ(st, "sent");
-    sleep_ms(1500);
+    SETTLED();
     ASSERT_EQ(wait_requests(e, 3, 1), 2);
 }
 
@@ -534,7 +585,7 @@ CTEST(outbox, a_published_event_lost_from_the_stream_is_sent_again)
     ASSERT_EQ(sql_run(sql), 0);
     ASSERT_EQ(NOTIFIER_ONCE("UMS_NOTIFIER_CONSUMER=test-lost UMS_NOTIFIER_REDELIVER_AFTER=600"), 0);
     ASSERT_EQ(wait_requests(e, 1, 10), 1);
-    sleep_ms(1500);
+    SETTLED();
     ASSERT_EQ(wait_requests(e, 2, 1), 1);
     /* Done now, and its code is gone. */
     snprintf(sql, sizeof(sql),
@@ -620,7 +671,7 @@ CTEST(faults, redis_stopped_while_users_register)
     /* Republished from the outbox (republish_after is 1 s here), each once. */
     for (int i = 0; i < 3; i++)
         ASSERT_EQ(wait_requests(e[i], 1, 30), 1);
-    sleep_ms(1500);
+    SETTLED();
     for (int i = 0; i < 3; i++)
         ASSERT_EQ(wait_requests(e[i], 2, 1), 1);
 }
@@ -629,6 +680,7 @@ CTEST(faults, two_instances_never_send_twice)
 {
     char e[20][128];
     /* A second daemon in the same group, under another consumer name. */
+    ASSERT_EQ(redis_cmd("DEL ums:notifier:test-second:rounds", NULL, 0), 0);
     ASSERT_EQ(sh("UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK
                  " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_NOTIFIER_CONSUMER=test-second"
                  " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test2.pid\""
@@ -643,13 +695,14 @@ CTEST(faults, two_instances_never_send_twice)
     int got = 1;
     for (int i = 0; i < 20; i++)
         got &= wait_requests(e[i], 1, 10) == 1;
-    sleep_ms(1500);
+    int calm = settled("test-notifier") == 0 && settled("test-second") == 0;
     int dup = 0;
     for (int i = 0; i < 20; i++)
         dup |= wait_requests(e[i], 2, 0) > 1;
     sh("kill $(cat \"$UMS_STACK/run/notifier-test2.pid\") 2>/dev/null; true");
     ASSERT_TRUE(ok);
     ASSERT_TRUE(got);
+    ASSERT_TRUE(calm);
     ASSERT_FALSE(dup);
 }
 
@@ -706,6 +759,8 @@ CTEST(teardown, stack_notifier_back)
     sh("kill $(cat \"$UMS_STACK/run/notifier-test.pid\") 2>/dev/null; "
        "kill $(cat \"$UMS_STACK/run/sendgrid-mock.pid\") 2>/dev/null; "
        "kill $(cat \"$UMS_STACK/run/fcm-mock.pid\") 2>/dev/null; true");
-    sleep_ms(300);
+    ASSERT_EQ(wait_gone("notifier-test.pid"), 0);
+    ASSERT_EQ(wait_gone("sendgrid-mock.pid"), 0);
+    ASSERT_EQ(wait_gone("fcm-mock.pid"), 0);
     ASSERT_EQ(sh("./scripts/up >/dev/null"), 0);
 }
