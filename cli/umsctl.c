@@ -154,7 +154,7 @@ static int cmd_user_add(int argc, char **argv)
     struct ums_config *cfg = NULL;
     struct ums_ctx ctx;
     struct admin_attrs a;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     char id[UUID_LEN + 1], *pw = NULL;
     const char *pwfile = NULL;
     int rc;

@@ -45,36 +45,38 @@ int admin_list(struct ums_ctx *c, long page, int per_page, char **json, long lon
 
 /* Validates what both create and update accept. */
 static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, char *email,
-                       struct auth_err *err)
+                       struct ums_err *err)
 {
     const char *reason;
 
     if (a->email != NULL && email_normalize(email, a->email, a->email_len) != UMS_OK)
-        return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+        return err_field(err, "email", "Unable to validate email address: invalid format");
     if (a->password != NULL && pw_check(a->password, a->password_len, &reason) != UMS_OK) {
         err->reason = reason;
-        return auth_fail(err, AF_WEAK_PASSWORD, "Password should be between 8 and 128 characters.");
+        return err_set(err, FAIL_WEAK_PASSWORD, "Password should be between 8 and 128 characters.");
     }
     if (a->id != NULL && !uuid_valid(a->id))
-        return auth_fail(err, AF_VALIDATION, "id must be a UUID");
+        return err_field(err, "id", "id must be a UUID");
     if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 &&
         duration_seconds(a->ban_duration) < 0)
-        return auth_fail(err, AF_VALIDATION,
+        return err_field(err, "ban_duration",
                          "ban_duration must be \"none\" or a duration like 24h");
     if (a->role != NULL && !users_role_known(c, a->role))
-        return auth_fail(err, AF_VALIDATION, "role must be one of the configured roles");
+        return err_field(err, "role", "role must be one of the configured roles");
     for (int i = 0; i < 2; i++) {
         const char *why = NULL;
         int rc = metadata_check(i == 0 ? a->user_metadata_json : a->app_metadata_json, &why);
+        if (rc == UMS_ETOOBIG)
+            return err_set(err, FAIL_METADATA_TOO_LARGE, why);
         if (rc != UMS_OK)
-            return auth_fail(err, rc == UMS_ETOOBIG ? AF_METADATA_TOO_LARGE : AF_VALIDATION, why);
+            return err_field(err, i == 0 ? "user_metadata" : "app_metadata", why);
     }
     return UMS_OK;
 }
 
 /* A ban (or "none") through the last-admin guard, in the open transaction:
- * UMS_EDENIED when it would leave no active admin. */
-static int apply_ban(struct ums_ctx *c, const char *uid, const char *ban)
+ * UMS_EDENIED (FAIL_LAST_ADMIN) when it would leave no active admin. */
+static int apply_ban(struct ums_ctx *c, const char *uid, const char *ban, struct ums_err *err)
 {
     char secs[32];
     const char *p[2] = {uid, NULL};
@@ -83,7 +85,7 @@ static int apply_ban(struct ums_ctx *c, const char *uid, const char *ban)
         snprintf(secs, sizeof(secs), "%lld", duration_seconds(ban));
         p[1] = secs;
     }
-    return users_set_ban(c, uid, p[1]);
+    return users_set_ban(c, uid, p[1], err);
 }
 
 static const char *name_of(const char *meta_json, char *out, size_t outlen)
@@ -101,14 +103,14 @@ static const char *name_of(const char *meta_json, char *out, size_t outlen)
 }
 
 int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs *a, const char *ip,
-                 char user_id[UUID_LEN + 1], struct auth_err *err)
+                 char user_id[UUID_LEN + 1], struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], hash[PW_HASH_MAX] = "", name[512];
     PGresult *res = NULL;
     int rc;
 
     if (a->email == NULL)
-        return auth_fail(err, AF_VALIDATION, "email is required");
+        return err_required(err, "email", "email is required");
     if (check_attrs(c, a, email, err) != UMS_OK)
         return UMS_EDENIED;
     if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
@@ -130,8 +132,8 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
     if (rc == UMS_OK && PQntuples(res) == 0) {
         PQclear(res);
         db_rollback(c->db);
-        return auth_fail(err, AF_EMAIL_EXISTS,
-                         "A user with this email address has already been registered");
+        return err_set(err, FAIL_EMAIL_EXISTS,
+                       "A user with this email address has already been registered");
     }
     if (rc == UMS_OK) {
         snprintf(user_id, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
@@ -147,7 +149,7 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
         rc = db_exec(c->db, NULL, STMT_USER_SET_ROLE, 2, p);
     }
     if (rc == UMS_OK && a->ban_duration != NULL)
-        rc = apply_ban(c, user_id, a->ban_duration);
+        rc = apply_ban(c, user_id, a->ban_duration, err);
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "admin.user_created", user_id, ip, NULL);
     rc = db_end(c->db, rc);
@@ -156,9 +158,9 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
 }
 
 int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
-                 const struct admin_attrs *a, const char *ip, struct auth_err *err)
+                 const struct admin_attrs *a, const char *ip, struct ums_err *err)
 {
-    char email[EMAIL_MAX + 1], hash[PW_HASH_MAX];
+    char email[EMAIL_MAX + 1], hash[PW_HASH_MAX] = "";
     const char *pid[1] = {user_id};
     PGresult *res = NULL;
     int rc, n, end_sessions = 0;
@@ -168,24 +170,22 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
     /* An admin cannot lock themself out (nor, so, the last admin out). */
     if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 && actor != NULL &&
         strcmp(actor, user_id) == 0)
-        return auth_fail(err, AF_FORBIDDEN, "You cannot ban yourself");
+        return err_set(err, FAIL_FORBIDDEN, "You cannot ban yourself");
     if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
         return UMS_ERR;
     rc = db_begin(c->db);
     if (rc != UMS_OK)
-        return rc;
+        goto out;
     rc = db_exec(c->db, &res, STMT_USER_EXISTS, 1, pid);
     if (rc == UMS_OK && PQntuples(res) == 0)
-        rc = UMS_ENOTFOUND;
+        rc = err_set(err, FAIL_USER_NOT_FOUND, NULL);
     PQclear(res);
     if (rc == UMS_OK && a->email != NULL) {
         const char *p[2] = {user_id, email};
         rc = db_exec(c->db, NULL, STMT_USER_SET_EMAIL, 2, p);
-        if (rc == UMS_ECONFLICT) {
-            db_rollback(c->db);
-            return auth_fail(err, AF_EMAIL_EXISTS,
-                             "A user with this email address has already been registered");
-        }
+        if (rc == UMS_ECONFLICT)
+            rc = err_set(err, FAIL_EMAIL_EXISTS,
+                         "A user with this email address has already been registered");
     }
     if (rc == UMS_OK && a->password != NULL) {
         const char *p[2] = {user_id, hash};
@@ -200,41 +200,35 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
         rc = metadata_merge(c->db, user_id, a->user_metadata_json, 0);
     if (rc == UMS_OK && a->app_metadata_json != NULL)
         rc = metadata_merge(c->db, user_id, a->app_metadata_json, 1);
-    if (rc == UMS_ETOOBIG) {
-        db_rollback(c->db);
-        explicit_bzero(hash, sizeof(hash));
-        return auth_fail(err, AF_METADATA_TOO_LARGE, "metadata would be larger than 16 KiB");
-    }
+    if (rc == UMS_ETOOBIG)
+        rc = err_set(err, FAIL_METADATA_TOO_LARGE, "metadata would be larger than 16 KiB");
     if (rc == UMS_OK && a->role != NULL) {
         const char *p[2] = {user_id, a->role};
         rc = db_exec(c->db, NULL, STMT_USER_SET_ROLE, 2, p);
     }
     if (rc == UMS_OK && a->ban_duration != NULL) {
-        rc = apply_ban(c, user_id, a->ban_duration);
-        if (rc == UMS_EDENIED) {
-            db_rollback(c->db);
-            explicit_bzero(hash, sizeof(hash));
-            return auth_fail(err, AF_LAST_ADMIN,
-                             "This would leave no active admin; promote another admin first.");
-        }
+        rc = apply_ban(c, user_id, a->ban_duration, err);
         end_sessions |= strcmp(a->ban_duration, "none") != 0;
     }
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "admin.user_updated", user_id, ip, NULL);
     rc = db_end(c->db, rc);
+out:
     explicit_bzero(hash, sizeof(hash));
-    if (rc == UMS_OK)
-        auth_user_cache_drop(c, user_id);
-    if (rc == UMS_OK && a->role != NULL)
+    if (rc != UMS_OK)
+        return rc;
+    auth_user_cache_drop(c, user_id);
+    if (a->role != NULL)
         sess_cache_role_changed(c, user_id);
-    if (rc == UMS_OK && end_sessions)
+    if (end_sessions)
         rc = sess_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
     return rc;
 }
 
-int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, const char *ip)
+int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, const char *ip,
+                 struct ums_err *err)
 {
     /* The same deletion as DELETE /api/v1/users/{id}: one transaction, the
      * last active admin kept, the audit log scrubbed, sessions ended. */
-    return users_delete(c, actor, user_id, ip);
+    return users_delete(c, actor, user_id, ip, err);
 }

@@ -26,17 +26,18 @@ struct admin_attrs {
     const char *role;         /* umsctl only: the ums role */
 };
 
-/* Creates a user (no email is sent); *user_id gets its id. AF_EMAIL_EXISTS
+/* Creates a user (no email is sent); *user_id gets its id. FAIL_EMAIL_EXISTS
  * when the address (or the id) is taken. actor NULL is the service key. */
 int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs *a, const char *ip,
-                 char user_id[UUID_LEN + 1], struct auth_err *err);
+                 char user_id[UUID_LEN + 1], struct ums_err *err);
 
 /* Updates a user; a new password or a ban ends all their sessions. */
 int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
-                 const struct admin_attrs *a, const char *ip, struct auth_err *err);
+                 const struct admin_attrs *a, const char *ip, struct ums_err *err);
 
-/* Deletes a user and everything that cascades from it (users_delete).
- * UMS_ENOTFOUND if gone, UMS_EDENIED for the last active admin. */
-int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, const char *ip);
+/* Deletes a user and everything that cascades from it (users_delete):
+ * UMS_EDENIED with FAIL_USER_NOT_FOUND or FAIL_LAST_ADMIN. */
+int admin_delete(struct ums_ctx *c, const char *actor, const char *user_id, const char *ip,
+                 struct ums_err *err);
 
 #endif

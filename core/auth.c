@@ -26,13 +26,6 @@
 
 #define NAME_MAX_CHARS 100
 
-int auth_fail(struct auth_err *err, enum auth_fail f, const char *msg)
-{
-    err->fail = f;
-    err->msg = msg;
-    return UMS_EDENIED;
-}
-
 void auth_out_init(struct auth_out *o)
 {
     memset(o, 0, sizeof(*o));
@@ -265,37 +258,37 @@ static void name_from(char *out, size_t outlen, const char *data_json)
 
 /* user_metadata from a client (data): an object within its limits, with a
  * valid name. UMS_OK or UMS_EDENIED with err set. */
-static int check_metadata(const char *data_json, struct auth_err *err)
+static int check_metadata(const char *data_json, struct ums_err *err)
 {
     const char *why = NULL;
     int rc = metadata_check(data_json, &why);
 
     if (rc == UMS_ETOOBIG)
-        return auth_fail(err, AF_METADATA_TOO_LARGE, why);
+        return err_set(err, FAIL_METADATA_TOO_LARGE, why);
     if (rc != UMS_OK)
-        return auth_fail(err, AF_VALIDATION, why);
+        return err_set(err, FAIL_VALIDATION, why);
     return UMS_OK;
 }
 
-static int check_password(const char *pw, size_t len, struct auth_err *err)
+static int check_password(const char *pw, size_t len, struct ums_err *err)
 {
     const char *reason;
 
     if (pw == NULL)
-        return auth_fail(err, AF_VALIDATION, "Signup requires a valid password");
+        return err_set(err, FAIL_VALIDATION, "Signup requires a valid password");
     if (pw_check(pw, len, &reason) != UMS_OK) {
         err->reason = reason;
-        return auth_fail(err, AF_WEAK_PASSWORD,
-                         strcmp(reason, "length") == 0
-                             ? "Password should be between 8 and 128 characters."
-                             : "Password must be valid UTF-8 text.");
+        return err_set(err, FAIL_WEAK_PASSWORD,
+                       strcmp(reason, "length") == 0
+                           ? "Password should be between 8 and 128 characters."
+                           : "Password must be valid UTF-8 text.");
     }
     return UMS_OK;
 }
 
 int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const char *password,
                 size_t password_len, const char *data_json, const struct client_info *ci,
-                struct auth_out *out, struct auth_err *err)
+                struct auth_out *out, struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], name[512], hash[PW_HASH_MAX], uid[UUID_LEN + 1];
     char otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
@@ -306,7 +299,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     char *ev_text = NULL;
 
     if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
-        return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+        return err_set(err, FAIL_VALIDATION, "Unable to validate email address: invalid format");
     /* Policy first: a 1 MB password is refused before any hashing. */
     if (check_password(password, password_len, err) != UMS_OK)
         return UMS_EDENIED;
@@ -328,7 +321,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
         if (confirm)
             rc = lookalike_user(c, email, hash, name, data_json, &out->user_json);
         else
-            rc = auth_fail(err, AF_USER_EXISTS, "User already registered");
+            rc = err_set(err, FAIL_USER_EXISTS, "User already registered");
         goto out;
     }
     if (rc == UMS_OK)
@@ -375,7 +368,7 @@ static void login_failed(struct ums_ctx *c, const char *email, const char *uid,
 {
     int locked_now = 0;
 
-    if (lock_fail(c, email, &locked_now) != UMS_OK)
+    if (lockout_fail(c, email, &locked_now) != UMS_OK)
         return;
     audit_write(c->db, NULL, "user.login_failed", uid, ci->ip, NULL);
     if (locked_now && uid != NULL) {
@@ -400,7 +393,7 @@ static void login_failed(struct ums_ctx *c, const char *email, const char *uid,
 
 int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const char *password,
                size_t password_len, const struct client_info *ci, struct auth_out *out,
-               struct auth_err *err)
+               struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], newhash[PW_HASH_MAX] = "", eh[65];
     char life[16], rt_ttl[16], rth[65];
@@ -409,9 +402,9 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     const char *rehash = NULL;
 
     if (email_in == NULL || password == NULL)
-        return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+        return err_set(err, FAIL_INVALID_CREDENTIALS, "Invalid login credentials");
     if (email_normalize(email, email_in, email_len) != UMS_OK || password_len > PW_MAX_CHARS * 4)
-        return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+        return err_set(err, FAIL_INVALID_CREDENTIALS, "Invalid login credentials");
     /* Round trip one: the lock and the account. */
     sha256_hex(eh, email, strlen(email));
     {
@@ -423,30 +416,30 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     if (db_int(res, 0, 0) > 0) {
         err->retry_after = db_int(res, 0, 0);
         PQclear(res);
-        return auth_fail(err, AF_USER_LOCKED,
-                         "Too many failed sign-in attempts; the account is locked for a while.");
+        return err_set(err, FAIL_USER_LOCKED,
+                       "Too many failed sign-in attempts; the account is locked for a while.");
     }
     if (PQgetisnull(res, 0, 1)) {
         /* The same argon2 work as for a real account. */
         pw_verify_dummy(&c->pw, password, password_len);
         PQclear(res);
         login_failed(c, email, NULL, ci);
-        return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+        return err_set(err, FAIL_INVALID_CREDENTIALS, "Invalid login credentials");
     }
     snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 1));
     ok = pw_verify(PQgetvalue(res, 0, 2), password, password_len);
     if (!ok) {
         PQclear(res);
         login_failed(c, email, uid, ci);
-        return auth_fail(err, AF_INVALID_CREDENTIALS, "Invalid login credentials");
+        return err_set(err, FAIL_INVALID_CREDENTIALS, "Invalid login credentials");
     }
     if (strcmp(PQgetvalue(res, 0, 3), "active") != 0 || PQgetvalue(res, 0, 5)[0] == 't') {
         PQclear(res);
-        return auth_fail(err, AF_USER_BANNED, "User is banned");
+        return err_set(err, FAIL_USER_BANNED, "User is banned");
     }
     if (c->cfg->auth.require_email_confirmation && PQgetvalue(res, 0, 4)[0] != 't') {
         PQclear(res);
-        return auth_fail(err, AF_EMAIL_NOT_CONFIRMED, "Email not confirmed");
+        return err_set(err, FAIL_EMAIL_NOT_CONFIRMED, "Email not confirmed");
     }
     if (pw_needs_rehash(PQgetvalue(res, 0, 2), &c->pw) &&
         pw_hash(newhash, &c->pw, password, password_len) == UMS_OK)
@@ -481,7 +474,7 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     return rc;
 }
 
-int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, struct auth_err *err)
+int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, struct ums_err *err)
 {
     char sid[UUID_LEN + 1], uid[UUID_LEN + 1], next[REFRESH_TOKEN_LEN + 1];
     enum sess_fail why;
@@ -490,14 +483,14 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, s
     if (rc == UMS_EDENIED) {
         switch (why) {
         case SF_ALREADY_USED:
-            return auth_fail(err, AF_REFRESH_USED, "Invalid Refresh Token: Already Used");
+            return err_set(err, FAIL_REFRESH_USED, "Invalid Refresh Token: Already Used");
         case SF_SESSION_NOT_FOUND:
-            return auth_fail(err, AF_SESSION_NOT_FOUND, "Session not found");
+            return err_set(err, FAIL_SESSION_NOT_FOUND, "Session not found");
         case SF_SESSION_EXPIRED:
-            return auth_fail(err, AF_SESSION_EXPIRED, "Session expired");
+            return err_set(err, FAIL_SESSION_EXPIRED, "Session expired");
         default:
-            return auth_fail(err, AF_REFRESH_NOT_FOUND,
-                             "Invalid Refresh Token: Refresh Token Not Found");
+            return err_set(err, FAIL_REFRESH_NOT_FOUND,
+                           "Invalid Refresh Token: Refresh Token Not Found");
         }
     }
     if (rc != UMS_OK)
@@ -513,28 +506,28 @@ void principal_clear(struct principal *p)
 }
 
 static int bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                  struct auth_err *err, const char *want);
+                  struct ums_err *err, const char *want);
 
 int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                struct auth_err *err)
+                struct ums_err *err)
 {
     return bearer(c, token, len, p, err, NULL);
 }
 
 int auth_bearer_user(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                     struct auth_err *err)
+                     struct ums_err *err)
 {
     return bearer(c, token, len, p, err, "ums:user:");
 }
 
 int auth_bearer_profile(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                        struct auth_err *err)
+                        struct ums_err *err)
 {
     return bearer(c, token, len, p, err, "ums:profile:");
 }
 
 static int bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                  struct auth_err *err, const char *want)
+                  struct ums_err *err, const char *want)
 {
     struct token_id id;
     const char *why = NULL, *key = c->cfg->auth.service_key;
@@ -549,16 +542,15 @@ static int bearer(struct ums_ctx *c, const char *token, size_t len, struct princ
     }
     if (tokens_check(c->tokens, token, len, (long)time(NULL), &id, &why) != UMS_OK) {
         log_info("bearer rejected: %s", why);
-        return auth_fail(err, AF_BAD_JWT, "invalid JWT: unable to parse or verify signature");
+        return err_set(err, FAIL_BAD_JWT, "invalid JWT: unable to parse or verify signature");
     }
     state = sess_check_user(c, id.sid, id.sub, p->role, want, want != NULL ? &p->user_json : NULL);
     if (state < 0)
         return state;
     if (state == SESS_DEAD)
-        return auth_fail(err, AF_SESSION_NOT_FOUND,
-                         "Session from session_id claim in JWT does not exist");
+        return err_set(err, FAIL_TOKEN_SESSION_GONE, NULL);
     if (state == SESS_BANNED)
-        return auth_fail(err, AF_USER_BANNED, "User is banned");
+        return err_set(err, FAIL_TOKEN_USER_BANNED, NULL);
     if (state != SESS_LIVE) {
         free(p->user_json);
         p->user_json = NULL;
@@ -616,7 +608,7 @@ int auth_user_json(struct ums_ctx *c, const char *user_id, char **json)
 
 int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *password,
                      size_t password_len, const char *data_json, const struct client_info *ci,
-                     struct auth_err *err)
+                     struct ums_err *err)
 {
     char hash[PW_HASH_MAX];
     PGresult *res = NULL;
@@ -629,11 +621,11 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
             return UMS_EDENIED;
         rc = load_user(c, p->user_id, &res);
         if (rc != UMS_OK)
-            return rc == UMS_ENOTFOUND ? auth_fail(err, AF_USER_NOT_FOUND, "User not found") : rc;
+            return rc == UMS_ENOTFOUND ? err_set(err, FAIL_TOKEN_USER_GONE, NULL) : rc;
         if (pw_verify(PQgetvalue(res, 0, 8), password, password_len)) {
             PQclear(res);
-            return auth_fail(err, AF_SAME_PASSWORD,
-                             "New password should be different from the old password.");
+            return err_set(err, FAIL_SAME_PASSWORD,
+                           "New password should be different from the old password.");
         }
         PQclear(res);
         if (pw_hash(hash, &c->pw, password, password_len) != UMS_OK)
@@ -647,8 +639,8 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
         if (rc == UMS_ETOOBIG) {
             db_rollback(c->db);
             explicit_bzero(hash, sizeof(hash));
-            return auth_fail(err, AF_METADATA_TOO_LARGE,
-                             "user_metadata would be larger than 16 KiB");
+            return err_set(err, FAIL_METADATA_TOO_LARGE,
+                           "user_metadata would be larger than 16 KiB");
         }
     }
     if (rc == UMS_OK && password != NULL) {

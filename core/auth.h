@@ -9,48 +9,11 @@
 #include <json-c/json.h>
 
 #include "../util/buf.h"
+#include "err.h"
 #include "sessions.h"
 
 struct ums_ctx;
 struct ums_config;
-
-/* Expected failures, mapped to statuses and error codes by fcgi/. */
-enum auth_fail {
-    AF_NONE,
-    AF_VALIDATION,          /* validation_failed */
-    AF_WEAK_PASSWORD,       /* weak_password, reason set */
-    AF_USER_EXISTS,         /* user_already_exists */
-    AF_EMAIL_EXISTS,        /* email_exists */
-    AF_INVALID_CREDENTIALS, /* invalid_credentials */
-    AF_EMAIL_NOT_CONFIRMED, /* email_not_confirmed */
-    AF_USER_BANNED,         /* user_banned */
-    AF_USER_LOCKED,         /* user_locked, retry_after set */
-    AF_REFRESH_NOT_FOUND,   /* refresh_token_not_found */
-    AF_REFRESH_USED,        /* refresh_token_already_used */
-    AF_SESSION_NOT_FOUND,   /* session_not_found */
-    AF_SESSION_EXPIRED,     /* session_expired */
-    AF_BAD_JWT,             /* bad_jwt */
-    AF_USER_NOT_FOUND,      /* user_not_found */
-    AF_SAME_PASSWORD,       /* same_password */
-    AF_OTP_EXPIRED,         /* otp_expired */
-    AF_FORBIDDEN,           /* forbidden: not on oneself (a self-ban) */
-    AF_LAST_ADMIN,          /* last_admin: it would leave no active admin */
-    AF_METADATA_TOO_LARGE,  /* validation_failed, 422: metadata over its size or depth */
-    AF_EMAIL_RATE,          /* over_email_send_rate_limit, retry_after set */
-    AF_REAUTH_NEEDED,       /* reauthentication_needed */
-    AF_REAUTH_INVALID,      /* reauthentication_not_valid */
-    AF__MAX
-};
-
-struct auth_err {
-    enum auth_fail fail;
-    const char *msg;    /* static, for the client */
-    const char *reason; /* weak_password: "length" or "characters" */
-    int retry_after;
-};
-
-/* Sets err and returns UMS_EDENIED: the one way flows report an expected failure. */
-int auth_fail(struct auth_err *err, enum auth_fail f, const char *msg);
 
 /* A session response: the user and, when a session was made, its tokens. */
 struct auth_out {
@@ -88,32 +51,31 @@ struct client_info {
 /* POST /signup. data_json is the user_metadata object or NULL. */
 int auth_signup(struct ums_ctx *c, const char *email, size_t email_len, const char *password,
                 size_t password_len, const char *data_json, const struct client_info *ci,
-                struct auth_out *out, struct auth_err *err);
+                struct auth_out *out, struct ums_err *err);
 
 /* POST /token?grant_type=password. */
 int auth_login(struct ums_ctx *c, const char *email, size_t email_len, const char *password,
                size_t password_len, const struct client_info *ci, struct auth_out *out,
-               struct auth_err *err);
+               struct ums_err *err);
 
 /* POST /token?grant_type=refresh_token. */
-int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out,
-                 struct auth_err *err);
+int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, struct ums_err *err);
 
 /* Checks a Bearer token: signature and claims, live session, existing and
  * active user; or the service key. Returns 0 or UMS_EDENIED with err set, or
  * UMS_EUNAVAILABLE. */
 int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                struct auth_err *err);
+                struct ums_err *err);
 
 /* auth_bearer that also brings the cached user object (p->user_json) in the
  * same round trip to Redis, when it is cached. */
 int auth_bearer_user(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                     struct auth_err *err);
+                     struct ums_err *err);
 
 /* auth_bearer that also brings the cached /api/v1 user with its profile
  * (ums:profile:{sub}) in the same round trip, into p->user_json. */
 int auth_bearer_profile(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
-                        struct auth_err *err);
+                        struct ums_err *err);
 
 /* The user object of user_id into *json (malloc'd), through the Redis cache
  * ums:user:{id} (5 minutes). UMS_ENOTFOUND if gone. */
@@ -126,7 +88,7 @@ void auth_user_cache_drop(struct ums_ctx *c, const char *user_id);
  * sessions). Either may be NULL. */
 int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *password,
                      size_t password_len, const char *data_json, const struct client_info *ci,
-                     struct auth_err *err);
+                     struct ums_err *err);
 
 /* Session response for user_id after a successful one-time-token check. */
 int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,

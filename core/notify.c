@@ -9,6 +9,7 @@
 
 #include "ctx.h"
 #include "db.h"
+#include "err.h"
 #include "outbox.h"
 #include "../util/ums.h"
 #include "../util/utf8.h"
@@ -63,36 +64,25 @@ int notify_prefs_get(struct ums_ctx *c, const char *uid, char **json)
 }
 
 int notify_prefs_put(struct ums_ctx *c, const char *uid, struct json_object *prefs,
-                     const char **field)
+                     struct ums_err *err)
 {
     int rc, has_device;
 
-    *field = NULL;
-    if (!json_object_is_type(prefs, json_type_object)) {
-        *field = "preferences";
-        return UMS_EINVALID;
-    }
+    if (!json_object_is_type(prefs, json_type_object))
+        return err_field(err, "preferences", "preferences must be an object");
     /* Everything is checked before anything is written. */
     json_object_object_foreach(prefs, kind, chans)
     {
-        if (!known(notify_kinds, notify_kinds_len, kind)) {
-            *field = "kind";
-            return UMS_EINVALID;
-        }
-        if (!json_object_is_type(chans, json_type_object)) {
-            *field = "preferences";
-            return UMS_EINVALID;
-        }
+        if (!known(notify_kinds, notify_kinds_len, kind))
+            return err_field(err, "kind", "unknown notification kind");
+        if (!json_object_is_type(chans, json_type_object))
+            return err_field(err, "preferences", "preferences must be an object");
         json_object_object_foreach(chans, ch, on)
         {
-            if (!known(notify_channels, notify_channels_len, ch)) {
-                *field = "channel";
-                return UMS_EINVALID;
-            }
-            if (!json_object_is_type(on, json_type_boolean)) {
-                *field = "enabled";
-                return UMS_EINVALID;
-            }
+            if (!known(notify_channels, notify_channels_len, ch))
+                return err_field(err, "channel", "channels are email, push and in_app");
+            if (!json_object_is_type(on, json_type_boolean))
+                return err_field(err, "enabled", "each switch must be true or false");
         }
     }
     rc = db_begin(c->db);
@@ -152,21 +142,18 @@ int notify_mark_read(struct ums_ctx *c, const char *uid, const char *nid, long *
 }
 
 int notify_device_add(struct ums_ctx *c, const char *uid, const char *token, size_t token_len,
-                      const char *platform, char **json, const char **field)
+                      const char *platform, char **json, struct ums_err *err)
 {
     PGresult *res = NULL;
     int rc;
 
     *json = NULL;
-    *field = NULL;
     if (token == NULL || token_len == 0 || token_len > DEVICE_TOKEN_MAX ||
         strlen(token) != token_len || !utf8_valid(token, token_len))
-        *field = "token";
-    else if (platform == NULL || (strcmp(platform, "android") != 0 &&
-                                  strcmp(platform, "ios") != 0 && strcmp(platform, "web") != 0))
-        *field = "platform";
-    if (*field != NULL)
-        return UMS_EINVALID;
+        return err_field(err, "token", "token must be 1 to 4096 bytes of text");
+    if (platform == NULL || (strcmp(platform, "android") != 0 && strcmp(platform, "ios") != 0 &&
+                             strcmp(platform, "web") != 0))
+        return err_field(err, "platform", "platform must be android, ios or web");
     {
         const char *p[3] = {uid, token, platform};
         rc = db_exec(c->db, &res, STMT_DEVICE_UPSERT, 3, p);
@@ -198,21 +185,21 @@ int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did)
 
 int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, const char *ip,
                          const char *title, size_t title_len, const char *message,
-                         size_t message_len, long long *event_id, const char **field)
+                         size_t message_len, long long *event_id, struct ums_err *err)
 {
     const char *p[5] = {uid, title, message, actor, ip != NULL ? ip : ""};
     PGresult *res = NULL;
     int rc;
 
     *event_id = 0;
-    if (!utf8_text_valid(title, title_len, ADMIN_TITLE_MAX, 0)) {
-        *field = "title";
-        return UMS_EINVALID;
-    }
-    if (!utf8_text_valid(message, message_len, ADMIN_MESSAGE_MAX, 1)) {
-        *field = "message";
-        return UMS_EINVALID;
-    }
+    if (title == NULL)
+        return err_required(err, "title", "title must be 1 to 120 characters on one line");
+    if (!utf8_text_valid(title, title_len, ADMIN_TITLE_MAX, 0))
+        return err_field(err, "title", "title must be 1 to 120 characters on one line");
+    if (message == NULL)
+        return err_required(err, "message", "message must be 1 to 4000 characters of text");
+    if (!utf8_text_valid(message, message_len, ADMIN_MESSAGE_MAX, 1))
+        return err_field(err, "message", "message must be 1 to 4000 characters of text");
     rc = db_exec(c->db, &res, STMT_ADMIN_MESSAGE, 5, p);
     if (rc == UMS_OK && PQntuples(res) != 1)
         rc = UMS_ENOTFOUND;

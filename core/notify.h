@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct ums_ctx;
+struct ums_err;
 struct buf;
 struct json_object;
 
@@ -24,19 +25,19 @@ extern const size_t notify_channels_len;
 int notify_prefs_get(struct ums_ctx *c, const char *uid, char **json);
 
 /* Stores the object `prefs` ({kind:{channel:bool}}, as GET returns it, or
- * the whole GET answer). UMS_EINVALID with *field ("kind", "channel" or
+ * the whole GET answer). UMS_EDENIED with the record naming the field ("kind", "channel" or
  * the value's path) for unknown names or non-booleans. */
 int notify_prefs_put(struct ums_ctx *c, const char *uid, struct json_object *prefs,
-                     const char **field);
+                     struct ums_err *err);
 
 /* Marks one notification read (UMS_ENOTFOUND if it is not uid's), or all
  * when nid is NULL (*count marked). */
 int notify_mark_read(struct ums_ctx *c, const char *uid, const char *nid, long *count);
 
 /* Registers a push token for uid (a token moves to its newest owner);
- * *json (malloc'd) is the device. UMS_EINVALID with *field. */
+ * *json (malloc'd) is the device. UMS_EDENIED with the record naming the field. */
 int notify_device_add(struct ums_ctx *c, const char *uid, const char *token, size_t token_len,
-                      const char *platform, char **json, const char **field);
+                      const char *platform, char **json, struct ums_err *err);
 
 /* Removes device did of uid. UMS_ENOTFOUND if it is not theirs. */
 int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did);
@@ -48,10 +49,10 @@ int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did);
 /* Sends an admin's message to user uid (email, in-app and push, as the
  * user's admin_message preferences say): validates title (one line) and
  * message (lines), writes the outbox event and the audit row together and
- * publishes the event. actor NULL: the service key. UMS_EINVALID with
- * *field, UMS_ENOTFOUND for an unknown user. *event_id: the outbox id. */
+ * publishes the event. actor NULL: the service key. UMS_EDENIED with
+ * the record naming the field, UMS_ENOTFOUND for an unknown user. *event_id: the outbox id. */
 int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, const char *ip,
                          const char *title, size_t title_len, const char *message,
-                         size_t message_len, long long *event_id, const char **field);
+                         size_t message_len, long long *event_id, struct ums_err *err);
 
 #endif

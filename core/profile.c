@@ -15,6 +15,7 @@
 #include "storage.h"
 #include "ctx.h"
 #include "db.h"
+#include "err.h"
 #include "../util/ums.h"
 #include "users.h"
 #include "../util/utf8.h"
@@ -109,23 +110,22 @@ static int bio_valid(const char *s)
 }
 
 int profile_patch(struct ums_ctx *c, const char *actor, const char *id,
-                  const struct profile_patch *p, const char *ip, const char **field)
+                  const struct profile_patch *p, const char *ip, struct ums_err *err)
 {
     const char *q[9];
     int rc;
 
-    *field = NULL;
     if (p->set_avatar_url && p->avatar_url != NULL && !avatar_url_valid(p->avatar_url))
-        *field = "avatar_url";
-    else if (p->set_bio && p->bio != NULL && !bio_valid(p->bio))
-        *field = "bio";
-    else if (p->set_timezone && p->timezone != NULL && !profile_timezone_valid(p->timezone))
-        *field = "timezone";
-    else if (p->set_preferences && p->preferences_json != NULL &&
-             strlen(p->preferences_json) > PREFERENCES_MAX_BYTES)
-        *field = "preferences";
-    if (*field != NULL)
-        return UMS_EINVALID;
+        return err_field(err, "avatar_url",
+                         "avatar_url must be an http(s) URL of at most 2048 bytes");
+    if (p->set_bio && p->bio != NULL && !bio_valid(p->bio))
+        return err_field(err, "bio", "bio must be at most 500 characters");
+    if (p->set_timezone && p->timezone != NULL && !profile_timezone_valid(p->timezone))
+        return err_field(err, "timezone",
+                         "timezone must be an IANA zone name such as Europe/Paris");
+    if (p->set_preferences && p->preferences_json != NULL &&
+        strlen(p->preferences_json) > PREFERENCES_MAX_BYTES)
+        return err_field(err, "preferences", "preferences must be a JSON object of at most 16 KiB");
     q[0] = id;
     q[1] = p->avatar_url;
     q[2] = p->set_avatar_url ? "t" : "f";
@@ -164,18 +164,18 @@ const char *profile_image_type(const unsigned char *p, size_t n, const char **ex
 }
 
 int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, const void *data,
-                       size_t len, const char *ip, char **url)
+                       size_t len, const char *ip, char **url, struct ums_err *err)
 {
     struct profile_patch p = {0};
     unsigned char rnd[12];
     char key[128], hex[25], *old = NULL, *user = NULL, prefix[600];
-    const char *ctype, *ext, *field = NULL;
+    const char *ctype, *ext;
     int rc;
 
     *url = NULL;
     ctype = profile_image_type(data, len, &ext);
     if (ctype == NULL)
-        return UMS_EINVALID;
+        return err_set(err, FAIL_IMAGE, NULL);
     if (len > AVATAR_MAX_BYTES)
         return UMS_ETOOBIG;
     /* A new name for every upload: caches and CDNs never serve a stale image. */
@@ -199,7 +199,7 @@ int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, con
         goto out;
     p.set_avatar_url = 1;
     p.avatar_url = *url;
-    rc = profile_patch(c, actor, id, &p, ip, &field);
+    rc = profile_patch(c, actor, id, &p, ip, err);
     if (rc != UMS_OK) {
         storage_delete(c->cfg, key);
         free(*url);

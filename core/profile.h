@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 struct ums_ctx;
+struct ums_err;
 
 /* The profile of user id as JSON (*json malloc'd): {user_id, name,
  * avatar_url, bio, timezone[, preferences]}; preferences only when full is
@@ -21,9 +22,9 @@ struct profile_patch {
     const char *preferences_json; /* a JSON object, already parsed once */
 };
 
-/* Validates and stores a change. UMS_EINVALID with *field, UMS_ENOTFOUND. */
+/* Validates and stores a change. UMS_EDENIED with the record naming the field, UMS_ENOTFOUND. */
 int profile_patch(struct ums_ctx *c, const char *actor, const char *id,
-                  const struct profile_patch *p, const char *ip, const char **field);
+                  const struct profile_patch *p, const char *ip, struct ums_err *err);
 
 #define AVATAR_MAX_BYTES (2 * 1024 * 1024)
 
@@ -33,10 +34,11 @@ const char *profile_image_type(const unsigned char *p, size_t n, const char **ex
 
 /* Stores an avatar image (checked by its magic bytes, at most 2 MiB) through
  * the configured storage and points the profile at it (*url, malloc'd); the
- * previous avatar this service stored is removed. UMS_EINVALID (not an
- * image), UMS_ETOOBIG, UMS_ENOTFOUND, UMS_EUNAVAILABLE (storage down). */
+ * previous avatar this service stored is removed. UMS_EDENIED with
+ * FAIL_IMAGE (not an image), UMS_ETOOBIG, UMS_ENOTFOUND, UMS_EUNAVAILABLE
+ * (storage down). */
 int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, const void *data,
-                       size_t len, const char *ip, char **url);
+                       size_t len, const char *ip, char **url, struct ums_err *err);
 
 /* 1 when tz names a zone of the system's zone database (/usr/share/zoneinfo). */
 int profile_timezone_valid(const char *tz);

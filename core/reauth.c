@@ -29,7 +29,7 @@ static int renew(struct ums_ctx *c, const struct principal *p)
 
 int reauth_check(struct ums_ctx *c, const struct principal *p, const char *current_password,
                  size_t current_password_len, const char *nonce, const struct client_info *ci,
-                 struct auth_err *err)
+                 struct ums_err *err)
 {
     const char *q[2] = {p->session_id, p->user_id};
     char email[256], hash[512], eh[65];
@@ -44,7 +44,7 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
         return rc;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return auth_fail(err, AF_SESSION_NOT_FOUND, "Session not found");
+        return err_set(err, FAIL_TOKEN_SESSION_GONE, NULL);
     }
     age = db_ll(res, 0, 0);
     snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 1));
@@ -64,17 +64,17 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
         if (db_int(res, 0, 0) > 0) {
             err->retry_after = db_int(res, 0, 0);
             PQclear(res);
-            return auth_fail(err, AF_USER_LOCKED, "Too many failed attempts; try again later.");
+            return err_set(err, FAIL_USER_LOCKED, "Too many failed attempts; try again later.");
         }
         PQclear(res);
         ok = pw_verify(hash, current_password, current_password_len);
         explicit_bzero(hash, sizeof(hash));
         if (!ok) {
             int locked = 0;
-            lock_fail(c, email, &locked);
+            lockout_fail(c, email, &locked);
             audit_write(c->db, p->user_id, "user.reauthentication_failed", p->user_id, ci->ip,
                         NULL);
-            return auth_fail(err, AF_REAUTH_INVALID, "The current password is not right");
+            return err_set(err, FAIL_REAUTH_INVALID, "The current password is not right");
         }
         return renew(c, p);
     }
@@ -99,15 +99,15 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
             return rc;
         }
         return rc == UMS_OK ? UMS_OK
-                            : auth_fail(err, AF_REAUTH_INVALID, "Verification code is invalid");
+                            : err_set(err, FAIL_REAUTH_INVALID, "Verification code is invalid");
     }
-    return auth_fail(err, AF_REAUTH_NEEDED,
-                     "This change needs your current password (current_password) or a code "
-                     "from /reauthenticate (nonce)");
+    return err_set(err, FAIL_REAUTH_NEEDED,
+                   "This change needs your current password (current_password) or a code "
+                   "from /reauthenticate (nonce)");
 }
 
 int reauth_send(struct ums_ctx *c, const struct principal *p, const struct client_info *ci,
-                struct auth_err *err)
+                struct ums_err *err)
 {
     const char *q[1] = {p->user_id};
     char email[256], name[512], otp[OTP_LEN + 1], link[TOKEN_HASH_LEN + 1];
@@ -122,7 +122,7 @@ int reauth_send(struct ums_ctx *c, const struct principal *p, const struct clien
         return rc;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return auth_fail(err, AF_USER_NOT_FOUND, "User not found");
+        return err_set(err, FAIL_TOKEN_USER_GONE, NULL);
     }
     snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 1));
     PQclear(res);

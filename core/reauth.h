@@ -11,7 +11,7 @@
 struct ums_ctx;
 struct principal;
 struct client_info;
-struct auth_err;
+struct ums_err;
 
 /*
  * Whether principal p may make such a change now: UMS_OK when its session
@@ -23,11 +23,11 @@ struct auth_err;
  */
 int reauth_check(struct ums_ctx *c, const struct principal *p, const char *current_password,
                  size_t current_password_len, const char *nonce, const struct client_info *ci,
-                 struct auth_err *err);
+                 struct ums_err *err);
 
 /* GET|POST /reauthenticate: mails the user a code (no link) for
  * reauth_check; the per-recipient mail quota applies. */
 int reauth_send(struct ums_ctx *c, const struct principal *p, const struct client_info *ci,
-                struct auth_err *err);
+                struct ums_err *err);
 
 #endif

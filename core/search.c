@@ -21,6 +21,7 @@
 #include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
+#include "err.h"
 #include "../util/ums.h"
 #include "../util/valid.h"
 
@@ -285,39 +286,34 @@ static int substring_indexable(const char *q)
     return n == 2; /* "**": no filter at all */
 }
 
-static int check_user_query(const struct user_query *q, const char **field)
+/* The first bad parameter of q, or NULL. */
+static const char *bad_user_query(const struct user_query *q)
 {
-    if (q->q != NULL && (strlen(q->q) > SEARCH_Q_MAX || !substring_indexable(q->q)))
-        *field = "q";
-    else if (q->status != NULL && strcmp(q->status, "active") != 0 &&
-             strcmp(q->status, "suspended") != 0)
-        *field = "status";
-    else if (q->created_after != NULL && !search_timestamp_valid(q->created_after))
-        *field = "created_after";
-    else if (q->created_before != NULL && !search_timestamp_valid(q->created_before))
-        *field = "created_before";
-    else if (q->sort < 0 || q->sort >= SORT__MAX)
-        *field = "sort";
-    else if (q->limit < 1 || q->limit > SEARCH_LIMIT_MAX)
-        *field = "limit";
-    return *field != NULL ? UMS_EINVALID : UMS_OK;
+    return q->q != NULL && (strlen(q->q) > SEARCH_Q_MAX || !substring_indexable(q->q)) ? "q"
+           : q->status != NULL && strcmp(q->status, "active") != 0 &&
+                   strcmp(q->status, "suspended") != 0
+               ? "status"
+           : q->created_after != NULL && !search_timestamp_valid(q->created_after) ? "created_after"
+           : q->created_before != NULL && !search_timestamp_valid(q->created_before)
+               ? "created_before"
+           : q->sort < 0 || q->sort >= SORT__MAX         ? "sort"
+           : q->limit < 1 || q->limit > SEARCH_LIMIT_MAX ? "limit"
+                                                         : NULL;
 }
 
-int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out, const char **field)
+int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
+                 struct ums_err *err)
 {
     struct sq s = {0};
     PGresult *res = NULL;
     char *pattern = NULL, cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
+    const char *bad = bad_user_query(q);
     int substring = 0, rc;
 
-    *field = NULL;
-    rc = check_user_query(q, field);
-    if (rc != UMS_OK)
-        return rc;
-    if (q->cursor != NULL && search_cursor_open(c, q->cursor, 'u', q->sort, cid, ckey) != UMS_OK) {
-        *field = "cursor";
-        return UMS_EINVALID;
-    }
+    if (bad != NULL)
+        return err_field(err, bad, NULL);
+    if (q->cursor != NULL && search_cursor_open(c, q->cursor, 'u', q->sort, cid, ckey) != UMS_OK)
+        return err_field(err, "cursor", NULL);
     if (q->q != NULL)
         pattern = like_pattern(q->q, &substring);
     buf_init(&s.sql, 8192);
@@ -361,29 +357,28 @@ out:
 }
 
 int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out,
-                 const char **field)
+                 struct ums_err *err)
 {
     struct sq s = {0};
     PGresult *res = NULL;
     char cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
+    const char *bad;
     int rc = UMS_OK;
 
-    *field = q->actor != NULL && !uuid_valid(q->actor)                 ? "actor"
-             : q->target != NULL && !uuid_valid(q->target)             ? "target"
-             : q->action != NULL && strlen(q->action) > 64             ? "action"
-             : q->after != NULL && !search_timestamp_valid(q->after)   ? "after"
-             : q->before != NULL && !search_timestamp_valid(q->before) ? "before"
-             : q->limit < 1 || q->limit > SEARCH_LIMIT_MAX             ? "limit"
-                                                                       : NULL;
-    if (*field != NULL)
-        return UMS_EINVALID;
+    bad = q->actor != NULL && !uuid_valid(q->actor)                 ? "actor"
+          : q->target != NULL && !uuid_valid(q->target)             ? "target"
+          : q->action != NULL && strlen(q->action) > 64             ? "action"
+          : q->after != NULL && !search_timestamp_valid(q->after)   ? "after"
+          : q->before != NULL && !search_timestamp_valid(q->before) ? "before"
+          : q->limit < 1 || q->limit > SEARCH_LIMIT_MAX             ? "limit"
+                                                                    : NULL;
+    if (bad != NULL)
+        return err_field(err, bad, NULL);
     /* The audit cursor carries the row id as its key (the uuid part is unused). */
     if (q->cursor != NULL &&
         (search_cursor_open(c, q->cursor, 'a', 0, cid, ckey) != UMS_OK ||
-         strspn(ckey, "0123456789") != strlen(ckey) || ckey[0] == '\0' || strlen(ckey) > 18)) {
-        *field = "cursor";
-        return UMS_EINVALID;
-    }
+         strspn(ckey, "0123456789") != strlen(ckey) || ckey[0] == '\0' || strlen(ckey) > 18))
+        return err_field(err, "cursor", NULL);
     buf_init(&s.sql, 4096);
     buf_adds(&s.sql, "SELECT jsonb_build_object('id', a.id, 'at', ums_ts(a.at), 'actor_id',"
                      " a.actor_id, 'action', a.action, 'target_id', a.target_id, 'ip', host(a.ip),"
@@ -415,23 +410,20 @@ out:
 }
 
 int search_notifications(struct ums_ctx *c, const struct notify_query *q, struct buf *out,
-                         const char **field)
+                         struct ums_err *err)
 {
     struct sq s = {0};
     PGresult *res = NULL;
     char cid[40], ckey[CURSOR_KEY_MAX + 1], lim[16];
     int rc;
 
-    *field = q->limit < 1 || q->limit > SEARCH_LIMIT_MAX ? "limit" : NULL;
-    if (*field != NULL)
-        return UMS_EINVALID;
+    if (q->limit < 1 || q->limit > SEARCH_LIMIT_MAX)
+        return err_field(err, "limit", NULL);
     /* The cursor's id part is the inbox's owner: another user's cursor fails. */
     if (q->cursor != NULL && (search_cursor_open(c, q->cursor, 'n', 0, cid, ckey) != UMS_OK ||
                               strcmp(cid, q->uid) != 0 || ckey[0] == '\0' ||
-                              strspn(ckey, "0123456789") != strlen(ckey) || strlen(ckey) > 18)) {
-        *field = "cursor";
-        return UMS_EINVALID;
-    }
+                              strspn(ckey, "0123456789") != strlen(ckey) || strlen(ckey) > 18))
+        return err_field(err, "cursor", NULL);
     buf_init(&s.sql, 2048);
     buf_adds(&s.sql, "SELECT jsonb_build_object('id', n.id, 'kind', n.kind, 'title', n.title,"
                      " 'body', n.body, 'data', n.data, 'created_at', ums_ts(n.created_at),"

@@ -7,6 +7,7 @@
 
 struct ums_ctx;
 struct buf;
+struct ums_err;
 
 #define SEARCH_Q_MAX          100 /* bytes of q */
 #define SEARCH_LIMIT_MAX      100
@@ -42,9 +43,9 @@ struct user_query {
 };
 
 /* Runs the search and renders {"data":[...],"next_cursor":...[,"total":N]}
- * into out. UMS_EINVALID with *field set for a bad value or cursor. */
+ * into out. UMS_EDENIED with the record naming the bad value or cursor. */
 int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
-                 const char **field);
+                 struct ums_err *err);
 
 /* An audit log query: newest first. */
 struct audit_query {
@@ -57,9 +58,10 @@ struct audit_query {
     const char *cursor;
 };
 
-/* Renders {"data":[...],"next_cursor":...} into out; UMS_EINVALID + *field. */
+/* Renders {"data":[...],"next_cursor":...} into out; UMS_EDENIED with the record naming the bad
+ * value. */
 int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out,
-                 const char **field);
+                 struct ums_err *err);
 
 /* A user's in-app inbox, newest first. */
 struct notify_query {
@@ -70,9 +72,9 @@ struct notify_query {
 };
 
 /* Renders {"data":[...],"next_cursor":...,"unread_count":N}; a cursor is
- * bound to its user. UMS_EINVALID + *field. */
+ * bound to its user. UMS_EDENIED with the record naming the bad value. */
 int search_notifications(struct ums_ctx *c, const struct notify_query *q, struct buf *out,
-                         const char **field);
+                         struct ums_err *err);
 
 /*
  * A cursor is "<payload>.<mac>", both base64url: the payload is

@@ -105,7 +105,8 @@ int users_name_valid(const char *name, size_t len)
 /* Runs one of the last-admin guarded functions of the SQL (ums_set_role,
  * ums_set_status, ums_set_ban, ums_delete_user: 'ok', 'not_found',
  * 'last_admin') in the open transaction. */
-static int guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p)
+static int guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const *p,
+                   struct ums_err *err)
 {
     PGresult *res = NULL;
     const char *v;
@@ -115,18 +116,18 @@ static int guarded(struct ums_ctx *c, enum db_stmt st, int n, const char *const 
         return rc;
     v = PQgetvalue(res, 0, 0);
     rc = strcmp(v, "ok") == 0           ? UMS_OK
-         : strcmp(v, "not_found") == 0  ? UMS_ENOTFOUND
-         : strcmp(v, "last_admin") == 0 ? UMS_EDENIED
+         : strcmp(v, "not_found") == 0  ? err_set(err, FAIL_USER_NOT_FOUND, NULL)
+         : strcmp(v, "last_admin") == 0 ? err_set(err, FAIL_LAST_ADMIN, NULL)
                                         : UMS_ERR;
     PQclear(res);
     return rc;
 }
 
-int users_set_ban(struct ums_ctx *c, const char *id, const char *secs)
+int users_set_ban(struct ums_ctx *c, const char *id, const char *secs, struct ums_err *err)
 {
     const char *p[2] = {id, secs};
 
-    return guarded(c, STMT_API_SET_BAN, 2, p);
+    return guarded(c, STMT_API_SET_BAN, 2, p, err);
 }
 
 /* Renders {"fields":[...]} of a change for the audit row (names, not values). */
@@ -143,75 +144,58 @@ static void changed_fields(char *out, size_t n, const struct user_patch *p)
 }
 
 int users_patch(struct ums_ctx *c, const char *actor, const char *id, const struct user_patch *p,
-                const char *ip, const char **field)
+                const char *ip, struct ums_err *err)
 {
     char email[256], name[512], details[96];
-    int rc, tx = 0, count = 0;
+    int rc, count = 0;
 
-    *field = NULL;
     if (p->name != NULL) {
-        if (!users_name_valid(p->name, p->name_len)) {
-            *field = "name";
-            return UMS_EINVALID;
-        }
+        if (!users_name_valid(p->name, p->name_len))
+            return err_field(err, "name", NULL);
         snprintf(name, sizeof(name), "%.*s", (int)p->name_len, p->name);
     }
-    if (p->email != NULL && email_normalize(email, p->email, p->email_len) != UMS_OK) {
-        *field = "email";
-        return UMS_EINVALID;
-    }
+    if (p->email != NULL && email_normalize(email, p->email, p->email_len) != UMS_OK)
+        return err_field(err, "email", NULL);
     if (p->status != NULL && strcmp(p->status, "active") != 0 &&
-        strcmp(p->status, "suspended") != 0) {
-        *field = "status";
-        return UMS_EINVALID;
-    }
+        strcmp(p->status, "suspended") != 0)
+        return err_field(err, "status", NULL);
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
-    tx = 1;
     if (p->name != NULL) {
         const char *q[2] = {id, name};
         PGresult *res = NULL;
         rc = db_exec(c->db, &res, STMT_API_SET_NAME, 2, q);
         if (rc == UMS_OK && PQntuples(res) == 0)
-            rc = UMS_ENOTFOUND;
+            rc = err_set(err, FAIL_USER_NOT_FOUND, NULL);
         PQclear(res);
-        if (rc != UMS_OK)
-            goto out;
     }
-    if (p->email != NULL) {
+    if (rc == UMS_OK && p->email != NULL) {
         const char *q[2] = {id, email};
         rc = db_exec(c->db, NULL, STMT_USER_SET_EMAIL, 2, q);
         if (rc == UMS_ECONFLICT)
-            *field = "email";
-        if (rc != UMS_OK)
-            goto out;
+            rc = err_set(err, FAIL_EMAIL_EXISTS, NULL);
     }
-    if (p->status != NULL) {
+    if (rc == UMS_OK && p->status != NULL) {
         const char *q[2] = {id, p->status};
-        rc = guarded(c, STMT_API_SET_STATUS, 2, q);
-        if (rc != UMS_OK)
-            goto out;
+        rc = guarded(c, STMT_API_SET_STATUS, 2, q, err);
     }
-    changed_fields(details, sizeof(details), p);
-    rc = audit_write(c->db, actor, "user.update", id, ip, details);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    tx = 0;
+    if (rc == UMS_OK) {
+        changed_fields(details, sizeof(details), p);
+        rc = audit_write(c->db, actor, "user.update", id, ip, details);
+    }
+    rc = db_end(c->db, rc);
     if (rc != UMS_OK)
-        goto out;
+        return rc;
     /* After the commit: a revocation the cache learns of must not roll back. */
     if (p->status != NULL && strcmp(p->status, "suspended") == 0)
         rc = sess_revoke(c, id, NULL, SCOPE_GLOBAL, &count);
     users_cache_drop(c, id);
-out:
-    if (tx)
-        db_rollback(c->db);
     return rc;
 }
 
 int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const char *role,
-                   const char *ip)
+                   const char *ip, struct ums_err *err)
 {
     const char *q[2] = {id, role};
     struct json_object *ev = NULL, *det = NULL;
@@ -220,11 +204,11 @@ int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const c
     int rc;
 
     if (!users_role_known(c, role))
-        return UMS_EINVALID;
+        return err_field(err, "role", "role is not one of the configured roles");
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;
-    rc = guarded(c, STMT_API_SET_ROLE, 2, q);
+    rc = guarded(c, STMT_API_SET_ROLE, 2, q, err);
     if (rc == UMS_OK) {
         ev = json_object_new_object();
         json_object_object_add(ev, "type", json_object_new_string("user.role_changed"));
@@ -252,7 +236,8 @@ int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const c
     return UMS_OK;
 }
 
-int users_delete(struct ums_ctx *c, const char *actor, const char *id, const char *ip)
+int users_delete(struct ums_ctx *c, const char *actor, const char *id, const char *ip,
+                 struct ums_err *err)
 {
     const char *q[1] = {id};
     PGresult *live = NULL;
@@ -262,7 +247,7 @@ int users_delete(struct ums_ctx *c, const char *actor, const char *id, const cha
         return rc;
     rc = db_exec(c->db, &live, STMT_SESS_LIST_LIVE, 1, q);
     if (rc == UMS_OK)
-        rc = guarded(c, STMT_API_DELETE, 1, q);
+        rc = guarded(c, STMT_API_DELETE, 1, q, err);
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "user.delete", id, NULL, NULL);
     (void)ip; /* the audit row of a deletion keeps no address */
@@ -287,7 +272,7 @@ int users_unlock(struct ums_ctx *c, const char *actor, const char *id, const cha
         PQclear(res);
         return UMS_ENOTFOUND;
     }
-    rc = lock_clear(c, PQgetvalue(res, 0, 0));
+    rc = lockout_clear(c, PQgetvalue(res, 0, 0));
     PQclear(res);
     if (rc == UMS_OK)
         rc = audit_write(c->db, actor, "user.unlock", id, ip, NULL);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "err.h"
 #include "sessions.h"
 
 struct ums_ctx;
@@ -41,25 +42,28 @@ struct user_patch {
     const char *status; /* active | suspended */
 };
 
-/* Applies a patch in one transaction. UMS_EINVALID (bad value, *field names
- * it), UMS_ECONFLICT (the email is taken), UMS_EDENIED (it would suspend
- * the last active admin), UMS_ENOTFOUND. Suspension revokes every session. */
+/* Applies a patch in one transaction. UMS_EDENIED with the record: a bad
+ * value (FAIL_VALIDATION naming the field), FAIL_EMAIL_EXISTS,
+ * FAIL_LAST_ADMIN (it would suspend the last active admin),
+ * FAIL_USER_NOT_FOUND. Suspension revokes every session. */
 int users_patch(struct ums_ctx *c, const char *actor, const char *id, const struct user_patch *p,
-                const char *ip, const char **field);
+                const char *ip, struct ums_err *err);
 
-/* Sets the role. UMS_EINVALID (not configured), UMS_EDENIED (the last active
- * admin), UMS_ENOTFOUND. Writes a role_changed event to the outbox. */
+/* Sets the role. UMS_EDENIED with FAIL_VALIDATION (not configured),
+ * FAIL_LAST_ADMIN or FAIL_USER_NOT_FOUND. Writes a role_changed event to
+ * the outbox. */
 int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const char *role,
-                   const char *ip);
+                   const char *ip, struct ums_err *err);
 
 /* Bans the user for secs seconds (as text), or lifts the ban (NULL), in
- * the open transaction, through the last-admin guard: UMS_OK, UMS_ENOTFOUND,
- * or UMS_EDENIED when it would leave no active admin. */
-int users_set_ban(struct ums_ctx *c, const char *id, const char *secs);
+ * the open transaction, through the last-admin guard: UMS_OK, or
+ * UMS_EDENIED with FAIL_USER_NOT_FOUND or FAIL_LAST_ADMIN. */
+int users_set_ban(struct ums_ctx *c, const char *id, const char *secs, struct ums_err *err);
 
-/* Deletes the user and their personal data. UMS_EDENIED for the last
- * active admin, UMS_ENOTFOUND. */
-int users_delete(struct ums_ctx *c, const char *actor, const char *id, const char *ip);
+/* Deletes the user and their personal data. UMS_EDENIED with
+ * FAIL_LAST_ADMIN or FAIL_USER_NOT_FOUND. */
+int users_delete(struct ums_ctx *c, const char *actor, const char *id, const char *ip,
+                 struct ums_err *err);
 
 /* Clears the lockout of the user's address. UMS_ENOTFOUND. */
 int users_unlock(struct ums_ctx *c, const char *actor, const char *id, const char *ip);

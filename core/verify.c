@@ -15,6 +15,7 @@
 #include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
+#include "bucket.h"
 #include "lockout.h"
 #include "../util/log.h"
 #include "../util/ums.h"
@@ -56,9 +57,9 @@ static int finish(struct ums_ctx *c, int rc, const char *uid, long long id, char
  * ([limits] email_per_recipient_per_5min), whether or not an account has
  * it, so that no address can be flooded from many accounts or clients.
  * UMS_OK, or UMS_EDENIED with err set (retry_after). */
-static int mail_quota(struct ums_ctx *c, const char *email, struct auth_err *err);
+static int mail_quota(struct ums_ctx *c, const char *email, struct ums_err *err);
 
-int auth_mail_quota(struct ums_ctx *c, const char *email_in, size_t email_len, struct auth_err *err)
+int auth_mail_quota(struct ums_ctx *c, const char *email_in, size_t email_len, struct ums_err *err)
 {
     char email[EMAIL_MAX + 1];
 
@@ -67,18 +68,16 @@ int auth_mail_quota(struct ums_ctx *c, const char *email_in, size_t email_len, s
     return mail_quota(c, email, err);
 }
 
-static int mail_quota(struct ums_ctx *c, const char *email, struct auth_err *err)
+static int mail_quota(struct ums_ctx *c, const char *email, struct ums_err *err)
 {
     char key[65];
-    int retry = 0;
 
     sha256_hex(key, email, strlen(email));
-    if (rl_take(c, "mail_to", key, c->cfg->limits.email_per_recipient_per_5min, RL_OPEN, &retry) ==
-        UMS_EDENIED) {
-        err->retry_after = retry;
-        return auth_fail(err, AF_EMAIL_RATE, "Email rate limit exceeded");
-    }
-    return UMS_OK;
+    if (bucket_take(c, "mail_to", key, c->cfg->limits.email_per_recipient_per_5min, BUCKET_OPEN,
+                    err) != UMS_EDENIED)
+        return UMS_OK;
+    err->fail = FAIL_EMAIL_RATE; /* the same bucket, told as GoTrue tells it */
+    return UMS_EDENIED;
 }
 
 int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
@@ -182,7 +181,7 @@ static int is_token_hash(const char *s)
 
 int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_t email_len,
                 const char *token, const char *token_hash, const struct client_info *ci,
-                struct auth_out *out, struct auth_err *err)
+                struct auth_out *out, struct ums_err *err)
 {
     const char *kinds = kinds_for(type);
     char email[EMAIL_MAX + 1], th[TOKEN_HASH_LEN + 1];
@@ -192,22 +191,22 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     int rc, first = 0;
 
     if (kinds == NULL)
-        return auth_fail(err, AF_VALIDATION,
-                         "type must be signup, invite, magiclink, recovery, "
-                         "email_change or email");
+        return err_set(err, FAIL_VALIDATION,
+                       "type must be signup, invite, magiclink, recovery, "
+                       "email_change or email");
     if (token_hash != NULL) {
         if (!is_token_hash(token_hash))
-            return auth_fail(err, AF_OTP_EXPIRED, "Email link is invalid or has expired");
+            return err_set(err, FAIL_OTP_EXPIRED, "Email link is invalid or has expired");
         for (int i = 0; i < TOKEN_HASH_LEN; i++)
             th[i] = (char)tolower((unsigned char)token_hash[i]);
         th[TOKEN_HASH_LEN] = '\0';
     } else {
         if (email_in == NULL || token == NULL)
-            return auth_fail(err, AF_VALIDATION,
-                             "Verify requires either a token_hash, or an email "
-                             "and a token");
+            return err_set(err, FAIL_VALIDATION,
+                           "Verify requires either a token_hash, or an email "
+                           "and a token");
         if (email_normalize(email, email_in, email_len) != UMS_OK || strlen(token) != OTP_LEN)
-            return auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+            return err_set(err, FAIL_OTP_EXPIRED, "Token has expired or is invalid");
     }
     rc = db_begin(c->db);
     if (rc != UMS_OK)
@@ -218,7 +217,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
         /* A wrong code was counted against the address: keep the count. */
         rc = db_commit(c->db);
         return rc != UMS_OK ? rc
-                            : auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+                            : err_set(err, FAIL_OTP_EXPIRED, "Token has expired or is invalid");
     }
     if (rc != UMS_OK)
         goto abort;
@@ -228,7 +227,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
         const char *pu[1] = {uid};
         rc = db_exec(c->db, &res, STMT_USER_MAY_SIGN_IN, 1, pu);
         if (rc == UMS_OK && PQntuples(res) == 0)
-            rc = auth_fail(err, AF_USER_BANNED, "User is banned");
+            rc = err_set(err, FAIL_USER_BANNED, "User is banned");
         PQclear(res);
         res = NULL;
         if (rc != UMS_OK)
@@ -239,12 +238,12 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
         rc = db_exec(c->db, &res, STMT_USER_APPLY_EMAIL_CHANGE, 2, p);
         if (rc == UMS_ECONFLICT) {
             db_rollback(c->db);
-            return auth_fail(err, AF_EMAIL_EXISTS,
-                             "A user with this email address has already been "
-                             "registered");
+            return err_set(err, FAIL_EMAIL_EXISTS,
+                           "A user with this email address has already been "
+                           "registered");
         }
         if (rc == UMS_OK && PQntuples(res) == 0)
-            rc = auth_fail(err, AF_OTP_EXPIRED, "Token has expired or is invalid");
+            rc = err_set(err, FAIL_OTP_EXPIRED, "Token has expired or is invalid");
         PQclear(res);
     } else {
         /* Every other kind proves the address: it is confirmed. */
@@ -264,7 +263,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     auth_user_cache_drop(c, uid);
     /* A reset through email also lifts a lockout on that address. */
     if (strcmp(kind, "recovery") == 0)
-        lock_clear(c, target);
+        lockout_clear(c, target);
     /* Account pre-hijacking: someone may have signed up with this address
      * and a password of their own before its owner confirmed it. A
      * recovery, and the first confirmation, end every session made before;
@@ -287,7 +286,7 @@ abort:
 
 int auth_request_email_change(struct ums_ctx *c, const struct principal *p, const char *email_in,
                               size_t email_len, const char *redirect_to,
-                              const struct client_info *ci, struct auth_err *err)
+                              const struct client_info *ci, struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], old[EMAIL_MAX + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     PGresult *res = NULL;
@@ -296,7 +295,7 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
     int rc;
 
     if (email_normalize(email, email_in, email_len) != UMS_OK)
-        return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+        return err_set(err, FAIL_VALIDATION, "Unable to validate email address: invalid format");
     if (mail_quota(c, email, err) != UMS_OK)
         return UMS_EDENIED;
     rc = db_begin(c->db);
@@ -311,9 +310,9 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
         PQclear(res);
         db_rollback(c->db);
         err->retry_after = 60;
-        return auth_fail(err, AF_EMAIL_RATE,
-                         "For security purposes, you can only request this "
-                         "once every 60 seconds");
+        return err_set(err, FAIL_EMAIL_RATE,
+                       "For security purposes, you can only request this "
+                       "once every 60 seconds");
     }
     if (rc == UMS_OK && strcmp(PQgetvalue(res, 0, 0), email) == 0) {
         /* Already this address: nothing to confirm. */
@@ -353,7 +352,7 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
 int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type,
                         const char *email_in, size_t email_len, const char *password,
                         size_t password_len, const char *data_json, const char *new_email,
-                        size_t new_email_len, struct link_out *out, struct auth_err *err)
+                        size_t new_email_len, struct link_out *out, struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], target[EMAIL_MAX + 1];
     const char *kind, *pe[1] = {email};
@@ -361,9 +360,9 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type,
     int rc, create;
 
     if (type == NULL)
-        return auth_fail(err, AF_VALIDATION, "type is required");
+        return err_set(err, FAIL_VALIDATION, "type is required");
     if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
-        return auth_fail(err, AF_VALIDATION, "Unable to validate email address: invalid format");
+        return err_set(err, FAIL_VALIDATION, "Unable to validate email address: invalid format");
     create = strcmp(type, "signup") == 0 || strcmp(type, "invite") == 0;
     if (strcmp(type, "signup") == 0) {
         kind = "confirmation";
@@ -381,14 +380,14 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type,
         kind = "email_change";
         out->verification_type = "email_change";
     } else {
-        return auth_fail(err, AF_VALIDATION,
-                         "type must be signup, invite, magiclink, recovery, "
-                         "email_change_current or email_change_new");
+        return err_set(err, FAIL_VALIDATION,
+                       "type must be signup, invite, magiclink, recovery, "
+                       "email_change_current or email_change_new");
     }
     snprintf(target, sizeof(target), "%s", email);
     if (strcmp(kind, "email_change") == 0 &&
         (new_email == NULL || email_normalize(target, new_email, new_email_len) != UMS_OK))
-        return auth_fail(err, AF_VALIDATION, "new_email is required for email change links");
+        return err_set(err, FAIL_VALIDATION, "new_email is required for email change links");
     if (create) {
         struct admin_attrs a;
         memset(&a, 0, sizeof(a));
@@ -399,18 +398,18 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type,
         a.email_confirm = 0;
         a.user_metadata_json = data_json;
         rc = admin_create(c, actor, &a, NULL, out->user_id, err);
-        if (rc == UMS_EDENIED && err->fail == AF_EMAIL_EXISTS)
+        if (rc == UMS_EDENIED && err->fail == FAIL_EMAIL_EXISTS)
             rc = UMS_OK; /* an existing account gets a link too */
         else if (rc != UMS_OK)
             return rc;
-        err->fail = AF_NONE;
+        err->fail = FAIL_NONE;
     }
     rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, pe);
     if (rc != UMS_OK)
         return rc;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return auth_fail(err, AF_USER_NOT_FOUND, "User with this email not found");
+        return err_set(err, FAIL_USER_NOT_FOUND, "User with this email not found");
     }
     snprintf(out->user_id, sizeof(out->user_id), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);

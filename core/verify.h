@@ -16,11 +16,11 @@ struct ums_ctx;
 int auth_resend(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
                 const struct client_info *ci);
 
-/* One more mail to the address: UMS_OK, or UMS_EDENIED (err: AF_EMAIL_RATE,
+/* One more mail to the address: UMS_OK, or UMS_EDENIED (err: FAIL_EMAIL_RATE,
  * retry_after) when it had its share ([limits] email_per_recipient_per_5min),
  * counted whether or not an account has it. Asked before recover and
  * resend, whose answers must not depend on the account. */
-int auth_mail_quota(struct ums_ctx *c, const char *email, size_t email_len, struct auth_err *err);
+int auth_mail_quota(struct ums_ctx *c, const char *email, size_t email_len, struct ums_err *err);
 
 /* POST /recover: sends a recovery code when the account exists, is active
  * and had none in the last minute. 0 whether or not it exists (an error
@@ -31,15 +31,15 @@ int auth_recover(struct ums_ctx *c, const char *email, size_t email_len, const c
 
 /* POST|GET /verify: type is signup, invite, magiclink, recovery, email_change
  * or email; either token_hash, or email and the 6-digit token. On success a
- * session is made (out). AF_OTP_EXPIRED covers unknown, used and expired. */
+ * session is made (out). FAIL_OTP_EXPIRED covers unknown, used and expired. */
 int auth_verify(struct ums_ctx *c, const char *type, const char *email, size_t email_len,
                 const char *token, const char *token_hash, const struct client_info *ci,
-                struct auth_out *out, struct auth_err *err);
+                struct auth_out *out, struct ums_err *err);
 
 /* PUT /user with an email: asks the new address to confirm the change. */
 int auth_request_email_change(struct ums_ctx *c, const struct principal *p, const char *email,
                               size_t email_len, const char *redirect_to,
-                              const struct client_info *ci, struct auth_err *err);
+                              const struct client_info *ci, struct ums_err *err);
 
 /* POST /admin/generate_link. type: signup, invite, magiclink, recovery,
  * email_change_current, email_change_new. Fills user_id, the code and the
@@ -54,6 +54,6 @@ struct link_out {
 int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, const char *email,
                         size_t email_len, const char *password, size_t password_len,
                         const char *data_json, const char *new_email, size_t new_email_len,
-                        struct link_out *out, struct auth_err *err);
+                        struct link_out *out, struct ums_err *err);
 
 #endif

@@ -19,16 +19,9 @@ int api_is_admin(const struct req *r);
  * is read: 400 for a malformed id, 403 for a caller who may not. */
 int api_target(struct req *r, unsigned allow, const char **id);
 
-/* 400 validation_failed with errors:[{field, code, message}]. */
-void api_field_error(struct req *r, const char *field, const char *code, const char *msg);
-
 /* Optional query values; absent or "" leave the default (NULL, def, 0). */
 int api_query_str(struct req *r, const char *name, size_t max, const char **out);
 int api_query_int(struct req *r, const char *name, long def, long min, long max, long *out);
 int api_query_bool(struct req *r, const char *name, int *out);
-
-/* The error for a core return code of the user service: UMS_EINVALID with
- * its field, email conflicts, UMS_EDENIED (last admin), the rest as usual. */
-void api_reply_rc(struct req *r, int rc, const char *field);
 
 #endif

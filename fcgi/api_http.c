@@ -18,22 +18,6 @@ int api_is_admin(const struct req *r)
     return r->who.service || strcmp(r->who.role, "admin") == 0;
 }
 
-void api_field_error(struct req *r, const char *field, const char *code, const char *msg)
-{
-    struct buf extra;
-
-    buf_init(&extra, 1024);
-    buf_adds(&extra, "\"errors\":[{\"field\":");
-    buf_add_json_str(&extra, field);
-    buf_adds(&extra, ",\"code\":");
-    buf_add_json_str(&extra, code);
-    buf_adds(&extra, ",\"message\":");
-    buf_add_json_str(&extra, msg);
-    buf_adds(&extra, "}]");
-    reply_error_ex(r, HE_VALIDATION, msg, extra.p);
-    buf_free(&extra);
-}
-
 int api_target(struct req *r, unsigned allow, const char **id)
 {
     const char *v = req_param(r, "id");
@@ -41,13 +25,13 @@ int api_target(struct req *r, unsigned allow, const char **id)
     *id = NULL;
     if (v != NULL && strcmp(v, "me") == 0) {
         if (r->who.service) {
-            api_field_error(r, "id", "invalid", "\"me\" needs a user's access token");
+            reply_field_error(r, "id", "invalid", "\"me\" needs a user's access token");
             return -1;
         }
         v = r->who.user_id;
     }
     if (v == NULL || !uuid_valid(v)) {
-        api_field_error(r, "id", "invalid", "id must be a user id (UUID) or \"me\"");
+        reply_field_error(r, "id", "invalid", "id must be a user id (UUID) or \"me\"");
         return -1;
     }
     /* One spelling: cache keys (ums:profile:{id}) and comparisons with the
@@ -85,7 +69,7 @@ int api_query_str(struct req *r, const char *name, size_t max, const char **out)
     if (rc == UMS_OK && strlen(*out) <= max)
         return 0;
     snprintf(msg, sizeof(msg), "%s must be valid UTF-8 text of at most %zu bytes", name, max);
-    api_field_error(r, name, "invalid", msg);
+    reply_field_error(r, name, "invalid", msg);
     return -1;
 }
 
@@ -106,7 +90,7 @@ int api_query_int(struct req *r, const char *name, long def, long min, long max,
         return 0;
     }
     snprintf(msg, sizeof(msg), "%s must be an integer from %ld to %ld", name, min, max);
-    api_field_error(r, name, "out_of_range", msg);
+    reply_field_error(r, name, "out_of_range", msg);
     return -1;
 }
 
@@ -125,21 +109,6 @@ int api_query_bool(struct req *r, const char *name, int *out)
         return 0;
     }
     snprintf(msg, sizeof(msg), "%s must be true or false", name);
-    api_field_error(r, name, "invalid", msg);
+    reply_field_error(r, name, "invalid", msg);
     return -1;
-}
-
-void api_reply_rc(struct req *r, int rc, const char *field)
-{
-    if (rc == UMS_EINVALID && field != NULL) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "%s is not valid", field);
-        api_field_error(r, field, "invalid", msg);
-    } else if (rc == UMS_ECONFLICT && field != NULL && strcmp(field, "email") == 0) {
-        reply_error(r, HE_EMAIL_TAKEN, NULL);
-    } else if (rc == UMS_EDENIED) {
-        reply_error(r, HE_LAST_ADMIN, NULL);
-    } else {
-        reply_rc(r, rc);
-    }
 }

@@ -6,61 +6,12 @@
 
 #include "../util/arena.h"
 #include "../core/config.h"
-#include "../core/lockout.h"
+#include "../core/bucket.h"
 #include "../util/log.h"
 #include "../util/ums.h"
 #include "../util/utf8.h"
 #include "app.h"
 #include "http.h"
-
-void reply_auth_err(struct req *r, const struct auth_err *err, int bearer)
-{
-    static const enum http_err map[AF__MAX] = {
-        [AF_NONE] = HE_UNEXPECTED,
-        [AF_VALIDATION] = HE_VALIDATION,
-        [AF_WEAK_PASSWORD] = HE_WEAK_PASSWORD,
-        [AF_USER_EXISTS] = HE_USER_EXISTS,
-        [AF_EMAIL_EXISTS] = HE_EMAIL_EXISTS,
-        [AF_INVALID_CREDENTIALS] = HE_INVALID_CREDENTIALS,
-        [AF_EMAIL_NOT_CONFIRMED] = HE_EMAIL_NOT_CONFIRMED,
-        [AF_USER_BANNED] = HE_USER_BANNED,
-        [AF_USER_LOCKED] = HE_USER_LOCKED,
-        [AF_REFRESH_NOT_FOUND] = HE_REFRESH_NOT_FOUND,
-        [AF_REFRESH_USED] = HE_REFRESH_USED,
-        [AF_SESSION_NOT_FOUND] = HE_SESSION_NOT_FOUND,
-        [AF_SESSION_EXPIRED] = HE_SESSION_EXPIRED,
-        [AF_BAD_JWT] = HE_BAD_JWT,
-        [AF_USER_NOT_FOUND] = HE_USER_NOT_FOUND,
-        [AF_SAME_PASSWORD] = HE_SAME_PASSWORD,
-        [AF_OTP_EXPIRED] = HE_OTP_EXPIRED,
-        [AF_FORBIDDEN] = HE_FORBIDDEN,
-        [AF_LAST_ADMIN] = HE_LAST_ADMIN,
-        [AF_METADATA_TOO_LARGE] = HE_UNPROCESSABLE,
-        [AF_EMAIL_RATE] = HE_EMAIL_RATE,
-        [AF_REAUTH_NEEDED] = HE_REAUTH_NEEDED,
-        [AF_REAUTH_INVALID] = HE_REAUTH_INVALID,
-    };
-    enum http_err e = err->fail < AF__MAX ? map[err->fail] : HE_UNEXPECTED;
-    char extra[128], ra[16];
-
-    if (bearer && e == HE_USER_BANNED)
-        e = HE_USER_BANNED_BEARER;
-    if (bearer && e == HE_SESSION_NOT_FOUND)
-        e = HE_SESSION_NOT_FOUND_BEARER;
-    if (bearer && e == HE_USER_NOT_FOUND)
-        e = HE_USER_NOT_FOUND_BEARER;
-    if (err->retry_after > 0) {
-        snprintf(ra, sizeof(ra), "%d", err->retry_after);
-        reply_header(r, "Retry-After", ra);
-    }
-    if (e == HE_WEAK_PASSWORD) {
-        snprintf(extra, sizeof(extra), "\"weak_password\":{\"reasons\":[\"%s\"]}",
-                 err->reason != NULL ? err->reason : "length");
-        reply_error_ex(r, e, err->msg, extra);
-        return;
-    }
-    reply_error(r, e, err->msg);
-}
 
 void reply_auth_out(struct req *r, const struct auth_out *o)
 {
@@ -137,36 +88,29 @@ int body_object(struct req *r, const char *name, const char **json)
 
 int req_rate_key(struct req *r, const char *scope, const char *key, int per_5min)
 {
-    int retry = 0, rc;
-    char ra[16];
+    struct ums_err err = {0};
     /* Buckets in front of a credential check do not open on a Redis error. */
-    enum rl_on_error on_error =
-        strcmp(scope, "token") == 0 || strcmp(scope, "verify") == 0 ? RL_CLOSED : RL_OPEN;
+    enum bucket_on_error on_error =
+        strcmp(scope, "token") == 0 || strcmp(scope, "verify") == 0 ? BUCKET_CLOSED : BUCKET_OPEN;
+    int rc = bucket_take(&r->app->ctx, scope, key, per_5min, on_error, &err);
 
-    rc = rl_take(&r->app->ctx, scope, key, per_5min, on_error, &retry);
     if (rc == UMS_OK)
         return 0;
-    if (rc != UMS_EDENIED) {
-        reply_rc(r, rc);
-        return -1;
-    }
-    snprintf(ra, sizeof(ra), "%d", retry);
-    reply_header(r, "Retry-After", ra);
-    reply_error(r, HE_RATE, "Request rate limit reached");
+    reply_fail(r, rc, &err);
     return -1;
 }
 
 int req_rate(struct req *r, const char *scope, int per_5min)
 {
-    char key[RL_IP_KEY_MAX];
+    char key[BUCKET_IP_KEY_MAX];
 
-    rl_ip_key(key, r->remote_addr);
+    bucket_ip_key(key, r->remote_addr);
     return req_rate_key(r, scope, key, per_5min);
 }
 
 int req_authenticate(struct req *r, int level)
 {
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     const char *h = r->authorization, *tok;
     int rc;
 
@@ -183,12 +127,8 @@ int req_authenticate(struct req *r, int level)
         rc = auth_bearer_profile(&r->app->ctx, tok, strlen(tok), &r->who, &err);
     else
         rc = auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
-    if (rc == UMS_EDENIED) {
-        reply_auth_err(r, &err, 1);
-        return -1;
-    }
     if (rc != UMS_OK) {
-        reply_rc(r, rc);
+        reply_fail(r, rc, &err);
         return -1;
     }
     if (level == AUTH_ADMIN && strcmp(r->who.role, "admin") != 0) {

@@ -212,9 +212,6 @@ void http_methods_str(struct buf *b, unsigned mask);
 int http_err_status(enum http_err e, int family);
 const char *http_err_code(enum http_err e);
 
-/* The error for a core return code (UMS_ENOTFOUND -> HE_NOT_FOUND, ...). */
-enum http_err http_err_from_rc(int rc);
-
 /*
  * Renders an error body in the format of `family`: {"code":"...","message":...}
  * (/api/v1, operations, and /auth/v1 with the API version header), or GoTrue's
@@ -237,16 +234,24 @@ void reply_html(struct req *r, int status, const char *html, size_t len);
 /* Sends the error e (message msg, or the default). */
 void reply_error(struct req *r, enum http_err e, const char *msg);
 
-/* Sends the error for a core return code. */
-void reply_rc(struct req *r, int rc);
+/*
+ * The one answer for a failed core call. rc UMS_EDENIED: the record e says
+ * what (a table maps each failure to its error in the route's family, with
+ * Retry-After, GoTrue's weak_password reasons, /api/v1 field errors); an
+ * UMS_EDENIED without a record is a bug, answered 500 and logged. Any other
+ * rc: not_found, conflict, validation_failed, request_too_large,
+ * service_unavailable, unexpected_failure.
+ */
+void reply_fail(struct req *r, int rc, const struct ums_err *e);
+
+/* 400 validation_failed with errors:[{field, code, message}]; msg NULL is
+ * "<field> is not valid". */
+void reply_field_error(struct req *r, const char *field, const char *code, const char *msg);
 
 /* Sends the error e with extra JSON members (see http_error_body). */
 void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char *extra);
 
 /* ---- auth_http.c: helpers that answer for themselves (0 ok, -1 replied) ---- */
-
-/* The error for an expected auth failure; bearer selects the 403 variants. */
-void reply_auth_err(struct req *r, const struct auth_err *err, int bearer);
 
 /* A session response {access_token, token_type, expires_in, expires_at,
  * refresh_token, user}, or the bare user when no session was made. */

@@ -29,7 +29,7 @@ static const struct {
     [HE_TOO_LARGE] = {413, 0, "request_too_large", "The request body is too large."},
     [HE_URI_TOO_LONG] = {414, 0, "uri_too_long", "The request URI is too long."},
     [HE_MEDIA] = {415, 0, "unsupported_media_type", "The body must be application/json."},
-    [HE_RATE] = {429, 0, "over_request_rate_limit", "Too many requests; retry later."},
+    [HE_RATE] = {429, 0, "over_request_rate_limit", "Request rate limit reached"},
     [HE_HEADER_TOO_LARGE] = {431, 0, "request_header_too_large", "A request header is too large."},
     [HE_UNEXPECTED] = {500, 0, "unexpected_failure", "Something went wrong."},
     [HE_UNAVAILABLE] = {503, 0, "service_unavailable", "The service is unavailable; retry later."},
@@ -125,7 +125,8 @@ const char *http_err_code(enum http_err e)
     return e < HE__MAX ? errs[e].code : "unexpected_failure";
 }
 
-enum http_err http_err_from_rc(int rc)
+/* The error for a return code that carries no record. */
+static enum http_err from_rc(int rc)
 {
     switch (rc) {
     case UMS_ENOTFOUND:
@@ -281,7 +282,114 @@ void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char 
     buf_free(&body);
 }
 
-void reply_rc(struct req *r, int rc)
+void reply_field_error(struct req *r, const char *field, const char *code, const char *msg)
 {
-    reply_error(r, http_err_from_rc(rc), NULL);
+    struct buf extra;
+    char dflt[128];
+
+    if (msg == NULL) {
+        snprintf(dflt, sizeof(dflt), "%s is not valid", field);
+        msg = dflt;
+    }
+    buf_init(&extra, 1024);
+    buf_adds(&extra, "\"errors\":[{\"field\":");
+    buf_add_json_str(&extra, field);
+    buf_adds(&extra, ",\"code\":");
+    buf_add_json_str(&extra, code);
+    buf_adds(&extra, ",\"message\":");
+    buf_add_json_str(&extra, msg);
+    buf_adds(&extra, "}]");
+    reply_error_ex(r, HE_VALIDATION, msg, extra.p);
+    buf_free(&extra);
+}
+
+/*
+ * What each failure of the record is on the wire: the error on /auth/v1
+ * (GoTrue's) and on /api/v1 and the operational routes. http_err carries
+ * each family's status (errs[] above); field_code, when set, makes the
+ * /api/v1 answer a field error (errors:[{field, code, message}]) naming the
+ * record's field, or `field` when the record names none.
+ */
+/* clang-format off */
+static const struct {
+    enum http_err auth, api;
+    const char *field_code, *field;
+} fails[FAIL__MAX] = {
+    [FAIL_NONE]                = {HE_UNEXPECTED,               HE_UNEXPECTED, NULL, NULL},
+    [FAIL_VALIDATION]          = {HE_VALIDATION,               HE_VALIDATION, "invalid", NULL},
+    [FAIL_WEAK_PASSWORD]       = {HE_WEAK_PASSWORD,            HE_VALIDATION, "weak_password",
+                                  "password"},
+    [FAIL_USER_EXISTS]         = {HE_USER_EXISTS,              HE_EMAIL_TAKEN, NULL, NULL},
+    [FAIL_EMAIL_EXISTS]        = {HE_EMAIL_EXISTS,             HE_EMAIL_TAKEN, NULL, NULL},
+    [FAIL_INVALID_CREDENTIALS] = {HE_INVALID_CREDENTIALS,      HE_INVALID_CREDENTIALS, NULL, NULL},
+    [FAIL_EMAIL_NOT_CONFIRMED] = {HE_EMAIL_NOT_CONFIRMED,      HE_EMAIL_NOT_CONFIRMED, NULL, NULL},
+    [FAIL_USER_BANNED]         = {HE_USER_BANNED,              HE_USER_BANNED, NULL, NULL},
+    [FAIL_TOKEN_USER_BANNED]   = {HE_USER_BANNED_BEARER,       HE_USER_BANNED_BEARER, NULL, NULL},
+    [FAIL_USER_LOCKED]         = {HE_USER_LOCKED,              HE_USER_LOCKED, NULL, NULL},
+    [FAIL_REFRESH_NOT_FOUND]   = {HE_REFRESH_NOT_FOUND,        HE_REFRESH_NOT_FOUND, NULL, NULL},
+    [FAIL_REFRESH_USED]        = {HE_REFRESH_USED,             HE_REFRESH_USED, NULL, NULL},
+    [FAIL_SESSION_NOT_FOUND]   = {HE_SESSION_NOT_FOUND,        HE_SESSION_NOT_FOUND, NULL, NULL},
+    [FAIL_TOKEN_SESSION_GONE]  = {HE_SESSION_NOT_FOUND_BEARER, HE_SESSION_NOT_FOUND_BEARER, NULL,
+                                  NULL},
+    [FAIL_SESSION_EXPIRED]     = {HE_SESSION_EXPIRED,          HE_SESSION_EXPIRED, NULL, NULL},
+    [FAIL_BAD_JWT]             = {HE_BAD_JWT,                  HE_BAD_JWT, NULL, NULL},
+    [FAIL_USER_NOT_FOUND]      = {HE_USER_NOT_FOUND,           HE_NOT_FOUND, NULL, NULL},
+    [FAIL_TOKEN_USER_GONE]     = {HE_USER_NOT_FOUND_BEARER,    HE_USER_NOT_FOUND_BEARER, NULL,
+                                  NULL},
+    [FAIL_SAME_PASSWORD]       = {HE_SAME_PASSWORD,            HE_SAME_PASSWORD, NULL, NULL},
+    [FAIL_OTP_EXPIRED]         = {HE_OTP_EXPIRED,              HE_OTP_EXPIRED, NULL, NULL},
+    [FAIL_FORBIDDEN]           = {HE_FORBIDDEN,                HE_FORBIDDEN, NULL, NULL},
+    [FAIL_LAST_ADMIN]          = {HE_LAST_ADMIN,               HE_LAST_ADMIN, NULL, NULL},
+    [FAIL_METADATA_TOO_LARGE]  = {HE_UNPROCESSABLE,            HE_UNPROCESSABLE, NULL, NULL},
+    [FAIL_EMAIL_RATE]          = {HE_EMAIL_RATE,               HE_EMAIL_RATE, NULL, NULL},
+    [FAIL_RATE]                = {HE_RATE,                     HE_RATE, NULL, NULL},
+    [FAIL_REAUTH_NEEDED]       = {HE_REAUTH_NEEDED,            HE_REAUTH_NEEDED, NULL, NULL},
+    [FAIL_REAUTH_INVALID]      = {HE_REAUTH_INVALID,           HE_REAUTH_INVALID, NULL, NULL},
+    [FAIL_IMAGE]               = {HE_IMAGE,                    HE_IMAGE, NULL, NULL},
+};
+/* clang-format on */
+
+void reply_fail(struct req *r, int rc, const struct ums_err *e)
+{
+    enum http_err he;
+    const char *field;
+    char ra[16];
+
+    if (rc != UMS_EDENIED) {
+        reply_error(r, from_rc(rc), NULL);
+        return;
+    }
+    if (e == NULL || e->fail <= FAIL_NONE || e->fail >= FAIL__MAX) {
+        /* Every UMS_EDENIED comes with its record: this is a bug. */
+        log_error("%s %s: refused without a reason", r->method_name ? r->method_name : "?",
+                  r->path ? r->path : "?");
+        reply_error(r, HE_UNEXPECTED, NULL);
+        return;
+    }
+    if (e->retry_after > 0) {
+        snprintf(ra, sizeof(ra), "%d", e->retry_after);
+        reply_header(r, "Retry-After", ra);
+    }
+    if (r->family != FAM_AUTH) {
+        he = fails[e->fail].api;
+        field = e->field != NULL ? e->field : fails[e->fail].field;
+        if (fails[e->fail].field_code != NULL && field != NULL)
+            reply_field_error(r, field,
+                              e->fail == FAIL_VALIDATION && e->reason != NULL
+                                  ? e->reason
+                                  : fails[e->fail].field_code,
+                              e->msg);
+        else
+            reply_error(r, he, e->msg);
+        return;
+    }
+    he = fails[e->fail].auth;
+    if (he == HE_WEAK_PASSWORD) {
+        char extra[128];
+        snprintf(extra, sizeof(extra), "\"weak_password\":{\"reasons\":[\"%s\"]}",
+                 e->reason != NULL ? e->reason : "length");
+        reply_error_ex(r, he, e->msg, extra);
+        return;
+    }
+    reply_error(r, he, e->msg);
 }

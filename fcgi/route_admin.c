@@ -50,7 +50,7 @@ void route_admin_list(struct req *r)
         return;
     rc = admin_list(&r->app->ctx, page, (int)per_page, &json, &total);
     if (rc != UMS_OK) {
-        reply_rc(r, rc);
+        reply_fail(r, rc, NULL);
         return;
     }
     /* auth-js reads page numbers from Link: page must be the first parameter. */
@@ -97,13 +97,14 @@ static int read_attrs(struct req *r, struct admin_attrs *a)
 
 static void reply_user_by_id(struct req *r, const char *id, int status)
 {
+    struct ums_err err = {0};
     char *json = NULL;
     int rc = auth_user_json(&r->app->ctx, id, &json);
 
-    if (rc == UMS_ENOTFOUND)
-        reply_error(r, HE_USER_NOT_FOUND, NULL);
-    else if (rc != UMS_OK)
-        reply_rc(r, rc);
+    if (rc == UMS_ENOTFOUND) /* the user named by the path */
+        rc = err_set(&err, FAIL_USER_NOT_FOUND, NULL);
+    if (rc != UMS_OK)
+        reply_fail(r, rc, &err);
     else
         reply_json(r, status, json, strlen(json));
     free(json);
@@ -117,17 +118,15 @@ static const char *actor(struct req *r)
 void route_admin_create(struct req *r)
 {
     struct admin_attrs a;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     char id[UUID_LEN + 1];
     int rc;
 
     if (read_attrs(r, &a))
         return;
     rc = admin_create(&r->app->ctx, actor(r), &a, r->remote_addr, id, &err);
-    if (rc == UMS_EDENIED)
-        reply_auth_err(r, &err, 0);
-    else if (rc != UMS_OK)
-        reply_rc(r, rc);
+    if (rc != UMS_OK)
+        reply_fail(r, rc, &err);
     else
         reply_user_by_id(r, id, 200);
 }
@@ -156,7 +155,7 @@ void route_admin_update(struct req *r)
 {
     const char *id = user_param(r);
     struct admin_attrs a;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     int rc;
 
     if (id == NULL || read_attrs(r, &a))
@@ -166,12 +165,8 @@ void route_admin_update(struct req *r)
         return;
     }
     rc = admin_update(&r->app->ctx, actor(r), id, &a, r->remote_addr, &err);
-    if (rc == UMS_EDENIED)
-        reply_auth_err(r, &err, 0);
-    else if (rc == UMS_ENOTFOUND)
-        reply_error(r, HE_USER_NOT_FOUND, NULL);
-    else if (rc != UMS_OK)
-        reply_rc(r, rc);
+    if (rc != UMS_OK)
+        reply_fail(r, rc, &err);
     else
         reply_user_by_id(r, id, 200);
 }
@@ -179,15 +174,14 @@ void route_admin_update(struct req *r)
 void route_admin_delete(struct req *r)
 {
     const char *id = user_param(r);
+    struct ums_err err = {0};
     int rc;
 
     if (id == NULL)
         return;
-    rc = admin_delete(&r->app->ctx, actor(r), id, r->remote_addr);
-    if (rc == UMS_ENOTFOUND)
-        reply_error(r, HE_USER_NOT_FOUND, NULL);
-    else if (rc != UMS_OK)
-        reply_rc(r, rc);
+    rc = admin_delete(&r->app->ctx, actor(r), id, r->remote_addr, &err);
+    if (rc != UMS_OK)
+        reply_fail(r, rc, &err);
     else
         reply_json(r, 200, "{}", 2);
 }

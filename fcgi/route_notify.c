@@ -19,7 +19,7 @@
 void route_notifications_list(struct req *r)
 {
     struct notify_query q = {0};
-    const char *field = NULL;
+    struct ums_err err = {0};
     struct buf out;
     long limit;
     int rc;
@@ -30,11 +30,11 @@ void route_notifications_list(struct req *r)
         return;
     q.limit = (int)limit;
     buf_init(&out, 4 << 20);
-    rc = search_notifications(&r->app->ctx, &q, &out, &field);
+    rc = search_notifications(&r->app->ctx, &q, &out, &err);
     if (rc == UMS_OK)
         reply_json(r, 200, out.p, out.len);
     else
-        api_reply_rc(r, rc, field);
+        reply_fail(r, rc, &err);
     buf_free(&out);
 }
 
@@ -42,7 +42,8 @@ void route_notifications_list(struct req *r)
  * message to the user, delivered as the user's preferences say. */
 void route_notifications_send(struct req *r)
 {
-    const char *id, *title = NULL, *message = NULL, *field = NULL;
+    const char *id, *title = NULL, *message = NULL;
+    struct ums_err err = {0};
     size_t tlen = 0, mlen = 0;
     struct client_info ci;
     long long event_id = 0;
@@ -54,16 +55,9 @@ void route_notifications_send(struct req *r)
         return;
     req_client(r, &ci);
     rc = notify_admin_message(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, ci.ip,
-                              title, tlen, message, mlen, &event_id, &field);
-    if (rc == UMS_EINVALID) {
-        api_field_error(r, field, title == NULL || message == NULL ? "required" : "invalid",
-                        strcmp(field, "title") == 0
-                            ? "title must be 1 to 120 characters on one line"
-                            : "message must be 1 to 4000 characters of text");
-        return;
-    }
+                              title, tlen, message, mlen, &event_id, &err);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, &err);
         return;
     }
     snprintf(out, sizeof(out), "{\"event_id\":%lld}", event_id);
@@ -80,7 +74,7 @@ static void mark(struct req *r, const char *nid)
         return;
     rc = notify_mark_read(&r->app->ctx, id, nid, &count);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, NULL);
         return;
     }
     reply_json(r, 204, "", 0);
@@ -108,7 +102,7 @@ void route_prefs_get(struct req *r)
     if (rc == UMS_OK)
         reply_json(r, 200, json, strlen(json));
     else
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, NULL);
     free(json);
 }
 
@@ -116,7 +110,8 @@ void route_prefs_get(struct req *r)
 void route_prefs_put(struct req *r)
 {
     struct json_object *prefs = r->json, *inner;
-    const char *id, *field = NULL;
+    const char *id;
+    struct ums_err err = {0};
     int rc;
 
     if (api_target(r, TARGET_SELF, &id) || body_require_object(r))
@@ -124,17 +119,9 @@ void route_prefs_put(struct req *r)
     if (json_object_object_length(prefs) == 1 &&
         json_object_object_get_ex(prefs, "preferences", &inner))
         prefs = inner;
-    rc = notify_prefs_put(&r->app->ctx, id, prefs, &field);
-    if (rc == UMS_EINVALID) {
-        api_field_error(r, field, "invalid",
-                        strcmp(field, "kind") == 0      ? "unknown notification kind"
-                        : strcmp(field, "channel") == 0 ? "channels are email, push and in_app"
-                        : strcmp(field, "enabled") == 0 ? "each switch must be true or false"
-                                                        : "preferences must be an object");
-        return;
-    }
+    rc = notify_prefs_put(&r->app->ctx, id, prefs, &err);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, &err);
         return;
     }
     route_prefs_get(r);
@@ -143,7 +130,8 @@ void route_prefs_put(struct req *r)
 /* POST .../devices {"token": "...", "platform": "android|ios|web"} */
 void route_devices_add(struct req *r)
 {
-    const char *id, *token = NULL, *platform = NULL, *field = NULL;
+    const char *id, *token = NULL, *platform = NULL;
+    struct ums_err err = {0};
     size_t tlen = 0, plen = 0;
     char *json = NULL;
     int rc;
@@ -151,17 +139,11 @@ void route_devices_add(struct req *r)
     if (api_target(r, TARGET_SELF, &id) || body_require_object(r) ||
         body_str(r, "token", &token, &tlen) || body_str(r, "platform", &platform, &plen))
         return;
-    rc = notify_device_add(&r->app->ctx, id, token, tlen, platform, &json, &field);
-    if (rc == UMS_EINVALID) {
-        api_field_error(r, field, "invalid",
-                        strcmp(field, "token") == 0 ? "token must be 1 to 4096 bytes of text"
-                                                    : "platform must be android, ios or web");
-        return;
-    }
+    rc = notify_device_add(&r->app->ctx, id, token, tlen, platform, &json, &err);
     if (rc == UMS_OK)
         reply_json(r, 201, json, strlen(json));
     else
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, &err);
     free(json);
 }
 
@@ -174,7 +156,7 @@ void route_devices_remove(struct req *r)
         return;
     rc = notify_device_remove(&r->app->ctx, id, req_param(r, "did"));
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, NULL);
         return;
     }
     reply_json(r, 204, "", 0);

@@ -29,7 +29,7 @@ void route_profile_get(struct req *r)
     if (rc == UMS_OK)
         reply_json(r, 200, json, strlen(json));
     else
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, NULL);
     free(json);
 }
 
@@ -46,12 +46,12 @@ static int nullable_str(struct req *r, const char *name, int *set, const char **
     if (v == NULL)
         return 0;
     if (!json_object_is_type(v, json_type_string)) {
-        api_field_error(r, name, "invalid_type", "must be a string or null");
+        reply_field_error(r, name, "invalid_type", "must be a string or null");
         return -1;
     }
     *out = json_object_get_string(v);
     if (strlen(*out) != (size_t)json_object_get_string_len(v)) {
-        api_field_error(r, name, "invalid", "must not contain NUL");
+        reply_field_error(r, name, "invalid", "must not contain NUL");
         return -1;
     }
     return 0;
@@ -62,7 +62,8 @@ void route_profile_patch(struct req *r)
     static const char *const known[] = {"avatar_url", "bio", "timezone", "preferences"};
     struct profile_patch p = {0};
     struct json_object *v;
-    const char *id, *field = NULL;
+    const char *id;
+    struct ums_err err = {0};
     struct client_info ci;
     int rc;
 
@@ -75,8 +76,8 @@ void route_profile_patch(struct req *r)
         for (size_t i = 0; i < UMS_ARRAY_LEN(known); i++)
             ok |= strcmp(key, known[i]) == 0;
         if (!ok) {
-            api_field_error(r, key, "unknown_field",
-                            "profiles have avatar_url, bio, timezone and preferences");
+            reply_field_error(r, key, "unknown_field",
+                              "profiles have avatar_url, bio, timezone and preferences");
             return;
         }
     }
@@ -87,26 +88,16 @@ void route_profile_patch(struct req *r)
     if (json_object_object_get_ex(r->json, "preferences", &v)) {
         p.set_preferences = 1;
         if (v != NULL && !json_object_is_type(v, json_type_object)) {
-            api_field_error(r, "preferences", "invalid_type", "preferences must be an object");
+            reply_field_error(r, "preferences", "invalid_type", "preferences must be an object");
             return;
         }
         if (v != NULL)
             p.preferences_json = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
     }
     req_client(r, &ci);
-    rc = profile_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, &p, ci.ip, &field);
-    if (rc == UMS_EINVALID && field != NULL) {
-        const char *msg = strcmp(field, "timezone") == 0
-                              ? "timezone must be an IANA zone name such as Europe/Paris"
-                          : strcmp(field, "bio") == 0 ? "bio must be at most 500 characters"
-                          : strcmp(field, "preferences") == 0
-                              ? "preferences must be a JSON object of at most 16 KiB"
-                              : "avatar_url must be an http(s) URL of at most 2048 bytes";
-        api_field_error(r, field, "invalid", msg);
-        return;
-    }
+    rc = profile_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, &p, ci.ip, &err);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, field);
+        reply_fail(r, rc, &err);
         return;
     }
     route_profile_get(r);
@@ -116,6 +107,7 @@ void route_profile_patch(struct req *r)
 void route_avatar_put(struct req *r)
 {
     const char *id, *ext;
+    struct ums_err err = {0};
     struct client_info ci;
     char *url = NULL;
     int rc;
@@ -128,14 +120,11 @@ void route_avatar_put(struct req *r)
         return;
     }
     req_client(r, &ci);
-    rc = profile_set_avatar(&r->app->ctx, r->who.user_id, id, r->body, r->body_len, ci.ip, &url);
+    rc = profile_set_avatar(&r->app->ctx, r->who.user_id, id, r->body, r->body_len, ci.ip, &url,
+                            &err);
     free(url);
-    if (rc == UMS_EINVALID) {
-        reply_error(r, HE_IMAGE, NULL);
-        return;
-    }
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, &err);
         return;
     }
     route_profile_get(r);
@@ -145,7 +134,7 @@ void route_avatar_put(struct req *r)
 void route_audit_list(struct req *r)
 {
     struct audit_query q = {0};
-    const char *field = NULL;
+    struct ums_err err = {0};
     struct buf out;
     long limit;
     int rc;
@@ -157,10 +146,10 @@ void route_audit_list(struct req *r)
         return;
     q.limit = (int)limit;
     buf_init(&out, 4 << 20);
-    rc = search_audit(&r->app->ctx, &q, &out, &field);
+    rc = search_audit(&r->app->ctx, &q, &out, &err);
     if (rc == UMS_OK)
         reply_json(r, 200, out.p, out.len);
     else
-        api_reply_rc(r, rc, field);
+        reply_fail(r, rc, &err);
     buf_free(&out);
 }

@@ -21,7 +21,7 @@ void route_sessions_list(struct req *r)
         return;
     rc = users_sessions(&r->app->ctx, id, r->who.service ? NULL : r->who.session_id, &json);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, NULL);
         return;
     }
     buf_init(&out, 4 << 20);
@@ -40,14 +40,14 @@ static void revoke(struct req *r, const char *sid)
     if (api_target(r, TARGET_SELF | TARGET_ADMIN, &id))
         return;
     if (sid != NULL && !uuid_valid(sid)) {
-        api_field_error(r, "sid", "invalid", "sid must be a session id (UUID)");
+        reply_field_error(r, "sid", "invalid", "sid must be a session id (UUID)");
         return;
     }
     req_client(r, &ci);
     rc = users_revoke_sessions(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, sid, ci.ip,
                                &count);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, NULL);
         return;
     }
     reply_json(r, 204, "", 0);

@@ -9,14 +9,12 @@
 #include "routes.h"
 
 /* Replies for a finished flow: the session, or the error. */
-static void finish(struct req *r, int rc, struct auth_out *out, const struct auth_err *err)
+static void finish(struct req *r, int rc, struct auth_out *out, const struct ums_err *err)
 {
     if (rc == UMS_OK)
         reply_auth_out(r, out);
-    else if (rc == UMS_EDENIED)
-        reply_auth_err(r, err, 0);
     else
-        reply_rc(r, rc);
+        reply_fail(r, rc, err);
     auth_out_free(out);
 }
 
@@ -26,7 +24,7 @@ void route_signup(struct req *r)
     const char *email, *password, *data;
     size_t elen, plen;
     struct auth_out out;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     struct client_info ci;
     int rc;
 
@@ -51,7 +49,7 @@ void route_token(struct req *r)
     const char *grant = NULL, *email, *password, *refresh;
     size_t elen, plen, rlen;
     struct auth_out out;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     struct client_info ci;
     int rc;
 

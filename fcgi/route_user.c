@@ -16,13 +16,14 @@
 
 static void reply_user(struct req *r)
 {
+    struct ums_err err = {0};
     char *json = NULL;
     int rc = auth_user_json(&r->app->ctx, r->who.user_id, &json);
 
-    if (rc == UMS_ENOTFOUND)
-        reply_error(r, HE_USER_NOT_FOUND_BEARER, NULL);
-    else if (rc != UMS_OK)
-        reply_rc(r, rc);
+    if (rc == UMS_ENOTFOUND) /* the token's user, deleted since the check */
+        rc = err_set(&err, FAIL_TOKEN_USER_GONE, NULL);
+    if (rc != UMS_OK)
+        reply_fail(r, rc, &err);
     else
         reply_json(r, 200, json, strlen(json));
     free(json);
@@ -40,7 +41,7 @@ void route_user_put(struct req *r)
 {
     const char *password, *email, *data, *current, *nonce;
     size_t plen, elen, clen, nlen;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     struct client_info ci;
     int rc;
 
@@ -71,12 +72,8 @@ void route_user_put(struct req *r)
             target = r->app->ctx.cfg->auth.site_url;
         rc = auth_request_email_change(&r->app->ctx, &r->who, email, elen, target, &ci, &err);
     }
-    if (rc == UMS_EDENIED) {
-        reply_auth_err(r, &err, 1);
-        return;
-    }
     if (rc != UMS_OK) {
-        reply_rc(r, rc);
+        reply_fail(r, rc, &err);
         return;
     }
     reply_user(r);
@@ -85,16 +82,14 @@ void route_user_put(struct req *r)
 /* GET|POST /reauthenticate: a code for reauth_check, by email; 200 {}. */
 void route_user_reauthenticate(struct req *r)
 {
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     struct client_info ci;
     int rc;
 
     req_client(r, &ci);
     rc = reauth_send(&r->app->ctx, &r->who, &ci, &err);
-    if (rc == UMS_EDENIED)
-        reply_auth_err(r, &err, 1);
-    else if (rc != UMS_OK)
-        reply_rc(r, rc);
+    if (rc != UMS_OK)
+        reply_fail(r, rc, &err);
     else
         reply_json(r, 200, "{}", 2);
 }
@@ -118,7 +113,7 @@ void route_logout(struct req *r)
     req_client(r, &ci);
     rc = auth_logout(&r->app->ctx, &r->who, s, &ci);
     if (rc != UMS_OK) {
-        reply_rc(r, rc);
+        reply_fail(r, rc, NULL);
         return;
     }
     reply_json(r, 204, "", 0);
@@ -130,7 +125,7 @@ void route_logout(struct req *r)
 void route_check(struct req *r)
 {
     const char *role = NULL, *h = r->authorization, *tok;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     int rc = http_query_get(r->arena, r->query, "role", &role);
 
     if (rc == UMS_EINVALID) {
@@ -152,7 +147,7 @@ void route_check(struct req *r)
         return;
     }
     if (rc != UMS_OK) {
-        reply_rc(r, rc);
+        reply_fail(r, rc, NULL);
         return;
     }
     r->user_id = r->who.user_id;

@@ -22,7 +22,8 @@
 void route_users_list(struct req *r)
 {
     struct user_query q = {0};
-    const char *sort = NULL, *field = NULL;
+    const char *sort = NULL;
+    struct ums_err err = {0};
     long limit;
     struct buf out;
     int rc;
@@ -38,20 +39,21 @@ void route_users_list(struct req *r)
     q.limit = (int)limit;
     q.sort = sort != NULL ? search_sort_parse(sort) : SORT_CREATED_DESC;
     if (q.sort < 0) {
-        api_field_error(r, "sort", "invalid",
-                        "sort must be one of created_at, -created_at, email, -email, name, -name");
+        reply_field_error(
+            r, "sort", "invalid",
+            "sort must be one of created_at, -created_at, email, -email, name, -name");
         return;
     }
     if (q.role != NULL && !users_role_known(&r->app->ctx, q.role)) {
-        api_field_error(r, "role", "invalid", "role is not one of the configured roles");
+        reply_field_error(r, "role", "invalid", "role is not one of the configured roles");
         return;
     }
     buf_init(&out, 4 << 20);
-    rc = search_users(&r->app->ctx, &q, &out, &field);
+    rc = search_users(&r->app->ctx, &q, &out, &err);
     if (rc == UMS_OK)
         reply_json(r, 200, out.p, out.len);
     else
-        api_reply_rc(r, rc, field);
+        reply_fail(r, rc, &err);
     buf_free(&out);
 }
 
@@ -63,7 +65,7 @@ static void reply_user(struct req *r, const char *id, int status)
     if (rc == UMS_OK)
         reply_json(r, status, json, strlen(json));
     else
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, NULL);
     free(json);
 }
 
@@ -80,9 +82,9 @@ static int member_str(struct req *r, const char *name, const char **out, size_t 
 void route_users_create(struct req *r)
 {
     struct admin_attrs a;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     struct json_object *meta = NULL;
-    const char *name = NULL, *status = NULL, *role = NULL, *field = NULL;
+    const char *name = NULL, *status = NULL, *role = NULL;
     size_t nlen = 0, slen = 0, rlen = 0;
     char uid[UUID_LEN + 1];
     struct client_info ci;
@@ -96,21 +98,21 @@ void route_users_create(struct req *r)
         member_str(r, "status", &status, &slen))
         return;
     if (a.email == NULL) {
-        api_field_error(r, "email", "required", "email is required");
+        reply_field_error(r, "email", "required", "email is required");
         return;
     }
     if (name == NULL || !users_name_valid(name, nlen)) {
-        api_field_error(r, "name", "invalid",
-                        "name must be 1 to 100 characters of text, without control characters "
-                        "or links");
+        reply_field_error(r, "name", "invalid",
+                          "name must be 1 to 100 characters of text, without control characters "
+                          "or links");
         return;
     }
     if (role != NULL && !users_role_known(&r->app->ctx, role)) {
-        api_field_error(r, "role", "invalid", "role is not one of the configured roles");
+        reply_field_error(r, "role", "invalid", "role is not one of the configured roles");
         return;
     }
     if (status != NULL && strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0) {
-        api_field_error(r, "status", "invalid", "status must be active or suspended");
+        reply_field_error(r, "status", "invalid", "status must be active or suspended");
         return;
     }
     meta = json_object_new_object();
@@ -120,28 +122,15 @@ void route_users_create(struct req *r)
     req_client(r, &ci);
     rc = admin_create(&r->app->ctx, r->who.service ? NULL : r->who.user_id, &a, ci.ip, uid, &err);
     json_object_put(meta);
-    if (rc == UMS_EDENIED) {
-        if (err.fail == AF_EMAIL_EXISTS)
-            reply_error(r, HE_EMAIL_TAKEN, NULL);
-        else if (err.fail == AF_WEAK_PASSWORD)
-            api_field_error(r, "password", "weak_password", err.msg);
-        else
-            api_field_error(r, "email", "invalid", err.msg ? err.msg : "invalid value");
-        return;
-    }
-    if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
-        return;
-    }
-    if (status != NULL && strcmp(status, "suspended") == 0) {
+    if (rc == UMS_OK && status != NULL && strcmp(status, "suspended") == 0) {
         struct user_patch p = {0};
         p.status = status;
-        rc = users_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, uid, &p, ci.ip,
-                         &field);
-        if (rc != UMS_OK) {
-            api_reply_rc(r, rc, field);
-            return;
-        }
+        rc =
+            users_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, uid, &p, ci.ip, &err);
+    }
+    if (rc != UMS_OK) {
+        reply_fail(r, rc, &err);
+        return;
     }
     /* The link to choose a password; the account exists either way. */
     if (a.password == NULL)
@@ -168,7 +157,8 @@ void route_users_patch(struct req *r)
 {
     struct user_patch p = {0};
     struct json_object *v;
-    const char *id, *field = NULL;
+    const char *id;
+    struct ums_err err = {0};
     struct client_info ci;
     size_t slen = 0;
     int rc, admin;
@@ -177,7 +167,8 @@ void route_users_patch(struct req *r)
         return;
     admin = api_is_admin(r);
     if (json_object_object_get_ex(r->json, "role", &v)) {
-        api_field_error(r, "role", "not_allowed", "the role is changed with PUT /users/{id}/role");
+        reply_field_error(r, "role", "not_allowed",
+                          "the role is changed with PUT /users/{id}/role");
         return;
     }
     if (member_str(r, "name", &p.name, &p.name_len) ||
@@ -194,9 +185,9 @@ void route_users_patch(struct req *r)
         return;
     }
     req_client(r, &ci);
-    rc = users_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, &p, ci.ip, &field);
+    rc = users_patch(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, &p, ci.ip, &err);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, field);
+        reply_fail(r, rc, &err);
         return;
     }
     reply_user(r, id, 200);
@@ -205,6 +196,7 @@ void route_users_patch(struct req *r)
 void route_users_delete(struct req *r)
 {
     const char *id;
+    struct ums_err err = {0};
     struct client_info ci;
     int rc;
 
@@ -214,25 +206,20 @@ void route_users_delete(struct req *r)
     /* Deleting one's own account from a session that signed in long ago:
      * {"current_password"} or {"nonce"} in the body first. */
     if (!r->who.service && strcmp(id, r->who.user_id) == 0) {
-        struct auth_err err = {AF_NONE, NULL, NULL, 0};
         const char *cur = NULL, *nonce = NULL;
         size_t clen = 0, nlen = 0;
         if ((r->json != NULL && (member_str(r, "current_password", &cur, &clen) ||
                                  member_str(r, "nonce", &nonce, &nlen))))
             return;
         rc = reauth_check(&r->app->ctx, &r->who, cur, clen, nonce, &ci, &err);
-        if (rc == UMS_EDENIED) {
-            reply_auth_err(r, &err, 1);
-            return;
-        }
         if (rc != UMS_OK) {
-            api_reply_rc(r, rc, NULL);
+            reply_fail(r, rc, &err);
             return;
         }
     }
-    rc = users_delete(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, ci.ip);
+    rc = users_delete(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, ci.ip, &err);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, &err);
         return;
     }
     reply_json(r, 204, "", 0);
@@ -242,6 +229,7 @@ void route_users_delete(struct req *r)
 void route_users_role(struct req *r)
 {
     const char *id, *role = NULL;
+    struct ums_err err = {0};
     struct client_info ci;
     size_t len = 0;
     int rc;
@@ -254,13 +242,14 @@ void route_users_role(struct req *r)
         return;
     }
     if (role == NULL || !users_role_known(&r->app->ctx, role)) {
-        api_field_error(r, "role", "invalid", "role must be one of the configured roles");
+        reply_field_error(r, "role", "invalid", "role must be one of the configured roles");
         return;
     }
     req_client(r, &ci);
-    rc = users_set_role(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, role, ci.ip);
+    rc =
+        users_set_role(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, role, ci.ip, &err);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, "role");
+        reply_fail(r, rc, &err);
         return;
     }
     reply_user(r, id, 200);
@@ -277,7 +266,7 @@ void route_users_unlock(struct req *r)
     req_client(r, &ci);
     rc = users_unlock(&r->app->ctx, r->who.service ? NULL : r->who.user_id, id, ci.ip);
     if (rc != UMS_OK) {
-        api_reply_rc(r, rc, NULL);
+        reply_fail(r, rc, NULL);
         return;
     }
     reply_json(r, 204, "", 0);

@@ -52,12 +52,12 @@ static void mail_job_run(void *data)
  * per-recipient mail quota is asked first: it counts every address alike. */
 static void answer_then_mail(struct req *r, int resend, const char *email, size_t elen)
 {
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     struct mail_job *j;
     const char *ip, *ua;
 
     if (auth_mail_quota(&r->app->ctx, email, elen, &err) != UMS_OK) {
-        reply_auth_err(r, &err, 0);
+        reply_fail(r, UMS_EDENIED, &err);
         return;
     }
     j = arena_alloc(r->arena, sizeof(*j));
@@ -125,7 +125,7 @@ void route_verify_post(struct req *r)
     const char *type, *email, *token, *th;
     size_t n, elen;
     struct auth_out out;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     struct client_info ci;
     int rc;
 
@@ -148,10 +148,8 @@ void route_verify_post(struct req *r)
     rc = auth_verify(&r->app->ctx, type, email, elen, token, th, &ci, &out, &err);
     if (rc == UMS_OK)
         reply_auth_out(r, &out);
-    else if (rc == UMS_EDENIED)
-        reply_auth_err(r, &err, 0);
     else
-        reply_rc(r, rc);
+        reply_fail(r, rc, &err);
     auth_out_free(&out);
 }
 
@@ -194,7 +192,7 @@ static void verify_and_redirect(struct req *r, const char *type, const char *tok
                                 const char *target)
 {
     struct auth_out out;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     struct client_info ci;
     struct buf loc;
     char num[32];
@@ -206,10 +204,10 @@ static void verify_and_redirect(struct req *r, const char *type, const char *tok
     auth_out_init(&out);
     rc = type != NULL && token != NULL
              ? auth_verify(&r->app->ctx, type, NULL, 0, NULL, token, &ci, &out, &err)
-             : (err.fail = AF_OTP_EXPIRED, UMS_EDENIED);
+             : err_set(&err, FAIL_OTP_EXPIRED, NULL);
     if (rc != UMS_OK && rc != UMS_EDENIED) {
         auth_out_free(&out);
-        reply_rc(r, rc);
+        reply_fail(r, rc, NULL);
         return;
     }
     buf_init(&loc, 16384);
@@ -302,7 +300,7 @@ void route_admin_generate_link(struct req *r)
     const char *type, *email, *password, *new_email, *data;
     size_t n, elen, plen, nlen;
     struct link_out out;
-    struct auth_err err = {AF_NONE, NULL, NULL, 0};
+    struct ums_err err = {0};
     char *user = NULL;
     struct json_object *o;
     struct buf link;
@@ -316,14 +314,10 @@ void route_admin_generate_link(struct req *r)
     memset(&out, 0, sizeof(out));
     rc = admin_generate_link(&r->app->ctx, r->who.service ? NULL : r->who.user_id, type, email,
                              elen, password, plen, data, new_email, nlen, &out, &err);
-    if (rc == UMS_EDENIED) {
-        reply_auth_err(r, &err, 0);
-        return;
-    }
     if (rc == UMS_OK)
         rc = auth_user_json(&r->app->ctx, out.user_id, &user);
     if (rc != UMS_OK) {
-        reply_rc(r, rc);
+        reply_fail(r, rc, &err);
         return;
     }
     /* The user object, flattened, plus the link and the code. */

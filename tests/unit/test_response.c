@@ -5,7 +5,10 @@
 #include <json-c/json.h>
 
 #include "../../util/ums.h"
-#include "../../fcgi/http.h"
+#include "../../core/err.h"
+#include "fake_io.h"
+
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 static struct json_object *body(int family, int versioned, enum http_err e, const char *msg,
                                 const char *errors)
@@ -26,16 +29,187 @@ static const char *str(struct json_object *o, const char *k)
     return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
 }
 
-CTEST(errors, rc_mapping)
+/* reply_fail driven through dispatch(): one handler answers with whatever
+ * return code and record the test put in these two. */
+static int fail_rc;
+static struct ums_err fail_rec;
+
+static void failing(struct req *r)
 {
-    ASSERT_EQ(http_err_from_rc(UMS_ENOTFOUND), HE_NOT_FOUND);
-    ASSERT_EQ(http_err_from_rc(UMS_ECONFLICT), HE_CONFLICT);
-    ASSERT_EQ(http_err_from_rc(UMS_EINVALID), HE_VALIDATION);
-    ASSERT_EQ(http_err_from_rc(UMS_EDENIED), HE_FORBIDDEN);
-    ASSERT_EQ(http_err_from_rc(UMS_EUNAVAILABLE), HE_UNAVAILABLE);
-    ASSERT_EQ(http_err_from_rc(UMS_ETOOBIG), HE_TOO_LARGE);
-    ASSERT_EQ(http_err_from_rc(UMS_ERR), HE_UNEXPECTED);
-    ASSERT_EQ(http_err_from_rc(-99), HE_UNEXPECTED);
+    reply_fail(r, fail_rc, &fail_rec);
+}
+
+static const struct route fail_routes[] = {
+    {.methods = M_GET, .pattern = "/auth/v1/fail", .fn = failing, .family = FAM_AUTH},
+    {.methods = M_GET, .pattern = "/api/v1/fail", .fn = failing, .family = FAM_API},
+};
+
+/* Runs GET path with (rc, record); returns the status and copies the error
+ * code ("error_code" on legacy /auth/v1, "code" otherwise) into code. */
+static int run_fail(const char *path, int rc, const struct ums_err *e, char *code, size_t n,
+                    char *headers, size_t hn)
+{
+    struct fake f = {{"REQUEST_METHOD", "GET", "REQUEST_URI", path, NULL}};
+    struct fake_resp resp;
+    struct json_object *o;
+    const char *c;
+
+    fail_rc = rc;
+    fail_rec = *e;
+    resp = fake_run(&f, fail_routes, sizeof(fail_routes) / sizeof(fail_routes[0]));
+    o = resp.body != NULL ? json_tokener_parse(resp.body) : NULL;
+    c = o != NULL ? str(o, "error_code") : NULL;
+    if (c == NULL && o != NULL)
+        c = str(o, "code");
+    snprintf(code, n, "%s", c != NULL ? c : "");
+    if (headers != NULL)
+        snprintf(headers, hn, "%s", resp.headers);
+    json_object_put(o);
+    buf_free(&f.out);
+    return resp.status;
+}
+
+CTEST(errors, every_failure_has_one_answer_per_family)
+{
+    /* clang-format off */
+    static const struct {
+        enum err_fail fail;
+        int auth_status;
+        const char *auth_code;
+        int api_status;
+        const char *api_code;
+    } want[] = {
+        {FAIL_VALIDATION,          400, "validation_failed",          400, "validation_failed"},
+        {FAIL_WEAK_PASSWORD,       422, "weak_password",              400, "validation_failed"},
+        {FAIL_USER_EXISTS,         422, "user_already_exists",        409, "email_exists"},
+        {FAIL_EMAIL_EXISTS,        422, "email_exists",               409, "email_exists"},
+        {FAIL_INVALID_CREDENTIALS, 400, "invalid_credentials",        400, "invalid_credentials"},
+        {FAIL_EMAIL_NOT_CONFIRMED, 400, "email_not_confirmed",        400, "email_not_confirmed"},
+        {FAIL_USER_BANNED,         400, "user_banned",                400, "user_banned"},
+        {FAIL_TOKEN_USER_BANNED,   403, "user_banned",                401, "user_banned"},
+        {FAIL_USER_LOCKED,         429, "user_locked",                429, "user_locked"},
+        {FAIL_REFRESH_NOT_FOUND,   400, "refresh_token_not_found",    400,
+         "refresh_token_not_found"},
+        {FAIL_REFRESH_USED,        400, "refresh_token_already_used", 400,
+         "refresh_token_already_used"},
+        {FAIL_SESSION_NOT_FOUND,   400, "session_not_found",          400, "session_not_found"},
+        {FAIL_TOKEN_SESSION_GONE,  403, "session_not_found",          401, "session_not_found"},
+        {FAIL_SESSION_EXPIRED,     400, "session_expired",            400, "session_expired"},
+        {FAIL_BAD_JWT,             403, "bad_jwt",                    401, "bad_jwt"},
+        {FAIL_USER_NOT_FOUND,      404, "user_not_found",             404, "not_found"},
+        {FAIL_TOKEN_USER_GONE,     403, "user_not_found",             401, "user_not_found"},
+        {FAIL_SAME_PASSWORD,       422, "same_password",              422, "same_password"},
+        {FAIL_OTP_EXPIRED,         403, "otp_expired",                403, "otp_expired"},
+        {FAIL_FORBIDDEN,           403, "forbidden",                  403, "forbidden"},
+        {FAIL_LAST_ADMIN,          409, "last_admin",                 409, "last_admin"},
+        {FAIL_METADATA_TOO_LARGE,  422, "validation_failed",          422, "validation_failed"},
+        {FAIL_EMAIL_RATE,          429, "over_email_send_rate_limit", 429,
+         "over_email_send_rate_limit"},
+        {FAIL_RATE,                429, "over_request_rate_limit",    429,
+         "over_request_rate_limit"},
+        {FAIL_REAUTH_NEEDED,       400, "reauthentication_needed",    400,
+         "reauthentication_needed"},
+        {FAIL_REAUTH_INVALID,      400, "reauthentication_not_valid", 400,
+         "reauthentication_not_valid"},
+        {FAIL_IMAGE,               415, "unsupported_image",          415, "unsupported_image"},
+    };
+    /* clang-format on */
+    char code[64];
+    int seen[FAIL__MAX] = {0};
+
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct ums_err e = {.fail = want[i].fail};
+        ASSERT_EQ(run_fail("/auth/v1/fail", UMS_EDENIED, &e, code, sizeof(code), NULL, 0),
+                  want[i].auth_status);
+        ASSERT_STR_EQ(code, want[i].auth_code);
+        ASSERT_EQ(run_fail("/api/v1/fail", UMS_EDENIED, &e, code, sizeof(code), NULL, 0),
+                  want[i].api_status);
+        ASSERT_STR_EQ(code, want[i].api_code);
+        seen[want[i].fail] = 1;
+    }
+    /* The table above covers every failure there is. */
+    for (int f = FAIL_NONE + 1; f < FAIL__MAX; f++)
+        ASSERT_TRUE(seen[f]);
+}
+
+CTEST(errors, refusal_without_a_record_is_a_500)
+{
+    struct ums_err none = {0}, out_of_range = {.fail = FAIL__MAX};
+    char code[64];
+
+    ASSERT_EQ(run_fail("/auth/v1/fail", UMS_EDENIED, &none, code, sizeof(code), NULL, 0), 500);
+    ASSERT_STR_EQ(code, "unexpected_failure");
+    ASSERT_EQ(run_fail("/api/v1/fail", UMS_EDENIED, &out_of_range, code, sizeof(code), NULL, 0),
+              500);
+    ASSERT_STR_EQ(code, "unexpected_failure");
+}
+
+CTEST(errors, return_codes_without_a_record)
+{
+    static const struct {
+        int rc, status;
+        const char *code;
+    } want[] = {
+        {UMS_ENOTFOUND, 404, "not_found"},        {UMS_ECONFLICT, 409, "conflict"},
+        {UMS_EINVALID, 400, "validation_failed"}, {UMS_EUNAVAILABLE, 503, "service_unavailable"},
+        {UMS_ETOOBIG, 413, "request_too_large"},  {UMS_ERR, 500, "unexpected_failure"},
+        {-99, 500, "unexpected_failure"},
+    };
+    /* A stale record is ignored when the code says there is none. */
+    struct ums_err stale = {.fail = FAIL_LAST_ADMIN};
+    char code[64];
+
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        ASSERT_EQ(run_fail("/api/v1/fail", want[i].rc, &stale, code, sizeof(code), NULL, 0),
+                  want[i].status);
+        ASSERT_STR_EQ(code, want[i].code);
+    }
+}
+
+CTEST(errors, record_details_reach_the_wire)
+{
+    struct ums_err e = {.fail = FAIL_RATE, .retry_after = 42};
+    char code[64], headers[4096];
+    struct fake f = {{"REQUEST_METHOD", "GET", "REQUEST_URI", "/api/v1/fail", NULL}};
+    struct fake_resp resp;
+    struct json_object *o, *errs, *first;
+
+    /* retry_after becomes Retry-After, once. */
+    ASSERT_EQ(
+        run_fail("/auth/v1/fail", UMS_EDENIED, &e, code, sizeof(code), headers, sizeof(headers)),
+        429);
+    ASSERT_NOT_NULL(strstr(headers, "Retry-After: 42\r\n"));
+    ASSERT_NULL(strstr(strstr(headers, "Retry-After:") + 1, "Retry-After:"));
+
+    /* A field on /api/v1 is a field error with the record's reason as its code. */
+    fail_rc = UMS_EDENIED;
+    memset(&fail_rec, 0, sizeof(fail_rec));
+    err_required(&fail_rec, "email", "email is required");
+    resp = fake_run(&f, fail_routes, 2);
+    ASSERT_EQ(resp.status, 400);
+    o = json_tokener_parse(resp.body);
+    ASSERT_NOT_NULL(o);
+    ASSERT_STR_EQ(str(o, "message"), "email is required");
+    ASSERT_TRUE(json_object_object_get_ex(o, "errors", &errs));
+    first = json_object_array_get_idx(errs, 0);
+    ASSERT_STR_EQ(str(first, "field"), "email");
+    ASSERT_STR_EQ(str(first, "code"), "required");
+    json_object_put(o);
+    buf_free(&f.out);
+
+    /* A weak password on /auth/v1 carries GoTrue's reasons. */
+    memset(&e, 0, sizeof(e));
+    e.fail = FAIL_WEAK_PASSWORD;
+    e.reason = "characters";
+    fail_rc = UMS_EDENIED;
+    fail_rec = e;
+    {
+        struct fake g = {{"REQUEST_METHOD", "GET", "REQUEST_URI", "/auth/v1/fail", NULL}};
+        resp = fake_run(&g, fail_routes, 2);
+        ASSERT_EQ(resp.status, 422);
+        ASSERT_NOT_NULL(strstr(resp.body, "\"weak_password\":{\"reasons\":[\"characters\"]}"));
+        buf_free(&g.out);
+    }
 }
 
 CTEST(errors, statuses_and_codes)

@@ -1,10 +1,10 @@
-/* test_lockout.c - the client key of the per-IP buckets (rl_ip_key). */
+/* test_bucket.c - the client key of the per-IP buckets (bucket_ip_key). */
 #define CTEST_MAIN
 #include "../ctest.h"
 
-#include "../../core/lockout.h"
+#include "../../core/bucket.h"
 
-CTEST(rl_ip_key, valid_and_invalid_addresses)
+CTEST(bucket_ip_key, valid_and_invalid_addresses)
 {
     /* clang-format off */
     static const struct { const char *in, *want; } cases[] = {
@@ -30,13 +30,14 @@ CTEST(rl_ip_key, valid_and_invalid_addresses)
         {"::ffff:999.0.0.1", "-"},
     };
     /* clang-format on */
-    char out[RL_IP_KEY_MAX];
+    char out[BUCKET_IP_KEY_MAX];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        rl_ip_key(out, cases[i].in);
+        bucket_ip_key(out, cases[i].in);
         if (strcmp(out, cases[i].want) != 0)
-            CTEST_FAIL_("rl_ip_key(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out, cases[i].want);
+            CTEST_FAIL_("bucket_ip_key(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out,
+                        cases[i].want);
     }
-    rl_ip_key(out, NULL);
+    bucket_ip_key(out, NULL);
     ASSERT_STR_EQ(out, "-");
 }
