@@ -321,7 +321,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
         if (confirm)
             rc = lookalike_user(c, email, hash, name, data_json, &out->user_json);
         else
-            rc = err_set(err, FAIL_USER_EXISTS, "User already registered");
+            rc = err_set(err, FAIL_USER_EXISTS, NULL);
         goto out;
     }
     if (rc == UMS_OK)
@@ -398,13 +398,13 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], newhash[PW_HASH_MAX] = "", eh[65];
     char life[16], rt_ttl[16], rth[65];
     PGresult *res = NULL;
-    int rc, ok;
+    int rc;
     const char *rehash = NULL;
 
     if (email_in == NULL || password == NULL)
-        return err_set(err, FAIL_INVALID_CREDENTIALS, "Invalid login credentials");
+        return err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
     if (email_normalize(email, email_in, email_len) != UMS_OK || password_len > PW_MAX_CHARS * 4)
-        return err_set(err, FAIL_INVALID_CREDENTIALS, "Invalid login credentials");
+        return err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
     /* Round trip one: the lock and the account. */
     sha256_hex(eh, email, strlen(email));
     {
@@ -412,34 +412,33 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
         rc = db_exec(c->db, &res, STMT_LOGIN_LOOKUP, 2, p);
     }
     if (rc != UMS_OK)
-        return rc;
+        goto out;
     if (db_int(res, 0, 0) > 0) {
         err->retry_after = db_int(res, 0, 0);
-        PQclear(res);
-        return err_set(err, FAIL_USER_LOCKED,
-                       "Too many failed sign-in attempts; the account is locked for a while.");
+        rc = err_set(err, FAIL_USER_LOCKED,
+                     "Too many failed sign-in attempts; the account is locked for a while.");
+        goto out;
     }
     if (PQgetisnull(res, 0, 1)) {
         /* The same argon2 work as for a real account. */
         pw_verify_dummy(&c->pw, password, password_len);
-        PQclear(res);
         login_failed(c, email, NULL, ci);
-        return err_set(err, FAIL_INVALID_CREDENTIALS, "Invalid login credentials");
+        rc = err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
+        goto out;
     }
     snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 1));
-    ok = pw_verify(PQgetvalue(res, 0, 2), password, password_len);
-    if (!ok) {
-        PQclear(res);
+    if (!pw_verify(PQgetvalue(res, 0, 2), password, password_len)) {
         login_failed(c, email, uid, ci);
-        return err_set(err, FAIL_INVALID_CREDENTIALS, "Invalid login credentials");
+        rc = err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
+        goto out;
     }
     if (strcmp(PQgetvalue(res, 0, 3), "active") != 0 || PQgetvalue(res, 0, 5)[0] == 't') {
-        PQclear(res);
-        return err_set(err, FAIL_USER_BANNED, "User is banned");
+        rc = err_set(err, FAIL_USER_BANNED, NULL);
+        goto out;
     }
     if (c->cfg->auth.require_email_confirmation && PQgetvalue(res, 0, 4)[0] != 't') {
-        PQclear(res);
-        return err_set(err, FAIL_EMAIL_NOT_CONFIRMED, "Email not confirmed");
+        rc = err_set(err, FAIL_EMAIL_NOT_CONFIRMED, NULL);
+        goto out;
     }
     if (pw_needs_rehash(PQgetvalue(res, 0, 2), &c->pw) &&
         pw_hash(newhash, &c->pw, password, password_len) == UMS_OK)
@@ -449,8 +448,10 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
 
     /* Round trip two: counter, session, refresh token, sign-in time and audit
      * row in one statement (sql/004_sign_in.sql), returning the user. */
-    if (sess_new_refresh(out->refresh_token) != UMS_OK)
-        return UMS_ERR;
+    if (sess_new_refresh(out->refresh_token) != UMS_OK) {
+        rc = UMS_ERR;
+        goto out;
+    }
     sha256_hex(rth, out->refresh_token, REFRESH_TOKEN_LEN);
     snprintf(life, sizeof(life), "%d", c->cfg->auth.session_lifetime);
     snprintf(rt_ttl, sizeof(rt_ttl), "%d", c->cfg->auth.refresh_token_ttl);
@@ -459,7 +460,6 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
                             "password", rth, rt_ttl, rehash};
         rc = db_exec(c->db, &res, STMT_SIGN_IN, 9, p);
     }
-    explicit_bzero(newhash, sizeof(newhash));
     if (rc == UMS_OK && PQntuples(res) != 1)
         rc = UMS_ERR;
     if (rc == UMS_OK) {
@@ -470,6 +470,8 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
         auth_user_cache_drop(c, uid); /* last_sign_in_at changed */
         rc = issue_row(c, res, uid, sid, out);
     }
+out:
+    explicit_bzero(newhash, sizeof(newhash));
     PQclear(res);
     return rc;
 }
@@ -483,14 +485,13 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, s
     if (rc == UMS_EDENIED) {
         switch (why) {
         case SF_ALREADY_USED:
-            return err_set(err, FAIL_REFRESH_USED, "Invalid Refresh Token: Already Used");
+            return err_set(err, FAIL_REFRESH_USED, NULL);
         case SF_SESSION_NOT_FOUND:
-            return err_set(err, FAIL_SESSION_NOT_FOUND, "Session not found");
+            return err_set(err, FAIL_SESSION_NOT_FOUND, NULL);
         case SF_SESSION_EXPIRED:
-            return err_set(err, FAIL_SESSION_EXPIRED, "Session expired");
+            return err_set(err, FAIL_SESSION_EXPIRED, NULL);
         default:
-            return err_set(err, FAIL_REFRESH_NOT_FOUND,
-                           "Invalid Refresh Token: Refresh Token Not Found");
+            return err_set(err, FAIL_REFRESH_NOT_FOUND, NULL);
         }
     }
     if (rc != UMS_OK)
@@ -624,8 +625,7 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
             return rc == UMS_ENOTFOUND ? err_set(err, FAIL_TOKEN_USER_GONE, NULL) : rc;
         if (pw_verify(PQgetvalue(res, 0, 8), password, password_len)) {
             PQclear(res);
-            return err_set(err, FAIL_SAME_PASSWORD,
-                           "New password should be different from the old password.");
+            return err_set(err, FAIL_SAME_PASSWORD, NULL);
         }
         PQclear(res);
         if (pw_hash(hash, &c->pw, password, password_len) != UMS_OK)

@@ -206,7 +206,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
                            "Verify requires either a token_hash, or an email "
                            "and a token");
         if (email_normalize(email, email_in, email_len) != UMS_OK || strlen(token) != OTP_LEN)
-            return err_set(err, FAIL_OTP_EXPIRED, "Token has expired or is invalid");
+            return err_set(err, FAIL_OTP_EXPIRED, NULL);
     }
     rc = db_begin(c->db);
     if (rc != UMS_OK)
@@ -216,8 +216,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
     if (rc == UMS_ENOTFOUND) {
         /* A wrong code was counted against the address: keep the count. */
         rc = db_commit(c->db);
-        return rc != UMS_OK ? rc
-                            : err_set(err, FAIL_OTP_EXPIRED, "Token has expired or is invalid");
+        return rc != UMS_OK ? rc : err_set(err, FAIL_OTP_EXPIRED, NULL);
     }
     if (rc != UMS_OK)
         goto abort;
@@ -227,7 +226,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
         const char *pu[1] = {uid};
         rc = db_exec(c->db, &res, STMT_USER_MAY_SIGN_IN, 1, pu);
         if (rc == UMS_OK && PQntuples(res) == 0)
-            rc = err_set(err, FAIL_USER_BANNED, "User is banned");
+            rc = err_set(err, FAIL_USER_BANNED, NULL);
         PQclear(res);
         res = NULL;
         if (rc != UMS_OK)
@@ -243,7 +242,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
                            "registered");
         }
         if (rc == UMS_OK && PQntuples(res) == 0)
-            rc = err_set(err, FAIL_OTP_EXPIRED, "Token has expired or is invalid");
+            rc = err_set(err, FAIL_OTP_EXPIRED, NULL);
         PQclear(res);
     } else {
         /* Every other kind proves the address: it is confirmed. */

@@ -53,12 +53,13 @@ void dispatch(struct req *r, const struct route *table, size_t n)
 {
     const struct route *rt = NULL;
     unsigned allowed = 0;
-    int e, res;
+    enum http_err e;
+    int res;
 
     e = req_load(r);
     r->family = family_of_path(r->path);
-    if (e != 0) {
-        reply_error(r, (enum http_err)(e - 1), NULL);
+    if (e != HE_NONE) {
+        reply_error(r, e, NULL);
         return;
     }
     res =
@@ -93,9 +94,8 @@ void dispatch(struct req *r, const struct route *table, size_t n)
             return;
     }
     e = req_read_body(r);
-    if (e != 0) {
-        reply_error(r, (enum http_err)(e - 1),
-                    e - 1 == HE_BAD_REQUEST ? "The body is shorter than Content-Length." : NULL);
+    if (e != HE_NONE) {
+        reply_error(r, e, e == HE_BAD_REQUEST ? "The body is shorter than Content-Length." : NULL);
         return;
     }
     if (parse_body(r) != 0)

@@ -27,6 +27,7 @@ enum http_family { FAM_OPS, FAM_AUTH, FAM_API };
 
 /* Errors clients see: a status, a stable error_code and a default message. */
 enum http_err {
+    HE_NONE, /* no error: req_load and req_read_body's success */
     HE_BAD_REQUEST,
     HE_BAD_JSON,
     HE_VALIDATION,
@@ -183,12 +184,13 @@ int http_api_versioned(const char *value);
  * Returns 0, UMS_ENOTFOUND, or UMS_EINVALID (bad escape, NUL, invalid UTF-8). */
 int http_query_get(struct arena *a, const char *query, const char *name, const char **out);
 
-/* Fills method, path, query and headers from the io's parameters. Returns 0, or
- * an enum http_err + 1 describing why the request is unusable. */
-int req_load(struct req *r);
+/* Fills method, path, query and headers from the io's parameters. Returns
+ * HE_NONE, or the error that makes the request unusable. */
+enum http_err req_load(struct req *r);
 
-/* Reads exactly content_length bytes into the arena. 0 or enum http_err + 1. */
-int req_read_body(struct req *r);
+/* Reads exactly content_length bytes into the arena. HE_NONE, HE_TOO_LARGE
+ * (no memory for it) or HE_BAD_REQUEST (the body is short). */
+enum http_err req_read_body(struct req *r);
 
 /* ---- router.c ---- */
 

@@ -212,7 +212,7 @@ static const char *request_id(struct req *r, const char *given)
     return id;
 }
 
-int req_load(struct req *r)
+enum http_err req_load(struct req *r)
 {
     const char *uri, *q;
     int too_big = 0;
@@ -229,7 +229,7 @@ int req_load(struct req *r)
     r->authorization = header(r, "HTTP_AUTHORIZATION", &too_big);
     r->versioned = http_api_versioned(r->io->param(r->io->h, "HTTP_X_SUPABASE_API_VERSION"));
     if (too_big)
-        return HE_HEADER_TOO_LARGE + 1;
+        return HE_HEADER_TOO_LARGE;
     if (r->content_type != NULL && *r->content_type == '\0')
         r->content_type = NULL;
 
@@ -238,25 +238,25 @@ int req_load(struct req *r)
     if (uri == NULL)
         uri = r->io->param(r->io->h, "DOCUMENT_URI");
     if (uri == NULL || uri[0] != '/')
-        return HE_BAD_REQUEST + 1;
+        return HE_BAD_REQUEST;
     q = strchr(uri, '?');
     plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
     if (plen > PATH_MAX_BYTES)
-        return HE_URI_TOO_LONG + 1;
+        return HE_URI_TOO_LONG;
     r->path = arena_strndup(r->arena, uri, plen);
     if (r->path == NULL)
-        return HE_UNEXPECTED + 1;
+        return HE_UNEXPECTED;
     if (q != NULL) {
         if (strlen(q + 1) > QUERY_MAX)
-            return HE_URI_TOO_LONG + 1;
+            return HE_URI_TOO_LONG;
         r->query = q + 1;
     }
     if (http_content_length(r->io->param(r->io->h, "CONTENT_LENGTH"), &r->content_length) != UMS_OK)
-        return HE_BAD_REQUEST + 1;
-    return 0;
+        return HE_BAD_REQUEST;
+    return HE_NONE;
 }
 
-int req_read_body(struct req *r)
+enum http_err req_read_body(struct req *r)
 {
     char *b;
     size_t got = 0;
@@ -265,10 +265,10 @@ int req_read_body(struct req *r)
     r->body = "";
     r->body_len = 0;
     if (r->content_length == 0)
-        return 0;
+        return HE_NONE;
     b = arena_alloc(r->arena, (size_t)r->content_length + 1);
     if (b == NULL)
-        return HE_TOO_LARGE + 1;
+        return HE_TOO_LARGE;
     while (got < (size_t)r->content_length) {
         size_t want = (size_t)r->content_length - got;
         n = r->io->read(r->io->h, b + got, want > 65536 ? 65536 : (int)want);
@@ -278,8 +278,8 @@ int req_read_body(struct req *r)
     }
     b[got] = '\0';
     if (got != (size_t)r->content_length)
-        return HE_BAD_REQUEST + 1;
+        return HE_BAD_REQUEST;
     r->body = b;
     r->body_len = got;
-    return 0;
+    return HE_NONE;
 }

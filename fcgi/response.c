@@ -115,14 +115,14 @@ static const char *reason(int status)
 
 int http_err_status(enum http_err e, int family)
 {
-    if (e >= HE__MAX)
+    if (e <= HE_NONE || e >= HE__MAX)
         return 500;
     return family != FAM_AUTH && errs[e].api_status != 0 ? errs[e].api_status : errs[e].status;
 }
 
 const char *http_err_code(enum http_err e)
 {
-    return e < HE__MAX ? errs[e].code : "unexpected_failure";
+    return e > HE_NONE && e < HE__MAX ? errs[e].code : "unexpected_failure";
 }
 
 /* The error for a return code that carries no record. */
@@ -151,7 +151,7 @@ int http_error_body(struct buf *out, int family, int versioned, enum http_err e,
 {
     int rc;
 
-    if (e >= HE__MAX)
+    if (e <= HE_NONE || e >= HE__MAX)
         e = HE_UNEXPECTED;
     if (msg == NULL)
         msg = errs[e].msg;
@@ -260,7 +260,7 @@ void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char 
     struct buf body;
     int status;
 
-    if (e >= HE__MAX)
+    if (e <= HE_NONE || e >= HE__MAX)
         e = HE_UNEXPECTED;
     status = http_err_status(e, r->family);
     buf_init(&body, 8192);
