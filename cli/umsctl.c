@@ -193,7 +193,7 @@ static int cmd_user_add(int argc, char **argv)
     log_open(NULL, LL_WARN);
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
-    pw_params_from_config(&ctx.pw, cfg);
+    password_params_from_config(&ctx.pw, cfg);
     rc = db_open(&ctx.db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
                  0);
     if (rc == UMS_OK)

@@ -49,13 +49,13 @@ static int check_attrs(const struct ums_ctx *c, const struct admin_attrs *a, cha
 {
     const char *reason;
 
-    if (a->email != NULL && email_normalize(email, a->email, a->email_len) != UMS_OK)
+    if (a->email != NULL && valid_email_normalize(email, a->email, a->email_len) != UMS_OK)
         return err_field(err, "email", "Unable to validate email address: invalid format");
-    if (a->password != NULL && pw_check(a->password, a->password_len, &reason) != UMS_OK) {
+    if (a->password != NULL && password_check(a->password, a->password_len, &reason) != UMS_OK) {
         err->reason = reason;
         return err_set(err, FAIL_WEAK_PASSWORD, "Password should be between 8 and 128 characters.");
     }
-    if (a->id != NULL && !uuid_valid(a->id))
+    if (a->id != NULL && !valid_uuid(a->id))
         return err_field(err, "id", "id must be a UUID");
     if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 &&
         duration_seconds(a->ban_duration) < 0)
@@ -113,7 +113,7 @@ int admin_create(struct ums_ctx *c, const char *actor, const struct admin_attrs 
         return err_required(err, "email", "email is required");
     if (check_attrs(c, a, email, err) != UMS_OK)
         return UMS_EDENIED;
-    if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
+    if (a->password != NULL && password_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
         return UMS_ERR;
     name_of(a->user_metadata_json, name, sizeof(name));
     rc = db_begin(c->db);
@@ -171,7 +171,7 @@ int admin_update(struct ums_ctx *c, const char *actor, const char *user_id,
     if (a->ban_duration != NULL && strcmp(a->ban_duration, "none") != 0 && actor != NULL &&
         strcmp(actor, user_id) == 0)
         return err_set(err, FAIL_FORBIDDEN, "You cannot ban yourself");
-    if (a->password != NULL && pw_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
+    if (a->password != NULL && password_hash(hash, &c->pw, a->password, a->password_len) != UMS_OK)
         return UMS_ERR;
     rc = db_begin(c->db);
     if (rc != UMS_OK)
@@ -219,9 +219,9 @@ out:
         return rc;
     auth_user_cache_drop(c, user_id);
     if (a->role != NULL)
-        sess_cache_role_changed(c, user_id);
+        sessions_cache_role_changed(c, user_id);
     if (end_sessions)
-        rc = sess_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
+        rc = sessions_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
     return rc;
 }
 

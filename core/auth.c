@@ -214,9 +214,9 @@ static int lookalike_user(struct ums_ctx *c, const char *email, const char *hash
     int rc;
 
     *json = NULL;
-    if (random_bytes(r, sizeof(r)) != UMS_OK)
+    if (crypto_random_bytes(r, sizeof(r)) != UMS_OK)
         return UMS_ERR;
-    hex_encode(hex, r, sizeof(r));
+    crypto_hex_encode(hex, r, sizeof(r));
     snprintf(placeholder, sizeof(placeholder), "%s@lookalike.invalid", hex);
     rc = db_begin(c->db);
     if (rc != UMS_OK)
@@ -276,7 +276,7 @@ static int check_password(const char *pw, size_t len, struct ums_err *err)
 
     if (pw == NULL)
         return err_set(err, FAIL_VALIDATION, "Signup requires a valid password");
-    if (pw_check(pw, len, &reason) != UMS_OK) {
+    if (password_check(pw, len, &reason) != UMS_OK) {
         err->reason = reason;
         return err_set(err, FAIL_WEAK_PASSWORD,
                        strcmp(reason, "length") == 0
@@ -298,7 +298,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     long long ev_id = 0;
     char *ev_text = NULL;
 
-    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+    if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
         return err_set(err, FAIL_VALIDATION, "Unable to validate email address: invalid format");
     /* Policy first: a 1 MB password is refused before any hashing. */
     if (check_password(password, password_len, err) != UMS_OK)
@@ -306,7 +306,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     if (check_metadata(data_json, err) != UMS_OK)
         return UMS_EDENIED;
     name_from(name, sizeof(name), data_json);
-    if (pw_hash(hash, &c->pw, password, password_len) != UMS_OK)
+    if (password_hash(hash, &c->pw, password, password_len) != UMS_OK)
         return UMS_ERR;
 
     rc = db_begin(c->db);
@@ -327,7 +327,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     if (rc == UMS_OK)
         rc = otp_create(c, uid, "confirmation", email, otp, th);
     if (rc == UMS_OK && !confirm)
-        rc = sess_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh, NULL);
+        rc = sessions_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh, NULL);
     if (rc == UMS_OK) {
         struct json_object *ev = json_object_new_object();
         json_object_object_add(ev, "type", json_object_new_string("user.registered"));
@@ -403,10 +403,11 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
 
     if (email_in == NULL || password == NULL)
         return err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
-    if (email_normalize(email, email_in, email_len) != UMS_OK || password_len > PW_MAX_CHARS * 4)
+    if (valid_email_normalize(email, email_in, email_len) != UMS_OK ||
+        password_len > PW_MAX_CHARS * 4)
         return err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
     /* Round trip one: the lock and the account. */
-    sha256_hex(eh, email, strlen(email));
+    crypto_sha256_hex(eh, email, strlen(email));
     {
         const char *p[2] = {email, eh};
         rc = db_exec(c->db, &res, STMT_LOGIN_LOOKUP, 2, p);
@@ -421,13 +422,13 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
     }
     if (PQgetisnull(res, 0, 1)) {
         /* The same argon2 work as for a real account. */
-        pw_verify_dummy(&c->pw, password, password_len);
+        password_verify_dummy(&c->pw, password, password_len);
         login_failed(c, email, NULL, ci);
         rc = err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
         goto out;
     }
     snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 1));
-    if (!pw_verify(PQgetvalue(res, 0, 2), password, password_len)) {
+    if (!password_verify(PQgetvalue(res, 0, 2), password, password_len)) {
         login_failed(c, email, uid, ci);
         rc = err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
         goto out;
@@ -440,19 +441,19 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
         rc = err_set(err, FAIL_EMAIL_NOT_CONFIRMED, NULL);
         goto out;
     }
-    if (pw_needs_rehash(PQgetvalue(res, 0, 2), &c->pw) &&
-        pw_hash(newhash, &c->pw, password, password_len) == UMS_OK)
+    if (password_needs_rehash(PQgetvalue(res, 0, 2), &c->pw) &&
+        password_hash(newhash, &c->pw, password, password_len) == UMS_OK)
         rehash = newhash;
     PQclear(res);
     res = NULL;
 
     /* Round trip two: counter, session, refresh token, sign-in time and audit
      * row in one statement (sql/004_sign_in.sql), returning the user. */
-    if (sess_new_refresh(out->refresh_token) != UMS_OK) {
+    if (sessions_new_refresh(out->refresh_token) != UMS_OK) {
         rc = UMS_ERR;
         goto out;
     }
-    sha256_hex(rth, out->refresh_token, REFRESH_TOKEN_LEN);
+    crypto_sha256_hex(rth, out->refresh_token, REFRESH_TOKEN_LEN);
     snprintf(life, sizeof(life), "%d", c->cfg->auth.session_lifetime);
     snprintf(rt_ttl, sizeof(rt_ttl), "%d", c->cfg->auth.refresh_token_ttl);
     {
@@ -480,7 +481,7 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, s
 {
     char sid[UUID_LEN + 1], uid[UUID_LEN + 1], next[REFRESH_TOKEN_LEN + 1];
     enum sess_fail why;
-    int rc = sess_refresh(c, refresh, sid, uid, next, &why);
+    int rc = sessions_refresh(c, refresh, sid, uid, next, &why);
 
     if (rc == UMS_EDENIED) {
         switch (why) {
@@ -500,7 +501,7 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, s
     return issue(c, uid, sid, out);
 }
 
-void principal_clear(struct principal *p)
+void auth_principal_clear(struct principal *p)
 {
     free(p->user_json);
     memset(p, 0, sizeof(*p));
@@ -536,7 +537,7 @@ static int bearer(struct ums_ctx *c, const char *token, size_t len, struct princ
 
     memset(p, 0, sizeof(*p));
     /* The service key: compared in constant time, lengths first. */
-    if (key[0] != '\0' && strlen(key) == len && secret_equal(key, token, len)) {
+    if (key[0] != '\0' && strlen(key) == len && crypto_secret_equal(key, token, len)) {
         p->service = 1;
         snprintf(p->role, sizeof(p->role), "admin");
         return UMS_OK;
@@ -545,7 +546,8 @@ static int bearer(struct ums_ctx *c, const char *token, size_t len, struct princ
         log_info("bearer rejected: %s", why);
         return err_set(err, FAIL_BAD_JWT, "invalid JWT: unable to parse or verify signature");
     }
-    state = sess_check_user(c, id.sid, id.sub, p->role, want, want != NULL ? &p->user_json : NULL);
+    state =
+        sessions_check_user(c, id.sid, id.sub, p->role, want, want != NULL ? &p->user_json : NULL);
     if (state < 0)
         return state;
     if (state == SESS_DEAD)
@@ -623,12 +625,12 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
         rc = load_user(c, p->user_id, &res);
         if (rc != UMS_OK)
             return rc == UMS_ENOTFOUND ? err_set(err, FAIL_TOKEN_USER_GONE, NULL) : rc;
-        if (pw_verify(PQgetvalue(res, 0, 8), password, password_len)) {
+        if (password_verify(PQgetvalue(res, 0, 8), password, password_len)) {
             PQclear(res);
             return err_set(err, FAIL_SAME_PASSWORD, NULL);
         }
         PQclear(res);
-        if (pw_hash(hash, &c->pw, password, password_len) != UMS_OK)
+        if (password_hash(hash, &c->pw, password, password_len) != UMS_OK)
             return UMS_ERR;
     }
     rc = db_begin(c->db);
@@ -657,7 +659,7 @@ int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *p
         auth_user_cache_drop(c, p->user_id);
     /* A new password ends every other session, after the change is durable. */
     if (rc == UMS_OK && password != NULL)
-        rc = sess_revoke(c, p->user_id, p->session_id, SCOPE_OTHERS, &n);
+        rc = sessions_revoke(c, p->user_id, p->session_id, SCOPE_OTHERS, &n);
     return rc;
 }
 
@@ -666,8 +668,8 @@ int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,
 {
     char sid[UUID_LEN + 1];
     struct sess_alert alert;
-    int rc =
-        sess_create(c, user_id, ci->user_agent, ci->ip, method, sid, out->refresh_token, &alert);
+    int rc = sessions_create(c, user_id, ci->user_agent, ci->ip, method, sid, out->refresh_token,
+                             &alert);
 
     if (rc == UMS_OK)
         auth_event_publish(c, alert.id, alert.text);
@@ -687,7 +689,7 @@ int auth_logout(struct ums_ctx *c, const struct principal *p, enum sess_scope sc
 {
     static const char *const names[] = {"global", "local", "others"};
     char details[64];
-    int n = 0, rc = sess_revoke(c, p->user_id, p->session_id, scope, &n);
+    int n = 0, rc = sessions_revoke(c, p->user_id, p->session_id, scope, &n);
 
     if (rc == UMS_OK) {
         snprintf(details, sizeof(details), "{\"scope\":\"%s\",\"sessions\":%d}", names[scope], n);

@@ -41,7 +41,7 @@ struct principal {
 };
 
 /* Releases what a principal owns. */
-void principal_clear(struct principal *p);
+void auth_principal_clear(struct principal *p);
 
 struct client_info {
     const char *ip;

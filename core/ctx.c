@@ -18,7 +18,7 @@ int ctx_open(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens, c
 
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
-    pw_params_from_config(&c->pw, cfg);
+    password_params_from_config(&c->pw, cfg);
     if (with_tokens) {
         rc = tokens_open(&c->tokens, cfg, err, errlen);
         if (rc == UMS_OK)

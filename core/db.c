@@ -175,14 +175,15 @@ static int exec_once(struct db *db, PGresult **out, int st, const char *sql, int
         return take_result(db, PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0),
                            out, "query", lost);
     if (!db->prepared[st]) {
-        int rc = take_result(db, PQprepare(db->conn, db_stmts[st].name, db_stmts[st].sql, 0, NULL),
-                             NULL, db_stmts[st].name, lost);
+        int rc = take_result(
+            db, PQprepare(db->conn, db_stmt_table[st].name, db_stmt_table[st].sql, 0, NULL), NULL,
+            db_stmt_table[st].name, lost);
         if (rc != UMS_OK)
             return rc;
         db->prepared[st] = 1;
     }
-    res = PQexecPrepared(db->conn, db_stmts[st].name, nparams, params, NULL, NULL, 0);
-    return take_result(db, res, out, db_stmts[st].name, lost);
+    res = PQexecPrepared(db->conn, db_stmt_table[st].name, nparams, params, NULL, NULL, 0);
+    return take_result(db, res, out, db_stmt_table[st].name, lost);
 }
 
 static int run(struct db *db, PGresult **out, int st, const char *sql, int nparams,
@@ -210,7 +211,7 @@ int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams, const c
 {
     if (out != NULL)
         *out = NULL;
-    if (st < 0 || st >= STMT__MAX || nparams != db_stmts[st].nparams)
+    if (st < 0 || st >= STMT__MAX || nparams != db_stmt_table[st].nparams)
         return UMS_ERR;
     return run(db, out, (int)st, NULL, nparams, params);
 }

@@ -4,7 +4,7 @@
 
 /* The statements are laid out by hand: one per entry, SQL continued in aligned strings. */
 /* clang-format off */
-const struct db_stmt_def db_stmts[STMT__MAX] = {
+const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     [STMT_PING] = {"ping", "SELECT 1", 0},
     [STMT_MIGRATION_LIST] = {"migration_list",
                              "SELECT version, checksum FROM schema_migrations ORDER BY version", 0},

@@ -10,6 +10,6 @@ struct db_stmt_def {
     int nparams;
 };
 
-extern const struct db_stmt_def db_stmts[STMT__MAX];
+extern const struct db_stmt_def db_stmt_table[STMT__MAX];
 
 #endif

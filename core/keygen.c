@@ -42,7 +42,7 @@ int keygen_kid(char kid[23], EVP_PKEY *key)
     OPENSSL_free(der);
     if (!ok)
         return UMS_ERR;
-    b64url_encode(kid, md, 16);
+    b64_url_encode(kid, md, 16);
     return UMS_OK;
 }
 

@@ -18,7 +18,7 @@ int lockout_fail(struct ums_ctx *c, const char *email, int *locked_now)
     int rc;
 
     *locked_now = 0;
-    sha256_hex(h, email, strlen(email));
+    crypto_sha256_hex(h, email, strlen(email));
     snprintf(window, sizeof(window), "%d", c->cfg->auth.lockout_window);
     snprintf(threshold, sizeof(threshold), "%d", c->cfg->auth.lockout_threshold);
     snprintf(duration, sizeof(duration), "%d", c->cfg->auth.lockout_duration);
@@ -37,6 +37,6 @@ int lockout_clear(struct ums_ctx *c, const char *email)
     char h[65];
     const char *p[1] = {h};
 
-    sha256_hex(h, email, strlen(email));
+    crypto_sha256_hex(h, email, strlen(email));
     return db_exec(c->db, NULL, STMT_LOCK_CLEAR, 1, p);
 }

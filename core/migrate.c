@@ -90,7 +90,7 @@ static int apply_one(struct db *db, const char *dir, const char *name, PGresult 
         errf(err, errlen, "%s: unreadable, larger than 4 MiB, or contains a NUL byte", path);
         return rc;
     }
-    sha256_hex(sum, sql, len);
+    crypto_sha256_hex(sum, sql, len);
     for (int i = 0; i < PQntuples(done); i++) {
         if (strcmp(PQgetvalue(done, i, 0), version) != 0)
             continue;

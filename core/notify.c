@@ -173,7 +173,7 @@ int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did)
     PGresult *res = NULL;
     int rc;
 
-    if (!uuid_valid(did))
+    if (!valid_uuid(did))
         return UMS_ENOTFOUND;
     rc = db_exec(c->db, &res, STMT_DEVICE_DELETE, 2, p);
     if (rc != UMS_OK)

@@ -16,7 +16,7 @@ static void code_hash(char out[65], const char *user_id, const char *code)
     char salted[64];
 
     snprintf(salted, sizeof(salted), "%s:%s", user_id, code);
-    sha256_hex(out, salted, strlen(salted));
+    crypto_sha256_hex(out, salted, strlen(salted));
     explicit_bzero(salted, sizeof(salted));
 }
 
@@ -30,14 +30,15 @@ int otp_create(struct ums_ctx *c, const char *user_id, const char *kind, const c
     const char *pi[6] = {user_id, kind, stored, ch, target, ttl};
     int rc;
 
-    if (random_bytes(rnd, sizeof(rnd)) != UMS_OK || random_bytes(lr, sizeof(lr)) != UMS_OK)
+    if (crypto_random_bytes(rnd, sizeof(rnd)) != UMS_OK ||
+        crypto_random_bytes(lr, sizeof(lr)) != UMS_OK)
         return UMS_ERR;
     for (int i = 0; i < 8; i++)
         v = v << 8 | rnd[i];
     snprintf(otp, OTP_LEN + 1, "%06llu", v % 1000000ULL); /* bias below 2^-40 */
     /* The link's own 224 random bits, in GoTrue's token_hash format. */
-    hex_encode(link, lr, sizeof(lr));
-    sha256_hex(stored, link, TOKEN_HASH_LEN);
+    crypto_hex_encode(link, lr, sizeof(lr));
+    crypto_sha256_hex(stored, link, TOKEN_HASH_LEN);
     code_hash(ch, user_id, otp);
     snprintf(ttl, sizeof(ttl), "%d", c->cfg->auth.otp_ttl);
     rc = db_exec(c->db, NULL, STMT_OTP_VOID, 2, pv);
@@ -71,7 +72,7 @@ int otp_consume_code(struct ums_ctx *c, const char *email, const char *kinds, co
         char want[65];
         const char *have = PQgetvalue(res, i, 2);
         code_hash(want, PQgetvalue(res, i, 1), code);
-        if (strlen(have) == 64 && secret_equal(want, have, 64) && hit < 0)
+        if (strlen(have) == 64 && crypto_secret_equal(want, have, 64) && hit < 0)
             hit = i;
     }
     if (hit >= 0) {
@@ -103,7 +104,7 @@ int otp_consume_link(struct ums_ctx *c, const char *link, const char *kinds, str
     int rc;
 
     memset(out, 0, sizeof(*out));
-    sha256_hex(stored, link, strlen(link));
+    crypto_sha256_hex(stored, link, strlen(link));
     rc = db_exec(c->db, &res, STMT_OTP_CONSUME, 2, p);
     if (rc != UMS_OK)
         return rc;

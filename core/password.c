@@ -25,7 +25,7 @@
  * argon2's working area (19 MiB with the OWASP parameters) gets its own
  * allocator: an anonymous mapping advised to use transparent huge pages. It
  * is kept while the worker is busy, so back-to-back sign-ins pay no page
- * faults, and returned to the system by pw_release() once the worker has
+ * faults, and returned to the system by password_release() once the worker has
  * been idle for a moment (fresh 4 KiB pages would cost a third of the hash
  * rate; an area kept for good would leave 19 MiB resident in every worker).
  * libargon2 wipes the area before it hands it back.
@@ -47,7 +47,7 @@ static int area_alloc(uint8_t **memory, size_t bytes)
         *memory = area;
         return ARGON2_OK;
     }
-    pw_release();
+    password_release();
     len = (bytes + HUGE_2M - 1) / HUGE_2M * HUGE_2M + HUGE_2M;
     p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
@@ -65,10 +65,10 @@ static int area_alloc(uint8_t **memory, size_t bytes)
 static void area_free(uint8_t *memory, size_t bytes)
 {
     (void)memory;
-    (void)bytes; /* kept for the next hash; see pw_release() */
+    (void)bytes; /* kept for the next hash; see password_release() */
 }
 
-void pw_release(void)
+void password_release(void)
 {
     if (area_base != NULL)
         munmap(area_base, area_len);
@@ -78,12 +78,12 @@ void pw_release(void)
     area_size = 0;
 }
 
-int pw_holding(void)
+int password_holding(void)
 {
     return area_base != NULL;
 }
 
-void pw_init(void)
+void password_init(void)
 {
     /* Other large blocks go back to the system too (glibc would otherwise
      * raise its mmap threshold and keep them on the heap). */
@@ -147,14 +147,14 @@ static int raw_hash(uint8_t *out, size_t outlen, const struct pw_params *p, cons
     return argon2_ctx(&ctx, Argon2_id);
 }
 
-void pw_params_from_config(struct pw_params *p, const struct ums_config *cfg)
+void password_params_from_config(struct pw_params *p, const struct ums_config *cfg)
 {
     p->memory_kib = (unsigned)cfg->auth.argon2_memory_kib;
     p->iterations = (unsigned)cfg->auth.argon2_iterations;
     p->parallelism = (unsigned)cfg->auth.argon2_parallelism;
 }
 
-int pw_check(const char *pw, size_t len, const char **reason)
+int password_check(const char *pw, size_t len, const char **reason)
 {
     size_t chars = 0;
 
@@ -172,7 +172,7 @@ int pw_check(const char *pw, size_t len, const char **reason)
     return UMS_OK;
 }
 
-int pw_hash(char *out, const struct pw_params *p, const char *pw, size_t len)
+int password_hash(char *out, const struct pw_params *p, const char *pw, size_t len)
 {
     unsigned char salt[SALT_LEN], hash[HASH_LEN];
     char s64[32], h64[64];
@@ -193,7 +193,7 @@ int pw_hash(char *out, const struct pw_params *p, const char *pw, size_t len)
     return UMS_OK;
 }
 
-int pw_verify(const char *phc, const char *pw, size_t len)
+int password_verify(const char *phc, const char *pw, size_t len)
 {
     struct pw_params p;
     unsigned char salt[64], want[64], got[64];
@@ -224,21 +224,21 @@ int pw_verify(const char *phc, const char *pw, size_t len)
     return ok;
 }
 
-int pw_verify_dummy(const struct pw_params *p, const char *pw, size_t len)
+int password_verify_dummy(const struct pw_params *p, const char *pw, size_t len)
 {
     static char dummy[PW_HASH_MAX];
     static struct pw_params made;
 
     if (dummy[0] == '\0' || memcmp(&made, p, sizeof(made)) != 0) {
-        if (pw_hash(dummy, p, "ums-dummy-password", 18) != UMS_OK)
+        if (password_hash(dummy, p, "ums-dummy-password", 18) != UMS_OK)
             return 0;
         made = *p;
     }
-    (void)pw_verify(dummy, pw, len);
+    (void)password_verify(dummy, pw, len);
     return 0;
 }
 
-int pw_needs_rehash(const char *phc, const struct pw_params *p)
+int password_needs_rehash(const char *phc, const struct pw_params *p)
 {
     unsigned m, t, par;
 

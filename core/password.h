@@ -18,31 +18,31 @@ struct pw_params {
 
 /* Process-wide set-up: makes glibc return argon2's working memory to the
  * system after every hash (a fixed mmap threshold). Call once per process. */
-void pw_init(void);
+void password_init(void);
 
 /* Returns the argon2 working area to the system (call when idle). */
-void pw_release(void);
+void password_release(void);
 
 /* 1 while a working area is held. */
-int pw_holding(void);
+int password_holding(void);
 
-void pw_params_from_config(struct pw_params *p, const struct ums_config *cfg);
+void password_params_from_config(struct pw_params *p, const struct ums_config *cfg);
 
 /* Policy: 8 to 128 characters (code points) of valid UTF-8 without NUL.
  * Returns 0, or UMS_EINVALID with *reason "length" or "characters". */
-int pw_check(const char *pw, size_t len, const char **reason);
+int password_check(const char *pw, size_t len, const char **reason);
 
 /* Hashes pw into a PHC string in out (PW_HASH_MAX bytes). 0 or UMS_ERR. */
-int pw_hash(char *out, const struct pw_params *p, const char *pw, size_t len);
+int password_hash(char *out, const struct pw_params *p, const char *pw, size_t len);
 
 /* 1 when pw matches the PHC string, 0 when not (also for a malformed hash). */
-int pw_verify(const char *phc, const char *pw, size_t len);
+int password_verify(const char *phc, const char *pw, size_t len);
 
 /* Verifies against a fixed hash with the same parameters, so unknown users
  * cost the same time as known ones. Always returns 0. */
-int pw_verify_dummy(const struct pw_params *p, const char *pw, size_t len);
+int password_verify_dummy(const struct pw_params *p, const char *pw, size_t len);
 
 /* 1 when phc was made with other parameters than p (rehash on login). */
-int pw_needs_rehash(const char *phc, const struct pw_params *p);
+int password_needs_rehash(const char *phc, const struct pw_params *p);
 
 #endif

@@ -107,8 +107,8 @@ static int check_notifier(const struct ums_config *cfg, char *err, size_t errlen
     int rc;
 
     memset(&tpl, 0, sizeof(tpl));
-    rc = templates_load(&tpl, cfg->email.templates_dir, err, errlen);
-    templates_free(&tpl);
+    rc = template_load(&tpl, cfg->email.templates_dir, err, errlen);
+    template_free(&tpl);
     if (rc != UMS_OK) {
         char inner[512];
         snprintf(inner, sizeof(inner), "%s", err);

@@ -179,9 +179,9 @@ int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, con
     if (len > AVATAR_MAX_BYTES)
         return UMS_ETOOBIG;
     /* A new name for every upload: caches and CDNs never serve a stale image. */
-    if (random_bytes(rnd, sizeof(rnd)) != UMS_OK)
+    if (crypto_random_bytes(rnd, sizeof(rnd)) != UMS_OK)
         return UMS_ERR;
-    hex_encode(hex, rnd, sizeof(rnd));
+    crypto_hex_encode(hex, rnd, sizeof(rnd));
     snprintf(key, sizeof(key), "%s/%s.%s", id, hex, ext);
     /* The current avatar, to remove once the new one is in place. */
     if (users_get(c, id, &user) == UMS_ENOTFOUND)

@@ -57,7 +57,7 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
         const char *pl[2] = {email, eh};
         int ok;
         /* The sign-in lockout holds here too: no guessing around it. */
-        sha256_hex(eh, email, strlen(email));
+        crypto_sha256_hex(eh, email, strlen(email));
         rc = db_exec(c->db, &res, STMT_LOGIN_LOOKUP, 2, pl);
         if (rc != UMS_OK)
             return rc;
@@ -67,7 +67,7 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
             return err_set(err, FAIL_USER_LOCKED, "Too many failed attempts; try again later.");
         }
         PQclear(res);
-        ok = pw_verify(hash, current_password, current_password_len);
+        ok = password_verify(hash, current_password, current_password_len);
         explicit_bzero(hash, sizeof(hash));
         if (!ok) {
             int locked = 0;
@@ -126,7 +126,7 @@ int reauth_send(struct ums_ctx *c, const struct principal *p, const struct clien
     }
     snprintf(email, sizeof(email), "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
-    if (auth_mail_quota(c, email, strlen(email), err) != UMS_OK)
+    if (verify_mail_quota(c, email, strlen(email), err) != UMS_OK)
         return UMS_EDENIED;
     name[0] = '\0';
     rc = db_begin(c->db);

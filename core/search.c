@@ -143,9 +143,9 @@ static int cursor_mac(const struct ums_ctx *c, unsigned char mac[32], const char
     unsigned char key[32];
 
     /* A key of its own, so a cursor MAC is never a refresh-token MAC. */
-    if (hmac_sha256(key, secret, strlen(secret), "ums cursor key v1", 17) != UMS_OK)
+    if (crypto_hmac_sha256(key, secret, strlen(secret), "ums cursor key v1", 17) != UMS_OK)
         return UMS_ERR;
-    return hmac_sha256(mac, key, sizeof(key), payload, len);
+    return crypto_hmac_sha256(mac, key, sizeof(key), payload, len);
 }
 
 int search_cursor_make(const struct ums_ctx *c, struct buf *out, char kind, int sort,
@@ -158,8 +158,8 @@ int search_cursor_make(const struct ums_ctx *c, struct buf *out, char kind, int 
 
     if (n < 0 || (size_t)n >= sizeof(payload) || cursor_mac(c, mac, payload, (size_t)n) != 0)
         return UMS_ERR;
-    b64url_encode(enc, (const unsigned char *)payload, (size_t)n);
-    b64url_encode(macenc, mac, MAC_LEN);
+    b64_url_encode(enc, (const unsigned char *)payload, (size_t)n);
+    b64_url_encode(macenc, mac, MAC_LEN);
     return buf_printf(out, "\"%s.%s\"", enc, macenc) == 0 ? UMS_OK : UMS_ERR;
 }
 
@@ -174,10 +174,10 @@ int search_cursor_open(const struct ums_ctx *c, const char *cursor, char kind, i
 
     if (dot == NULL || strlen(cursor) > CURSOR_MAX)
         return UMS_EINVALID;
-    n = b64url_decode(payload, sizeof(payload) - 1, cursor, (size_t)(dot - cursor));
-    m = b64url_decode(want, sizeof(want), dot + 1, strlen(dot + 1));
+    n = b64_url_decode(payload, sizeof(payload) - 1, cursor, (size_t)(dot - cursor));
+    m = b64_url_decode(want, sizeof(want), dot + 1, strlen(dot + 1));
     if (n <= 0 || m != MAC_LEN || cursor_mac(c, mac, (const char *)payload, (size_t)n) != UMS_OK ||
-        !secret_equal(mac, want, MAC_LEN))
+        !crypto_secret_equal(mac, want, MAC_LEN))
         return UMS_EINVALID;
     payload[n] = '\0';
     hn = snprintf(head, sizeof(head), "%c|%d|", kind, sort);
@@ -185,7 +185,7 @@ int search_cursor_open(const struct ums_ctx *c, const char *cursor, char kind, i
         return UMS_EINVALID; /* another kind of cursor, or another sort */
     memcpy(id, payload + hn, 36);
     id[36] = '\0';
-    if (!uuid_valid(id) || strlen((char *)payload + hn + 37) > CURSOR_KEY_MAX)
+    if (!valid_uuid(id) || strlen((char *)payload + hn + 37) > CURSOR_KEY_MAX)
         return UMS_EINVALID;
     snprintf(key, CURSOR_KEY_MAX + 1, "%s", (char *)payload + hn + 37);
     return UMS_OK;
@@ -365,8 +365,8 @@ int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out
     const char *bad;
     int rc = UMS_OK;
 
-    bad = q->actor != NULL && !uuid_valid(q->actor)                 ? "actor"
-          : q->target != NULL && !uuid_valid(q->target)             ? "target"
+    bad = q->actor != NULL && !valid_uuid(q->actor)                 ? "actor"
+          : q->target != NULL && !valid_uuid(q->target)             ? "target"
           : q->action != NULL && strlen(q->action) > 64             ? "action"
           : q->after != NULL && !search_timestamp_valid(q->after)   ? "after"
           : q->before != NULL && !search_timestamp_valid(q->before) ? "before"

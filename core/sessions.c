@@ -21,13 +21,13 @@
 #define SESS_CACHE_TTL   "900"
 #define SESS_CACHE_TTL_S 900L
 
-int sess_new_refresh(char out[REFRESH_TOKEN_LEN + 1])
+int sessions_new_refresh(char out[REFRESH_TOKEN_LEN + 1])
 {
     unsigned char raw[32];
 
-    if (random_bytes(raw, sizeof(raw)) != UMS_OK)
+    if (crypto_random_bytes(raw, sizeof(raw)) != UMS_OK)
         return UMS_ERR;
-    b64url_encode(out, raw, sizeof(raw));
+    b64_url_encode(out, raw, sizeof(raw));
     return UMS_OK;
 }
 
@@ -39,9 +39,9 @@ static int child_token(struct ums_ctx *c, const char *parent, char out[REFRESH_T
     const char *key = c->cfg->auth.refresh_token_secret;
 
     snprintf(msg, sizeof(msg), "ums-rt1:%s", parent);
-    if (hmac_sha256(mac, key, strlen(key), msg, strlen(msg)) != UMS_OK)
+    if (crypto_hmac_sha256(mac, key, strlen(key), msg, strlen(msg)) != UMS_OK)
         return UMS_ERR;
-    b64url_encode(out, mac, sizeof(mac));
+    b64_url_encode(out, mac, sizeof(mac));
     return UMS_OK;
 }
 
@@ -50,14 +50,14 @@ static int insert_token(struct ums_ctx *c, const char *sid, const char *token, c
     char h[65], ttl[16];
     const char *p[4] = {sid, h, parent, ttl};
 
-    sha256_hex(h, token, strlen(token));
+    crypto_sha256_hex(h, token, strlen(token));
     snprintf(ttl, sizeof(ttl), "%d", c->cfg->auth.refresh_token_ttl);
     return db_exec(c->db, NULL, STMT_RT_INSERT, 4, p);
 }
 
-int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, const char *ip,
-                const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1],
-                struct sess_alert *alert)
+int sessions_create(struct ums_ctx *c, const char *user_id, const char *user_agent, const char *ip,
+                    const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1],
+                    struct sess_alert *alert)
 {
     char life[16];
     const char *p[6] = {
@@ -77,7 +77,7 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
         alert->text = strdup(PQgetvalue(res, 0, 2));
     }
     PQclear(res);
-    if (sess_new_refresh(refresh) != UMS_OK)
+    if (sessions_new_refresh(refresh) != UMS_OK)
         return UMS_ERR;
     return insert_token(c, sid, refresh, NULL);
 }
@@ -199,7 +199,7 @@ static void failed_add(struct buf *failed, const char *sid)
     buf_adds(failed, sid);
 }
 
-void sess_cache_revoked(struct ums_ctx *c, PGresult *revoked)
+void sessions_cache_revoked(struct ums_ctx *c, PGresult *revoked)
 {
     struct buf failed;
 
@@ -219,8 +219,8 @@ static int revoke_one(struct ums_ctx *c, const char *sid, PGresult **res)
     return db_exec(c->db, res, STMT_SESS_REVOKE_ONE, 1, p);
 }
 
-int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
-                 char uid[UUID_LEN + 1], char next[REFRESH_TOKEN_LEN + 1], enum sess_fail *why)
+int sessions_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
+                     char uid[UUID_LEN + 1], char next[REFRESH_TOKEN_LEN + 1], enum sess_fail *why)
 {
     char h[65], child[REFRESH_TOKEN_LEN + 1], child_h[65], idbuf[32];
     const char *p[1] = {h};
@@ -232,7 +232,7 @@ int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
         *why = SF_TOKEN_NOT_FOUND;
         return UMS_EDENIED;
     }
-    sha256_hex(h, refresh, REFRESH_TOKEN_LEN);
+    crypto_sha256_hex(h, refresh, REFRESH_TOKEN_LEN);
     rc = db_exec(c->db, &res, STMT_RT_FIND, 1, p);
     if (rc != UMS_OK)
         return rc;
@@ -313,9 +313,9 @@ int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
         rc = db_exec(c->db, &res, STMT_RT_LIVE_CHILD, 1, pid);
         if (rc != UMS_OK)
             goto out;
-        sha256_hex(child_h, child, REFRESH_TOKEN_LEN);
+        crypto_sha256_hex(child_h, child, REFRESH_TOKEN_LEN);
         if (PQntuples(res) == 1 && age <= c->cfg->auth.refresh_reuse_interval &&
-            secret_equal(PQgetvalue(res, 0, 0), child_h, 64)) {
+            crypto_secret_equal(PQgetvalue(res, 0, 0), child_h, 64)) {
             rc = db_commit(c->db);
             tx = 0;
             if (rc == UMS_OK)
@@ -329,7 +329,7 @@ int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
         rc = db_commit(c->db);
     tx = 0;
     if (rc == UMS_OK) {
-        sess_cache_revoked(c, revoked);
+        sessions_cache_revoked(c, revoked);
         *why = SF_ALREADY_USED;
         rc = UMS_EDENIED;
     }
@@ -341,8 +341,8 @@ out:
     return rc;
 }
 
-int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
-                    const char *extra_prefix, char **user_json)
+int sessions_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
+                        const char *extra_prefix, char **user_json)
 {
     char key[64], ukey[64], val[128];
     const char *mget[3] = {"MGET", key, ukey};
@@ -394,8 +394,8 @@ int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char ro
     return state;
 }
 
-int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
-                int *count)
+int sessions_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
+                    int *count)
 {
     PGresult *res = NULL;
     int rc;
@@ -412,13 +412,13 @@ int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_s
     }
     if (rc == UMS_OK) {
         *count = PQntuples(res);
-        sess_cache_revoked(c, res);
+        sessions_cache_revoked(c, res);
     }
     PQclear(res);
     return rc;
 }
 
-int sess_cache_role_changed(struct ums_ctx *c, const char *uid)
+int sessions_cache_role_changed(struct ums_ctx *c, const char *uid)
 {
     const char *p[1] = {uid};
     PGresult *res = NULL;
@@ -435,7 +435,7 @@ int sess_cache_role_changed(struct ums_ctx *c, const char *uid)
     return rc;
 }
 
-void sess_cache_faults_prune(struct db *db)
+void sessions_cache_faults_prune(struct db *db)
 {
     db_exec(db, NULL, STMT_SESS_FAULTS_PRUNE, 0, NULL);
 }

@@ -20,7 +20,7 @@ enum sess_fail {
 enum sess_scope { SCOPE_GLOBAL, SCOPE_LOCAL, SCOPE_OTHERS };
 
 /* A fresh random refresh token (256 bits, base64url). 0 or UMS_ERR. */
-int sess_new_refresh(char out[REFRESH_TOKEN_LEN + 1]);
+int sessions_new_refresh(char out[REFRESH_TOKEN_LEN + 1]);
 
 /* A "new sign-in from a new device" outbox event that a new session added:
  * publish it after commit (auth_event_publish frees text). id 0: none. */
@@ -33,9 +33,9 @@ struct sess_alert {
  * if one is open. method is the amr method ("password", ...). The device
  * (user agent) is noted; with alert non-NULL, a device new to a user who has
  * others adds an alert event, returned in *alert. */
-int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, const char *ip,
-                const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1],
-                struct sess_alert *alert);
+int sessions_create(struct ums_ctx *c, const char *user_id, const char *user_agent, const char *ip,
+                    const char *method, char sid[UUID_LEN + 1], char refresh[REFRESH_TOKEN_LEN + 1],
+                    struct sess_alert *alert);
 
 /*
  * Rotates a refresh token in its own transaction. The child token is
@@ -45,8 +45,8 @@ int sess_create(struct ums_ctx *c, const char *user_id, const char *user_agent, 
  * the session. On success sid, uid and next are filled. Returns 0, or
  * UMS_EDENIED with *why set, or UMS_EUNAVAILABLE / UMS_ERR.
  */
-int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
-                 char uid[UUID_LEN + 1], char next[REFRESH_TOKEN_LEN + 1], enum sess_fail *why);
+int sessions_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
+                     char uid[UUID_LEN + 1], char next[REFRESH_TOKEN_LEN + 1], enum sess_fail *why);
 
 /* Whether session sid of user uid may be used: SESS_LIVE (role filled, from
  * the Redis cache or PostgreSQL), SESS_DEAD (revoked, expired, unknown, or
@@ -55,22 +55,22 @@ int sess_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN + 1],
  * cached object extra_prefix{uid} (NULL: "ums:user:", the /auth/v1 user)
  * comes in the same Redis round trip (*user_json, malloc'd, set on a hit). */
 enum { SESS_DEAD = 0, SESS_LIVE = 1, SESS_BANNED = 2 };
-int sess_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
-                    const char *extra_prefix, char **user_json);
+int sessions_check_user(struct ums_ctx *c, const char *sid, const char *uid, char role[32],
+                        const char *extra_prefix, char **user_json);
 
 /* Revokes the user's sessions by scope (sid is the caller's session) and
  * marks them revoked in the cache. Call it outside a transaction: the cache
  * must not learn of a revocation that could still roll back. *count gets how
  * many were revoked. */
-int sess_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
-                int *count);
+int sessions_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
+                    int *count);
 
 /* After a committed role change: the cache entries of the user's live
  * sessions are overwritten with the new role (a check that read the old
  * one cannot put it back), or noted as faults when Redis refuses. */
-int sess_cache_role_changed(struct ums_ctx *c, const char *uid);
+int sessions_cache_role_changed(struct ums_ctx *c, const char *uid);
 
 /* Deletes fault rows older than an hour (session_cache_faults). */
-void sess_cache_faults_prune(struct db *db);
+void sessions_cache_faults_prune(struct db *db);
 
 #endif

@@ -11,6 +11,6 @@ struct ums_ctx;
  * the Redis cache (after the commit that revoked or deleted them); when
  * Redis refuses, they are noted as faults in PostgreSQL, so every worker
  * checks them there (see sessions.c). */
-void sess_cache_revoked(struct ums_ctx *c, PGresult *revoked);
+void sessions_cache_revoked(struct ums_ctx *c, PGresult *revoked);
 
 #endif

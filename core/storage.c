@@ -423,7 +423,7 @@ static int s3_send(const struct ums_config *cfg, const char *key, const void *da
      * (S3 requires it), so the body's hash is sent and signed explicitly. */
     if (data == NULL)
         data = "";
-    sha256_hex(hash, data, len);
+    crypto_sha256_hex(hash, data, len);
     snprintf(sha_hdr, sizeof(sha_hdr), "x-amz-content-sha256: %s", hash);
     if (header_add(&hdrs, sha_hdr) != UMS_OK)
         goto out;

@@ -75,7 +75,7 @@ static int check(const char *src, const char *const *ok, const char *path, char 
     return UMS_OK;
 }
 
-int templates_load(struct templates *out, const char *dir, char *err, size_t errlen)
+int template_load(struct templates *out, const char *dir, char *err, size_t errlen)
 {
     char path[4096];
 
@@ -111,11 +111,11 @@ int templates_load(struct templates *out, const char *dir, char *err, size_t err
     }
     return UMS_OK;
 fail:
-    templates_free(out);
+    template_free(out);
     return UMS_EINVALID;
 }
 
-void templates_free(struct templates *t)
+void template_free(struct templates *t)
 {
     for (int i = 0; i < T__MAX; i++) {
         free(t->t[i].subject);

@@ -39,8 +39,8 @@ struct tvar {
 /* Loads every template from dir. A missing file, or a placeholder that the
  * template's event does not provide, is an error at start-up (err says
  * which), never at send time. */
-int templates_load(struct templates *out, const char *dir, char *err, size_t errlen);
-void templates_free(struct templates *t);
+int template_load(struct templates *out, const char *dir, char *err, size_t errlen);
+void template_free(struct templates *t);
 
 /* Renders src with vars into out; html escapes the values. */
 int template_render(struct buf *out, const char *src, const struct tvar *vars, size_t nvars,

@@ -72,7 +72,7 @@ static int bn_param_b64(struct buf *b, EVP_PKEY *key, const char *name)
     n = BN_num_bytes(bn);
     if (n > 0 && n <= (int)sizeof(raw)) {
         BN_bn2bin(bn, raw);
-        b64url_encode(enc, raw, (size_t)n);
+        b64_url_encode(enc, raw, (size_t)n);
         rc = buf_adds(b, enc);
     }
     BN_free(bn);
@@ -172,7 +172,7 @@ int tokens_open(struct tokens **out, const struct ums_config *cfg, char *err, si
         }
         snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", t->kid);
     }
-    b64url_encode(t->header, (const unsigned char *)hdr, strlen(hdr));
+    b64_url_encode(t->header, (const unsigned char *)hdr, strlen(hdr));
     if (make_jwks(t) != UMS_OK) {
         rc = UMS_ERR;
         goto fail;
@@ -277,7 +277,7 @@ int tokens_sign(struct tokens *t, struct buf *out, const struct token_claims *c,
     enc = malloc(B64URL_LEN(p.len) + 1);
     if (enc == NULL)
         goto out;
-    b64url_encode(enc, (const unsigned char *)p.p, p.len);
+    b64_url_encode(enc, (const unsigned char *)p.p, p.len);
     buf_reset(out, 64 * 1024);
     if (buf_adds(out, t->header) || buf_addc(out, '.') || buf_adds(out, enc))
         goto out;
@@ -287,7 +287,7 @@ int tokens_sign(struct tokens *t, struct buf *out, const struct token_claims *c,
     enc = malloc(B64URL_LEN(siglen) + 1);
     if (enc == NULL)
         goto out;
-    b64url_encode(enc, sig, siglen);
+    b64_url_encode(enc, sig, siglen);
     if (buf_addc(out, '.') || buf_adds(out, enc))
         goto out;
     rc = UMS_OK;
@@ -302,7 +302,7 @@ static struct json_object *part_json(const char *s, size_t len)
 {
     unsigned char raw[JWT_MAX];
     struct json_object *o = NULL;
-    long n = b64url_decode(raw, sizeof(raw), s, len);
+    long n = b64_url_decode(raw, sizeof(raw), s, len);
 
     if (n <= 0 || json_parse_strict(&o, (const char *)raw, (size_t)n, 8, NULL) != UMS_OK)
         return NULL;
@@ -374,7 +374,7 @@ int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
         *why = "unsupported header";
         goto bad;
     }
-    siglen = b64url_decode(sig, sizeof(sig), dot2 + 1, len - (size_t)(dot2 + 1 - jwt));
+    siglen = b64_url_decode(sig, sizeof(sig), dot2 + 1, len - (size_t)(dot2 + 1 - jwt));
     if (siglen <= 0 || !verify_raw(t, jwt, (size_t)(dot2 - jwt), sig, (size_t)siglen)) {
         *why = "bad signature";
         goto bad;
@@ -417,7 +417,7 @@ int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
             goto bad;
         }
     }
-    if (!uuid_valid(get_str(pl, "sub")) || !uuid_valid(get_str(pl, "session_id"))) {
+    if (!valid_uuid(get_str(pl, "sub")) || !valid_uuid(get_str(pl, "session_id"))) {
         *why = "missing sub or session_id";
         goto bad;
     }

@@ -154,7 +154,7 @@ int users_patch(struct ums_ctx *c, const char *actor, const char *id, const stru
             return err_field(err, "name", NULL);
         snprintf(name, sizeof(name), "%.*s", (int)p->name_len, p->name);
     }
-    if (p->email != NULL && email_normalize(email, p->email, p->email_len) != UMS_OK)
+    if (p->email != NULL && valid_email_normalize(email, p->email, p->email_len) != UMS_OK)
         return err_field(err, "email", NULL);
     if (p->status != NULL && strcmp(p->status, "active") != 0 &&
         strcmp(p->status, "suspended") != 0)
@@ -189,7 +189,7 @@ int users_patch(struct ums_ctx *c, const char *actor, const char *id, const stru
         return rc;
     /* After the commit: a revocation the cache learns of must not roll back. */
     if (p->status != NULL && strcmp(p->status, "suspended") == 0)
-        rc = sess_revoke(c, id, NULL, SCOPE_GLOBAL, &count);
+        rc = sessions_revoke(c, id, NULL, SCOPE_GLOBAL, &count);
     users_cache_drop(c, id);
     return rc;
 }
@@ -231,7 +231,7 @@ int users_set_role(struct ums_ctx *c, const char *actor, const char *id, const c
     auth_event_publish(c, ev_id, ev_text);
     /* Session checks see the new role at once; tokens carry it from the
      * next refresh. */
-    sess_cache_role_changed(c, id);
+    sessions_cache_role_changed(c, id);
     users_cache_drop(c, id);
     return UMS_OK;
 }
@@ -253,7 +253,7 @@ int users_delete(struct ums_ctx *c, const char *actor, const char *id, const cha
     (void)ip; /* the audit row of a deletion keeps no address */
     rc = db_end(c->db, rc);
     if (rc == UMS_OK) {
-        sess_cache_revoked(c, live);
+        sessions_cache_revoked(c, live);
         users_cache_drop(c, id);
     }
     PQclear(live);
@@ -300,14 +300,14 @@ int users_revoke_sessions(struct ums_ctx *c, const char *actor, const char *id, 
 
     *count = 0;
     if (sid == NULL) {
-        rc = sess_revoke(c, id, NULL, SCOPE_GLOBAL, count);
+        rc = sessions_revoke(c, id, NULL, SCOPE_GLOBAL, count);
     } else {
         const char *q[2] = {id, sid};
         PGresult *res = NULL;
         rc = db_exec(c->db, &res, STMT_API_SESSION_REVOKE, 2, q);
         if (rc == UMS_OK) {
             *count = PQntuples(res);
-            sess_cache_revoked(c, res);
+            sessions_cache_revoked(c, res);
             if (*count == 0)
                 rc = UMS_ENOTFOUND;
         }

@@ -59,11 +59,12 @@ static int finish(struct ums_ctx *c, int rc, const char *uid, long long id, char
  * UMS_OK, or UMS_EDENIED with err set (retry_after). */
 static int mail_quota(struct ums_ctx *c, const char *email, struct ums_err *err);
 
-int auth_mail_quota(struct ums_ctx *c, const char *email_in, size_t email_len, struct ums_err *err)
+int verify_mail_quota(struct ums_ctx *c, const char *email_in, size_t email_len,
+                      struct ums_err *err)
 {
     char email[EMAIL_MAX + 1];
 
-    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+    if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* no mail will go: nothing to count */
     return mail_quota(c, email, err);
 }
@@ -72,7 +73,7 @@ static int mail_quota(struct ums_ctx *c, const char *email, struct ums_err *err)
 {
     char key[65];
 
-    sha256_hex(key, email, strlen(email));
+    crypto_sha256_hex(key, email, strlen(email));
     if (bucket_take(c, "mail_to", key, c->cfg->limits.email_per_recipient_per_5min, BUCKET_OPEN,
                     err) != UMS_EDENIED)
         return UMS_OK;
@@ -80,8 +81,8 @@ static int mail_quota(struct ums_ctx *c, const char *email, struct ums_err *err)
     return UMS_EDENIED;
 }
 
-int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
-                 const struct client_info *ci)
+int verify_recover(struct ums_ctx *c, const char *email_in, size_t email_len,
+                   const char *redirect_to, const struct client_info *ci)
 {
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     const char *p[1] = {email};
@@ -90,7 +91,7 @@ int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, cons
     char *text = NULL;
     int rc;
 
-    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+    if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* nothing to send, and nothing to tell */
     rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, p);
     if (rc != UMS_OK)
@@ -117,8 +118,8 @@ int auth_recover(struct ums_ctx *c, const char *email_in, size_t email_len, cons
     return finish(c, rc, NULL, id, text);
 }
 
-int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const char *redirect_to,
-                const struct client_info *ci)
+int verify_resend(struct ums_ctx *c, const char *email_in, size_t email_len,
+                  const char *redirect_to, const struct client_info *ci)
 {
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     const char *p[1] = {email};
@@ -127,7 +128,7 @@ int auth_resend(struct ums_ctx *c, const char *email_in, size_t email_len, const
     char *text = NULL;
     int rc;
 
-    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+    if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* nothing to send, and nothing to tell */
     rc = db_begin(c->db);
     if (rc != UMS_OK)
@@ -179,9 +180,9 @@ static int is_token_hash(const char *s)
     return 1;
 }
 
-int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_t email_len,
-                const char *token, const char *token_hash, const struct client_info *ci,
-                struct auth_out *out, struct ums_err *err)
+int verify_token(struct ums_ctx *c, const char *type, const char *email_in, size_t email_len,
+                 const char *token, const char *token_hash, const struct client_info *ci,
+                 struct auth_out *out, struct ums_err *err)
 {
     const char *kinds = kinds_for(type);
     char email[EMAIL_MAX + 1], th[TOKEN_HASH_LEN + 1];
@@ -205,7 +206,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
             return err_set(err, FAIL_VALIDATION,
                            "Verify requires either a token_hash, or an email "
                            "and a token");
-        if (email_normalize(email, email_in, email_len) != UMS_OK || strlen(token) != OTP_LEN)
+        if (valid_email_normalize(email, email_in, email_len) != UMS_OK || strlen(token) != OTP_LEN)
             return err_set(err, FAIL_OTP_EXPIRED, NULL);
     }
     rc = db_begin(c->db);
@@ -269,7 +270,7 @@ int auth_verify(struct ums_ctx *c, const char *type, const char *email_in, size_
      * the owner gets the new one. */
     if (strcmp(kind, "recovery") == 0 || first) {
         int n = 0;
-        rc = sess_revoke(c, uid, NULL, SCOPE_GLOBAL, &n);
+        rc = sessions_revoke(c, uid, NULL, SCOPE_GLOBAL, &n);
         if (rc != UMS_OK)
             return rc;
         if (n > 0)
@@ -283,9 +284,9 @@ abort:
     return rc;
 }
 
-int auth_request_email_change(struct ums_ctx *c, const struct principal *p, const char *email_in,
-                              size_t email_len, const char *redirect_to,
-                              const struct client_info *ci, struct ums_err *err)
+int verify_request_email_change(struct ums_ctx *c, const struct principal *p, const char *email_in,
+                                size_t email_len, const char *redirect_to,
+                                const struct client_info *ci, struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], old[EMAIL_MAX + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
     PGresult *res = NULL;
@@ -293,7 +294,7 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
     char *text = NULL, *notice_text = NULL;
     int rc;
 
-    if (email_normalize(email, email_in, email_len) != UMS_OK)
+    if (valid_email_normalize(email, email_in, email_len) != UMS_OK)
         return err_set(err, FAIL_VALIDATION, "Unable to validate email address: invalid format");
     if (mail_quota(c, email, err) != UMS_OK)
         return UMS_EDENIED;
@@ -348,10 +349,10 @@ int auth_request_email_change(struct ums_ctx *c, const struct principal *p, cons
     return rc;
 }
 
-int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type,
-                        const char *email_in, size_t email_len, const char *password,
-                        size_t password_len, const char *data_json, const char *new_email,
-                        size_t new_email_len, struct link_out *out, struct ums_err *err)
+int verify_generate_link(struct ums_ctx *c, const char *actor, const char *type,
+                         const char *email_in, size_t email_len, const char *password,
+                         size_t password_len, const char *data_json, const char *new_email,
+                         size_t new_email_len, struct link_out *out, struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], target[EMAIL_MAX + 1];
     const char *kind, *pe[1] = {email};
@@ -360,7 +361,7 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type,
 
     if (type == NULL)
         return err_set(err, FAIL_VALIDATION, "type is required");
-    if (email_in == NULL || email_normalize(email, email_in, email_len) != UMS_OK)
+    if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
         return err_set(err, FAIL_VALIDATION, "Unable to validate email address: invalid format");
     create = strcmp(type, "signup") == 0 || strcmp(type, "invite") == 0;
     if (strcmp(type, "signup") == 0) {
@@ -385,7 +386,7 @@ int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type,
     }
     snprintf(target, sizeof(target), "%s", email);
     if (strcmp(kind, "email_change") == 0 &&
-        (new_email == NULL || email_normalize(target, new_email, new_email_len) != UMS_OK))
+        (new_email == NULL || valid_email_normalize(target, new_email, new_email_len) != UMS_OK))
         return err_set(err, FAIL_VALIDATION, "new_email is required for email change links");
     if (create) {
         struct admin_attrs a;

@@ -13,33 +13,33 @@ struct ums_ctx;
 /* POST /resend, type signup: a new confirmation code and link for an
  * address that is not confirmed yet, at most once a minute per account.
  * Like recover, it never tells whether the account exists. */
-int auth_resend(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
-                const struct client_info *ci);
+int verify_resend(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
+                  const struct client_info *ci);
 
 /* One more mail to the address: UMS_OK, or UMS_EDENIED (err: FAIL_EMAIL_RATE,
  * retry_after) when it had its share ([limits] email_per_recipient_per_5min),
  * counted whether or not an account has it. Asked before recover and
  * resend, whose answers must not depend on the account. */
-int auth_mail_quota(struct ums_ctx *c, const char *email, size_t email_len, struct ums_err *err);
+int verify_mail_quota(struct ums_ctx *c, const char *email, size_t email_len, struct ums_err *err);
 
 /* POST /recover: sends a recovery code when the account exists, is active
  * and had none in the last minute. 0 whether or not it exists (an error
  * only when the database is unavailable). Run it after the answer has gone
  * out, so its time tells nothing either. */
-int auth_recover(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
-                 const struct client_info *ci);
+int verify_recover(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
+                   const struct client_info *ci);
 
 /* POST|GET /verify: type is signup, invite, magiclink, recovery, email_change
  * or email; either token_hash, or email and the 6-digit token. On success a
  * session is made (out). FAIL_OTP_EXPIRED covers unknown, used and expired. */
-int auth_verify(struct ums_ctx *c, const char *type, const char *email, size_t email_len,
-                const char *token, const char *token_hash, const struct client_info *ci,
-                struct auth_out *out, struct ums_err *err);
+int verify_token(struct ums_ctx *c, const char *type, const char *email, size_t email_len,
+                 const char *token, const char *token_hash, const struct client_info *ci,
+                 struct auth_out *out, struct ums_err *err);
 
 /* PUT /user with an email: asks the new address to confirm the change. */
-int auth_request_email_change(struct ums_ctx *c, const struct principal *p, const char *email,
-                              size_t email_len, const char *redirect_to,
-                              const struct client_info *ci, struct ums_err *err);
+int verify_request_email_change(struct ums_ctx *c, const struct principal *p, const char *email,
+                                size_t email_len, const char *redirect_to,
+                                const struct client_info *ci, struct ums_err *err);
 
 /* POST /admin/generate_link. type: signup, invite, magiclink, recovery,
  * email_change_current, email_change_new. Fills user_id, the code and the
@@ -51,9 +51,9 @@ struct link_out {
     const char *verification_type;
 };
 
-int admin_generate_link(struct ums_ctx *c, const char *actor, const char *type, const char *email,
-                        size_t email_len, const char *password, size_t password_len,
-                        const char *data_json, const char *new_email, size_t new_email_len,
-                        struct link_out *out, struct ums_err *err);
+int verify_generate_link(struct ums_ctx *c, const char *actor, const char *type, const char *email,
+                         size_t email_len, const char *password, size_t password_len,
+                         const char *data_json, const char *new_email, size_t new_email_len,
+                         struct link_out *out, struct ums_err *err);
 
 #endif

@@ -30,7 +30,7 @@ int api_target(struct req *r, unsigned allow, const char **id)
         }
         v = r->who.user_id;
     }
-    if (v == NULL || !uuid_valid(v)) {
+    if (v == NULL || !valid_uuid(v)) {
         reply_field_error(r, "id", "invalid", "id must be a user id (UUID) or \"me\"");
         return -1;
     }

@@ -136,7 +136,7 @@ static const char *user_param(struct req *r)
 {
     const char *id = req_param(r, "id");
 
-    if (!uuid_valid(id)) {
+    if (!valid_uuid(id)) {
         reply_error(r, HE_VALIDATION, "user id must be a UUID");
         return NULL;
     }

@@ -8,7 +8,7 @@
 #include "http.h"
 #include "routes.h"
 
-void route_settings(struct req *r)
+void route_discovery_settings(struct req *r)
 {
     struct buf b;
 
@@ -23,7 +23,7 @@ void route_settings(struct req *r)
     buf_free(&b);
 }
 
-void route_auth_health(struct req *r)
+void route_discovery_health(struct req *r)
 {
     static const char body[] = "{\"version\":\"" PACKAGE_VERSION "\",\"name\":\"ums\","
                                "\"description\":\"ums speaks the GoTrue (Supabase Auth) API\"}";
@@ -31,7 +31,7 @@ void route_auth_health(struct req *r)
     reply_json(r, 200, body, sizeof(body) - 1);
 }
 
-void route_jwks(struct req *r)
+void route_discovery_jwks(struct req *r)
 {
     const char *j = tokens_jwks(r->app->ctx.tokens);
 

@@ -6,14 +6,14 @@
 #include "http.h"
 #include "routes.h"
 
-void route_healthz(struct req *r)
+void route_health_live(struct req *r)
 {
     static const char body[] = "{\"status\":\"ok\"}";
 
     reply_json(r, 200, body, sizeof(body) - 1);
 }
 
-void route_readyz(struct req *r)
+void route_health_ready(struct req *r)
 {
     int pg, redis;
     struct buf b;

@@ -16,7 +16,7 @@
 #include "routes.h"
 
 /* GET .../notifications?unread=true&limit=N&cursor=C */
-void route_notifications_list(struct req *r)
+void route_notify_list(struct req *r)
 {
     struct notify_query q = {0};
     struct ums_err err = {0};
@@ -40,7 +40,7 @@ void route_notifications_list(struct req *r)
 
 /* POST .../notifications {"title": "...", "message": "..."}: an admin's
  * message to the user, delivered as the user's preferences say. */
-void route_notifications_send(struct req *r)
+void route_notify_send(struct req *r)
 {
     const char *id, *title = NULL, *message = NULL;
     struct ums_err err = {0};
@@ -80,17 +80,17 @@ static void mark(struct req *r, const char *nid)
     reply_json(r, 204, "", 0);
 }
 
-void route_notification_read(struct req *r)
+void route_notify_read(struct req *r)
 {
     mark(r, req_param(r, "nid"));
 }
 
-void route_notifications_read_all(struct req *r)
+void route_notify_read_all(struct req *r)
 {
     mark(r, NULL);
 }
 
-void route_prefs_get(struct req *r)
+void route_notify_prefs_get(struct req *r)
 {
     const char *id;
     char *json = NULL;
@@ -107,7 +107,7 @@ void route_prefs_get(struct req *r)
 }
 
 /* PUT takes what GET returns ({"preferences":{...}}) or the inner object. */
-void route_prefs_put(struct req *r)
+void route_notify_prefs_put(struct req *r)
 {
     struct json_object *prefs = r->json, *inner;
     const char *id;
@@ -124,11 +124,11 @@ void route_prefs_put(struct req *r)
         reply_fail(r, rc, &err);
         return;
     }
-    route_prefs_get(r);
+    route_notify_prefs_get(r);
 }
 
 /* POST .../devices {"token": "...", "platform": "android|ios|web"} */
-void route_devices_add(struct req *r)
+void route_notify_device_add(struct req *r)
 {
     const char *id, *token = NULL, *platform = NULL;
     struct ums_err err = {0};
@@ -147,7 +147,7 @@ void route_devices_add(struct req *r)
     free(json);
 }
 
-void route_devices_remove(struct req *r)
+void route_notify_device_remove(struct req *r)
 {
     const char *id;
     int rc;

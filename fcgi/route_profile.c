@@ -1,4 +1,4 @@
-/* route_profile.c - GET and PATCH /api/v1/users/{id}/profile, GET /api/v1/audit. */
+/* route_profile.c - GET and PATCH /api/v1/users/{id}/profile, PUT .../avatar. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,7 +6,6 @@
 
 #include "../util/buf.h"
 #include "../core/profile.h"
-#include "../core/search.h"
 #include "../util/ums.h"
 #include "../core/users.h"
 #include "api.h"
@@ -104,7 +103,7 @@ void route_profile_patch(struct req *r)
 }
 
 /* PUT /users/{id}/avatar: the image itself is the body. */
-void route_avatar_put(struct req *r)
+void route_profile_avatar_put(struct req *r)
 {
     const char *id, *ext;
     struct ums_err err = {0};
@@ -128,28 +127,4 @@ void route_avatar_put(struct req *r)
         return;
     }
     route_profile_get(r);
-}
-
-/* GET /audit: admins; filters actor, target, action, after, before. */
-void route_audit_list(struct req *r)
-{
-    struct audit_query q = {0};
-    struct ums_err err = {0};
-    struct buf out;
-    long limit;
-    int rc;
-
-    if (api_query_str(r, "actor", 64, &q.actor) || api_query_str(r, "target", 64, &q.target) ||
-        api_query_str(r, "action", 64, &q.action) || api_query_str(r, "after", 64, &q.after) ||
-        api_query_str(r, "before", 64, &q.before) || api_query_str(r, "cursor", 1024, &q.cursor) ||
-        api_query_int(r, "limit", SEARCH_LIMIT_DEFAULT, 1, SEARCH_LIMIT_MAX, &limit))
-        return;
-    q.limit = (int)limit;
-    buf_init(&out, 4 << 20);
-    rc = search_audit(&r->app->ctx, &q, &out, &err);
-    if (rc == UMS_OK)
-        reply_json(r, 200, out.p, out.len);
-    else
-        reply_fail(r, rc, &err);
-    buf_free(&out);
 }

@@ -39,7 +39,7 @@ static void revoke(struct req *r, const char *sid)
 
     if (api_target(r, TARGET_SELF | TARGET_ADMIN, &id))
         return;
-    if (sid != NULL && !uuid_valid(sid)) {
+    if (sid != NULL && !valid_uuid(sid)) {
         reply_field_error(r, "sid", "invalid", "sid must be a session id (UUID)");
         return;
     }

@@ -18,7 +18,7 @@ static void finish(struct req *r, int rc, struct auth_out *out, const struct ums
     auth_out_free(out);
 }
 
-void route_signup(struct req *r)
+void route_token_signup(struct req *r)
 {
     const struct ums_config *cfg = r->app->ctx.cfg;
     const char *email, *password, *data;
@@ -43,7 +43,7 @@ void route_signup(struct req *r)
     finish(r, rc, &out, &err);
 }
 
-void route_token(struct req *r)
+void route_token_grant(struct req *r)
 {
     const struct ums_config *cfg = r->app->ctx.cfg;
     const char *grant = NULL, *email, *password, *refresh;

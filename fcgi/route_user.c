@@ -70,7 +70,7 @@ void route_user_put(struct req *r)
         if (http_query_get(r->arena, r->query, "redirect_to", &target) != UMS_OK ||
             !redirect_allowed(r->app->ctx.cfg, target))
             target = r->app->ctx.cfg->auth.site_url;
-        rc = auth_request_email_change(&r->app->ctx, &r->who, email, elen, target, &ci, &err);
+        rc = verify_request_email_change(&r->app->ctx, &r->who, email, elen, target, &ci, &err);
     }
     if (rc != UMS_OK) {
         reply_fail(r, rc, &err);
@@ -94,7 +94,7 @@ void route_user_reauthenticate(struct req *r)
         reply_json(r, 200, "{}", 2);
 }
 
-void route_logout(struct req *r)
+void route_user_logout(struct req *r)
 {
     const char *scope = NULL;
     enum sess_scope s = SCOPE_GLOBAL;
@@ -122,7 +122,7 @@ void route_logout(struct req *r)
 /* GET /auth/v1/check: forward auth for the web server's auth_request. 204
  * with the user in headers, 401 without a valid session, 403 when ?role=
  * names a role the user does not have. */
-void route_check(struct req *r)
+void route_user_check(struct req *r)
 {
     const char *role = NULL, *h = r->authorization, *tok;
     struct ums_err err = {0};

@@ -134,7 +134,7 @@ void route_users_create(struct req *r)
     }
     /* The link to choose a password; the account exists either way. */
     if (a.password == NULL)
-        auth_recover(&r->app->ctx, a.email, a.email_len, r->app->ctx.cfg->auth.site_url, &ci);
+        verify_recover(&r->app->ctx, a.email, a.email_len, r->app->ctx.cfg->auth.site_url, &ci);
     reply_user(r, uid, 201);
 }
 

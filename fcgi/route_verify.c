@@ -39,8 +39,8 @@ struct mail_job {
 static void mail_job_run(void *data)
 {
     struct mail_job *j = data;
-    int rc = j->resend ? auth_resend(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci)
-                       : auth_recover(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci);
+    int rc = j->resend ? verify_resend(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci)
+                       : verify_recover(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci);
 
     if (rc != UMS_OK)
         log_error("%s after the answer failed (%d)", j->resend ? "resend" : "recover", rc);
@@ -56,7 +56,7 @@ static void answer_then_mail(struct req *r, int resend, const char *email, size_
     struct mail_job *j;
     const char *ip, *ua;
 
-    if (auth_mail_quota(&r->app->ctx, email, elen, &err) != UMS_OK) {
+    if (verify_mail_quota(&r->app->ctx, email, elen, &err) != UMS_OK) {
         reply_fail(r, UMS_EDENIED, &err);
         return;
     }
@@ -86,7 +86,7 @@ static void answer_then_mail(struct req *r, int resend, const char *email, size_
     r->after_data = j;
 }
 
-void route_recover(struct req *r)
+void route_verify_recover(struct req *r)
 {
     const char *email;
     size_t elen;
@@ -101,7 +101,7 @@ void route_recover(struct req *r)
 /* POST /resend {"type":"signup","email":"..."}: always {} (no account is
  * revealed); other types are not offered (no phone, and an email change is
  * requested again through PUT /user). */
-void route_resend(struct req *r)
+void route_verify_resend(struct req *r)
 {
     const char *type, *email;
     size_t tlen, elen;
@@ -145,7 +145,7 @@ void route_verify_post(struct req *r)
         return;
     req_client(r, &ci);
     auth_out_init(&out);
-    rc = auth_verify(&r->app->ctx, type, email, elen, token, th, &ci, &out, &err);
+    rc = verify_token(&r->app->ctx, type, email, elen, token, th, &ci, &out, &err);
     if (rc == UMS_OK)
         reply_auth_out(r, &out);
     else
@@ -203,7 +203,7 @@ static void verify_and_redirect(struct req *r, const char *type, const char *tok
     req_client(r, &ci);
     auth_out_init(&out);
     rc = type != NULL && token != NULL
-             ? auth_verify(&r->app->ctx, type, NULL, 0, NULL, token, &ci, &out, &err)
+             ? verify_token(&r->app->ctx, type, NULL, 0, NULL, token, &ci, &out, &err)
              : err_set(&err, FAIL_OTP_EXPIRED, NULL);
     if (rc != UMS_OK && rc != UMS_EDENIED) {
         auth_out_free(&out);
@@ -295,7 +295,7 @@ static void verify_form(struct req *r)
     verify_and_redirect(r, type, token, target);
 }
 
-void route_admin_generate_link(struct req *r)
+void route_verify_generate_link(struct req *r)
 {
     const char *type, *email, *password, *new_email, *data;
     size_t n, elen, plen, nlen;
@@ -312,8 +312,8 @@ void route_admin_generate_link(struct req *r)
         body_str(r, "new_email", &new_email, &nlen) || body_object(r, "data", &data))
         return;
     memset(&out, 0, sizeof(out));
-    rc = admin_generate_link(&r->app->ctx, r->who.service ? NULL : r->who.user_id, type, email,
-                             elen, password, plen, data, new_email, nlen, &out, &err);
+    rc = verify_generate_link(&r->app->ctx, r->who.service ? NULL : r->who.user_id, type, email,
+                              elen, password, plen, data, new_email, nlen, &out, &err);
     if (rc == UMS_OK)
         rc = auth_user_json(&r->app->ctx, out.user_id, &user);
     if (rc != UMS_OK) {

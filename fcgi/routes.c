@@ -1,4 +1,6 @@
-/* routes.c - the route table: method, pattern, handler, error family, body cap, flags. */
+/* routes.c - the route table: method, pattern, handler, error family, body
+ * cap, flags and who may call, grouped by the file that holds the handlers
+ * (route_<file>_<verb> lives in fcgi/route_<file>.c). */
 #include "../core/profile.h"
 #include "../util/ums.h"
 #include "http.h"
@@ -8,81 +10,113 @@
 #define AUTH_BODY (16 * 1024)
 /* Body cap of the JSON /api/v1 routes (a profile's preferences may be 16 KiB). */
 #define API_BODY (64 * 1024)
-#define API      (FAM_API)
 #define RW       (R_JSON | R_NEEDS_DB)
 
+/* One route of each family; AUTH_NONE is 0, so an entry without .auth is public. */
+#define OPS(m, p, f)  .methods = (m), .pattern = (p), .fn = (f), .family = FAM_OPS
+#define AUTH(m, p, f) .methods = (m), .pattern = (p), .fn = (f), .family = FAM_AUTH
+#define API(m, p, f)  .methods = (m), .pattern = (p), .fn = (f), .family = FAM_API
+
 const struct route ums_routes[] = {
-    {M_GET, "/healthz", route_healthz, FAM_OPS, 0, 0, AUTH_NONE},
-    {M_GET, "/readyz", route_readyz, FAM_OPS, 0, 0, AUTH_NONE},
-    {M_GET, "/.well-known/jwks.json", route_jwks, FAM_OPS, 0, 0, AUTH_NONE},
+    /* route_health.c */
+    {OPS(M_GET, "/healthz", route_health_live)},
+    {OPS(M_GET, "/readyz", route_health_ready)},
 
-    /* /auth/v1: the Supabase Auth (GoTrue) wire protocol */
-    {M_POST, "/auth/v1/signup", route_signup, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
-    {M_POST, "/auth/v1/token", route_token, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
-    {M_GET, "/auth/v1/user", route_user_get, FAM_AUTH, 0, R_NEEDS_DB | R_USER_JSON, AUTH_USER},
-    {M_PUT, "/auth/v1/user", route_user_put, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
-    {M_POST, "/auth/v1/logout", route_logout, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_USER},
+    /* route_discovery.c */
+    {OPS(M_GET, "/.well-known/jwks.json", route_discovery_jwks)},
+    {AUTH(M_GET, "/auth/v1/.well-known/jwks.json", route_discovery_jwks)},
+    {AUTH(M_GET, "/auth/v1/settings", route_discovery_settings)},
+    {AUTH(M_GET, "/auth/v1/health", route_discovery_health)},
+
+    /* route_token.c: the Supabase Auth (GoTrue) wire protocol from here on */
+    {AUTH(M_POST, "/auth/v1/signup", route_token_signup), .body_max = AUTH_BODY, .flags = RW},
+    {AUTH(M_POST, "/auth/v1/token", route_token_grant), .body_max = AUTH_BODY, .flags = RW},
+
+    /* route_user.c */
+    {AUTH(M_GET, "/auth/v1/user", route_user_get), .flags = R_NEEDS_DB | R_USER_JSON,
+     .auth = AUTH_USER},
+    {AUTH(M_PUT, "/auth/v1/user", route_user_put), .body_max = AUTH_BODY, .flags = RW,
+     .auth = AUTH_USER},
+    {AUTH(M_POST, "/auth/v1/logout", route_user_logout), .body_max = AUTH_BODY, .flags = RW,
+     .auth = AUTH_USER},
     /* auth-js's reauthenticate() sends GET; POST is taken too. */
-    {M_GET | M_POST, "/auth/v1/reauthenticate", route_user_reauthenticate, FAM_AUTH, AUTH_BODY,
-     R_JSON | R_NEEDS_DB, AUTH_USER},
-    {M_POST, "/auth/v1/recover", route_recover, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB,
-     AUTH_NONE},
-    {M_POST, "/auth/v1/resend", route_resend, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB, AUTH_NONE},
-    {M_POST, "/auth/v1/verify", route_verify_post, FAM_AUTH, AUTH_BODY,
-     R_JSON | R_FORM | R_NEEDS_DB, AUTH_NONE},
-    {M_GET, "/auth/v1/verify", route_verify_get, FAM_AUTH, 0, R_NEEDS_DB, AUTH_NONE},
-    {M_POST, "/auth/v1/admin/generate_link", route_admin_generate_link, FAM_AUTH, AUTH_BODY,
-     R_JSON | R_NEEDS_DB, AUTH_ADMIN},
-    {M_GET, "/auth/v1/check", route_check, FAM_AUTH, 0, R_NEEDS_DB, AUTH_NONE},
-    {M_GET, "/auth/v1/settings", route_settings, FAM_AUTH, 0, 0, AUTH_NONE},
-    {M_GET, "/auth/v1/health", route_auth_health, FAM_AUTH, 0, 0, AUTH_NONE},
-    {M_GET, "/auth/v1/.well-known/jwks.json", route_jwks, FAM_AUTH, 0, 0, AUTH_NONE},
-    {M_GET, "/auth/v1/admin/users", route_admin_list, FAM_AUTH, 0, R_NEEDS_DB, AUTH_ADMIN},
-    {M_POST, "/auth/v1/admin/users", route_admin_create, FAM_AUTH, AUTH_BODY, R_JSON | R_NEEDS_DB,
-     AUTH_ADMIN},
-    {M_GET, "/auth/v1/admin/users/{id}", route_admin_get, FAM_AUTH, 0, R_NEEDS_DB, AUTH_ADMIN},
-    {M_PUT, "/auth/v1/admin/users/{id}", route_admin_update, FAM_AUTH, AUTH_BODY,
-     R_JSON | R_NEEDS_DB, AUTH_ADMIN},
-    {M_DELETE, "/auth/v1/admin/users/{id}", route_admin_delete, FAM_AUTH, AUTH_BODY,
-     R_JSON | R_NEEDS_DB, AUTH_ADMIN},
+    {AUTH(M_GET | M_POST, "/auth/v1/reauthenticate", route_user_reauthenticate),
+     .body_max = AUTH_BODY, .flags = RW, .auth = AUTH_USER},
+    /* Forward auth: it answers 401 itself, so the pipeline does not authenticate. */
+    {AUTH(M_GET, "/auth/v1/check", route_user_check), .flags = R_NEEDS_DB},
 
-    /* /api/v1: the user service */
-    {M_GET, "/api/v1/users", route_users_list, API, 0, R_NEEDS_DB, AUTH_ADMIN},
-    {M_POST, "/api/v1/users", route_users_create, API, API_BODY, RW, AUTH_ADMIN},
-    {M_GET, "/api/v1/users/{id}", route_users_get, API, 0, R_NEEDS_DB | R_PROFILE_JSON,
-     AUTH_USER_OR_SERVICE},
-    {M_PATCH, "/api/v1/users/{id}", route_users_patch, API, API_BODY, RW, AUTH_USER_OR_SERVICE},
-    {M_DELETE, "/api/v1/users/{id}", route_users_delete, API, API_BODY, RW, AUTH_USER_OR_SERVICE},
-    {M_PUT, "/api/v1/users/{id}/role", route_users_role, API, API_BODY, RW, AUTH_ADMIN},
-    {M_POST, "/api/v1/users/{id}/unlock", route_users_unlock, API, 0, R_NEEDS_DB, AUTH_ADMIN},
-    {M_GET, "/api/v1/users/{id}/sessions", route_sessions_list, API, 0, R_NEEDS_DB,
-     AUTH_USER_OR_SERVICE},
-    {M_DELETE, "/api/v1/users/{id}/sessions", route_sessions_revoke_all, API, 0, R_NEEDS_DB,
-     AUTH_USER_OR_SERVICE},
-    {M_DELETE, "/api/v1/users/{id}/sessions/{sid}", route_sessions_revoke, API, 0, R_NEEDS_DB,
-     AUTH_USER_OR_SERVICE},
-    {M_GET, "/api/v1/users/{id}/profile", route_profile_get, API, 0, R_NEEDS_DB,
-     AUTH_USER_OR_SERVICE},
-    {M_PATCH, "/api/v1/users/{id}/profile", route_profile_patch, API, API_BODY, RW,
-     AUTH_USER_OR_SERVICE},
-    {M_PUT, "/api/v1/users/{id}/avatar", route_avatar_put, API, AVATAR_MAX_BYTES, R_NEEDS_DB,
-     AUTH_USER},
-    {M_GET, "/api/v1/users/{id}/notifications", route_notifications_list, API, 0, R_NEEDS_DB,
-     AUTH_USER},
-    {M_POST, "/api/v1/users/{id}/notifications", route_notifications_send, API, API_BODY, RW,
-     AUTH_USER_OR_SERVICE},
-    {M_POST, "/api/v1/users/{id}/notifications/read-all", route_notifications_read_all, API, 0,
-     R_NEEDS_DB, AUTH_USER},
-    {M_POST, "/api/v1/users/{id}/notifications/{nid}/read", route_notification_read, API, 0,
-     R_NEEDS_DB, AUTH_USER},
-    {M_GET, "/api/v1/users/{id}/notification-preferences", route_prefs_get, API, 0, R_NEEDS_DB,
-     AUTH_USER},
-    {M_PUT, "/api/v1/users/{id}/notification-preferences", route_prefs_put, API, API_BODY, RW,
-     AUTH_USER},
-    {M_POST, "/api/v1/users/{id}/devices", route_devices_add, API, API_BODY, RW, AUTH_USER},
-    {M_DELETE, "/api/v1/users/{id}/devices/{did}", route_devices_remove, API, 0, R_NEEDS_DB,
-     AUTH_USER},
-    {M_GET, "/api/v1/audit", route_audit_list, API, 0, R_NEEDS_DB, AUTH_ADMIN},
+    /* route_verify.c */
+    {AUTH(M_POST, "/auth/v1/recover", route_verify_recover), .body_max = AUTH_BODY, .flags = RW},
+    {AUTH(M_POST, "/auth/v1/resend", route_verify_resend), .body_max = AUTH_BODY, .flags = RW},
+    {AUTH(M_POST, "/auth/v1/verify", route_verify_post), .body_max = AUTH_BODY,
+     .flags = R_JSON | R_FORM | R_NEEDS_DB},
+    {AUTH(M_GET, "/auth/v1/verify", route_verify_get), .flags = R_NEEDS_DB},
+    {AUTH(M_POST, "/auth/v1/admin/generate_link", route_verify_generate_link),
+     .body_max = AUTH_BODY, .flags = RW, .auth = AUTH_ADMIN},
+
+    /* route_admin.c */
+    {AUTH(M_GET, "/auth/v1/admin/users", route_admin_list), .flags = R_NEEDS_DB,
+     .auth = AUTH_ADMIN},
+    {AUTH(M_POST, "/auth/v1/admin/users", route_admin_create), .body_max = AUTH_BODY, .flags = RW,
+     .auth = AUTH_ADMIN},
+    {AUTH(M_GET, "/auth/v1/admin/users/{id}", route_admin_get), .flags = R_NEEDS_DB,
+     .auth = AUTH_ADMIN},
+    {AUTH(M_PUT, "/auth/v1/admin/users/{id}", route_admin_update), .body_max = AUTH_BODY,
+     .flags = RW, .auth = AUTH_ADMIN},
+    {AUTH(M_DELETE, "/auth/v1/admin/users/{id}", route_admin_delete), .body_max = AUTH_BODY,
+     .flags = RW, .auth = AUTH_ADMIN},
+
+    /* route_users.c: the user service (/api/v1) from here on */
+    {API(M_GET, "/api/v1/users", route_users_list), .flags = R_NEEDS_DB, .auth = AUTH_ADMIN},
+    {API(M_POST, "/api/v1/users", route_users_create), .body_max = API_BODY, .flags = RW,
+     .auth = AUTH_ADMIN},
+    {API(M_GET, "/api/v1/users/{id}", route_users_get), .flags = R_NEEDS_DB | R_PROFILE_JSON,
+     .auth = AUTH_USER_OR_SERVICE},
+    {API(M_PATCH, "/api/v1/users/{id}", route_users_patch), .body_max = API_BODY, .flags = RW,
+     .auth = AUTH_USER_OR_SERVICE},
+    {API(M_DELETE, "/api/v1/users/{id}", route_users_delete), .body_max = API_BODY, .flags = RW,
+     .auth = AUTH_USER_OR_SERVICE},
+    {API(M_PUT, "/api/v1/users/{id}/role", route_users_role), .body_max = API_BODY, .flags = RW,
+     .auth = AUTH_ADMIN},
+    {API(M_POST, "/api/v1/users/{id}/unlock", route_users_unlock), .flags = R_NEEDS_DB,
+     .auth = AUTH_ADMIN},
+
+    /* route_sessions.c */
+    {API(M_GET, "/api/v1/users/{id}/sessions", route_sessions_list), .flags = R_NEEDS_DB,
+     .auth = AUTH_USER_OR_SERVICE},
+    {API(M_DELETE, "/api/v1/users/{id}/sessions", route_sessions_revoke_all), .flags = R_NEEDS_DB,
+     .auth = AUTH_USER_OR_SERVICE},
+    {API(M_DELETE, "/api/v1/users/{id}/sessions/{sid}", route_sessions_revoke), .flags = R_NEEDS_DB,
+     .auth = AUTH_USER_OR_SERVICE},
+
+    /* route_profile.c */
+    {API(M_GET, "/api/v1/users/{id}/profile", route_profile_get), .flags = R_NEEDS_DB,
+     .auth = AUTH_USER_OR_SERVICE},
+    {API(M_PATCH, "/api/v1/users/{id}/profile", route_profile_patch), .body_max = API_BODY,
+     .flags = RW, .auth = AUTH_USER_OR_SERVICE},
+    {API(M_PUT, "/api/v1/users/{id}/avatar", route_profile_avatar_put),
+     .body_max = AVATAR_MAX_BYTES, .flags = R_NEEDS_DB, .auth = AUTH_USER},
+
+    /* route_notify.c */
+    {API(M_GET, "/api/v1/users/{id}/notifications", route_notify_list), .flags = R_NEEDS_DB,
+     .auth = AUTH_USER},
+    {API(M_POST, "/api/v1/users/{id}/notifications", route_notify_send), .body_max = API_BODY,
+     .flags = RW, .auth = AUTH_USER_OR_SERVICE},
+    {API(M_POST, "/api/v1/users/{id}/notifications/read-all", route_notify_read_all),
+     .flags = R_NEEDS_DB, .auth = AUTH_USER},
+    {API(M_POST, "/api/v1/users/{id}/notifications/{nid}/read", route_notify_read),
+     .flags = R_NEEDS_DB, .auth = AUTH_USER},
+    {API(M_GET, "/api/v1/users/{id}/notification-preferences", route_notify_prefs_get),
+     .flags = R_NEEDS_DB, .auth = AUTH_USER},
+    {API(M_PUT, "/api/v1/users/{id}/notification-preferences", route_notify_prefs_put),
+     .body_max = API_BODY, .flags = RW, .auth = AUTH_USER},
+    {API(M_POST, "/api/v1/users/{id}/devices", route_notify_device_add), .body_max = API_BODY,
+     .flags = RW, .auth = AUTH_USER},
+    {API(M_DELETE, "/api/v1/users/{id}/devices/{did}", route_notify_device_remove),
+     .flags = R_NEEDS_DB, .auth = AUTH_USER},
+
+    /* route_audit.c */
+    {API(M_GET, "/api/v1/audit", route_audit_list), .flags = R_NEEDS_DB, .auth = AUTH_ADMIN},
 };
 
 const size_t ums_routes_len = UMS_ARRAY_LEN(ums_routes);

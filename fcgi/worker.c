@@ -103,7 +103,7 @@ static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Re
 
     if (r.json != NULL)
         json_object_put(r.json);
-    principal_clear(&r.who);
+    auth_principal_clear(&r.who);
     buf_free(&r.headers);
     *out = r.body_out;
     buf_reset(out, OUT_KEEP);
@@ -151,7 +151,7 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
     long served = 0;
 
     memset(&app, 0, sizeof(app));
-    pw_init();
+    password_init();
     buf_init(&out, OUT_MAX);
     if (setup_signals(pfd) != 0 || FCGX_Init() != 0)
         goto out;
@@ -185,13 +185,13 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
     while (!stopping) {
         /* While argon2's area is held, wake after a second of quiet to give
          * it back; otherwise sleep until there is work. */
-        int n = epoll_wait(ep, got, 2, pw_holding() ? IDLE_RELEASE_MS : -1);
+        int n = epoll_wait(ep, got, 2, password_holding() ? IDLE_RELEASE_MS : -1);
         int ready = 0;
 
         if (n < 0 && errno != EINTR)
             break;
         if (n == 0) {
-            pw_release();
+            password_release();
             continue;
         }
         for (int i = 0; i < n; i++)
@@ -221,7 +221,7 @@ out:
     ctx_close(&app.ctx);
     arena_free(arena);
     buf_free(&out);
-    pw_release();
+    password_release();
     if (ep >= 0)
         close(ep);
     if (pfd[0] >= 0)

@@ -187,7 +187,7 @@ static long backoff_ms(const struct notifier *n, int attempts, int retry_after)
         d *= 2;
     if (d > n->cfg->notifier.backoff_max_ms)
         d = n->cfg->notifier.backoff_max_ms;
-    random_bytes(&r, sizeof(r));
+    crypto_random_bytes(&r, sizeof(r));
     return (long)(d * (0.5 + 0.5 * (double)(r % 1000) / 1000.0));
 }
 
@@ -677,7 +677,7 @@ static void make_jobs(struct batch *b, struct entry *e, size_t count)
         utf8_clean(j->email, sizeof(j->email), jor(j->ev, "email", ""));
         utf8_clean(j->name, sizeof(j->name), jor(j->ev, "name", ""));
         j->uid = jget(j->ev, "user_id");
-        if (j->uid != NULL && !uuid_valid(j->uid)) {
+        if (j->uid != NULL && !valid_uuid(j->uid)) {
             log_warn("event %s: user_id is not a UUID; ignoring it", e[i].oid);
             j->uid = NULL;
         }

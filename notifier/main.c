@@ -221,7 +221,7 @@ static void prune(struct notifier *n)
     const char *p[2] = {days, "5000"};
     long total = 0, got = 5000;
 
-    sess_cache_faults_prune(n->db);
+    sessions_cache_faults_prune(n->db);
     {
         char ttl[16];
         const char *pt[1] = {ttl};
@@ -303,7 +303,7 @@ int main(int argc, char **argv)
         if (privs_drop(n.cfg->server.user, uid, gid) != 0)
             goto out;
     }
-    if (templates_load(&n.tpl, n.cfg->email.templates_dir, err, sizeof(err)) != UMS_OK) {
+    if (template_load(&n.tpl, n.cfg->email.templates_dir, err, sizeof(err)) != UMS_OK) {
         log_error("%s", err);
         goto out;
     }
@@ -365,7 +365,7 @@ out:
         pidfile_release(n.cfg->notifier.pid_file);
     db_close(n.db);
     kv_close(n.kv);
-    templates_free(&n.tpl);
+    template_free(&n.tpl);
     config_free(n.cfg);
     log_close();
     return rc;

@@ -171,8 +171,8 @@ int mail_render(struct buf *out, const struct mail *m)
         while (fnlen > 0 && m->from[fnlen - 1] == ' ')
             fnlen--;
     }
-    random_bytes(rnd, sizeof(rnd));
-    hex_encode(mid, rnd, sizeof(rnd));
+    crypto_random_bytes(rnd, sizeof(rnd));
+    crypto_hex_encode(mid, rnd, sizeof(rnd));
     snprintf(boundary, sizeof(boundary), "=_ums_%.16s", mid);
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);

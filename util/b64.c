@@ -3,7 +3,7 @@
 
 static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void b64url_encode(char *out, const unsigned char *in, size_t n)
+void b64_url_encode(char *out, const unsigned char *in, size_t n)
 {
     size_t i, o = 0;
 
@@ -42,7 +42,7 @@ static int val(char c)
     return -1;
 }
 
-long b64url_decode(unsigned char *out, size_t outcap, const char *s, size_t len)
+long b64_url_decode(unsigned char *out, size_t outcap, const char *s, size_t len)
 {
     size_t o = 0, i;
     unsigned acc = 0;

@@ -11,7 +11,7 @@
 
 #include "ums.h"
 
-void hex_encode(char *out, const unsigned char *in, size_t n)
+void crypto_hex_encode(char *out, const unsigned char *in, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
 
@@ -22,16 +22,17 @@ void hex_encode(char *out, const unsigned char *in, size_t n)
     out[2 * n] = '\0';
 }
 
-void sha256_hex(char out[65], const void *data, size_t len)
+void crypto_sha256_hex(char out[65], const void *data, size_t len)
 {
     unsigned char md[32];
     unsigned int mdlen = 0;
 
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    hex_encode(out, md, 32);
+    crypto_hex_encode(out, md, 32);
 }
 
-int hmac_sha256(unsigned char out[32], const void *key, size_t keylen, const void *data, size_t len)
+int crypto_hmac_sha256(unsigned char out[32], const void *key, size_t keylen, const void *data,
+                       size_t len)
 {
     unsigned int n = 0;
 
@@ -39,7 +40,7 @@ int hmac_sha256(unsigned char out[32], const void *key, size_t keylen, const voi
                                                                                        : UMS_ERR;
 }
 
-int random_bytes(void *out, size_t n)
+int crypto_random_bytes(void *out, size_t n)
 {
     unsigned char *p = out;
 
@@ -55,7 +56,7 @@ int random_bytes(void *out, size_t n)
     return UMS_OK;
 }
 
-int secret_equal(const void *a, const void *b, size_t n)
+int crypto_secret_equal(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n) == 0;
 }

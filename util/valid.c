@@ -7,7 +7,7 @@
 #include "ums.h"
 #include "utf8.h"
 
-int uuid_valid(const char *s)
+int valid_uuid(const char *s)
 {
     static const int dash[] = {8, 13, 18, 23};
 
@@ -25,7 +25,7 @@ int uuid_valid(const char *s)
     return 1;
 }
 
-int email_normalize(char *out, const char *in, size_t len)
+int valid_email_normalize(char *out, const char *in, size_t len)
 {
     const char *at = NULL;
     size_t n = 0;

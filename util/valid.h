@@ -7,7 +7,7 @@
 #define EMAIL_MAX 255
 
 /* 1 when s is a UUID in canonical 8-4-4-4-12 hex form (either case). */
-int uuid_valid(const char *s);
+int valid_uuid(const char *s);
 
 /*
  * Normalises an email into out (EMAIL_MAX + 1 bytes): trims surrounding
@@ -15,6 +15,6 @@ int uuid_valid(const char *s);
  * and a dotted domain, no spaces, control characters, quotes or angle
  * brackets, valid UTF-8, at most 255 bytes. Returns 0 or UMS_EINVALID.
  */
-int email_normalize(char *out, const char *in, size_t len);
+int valid_email_normalize(char *out, const char *in, size_t len);
 
 #endif

@@ -168,7 +168,7 @@ static int argon2_mode(int procs)
                 if (getenv("BENCH_UMS") != NULL) {
                     /* ums's own path: the worker's allocator and PHC encoding. */
                     static const struct pw_params pp = {19456, 2, 1};
-                    pw_hash(out, &pp, "bench passphrase 1", 18);
+                    password_hash(out, &pp, "bench passphrase 1", 18);
                 } else {
                     argon2_hash(2, 19456, 1, "bench passphrase 1", 18, salt, 16, NULL, 32, out,
                                 sizeof(out), Argon2_id, ARGON2_VERSION_13);

@@ -29,7 +29,7 @@ bad() {
 }
 cp -a "$WORK" "$WORK.pristine" && trap 'rm -rf "$WORK" "$WORK.pristine"' EXIT
 
-if out=$("$WORK/scripts/checksrc" "$WORK" 2>&1) && printf '%s\n' "$out" | grep -q '^5 passed, 0 failed$'; then
+if out=$("$WORK/scripts/checksrc" "$WORK" 2>&1) && printf '%s\n' "$out" | grep -q '^6 passed, 0 failed$'; then
     ok "the tree as it is passes"
 else
     bad "the tree as it is passes" "$(printf '%s\n' "$out" | tail -n 5)"
@@ -83,6 +83,24 @@ plant "a private *_db.h in fcgi/ fails layers" layers fcgi/route_sessions.c \
 plant "curl in util/ fails layers" layers util/b64.c '#include <curl/curl.h>'
 plant "core/ in util/ fails layers" layers util/log.c '#include "../core/config.h"'
 plant "fcgi/ in core/ fails layers" layers core/users.c '#include "../fcgi/http.h"'
+plant "a core function without its file's prefix fails names" names core/audit.c \
+    'int planted_elsewhere(void);
+int planted_elsewhere(void)
+{
+    return 0;
+}'
+plant "a handler without route_<file>_ fails names" names fcgi/route_users.c \
+    'void route_planted(struct req *r);
+void route_planted(struct req *r)
+{
+    (void)r;
+}'
+plant "a util function without its file's prefix fails names" names util/b64.c \
+    'int hex_planted(void);
+int hex_planted(void)
+{
+    return 1;
+}'
 plant "a DESIGN.md citation fails cites" cites core/otp.c '/* See DESIGN.md "Tokens". */'
 
 echo "$passed passed, $failed failed"

@@ -281,7 +281,7 @@ CTEST(bearer, rejections)
     char forged[4200];
     const char *none = "{\"alg\":\"none\",\"typ\":\"JWT\"}";
     char hb[64];
-    b64url_encode(hb, (const unsigned char *)none, strlen(none));
+    b64_url_encode(hb, (const unsigned char *)none, strlen(none));
     snprintf(forged, sizeof(forged), "%s%.*s.", hb, (int)(strrchr(s.access, '.') - dot), dot);
     ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, forged, &r), 0);
     ASSERT_ERROR(r, ERR_AUTH, 403, "bad_jwt");
@@ -1416,7 +1416,7 @@ static int sid_of(const char *access, char out[37])
     int rc = -1;
     if (d2 == NULL)
         return -1;
-    n = b64url_decode(raw, sizeof(raw) - 1, d1 + 1, (size_t)(d2 - d1 - 1));
+    n = b64_url_decode(raw, sizeof(raw) - 1, d1 + 1, (size_t)(d2 - d1 - 1));
     if (n <= 0)
         return -1;
     raw[n] = '\0';

@@ -76,7 +76,7 @@ static int forge_expired(const char *valid, char *out, size_t n)
 
     if (dot2 == NULL)
         return -1;
-    len = b64url_decode(raw, sizeof(raw) - 1, dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    len = b64_url_decode(raw, sizeof(raw) - 1, dot1 + 1, (size_t)(dot2 - dot1 - 1));
     if (len <= 0)
         return -1;
     raw[len] = '\0';
@@ -86,8 +86,8 @@ static int forge_expired(const char *valid, char *out, size_t n)
     json_object_object_add(o, "exp", json_object_new_int64((int64_t)time(NULL) - 3600));
     json_object_object_add(o, "iat", json_object_new_int64((int64_t)time(NULL) - 4500));
     snprintf(seg, sizeof(seg), "%.*s.", (int)(dot1 - valid), valid);
-    b64url_encode(seg + strlen(seg), (const unsigned char *)json_object_to_json_string(o),
-                  strlen(json_object_to_json_string(o)));
+    b64_url_encode(seg + strlen(seg), (const unsigned char *)json_object_to_json_string(o),
+                   strlen(json_object_to_json_string(o)));
     json_object_put(o);
     snprintf(path, sizeof(path), "%s/keys/jwt-private.pem", env_need("UMS_STACK"));
     if ((f = fopen(path, "r")) != NULL) {
@@ -102,7 +102,7 @@ static int forge_expired(const char *valid, char *out, size_t n)
     EVP_PKEY_free(key);
     if (!ok)
         return -1;
-    b64url_encode(sig64, sig, siglen);
+    b64_url_encode(sig64, sig, siglen);
     return snprintf(out, n, "%s.%s", seg, sig64) < (int)n ? 0 : -1;
 }
 

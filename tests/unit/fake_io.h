@@ -69,7 +69,7 @@ static struct fake_resp fake_run(struct fake *f, const struct route *table, size
     dispatch(&r, table, n);
     if (r.json != NULL)
         json_object_put(r.json);
-    principal_clear(&r.who);
+    auth_principal_clear(&r.who);
     buf_free(&r.headers);
     buf_free(&r.body_out);
     arena_free(a);

@@ -189,12 +189,12 @@ CTEST(templates, the_shipped_ones_load_and_escape_html)
     const char *srcdir = getenv("srcdir");
 
     snprintf(dir, sizeof(dir), "%s/templates", srcdir != NULL ? srcdir : "..");
-    ASSERT_EQ(templates_load(&t, dir, err, sizeof(err)), UMS_OK);
+    ASSERT_EQ(template_load(&t, dir, err, sizeof(err)), UMS_OK);
     buf_init(&out, 1 << 16);
     ASSERT_EQ(template_render(&out, t.t[T_ADMIN_MESSAGE].html, vars, 5, 1), UMS_OK);
     ASSERT_TRUE(strstr(out.p, "&lt;Ann &amp; Bob&gt;") != NULL);
     ASSERT_TRUE(strstr(out.p, "a &quot;quote&quot;") != NULL);
     ASSERT_TRUE(strstr(out.p, "<Ann") == NULL);
     buf_free(&out);
-    templates_free(&t);
+    template_free(&t);
 }

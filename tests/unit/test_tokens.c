@@ -77,8 +77,8 @@ static void craft(struct buf *out, const char *header, const char *payload, cons
     char h[2048], p[4096];
     unsigned char sig[1024];
     size_t siglen = sizeof(sig);
-    b64url_encode(h, (const unsigned char *)header, strlen(header));
-    b64url_encode(p, (const unsigned char *)payload, strlen(payload));
+    b64_url_encode(h, (const unsigned char *)header, strlen(header));
+    b64_url_encode(p, (const unsigned char *)payload, strlen(payload));
     buf_reset(out, 0);
     buf_printf(out, "%s.%s", h, p);
     if (strcmp(alg, "RS256") == 0) {
@@ -99,7 +99,7 @@ static void craft(struct buf *out, const char *header, const char *payload, cons
         siglen = 0;
     }
     char s[2048];
-    b64url_encode(s, sig, siglen);
+    b64_url_encode(s, sig, siglen);
     buf_printf(out, ".%s", s);
 }
 

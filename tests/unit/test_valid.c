@@ -8,15 +8,15 @@
 
 CTEST(valid, uuid)
 {
-    ASSERT_TRUE(uuid_valid("7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7b"));
-    ASSERT_TRUE(uuid_valid("7D1C0A8E-6B1F-4A53-9F1E-2C3D4E5F6A7B"));
-    ASSERT_FALSE(uuid_valid(NULL));
-    ASSERT_FALSE(uuid_valid(""));
-    ASSERT_FALSE(uuid_valid("me"));
-    ASSERT_FALSE(uuid_valid("7d1c0a8e6b1f4a539f1e2c3d4e5f6a7b"));
-    ASSERT_FALSE(uuid_valid("7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7g"));
-    ASSERT_FALSE(uuid_valid("7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7b0"));
-    ASSERT_FALSE(uuid_valid("'; DROP TABLE users; --------------"));
+    ASSERT_TRUE(valid_uuid("7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7b"));
+    ASSERT_TRUE(valid_uuid("7D1C0A8E-6B1F-4A53-9F1E-2C3D4E5F6A7B"));
+    ASSERT_FALSE(valid_uuid(NULL));
+    ASSERT_FALSE(valid_uuid(""));
+    ASSERT_FALSE(valid_uuid("me"));
+    ASSERT_FALSE(valid_uuid("7d1c0a8e6b1f4a539f1e2c3d4e5f6a7b"));
+    ASSERT_FALSE(valid_uuid("7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7g"));
+    ASSERT_FALSE(valid_uuid("7d1c0a8e-6b1f-4a53-9f1e-2c3d4e5f6a7b0"));
+    ASSERT_FALSE(valid_uuid("'; DROP TABLE users; --------------"));
 }
 
 CTEST(valid, email)
@@ -49,17 +49,17 @@ CTEST(valid, email)
     };
     char out[EMAIL_MAX + 1];
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        if (email_normalize(out, good[i].in, strlen(good[i].in)) != 0 ||
+        if (valid_email_normalize(out, good[i].in, strlen(good[i].in)) != 0 ||
             strcmp(out, good[i].out) != 0)
             CTEST_FAIL_("rejected or changed: %s", good[i].in);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (email_normalize(out, bad[i], strlen(bad[i])) != UMS_EINVALID)
+        if (valid_email_normalize(out, bad[i], strlen(bad[i])) != UMS_EINVALID)
             CTEST_FAIL_("accepted: %s", bad[i]);
     char big[300];
     memset(big, 'a', sizeof(big));
     memcpy(big + 250, "@example.com", 12);
-    ASSERT_EQ(email_normalize(out, big, 262), UMS_EINVALID);
+    ASSERT_EQ(valid_email_normalize(out, big, 262), UMS_EINVALID);
 }
 
 CTEST(b64, round_trip_and_strictness)
@@ -69,15 +69,15 @@ CTEST(b64, round_trip_and_strictness)
     for (size_t n = 0; n < 20; n++) {
         for (size_t i = 0; i < n; i++)
             raw[i] = (unsigned char)(i * 37 + n);
-        b64url_encode(enc, raw, n);
+        b64_url_encode(enc, raw, n);
         ASSERT_EQ(strlen(enc), B64URL_LEN(n));
-        ASSERT_EQ(b64url_decode(back, sizeof(back), enc, strlen(enc)), (long)n);
+        ASSERT_EQ(b64_url_decode(back, sizeof(back), enc, strlen(enc)), (long)n);
         ASSERT_TRUE(memcmp(raw, back, n) == 0);
     }
-    ASSERT_EQ(b64url_decode(back, sizeof(back), "AQAB", 4), 3);
-    ASSERT_EQ(b64url_decode(back, sizeof(back), "AQ==", 4), -1); /* padding */
-    ASSERT_EQ(b64url_decode(back, sizeof(back), "A+/B", 4), -1); /* other alphabet */
-    ASSERT_EQ(b64url_decode(back, sizeof(back), "A", 1), -1);
-    ASSERT_EQ(b64url_decode(back, sizeof(back), "AR", 2), -1); /* non-canonical bits */
-    ASSERT_EQ(b64url_decode(back, 1, "AQAB", 4), -1);          /* too small */
+    ASSERT_EQ(b64_url_decode(back, sizeof(back), "AQAB", 4), 3);
+    ASSERT_EQ(b64_url_decode(back, sizeof(back), "AQ==", 4), -1); /* padding */
+    ASSERT_EQ(b64_url_decode(back, sizeof(back), "A+/B", 4), -1); /* other alphabet */
+    ASSERT_EQ(b64_url_decode(back, sizeof(back), "A", 1), -1);
+    ASSERT_EQ(b64_url_decode(back, sizeof(back), "AR", 2), -1); /* non-canonical bits */
+    ASSERT_EQ(b64_url_decode(back, 1, "AQAB", 4), -1);          /* too small */
 }
