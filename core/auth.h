@@ -1,6 +1,8 @@
 /* auth.h - the flows of the Auth Service: sign-up, sign-in, refresh,
- * Bearer checks, the current user, logout. HTTP lives in fcgi/; this file
- * owns the rules and names each expected failure. */
+ * Bearer checks, the current user, logout. HTTP lives in fcgi/; these
+ * files own the rules and name each expected failure (core/err.h). The
+ * functions live in core/auth.c but for auth_signup (auth_signup.c),
+ * auth_bearer* (auth_bearer.c) and auth_user_* (auth_user.c). */
 #ifndef UMS_AUTH_H
 #define UMS_AUTH_H
 
@@ -48,7 +50,7 @@ struct client_info {
     const char *user_agent;
 };
 
-/* POST /signup. data_json is the user_metadata object or NULL. */
+/* POST /signup (auth_signup.c). data_json is the user_metadata object or NULL. */
 int auth_signup(struct ums_ctx *c, const char *email, size_t email_len, const char *password,
                 size_t password_len, const char *data_json, const struct client_info *ci,
                 struct auth_out *out, struct ums_err *err);
@@ -61,7 +63,7 @@ int auth_login(struct ums_ctx *c, const char *email, size_t email_len, const cha
 /* POST /token?grant_type=refresh_token. */
 int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, struct ums_err *err);
 
-/* Checks a Bearer token: signature and claims, live session, existing and
+/* auth_bearer.c: checks a Bearer token: signature and claims, live session, existing and
  * active user; or the service key. Returns 0 or UMS_EDENIED with err set, or
  * UMS_EUNAVAILABLE. */
 int auth_bearer(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
@@ -77,7 +79,7 @@ int auth_bearer_user(struct ums_ctx *c, const char *token, size_t len, struct pr
 int auth_bearer_profile(struct ums_ctx *c, const char *token, size_t len, struct principal *p,
                         struct ums_err *err);
 
-/* The user object of user_id into *json (malloc'd), through the Redis cache
+/* auth_user.c: the user object of user_id into *json (malloc'd), through the Redis cache
  * ums:user:{id} (5 minutes). UMS_ENOTFOUND if gone. */
 int auth_user_json(struct ums_ctx *c, const char *user_id, char **json);
 
@@ -86,7 +88,7 @@ void auth_user_cache_drop(struct ums_ctx *c, const char *user_id);
 
 /* PUT /user: data (merged, null deletes), password (logs out the other
  * sessions). Either may be NULL. */
-int auth_update_user(struct ums_ctx *c, const struct principal *p, const char *password,
+int auth_user_update(struct ums_ctx *c, const struct principal *p, const char *password,
                      size_t password_len, const char *data_json, const struct client_info *ci,
                      struct ums_err *err);
 

@@ -62,7 +62,7 @@ void route_user_put(struct req *r)
              ? reauth_check(&r->app->ctx, &r->who, current, clen, nonce, &ci, &err)
              : UMS_OK;
     if (rc == UMS_OK)
-        rc = auth_update_user(&r->app->ctx, &r->who, password, plen, data, &ci, &err);
+        rc = auth_user_update(&r->app->ctx, &r->who, password, plen, data, &ci, &err);
     /* A new address takes effect once its owner confirms it (POST /verify,
      * type email_change); until then the user shows new_email. */
     if (rc == UMS_OK && email != NULL) {

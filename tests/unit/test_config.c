@@ -111,6 +111,67 @@ CTEST(config, bad_values)
     }
 }
 
+/* Enum and URL keys: the table's choices decide, and the refusal names the
+ * line, the key and what it must be. */
+CTEST(config, typed_keys)
+{
+    static const struct {
+        const char *text, *says; /* says: NULL when accepted */
+    } cases[] = {
+        {"[auth]\njwt_algorithm = HS256\njwt_secret = 0123456789abcdef0123456789abcdef\n", NULL},
+        {"[auth]\njwt_algorithm = ES256\n",
+         "t.conf:2: [auth] jwt_algorithm must be RS256 or HS256"},
+        {"[auth]\njwt_algorithm = rs256\n", "jwt_algorithm must be"},
+        {"[auth]\njwt_algorithm = RS25\n", "jwt_algorithm must be"},
+        {"[auth]\njwt_algorithm = RS256|HS256\n", "jwt_algorithm must be"},
+        {"[auth]\njwt_algorithm = \n", "jwt_algorithm must be"},
+        {"[email]\ntransport = smtp\n", NULL},
+        {"[email]\ntransport = mail\n", "transport must be file, sendgrid or smtp"},
+        {"[email]\nsmtp_tls = none\n", NULL},
+        {"[email]\nsmtp_tls = tls\n", "smtp_tls must be starttls or none"},
+        {"[push]\ntransport = apns\n", "transport must be none, file or fcm"},
+        {"[storage]\nbackend = s3\n", NULL},
+        {"[storage]\nbackend = ftp\n", "backend must be local or s3"},
+        {"[auth]\nsite_url = https://app.example.com/welcome\n", NULL},
+        {"[auth]\nsite_url = http://127.0.0.1:3000\n", NULL},
+        {"[auth]\nsite_url = ftp://app.example.com\n",
+         "t.conf:2: [auth] site_url must be an http:// or https:// URL with a host"},
+        {"[auth]\nsite_url = https://\n", "site_url must be"},
+        {"[auth]\nsite_url = https:///path\n", "site_url must be"},
+        {"[auth]\nsite_url = \"https://a b\"\n", "site_url must be"},
+        {"[auth]\nsite_url = app.example.com\n", "site_url must be"},
+        {"[auth]\nexternal_url = HTTPS://x\n", "external_url must be"},
+        {"[email]\nsmtp_url = smtps://mail.example.com:465\n", NULL},
+        {"[email]\nsmtp_url = http://mail.example.com\n",
+         "smtp_url must be an smtp:// or smtps:// URL"},
+        {"[push]\nfcm_url = https://fcm.googleapis.com\n", NULL},
+        {"[push]\nfcm_url = fcm.googleapis.com\n", "fcm_url must be an https:// or http:// URL"},
+        {"[redis]\nhost = \n", "t.conf:2: [redis] host must not be empty"},
+        {"[server]\nlisten = \"\"\n", "[server] listen must not be empty"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ums_config *c = NULL;
+        int rc = parse(&c, cases[i].text);
+        if (cases[i].says == NULL && rc != UMS_OK)
+            CTEST_FAIL_("refused: %s (%s)", cases[i].text, err);
+        if (cases[i].says != NULL && (rc != UMS_EINVALID || c != NULL))
+            CTEST_FAIL_("accepted: %s", cases[i].text);
+        if (cases[i].says != NULL && strstr(err, cases[i].says) == NULL)
+            CTEST_FAIL_("for %s: \"%s\" does not say \"%s\"", cases[i].text, err, cases[i].says);
+        config_free(c);
+    }
+}
+
+/* The environment is checked by the same types. */
+CTEST(config, typed_keys_from_the_environment)
+{
+    struct ums_config *c = NULL;
+    setenv("UMS_EMAIL_TRANSPORT", "pigeon", 1);
+    ASSERT_EQ(parse(&c, ""), UMS_EINVALID);
+    unsetenv("UMS_EMAIL_TRANSPORT");
+    ASSERT_STR_CONTAINS(err, "environment UMS_EMAIL_TRANSPORT: [email] transport must be");
+}
+
 CTEST(config, nul_byte_rejected)
 {
     struct ums_config *c;
