@@ -141,6 +141,27 @@ int notify_mark_read(struct ums_ctx *c, const char *uid, const char *nid, long *
     return nid != NULL && *count == 0 ? UMS_ENOTFOUND : UMS_OK;
 }
 
+int notify_token_valid(const char *s, size_t len)
+{
+    return len > 0 && len <= DEVICE_TOKEN_MAX && strlen(s) == len && utf8_valid(s, len);
+}
+
+int notify_platform_valid(const char *s, size_t len)
+{
+    return strlen(s) == len &&
+           (strcmp(s, "android") == 0 || strcmp(s, "ios") == 0 || strcmp(s, "web") == 0);
+}
+
+int notify_title_valid(const char *s, size_t len)
+{
+    return utf8_text_valid(s, len, ADMIN_TITLE_MAX, 0);
+}
+
+int notify_message_valid(const char *s, size_t len)
+{
+    return utf8_text_valid(s, len, ADMIN_MESSAGE_MAX, 1);
+}
+
 int notify_device_add(struct ums_ctx *c, const char *uid, const char *token, size_t token_len,
                       const char *platform, char **json, struct ums_err *err)
 {
@@ -148,12 +169,10 @@ int notify_device_add(struct ums_ctx *c, const char *uid, const char *token, siz
     int rc;
 
     *json = NULL;
-    if (token == NULL || token_len == 0 || token_len > DEVICE_TOKEN_MAX ||
-        strlen(token) != token_len || !utf8_valid(token, token_len))
-        return err_field(err, "token", "token must be 1 to 4096 bytes of text");
-    if (platform == NULL || (strcmp(platform, "android") != 0 && strcmp(platform, "ios") != 0 &&
-                             strcmp(platform, "web") != 0))
-        return err_field(err, "platform", "platform must be android, ios or web");
+    if (token == NULL || !notify_token_valid(token, token_len))
+        return err_field(err, "token", NOTIFY_TOKEN_RULE);
+    if (platform == NULL || !notify_platform_valid(platform, strlen(platform)))
+        return err_field(err, "platform", NOTIFY_PLATFORM_RULE);
     {
         const char *p[3] = {uid, token, platform};
         rc = db_exec(c->db, &res, STMT_DEVICE_UPSERT, 3, p);
@@ -193,13 +212,13 @@ int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, 
 
     *event_id = 0;
     if (title == NULL)
-        return err_required(err, "title", "title must be 1 to 120 characters on one line");
-    if (!utf8_text_valid(title, title_len, ADMIN_TITLE_MAX, 0))
-        return err_field(err, "title", "title must be 1 to 120 characters on one line");
+        return err_required(err, "title", NOTIFY_TITLE_RULE);
+    if (!notify_title_valid(title, title_len))
+        return err_field(err, "title", NOTIFY_TITLE_RULE);
     if (message == NULL)
-        return err_required(err, "message", "message must be 1 to 4000 characters of text");
-    if (!utf8_text_valid(message, message_len, ADMIN_MESSAGE_MAX, 1))
-        return err_field(err, "message", "message must be 1 to 4000 characters of text");
+        return err_required(err, "message", NOTIFY_MESSAGE_RULE);
+    if (!notify_message_valid(message, message_len))
+        return err_field(err, "message", NOTIFY_MESSAGE_RULE);
     rc = db_exec(c->db, &res, STMT_ADMIN_MESSAGE, 5, p);
     if (rc == UMS_OK && PQntuples(res) != 1)
         rc = UMS_ENOTFOUND;

@@ -46,6 +46,17 @@ int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did);
 #define ADMIN_TITLE_MAX   120
 #define ADMIN_MESSAGE_MAX 4000
 
+/* The rules of a device and of an admin's message, for core and for the
+ * route declarations in fcgi/routes.c; each with its message. */
+#define NOTIFY_TOKEN_RULE    "token must be 1 to 4096 bytes of text"
+#define NOTIFY_PLATFORM_RULE "platform must be android, ios or web"
+#define NOTIFY_TITLE_RULE    "title must be 1 to 120 characters on one line"
+#define NOTIFY_MESSAGE_RULE  "message must be 1 to 4000 characters of text"
+int notify_token_valid(const char *s, size_t len);
+int notify_platform_valid(const char *s, size_t len);
+int notify_title_valid(const char *s, size_t len);
+int notify_message_valid(const char *s, size_t len);
+
 /* Sends an admin's message to user uid (email, in-app and push, as the
  * user's admin_message preferences say): validates title (one line) and
  * message (lines), writes the outbox event and the audit row together and

@@ -143,6 +143,11 @@ static void changed_fields(char *out, size_t n, const struct user_patch *p)
     }
 }
 
+int users_status_valid(const char *s, size_t len)
+{
+    return strlen(s) == len && (strcmp(s, "active") == 0 || strcmp(s, "suspended") == 0);
+}
+
 int users_patch(struct ums_ctx *c, const char *actor, const char *id, const struct user_patch *p,
                 const char *ip, struct ums_err *err)
 {
@@ -151,14 +156,13 @@ int users_patch(struct ums_ctx *c, const char *actor, const char *id, const stru
 
     if (p->name != NULL) {
         if (!users_name_valid(p->name, p->name_len))
-            return err_field(err, "name", NULL);
+            return err_field(err, "name", USERS_NAME_RULE);
         snprintf(name, sizeof(name), "%.*s", (int)p->name_len, p->name);
     }
     if (p->email != NULL && valid_email_normalize(email, p->email, p->email_len) != UMS_OK)
         return err_field(err, "email", NULL);
-    if (p->status != NULL && strcmp(p->status, "active") != 0 &&
-        strcmp(p->status, "suspended") != 0)
-        return err_field(err, "status", NULL);
+    if (p->status != NULL && !users_status_valid(p->status, strlen(p->status)))
+        return err_field(err, "status", USERS_STATUS_RULE);
     rc = db_begin(c->db);
     if (rc != UMS_OK)
         return rc;

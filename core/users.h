@@ -30,8 +30,14 @@ void users_cache_drop(struct ums_ctx *c, const char *id);
 int users_role_known(const struct ums_ctx *c, const char *role);
 
 /* 1 when name is a display name: 1-100 characters of valid UTF-8 without
- * control characters, not only spaces. */
+ * control characters, not only spaces; USERS_NAME_RULE says so to a client. */
+#define USERS_NAME_RULE                                                                            \
+    "name must be 1 to 100 characters of text, without control characters or links"
 int users_name_valid(const char *name, size_t len);
+
+/* 1 when s is a status a client may set: active or suspended. */
+#define USERS_STATUS_RULE "status must be active or suspended"
+int users_status_valid(const char *s, size_t len);
 
 /* What PATCH /users/{id} may change; NULL means "not given". */
 struct user_patch {

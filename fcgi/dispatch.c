@@ -1,5 +1,6 @@
 /* dispatch.c - the fixed request pipeline: parse, route (404, 405), limits
- * (413, 431), body (400, 415, bad_json), dependencies (503), handler. */
+ * (413, 431), body (400, 415, bad_json), declared members (400),
+ * dependencies (503), handler. */
 #include <string.h>
 
 #include "../util/json.h"
@@ -98,7 +99,7 @@ void dispatch(struct req *r, const struct route *table, size_t n)
         reply_error(r, e, e == HE_BAD_REQUEST ? "The body is shorter than Content-Length." : NULL);
         return;
     }
-    if (parse_body(r) != 0)
+    if (parse_body(r) != 0 || fields_check(r) != 0)
         return;
     if ((rt->flags & R_NEEDS_DB) && ctx_db_ready(&r->app->ctx) != UMS_OK) {
         reply_error(r, HE_UNAVAILABLE, "The database is unavailable; retry later.");

@@ -88,6 +88,26 @@ typedef void (*route_fn)(struct req *r);
 #define R_USER_JSON    (1u << 2) /* the authentication also fetches the cached user object */
 #define R_PROFILE_JSON (1u << 3) /* ... or the cached /api/v1 user with profile */
 #define R_FORM         (1u << 4) /* a JSON route that also takes an HTML form (the body left raw) */
+#define R_CLOSED       (1u << 5) /* a body member the route does not declare is an error */
+
+/* A body member a route declares (fields.c). dispatch() checks every one
+ * before the handler runs and answers one 400 listing each bad member
+ * (field, code, message on /api/v1; the first message on /auth/v1). A null
+ * member counts as absent; the handler reads the values, which then have
+ * the declared type. */
+enum field_type { FT_STRING = 1, FT_OBJECT, FT_BOOL, FT_INT };
+#define FIELD_REQUIRED (1u << 0) /* absent or null: code "required" */
+
+struct req;
+struct field {
+    const char *name; /* NULL ends the list */
+    enum field_type type;
+    unsigned flags;
+    size_t max_bytes; /* FT_STRING: more is "too_long"; 0: only the body cap */
+    /* FT_STRING: 1 when the value is good; NULL: any */
+    int (*valid)(struct req *r, const char *s, size_t len);
+    const char *msg; /* for too_long and invalid; NULL: a generic one */
+};
 
 /* Who may call a route; checked by dispatch() after 413 and before the body. */
 enum route_auth {
@@ -104,7 +124,8 @@ struct route {
     int family;      /* enum http_family */
     size_t body_max; /* 0: the route takes no body */
     unsigned flags;
-    int auth; /* enum route_auth */
+    int auth;                   /* enum route_auth */
+    const struct field *fields; /* the body members it takes, or NULL: not declared */
 };
 
 struct route_param {
@@ -191,6 +212,22 @@ enum http_err req_load(struct req *r);
 /* Reads exactly content_length bytes into the arena. HE_NONE, HE_TOO_LARGE
  * (no memory for it) or HE_BAD_REQUEST (the body is short). */
 enum http_err req_read_body(struct req *r);
+
+/* ---- fields.c ---- */
+
+/* Checks r->json against r->route->fields; 0, or -1 after answering 400. */
+int fields_check(struct req *r);
+
+/* Validators for struct field, each one of core's rules: a display name
+ * (users_name_valid), a user status, a configured role, a push token and
+ * platform, an admin message's title and text (core/notify.h). */
+int fields_user_name(struct req *r, const char *s, size_t len);
+int fields_user_status(struct req *r, const char *s, size_t len);
+int fields_role(struct req *r, const char *s, size_t len);
+int fields_device_token(struct req *r, const char *s, size_t len);
+int fields_device_platform(struct req *r, const char *s, size_t len);
+int fields_message_title(struct req *r, const char *s, size_t len);
+int fields_message_text(struct req *r, const char *s, size_t len);
 
 /* ---- router.c ---- */
 

@@ -69,14 +69,6 @@ static void reply_user(struct req *r, const char *id, int status)
     free(json);
 }
 
-/* A string member that must be a string when present; *present tells. */
-static int member_str(struct req *r, const char *name, const char **out, size_t *len)
-{
-    if (body_str(r, name, out, len) != 0)
-        return -1;
-    return 0;
-}
-
 /* POST /users: an admin creates an account; without a password the user
  * gets a recovery email to choose one (the invite). */
 void route_users_create(struct req *r)
@@ -92,29 +84,12 @@ void route_users_create(struct req *r)
 
     memset(&a, 0, sizeof(a));
     a.email_confirm = 1;
-    if (body_require_object(r) || member_str(r, "email", &a.email, &a.email_len) ||
-        member_str(r, "password", &a.password, &a.password_len) ||
-        member_str(r, "name", &name, &nlen) || member_str(r, "role", &role, &rlen) ||
-        member_str(r, "status", &status, &slen))
+    if (body_require_object(r) || body_str(r, "email", &a.email, &a.email_len) ||
+        body_str(r, "password", &a.password, &a.password_len) ||
+        body_str(r, "name", &name, &nlen) || body_str(r, "role", &role, &rlen) ||
+        body_str(r, "status", &status, &slen))
         return;
-    if (a.email == NULL) {
-        reply_field_error(r, "email", "required", "email is required");
-        return;
-    }
-    if (name == NULL || !users_name_valid(name, nlen)) {
-        reply_field_error(r, "name", "invalid",
-                          "name must be 1 to 100 characters of text, without control characters "
-                          "or links");
-        return;
-    }
-    if (role != NULL && !users_role_known(&r->app->ctx, role)) {
-        reply_field_error(r, "role", "invalid", "role is not one of the configured roles");
-        return;
-    }
-    if (status != NULL && strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0) {
-        reply_field_error(r, "status", "invalid", "status must be active or suspended");
-        return;
-    }
+    /* email and name are there, role and status valid (users_create_fields). */
     meta = json_object_new_object();
     json_object_object_add(meta, "name", json_object_new_string_len(name, (int)nlen));
     a.user_metadata_json = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN);
@@ -171,8 +146,8 @@ void route_users_patch(struct req *r)
                           "the role is changed with PUT /users/{id}/role");
         return;
     }
-    if (member_str(r, "name", &p.name, &p.name_len) ||
-        member_str(r, "email", &p.email, &p.email_len) || member_str(r, "status", &p.status, &slen))
+    if (body_str(r, "name", &p.name, &p.name_len) || body_str(r, "email", &p.email, &p.email_len) ||
+        body_str(r, "status", &p.status, &slen))
         return;
     if (!admin && (p.email != NULL || p.status != NULL)) {
         reply_error(r, HE_FORBIDDEN,
@@ -208,8 +183,8 @@ void route_users_delete(struct req *r)
     if (!r->who.service && strcmp(id, r->who.user_id) == 0) {
         const char *cur = NULL, *nonce = NULL;
         size_t clen = 0, nlen = 0;
-        if ((r->json != NULL && (member_str(r, "current_password", &cur, &clen) ||
-                                 member_str(r, "nonce", &nonce, &nlen))))
+        if ((r->json != NULL &&
+             (body_str(r, "current_password", &cur, &clen) || body_str(r, "nonce", &nonce, &nlen))))
             return;
         rc = reauth_check(&r->app->ctx, &r->who, cur, clen, nonce, &ci, &err);
         if (rc != UMS_OK) {
@@ -235,14 +210,10 @@ void route_users_role(struct req *r)
     int rc;
 
     if (api_target(r, TARGET_ADMIN, &id) || body_require_object(r) ||
-        member_str(r, "role", &role, &len))
+        body_str(r, "role", &role, &len))
         return;
     if (!r->who.service && strcmp(id, r->who.user_id) == 0) {
         reply_error(r, HE_FORBIDDEN, "Nobody changes their own role");
-        return;
-    }
-    if (role == NULL || !users_role_known(&r->app->ctx, role)) {
-        reply_field_error(r, "role", "invalid", "role must be one of the configured roles");
         return;
     }
     req_client(r, &ci);

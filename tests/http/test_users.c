@@ -307,6 +307,54 @@ static int page_all(const char *path, char ids[][40], int n, int seen[], int *pa
     return -1;
 }
 
+/* A body with several bad members: one 400 through nginx that lists each,
+ * in the order the route declares them, and nothing is created. */
+CTEST(validation, one_400_lists_every_bad_member)
+{
+    static const struct {
+        const char *field, *code;
+    } want[] = {{"email", "required"},
+                {"password", "invalid_type"},
+                {"name", "invalid"},
+                {"role", "invalid"},
+                {"status", "invalid"}};
+    struct http_resp r;
+    struct json_object *o, *errs;
+
+    ASSERT_EQ(admin_req("POST", "/api/v1/users",
+                        "{\"password\":7,\"name\":\"\",\"role\":\"emperor\",\"status\":\"gone\"}",
+                        service(), &r),
+              400);
+    ASSERT_ERROR(r, ERR_API, 400, "validation_failed");
+    o = jparse(&r);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "errors", &errs));
+    ASSERT_EQ(json_object_array_length(errs), sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        struct json_object *e = json_object_array_get_idx(errs, i);
+        ASSERT_STR_EQ(jstr(e, "field"), want[i].field);
+        ASSERT_STR_EQ(jstr(e, "code"), want[i].code);
+    }
+    json_object_put(o);
+    http_resp_free(&r);
+    /* A device with both members wrong: both listed. */
+    {
+        struct session a;
+        char email[128];
+        ASSERT_EQ(user_new(&a, email, sizeof(email), "fields"), 0);
+        ASSERT_EQ(admin_req("POST", "/api/v1/users/me/devices",
+                            "{\"token\":\"\",\"platform\":\"symbian\"}", a.access, &r),
+                  400);
+        o = jparse(&r);
+        ASSERT_TRUE(o != NULL && json_object_object_get_ex(o, "errors", &errs));
+        ASSERT_EQ(json_object_array_length(errs), 2);
+        ASSERT_STR_EQ(jstr(json_object_array_get_idx(errs, 0), "field"), "token");
+        ASSERT_STR_EQ(jstr(json_object_array_get_idx(errs, 1), "field"), "platform");
+        json_object_put(o);
+        http_resp_free(&r);
+    }
+}
+
 CTEST(search, prefix_substring_filters_and_keyset_pages)
 {
     char tag[32], ids[7][40], path[512], more[2][40];

@@ -12,11 +12,11 @@ static void h(struct req *r)
 }
 
 static const struct route table[] = {
-    {M_GET, "/healthz", h, FAM_OPS, 0, 0, AUTH_NONE},
-    {M_GET | M_POST, "/api/v1/users", h, FAM_API, 16384, R_JSON, AUTH_NONE},
-    {M_GET, "/api/v1/users/{id}", h, FAM_API, 0, 0, AUTH_NONE},
-    {M_PATCH, "/api/v1/users/{id}", h, FAM_API, 16384, R_JSON, AUTH_NONE},
-    {M_DELETE, "/api/v1/users/{id}/sessions/{sid}", h, FAM_API, 0, 0, AUTH_NONE},
+    {M_GET, "/healthz", h, FAM_OPS, 0, 0, AUTH_NONE, NULL},
+    {M_GET | M_POST, "/api/v1/users", h, FAM_API, 16384, R_JSON, AUTH_NONE, NULL},
+    {M_GET, "/api/v1/users/{id}", h, FAM_API, 0, 0, AUTH_NONE, NULL},
+    {M_PATCH, "/api/v1/users/{id}", h, FAM_API, 16384, R_JSON, AUTH_NONE, NULL},
+    {M_DELETE, "/api/v1/users/{id}/sessions/{sid}", h, FAM_API, 0, 0, AUTH_NONE, NULL},
 };
 
 struct m {
