@@ -19,10 +19,10 @@
 #include "../util/buf.h"
 #include "../core/config.h"
 #include "../util/crypto.h"
-#include "../core/db.h"
-#include "../core/kv.h"
+#include "../core/delivery.h"
 #include "../util/log.h"
-#include "../core/outbox.h"
+#include "../core/notify.h"
+#include "../core/stream.h"
 #include "../util/ums.h"
 #include "../util/utf8.h"
 #include "../util/valid.h"
@@ -76,30 +76,18 @@ struct batch {
     struct notifier *n;
     struct job *jobs;
     size_t njobs;
-    PGresult *states;
-    struct json_object *records; /* for STMT_DELIVERY_RECORDS */
+    struct delivery_states states;
+    struct delivery_records *records; /* written together at the end */
+    int records_lost;                 /* an outcome could not be kept: write none */
 };
 
-/* A JSON array of numbers as a PostgreSQL array literal (malloc'd). */
-static char *pg_array(struct json_object *numbers)
-{
-    char *lit = strdup(json_object_to_json_string_ext(numbers, JSON_C_TO_STRING_PLAIN));
-
-    if (lit != NULL) {
-        lit[0] = '{';
-        lit[strlen(lit) - 1] = '}';
-    }
-    return lit;
-}
-
-/* Adds a stream entry's outbox id to a JSON array of numbers, when it is one. */
-static void add_id(struct json_object *ids, const char *oid)
+/* A stream entry's outbox id, or 0 when it is not one. */
+static long long entry_id(const char *oid)
 {
     char *end = NULL;
     long long id = strtoll(oid, &end, 10);
 
-    if (id > 0 && end != oid && *end == '\0')
-        json_object_array_add(ids, json_object_new_int64(id));
+    return id > 0 && end != oid && *end == '\0' ? id : 0;
 }
 
 static const char *jget(struct json_object *o, const char *k)
@@ -120,55 +108,35 @@ static const char *jor(struct json_object *o, const char *k, const char *dflt)
 static int state_of(const struct batch *b, const struct job *j, const char *channel, int *attempts)
 {
     *attempts = 0;
-    for (int i = 0; b->states != NULL && i < PQntuples(b->states); i++) {
-        const char *state;
-        if (db_ll(b->states, i, 0) != j->id || strcmp(PQgetvalue(b->states, i, 1), channel) != 0)
+    for (size_t i = 0; i < b->states.n; i++) {
+        const struct delivery_state_row *s = &b->states.v[i];
+        if (s->event_id != j->id || s->channel == NULL || strcmp(s->channel, channel) != 0)
             continue;
-        state = PQgetvalue(b->states, i, 2);
-        *attempts = db_int(b->states, i, 3);
-        if (strcmp(state, "sent") == 0)
+        *attempts = s->attempts;
+        if (s->state == DELIVERY_SENT)
             return S_SENT;
-        if (strcmp(state, "failed") == 0)
+        if (s->state == DELIVERY_FAILED)
             return S_FAILED;
-        return PQgetvalue(b->states, i, 4)[0] == 't' ? S_WAIT : S_DUE;
+        return s->waiting ? S_WAIT : S_DUE;
     }
     return S_NEW;
 }
 
-/* Adds one outcome to the batch's records. retry_ms < 0: none. The error is
- * kept to printable ASCII (it may quote a provider's answer). */
-static void record(struct batch *b, struct job *j, const char *channel, const char *state,
+/* Adds one outcome to the batch's records (delivery_records_add). retry_ms
+ * < 0: none. An outcome that cannot be kept (out of memory) makes the whole
+ * batch unrecorded, so that its events are sent again (at least once). */
+static void record(struct batch *b, struct job *j, const char *channel, enum delivery_state state,
                    const char *error, long retry_ms)
 {
-    struct json_object *r = json_object_new_object();
-    char clean[256];
-
-    json_object_object_add(r, "event_id", json_object_new_int64(j->id));
-    json_object_object_add(r, "channel", json_object_new_string(channel));
-    json_object_object_add(r, "state", json_object_new_string(state));
-    if (error != NULL) {
-        size_t k = 0;
-        for (; error[k] != '\0' && k + 1 < sizeof(clean); k++)
-            clean[k] = error[k] >= 0x20 && error[k] < 0x7f ? error[k] : ' ';
-        clean[k] = '\0';
-        json_object_object_add(r, "last_error", json_object_new_string(clean));
-    }
-    if (retry_ms >= 0)
-        json_object_object_add(r, "retry_ms", json_object_new_int64(retry_ms));
-    json_object_array_add(b->records, r);
+    if (delivery_records_add(b->records, j->id, channel, state, error, retry_ms) != UMS_OK)
+        b->records_lost = 1;
     j->recorded = 1;
 }
 
 /* Moves an event that exhausted its attempts to the dead-letter stream. */
 static void bury(struct notifier *n, const struct job *j, const char *channel, const char *why)
 {
-    const char *argv[11] = {"XADD",  OUTBOX_DEAD_STREAM, "*",       "outbox_id", j->entry->oid,
-                            "event", j->entry->event,    "channel", channel,     "error",
-                            why};
-    redisReply *r = NULL;
-
-    if (kv_cmd(n->kv, &r, 11, argv, NULL) == UMS_OK)
-        freeReplyObject(r);
+    stream_bury(n->ctx.kv, j->entry->oid, j->entry->event, channel, why);
     log_error("event %s (%s): %s gave up after %d attempts: %s", j->entry->oid, j->plan->type,
               channel, n->cfg->notifier.max_attempts, why);
 }
@@ -201,19 +169,19 @@ static void outcome(struct batch *b, struct job *j, const char *channel, int att
 
     if (out == TX_OK) {
         log_info("event %s (%s): %s sent", j->entry->oid, j->plan->type, channel);
-        record(b, j, channel, "sent", NULL, -1);
+        record(b, j, channel, DELIVERY_SENT, NULL, -1);
     } else if (out == TX_PERMANENT || attempts + 1 >= n->cfg->notifier.max_attempts) {
         if (out != TX_PERMANENT)
             bury(n, j, channel, tr->error);
         else
             log_warn("event %s (%s): %s failed for good: %s", j->entry->oid, j->plan->type, channel,
                      tr->error);
-        record(b, j, channel, "failed", tr->error, -1);
+        record(b, j, channel, DELIVERY_FAILED, tr->error, -1);
     } else {
         long ms = backoff_ms(n, attempts + 1, tr->retry_after);
         log_warn("event %s (%s): %s attempt %d failed (%s); retrying in %ld ms", j->entry->oid,
                  j->plan->type, channel, attempts + 1, tr->error, ms);
-        record(b, j, channel, "pending", tr->error, ms);
+        record(b, j, channel, DELIVERY_PENDING, tr->error, ms);
         j->open++;
     }
 }
@@ -397,58 +365,52 @@ out:
  * delivery records, so an in-app notification is never written twice. */
 static void send_in_app(struct batch *b)
 {
-    struct json_object *rows = json_object_new_array();
+    struct text {
+        char title[512], body[512];
+    } *text = calloc(b->njobs, sizeof(*text));
+    struct delivery_in_app *rows = calloc(b->njobs, sizeof(*rows));
     struct job **list = calloc(b->njobs, sizeof(*list));
     int *attempts = calloc(b->njobs, sizeof(*attempts));
     size_t k = 0;
-    char body[512], title[512];
 
-    if (list == NULL || attempts == NULL) {
+    if (text == NULL || rows == NULL || list == NULL || attempts == NULL) {
         for (size_t i = 0; i < b->njobs; i++)
             b->jobs[i].open++;
         goto out;
     }
     for (size_t i = 0; i < b->njobs; i++) {
         struct job *j = &b->jobs[i];
-        struct json_object *r;
         if (j->plan->title == NULL || j->uid == NULL || j->user_gone || !j->in_app_on ||
             !due(b, j, "in_app", &attempts[k]))
             continue;
-        job_text(j, body, sizeof(body));
-        r = json_object_new_object();
-        json_object_object_add(r, "event_id", json_object_new_int64(j->id));
-        json_object_object_add(r, "user_id", json_object_new_string(j->uid));
-        json_object_object_add(r, "kind", json_object_new_string(j->plan->kind));
-        json_object_object_add(r, "title",
-                               json_object_new_string(job_title(j, title, sizeof(title))));
-        json_object_object_add(r, "body", json_object_new_string(body));
-        json_object_array_add(rows, r);
+        job_text(j, text[k].body, sizeof(text[k].body));
+        rows[k].event_id = j->id;
+        rows[k].user_id = j->uid;
+        rows[k].kind = j->plan->kind;
+        rows[k].title = job_title(j, text[k].title, sizeof(text[k].title));
+        rows[k].body = text[k].body;
         list[k++] = j;
     }
     if (k > 0) {
-        const char *p[1] = {json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PLAIN)};
-        if (db_exec(b->n->db, NULL, STMT_INAPP_MANY, 1, p) == UMS_OK) {
+        if (delivery_in_app_write(b->n->ctx.db, rows, k) == UMS_OK) {
             for (size_t i = 0; i < k; i++)
                 log_info("event %s (%s): in_app sent", list[i]->entry->oid, list[i]->plan->type);
         } else {
             /* One row at a time: a row that cannot be written fails alone. */
             for (size_t i = 0; i < k; i++) {
-                struct json_object *one = json_object_new_array();
-                json_object_array_add(one, json_object_get(json_object_array_get_idx(rows, i)));
-                p[0] = json_object_to_json_string_ext(one, JSON_C_TO_STRING_PLAIN);
-                if (db_exec(b->n->db, NULL, STMT_INAPP_MANY, 1, p) == UMS_OK) {
+                if (delivery_in_app_write(b->n->ctx.db, &rows[i], 1) == UMS_OK) {
                     log_info("event %s (%s): in_app sent", list[i]->entry->oid,
                              list[i]->plan->type);
                 } else {
                     struct tx_result tr = {0, "in-app insert failed"};
                     outcome(b, list[i], "in_app", attempts[i], TX_RETRY, &tr);
                 }
-                json_object_put(one);
             }
         }
     }
 out:
-    json_object_put(rows);
+    free(text);
+    free(rows);
     free(list);
     free(attempts);
 }
@@ -490,21 +452,21 @@ static int push_file(const struct notifier *n, const struct job *j, const char *
 static void push_job(struct batch *b, struct job *j, int attempts)
 {
     struct notifier *n = b->n;
-    const char *p[1] = {j->uid};
-    PGresult *devs = NULL;
+    struct notify_devices devs;
     struct tx_result tr;
     char body[512], title[512];
     int rc = TX_OK;
 
     memset(&tr, 0, sizeof(tr));
-    if (db_exec(n->db, &devs, STMT_DEVICES_OF, 1, p) != UMS_OK) {
+    if (notify_devices_list(&n->ctx, j->uid, &devs) != UMS_OK) {
+        notify_devices_free(&devs);
         snprintf(tr.error, sizeof(tr.error), "cannot read devices");
         outcome(b, j, "push", attempts, TX_RETRY, &tr);
         return;
     }
     job_text(j, body, sizeof(body));
-    for (int i = 0; i < PQntuples(devs) && !notifier_stopping; i++) {
-        const char *dev = PQgetvalue(devs, i, 0), *token = PQgetvalue(devs, i, 1);
+    for (size_t i = 0; i < devs.n && !notifier_stopping; i++) {
+        const char *dev = devs.v[i].id, *token = devs.v[i].token;
         char channel[48];
         struct tx_result dr;
         int dummy, out;
@@ -516,10 +478,9 @@ static void push_job(struct batch *b, struct job *j, int attempts)
                   ? tx_fcm_send(n->cfg, token, job_title(j, title, sizeof(title)), body, j->id, &dr)
                   : push_file(n, j, token, body, &dr);
         if (out == TX_OK) {
-            record(b, j, channel, "sent", NULL, -1);
+            record(b, j, channel, DELIVERY_SENT, NULL, -1);
         } else if (out == TX_GONE) {
-            const char *g[1] = {dev};
-            db_exec(n->db, NULL, STMT_DEVICE_GONE, 1, g);
+            notify_device_gone(&n->ctx, dev);
             log_info("event %s: device %s is unregistered; removed", j->entry->oid, dev);
         } else {
             if (rc != TX_RETRY)
@@ -527,13 +488,13 @@ static void push_job(struct batch *b, struct job *j, int attempts)
             rc = out == TX_RETRY || rc == TX_RETRY ? TX_RETRY : TX_PERMANENT;
         }
     }
-    if (notifier_stopping && rc == TX_OK && PQntuples(devs) > 0) {
+    if (notifier_stopping && rc == TX_OK && devs.n > 0) {
         /* Stopped between devices: the rest later, without using up an attempt. */
-        PQclear(devs);
+        notify_devices_free(&devs);
         j->open++;
         return;
     }
-    PQclear(devs);
+    notify_devices_free(&devs);
     outcome(b, j, "push", attempts, rc, &tr);
 }
 
@@ -554,64 +515,60 @@ static void send_push(struct batch *b)
 /* Reads the recipients of the batch's user events and their preferences. */
 static int load_targets(struct batch *b)
 {
-    struct json_object *rows = json_object_new_array();
-    PGresult *res = NULL;
-    int rc = UMS_OK;
+    struct delivery_recipient *req = calloc(b->njobs, sizeof(*req));
+    struct delivery_targets t;
+    size_t k = 0;
+    int rc;
 
+    memset(&t, 0, sizeof(t));
+    if (req == NULL)
+        return UMS_ERR;
     for (size_t i = 0; i < b->njobs; i++) {
-        struct json_object *r;
         if (b->jobs[i].uid == NULL)
             continue;
-        r = json_object_new_object();
-        json_object_object_add(r, "event_id", json_object_new_int64(b->jobs[i].id));
-        json_object_object_add(r, "user_id", json_object_new_string(b->jobs[i].uid));
-        json_object_object_add(
-            r, "kind",
-            json_object_new_string(b->jobs[i].plan->kind != NULL ? b->jobs[i].plan->kind : ""));
-        json_object_array_add(rows, r);
+        req[k].event_id = b->jobs[i].id;
+        req[k].user_id = b->jobs[i].uid;
+        req[k++].kind = b->jobs[i].plan->kind;
         b->jobs[i].user_gone = 1; /* until a row says otherwise */
     }
-    if (json_object_array_length(rows) > 0) {
-        const char *p[1] = {json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PLAIN)};
-        rc = db_exec(b->n->db, &res, STMT_NOTIFY_TARGETS, 1, p);
-    }
-    for (int r = 0; rc == UMS_OK && res != NULL && r < PQntuples(res); r++) {
-        long long id = db_ll(res, r, 0);
+    rc = delivery_targets_read(b->n->ctx.db, req, k, &t);
+    for (size_t r = 0; rc == UMS_OK && r < t.n; r++) {
         for (size_t i = 0; i < b->njobs; i++) {
             struct job *j = &b->jobs[i];
-            if (j->id != id || j->uid == NULL)
+            if (j->id != t.v[r].event_id || j->uid == NULL)
                 continue;
             j->user_gone = 0;
             if (j->email[0] == '\0')
-                utf8_clean(j->email, sizeof(j->email), PQgetvalue(res, r, 1));
+                utf8_clean(j->email, sizeof(j->email), t.v[r].email);
             if (j->name[0] == '\0')
-                utf8_clean(j->name, sizeof(j->name), PQgetvalue(res, r, 2));
-            j->email_on = PQgetisnull(res, r, 3) || PQgetvalue(res, r, 3)[0] == 't';
-            j->in_app_on = PQgetisnull(res, r, 4) || PQgetvalue(res, r, 4)[0] == 't';
-            j->push_on = PQgetisnull(res, r, 5) || PQgetvalue(res, r, 5)[0] == 't';
-            j->has_device = PQgetvalue(res, r, 6)[0] == 't';
+                utf8_clean(j->name, sizeof(j->name), t.v[r].name);
+            j->email_on = t.v[r].email_on;
+            j->in_app_on = t.v[r].in_app_on;
+            j->push_on = t.v[r].push_on;
+            j->has_device = t.v[r].has_device;
         }
     }
-    PQclear(res);
-    json_object_put(rows);
+    delivery_targets_free(&t);
+    free(req);
     return rc;
 }
 
-/* The code and link of each job's mail, from the states query (columns 5
- * and 6: outbox_secrets). Entries put on the stream before the secrets
- * moved out of events may still carry them in the event. */
+/* The code and link of each job's mail, from the states query
+ * (outbox_secrets). Entries put on the stream before the secrets moved out
+ * of events may still carry them in the event. */
 static void take_secrets(struct batch *b)
 {
     for (size_t i = 0; i < b->njobs; i++) {
         struct job *j = &b->jobs[i];
         const char *otp = jget(j->ev, "otp"), *link = jget(j->ev, "token_hash");
-        for (int r = 0; r < PQntuples(b->states); r++) {
-            if (db_ll(b->states, r, 0) != j->id)
+        for (size_t r = 0; r < b->states.n; r++) {
+            const struct delivery_state_row *s = &b->states.v[r];
+            if (s->event_id != j->id)
                 continue;
-            if (!PQgetisnull(b->states, r, 5))
-                otp = PQgetvalue(b->states, r, 5);
-            if (!PQgetisnull(b->states, r, 6))
-                link = PQgetvalue(b->states, r, 6);
+            if (s->otp != NULL)
+                otp = s->otp;
+            if (s->link != NULL)
+                link = s->link;
             break;
         }
         snprintf(j->otp, sizeof(j->otp), "%s", otp != NULL ? otp : "");
@@ -627,8 +584,8 @@ static void drop_pruned(struct batch *b)
 
     for (size_t i = 0; i < b->njobs; i++) {
         int found = 0;
-        for (int r = 0; r < PQntuples(b->states) && !found; r++)
-            found = db_ll(b->states, r, 0) == b->jobs[i].id;
+        for (size_t r = 0; r < b->states.n && !found; r++)
+            found = b->states.v[r].event_id == b->jobs[i].id;
         if (found) {
             b->jobs[k++] = b->jobs[i];
             continue;
@@ -688,30 +645,25 @@ static void make_jobs(struct batch *b, struct entry *e, size_t count)
 void deliver_batch(struct notifier *n, struct entry *e, size_t count)
 {
     struct batch b;
-    struct json_object *ids = json_object_new_array(), *done = json_object_new_array();
+    long long *ids = NULL, *done = NULL;
+    size_t ndone = 0;
     int recorded = 1;
 
     memset(&b, 0, sizeof(b));
     b.n = n;
     b.jobs = calloc(count > 0 ? count : 1, sizeof(*b.jobs));
-    b.records = json_object_new_array();
-    if (b.jobs == NULL)
+    ids = calloc(count > 0 ? count : 1, sizeof(*ids));
+    done = calloc(count > 0 ? count : 1, sizeof(*done));
+    if (b.jobs == NULL || ids == NULL || done == NULL || delivery_records_new(&b.records) != UMS_OK)
         goto out;
     make_jobs(&b, e, count);
     if (b.njobs > 0) {
-        char *lit;
-        const char *p[1];
         int rc;
         for (size_t i = 0; i < b.njobs; i++)
-            json_object_array_add(ids, json_object_new_int64(b.jobs[i].id));
-        lit = pg_array(ids);
-        p[0] = lit;
-        rc = lit != NULL ? UMS_OK : UMS_ERR;
+            ids[i] = b.jobs[i].id;
+        rc = load_targets(&b);
         if (rc == UMS_OK)
-            rc = load_targets(&b);
-        if (rc == UMS_OK)
-            rc = db_exec(n->db, &b.states, STMT_DELIVERY_STATES, 1, p);
-        free(lit);
+            rc = delivery_states_read(n->ctx.db, ids, b.njobs, &b.states);
         if (rc != UMS_OK)
             goto out; /* PostgreSQL is away: the whole batch later */
         drop_pruned(&b);
@@ -723,20 +675,16 @@ void deliver_batch(struct notifier *n, struct entry *e, size_t count)
     /* Done: entries with nothing (more) to do, and jobs with no channel
      * waiting for a retry, if their outcomes are recorded. */
     for (size_t i = 0; i < count; i++)
-        if (e[i].done)
-            add_id(done, e[i].oid);
-    for (size_t i = 0; i < b.njobs; i++)
+        if (e[i].done && entry_id(e[i].oid) > 0)
+            done[ndone++] = entry_id(e[i].oid);
+    for (size_t i = 0; i < b.njobs && ndone < count; i++)
         if (b.jobs[i].open == 0)
-            json_object_array_add(done, json_object_new_int64(b.jobs[i].id));
-    {
-        char *lit = pg_array(done);
-        const char *p[2] = {json_object_to_json_string_ext(b.records, JSON_C_TO_STRING_PLAIN), lit};
-        recorded = lit != NULL && db_exec(n->db, NULL, STMT_DELIVERY_RECORDS, 2, p) == UMS_OK;
-        free(lit);
-        if (!recorded)
-            log_error("could not record %zu delivery outcomes; those events will be sent again",
-                      json_object_array_length(b.records));
-    }
+            done[ndone++] = b.jobs[i].id;
+    recorded =
+        !b.records_lost && delivery_records_write(n->ctx.db, b.records, done, ndone) == UMS_OK;
+    if (!recorded)
+        log_error("could not record %zu delivery outcomes; those events will be sent again",
+                  delivery_records_count(b.records));
     for (size_t i = 0; i < b.njobs; i++) {
         struct job *j = &b.jobs[i];
         j->entry->done = j->open == 0 && (recorded || !j->recorded);
@@ -747,9 +695,9 @@ out:
         explicit_bzero(b.jobs[i].otp, sizeof(b.jobs[i].otp));
         explicit_bzero(b.jobs[i].link, sizeof(b.jobs[i].link));
     }
-    PQclear(b.states);
-    json_object_put(b.records);
-    json_object_put(ids);
-    json_object_put(done);
+    delivery_states_free(&b.states);
+    delivery_records_free(b.records);
+    free(ids);
+    free(done);
     free(b.jobs);
 }
