@@ -1,7 +1,8 @@
 /* test_stream.c - the stream reply parsers (core/stream_parse.h) on hiredis
  * 0.14 reply trees built by hand: each case says whether an entry is
  * accepted, is "not ours" (acknowledged and deleted undelivered), is left
- * out (it cannot be named), or whether the whole reply is rejected. */
+ * out (it cannot be named), or whether the whole reply is rejected; and two
+ * replies hiredis itself reads from RESP bytes, owned by the batch. */
 #define CTEST_MAIN
 #include "../ctest.h"
 
@@ -433,4 +434,54 @@ CTEST(groups, wrong_types_never_match_and_never_crash)
         rfree(cases[i]);
     }
     ASSERT_EQ(stream_groups_have(NULL, "notifier"), 0);
+}
+
+/* A reply as hiredis itself builds it from the wire (RESP), for the batch
+ * that owns it; NULL when the bytes are not one whole reply. */
+static redisReply *from_wire(const char *resp)
+{
+    redisReader *rd = redisReaderCreate();
+    void *reply = NULL;
+
+    if (rd == NULL)
+        abort();
+    if (redisReaderFeed(rd, resp, strlen(resp)) != REDIS_OK ||
+        redisReaderGetReply(rd, &reply) != REDIS_OK)
+        reply = NULL;
+    redisReaderFree(rd);
+    return reply;
+}
+
+CTEST(wire, a_real_xreadgroup_reply_is_parsed_and_owned_by_the_batch)
+{
+    /* [[ums:events, [[1-0, [outbox_id, 7, event, {}]], [1-1, nil]]]] */
+    redisReply *r = from_wire("*1\r\n*2\r\n$10\r\nums:events\r\n*2\r\n"
+                              "*2\r\n$3\r\n1-0\r\n*4\r\n$9\r\noutbox_id\r\n$1\r\n7\r\n"
+                              "$5\r\nevent\r\n$2\r\n{}\r\n"
+                              "*2\r\n$3\r\n1-1\r\n*-1\r\n");
+    struct stream_batch b;
+
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ(stream_read_parse(r, &b), UMS_OK);
+    b.reply = r; /* as stream_read leaves it: stream_batch_free frees the reply */
+    ASSERT_EQ(b.n, 2);
+    ACCEPTED(&b, 0, "1-0", "7");
+    ASSERT_STR_EQ(b.entries[0].event, "{}");
+    NOT_OURS(&b, 1, "1-1");
+    stream_batch_free(&b);
+    ASSERT_NULL(b.reply);
+    ASSERT_EQ(b.n, 0);
+}
+
+CTEST(wire, a_real_blocked_read_that_timed_out_is_an_empty_batch)
+{
+    redisReply *r = from_wire("*-1\r\n");
+    struct stream_batch b;
+
+    ASSERT_NOT_NULL(r);
+    ASSERT_EQ(r->type, REDIS_REPLY_NIL);
+    ASSERT_EQ(stream_read_parse(r, &b), UMS_OK);
+    b.reply = r;
+    ASSERT_EQ(b.n, 0);
+    stream_batch_free(&b);
 }
