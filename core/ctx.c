@@ -11,8 +11,8 @@
 #include "tokens.h"
 #include "../util/ums.h"
 
-int ctx_open(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens, char *err,
-             size_t errlen)
+static int open_ctx(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens,
+                    int redis_timeout_ms, char *err, size_t errlen)
 {
     int rc;
 
@@ -32,10 +32,22 @@ int ctx_open(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens, c
                  cfg->database.statement_timeout_ms);
     if (rc == UMS_OK)
         rc = kv_open(&c->kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
-                     cfg->redis.timeout_ms);
+                     redis_timeout_ms);
     if (rc != UMS_OK)
         snprintf(err, errlen, "out of memory opening the connections");
     return rc;
+}
+
+int ctx_open(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens, char *err,
+             size_t errlen)
+{
+    return open_ctx(c, cfg, with_tokens, cfg->redis.timeout_ms, err, errlen);
+}
+
+int ctx_open_blocking(struct ums_ctx *c, const struct ums_config *cfg, int redis_timeout_ms,
+                      char *err, size_t errlen)
+{
+    return open_ctx(c, cfg, 0, redis_timeout_ms, err, errlen);
 }
 
 void ctx_close(struct ums_ctx *c)

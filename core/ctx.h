@@ -27,6 +27,11 @@ struct ums_ctx {
  * was opened either way. */
 int ctx_open(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens, char *err,
              size_t errlen);
+/* ctx_open for a process that waits on Redis on purpose (the notifier's
+ * XREADGROUP ... BLOCK): no signing key, and a Redis reply may take
+ * redis_timeout_ms instead of [redis] timeout_ms. Returns as ctx_open. */
+int ctx_open_blocking(struct ums_ctx *c, const struct ums_config *cfg, int redis_timeout_ms,
+                      char *err, size_t errlen);
 void ctx_close(struct ums_ctx *c);
 
 /* UMS_OK when PostgreSQL answers (reconnecting if needed), else

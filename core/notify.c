@@ -202,6 +202,52 @@ int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did)
     return rc;
 }
 
+int notify_devices_list(struct ums_ctx *c, const char *uid, struct notify_devices *out)
+{
+    const char *p[1] = {uid};
+    PGresult *res = NULL;
+    int rc, nrows;
+
+    memset(out, 0, sizeof(*out));
+    rc = db_exec(c->db, &res, STMT_DEVICES_OF, 1, p);
+    if (rc != UMS_OK)
+        goto out;
+    nrows = PQntuples(res);
+    if (nrows > 0 && (out->v = calloc((size_t)nrows, sizeof(*out->v))) == NULL) {
+        rc = UMS_ERR;
+        goto out;
+    }
+    for (int r = 0; r < nrows && rc == UMS_OK; r++) {
+        struct notify_device *d = &out->v[out->n++];
+        d->id = strdup(PQgetvalue(res, r, 0));
+        d->token = strdup(PQgetvalue(res, r, 1));
+        if (d->id == NULL || d->token == NULL)
+            rc = UMS_ERR;
+    }
+out:
+    PQclear(res);
+    return rc;
+}
+
+void notify_devices_free(struct notify_devices *d)
+{
+    if (d == NULL)
+        return;
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->v[i].id);
+        free(d->v[i].token);
+    }
+    free(d->v);
+    memset(d, 0, sizeof(*d));
+}
+
+int notify_device_gone(struct ums_ctx *c, const char *did)
+{
+    const char *p[1] = {did};
+
+    return db_exec(c->db, NULL, STMT_DEVICE_GONE, 1, p);
+}
+
 int notify_admin_message(struct ums_ctx *c, const char *actor, const char *uid, const char *ip,
                          const char *title, size_t title_len, const char *message,
                          size_t message_len, long long *event_id, struct ums_err *err)

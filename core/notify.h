@@ -42,6 +42,26 @@ int notify_device_add(struct ums_ctx *c, const char *uid, const char *token, siz
 /* Removes device did of uid. UMS_ENOTFOUND if it is not theirs. */
 int notify_device_remove(struct ums_ctx *c, const char *uid, const char *did);
 
+/* A push device of a user, as the notifier sends to it. */
+struct notify_device {
+    char *id;    /* the devices row (a UUID) */
+    char *token; /* the push token */
+};
+
+struct notify_devices {
+    struct notify_device *v; /* malloc'd, n of them (NULL when n is 0) */
+    size_t n;
+};
+
+/* The push devices of uid, oldest first, at most 20 (the per-user cap).
+ * *out is the caller's, freed with notify_devices_free (also after a
+ * failure). 0, a UMS_E* code, or UMS_ERR out of memory. */
+int notify_devices_list(struct ums_ctx *c, const char *uid, struct notify_devices *out);
+void notify_devices_free(struct notify_devices *d);
+
+/* Removes device did, whoever has it (FCM reported its token unregistered). */
+int notify_device_gone(struct ums_ctx *c, const char *did);
+
 /* Limits of an admin message, in characters. */
 #define ADMIN_TITLE_MAX   120
 #define ADMIN_MESSAGE_MAX 4000

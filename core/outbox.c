@@ -57,6 +57,59 @@ void outbox_heartbeat(struct kv *kv, const char *consumer, long long rounds)
         freeReplyObject(r);
 }
 
+int outbox_republish(struct db *db, struct kv *kv, int after_s, int again_s, int limit)
+{
+    char after[16], lim[16], again[16];
+    const char *p[3] = {after, lim, again};
+    PGresult *res = NULL;
+    int rc;
+
+    snprintf(after, sizeof(after), "%d", after_s);
+    snprintf(lim, sizeof(lim), "%d", limit);
+    snprintf(again, sizeof(again), "%d", again_s);
+    rc = db_exec(db, &res, STMT_OUTBOX_UNPUBLISHED, 3, p);
+    if (rc != UMS_OK)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++) {
+        log_info("republishing outbox %s", PQgetvalue(res, i, 0));
+        outbox_publish(db, kv, db_ll(res, i, 0), PQgetvalue(res, i, 1));
+    }
+    PQclear(res);
+    return UMS_OK;
+}
+
+int outbox_secrets_prune(struct db *db, int max_age_s)
+{
+    char age[16];
+    const char *p[1] = {age};
+
+    snprintf(age, sizeof(age), "%d", max_age_s);
+    return db_exec(db, NULL, STMT_OUTBOX_SECRETS_PRUNE, 1, p);
+}
+
+int outbox_prune(struct db *db, int keep_days, int limit, long *deleted)
+{
+    char days[16], lim[16];
+    const char *p[2] = {days, lim};
+    PGresult *res = NULL;
+    const char *count;
+    char *end = NULL;
+    long v;
+    int rc;
+
+    *deleted = 0;
+    snprintf(days, sizeof(days), "%d", keep_days);
+    snprintf(lim, sizeof(lim), "%d", limit);
+    rc = db_exec(db, &res, STMT_OUTBOX_PRUNE, 2, p);
+    if (rc != UMS_OK)
+        return rc;
+    count = PQcmdTuples(res); /* "DELETE n": n as text */
+    v = strtol(count, &end, 10);
+    *deleted = end != count && *end == '\0' ? v : 0;
+    PQclear(res);
+    return UMS_OK;
+}
+
 /* The value of field `name` in a stream entry's field array, or NULL. */
 static const char *entry_field(const redisReply *f, const char *name)
 {

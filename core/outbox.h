@@ -28,6 +28,22 @@ int outbox_add_secret(struct db *db, const char *event_json, const char *otp, co
  * not an error. */
 void outbox_publish(struct db *db, struct kv *kv, long long id, const char *event_json);
 
+/* The notifier's republication: outbox rows never published and older than
+ * after_s seconds, and rows published more than again_s seconds ago and
+ * still not done (their entry may have been lost with Redis's last writes;
+ * delivery records make a second entry harmless), at most limit of them,
+ * each put on the stream with outbox_publish. 0 or the query's UMS_E* code. */
+int outbox_republish(struct db *db, struct kv *kv, int after_s, int again_s, int limit);
+
+/* Deletes the codes and links (outbox_secrets) of events older than
+ * max_age_s seconds ([auth] otp_ttl): they open nothing any more. 0 or a
+ * UMS_E* code. */
+int outbox_secrets_prune(struct db *db, int max_age_s);
+
+/* Deletes up to limit outbox rows done more than keep_days days ago, with
+ * their deliveries; *deleted counts them. 0 or a UMS_E* code. */
+int outbox_prune(struct db *db, int keep_days, int limit, long *deleted);
+
 /* umsctl events retry-dead: puts every event of the dead-letter stream back
  * on the stream, with the failed delivery of its channel forgotten so that
  * it gets max_attempts again. *moved counts them. 0 or a UMS_E* code. */

@@ -18,19 +18,16 @@
 #include <json-c/json.h>
 
 #include "../core/config.h"
-#include "../util/crypto.h"
-#include "../core/db.h"
-#include "../core/kv.h"
+#include "../core/ctx.h"
 #include "../util/log.h"
 #include "../core/outbox.h"
 #include "../util/pidfile.h"
 #include "../core/preflight.h"
 #include "../util/privs.h"
 #include "../core/sessions.h"
+#include "../core/stream.h"
 #include "../util/ums.h"
 #include "notifier.h"
-
-#define GROUP OUTBOX_GROUP
 
 volatile sig_atomic_t notifier_stopping;
 
@@ -40,121 +37,60 @@ static void on_stop(int sig)
     notifier_stopping = 1;
 }
 
-/* Delivers the entries of an XREADGROUP/XAUTOCLAIM entry array, then
- * acknowledges and deletes the finished ones in one XACK and one XDEL (the
- * entries carried codes in clear). Returns how many entries it saw. */
-#define ACK_MAX 1000
-static int process(struct notifier *n, redisReply *entries)
+/* Delivers the entries of a batch read or claimed from the stream, then
+ * acknowledges and deletes the finished ones and those that are not ours
+ * (stream_finish: the entries carried references to codes). Returns how
+ * many entries it saw. */
+static int process(struct notifier *n, const struct stream_batch *sb)
 {
-    const char *ack[3 + ACK_MAX] = {"XACK", OUTBOX_STREAM, GROUP};
-    const char *del[2 + ACK_MAX] = {"XDEL", OUTBOX_STREAM};
     struct entry *batch;
     const char **sid;
-    size_t seen = 0, nb = 0, done = 0;
+    size_t nb = 0, done = 0;
 
     /* SIGTERM: what was in flight is finished; a batch not started stays
      * pending for this consumer and is taken up after a restart. */
-    if (entries == NULL || entries->elements == 0 || notifier_stopping)
+    if (sb->n == 0 || notifier_stopping)
         return 0;
-    batch = calloc(entries->elements, sizeof(*batch));
-    sid = calloc(entries->elements, sizeof(*sid));
+    batch = calloc(sb->n, sizeof(*batch));
+    sid = calloc(sb->n, sizeof(*sid));
     if (batch == NULL || sid == NULL) {
         free(batch);
         free(sid);
         return 0;
     }
-    for (size_t i = 0; i < entries->elements && seen < ACK_MAX; i++) {
-        redisReply *e = entries->element[i], *f;
-        const char *oid = NULL, *event = NULL;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
-            continue;
-        seen++;
-        snprintf(n->last_id, sizeof(n->last_id), "%s", e->element[0]->str);
-        f = e->element[1];
-        for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
-            if (strcmp(f->element[k]->str, "outbox_id") == 0)
-                oid = f->element[k + 1]->str;
-            else if (strcmp(f->element[k]->str, "event") == 0)
-                event = f->element[k + 1]->str;
-        }
-        if (oid == NULL || event == NULL) {
-            ack[3 + done] = del[2 + done] = e->element[0]->str; /* not ours */
-            done++;
+    snprintf(n->last_id, sizeof(n->last_id), "%s", sb->entries[sb->n - 1].id);
+    for (size_t i = 0; i < sb->n; i++) {
+        const struct stream_entry *e = &sb->entries[i];
+        if (e->outbox_id == NULL) {
+            sid[done++] = e->id; /* not ours */
             continue;
         }
-        batch[nb].oid = oid;
-        batch[nb].event = event;
-        sid[nb++] = e->element[0]->str;
+        batch[nb].oid = e->outbox_id;
+        batch[nb++].event = e->event;
     }
     deliver_batch(n, batch, nb);
-    for (size_t i = 0; i < nb; i++)
-        if (batch[i].done) {
-            ack[3 + done] = del[2 + done] = sid[i];
-            done++;
-        }
-    if (done > 0) {
-        redisReply *r = NULL;
-        if (kv_cmd(n->kv, &r, 3 + (int)done, ack, NULL) == UMS_OK)
-            freeReplyObject(r);
-        if (kv_cmd(n->kv, &r, 2 + (int)done, del, NULL) == UMS_OK)
-            freeReplyObject(r);
+    for (size_t i = 0, k = 0; i < sb->n; i++) {
+        if (sb->entries[i].outbox_id == NULL)
+            continue;
+        if (batch[k++].done)
+            sid[done++] = sb->entries[i].id;
     }
+    stream_finish(n->ctx.kv, sid, done);
     free(batch);
     free(sid);
-    return (int)seen;
-}
-
-static void ensure_group(struct notifier *n)
-{
-    const char *info[3] = {"XINFO", "GROUPS", OUTBOX_STREAM};
-    const char *argv[6] = {"XGROUP", "CREATE", OUTBOX_STREAM, GROUP, "0", "MKSTREAM"};
-    redisReply *r = NULL;
-    int exists = 0;
-
-    /* XINFO on a missing stream is an error reply; then the group is missing too. */
-    if (kv_cmd(n->kv, &r, 3, info, NULL) == UMS_OK) {
-        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-            redisReply *g = r->element[i];
-            for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements; k += 2)
-                exists |= strcmp(g->element[k]->str, "name") == 0 &&
-                          strcmp(g->element[k + 1]->str, GROUP) == 0;
-        }
-        freeReplyObject(r);
-    }
-    if (!exists && kv_cmd(n->kv, &r, 6, argv, NULL) == UMS_OK)
-        freeReplyObject(r);
+    return (int)sb->n;
 }
 
 /* One XREADGROUP. id "0" re-reads this consumer's pending entries. */
 static int read_batch(struct notifier *n, const char *id, int block_ms)
 {
-    char count[16], block[16];
-    const char *argv[10] = {"XREADGROUP", "GROUP", GROUP, n->consumer, "COUNT",
-                            count,        "BLOCK", block, "STREAMS",   OUTBOX_STREAM};
-    const char *full[11];
-    redisReply *r = NULL;
-    int seen = 0, rc;
+    struct stream_batch sb;
+    int seen;
 
-    snprintf(count, sizeof(count), "%d", n->cfg->notifier.batch);
-    snprintf(block, sizeof(block), "%d", block_ms);
-    memcpy(full, argv, sizeof(argv));
-    full[10] = id;
-    if (block_ms < 0) {
-        /* no BLOCK */
-        const char *nb[8] = {"XREADGROUP", "GROUP", GROUP,     n->consumer,
-                             "COUNT",      count,   "STREAMS", OUTBOX_STREAM};
-        const char *f2[9];
-        memcpy(f2, nb, sizeof(nb));
-        f2[8] = id;
-        rc = kv_cmd(n->kv, &r, 9, f2, NULL);
-    } else {
-        rc = kv_cmd(n->kv, &r, 11, full, NULL);
-    }
-    if (rc != UMS_OK)
+    if (stream_read(n->ctx.kv, n->consumer, id, n->cfg->notifier.batch, block_ms, &sb) != UMS_OK)
         return -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->elements == 2)
-        seen = process(n, r->element[0]->element[1]);
-    freeReplyObject(r);
+    seen = process(n, &sb);
+    stream_batch_free(&sb);
     return seen;
 }
 
@@ -175,40 +111,20 @@ static void drain_pending(struct notifier *n)
 /* Claims entries other consumers left pending too long (a crashed notifier). */
 static void claim(struct notifier *n)
 {
-    char idle[16], count[16];
-    const char *argv[8] = {"XAUTOCLAIM", OUTBOX_STREAM, GROUP,   n->consumer,
-                           idle,         "0-0",         "COUNT", count};
-    redisReply *r = NULL;
+    struct stream_batch sb;
 
-    snprintf(idle, sizeof(idle), "%d", n->cfg->notifier.claim_idle_ms);
-    snprintf(count, sizeof(count), "%d", n->cfg->notifier.batch);
-    if (kv_cmd(n->kv, &r, 8, argv, NULL) != UMS_OK)
-        return;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2)
-        process(n, r->element[1]);
-    freeReplyObject(r);
+    if (stream_claim(n->ctx.kv, n->consumer, n->cfg->notifier.claim_idle_ms, n->cfg->notifier.batch,
+                     &sb) == UMS_OK)
+        process(n, &sb);
+    stream_batch_free(&sb);
 }
 
 /* Publishes outbox rows that missed the stream (Redis was down at commit),
- * and again those published long ago but never finished (their entry may
- * have been lost with Redis's last writes; delivery records make a second
- * entry harmless). */
+ * and again those published long ago but never finished (outbox_republish). */
 static void republish(struct notifier *n)
 {
-    char after[16], limit[16], again[16];
-    const char *p[3] = {after, limit, again};
-    PGresult *res = NULL;
-
-    snprintf(after, sizeof(after), "%d", n->cfg->notifier.republish_after);
-    snprintf(limit, sizeof(limit), "%d", 500);
-    snprintf(again, sizeof(again), "%d", n->cfg->notifier.redeliver_after);
-    if (db_exec(n->db, &res, STMT_OUTBOX_UNPUBLISHED, 3, p) != UMS_OK)
-        return;
-    for (int i = 0; i < PQntuples(res); i++) {
-        log_info("republishing outbox %s", PQgetvalue(res, i, 0));
-        outbox_publish(n->db, n->kv, db_ll(res, i, 0), PQgetvalue(res, i, 1));
-    }
-    PQclear(res);
+    outbox_republish(n->ctx.db, n->ctx.kv, n->cfg->notifier.republish_after,
+                     n->cfg->notifier.redeliver_after, 500);
 }
 
 /* Deletes outbox rows done more than [notifier] keep_days ago (with their
@@ -217,30 +133,20 @@ static void republish(struct notifier *n)
  * never sent, once they are older than [auth] otp_ttl. */
 static void prune(struct notifier *n)
 {
-    char days[16];
-    const char *p[2] = {days, "5000"};
+    int days = n->cfg->notifier.keep_days;
     long total = 0, got = 5000;
 
-    sessions_cache_faults_prune(n->db);
-    {
-        char ttl[16];
-        const char *pt[1] = {ttl};
-        snprintf(ttl, sizeof(ttl), "%d", n->cfg->auth.otp_ttl);
-        db_exec(n->db, NULL, STMT_OUTBOX_SECRETS_PRUNE, 1, pt);
-    }
-    if (n->cfg->notifier.keep_days <= 0)
+    sessions_cache_faults_prune(n->ctx.db);
+    outbox_secrets_prune(n->ctx.db, n->cfg->auth.otp_ttl);
+    if (days <= 0)
         return;
-    snprintf(days, sizeof(days), "%d", n->cfg->notifier.keep_days);
     for (int i = 0; i < 20 && got == 5000 && !notifier_stopping; i++) {
-        PGresult *res = NULL;
-        if (db_exec(n->db, &res, STMT_OUTBOX_PRUNE, 2, p) != UMS_OK)
+        if (outbox_prune(n->ctx.db, days, 5000, &got) != UMS_OK)
             return;
-        got = res != NULL ? strtol(PQcmdTuples(res), NULL, 10) : 0;
         total += got;
-        PQclear(res);
     }
     if (total > 0)
-        log_info("pruned %ld outbox rows older than %s days", total, days);
+        log_info("pruned %ld outbox rows older than %d days", total, days);
 }
 
 int main(int argc, char **argv)
@@ -313,13 +219,13 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    if (db_open(&n.db, n.cfg->database.url, n.cfg->database.password,
-                n.cfg->database.connect_timeout, n.cfg->database.statement_timeout_ms) != UMS_OK ||
-        kv_open(&n.kv, n.cfg->redis.host, n.cfg->redis.port, n.cfg->redis.password, n.cfg->redis.db,
-                10000) != UMS_OK)
+    /* Redis replies may take 10 s: XREADGROUP waits up to a second on purpose. */
+    if (ctx_open_blocking(&n.ctx, n.cfg, 10000, err, sizeof(err)) != UMS_OK) {
+        log_error("%s", err);
         goto out;
+    }
     log_info("ums-notifier started (%s, consumer %s)", once ? "once" : "daemon", n.consumer);
-    ensure_group(&n);
+    stream_group_ensure(n.ctx.kv);
     if (once) {
         republish(&n);
         claim(&n);
@@ -351,20 +257,19 @@ int main(int argc, char **argv)
         }
         if (read_batch(&n, ">", 1000) < 0) {
             sleep(1); /* Redis down: retry */
-            ensure_group(&n);
+            stream_group_ensure(n.ctx.kv);
         }
         /* A round (about a second) ends when the retries due were sent and
          * the stream was read: what was waiting when it began is handled. */
         if (drained)
-            outbox_heartbeat(n.kv, n.consumer, ++rounds);
+            outbox_heartbeat(n.ctx.kv, n.consumer, ++rounds);
     }
     rc = 0;
 out:
     log_info("ums-notifier stopped");
     if (!once && n.cfg != NULL)
         pidfile_release(n.cfg->notifier.pid_file);
-    db_close(n.db);
-    kv_close(n.kv);
+    ctx_close(&n.ctx);
     template_free(&n.tpl);
     config_free(n.cfg);
     log_close();

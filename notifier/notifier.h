@@ -6,16 +6,14 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "../core/ctx.h"
 #include "../core/template.h"
 
 struct ums_config;
-struct db;
-struct kv;
 
 struct notifier {
     struct ums_config *cfg;
-    struct db *db;
-    struct kv *kv;
+    struct ums_ctx ctx; /* the connections (ctx.db, ctx.kv), opened with ctx_open_blocking */
     struct templates tpl;
     char consumer[128];
     char last_id[64]; /* the last stream entry the loop saw */

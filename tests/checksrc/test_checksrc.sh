@@ -80,6 +80,13 @@ plant "hiredis in fcgi/ fails layers" layers fcgi/dispatch.c '#include <hiredis/
 plant "core/db.h in fcgi/ fails layers" layers fcgi/route_user.c '#include "../core/db.h"'
 plant "a private *_db.h in fcgi/ fails layers" layers fcgi/route_sessions.c \
     '#include "../core/sessions_db.h"'
+plant "libpq in notifier/ fails layers" layers notifier/main.c '#include <libpq-fe.h>'
+plant "hiredis in notifier/ fails layers" layers notifier/deliver.c '#include <hiredis/hiredis.h>'
+plant "core/kv.h in notifier/ fails layers" layers notifier/plan.c '#include "../core/kv.h"'
+plant "core/stream_parse.h in notifier/ fails layers" layers notifier/channels.c \
+    '#include "../core/stream_parse.h"'
+plant "core/stream_parse.h in fcgi/ fails layers" layers fcgi/route_notify.c \
+    '#include "../core/stream_parse.h"'
 plant "curl in util/ fails layers" layers util/b64.c '#include <curl/curl.h>'
 plant "core/ in util/ fails layers" layers util/log.c '#include "../core/config.h"'
 plant "fcgi/ in core/ fails layers" layers core/users.c '#include "../fcgi/http.h"'
