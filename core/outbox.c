@@ -133,7 +133,9 @@ int outbox_retry_dead(struct db *db, struct kv *kv, long *moved)
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         redisReply *e = r->element[i], *x = NULL;
         const char *oid, *event, *channel;
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+        /* [id, [field, value, ...]]; an entry without a string id cannot be deleted. */
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING)
             continue;
         oid = entry_field(e->element[1], "outbox_id");
         event = entry_field(e->element[1], "event");
@@ -161,7 +163,7 @@ int outbox_retry_dead(struct db *db, struct kv *kv, long *moved)
     return rc;
 }
 
-/* An integer reply, or 0. */
+/* An integer reply; 0 for another type, -1 when the command failed. */
 static long long kv_int(struct kv *kv, int argc, const char **argv)
 {
     redisReply *r = NULL;

@@ -5,6 +5,7 @@
 #include "../core/profile.h"
 #include "../core/users.h"
 #include "../util/ums.h"
+#include "../util/valid.h"
 #include "http.h"
 #include "routes.h"
 
@@ -31,6 +32,8 @@
 #define O(n)             {.name = (n), .type = FT_OBJECT}
 #define B(n)             {.name = (n), .type = FT_BOOL}
 #define RULE(n, f, v, m) {.name = (n), .type = FT_STRING, .flags = (f), .valid = (v), .msg = (m)}
+#define EMAIL(f)         {.name = "email", .type = FT_STRING, .flags = (f), \
+                          .max_bytes = EMAIL_MAX, .msg = "email must be at most 255 bytes"}
 #define END              {.name = NULL}
 /* clang-format on */
 
@@ -49,14 +52,14 @@ static const struct field admin_user_fields[] = {
     O("app_metadata"), B("email_confirm"), END};
 
 static const struct field users_create_fields[] = {
-    RULE("email", FIELD_REQUIRED, NULL, NULL),
+    EMAIL(FIELD_REQUIRED),
     S("password"),
     RULE("name", FIELD_REQUIRED, fields_user_name, USERS_NAME_RULE),
     RULE("role", 0, fields_role, "role is not one of the configured roles"),
     RULE("status", 0, fields_user_status, USERS_STATUS_RULE),
     END};
 static const struct field users_patch_fields[] = {
-    RULE("name", 0, fields_user_name, USERS_NAME_RULE), S("email"),
+    RULE("name", 0, fields_user_name, USERS_NAME_RULE), EMAIL(0),
     RULE("status", 0, fields_user_status, USERS_STATUS_RULE), END};
 static const struct field users_delete_fields[] = {S("current_password"), S("nonce"), END};
 static const struct field users_role_fields[] = {

@@ -337,6 +337,19 @@ CTEST(validation, one_400_lists_every_bad_member)
     }
     json_object_put(o);
     http_resp_free(&r);
+    /* An address over 255 bytes is too long, before any other rule. */
+    {
+        char body[600];
+        snprintf(body, sizeof(body), "{\"email\":\"%0300d@example.com\",\"name\":\"Long\"}", 0);
+        ASSERT_EQ(admin_req("POST", "/api/v1/users", body, service(), &r), 400);
+        o = jparse(&r);
+        ASSERT_TRUE(o != NULL && json_object_object_get_ex(o, "errors", &errs));
+        ASSERT_EQ(json_object_array_length(errs), 1);
+        ASSERT_STR_EQ(jstr(json_object_array_get_idx(errs, 0), "field"), "email");
+        ASSERT_STR_EQ(jstr(json_object_array_get_idx(errs, 0), "code"), "too_long");
+        json_object_put(o);
+        http_resp_free(&r);
+    }
     /* A device with both members wrong: both listed. */
     {
         struct session a;
