@@ -25,6 +25,8 @@ stop_hello() {
         while read -r p; do kill "$p" 2>/dev/null || true; done <"$HELLO_PID"
         rm -f "$HELLO_PID"
     fi
+    # spawn-fcgi -F N does not always list every child it forked.
+    pkill -f -- "^$BUILD/tests/bench/hello\$" 2>/dev/null || true
     rm -f "$STACK/nginx/conf/bench.d/hello.conf" "$HELLO_SOCK"
 }
 
