@@ -1,7 +1,7 @@
 /* err.h - the one error record of ums. A core function that fails in a way
  * the client must hear about fills it where the failure is known and returns
  * UMS_EDENIED; fcgi/ turns it into a status, an error_code and a message in
- * one table (reply_fail, fcgi/response.c). Every other UMS_E* code is a
+ * one table (reply_fail, fcgi/reply.c). Every other UMS_E* code is a
  * failure without a record (not found, unavailable, a bug). */
 #ifndef UMS_ERR_H
 #define UMS_ERR_H

@@ -1,4 +1,4 @@
-/* api.h - helpers shared by the /api/v1 handlers (api_http.c). Each one that
+/* api.h - helpers shared by the /api/v1 handlers (api.c). Each one that
  * can fail sends the error itself and returns -1; the handler just returns. */
 #ifndef UMS_API_H
 #define UMS_API_H

@@ -185,10 +185,13 @@ struct req {
     void *after_data;
 };
 
-/* ---- request.c ---- */
+/* ---- http.c: HTTP itself, no request state ---- */
 
 /* Method bit from its name, or 0. */
 unsigned http_method_parse(const char *name);
+
+/* Writes "GET, HEAD, POST" for a mask. */
+void http_methods_str(struct buf *b, unsigned mask);
 
 /* CONTENT_LENGTH: NULL or "" is 0; otherwise decimal digits only. 0 or UMS_EINVALID. */
 int http_content_length(const char *s, long *out);
@@ -205,6 +208,22 @@ int http_api_versioned(const char *value);
  * Returns 0, UMS_ENOTFOUND, or UMS_EINVALID (bad escape, NUL, invalid UTF-8). */
 int http_query_get(struct arena *a, const char *query, const char *name, const char **out);
 
+/* The status of e on a family's routes, and its stable error_code. */
+int http_err_status(enum http_err e, int family);
+const char *http_err_code(enum http_err e);
+
+/*
+ * Renders an error body in the format of `family`: {"code":"...","message":...}
+ * (/api/v1, operations, and /auth/v1 with the API version header), or GoTrue's
+ * legacy {"code":404,"error_code":"...","msg":"..."}. extra, when not NULL, is
+ * rendered JSON members appended to the object ("errors":[...] or
+ * "weak_password":{...}). msg NULL uses the default.
+ */
+int http_error_body(struct buf *out, int family, int versioned, enum http_err e, const char *msg,
+                    const char *extra);
+
+/* ---- req.c: one request (helpers that can fail answer: 0 ok, -1 replied) ---- */
+
 /* Fills method, path, query and headers from the io's parameters. Returns
  * HE_NONE, or the error that makes the request unusable. */
 enum http_err req_load(struct req *r);
@@ -212,6 +231,31 @@ enum http_err req_load(struct req *r);
 /* Reads exactly content_length bytes into the arena. HE_NONE, HE_TOO_LARGE
  * (no memory for it) or HE_BAD_REQUEST (the body is short). */
 enum http_err req_read_body(struct req *r);
+
+/* The value of path parameter `name`, or NULL. */
+const char *req_param(const struct req *r, const char *name);
+
+/* Takes a token from the per-IP bucket `scope`; 429 with Retry-After when empty. */
+int req_rate(struct req *r, const char *scope, int per_5min);
+/* req_rate for the bucket scope:key (an account, not a client address). */
+int req_rate_key(struct req *r, const char *scope, const char *key, int per_5min);
+
+/* The Bearer token of the Authorization header, checked; fills r->who. */
+int req_authenticate(struct req *r, int level);
+
+/* Client address and user agent for sessions and audit rows. */
+void req_client(struct req *r, struct client_info *ci);
+
+/* ---- body.c: members of the JSON body (0 ok, -1 replied) ---- */
+
+/* Optional string member of the JSON body: absent or null gives NULL. */
+int body_str(struct req *r, const char *name, const char **out, size_t *len);
+
+/* Optional object member rendered as JSON text in the arena (NULL if absent). */
+int body_object(struct req *r, const char *name, const char **json);
+
+/* The body must be a JSON object. */
+int body_require_object(struct req *r);
 
 /* ---- fields.c ---- */
 
@@ -240,26 +284,7 @@ int router_match(const struct route *table, size_t n, struct arena *a, unsigned 
                  const char *path, const struct route **out, struct route_param *params,
                  int *nparams, unsigned *allowed);
 
-/* The value of path parameter `name`, or NULL. */
-const char *req_param(const struct req *r, const char *name);
-
-/* Writes "GET, HEAD, POST" for a mask. */
-void http_methods_str(struct buf *b, unsigned mask);
-
-/* ---- response.c ---- */
-
-int http_err_status(enum http_err e, int family);
-const char *http_err_code(enum http_err e);
-
-/*
- * Renders an error body in the format of `family`: {"code":"...","message":...}
- * (/api/v1, operations, and /auth/v1 with the API version header), or GoTrue's
- * legacy {"code":404,"error_code":"...","msg":"..."}. extra, when not NULL, is
- * rendered JSON members appended to the object ("errors":[...] or
- * "weak_password":{...}). msg NULL uses the default.
- */
-int http_error_body(struct buf *out, int family, int versioned, enum http_err e, const char *msg,
-                    const char *extra);
+/* ---- reply.c: the response ---- */
 
 /* Adds a response header; values with CR, LF or NUL are refused. */
 int reply_header(struct req *r, const char *name, const char *value);
@@ -290,31 +315,9 @@ void reply_field_error(struct req *r, const char *field, const char *code, const
 /* Sends the error e with extra JSON members (see http_error_body). */
 void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char *extra);
 
-/* ---- auth_http.c: helpers that answer for themselves (0 ok, -1 replied) ---- */
-
 /* A session response {access_token, token_type, expires_in, expires_at,
  * refresh_token, user}, or the bare user when no session was made. */
 void reply_auth_out(struct req *r, const struct auth_out *o);
-
-/* Optional string member of the JSON body: absent or null gives NULL. */
-int body_str(struct req *r, const char *name, const char **out, size_t *len);
-
-/* Optional object member rendered as JSON text in the arena (NULL if absent). */
-int body_object(struct req *r, const char *name, const char **json);
-
-/* The body must be a JSON object. */
-int body_require_object(struct req *r);
-
-/* Takes a token from the per-IP bucket `scope`; 429 with Retry-After when empty. */
-int req_rate(struct req *r, const char *scope, int per_5min);
-/* req_rate for the bucket scope:key (an account, not a client address). */
-int req_rate_key(struct req *r, const char *scope, const char *key, int per_5min);
-
-/* The Bearer token of the Authorization header, checked; fills r->who. */
-int req_authenticate(struct req *r, int level);
-
-/* Client address and user agent for sessions and audit rows. */
-void req_client(struct req *r, struct client_info *ci);
 
 /* ---- dispatch.c ---- */
 

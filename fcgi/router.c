@@ -6,7 +6,6 @@
 #include "http.h"
 
 #define SEGMENT_MAX 256
-
 /* Matches one pattern; captures go to params. Returns 1 on a match. */
 static int match(const char *pat, const char *path, struct arena *a, struct route_param *params,
                  int *nparams)
@@ -45,7 +44,6 @@ static int match(const char *pat, const char *path, struct arena *a, struct rout
         *nparams = np;
     return 1;
 }
-
 int router_match(const struct route *table, size_t n, struct arena *a, unsigned method,
                  const char *path, const struct route **out, struct route_param *params,
                  int *nparams, unsigned *allowed)
@@ -73,14 +71,4 @@ int router_match(const struct route *table, size_t n, struct arena *a, unsigned 
         return ROUTER_NOT_FOUND;
     *allowed = mask;
     return ROUTER_METHOD;
-}
-
-const char *req_param(const struct req *r, const char *name)
-{
-    size_t n = strlen(name);
-
-    for (int i = 0; i < r->nparams; i++)
-        if (r->params[i].name_len == n && memcmp(r->params[i].name, name, n) == 0)
-            return r->params[i].value;
-    return NULL;
 }

@@ -29,7 +29,7 @@ struct tx_result {
 struct json_object;
 
 /* Splits a From value ("Name <a@b>" or "a@b") into {"email", "name"} of o. */
-void mail_split_from(const char *from, struct json_object *o);
+void tx_file_split_from(const char *from, struct json_object *o);
 
 /* The sendgrid transport (v3 mail/send): sends the n messages m[], at most
  * [email] connections at once; out[i] is TX_OK, TX_RETRY or TX_PERMANENT. */
@@ -49,7 +49,7 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
 
 /* Renders a multipart/alternative message with Date and Message-ID; names
  * and subjects that are not short ASCII as RFC 2047 encoded words. */
-int mail_render(struct buf *out, const struct mail *m);
+int tx_file_render(struct buf *out, const struct mail *m);
 
 /* The file transport: one message per file in the Maildir dir (tmp/ then
  * rename into new/). 0 or UMS_ERR. */

@@ -85,7 +85,7 @@ static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
         return TX_OK;
     buf_init(&assertion, 8192);
     buf_init(&form, 16384);
-    http_answer_init(&a);
+    tx_http_answer_init(&a);
     if (make_assertion(&assertion) != UMS_OK) {
         snprintf(res->error, sizeof(res->error), "fcm: cannot sign the assertion");
         goto out;
@@ -115,7 +115,7 @@ out:
     curl_slist_free_all(hdr);
     buf_free(&assertion);
     buf_free(&form);
-    http_answer_free(&a);
+    tx_http_answer_free(&a);
     return rc;
 }
 
@@ -153,7 +153,7 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", access_token);
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    http_answer_init(&a);
+    tx_http_answer_init(&a);
     status =
         tx_http_post(&handle, url, hdr, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
                      cfg->push.timeout_ms, &a, &cc);
@@ -172,6 +172,6 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     }
     json_object_put(o);
     curl_slist_free_all(hdr);
-    http_answer_free(&a);
+    tx_http_answer_free(&a);
     return rc;
 }

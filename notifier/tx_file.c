@@ -154,7 +154,7 @@ static int add_part(struct buf *out, const char *boundary, const char *type, con
     return buf_adds(out, "\r\n");
 }
 
-int mail_render(struct buf *out, const struct mail *m)
+int tx_file_render(struct buf *out, const struct mail *m)
 {
     unsigned char rnd[12];
     char boundary[40], mid[40], date[64], host[128];
@@ -204,7 +204,7 @@ int tx_file_send(const char *maildir, const struct mail *m)
     size_t off = 0;
 
     buf_init(&msg, 1 << 20);
-    if (mail_render(&msg, m) != UMS_OK)
+    if (tx_file_render(&msg, m) != UMS_OK)
         goto out;
     clock_gettime(CLOCK_REALTIME, &ts);
     if (gethostname(host, sizeof(host)) != 0)
@@ -257,7 +257,7 @@ out:
     return rc;
 }
 
-void mail_split_from(const char *from, struct json_object *o)
+void tx_file_split_from(const char *from, struct json_object *o)
 {
     const char *lt = strchr(from, '<'), *gt = lt != NULL ? strchr(lt, '>') : NULL;
 

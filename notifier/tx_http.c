@@ -40,13 +40,13 @@ static size_t on_header(char *p, size_t s, size_t n, void *ud)
     return len;
 }
 
-void http_answer_init(struct http_answer *a)
+void tx_http_answer_init(struct http_answer *a)
 {
     buf_init(&a->body, 64 * 1024);
     a->retry_after = 0;
 }
 
-void http_answer_free(struct http_answer *a)
+void tx_http_answer_free(struct http_answer *a)
 {
     buf_free(&a->body);
 }

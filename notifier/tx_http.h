@@ -12,8 +12,8 @@ struct http_answer {
     long retry_after; /* seconds, from Retry-After or X-RateLimit-Reset; 0 if none */
 };
 
-void http_answer_init(struct http_answer *a);
-void http_answer_free(struct http_answer *a);
+void tx_http_answer_init(struct http_answer *a);
+void tx_http_answer_free(struct http_answer *a);
 
 /* POSTs body to url with the headers hdr on *handle (created on first use
  * and kept, so the connection is reused). Returns the HTTP status, or 0

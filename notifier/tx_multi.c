@@ -76,7 +76,7 @@ void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setu
         done(NULL, next++, CURLE_FAILED_INIT, ud);
 }
 
-void tx_pool_free(struct tx_pool *pool)
+void tx_multi_pool_free(struct tx_pool *pool)
 {
     for (size_t s = 0; s < TX_PARALLEL_MAX; s++)
         if (pool->easy[s] != NULL)

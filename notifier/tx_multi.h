@@ -28,6 +28,6 @@ typedef void (*tx_done_fn)(CURL *easy, size_t i, CURLcode cc, void *ud);
 void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setup, tx_done_fn done,
                   void *ud);
 
-void tx_pool_free(struct tx_pool *pool);
+void tx_multi_pool_free(struct tx_pool *pool);
 
 #endif

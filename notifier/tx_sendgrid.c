@@ -38,7 +38,7 @@ static char *request_body(const struct mail *m)
     json_object_object_add(p, "to", to);
     json_object_array_add(pers, p);
     json_object_object_add(o, "personalizations", pers);
-    mail_split_from(m->from, from);
+    tx_file_split_from(m->from, from);
     json_object_object_add(o, "from", from);
     json_object_object_add(o, "subject", json_object_new_string(m->subject));
     json_object_object_add(t, "type", json_object_new_string("text/plain"));
@@ -110,7 +110,7 @@ void tx_sendgrid_send_all(const struct ums_config *cfg, const struct mail *const
         calls[i].url = url;
         calls[i].hdr = hdr;
         calls[i].body = request_body(m[i]);
-        http_answer_init(&calls[i].ans);
+        tx_http_answer_init(&calls[i].ans);
     }
     tx_http_post_all(&pool, calls, n, cfg->email.connections, cfg->email.timeout_ms);
     for (size_t i = 0; i < n; i++) {
@@ -118,7 +118,7 @@ void tx_sendgrid_send_all(const struct ums_config *cfg, const struct mail *const
             out[i] = judge(&calls[i], &res[i]);
         else
             snprintf(res[i].error, sizeof(res[i].error), "out of memory");
-        http_answer_free(&calls[i].ans);
+        tx_http_answer_free(&calls[i].ans);
         free((char *)calls[i].body);
     }
     curl_slist_free_all(hdr);

@@ -69,7 +69,7 @@ static int smtp_setup(CURL *h, size_t i, void *ud)
     char to[300];
 
     buf_init(&c->msg, 4 << 20);
-    if (mail_render(&c->msg, run->m[i]) != UMS_OK) {
+    if (tx_file_render(&c->msg, run->m[i]) != UMS_OK) {
         snprintf(run->res[i].error, sizeof(run->res[i].error), "smtp: message rendering failed");
         return -1;
     }

@@ -108,6 +108,12 @@ int hex_planted(void)
 {
     return 1;
 }'
+plant "a notifier function without its file's prefix fails names" names notifier/tx_http.c \
+    'int planted_elsewhere(void);
+int planted_elsewhere(void)
+{
+    return 0;
+}'
 plant "a DESIGN.md citation fails cites" cites core/otp.c '/* See DESIGN.md "Tokens". */'
 
 echo "$passed passed, $failed failed"

@@ -26,7 +26,7 @@ static int render_as(struct buf *out, const char *from, const char *to_name, con
                      .event_type = "admin.message",
                      .event_id = 42};
     buf_init(out, 1 << 20);
-    return mail_render(out, &m);
+    return tx_file_render(out, &m);
 }
 
 static int render(struct buf *out, const char *subject, const char *text)
@@ -130,7 +130,7 @@ CTEST(addresses, names_quoted_or_encoded)
                      .text = "t",
                      .html = "h",
                      .event_type = "e"};
-    ASSERT_EQ(mail_render(&b, &m), UMS_EINVALID);
+    ASSERT_EQ(tx_file_render(&b, &m), UMS_EINVALID);
     buf_free(&b);
 }
 

@@ -1,73 +1,15 @@
-/* response.c - status, headers, JSON bodies, and the one mapping from errors
- * to HTTP statuses and error bodies (both formats: docs/ARCHITECTURE.md "The error model"). */
+/* reply.c - the response: status line, headers, JSON and HTML bodies, and
+ * the one mapping from a core result to an error on the wire (reply_fail,
+ * docs/ARCHITECTURE.md "The error model"). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../util/buf.h"
 #include "../util/log.h"
 #include "../util/ums.h"
+#include "app.h"
 #include "http.h"
-
-/* status is /auth/v1's (GoTrue's); api_status, when set, is the status on
- * /api/v1 and the operational routes. They differ where GoTrue answers 403
- * for a dead credential: RFC 6750 says 401, and clients of /api/v1 read 401
- * as "refresh or sign in again", 403 as "signed in, but not allowed". */
-static const struct {
-    int status;
-    int api_status;
-    const char *code;
-    const char *msg;
-} errs[HE__MAX] = {
-    [HE_BAD_REQUEST] = {400, 0, "bad_request", "The request is malformed."},
-    [HE_BAD_JSON] = {400, 0, "bad_json", "The request body is not valid JSON."},
-    [HE_VALIDATION] = {400, 0, "validation_failed", "The request is invalid."},
-    [HE_NO_AUTH] = {401, 0, "no_authorization", "This endpoint requires a Bearer token."},
-    [HE_BAD_JWT] = {403, 401, "bad_jwt", "The access token is invalid."},
-    [HE_FORBIDDEN] = {403, 0, "forbidden", "You may not do this."},
-    [HE_NOT_FOUND] = {404, 0, "not_found", "No such resource."},
-    [HE_METHOD] = {405, 0, "method_not_allowed", "This method is not allowed here."},
-    [HE_CONFLICT] = {409, 0, "conflict", "The resource already exists or was changed."},
-    [HE_TOO_LARGE] = {413, 0, "request_too_large", "The request body is too large."},
-    [HE_URI_TOO_LONG] = {414, 0, "uri_too_long", "The request URI is too long."},
-    [HE_MEDIA] = {415, 0, "unsupported_media_type", "The body must be application/json."},
-    [HE_RATE] = {429, 0, "over_request_rate_limit", "Request rate limit reached"},
-    [HE_HEADER_TOO_LARGE] = {431, 0, "request_header_too_large", "A request header is too large."},
-    [HE_UNEXPECTED] = {500, 0, "unexpected_failure", "Something went wrong."},
-    [HE_UNAVAILABLE] = {503, 0, "service_unavailable", "The service is unavailable; retry later."},
-    [HE_INVALID_CREDENTIALS] = {400, 0, "invalid_credentials", "Invalid login credentials"},
-    [HE_EMAIL_NOT_CONFIRMED] = {400, 0, "email_not_confirmed", "Email not confirmed"},
-    [HE_USER_BANNED] = {400, 0, "user_banned", "User is banned"},
-    [HE_USER_BANNED_BEARER] = {403, 401, "user_banned", "User is banned"},
-    [HE_WEAK_PASSWORD] = {422, 0, "weak_password", "Password is too weak."},
-    [HE_USER_EXISTS] = {422, 0, "user_already_exists", "User already registered"},
-    [HE_EMAIL_EXISTS] = {422, 0, "email_exists", "A user with this email address already exists"},
-    [HE_SAME_PASSWORD] = {422, 0, "same_password",
-                          "New password should be different from the old password."},
-    [HE_REFRESH_NOT_FOUND] = {400, 0, "refresh_token_not_found",
-                              "Invalid Refresh Token: Refresh Token Not Found"},
-    [HE_REFRESH_USED] = {400, 0, "refresh_token_already_used",
-                         "Invalid Refresh Token: Already Used"},
-    [HE_SESSION_NOT_FOUND] = {400, 0, "session_not_found", "Session not found"},
-    [HE_SESSION_NOT_FOUND_BEARER] = {403, 401, "session_not_found",
-                                     "Session from session_id claim in JWT does not exist"},
-    [HE_SESSION_EXPIRED] = {400, 0, "session_expired", "Session expired"},
-    [HE_NOT_ADMIN] = {403, 0, "not_admin", "User not allowed"},
-    [HE_USER_NOT_FOUND] = {404, 0, "user_not_found", "User not found"},
-    [HE_USER_NOT_FOUND_BEARER] = {403, 401, "user_not_found",
-                                  "User from sub claim in JWT does not exist"},
-    [HE_OTP_EXPIRED] = {403, 0, "otp_expired", "Token has expired or is invalid"},
-    [HE_REAUTH_NEEDED] = {400, 0, "reauthentication_needed",
-                          "This change needs the current password or a reauthentication code."},
-    [HE_REAUTH_INVALID] = {400, 0, "reauthentication_not_valid",
-                           "Verification code or password is invalid"},
-    [HE_EMAIL_RATE] = {429, 0, "over_email_send_rate_limit", "Email rate limit exceeded"},
-    [HE_UNPROCESSABLE] = {422, 0, "validation_failed", "The request is too large or too deep."},
-    [HE_EMAIL_TAKEN] = {409, 0, "email_exists", "A user with this email address already exists."},
-    [HE_LAST_ADMIN] = {409, 0, "last_admin",
-                       "This would leave no active admin; promote another admin first."},
-    [HE_IMAGE] = {415, 0, "unsupported_image", "The body must be a PNG, JPEG or WebP image."},
-    [HE_USER_LOCKED] = {429, 0, "user_locked",
-                        "Too many failed sign-in attempts; try again later."},
-};
 
 static const char *reason(int status)
 {
@@ -112,19 +54,6 @@ static const char *reason(int status)
         return "Status";
     }
 }
-
-int http_err_status(enum http_err e, int family)
-{
-    if (e <= HE_NONE || e >= HE__MAX)
-        return 500;
-    return family != FAM_AUTH && errs[e].api_status != 0 ? errs[e].api_status : errs[e].status;
-}
-
-const char *http_err_code(enum http_err e)
-{
-    return e > HE_NONE && e < HE__MAX ? errs[e].code : "unexpected_failure";
-}
-
 /* The error for a return code that carries no record. */
 static enum http_err from_rc(int rc)
 {
@@ -145,47 +74,17 @@ static enum http_err from_rc(int rc)
         return HE_UNEXPECTED;
     }
 }
-
-int http_error_body(struct buf *out, int family, int versioned, enum http_err e, const char *msg,
-                    const char *extra)
-{
-    int rc;
-
-    if (e <= HE_NONE || e >= HE__MAX)
-        e = HE_UNEXPECTED;
-    if (msg == NULL)
-        msg = errs[e].msg;
-    if (family == FAM_AUTH && !versioned) {
-        rc = buf_printf(out,
-                        "{\"code\":%d,\"error_code\":\"%s\",\"msg\":", http_err_status(e, family),
-                        errs[e].code);
-        if (rc == 0)
-            rc = buf_add_json_str(out, msg);
-    } else {
-        rc = buf_printf(out, "{\"code\":\"%s\",\"message\":", errs[e].code);
-        if (rc == 0)
-            rc = buf_add_json_str(out, msg);
-    }
-    if (rc == 0 && extra != NULL)
-        rc = buf_printf(out, ",%s", extra);
-    if (rc == 0)
-        rc = buf_addc(out, '}');
-    return rc;
-}
-
 /* Whether the handler already set the header ("Name:"). */
 static int has_header(const struct req *r, const char *name_colon)
 {
     return r->headers.p != NULL && strstr(r->headers.p, name_colon) != NULL;
 }
-
 int reply_header(struct req *r, const char *name, const char *value)
 {
     if (strpbrk(value, "\r\n") != NULL || strpbrk(name, "\r\n: ") != NULL)
         return UMS_EINVALID;
     return buf_printf(&r->headers, "%s: %s\r\n", name, value);
 }
-
 static void reply_body(struct req *r, int status, const char *type, const char *json, size_t len)
 {
     struct buf *o = &r->body_out;
@@ -234,12 +133,10 @@ fail:
         r->io->write(r->io->h, minimal, (int)sizeof(minimal) - 1);
     }
 }
-
 void reply_json(struct req *r, int status, const char *json, size_t len)
 {
     reply_body(r, status, "application/json; charset=utf-8", json, len);
 }
-
 void reply_html(struct req *r, int status, const char *html, size_t len)
 {
     reply_header(r, "Content-Security-Policy",
@@ -249,12 +146,10 @@ void reply_html(struct req *r, int status, const char *html, size_t len)
     reply_header(r, "Referrer-Policy", "no-referrer");
     reply_body(r, status, "text/html; charset=utf-8", html, len);
 }
-
 void reply_error(struct req *r, enum http_err e, const char *msg)
 {
     reply_error_ex(r, e, msg, NULL);
 }
-
 void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char *extra)
 {
     struct buf body;
@@ -265,7 +160,7 @@ void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char 
     status = http_err_status(e, r->family);
     buf_init(&body, 8192);
     if (r->family == FAM_AUTH && !r->versioned)
-        reply_header(r, "x-sb-error-code", errs[e].code);
+        reply_header(r, "x-sb-error-code", http_err_code(e));
     if ((e == HE_UNAVAILABLE || e == HE_RATE || e == HE_EMAIL_RATE) &&
         !has_header(r, "Retry-After:"))
         reply_header(r, "Retry-After", "5");
@@ -281,7 +176,6 @@ void reply_error_ex(struct req *r, enum http_err e, const char *msg, const char 
     reply_json(r, status, body.p, body.len);
     buf_free(&body);
 }
-
 void reply_field_error(struct req *r, const char *field, const char *code, const char *msg)
 {
     struct buf extra;
@@ -302,11 +196,10 @@ void reply_field_error(struct req *r, const char *field, const char *code, const
     reply_error_ex(r, HE_VALIDATION, msg, extra.p);
     buf_free(&extra);
 }
-
 /*
  * What each failure of the record is on the wire: the error on /auth/v1
  * (GoTrue's) and on /api/v1 and the operational routes. http_err carries
- * each family's status (errs[] above); field_code, when set, makes the
+ * each family's status (errs[] in http.c); field_code, when set, makes the
  * /api/v1 answer a field error (errors:[{field, code, message}]) naming the
  * record's field, or `field` when the record names none.
  */
@@ -348,7 +241,6 @@ static const struct {
     [FAIL_IMAGE]               = {HE_IMAGE,                    HE_IMAGE, NULL, NULL},
 };
 /* clang-format on */
-
 void reply_fail(struct req *r, int rc, const struct ums_err *e)
 {
     enum http_err he;
@@ -392,4 +284,28 @@ void reply_fail(struct req *r, int rc, const struct ums_err *e)
         return;
     }
     reply_error(r, he, e->msg);
+}
+
+void reply_auth_out(struct req *r, const struct auth_out *o)
+{
+    struct buf b;
+
+    buf_init(&b, 1 << 20);
+    if (!o->has_session) {
+        reply_json(r, 200, o->user_json, strlen(o->user_json));
+        return;
+    }
+    buf_adds(&b, "{\"access_token\":");
+    buf_add_json_strn(&b, o->access_token.p, o->access_token.len);
+    buf_printf(&b,
+               ",\"token_type\":\"bearer\",\"expires_in\":%d,\"expires_at\":%ld,"
+               "\"refresh_token\":\"%s\",\"user\":",
+               o->expires_in, o->expires_at, o->refresh_token);
+    if (buf_adds(&b, o->user_json) != 0 || buf_addc(&b, '}') != 0) {
+        buf_free(&b);
+        reply_error(r, HE_UNEXPECTED, NULL);
+        return;
+    }
+    reply_json(r, 200, b.p, b.len);
+    buf_free(&b);
 }

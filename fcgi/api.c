@@ -1,4 +1,4 @@
-/* api_http.c - helpers of the /api/v1 handlers that answer for themselves
+/* api.c - helpers of the /api/v1 handlers that answer for themselves
  * (0 ok, -1 replied): who is the target, typed query values, field errors. */
 #include <ctype.h>
 #include <stdio.h>

@@ -1,0 +1,217 @@
+/* req.c - one request: its FastCGI parameters (req_load), its capped body,
+ * its path parameters, who sends it (req_authenticate, req_client) and its
+ * rate buckets. The helpers that can fail answer for themselves (0 ok, -1
+ * replied). */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "../core/bucket.h"
+#include "../core/config.h"
+#include "../util/arena.h"
+#include "../util/log.h"
+#include "../util/ums.h"
+#include "../util/utf8.h"
+#include "app.h"
+#include "http.h"
+
+/* A header we keep; NULL when absent. Oversized values are reported. */
+static const char *header(struct req *r, const char *name, int *too_big)
+{
+    const char *v = r->io->param(r->io->h, name);
+
+    if (v != NULL && strlen(v) > HEADER_MAX)
+        *too_big = 1;
+    return v;
+}
+/* X-Request-Id from the web server when it is sane, else a fresh random one. */
+static const char *request_id(struct req *r, const char *given)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[16];
+    char *id;
+    size_t n = given != NULL ? strlen(given) : 0;
+    int ok = n > 0 && n <= 128;
+
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)given[i]) || given[i] == '-' || given[i] == '_' ||
+             given[i] == '.';
+    if (ok)
+        return given;
+    id = arena_alloc(r->arena, 33);
+    if (id == NULL)
+        return NULL;
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0, sizeof(rnd));
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        id[2 * i] = hex[rnd[i] >> 4];
+        id[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    id[32] = '\0';
+    return id;
+}
+enum http_err req_load(struct req *r)
+{
+    const char *uri, *q;
+    int too_big = 0;
+    size_t plen;
+
+    r->query = "";
+    r->method_name = r->io->param(r->io->h, "REQUEST_METHOD");
+    r->method = http_method_parse(r->method_name);
+    if (r->method_name == NULL)
+        r->method_name = "";
+    r->request_id = request_id(r, r->io->param(r->io->h, "HTTP_X_REQUEST_ID"));
+    r->remote_addr = r->io->param(r->io->h, "REMOTE_ADDR");
+    r->content_type = header(r, "CONTENT_TYPE", &too_big);
+    r->authorization = header(r, "HTTP_AUTHORIZATION", &too_big);
+    r->versioned = http_api_versioned(r->io->param(r->io->h, "HTTP_X_SUPABASE_API_VERSION"));
+    if (too_big)
+        return HE_HEADER_TOO_LARGE;
+    if (r->content_type != NULL && *r->content_type == '\0')
+        r->content_type = NULL;
+
+    /* REQUEST_URI is what the client sent; the path stops at '?'. */
+    uri = r->io->param(r->io->h, "REQUEST_URI");
+    if (uri == NULL)
+        uri = r->io->param(r->io->h, "DOCUMENT_URI");
+    if (uri == NULL || uri[0] != '/')
+        return HE_BAD_REQUEST;
+    q = strchr(uri, '?');
+    plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+    if (plen > PATH_MAX_BYTES)
+        return HE_URI_TOO_LONG;
+    r->path = arena_strndup(r->arena, uri, plen);
+    if (r->path == NULL)
+        return HE_UNEXPECTED;
+    if (q != NULL) {
+        if (strlen(q + 1) > QUERY_MAX)
+            return HE_URI_TOO_LONG;
+        r->query = q + 1;
+    }
+    if (http_content_length(r->io->param(r->io->h, "CONTENT_LENGTH"), &r->content_length) != UMS_OK)
+        return HE_BAD_REQUEST;
+    return HE_NONE;
+}
+enum http_err req_read_body(struct req *r)
+{
+    char *b;
+    size_t got = 0;
+    int n;
+
+    r->body = "";
+    r->body_len = 0;
+    if (r->content_length == 0)
+        return HE_NONE;
+    b = arena_alloc(r->arena, (size_t)r->content_length + 1);
+    if (b == NULL)
+        return HE_TOO_LARGE;
+    while (got < (size_t)r->content_length) {
+        size_t want = (size_t)r->content_length - got;
+        n = r->io->read(r->io->h, b + got, want > 65536 ? 65536 : (int)want);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    b[got] = '\0';
+    if (got != (size_t)r->content_length)
+        return HE_BAD_REQUEST;
+    r->body = b;
+    r->body_len = got;
+    return HE_NONE;
+}
+
+const char *req_param(const struct req *r, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (int i = 0; i < r->nparams; i++)
+        if (r->params[i].name_len == n && memcmp(r->params[i].name, name, n) == 0)
+            return r->params[i].value;
+    return NULL;
+}
+
+int req_rate_key(struct req *r, const char *scope, const char *key, int per_5min)
+{
+    struct ums_err err = {0};
+    /* Buckets in front of a credential check do not open on a Redis error. */
+    enum bucket_on_error on_error =
+        strcmp(scope, "token") == 0 || strcmp(scope, "verify") == 0 ? BUCKET_CLOSED : BUCKET_OPEN;
+    int rc = bucket_take(&r->app->ctx, scope, key, per_5min, on_error, &err);
+
+    if (rc == UMS_OK)
+        return 0;
+    reply_fail(r, rc, &err);
+    return -1;
+}
+int req_rate(struct req *r, const char *scope, int per_5min)
+{
+    char key[BUCKET_IP_KEY_MAX];
+
+    bucket_ip_key(key, r->remote_addr);
+    return req_rate_key(r, scope, key, per_5min);
+}
+int req_authenticate(struct req *r, int level)
+{
+    struct ums_err err = {0};
+    const char *h = r->authorization, *tok;
+    int rc;
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+        reply_error(r, HE_NO_AUTH, "This endpoint requires a Bearer token");
+        return -1;
+    }
+    tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    if (r->route != NULL && (r->route->flags & R_USER_JSON))
+        rc = auth_bearer_user(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    else if (r->route != NULL && (r->route->flags & R_PROFILE_JSON))
+        rc = auth_bearer_profile(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    else
+        rc = auth_bearer(&r->app->ctx, tok, strlen(tok), &r->who, &err);
+    if (rc != UMS_OK) {
+        reply_fail(r, rc, &err);
+        return -1;
+    }
+    if (level == AUTH_ADMIN && strcmp(r->who.role, "admin") != 0) {
+        reply_error(r, r->family == FAM_API ? HE_FORBIDDEN : HE_NOT_ADMIN, NULL);
+        return -1;
+    }
+    if (level == AUTH_USER && r->who.service) {
+        /* The service key is not a user: routes about "the current user" need
+         * one. GoTrue's answer on /auth/v1; on /api/v1 a good credential
+         * without the right is 403 forbidden. */
+        reply_error(r, r->family == FAM_API ? HE_FORBIDDEN : HE_SESSION_NOT_FOUND_BEARER,
+                    "This endpoint needs a user's access token");
+        return -1;
+    }
+    r->authed = 1;
+    if (!r->who.service)
+        r->user_id = r->who.user_id;
+    return 0;
+}
+#define USER_AGENT_MAX 512
+void req_client(struct req *r, struct client_info *ci)
+{
+    const char *ua = r->io->param(r->io->h, "HTTP_USER_AGENT");
+    char *clean;
+
+    ci->ip = r->remote_addr;
+    ci->user_agent = "";
+    if (ua == NULL)
+        return;
+    /* Stored with the session and shown in alerts: valid UTF-8 without
+     * control characters, at most 512 bytes, whatever the client sent. */
+    if (strlen(ua) <= USER_AGENT_MAX && utf8_text_valid(ua, strlen(ua), USER_AGENT_MAX, 0)) {
+        ci->user_agent = ua;
+        return;
+    }
+    clean = arena_alloc(r->arena, USER_AGENT_MAX + 1);
+    if (clean != NULL) {
+        utf8_clean(clean, USER_AGENT_MAX + 1, ua);
+        ci->user_agent = clean;
+    }
+}
