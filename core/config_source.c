@@ -41,6 +41,21 @@ static int read_secret(const char *path, char **out, const char *where, const st
     return UMS_OK;
 }
 
+/* Sets key k from the secret file at path; the copy is wiped. */
+static int set_from_file(struct ums_config *c, const struct config_key *k, const char *path,
+                         const char *where, char *err, size_t errlen)
+{
+    char *secret = NULL;
+    int rc = read_secret(path, &secret, where, k, err, errlen);
+
+    if (rc != UMS_OK)
+        return rc;
+    rc = config_key_set(c, k, secret, where, err, errlen);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+    return rc;
+}
+
 static char *trim(char *s)
 {
     char *e;
@@ -60,8 +75,6 @@ static int apply(struct ums_config *c, const char *section, const char *name, co
     const struct config_key *k = config_key_find(section, name);
     size_t nlen = strlen(name);
     char base[64];
-    char *secret = NULL;
-    int rc;
 
     if (k != NULL) {
         if (seen[k - config_keys] & 1) {
@@ -82,13 +95,7 @@ static int apply(struct ums_config *c, const char *section, const char *name, co
                 return UMS_EINVALID;
             }
             seen[k - config_keys] |= 1;
-            rc = read_secret(val, &secret, where, k, err, errlen);
-            if (rc != UMS_OK)
-                return rc;
-            rc = config_key_set(c, k, secret, where, err, errlen);
-            explicit_bzero(secret, strlen(secret));
-            free(secret);
-            return rc;
+            return set_from_file(c, k, val, where, err, errlen);
         }
     }
     config_errf(err, errlen, "%s: unknown key '%s' in [%s]", where, name, section);
@@ -180,7 +187,6 @@ static void env_name(char *out, size_t outlen, const char *section, const char *
 int config_source_env(struct ums_config *c, char *err, size_t errlen)
 {
     char ename[128], fname[128], where[160];
-    char *secret = NULL;
     int rc;
 
     for (size_t i = 0; i < config_keys_len; i++) {
@@ -204,12 +210,7 @@ int config_source_env(struct ums_config *c, char *err, size_t errlen)
                 return rc;
         } else if (vf != NULL) {
             snprintf(where, sizeof(where), "environment %s", fname);
-            rc = read_secret(vf, &secret, where, k, err, errlen);
-            if (rc != UMS_OK)
-                return rc;
-            rc = config_key_set(c, k, secret, where, err, errlen);
-            explicit_bzero(secret, strlen(secret));
-            free(secret);
+            rc = set_from_file(c, k, vf, where, err, errlen);
             if (rc != UMS_OK)
                 return rc;
         }
