@@ -288,8 +288,12 @@ int delivery_records_write(struct db *db, const struct delivery_records *r, cons
 {
     struct buf lit;
     const char *p[2];
-    int rc = id_list(&lit, done, ndone);
+    int rc;
 
+    /* Nothing to record and nothing done (a batch of entries not ours): no round trip. */
+    if (ndone == 0 && delivery_records_count(r) == 0)
+        return UMS_OK;
+    rc = id_list(&lit, done, ndone);
     if (rc == UMS_OK) {
         p[0] = json_object_to_json_string_ext(r->list, JSON_C_TO_STRING_PLAIN);
         p[1] = lit.p;

@@ -32,28 +32,15 @@ void route_profile_get(struct req *r)
     free(json);
 }
 
-/* A nullable string member: *set is 1 when present (value or null). */
-static int nullable_str(struct req *r, const char *name, int *set, const char **out)
+/* A nullable string member: *set is 1 when present (value or null). Its
+ * type was checked before the handler (profile_patch_fields), and strict
+ * JSON has no NUL in a string. */
+static void nullable_str(struct req *r, const char *name, int *set, const char **out)
 {
     struct json_object *v;
 
-    *set = 0;
-    *out = NULL;
-    if (!json_object_object_get_ex(r->json, name, &v))
-        return 0;
-    *set = 1;
-    if (v == NULL)
-        return 0;
-    if (!json_object_is_type(v, json_type_string)) {
-        reply_field_error(r, name, "invalid_type", "must be a string or null");
-        return -1;
-    }
-    *out = json_object_get_string(v);
-    if (strlen(*out) != (size_t)json_object_get_string_len(v)) {
-        reply_field_error(r, name, "invalid", "must not contain NUL");
-        return -1;
-    }
-    return 0;
+    *set = json_object_object_get_ex(r->json, name, &v);
+    *out = *set && v != NULL ? json_object_get_string(v) : NULL;
 }
 
 void route_profile_patch(struct req *r)
@@ -68,16 +55,11 @@ void route_profile_patch(struct req *r)
     if (api_target(r, TARGET_SELF | TARGET_ADMIN, &id) || body_require_object(r))
         return;
     /* Only the declared members, each of its type (profile_patch_fields). */
-    if (nullable_str(r, "avatar_url", &p.set_avatar_url, &p.avatar_url) ||
-        nullable_str(r, "bio", &p.set_bio, &p.bio) ||
-        nullable_str(r, "timezone", &p.set_timezone, &p.timezone))
-        return;
+    nullable_str(r, "avatar_url", &p.set_avatar_url, &p.avatar_url);
+    nullable_str(r, "bio", &p.set_bio, &p.bio);
+    nullable_str(r, "timezone", &p.set_timezone, &p.timezone);
     if (json_object_object_get_ex(r->json, "preferences", &v)) {
         p.set_preferences = 1;
-        if (v != NULL && !json_object_is_type(v, json_type_object)) {
-            reply_field_error(r, "preferences", "invalid_type", "preferences must be an object");
-            return;
-        }
         if (v != NULL)
             p.preferences_json = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
     }
