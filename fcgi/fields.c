@@ -105,7 +105,8 @@ static void check_one(struct req *r, const struct field *f, struct bad *b)
     }
 }
 
-/* R_CLOSED: a member the route does not declare is an error. */
+/* R_CLOSED: a member the route does not declare is an error. The list of
+ * what it takes is written only when one is found. */
 static void check_unknown(struct req *r, struct bad *b)
 {
     const struct field *fields = r->route->fields;
@@ -113,11 +114,6 @@ static void check_unknown(struct req *r, struct bad *b)
     char msg[256];
 
     buf_init(&names, 512);
-    for (const struct field *f = fields; f->name != NULL; f++) {
-        if (f != fields)
-            buf_adds(&names, f[1].name == NULL ? " and " : ", ");
-        buf_adds(&names, f->name);
-    }
     json_object_object_foreach(r->json, key, val)
     {
         const struct field *f = fields;
@@ -126,6 +122,12 @@ static void check_unknown(struct req *r, struct bad *b)
             f++;
         if (f->name != NULL)
             continue;
+        if (names.len == 0)
+            for (f = fields; f->name != NULL; f++) {
+                if (f != fields)
+                    buf_adds(&names, f[1].name == NULL ? " and " : ", ");
+                buf_adds(&names, f->name);
+            }
         snprintf(msg, sizeof(msg), "%.64s is not a member of this request; it takes %s", key,
                  names.p != NULL ? names.p : "none");
         bad_add(b, key, "unknown_field", msg);
