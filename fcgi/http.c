@@ -1,7 +1,8 @@
 /* http.c - HTTP itself: methods, Content-Length and Content-Type, the
- * Supabase API version header, query strings, and each error's status,
- * error_code, default message and body in both formats (docs/ARCHITECTURE.md
- * "The error model"). No request state: the functions take values. */
+ * Supabase API version header, If-None-Match against an entity-tag, query
+ * strings, and each error's status, error_code, default message and body
+ * in both formats (docs/ARCHITECTURE.md "The error model"). No request
+ * state: the functions take values. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -108,6 +109,60 @@ int http_api_versioned(const char *v)
         }
     }
     return strcmp(v, "2024-01-01") >= 0;
+}
+/* RFC 9110 5.6.1: optional whitespace. */
+static const char *ows(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+/* RFC 9110 8.8.3: etagc = %x21 / %x23-7E / obs-text. */
+static int etagc(unsigned char c)
+{
+    return c == 0x21 || (c >= 0x23 && c != 0x7f);
+}
+int http_etag_match(const char *inm, const char *etag)
+{
+    const char *p, *tag;
+    size_t elen;
+    int hit = 0;
+
+    if (inm == NULL || etag == NULL)
+        return 0;
+    /* etag's opaque tag without its quotes: the weak comparison ignores W/. */
+    if (strncmp(etag, "W/", 2) == 0)
+        etag += 2;
+    elen = strlen(etag);
+    if (elen < 2 || etag[0] != '"' || etag[elen - 1] != '"')
+        return 0;
+    etag++;
+    elen -= 2;
+    p = ows(inm);
+    if (*p == '*')
+        return *ows(p + 1) == '\0';
+    /* #entity-tag: empty members are allowed (RFC 9110 5.6.1.2). */
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            return hit;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (*p != '"')
+            return 0;
+        tag = ++p;
+        while (*p != '"') {
+            if (!etagc((unsigned char)*p))
+                return 0; /* includes the NUL of an unclosed tag */
+            p++;
+        }
+        if ((size_t)(p - tag) == elen && memcmp(tag, etag, elen) == 0)
+            hit = 1;
+        p = ows(p + 1);
+        if (*p != ',' && *p != '\0')
+            return 0;
+    }
 }
 static int hexval(int c)
 {

@@ -156,7 +156,8 @@ struct req {
     const char *authorization;
     const char *request_id;
     const char *remote_addr;
-    int versioned; /* X-Supabase-Api-Version >= 2024-01-01 */
+    const char *if_none_match; /* NULL when absent */
+    int versioned;             /* X-Supabase-Api-Version >= 2024-01-01 */
     long content_length;
 
     const struct route *route;
@@ -203,6 +204,17 @@ int http_is_form(const char *content_type);
 
 /* 1 when X-Supabase-Api-Version is a date >= 2024-01-01. */
 int http_api_versioned(const char *value);
+
+/*
+ * 1 when If-None-Match `inm` matches the current representation, whose
+ * entity-tag is `etag` ("\"...\""): its condition is then false and a GET
+ * or HEAD is answered 304. A match is "*", or a member of the list of
+ * entity-tags equal to etag by RFC 9110's weak comparison (13.1.2,
+ * 8.8.3.2: the opaque tags alone, W/ on either side ignored). NULL,
+ * empty, or malformed anywhere: 0 (the header is ignored, and a full
+ * answer is never wrong).
+ */
+int http_etag_match(const char *inm, const char *etag);
 
 /* Finds `name` in a query string and percent-decodes its value into the arena.
  * Returns 0, UMS_ENOTFOUND, or UMS_EINVALID (bad escape, NUL, invalid UTF-8). */
@@ -291,6 +303,16 @@ int reply_header(struct req *r, const char *name, const char *value);
 
 /* Sends status, headers and a JSON body (len bytes). */
 void reply_json(struct req *r, int status, const char *json, size_t len);
+/*
+ * A public answer every client gets alike (the JWKS, /auth/v1/settings):
+ * 200 with the JSON body, Cache-Control "public, max-age=<max_age>" and a
+ * strong ETag derived from the body's bytes (the first 128 bits of their
+ * SHA-256 in hex, quoted); 304 Not Modified without a body, with the same
+ * ETag and Cache-Control, when the request's If-None-Match matches it
+ * (http_etag_match) on a GET or a HEAD.
+ */
+void reply_cached(struct req *r, const char *json, size_t len, int max_age);
+#define REPLY_ETAG_HEX 32 /* hex digits of the SHA-256 kept in the ETag */
 /* A page of ums's own (the verification link's): HTML, never framed, no
  * referrer, nothing loaded from anywhere. */
 void reply_html(struct req *r, int status, const char *html, size_t len);

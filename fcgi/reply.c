@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../util/buf.h"
+#include "../util/crypto.h"
 #include "../util/log.h"
 #include "../util/ums.h"
 #include "app.h"
@@ -22,6 +23,8 @@ static const char *reason(int status)
         return "No Content";
     case 303:
         return "See Other";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
@@ -97,7 +100,9 @@ static void reply_body(struct req *r, int status, const char *type, const char *
     buf_reset(o, 1 << 20);
     if (buf_printf(o, "Status: %d %s\r\n", status, reason(status)) != 0)
         goto fail;
-    if (len > 0 || status != 204) {
+    /* 204 and 304 have no content (RFC 9110 15.3.5, 15.4.5): no type, and
+     * no length a client could read as the 200's. */
+    if (status != 304 && (len > 0 || status != 204)) {
         snprintf(clen, sizeof(clen), "%zu", len);
         if (buf_printf(o, "Content-Type: %s\r\n", type) != 0 ||
             buf_printf(o, "Content-Length: %s\r\n", clen) != 0)
@@ -118,7 +123,7 @@ static void reply_body(struct req *r, int status, const char *type, const char *
         goto fail;
     if (buf_adds(o, "\r\n") != 0)
         goto fail;
-    if (!(r->method & M_HEAD) && len > 0 && buf_add(o, json, len) != 0)
+    if (!(r->method & M_HEAD) && status != 304 && len > 0 && buf_add(o, json, len) != 0)
         goto fail;
     r->io->write(r->io->h, o->p, (int)o->len);
     return;
@@ -136,6 +141,23 @@ fail:
 void reply_json(struct req *r, int status, const char *json, size_t len)
 {
     reply_body(r, status, "application/json; charset=utf-8", json, len);
+}
+void reply_cached(struct req *r, const char *json, size_t len, int max_age)
+{
+    char hex[65], etag[REPLY_ETAG_HEX + 3], cc[48];
+
+    crypto_sha256_hex(hex, json, len);
+    snprintf(etag, sizeof(etag), "\"%.*s\"", REPLY_ETAG_HEX, hex);
+    snprintf(cc, sizeof(cc), "public, max-age=%d", max_age);
+    reply_header(r, "Cache-Control", cc);
+    reply_header(r, "ETag", etag);
+    /* RFC 9110 13.1.2: a false If-None-Match is 304 on GET and HEAD (these
+     * routes take no other method). */
+    if ((r->method & (M_GET | M_HEAD)) && http_etag_match(r->if_none_match, etag)) {
+        reply_body(r, 304, NULL, NULL, 0);
+        return;
+    }
+    reply_json(r, 200, json, len);
 }
 void reply_html(struct req *r, int status, const char *html, size_t len)
 {

@@ -67,6 +67,8 @@ enum http_err req_load(struct req *r)
     r->remote_addr = r->io->param(r->io->h, "REMOTE_ADDR");
     r->content_type = header(r, "CONTENT_TYPE", &too_big);
     r->authorization = header(r, "HTTP_AUTHORIZATION", &too_big);
+    /* Only compared (reply_cached), never kept: no size cap, no 431. */
+    r->if_none_match = r->io->param(r->io->h, "HTTP_IF_NONE_MATCH");
     r->versioned = http_api_versioned(r->io->param(r->io->h, "HTTP_X_SUPABASE_API_VERSION"));
     if (too_big)
         return HE_HEADER_TOO_LARGE;

@@ -548,7 +548,7 @@ CTEST(discovery, jwks_settings_health)
     ASSERT_EQ(r.status, 200);
     ASSERT_STR_CONTAINS(r.body, "\"kty\":\"RSA\"");
     ASSERT_EQ(resp_header(&r, "Cache-Control", v, sizeof(v)), 0);
-    ASSERT_STR_CONTAINS(v, "max-age=600");
+    ASSERT_STR_EQ(v, "public, max-age=300");
     http_resp_free(&r);
     ASSERT_EQ(http_get("/.well-known/jwks.json", &r), 0);
     ASSERT_EQ(r.status, 200);

@@ -1,4 +1,5 @@
-/* test_request.c - CONTENT_LENGTH, content types, API version, query strings. */
+/* test_request.c - CONTENT_LENGTH, content types, API version, If-None-Match,
+ * query strings. */
 #define CTEST_MAIN
 #include "../ctest.h"
 
@@ -65,6 +66,43 @@ CTEST(request, methods)
     ASSERT_EQ(http_method_parse("get"), 0);
     ASSERT_EQ(http_method_parse("BREW"), 0);
     ASSERT_EQ(http_method_parse(NULL), 0);
+}
+
+CTEST(request, if_none_match)
+{
+    static const char tag[] = "\"0123abcd\"";
+    static const struct {
+        const char *inm;
+        int hit;
+    } cases[] = {
+        {"\"0123abcd\"", 1},
+        {"W/\"0123abcd\"", 1}, /* weak comparison: W/ does not count */
+        {"\"x\", \"0123abcd\"", 1},
+        {"\"x\",W/\"0123abcd\" , \"y\"", 1},
+        {" ,, \"0123abcd\",", 1}, /* empty list members */
+        {"*", 1},
+        {" * ", 1},
+        {"\"0123abcd,x\"", 0},          /* a comma inside a tag is part of it */
+        {"\"x\", \"0123abcd\"junk", 0}, /* malformed: ignored as a whole */
+        {"\"0123abcd", 0},
+        {"0123abcd", 0},
+        {"w/\"0123abcd\"", 0}, /* W/ is case-sensitive */
+        {"\"0123ABCD\"", 0},
+        {"\"0123abc\"", 0},
+        {"\"0123abcde\"", 0},
+        {"\"\"", 0},
+        {"*, \"0123abcd\"", 0}, /* "*" stands alone */
+        {"", 0},
+        {NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (http_etag_match(cases[i].inm, tag) != cases[i].hit)
+            CTEST_FAIL_("If-None-Match %s: expected %d", cases[i].inm ? cases[i].inm : "(null)",
+                        cases[i].hit);
+    /* The representation's own tag may be weak too; a malformed one matches nothing. */
+    ASSERT_TRUE(http_etag_match("\"0123abcd\"", "W/\"0123abcd\""));
+    ASSERT_FALSE(http_etag_match("*", "0123abcd"));
+    ASSERT_FALSE(http_etag_match("\"a\"", NULL));
 }
 
 CTEST(query, get_and_decode)

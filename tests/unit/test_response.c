@@ -1,4 +1,5 @@
-/* test_response.c - error mapping and both error body formats. */
+/* test_response.c - error mapping, both error body formats, and the public
+ * cached answer (ETag, 304). */
 #define CTEST_MAIN
 #include "../ctest.h"
 
@@ -6,6 +7,7 @@
 
 #include "../../util/ums.h"
 #include "../../core/err.h"
+#include "../../util/crypto.h"
 #include "fake_io.h"
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -303,4 +305,82 @@ CTEST(errors, invalid_utf8_message_stays_valid_json)
     ASSERT_NOT_NULL(o);
     ASSERT_STR_EQ(str(o, "message"), "x\xef\xbf\xbd\xef\xbf\xbd");
     json_object_put(o);
+}
+
+/* reply_cached through dispatch(): one public document. */
+static const char doc[] = "{\"keys\":[]}";
+
+static void cached(struct req *r)
+{
+    reply_cached(r, doc, sizeof(doc) - 1, 300);
+}
+
+static const struct route cached_routes[] = {
+    {.methods = M_GET, .pattern = "/doc", .fn = cached, .family = FAM_OPS},
+};
+
+/* The value of header name ("Name: ") in a fake response, copied into out. */
+static const char *hdr(const struct fake_resp *resp, const char *name, char *out, size_t n)
+{
+    const char *p = strstr(resp->headers, name), *e;
+
+    if (p == NULL)
+        return NULL;
+    p += strlen(name);
+    e = strstr(p, "\r\n");
+    snprintf(out, n, "%.*s", e != NULL ? (int)(e - p) : (int)strlen(p), p);
+    return out;
+}
+
+static struct fake_resp run_doc(const char *method, const char *inm, struct fake *f)
+{
+    struct fake init = {
+        {"REQUEST_METHOD", method, "REQUEST_URI", "/doc", "HTTP_IF_NONE_MATCH", inm, NULL}};
+    *f = init;
+    if (inm == NULL)
+        f->params[4] = NULL;
+    return fake_run(f, cached_routes, sizeof(cached_routes) / sizeof(cached_routes[0]));
+}
+
+CTEST(cached, etag_is_the_bodys_sha256_and_304_has_no_content)
+{
+    struct fake f;
+    struct fake_resp resp;
+    char hex[65], want[40], v[128];
+
+    crypto_sha256_hex(hex, doc, sizeof(doc) - 1);
+    snprintf(want, sizeof(want), "\"%.32s\"", hex);
+
+    resp = run_doc("GET", NULL, &f);
+    ASSERT_EQ(resp.status, 200);
+    ASSERT_STR_EQ(hdr(&resp, "ETag: ", v, sizeof(v)), want);
+    ASSERT_STR_EQ(hdr(&resp, "Cache-Control: ", v, sizeof(v)), "public, max-age=300");
+    ASSERT_EQ(strstr(resp.headers, "no-store"), NULL);
+    ASSERT_STR_EQ(resp.body, doc);
+    buf_free(&f.out);
+
+    resp = run_doc("GET", want, &f);
+    ASSERT_EQ(resp.status, 304);
+    ASSERT_STR_CONTAINS(resp.headers, "Status: 304 Not Modified");
+    ASSERT_STR_EQ(hdr(&resp, "ETag: ", v, sizeof(v)), want);
+    ASSERT_STR_EQ(hdr(&resp, "Cache-Control: ", v, sizeof(v)), "public, max-age=300");
+    ASSERT_EQ(strstr(resp.headers, "\r\nContent-Length:"), NULL);
+    ASSERT_EQ(strstr(resp.headers, "\r\nContent-Type:"), NULL);
+    ASSERT_STR_EQ(resp.body, "");
+    buf_free(&f.out);
+
+    resp = run_doc("HEAD", want, &f);
+    ASSERT_EQ(resp.status, 304);
+    buf_free(&f.out);
+
+    resp = run_doc("HEAD", "\"other\"", &f);
+    ASSERT_EQ(resp.status, 200);
+    ASSERT_STR_CONTAINS(resp.headers, "Content-Length: 11");
+    ASSERT_STR_EQ(resp.body, "");
+    buf_free(&f.out);
+
+    resp = run_doc("GET", "\"other\"", &f);
+    ASSERT_EQ(resp.status, 200);
+    ASSERT_STR_EQ(resp.body, doc);
+    buf_free(&f.out);
 }
