@@ -126,6 +126,7 @@ const struct config_key config_keys[] = {
     INT("notifier", "backoff_base_ms", notifier.backoff_base_ms, "1000", 10, 3600000),
     INT("notifier", "backoff_max_ms", notifier.backoff_max_ms, "300000", 10, 86400000),
     INT("notifier", "claim_idle_ms", notifier.claim_idle_ms, "60000", 1000, 86400000),
+    INT("notifier", "lock_ttl_ms", notifier.lock_ttl_ms, "60000", 2000, 3600000),
 
     ENUM("push", "transport", push.transport, "none", "none|file|fcm"),
     TEXT("push", "dir", push.dir, "/var/lib/ums/push"),

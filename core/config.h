@@ -93,6 +93,7 @@ struct ums_config {
         int backoff_max_ms;
         int keep_days;       /* done outbox rows are deleted after this; 0: kept */
         int redeliver_after; /* seconds before a published, unfinished event is re-sent */
+        int lock_ttl_ms;     /* the consumer's lock (stream_lock_take) lapses after this */
     } notifier;
     struct {
         char *transport; /* none | file (JSON files in dir) | fcm */

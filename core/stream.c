@@ -10,6 +10,7 @@
 
 #include "kv.h"
 #include "outbox.h"
+#include "../util/crypto.h"
 #include "../util/log.h"
 #include "../util/ums.h"
 
@@ -246,4 +247,102 @@ int stream_bury(struct kv *kv, const char *outbox_id, const char *event, const c
                             event,  "channel",          channel, "error",     error};
 
     return run(kv, 11, argv);
+}
+
+/* The lock's key, named like the heartbeat (outbox_heartbeat). */
+static void lock_key(char *key, size_t keylen, const char *consumer)
+{
+    snprintf(key, keylen, "ums:notifier:%s:lock", consumer);
+}
+
+int stream_lock_token(char *out, size_t outlen)
+{
+    unsigned char raw[STREAM_LOCK_TOKEN_LEN / 2];
+
+    if (outlen < STREAM_LOCK_TOKEN_LEN + 1 || crypto_random_bytes(raw, sizeof(raw)) != 0)
+        return UMS_ERR;
+    crypto_hex_encode(out, raw, sizeof(raw));
+    return UMS_OK;
+}
+
+int stream_lock_take(struct kv *kv, const char *consumer, const char *token, int ttl_ms)
+{
+    char key[320], ttl[16];
+    const char *argv[6] = {"SET", key, token, "NX", "PX", ttl};
+    redisReply *r = NULL;
+    int rc;
+
+    lock_key(key, sizeof(key), consumer);
+    snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
+    rc = kv_cmd(kv, &r, 6, argv, NULL);
+    if (rc != UMS_OK)
+        return rc;
+    if (r->type == REDIS_REPLY_STATUS && r->str != NULL && strcmp(r->str, "OK") == 0)
+        rc = UMS_OK;
+    else if (r->type == REDIS_REPLY_NIL)
+        rc = UMS_ECONFLICT; /* NX: the key is there */
+    else {
+        log_error("redis SET %s NX: the reply has an unexpected shape", key);
+        rc = UMS_EINVALID;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Runs script (one key, the token, and ttl_ms or nothing) and returns its
+ * integer reply in *out. UMS_OK, a kv_cmd code or UMS_EINVALID (logged). */
+static int lock_script(struct kv *kv, const char *script, const char *consumer, const char *token,
+                       int ttl_ms, long long *out)
+{
+    char key[320], ttl[16];
+    const char *argv[6] = {"EVAL", script, "1", key, token, ttl};
+    redisReply *r = NULL;
+    int rc;
+
+    lock_key(key, sizeof(key), consumer);
+    snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
+    rc = kv_cmd(kv, &r, ttl_ms > 0 ? 6 : 5, argv, NULL);
+    if (rc != UMS_OK)
+        return rc;
+    if (r->type == REDIS_REPLY_INTEGER)
+        *out = r->integer;
+    else {
+        log_error("redis EVAL on %s: the reply has an unexpected shape", key);
+        rc = UMS_EINVALID;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* 1: still ours, extended; 2: lapsed and nobody's, taken again; 0: another's. */
+static const char lock_renew_lua[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end "
+    "if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end "
+    "return 0";
+
+/* 1: deleted; 0: not ours (or gone). */
+static const char lock_release_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
+int stream_lock_renew(struct kv *kv, const char *consumer, const char *token, int ttl_ms)
+{
+    long long got = 0;
+    int rc = lock_script(kv, lock_renew_lua, consumer, token, ttl_ms, &got);
+
+    if (rc != UMS_OK)
+        return rc;
+    if (got == 2)
+        log_warn("the lock of consumer %s had lapsed (a batch took longer than [notifier] "
+                 "lock_ttl_ms, or Redis lost it); taken again",
+                 consumer);
+    return got == 0 ? UMS_ECONFLICT : UMS_OK;
+}
+
+int stream_lock_release(struct kv *kv, const char *consumer, const char *token)
+{
+    long long got = 0;
+
+    return lock_script(kv, lock_release_lua, consumer, token, 0, &got);
 }

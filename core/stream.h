@@ -75,4 +75,33 @@ int stream_finish(struct kv *kv, const char *const *ids, size_t n);
 int stream_bury(struct kv *kv, const char *outbox_id, const char *event, const char *channel,
                 const char *error);
 
+/*
+ * The consumer's lock, ums:notifier:{consumer}:lock: whichever process runs
+ * as a consumer (a daemon or a --once run) holds it, so that no two read the
+ * same pending entries (XREADGROUP ... 0) and send them twice. Its value is
+ * a random token of the holder's (stream_lock_token); it lapses ttl_ms after
+ * it was taken or last renewed, so that a killed holder blocks nobody for
+ * longer than that. The holder renews it before every batch it reads.
+ */
+#define STREAM_LOCK_TOKEN_LEN 32 /* hex digits */
+
+/* A fresh random token into out (STREAM_LOCK_TOKEN_LEN + 1 bytes). UMS_OK or
+ * UMS_ERR (no randomness). */
+int stream_lock_token(char *out, size_t outlen);
+
+/* SET key token NX PX ttl_ms. UMS_OK when taken, UMS_ECONFLICT when another
+ * token holds it, a kv_cmd code, or UMS_EINVALID for an unexpected reply
+ * (logged). */
+int stream_lock_take(struct kv *kv, const char *consumer, const char *token, int ttl_ms);
+
+/* Extends the lock to ttl_ms from now when token holds it (compare, then
+ * PEXPIRE, in one script). A lock that lapsed and nobody took since is taken
+ * again (logged: a batch outlasted the TTL, or Redis lost the key). Returns
+ * as stream_lock_take: UMS_ECONFLICT means it was lost to another process. */
+int stream_lock_renew(struct kv *kv, const char *consumer, const char *token, int ttl_ms);
+
+/* Deletes the lock when token holds it (compare, then DEL, in one script);
+ * another holder's lock is left alone. UMS_OK or a kv_cmd code. */
+int stream_lock_release(struct kv *kv, const char *consumer, const char *token);
+
 #endif

@@ -55,6 +55,21 @@ CTEST(config, defaults)
     config_free(c);
 }
 
+/* The notifier's lock must outlast a read (BLOCK 1000) and a batch. */
+CTEST(config, notifier_lock_ttl_bounds)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, ""), UMS_OK);
+    ASSERT_EQ(c->notifier.lock_ttl_ms, 60000);
+    config_free(c);
+    ASSERT_EQ(parse(&c, "[notifier]\nlock_ttl_ms = 2000\n"), UMS_OK);
+    ASSERT_EQ(c->notifier.lock_ttl_ms, 2000);
+    config_free(c);
+    ASSERT_EQ(parse(&c, "[notifier]\nlock_ttl_ms = 1999\n"), UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "lock_ttl_ms");
+    ASSERT_EQ(parse(&c, "[notifier]\nlock_ttl_ms = 3600001\n"), UMS_EINVALID);
+}
+
 CTEST(config, values_comments_quotes)
 {
     struct ums_config *c;
