@@ -6,7 +6,14 @@
  * the entries are still pending and are sent again on restart (at least
  * once); after the record they are never sent twice. Unpublished outbox
  * rows (Redis was down at commit) are republished after [notifier]
- * republish_after seconds. */
+ * republish_after seconds.
+ *
+ * One process at a time runs as a consumer: it holds the consumer's lock
+ * (stream_lock_take), renews it before every batch it reads and releases it
+ * at exit. A --once run that finds it held does nothing; a daemon waits for
+ * it. Whoever loses it (it lapsed, [notifier] lock_ttl_ms, and another took
+ * it) reads nothing more: the other now sends this consumer's pending
+ * entries. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,12 +88,61 @@ static int process(struct notifier *n, const struct stream_batch *sb)
     return (int)sb->n;
 }
 
+/*
+ * Renews the consumer's lock before a batch is read or claimed: 1 when this
+ * process still holds it. 0 when it was lost (it lapsed and another process
+ * took it: that one now reads this consumer's pending entries, so this one
+ * must not; a --once run stops, a daemon waits in lock_wait) or when Redis
+ * did not answer (then nothing can be read either).
+ */
+static int lock_renew(struct notifier *n)
+{
+    int rc;
+
+    if (!n->locked)
+        return 0;
+    rc = stream_lock_renew(n->ctx.kv, n->consumer, n->lock_token, n->cfg->notifier.lock_ttl_ms);
+    if (rc == UMS_ECONFLICT) {
+        n->locked = 0;
+        log_warn("another notifier took the lock of consumer %s; this one stops reading",
+                 n->consumer);
+    }
+    return rc == UMS_OK;
+}
+
+/* A daemon takes the consumer's lock, trying once a second while another
+ * process holds it (said once) or Redis is down. 0 when taken, -1 when
+ * stopping. */
+static int lock_wait(struct notifier *n)
+{
+    int said = 0;
+
+    while (!notifier_stopping) {
+        int rc =
+            stream_lock_take(n->ctx.kv, n->consumer, n->lock_token, n->cfg->notifier.lock_ttl_ms);
+        if (rc == UMS_OK) {
+            n->locked = 1;
+            if (said)
+                log_info("took the lock of consumer %s", n->consumer);
+            return 0;
+        }
+        if (rc == UMS_ECONFLICT && !said) {
+            log_info("another notifier runs as consumer %s; waiting for it", n->consumer);
+            said = 1;
+        }
+        sleep(1);
+    }
+    return -1;
+}
+
 /* One XREADGROUP. id "0" re-reads this consumer's pending entries. */
 static int read_batch(struct notifier *n, const char *id, int block_ms)
 {
     struct stream_batch sb;
     int seen;
 
+    if (!lock_renew(n))
+        return -1;
     if (stream_read(n->ctx.kv, n->consumer, id, n->cfg->notifier.batch, block_ms, &sb) != UMS_OK)
         return -1;
     seen = process(n, &sb);
@@ -113,6 +169,8 @@ static void claim(struct notifier *n)
 {
     struct stream_batch sb;
 
+    if (!lock_renew(n))
+        return;
     if (stream_claim(n->ctx.kv, n->consumer, n->cfg->notifier.claim_idle_ms, n->cfg->notifier.batch,
                      &sb) == UMS_OK)
         process(n, &sb);
@@ -225,19 +283,43 @@ int main(int argc, char **argv)
         goto out;
     }
     log_info("ums-notifier started (%s, consumer %s)", once ? "once" : "daemon", n.consumer);
-    stream_group_ensure(n.ctx.kv);
+    if (stream_lock_token(n.lock_token, sizeof(n.lock_token)) != UMS_OK) {
+        log_error("no random bytes for the lock of consumer %s", n.consumer);
+        goto out;
+    }
     if (once) {
+        /* One process at a time runs as a consumer: a daemon, or another
+         * --once run that cron started before this one ended. */
+        int got = stream_lock_take(n.ctx.kv, n.consumer, n.lock_token, n.cfg->notifier.lock_ttl_ms);
+        if (got == UMS_ECONFLICT) {
+            log_info("another notifier runs as consumer %s; nothing to do", n.consumer);
+            rc = 0;
+            goto out;
+        }
+        if (got != UMS_OK) {
+            log_error("cannot take the lock of consumer %s (%s)", n.consumer, ums_rc_name(got));
+            goto out;
+        }
+        n.locked = 1;
+        stream_group_ensure(n.ctx.kv);
         republish(&n);
         claim(&n);
         drain_pending(&n);
         while (!notifier_stopping && read_batch(&n, ">", -1) > 0)
             ;
-        prune(&n);
+        if (n.locked)
+            prune(&n);
         rc = 0;
         goto out;
     }
     while (!notifier_stopping) {
-        time_t now = time(NULL);
+        time_t now;
+        if (!n.locked) {
+            if (lock_wait(&n) != 0)
+                break;
+            stream_group_ensure(n.ctx.kv);
+        }
+        now = time(NULL);
         if (now - last_republish >= 5) {
             republish(&n);
             claim(&n);
@@ -261,11 +343,13 @@ int main(int argc, char **argv)
         }
         /* A round (about a second) ends when the retries due were sent and
          * the stream was read: what was waiting when it began is handled. */
-        if (drained)
+        if (drained && n.locked)
             outbox_heartbeat(n.ctx.kv, n.consumer, ++rounds);
     }
     rc = 0;
 out:
+    if (n.locked && stream_lock_release(n.ctx.kv, n.consumer, n.lock_token) != UMS_OK)
+        log_warn("the lock of consumer %s is left to lapse", n.consumer);
     log_info("ums-notifier stopped");
     if (!once && n.cfg != NULL)
         pidfile_release(n.cfg->notifier.pid_file);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "../core/ctx.h"
+#include "../core/stream.h"
 #include "../core/template.h"
 
 struct ums_config;
@@ -17,6 +18,10 @@ struct notifier {
     struct templates tpl;
     char consumer[128];
     char last_id[64]; /* the last stream entry the loop saw */
+    /* The consumer's lock (stream_lock_take): this process's token, and
+     * whether it holds the lock now (main.c). */
+    char lock_token[STREAM_LOCK_TOKEN_LEN + 1];
+    int locked;
 };
 
 /* Set by SIGTERM/SIGINT: finish what is in flight, start nothing new. */
