@@ -45,6 +45,7 @@
 
 const struct config_key config_keys[] = {
     TEXT1("server", "listen", server.listen, "/run/ums/ums-fcgi.sock"),
+    TEXT("server", "authorizer_listen", server.authorizer_listen, ""),
     MODE("server", "socket_mode", server.socket_mode, "0660"),
     INT("server", "workers", server.workers, "4", 1, 256),
     TEXT("server", "pid_file", server.pid_file, ""),
@@ -354,6 +355,14 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
         if (colon == NULL || parse_int(colon + 1, 10, 1, 65535, &port) != UMS_OK) {
             config_errf(err, errlen,
                         "[server] listen must be an absolute socket path or host:port");
+            return UMS_EINVALID;
+        }
+    }
+    if (c->server.authorizer_listen[0] != '\0') {
+        const char *a = c->server.authorizer_listen, *colon = strrchr(a, ':');
+        int port;
+        if (colon == NULL || colon == a || parse_int(colon + 1, 10, 1, 65535, &port) != UMS_OK) {
+            config_errf(err, errlen, "[server] authorizer_listen must be host:port");
             return UMS_EINVALID;
         }
     }

@@ -6,7 +6,10 @@
 
 struct ums_config {
     struct {
-        char *listen;    /* unix socket path, or host:port on loopback */
+        char *listen; /* unix socket path, or host:port on loopback */
+        /* host:port where only FastCGI AUTHORIZER requests are answered
+         * (mod_authnz_fcgi connects over TCP only); "" = none */
+        char *authorizer_listen;
         int socket_mode; /* permissions of a unix socket, octal in the file */
         int workers;
         char *pid_file;

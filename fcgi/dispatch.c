@@ -81,7 +81,7 @@ void dispatch(struct req *r, const struct route *table, size_t n)
     r->route = rt;
     r->family = rt->family;
     /* 413 is decided from CONTENT_LENGTH, before one byte of the body is read. */
-    if ((size_t)r->content_length > rt->body_max) {
+    if (r->content_length > 0 && (size_t)r->content_length > rt->body_max) {
         reply_error(r, HE_TOO_LARGE, NULL);
         return;
     }

@@ -47,9 +47,10 @@ int http_content_length(const char *s, long *out)
 {
     long v = 0;
 
-    *out = 0;
+    *out = -1;
     if (s == NULL || *s == '\0')
         return UMS_OK;
+    *out = 0;
     for (const char *p = s; *p != '\0'; p++) {
         if (!isdigit((unsigned char)*p) || p - s >= 18)
             return UMS_EINVALID;

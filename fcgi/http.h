@@ -158,7 +158,9 @@ struct req {
     const char *remote_addr;
     const char *if_none_match; /* NULL when absent */
     int versioned;             /* X-Supabase-Api-Version >= 2024-01-01 */
-    long content_length;
+    long content_length;       /* -1: not given (read to the end, under the cap) */
+    int authorizer;            /* the FastCGI AUTHORIZER role: a forward-auth check */
+    int authz_only;            /* on [server] authorizer_listen: nothing else is served */
 
     const struct route *route;
     int family;
@@ -194,7 +196,8 @@ unsigned http_method_parse(const char *name);
 /* Writes "GET, HEAD, POST" for a mask. */
 void http_methods_str(struct buf *b, unsigned mask);
 
-/* CONTENT_LENGTH: NULL or "" is 0; otherwise decimal digits only. 0 or UMS_EINVALID. */
+/* CONTENT_LENGTH: NULL or "" is -1 (not given: a web server may pass a
+ * chunked body without one); otherwise decimal digits only. 0 or UMS_EINVALID. */
 int http_content_length(const char *s, long *out);
 
 /* 1 when the Content-Type is application/json (optionally with charset=utf-8). */

@@ -46,6 +46,7 @@ struct slot {
 static volatile sig_atomic_t got_term, got_hup, got_chld;
 static int sig_w = -1;
 static pid_t master_pid;
+static int authz_fd = -1; /* [server] authorizer_listen, or -1 */
 static struct ums_config *cfg;
 static const char *config_path;
 
@@ -77,11 +78,29 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ums-fcgi [--config FILE] [--daemon] [--check]\n"
-               "  --config FILE  configuration (default: $UMS_CONFIG, then /etc/ums/ums.conf)\n"
+               "  --config FILE  configuration (default: $UMS_CONFIG, then ums.conf beside\n"
+               "                 this program, then /etc/ums/ums.conf)\n"
                "  --daemon       detach from the terminal after start-up\n"
                "  --check        validate the configuration and exit\n"
                "Started with a listening socket on fd 0 (spawn-fcgi, mod_fcgid) it serves\n"
                "that socket directly in this one process.\n");
+}
+
+/* ums.conf in the folder of the program as it was started (argv[0], not
+ * /proc/self/exe: a web-space ums.fcgi may be a link), when it exists: how
+ * a process that Apache's mod_fcgid spawns, with no command line of ours,
+ * finds its configuration on shared hosting. NULL when there is none. */
+static const char *beside_binary(const char *argv0, char *buf, size_t size)
+{
+    const char *slash = argv0 != NULL ? strrchr(argv0, '/') : NULL;
+    int n;
+
+    if (slash == NULL)
+        return NULL;
+    n = snprintf(buf, size, "%.*s/ums.conf", (int)(slash - argv0), argv0);
+    if (n < 0 || (size_t)n >= size || access(buf, F_OK) != 0)
+        return NULL;
+    return buf;
 }
 
 /* fd 0 is a listening socket when a process manager started us. */
@@ -295,7 +314,7 @@ static pid_t spawn(int listen_fd, int pfd[2])
         close(pfd[0]);
         close(pfd[1]);
         sig_w = -1;
-        status = worker_run(listen_fd, cfg);
+        status = worker_run(listen_fd, authz_fd, cfg);
         config_free(cfg);
         log_close();
         /* exit, not _exit: sanitizer builds check the worker for leaks here. */
@@ -456,7 +475,7 @@ static int master(int listen_fd, int pfd[2])
 
 int main(int argc, char **argv)
 {
-    char err[1024];
+    char err[1024], beside[4096];
     int daemon_mode = 0, check_only = 0, listen_fd = -1, pfd[2] = {-1, -1}, rc = 1;
     uid_t uid;
     gid_t gid, sgid;
@@ -479,6 +498,8 @@ int main(int argc, char **argv)
         }
     }
     if (config_path == NULL || *config_path == '\0')
+        config_path = beside_binary(argv[0], beside, sizeof(beside));
+    if (config_path == NULL)
         config_path = "/etc/ums/ums.conf";
     if (config_load(&cfg, config_path, err, sizeof(err)) != UMS_OK) {
         fprintf(stderr, "ums-fcgi: %s\n", err);
@@ -505,7 +526,7 @@ int main(int argc, char **argv)
             goto out;
         }
         log_info("ums-fcgi serving the inherited socket on fd 0");
-        rc = worker_run(0, cfg);
+        rc = worker_run(0, -1, cfg);
         goto out;
     }
     if (privs_lookup(cfg->server.user, &uid, &gid) != 0)
@@ -532,6 +553,9 @@ int main(int argc, char **argv)
                     : bind_tcp(cfg->server.listen);
     if (listen_fd < 0)
         goto out;
+    if (cfg->server.authorizer_listen[0] != '\0' &&
+        (authz_fd = bind_tcp(cfg->server.authorizer_listen)) < 0)
+        goto out;
     if (daemon_mode)
         daemonize();
     /* Root hands files over through their descriptors, never by path: the
@@ -553,6 +577,8 @@ int main(int argc, char **argv)
 out:
     if (listen_fd >= 0)
         close(listen_fd);
+    if (authz_fd >= 0)
+        close(authz_fd);
     if (pfd[0] >= 0) {
         close(pfd[0]);
         close(pfd[1]);

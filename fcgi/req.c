@@ -26,7 +26,8 @@ static const char *header(struct req *r, const char *name, int *too_big)
         *too_big = 1;
     return v;
 }
-/* X-Request-Id from the web server when it is sane, else a fresh random one. */
+/* X-Request-Id from the web server when it is sane (nginx's 32 hex digits,
+ * Apache's mod_unique_id), else a fresh random one. */
 static const char *request_id(struct req *r, const char *given)
 {
     static const char hex[] = "0123456789abcdef";
@@ -37,7 +38,7 @@ static const char *request_id(struct req *r, const char *given)
 
     for (size_t i = 0; ok && i < n; i++)
         ok = isalnum((unsigned char)given[i]) || given[i] == '-' || given[i] == '_' ||
-             given[i] == '.';
+             given[i] == '.' || given[i] == '@'; /* '@': Apache's mod_unique_id */
     if (ok)
         return given;
     id = arena_alloc(r->arena, 33);
@@ -52,9 +53,33 @@ static const char *request_id(struct req *r, const char *given)
     id[32] = '\0';
     return id;
 }
+/* The FastCGI role. An AUTHORIZER request (mod_authnz_fcgi, mod_fcgid's
+ * FcgidAuthorizer) asks whether the client may have the resource it names:
+ * it is answered as GET /auth/v1/check, whatever that resource is, and it
+ * has no body (mod_authnz_fcgi sends none at all: reading would wait).
+ * The authorizer port serves nothing else. */
+static enum http_err load_role(struct req *r)
+{
+    const char *role = r->io->param(r->io->h, "FCGI_ROLE");
+
+    if (role != NULL && strcmp(role, "AUTHORIZER") == 0) {
+        r->authorizer = 1;
+        r->path = "/auth/v1/check";
+        r->query = "";
+        r->method = M_GET;
+        r->method_name = "GET";
+        r->content_length = 0;
+    } else if (role != NULL && strcmp(role, "RESPONDER") != 0) {
+        return HE_BAD_REQUEST;
+    }
+    if (r->authz_only && !r->authorizer)
+        return HE_FORBIDDEN;
+    return HE_NONE;
+}
+
 enum http_err req_load(struct req *r)
 {
-    const char *uri, *q;
+    const char *uri, *q, *given;
     int too_big = 0;
     size_t plen;
 
@@ -63,7 +88,10 @@ enum http_err req_load(struct req *r)
     r->method = http_method_parse(r->method_name);
     if (r->method_name == NULL)
         r->method_name = "";
-    r->request_id = request_id(r, r->io->param(r->io->h, "HTTP_X_REQUEST_ID"));
+    /* An authorizer request is sent before Apache sets X-Request-Id; the
+     * id it is made from is in its environment. */
+    given = r->io->param(r->io->h, "HTTP_X_REQUEST_ID");
+    r->request_id = request_id(r, given != NULL ? given : r->io->param(r->io->h, "UNIQUE_ID"));
     r->remote_addr = r->io->param(r->io->h, "REMOTE_ADDR");
     r->content_type = header(r, "CONTENT_TYPE", &too_big);
     r->authorization = header(r, "HTTP_AUTHORIZATION", &too_big);
@@ -95,8 +123,37 @@ enum http_err req_load(struct req *r)
     }
     if (http_content_length(r->io->param(r->io->h, "CONTENT_LENGTH"), &r->content_length) != UMS_OK)
         return HE_BAD_REQUEST;
+    return load_role(r);
+}
+/* A body without CONTENT_LENGTH (a chunked request a web server passed on
+ * as it came): read to the end of the stream, never more than the route's
+ * cap. A route that takes no body reads nothing. */
+static enum http_err read_to_end(struct req *r)
+{
+    size_t cap = r->route != NULL ? r->route->body_max : 0, got = 0;
+    char *b;
+    int n;
+
+    if (cap == 0)
+        return HE_NONE;
+    b = arena_alloc(r->arena, cap + 2);
+    if (b == NULL)
+        return HE_TOO_LARGE;
+    while (got <= cap) {
+        size_t want = cap + 1 - got;
+        n = r->io->read(r->io->h, b + got, want > 65536 ? 65536 : (int)want);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got > cap)
+        return HE_TOO_LARGE;
+    b[got] = '\0';
+    r->body = b;
+    r->body_len = got;
     return HE_NONE;
 }
+
 enum http_err req_read_body(struct req *r)
 {
     char *b;
@@ -105,6 +162,8 @@ enum http_err req_read_body(struct req *r)
 
     r->body = "";
     r->body_len = 0;
+    if (r->content_length < 0)
+        return read_to_end(r);
     if (r->content_length == 0)
         return HE_NONE;
     b = arena_alloc(r->arena, (size_t)r->content_length + 1);

@@ -155,18 +155,22 @@ void route_user_check(struct req *r)
         reply_error(r, HE_FORBIDDEN, "This needs another role");
         return;
     }
-    reply_header(r, "X-User-Id", r->who.user_id);
-    reply_header(r, "X-User-Role", r->who.role);
-    reply_header(r, "X-Session-Id", r->who.session_id);
+    /* An AUTHORIZER answers 200, and its Variable-* headers become the
+     * protected request's environment (X-User-Id, ...); nginx's
+     * auth_request takes these headers from a 204. */
+    reply_header(r, r->authorizer ? "Variable-X-User-Id" : "X-User-Id", r->who.user_id);
+    reply_header(r, r->authorizer ? "Variable-X-User-Role" : "X-User-Role", r->who.role);
+    reply_header(r, r->authorizer ? "Variable-X-Session-Id" : "X-Session-Id", r->who.session_id);
     {
         char *json = NULL;
         if (auth_user_json(&r->app->ctx, r->who.user_id, &json) == UMS_OK) {
             struct json_object *o = json_tokener_parse(json), *v;
             if (o != NULL && json_object_object_get_ex(o, "email", &v))
-                reply_header(r, "X-User-Email", json_object_get_string(v));
+                reply_header(r, r->authorizer ? "Variable-X-User-Email" : "X-User-Email",
+                             json_object_get_string(v));
             json_object_put(o);
         }
         free(json);
     }
-    reply_json(r, 204, "", 0);
+    reply_json(r, r->authorizer ? 200 : 204, "", 0);
 }

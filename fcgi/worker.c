@@ -68,7 +68,8 @@ static double ms_since(const struct timespec *t0)
 
 /* One request from accept to finish (the answer is sent, then any deferred
  * work runs); everything it allocated is released. */
-static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Request *fr)
+static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Request *fr,
+                  int authz_only)
 {
     const struct req_io io = {io_param, io_read, io_write, fr};
     struct req r;
@@ -81,6 +82,7 @@ static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Re
     r.arena = arena;
     r.io = &io;
     r.content_length = 0;
+    r.authz_only = authz_only;
     buf_init(&r.headers, 16 * 1024);
     r.body_out = *out;
 
@@ -139,15 +141,31 @@ static int setup_signals(int pfd[2])
     return 0;
 }
 
-int worker_run(int listen_fd, const struct ums_config *cfg)
+/* Adds a listening socket to the epoll set, non-blocking: a worker that
+ * loses the race for a connection gets EAGAIN instead of blocking in
+ * accept(); EPOLLEXCLUSIVE wakes one idle worker per connection. */
+static int watch_listener(int ep, int fd)
+{
+    struct epoll_event ev;
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return -1;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = fd;
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int worker_run(int listen_fd, int authz_fd, const struct ums_config *cfg)
 {
     struct app app;
     char err[512];
     struct arena *arena = NULL;
     struct buf out;
-    FCGX_Request fr;
-    struct epoll_event ev, got[2];
-    int pfd[2] = {-1, -1}, ep = -1, status = 1, flags;
+    FCGX_Request fr, fa;
+    struct epoll_event ev, got[3];
+    int pfd[2] = {-1, -1}, ep = -1, status = 1, fa_ready = 0;
     long served = 0;
 
     memset(&app, 0, sizeof(app));
@@ -155,18 +173,12 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
     buf_init(&out, OUT_MAX);
     if (setup_signals(pfd) != 0 || FCGX_Init() != 0)
         goto out;
-    /* Non-blocking listen socket: a worker that loses the race for a
-     * connection gets EAGAIN instead of blocking in accept(). */
-    flags = fcntl(listen_fd, F_GETFL);
-    if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
-        goto out;
     ep = epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0)
+    if (ep < 0 || watch_listener(ep, listen_fd) != 0)
         goto out;
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.fd = listen_fd;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) != 0)
+    if (authz_fd >= 0 && watch_listener(ep, authz_fd) != 0)
         goto out;
+    memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN;
     ev.data.fd = pfd[0];
     if (epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev) != 0)
@@ -180,13 +192,18 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
         goto out;
     if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
         goto out;
+    if (authz_fd >= 0) {
+        if (FCGX_InitRequest(&fa, authz_fd, 0) != 0)
+            goto out;
+        fa_ready = 1;
+    }
 
     log_debug("worker ready");
     while (!stopping) {
         /* While argon2's area is held, wake after a second of quiet to give
          * it back; otherwise sleep until there is work. */
-        int n = epoll_wait(ep, got, 2, password_holding() ? IDLE_RELEASE_MS : -1);
-        int ready = 0;
+        int n = epoll_wait(ep, got, 3, password_holding() ? IDLE_RELEASE_MS : -1);
+        int ready = 0, authz = 0;
 
         if (n < 0 && errno != EINTR)
             break;
@@ -194,16 +211,24 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
             password_release();
             continue;
         }
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             if (got[i].data.fd == listen_fd)
                 ready = 1;
+            else if (got[i].data.fd == authz_fd)
+                authz = 1;
+        }
+        /* The authorizer port: one connection per wake-up, then the loop. */
+        if (authz && FCGX_Accept_r(&fa) >= 0) {
+            serve(&app, arena, &out, &fa, 1);
+            served++;
+        }
         /* EPOLLEXCLUSIVE woke this worker alone for the new connection: it
          * must take it even when it is about to stop, or the connection
          * waits in the backlog until another one arrives. */
         while (ready) {
             if (FCGX_Accept_r(&fr) < 0)
                 break; /* EAGAIN: another worker took it */
-            serve(&app, arena, &out, &fr);
+            serve(&app, arena, &out, &fr, 0);
             served++;
             if (cfg->server.max_requests > 0 && served >= cfg->server.max_requests) {
                 log_info("worker served %ld requests; recycling", served);
@@ -214,6 +239,8 @@ int worker_run(int listen_fd, const struct ums_config *cfg)
         }
     }
     FCGX_Free(&fr, 0);
+    if (fa_ready)
+        FCGX_Free(&fa, 0);
     status = 0;
 out:
     if (status != 0)

@@ -14,17 +14,12 @@ CTEST(request, content_length)
         int rc;
         long v;
     } cases[] = {
-        {NULL, UMS_OK, 0},
-        {"", UMS_OK, 0},
-        {"0", UMS_OK, 0},
-        {"42", UMS_OK, 42},
-        {"-1", UMS_EINVALID, 0},
-        {"abc", UMS_EINVALID, 0},
-        {"12a", UMS_EINVALID, 0},
-        {" 12", UMS_EINVALID, 0},
-        {"+5", UMS_EINVALID, 0},
-        {"1e3", UMS_EINVALID, 0},
-        {"999999999999999999999", UMS_EINVALID, 0},
+        {NULL, UMS_OK, -1}, /* not given */
+        {"", UMS_OK, -1},         {"0", UMS_OK, 0},
+        {"42", UMS_OK, 42},       {"-1", UMS_EINVALID, 0},
+        {"abc", UMS_EINVALID, 0}, {"12a", UMS_EINVALID, 0},
+        {" 12", UMS_EINVALID, 0}, {"+5", UMS_EINVALID, 0},
+        {"1e3", UMS_EINVALID, 0}, {"999999999999999999999", UMS_EINVALID, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         long v = -7;
