@@ -6,6 +6,17 @@ BUILD="${UMS_BUILD_DIR:-$ROOT/build}"
 HTTP_PORT="${UMS_HTTP_PORT:-8080}"
 PG_PORT="${UMS_PG_PORT:-54329}"
 REDIS_PORT="${UMS_REDIS_PORT:-63799}"
+# The FastCGI authorizer port (mod_authnz_fcgi speaks TCP only): loopback.
+AUTHZ_PORT="${UMS_AUTHZ_PORT:-$((HTTP_PORT + 1))}"
+# The web server in front: nginx (default), apache (mod_proxy_fcgi to the
+# pool) or apache-fcgid (Apache spawns ums-fcgi).
+# Without UMS_SERVER, scripts/up keeps the one that runs (stack_paths
+# reads it from .stack/server), else nginx.
+SERVER="${UMS_SERVER:-}"
+case $SERVER in
+'' | nginx | apache | apache-fcgid) ;;
+*) printf '[ums] error: UMS_SERVER must be nginx, apache or apache-fcgid\n' >&2; exit 1 ;;
+esac
 
 say() { printf '[ums] %s\n' "$*"; }
 die() { printf '[ums] error: %s\n' "$*" >&2; exit 1; }
@@ -51,6 +62,13 @@ stack_paths() {
     PG_RUN="$STACK/pgrun"        # postgres's: its unix socket
     REDIS_PID="$STACK/redis/redis.pid"
     NGINX_PID="$STACK/nginx/nginx.pid"
+    APACHE_PID="$STACK/apache/run/apache.pid"
+    if [ -z "${UMS_SERVER:-}" ]; then
+        SERVER=nginx
+        if [ -s "$STACK/server" ] && [ -s "$APACHE_PID" ]; then
+            case $(cat "$STACK/server") in apache | apache-fcgid) SERVER=$(cat "$STACK/server") ;; esac
+        fi
+    fi
 }
 stack_paths
 
@@ -129,6 +147,7 @@ pid_comm() {
     ums-notifier.pid) echo ums-notifier ;;
     redis.pid) echo redis-server ;;
     nginx.pid) echo nginx ;;
+    apache.pid) echo apache2 ;;
     *) echo "${1##*/}" | sed 's/\.pid$//' ;;
     esac
 }
