@@ -5,6 +5,8 @@
 #include "../ctest.h"
 
 #include <signal.h>
+#include <stdarg.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,6 +15,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "../../util/crypto.h"
 #include "client.h"
 #include "fcgi_client.h"
 #include "stack.h"
@@ -166,6 +169,219 @@ CTEST(errors, authorization_16k)
     h[n + 16 * 1024] = '\0';
     ASSERT_EQ(http_req("GET", "/healthz", hs, NULL, 0, NULL, &r), 0);
     ASSERT_ERROR(r, ERR_API, 431, "request_header_too_large");
+    http_resp_free(&r);
+}
+
+/* ---- HTTP caching of the public documents (fcgi/route_discovery.c) ---- */
+
+/* The ETag ums must give body: the first 128 bits of its SHA-256, quoted. */
+static void etag_of(char out[40], const char *body, size_t len)
+{
+    char hex[65];
+    crypto_sha256_hex(hex, body, len);
+    snprintf(out, 40, "\"%.32s\"", hex);
+}
+
+/* GET (or HEAD) path with If-None-Match inm (NULL: none). */
+static int get_inm(const char *method, const char *path, const char *inm, struct http_resp *r)
+{
+    char h[512];
+    const char *hs[] = {h, NULL};
+    snprintf(h, sizeof(h), "If-None-Match: %s", inm != NULL ? inm : "");
+    return http_req(method, path, inm != NULL ? hs : NULL, NULL, 0, NULL, r);
+}
+
+/* What went wrong, for check_cached. */
+static char cache_why[1024];
+static const char *cache_fail(struct http_resp *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static const char *cache_fail(struct http_resp *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cache_why, sizeof(cache_why), fmt, ap);
+    va_end(ap);
+    http_resp_free(r);
+    return cache_why;
+}
+
+/*
+ * Checks one public document at path: a 200 with Cache-Control cc and the
+ * ETag of its bytes; 304 without a body but with the same ETag and
+ * Cache-Control for each If-None-Match that matches (exact, in a list,
+ * weak, "*"; on GET and HEAD); 200 with the same body for each that does
+ * not. Copies the ETag into etag. Returns NULL, or what went wrong.
+ */
+static const char *check_cached(const char *path, const char *cc, char etag[40])
+{
+    struct http_resp r;
+    char v[256], want[40], list[128], weak[64], off[64], lower[128];
+    const char *hits[4], *misses[3];
+
+    if (get_inm("GET", path, NULL, &r) != 0 || r.status != 200 || r.len == 0)
+        return cache_fail(&r, "GET %s: %ld", path, r.status);
+    etag_of(want, r.body, r.len);
+    snprintf(etag, 40, "%s", want);
+    if (resp_header(&r, "ETag", v, sizeof(v)) != 0 || strcmp(v, want) != 0)
+        return cache_fail(&r, "%s: ETag %s, the body's %s", path, v, want);
+    if (resp_header(&r, "Cache-Control", v, sizeof(v)) != 0 || strcmp(v, cc) != 0)
+        return cache_fail(&r, "%s: Cache-Control %s", path, v);
+    http_resp_free(&r);
+
+    snprintf(list, sizeof(list), "\"nope\", %s, \"other\"", want);
+    snprintf(weak, sizeof(weak), "W/%s", want);
+    hits[0] = want, hits[1] = list, hits[2] = weak, hits[3] = "*";
+    for (int i = 0; i < 8; i++) {
+        const char *method = i < 4 ? "GET" : "HEAD", *inm = hits[i % 4];
+        if (get_inm(method, path, inm, &r) != 0)
+            return cache_fail(&r, "%s %s: no answer", method, path);
+        if (r.status != 304 || r.len != 0)
+            return cache_fail(&r, "%s %s, If-None-Match %s: %ld with %zu bytes", method, path, inm,
+                              r.status, r.len);
+        if (resp_header(&r, "ETag", v, sizeof(v)) != 0 || strcmp(v, want) != 0)
+            return cache_fail(&r, "304 for %s: ETag %s", inm, v);
+        if (resp_header(&r, "Cache-Control", v, sizeof(v)) != 0 || strcmp(v, cc) != 0)
+            return cache_fail(&r, "304 for %s: Cache-Control %s", inm, v);
+        http_resp_free(&r);
+    }
+
+    /* A tag one character off, W/ in lower case (not the weak prefix), "". */
+    snprintf(off, sizeof(off), "\"%.31s\"", want + 1);
+    snprintf(lower, sizeof(lower), "\"a\", w/%s", want);
+    misses[0] = off, misses[1] = lower, misses[2] = "\"\"";
+    for (int i = 0; i < 3; i++) {
+        if (get_inm("GET", path, misses[i], &r) != 0 || r.status != 200 || r.len == 0)
+            return cache_fail(&r, "%s, If-None-Match %s: %ld", path, misses[i], r.status);
+        etag_of(v, r.body, r.len);
+        if (strcmp(v, want) != 0)
+            return cache_fail(&r, "%s: another body", path);
+        http_resp_free(&r);
+    }
+    return NULL;
+}
+
+CTEST(cache, jwks_public_with_etag_and_304)
+{
+    char a[40], b[40];
+    const char *why = check_cached("/.well-known/jwks.json", "public, max-age=300", a);
+    if (why != NULL)
+        CTEST_FAIL_("%s", why);
+    why = check_cached("/auth/v1/.well-known/jwks.json", "public, max-age=300", b);
+    if (why != NULL)
+        CTEST_FAIL_("%s", why);
+    ASSERT_STR_EQ(a, b); /* one document at two paths */
+}
+
+CTEST(cache, settings_public_with_etag_and_304)
+{
+    char a[40], b[40];
+    const char *why = check_cached("/auth/v1/settings", "public, max-age=60", a);
+    if (why != NULL)
+        CTEST_FAIL_("%s", why);
+    check_cached("/.well-known/jwks.json", "public, max-age=300", b);
+    ASSERT_TRUE(strcmp(a, b) != 0);
+}
+
+/* The value of header name in a raw FastCGI answer, copied into out. */
+static const char *fcgi_header(const char *resp, const char *name, char *out, size_t n)
+{
+    const char *end = strstr(resp, "\r\n\r\n"), *p = resp;
+    size_t nl = strlen(name);
+
+    if (end == NULL)
+        return NULL;
+    while (p != NULL && p < end) {
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1, *e = strstr(v, "\r\n");
+            while (*v == ' ')
+                v++;
+            snprintf(out, n, "%.*s", (int)(e - v), v);
+            return out;
+        }
+        p = strstr(p, "\r\n");
+        if (p != NULL)
+            p += 2;
+    }
+    return NULL;
+}
+
+CTEST(cache, settings_etag_follows_the_body)
+{
+    /* A second ums-fcgi with require_email_confirmation on: another
+     * mailer_autoconfirm, another body, another ETag, and the stack's
+     * ETag is no validator for it. */
+    char sock[1024], stack_tag[40], want[40], v[128], inm[64];
+    char *out = NULL, *out2 = NULL;
+    const char *p[] = {
+        "REQUEST_METHOD", "GET", "REQUEST_URI", "/auth/v1/settings", NULL, NULL, NULL};
+    struct http_resp r;
+
+    ASSERT_EQ(http_get("/auth/v1/settings", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "\"mailer_autoconfirm\":true");
+    etag_of(stack_tag, r.body, r.len);
+    http_resp_free(&r);
+
+    pid_t pid =
+        spawn_ums("settings-etag", "UMS_AUTH_REQUIRE_EMAIL_CONFIRMATION=true", sock, sizeof(sock));
+    ASSERT_TRUE(pid > 0);
+    int rc = fcgi_request(sock, p, "", 0, &out);
+    snprintf(inm, sizeof(inm), "%s", stack_tag);
+    p[4] = "HTTP_IF_NONE_MATCH", p[5] = inm;
+    int rc2 = fcgi_request(sock, p, "", 0, &out2);
+    int stopped = stop_spawned(pid, sock);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(rc2, 0);
+    ASSERT_EQ(stopped, 0);
+
+    ASSERT_EQ(fcgi_status(out), 200);
+    const char *body = strstr(out, "\r\n\r\n");
+    ASSERT_NOT_NULL(body);
+    body += 4;
+    ASSERT_STR_CONTAINS(body, "\"mailer_autoconfirm\":false");
+    etag_of(want, body, strlen(body));
+    ASSERT_STR_EQ(fcgi_header(out, "ETag", v, sizeof(v)), want);
+    ASSERT_TRUE(strcmp(want, stack_tag) != 0);
+    ASSERT_EQ(fcgi_status(out2), 200); /* the stack's ETag does not match */
+    ASSERT_STR_CONTAINS(out2, "\"mailer_autoconfirm\":false");
+    free(out);
+    free(out2);
+}
+
+CTEST(cache, personal_answers_are_no_store)
+{
+    char email[128], v[256];
+    struct session s;
+    struct http_resp r;
+
+    new_email(email, sizeof(email), "nostore");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    ASSERT_EQ(req_bearer("GET", "/auth/v1/user", NULL, s.access, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, s.user_id);
+    ASSERT_EQ(resp_header(&r, "Cache-Control", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "no-store");
+    ASSERT_NE(resp_header(&r, "ETag", v, sizeof(v)), 0);
+    http_resp_free(&r);
+    /* An If-None-Match is no reason for a 304 on a personal answer. */
+    char auth[4200];
+    const char *h[] = {auth, "If-None-Match: *", NULL};
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s.access);
+    ASSERT_EQ(http_req("GET", "/auth/v1/user", h, NULL, 0, src_for(199), &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(resp_header(&r, "Cache-Control", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "no-store");
+    http_resp_free(&r);
+    /* Nor are errors cached, on a public route's family or a Bearer one. */
+    ASSERT_EQ(http_get("/auth/v1/user", &r), 0);
+    ASSERT_EQ(r.status, 401);
+    ASSERT_EQ(resp_header(&r, "Cache-Control", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "no-store");
+    http_resp_free(&r);
+    ASSERT_EQ(http_req("POST", "/auth/v1/settings", NULL, "", 0, NULL, &r), 0);
+    ASSERT_EQ(r.status, 405);
+    ASSERT_EQ(resp_header(&r, "Cache-Control", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "no-store");
     http_resp_free(&r);
 }
 
