@@ -4,6 +4,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD="${UMS_BUILD_DIR:-$ROOT/build}"
 HTTP_PORT="${UMS_HTTP_PORT:-8080}"
+HTTPS_PORT="${UMS_HTTPS_PORT:-8443}"
 PG_PORT="${UMS_PG_PORT:-54329}"
 REDIS_PORT="${UMS_REDIS_PORT:-63799}"
 # The FastCGI authorizer port (mod_authnz_fcgi speaks TCP only): loopback.
@@ -63,6 +64,7 @@ stack_paths() {
     REDIS_PID="$STACK/redis/redis.pid"
     NGINX_PID="$STACK/nginx/nginx.pid"
     APACHE_PID="$STACK/apache/run/apache.pid"
+    TLS_DIR="$STACK/tls"
     if [ -z "${UMS_SERVER:-}" ]; then
         SERVER=nginx
         if [ -s "$STACK/server" ] && [ -s "$APACHE_PID" ]; then
