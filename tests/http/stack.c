@@ -28,6 +28,13 @@ const char *env_need(const char *name)
     return v;
 }
 
+int behind_apache(void)
+{
+    const char *s = getenv("UMS_SERVER");
+
+    return s != NULL && strncmp(s, "apache", 6) == 0;
+}
+
 int sh(const char *cmd)
 {
     struct buf b;

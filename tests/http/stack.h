@@ -15,6 +15,10 @@ struct http_resp {
 /* An environment variable from .stack/env; exits the test program if unset. */
 const char *env_need(const char *name);
 
+/* 1 when the stack runs behind Apache (UMS_SERVER apache or apache-fcgid),
+ * 0 behind nginx. */
+int behind_apache(void);
+
 /* Runs a shell command from the repository root; returns its exit status. */
 int sh(const char *cmd);
 
