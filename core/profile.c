@@ -167,8 +167,7 @@ int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, con
                        size_t len, const char *ip, char **url, struct ums_err *err)
 {
     struct profile_patch p = {0};
-    unsigned char rnd[12];
-    char key[128], hex[25], *old = NULL, *user = NULL, prefix[600];
+    char key[128], hex[65], oldkey[128] = "", *old = NULL, *user = NULL, prefix[600];
     const char *ctype, *ext;
     int rc;
 
@@ -178,11 +177,11 @@ int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, con
         return err_set(err, FAIL_IMAGE, NULL);
     if (len > AVATAR_MAX_BYTES)
         return UMS_ETOOBIG;
-    /* A new name for every upload: caches and CDNs never serve a stale image. */
-    if (crypto_random_bytes(rnd, sizeof(rnd)) != UMS_OK)
-        return UMS_ERR;
-    crypto_hex_encode(hex, rnd, sizeof(rnd));
-    snprintf(key, sizeof(key), "%s/%s.%s", id, hex, ext);
+    /* Content-addressed: the name is the image's SHA-256 (96 bits of it), so
+     * a URL names one image for ever and is served as immutable; a new
+     * image is a new URL, which caches and CDNs have never seen. */
+    crypto_sha256_hex(hex, data, len);
+    snprintf(key, sizeof(key), "%s/%.24s.%s", id, hex, ext);
     /* The current avatar, to remove once the new one is in place. */
     if (users_get(c, id, &user) == UMS_ENOTFOUND)
         return UMS_ENOTFOUND;
@@ -194,6 +193,11 @@ int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, con
         json_object_put(o);
         free(user);
     }
+    /* Only objects this service stored for this user are ever removed. */
+    snprintf(prefix, sizeof(prefix), "%s/%s/", c->cfg->storage.public_url, id);
+    if (old != NULL && strncmp(old, prefix, strlen(prefix)) == 0 &&
+        strchr(old + strlen(prefix), '/') == NULL)
+        snprintf(oldkey, sizeof(oldkey), "%s/%s", id, old + strlen(prefix));
     rc = storage_put(c->cfg, key, data, len, ctype, url);
     if (rc != UMS_OK)
         goto out;
@@ -201,19 +205,15 @@ int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, con
     p.avatar_url = *url;
     rc = profile_patch(c, actor, id, &p, ip, err);
     if (rc != UMS_OK) {
-        storage_delete(c->cfg, key);
+        /* The same image again is the object the profile names: kept. */
+        if (strcmp(key, oldkey) != 0)
+            storage_delete(c->cfg, key);
         free(*url);
         *url = NULL;
         goto out;
     }
-    /* Only objects this service stored for this user are ever removed. */
-    snprintf(prefix, sizeof(prefix), "%s/%s/", c->cfg->storage.public_url, id);
-    if (old != NULL && strncmp(old, prefix, strlen(prefix)) == 0 &&
-        strchr(old + strlen(prefix), '/') == NULL) {
-        char oldkey[128];
-        snprintf(oldkey, sizeof(oldkey), "%s/%s", id, old + strlen(prefix));
+    if (oldkey[0] != '\0' && strcmp(key, oldkey) != 0)
         storage_delete(c->cfg, oldkey);
-    }
 out:
     free(old);
     return rc;

@@ -181,7 +181,10 @@ int storage_s3_send(const struct ums_config *cfg, const char *key, const void *d
         goto out;
     if (ctype != NULL) {
         snprintf(ctype_hdr, sizeof(ctype_hdr), "Content-Type: %s", ctype);
-        if (header_add(&hdrs, ctype_hdr) != UMS_OK)
+        /* Stored with the object and sent with it: a key names one image
+         * for ever (profile.c), so browsers and CDNs may keep it. */
+        if (header_add(&hdrs, ctype_hdr) != UMS_OK ||
+            header_add(&hdrs, "Cache-Control: public, max-age=31536000, immutable") != UMS_OK)
             goto out;
     }
     curl = handle_get();

@@ -14,6 +14,8 @@
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
+
+#include "../../util/crypto.h"
 #include <openssl/pem.h>
 
 #include "../../util/b64.h"
@@ -1082,18 +1084,32 @@ CTEST(avatar, upload_serve_replace_and_refuse)
                                         0,    13,  'I', 'H', 'D',  'R',  1,    2,    3, 4};
     static const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0};
     struct session a, b;
-    char ea[128], eb[128], url1[1024], url2[1024], path[256], ct[128];
+    char ea[128], eb[128], url1[1024], url2[1024], path[256], ct[128], hex[65], tail[128];
     struct http_resp r;
 
     ASSERT_EQ(user_new(&a, ea, sizeof(ea), "av-a"), 0);
     ASSERT_EQ(user_new(&b, eb, sizeof(eb), "av-b"), 0);
     ASSERT_EQ(put_image("/api/v1/users/me/avatar", png, sizeof(png), a.access, NULL), 200);
     ASSERT_EQ(avatar_url(a.access, url1, sizeof(url1)), 0);
+    /* Content-addressed: the name is the image's SHA-256, served immutable. */
+    crypto_sha256_hex(hex, png, sizeof(png));
+    snprintf(tail, sizeof(tail), "/%s/%.24s.png", a.user_id, hex);
+    ASSERT_TRUE(strlen(url1) > strlen(tail) &&
+                strcmp(url1 + strlen(url1) - strlen(tail), tail) == 0);
     ASSERT_EQ(get_url(url1, &r), 200);
     ASSERT_EQ((long)r.len, (long)sizeof(png));
     ASSERT_TRUE(memcmp(r.body, png, sizeof(png)) == 0);
     ASSERT_EQ(resp_header(&r, "Content-Type", ct, sizeof(ct)), 0);
     ASSERT_STR_EQ(ct, "image/png");
+    ASSERT_EQ(resp_header(&r, "Cache-Control", ct, sizeof(ct)), 0);
+    ASSERT_STR_EQ(ct, "public, max-age=31536000, immutable");
+    http_resp_free(&r);
+    /* The same image again: the same URL, still served (not removed as
+     * "the previous avatar"). */
+    ASSERT_EQ(put_image("/api/v1/users/me/avatar", png, sizeof(png), a.access, NULL), 200);
+    ASSERT_EQ(avatar_url(a.access, url2, sizeof(url2)), 0);
+    ASSERT_STR_EQ(url1, url2);
+    ASSERT_EQ(get_url(url1, &r), 200);
     http_resp_free(&r);
     /* A new image replaces the old one, which is removed. */
     ASSERT_EQ(put_image("/api/v1/users/me/avatar", jpg, sizeof(jpg), a.access, NULL), 200);

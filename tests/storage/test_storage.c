@@ -627,8 +627,10 @@ CTEST(s3, request_on_the_wire)
     free(url);
     ASSERT_STR_CONTAINS(req, "PUT /ums-test/avatars/u/abc.png HTTP/1.1\r\n");
     ASSERT_STR_CONTAINS(req, "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/");
-    ASSERT_STR_CONTAINS(req, "/eu-central-1/s3/aws4_request, SignedHeaders=content-type;host;"
-                             "x-amz-content-sha256;x-amz-date, Signature=");
+    ASSERT_STR_CONTAINS(req, "/eu-central-1/s3/aws4_request, SignedHeaders=cache-control;"
+                             "content-type;host;x-amz-content-sha256;x-amz-date, Signature=");
+    /* Kept with the object: a key names one image for ever. */
+    ASSERT_STR_CONTAINS(req, "Cache-Control: public, max-age=31536000, immutable\r\n");
     /* sha256("hello") */
     ASSERT_STR_CONTAINS(req,
                         "x-amz-content-sha256: "
