@@ -226,6 +226,25 @@ def forward_auth():
 
 
 @test("smoke")
+def forward_auth_one_role():
+    import subprocess
+    email = f"web-admin-{random.getrandbits(40):x}@example.com"
+    r = subprocess.run([os.path.join(env("UMS_BUILD_DIR"), "cli", "umsctl"), "user", "add", "--email",
+                        email, "--password-file", "-", "--role", "admin"],
+                       input=b"an admin password\n", capture_output=True, timeout=30)
+    check(r.returncode == 0, f"umsctl user add: {r.stderr[-300:]!r}")
+    body = json.dumps({"email": email, "password": "an admin password"}).encode()
+    r = request("POST", "/auth/v1/token?grant_type=password", {"Content-Type": "application/json"}, body)
+    check(r.status == 200, f"admin sign-in: {r.status} {r.body[:200]!r}")
+    admin = r.json()["access_token"]
+    _, user = signup()
+    json_error(request("GET", "/protected-admin/index.json"), 401)
+    json_error(request("GET", "/protected-admin/index.json", {"Authorization": f"Bearer {user}"}), 403)
+    r = request("GET", "/protected-admin/index.json", {"Authorization": f"Bearer {admin}"})
+    check(r.status == 200 and r.json() == {"secret": "only for signed-in users"}, f"{r.status} {r.body!r}")
+
+
+@test("smoke")
 def body_too_large():
     r = request("POST", "/auth/v1/signup", {"Content-Type": "application/json"}, b"x" * (2 << 20))
     json_error(r, 413, "request_too_large")
