@@ -358,11 +358,16 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
             return UMS_EINVALID;
         }
     }
+    /* Loopback only: it tells anyone who asks whether a token is good. */
     if (c->server.authorizer_listen[0] != '\0') {
         const char *a = c->server.authorizer_listen, *colon = strrchr(a, ':');
-        int port;
-        if (colon == NULL || colon == a || parse_int(colon + 1, 10, 1, 65535, &port) != UMS_OK) {
-            config_errf(err, errlen, "[server] authorizer_listen must be host:port");
+        size_t hl = colon != NULL ? (size_t)(colon - a) : 0;
+        int port, loopback = (hl > 4 && strncmp(a, "127.", 4) == 0) ||
+                             (hl == 5 && strncmp(a, "[::1]", 5) == 0);
+        if (colon == NULL || !loopback || parse_int(colon + 1, 10, 1, 65535, &port) != UMS_OK) {
+            config_errf(err, errlen,
+                        "[server] authorizer_listen must be a loopback address and port "
+                        "(127.0.0.1:9009, [::1]:9009)");
             return UMS_EINVALID;
         }
     }

@@ -163,6 +163,13 @@ CTEST(config, typed_keys)
         {"[push]\nfcm_url = fcm.googleapis.com\n", "fcm_url must be an https:// or http:// URL"},
         {"[redis]\nhost = \n", "t.conf:2: [redis] host must not be empty"},
         {"[server]\nlisten = \"\"\n", "[server] listen must not be empty"},
+        {"[server]\nauthorizer_listen = 127.0.0.1:9009\n", NULL},
+        {"[server]\nauthorizer_listen = [::1]:9009\n", NULL},
+        {"[server]\nauthorizer_listen = 0.0.0.0:9009\n", "authorizer_listen must be a loopback"},
+        {"[server]\nauthorizer_listen = 10.0.0.1:9009\n", "authorizer_listen must be"},
+        {"[server]\nauthorizer_listen = 127.0.0.1\n", "authorizer_listen must be"},
+        {"[server]\nauthorizer_listen = 127.0.0.1:0\n", "authorizer_listen must be"},
+        {"[server]\nauthorizer_listen = /run/ums/authz.sock\n", "authorizer_listen must be"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ums_config *c = NULL;
