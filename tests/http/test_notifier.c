@@ -1,8 +1,10 @@
 /* test_notifier.c - ums-notifier with the sendgrid transport against a local
  * SendGrid stand-in (tests/mocks/sendgrid.mjs): retries with back-off,
  * Retry-After, permanent failures, a provider that hangs, in-app
- * notifications and preferences. The stack's own notifier (file transport)
- * is stopped for the duration and started again at the end. */
+ * notifications and preferences, and the consumer's lock (overlapping --once
+ * runs, a --once run beside the daemon, a killed holder's lock). The stack's
+ * own notifier (file transport) is stopped for the duration and started
+ * again at the end. */
 #define CTEST_MAIN
 #include "../ctest.h"
 
@@ -88,7 +90,7 @@ static int settled(const char *consumer)
 static int script(const char *to, const char *responses)
 {
     sg_port();
-    char cmd[1024];
+    char cmd[2048];
     snprintf(cmd, sizeof(cmd),
              "curl -fsS -X POST -d '{\"to\":\"%s\",\"responses\":%s}' \"" MOCK "/_script\" "
              ">/dev/null",
@@ -96,11 +98,13 @@ static int script(const char *to, const char *responses)
     return sh(cmd);
 }
 
-/* The test notifier's settings: sendgrid transport, fast retries. */
+/* The test notifier's settings: sendgrid transport, fast retries, and a
+ * consumer's lock that a killed notifier leaves for 3 s, not 60. */
 #define NOTIFIER_ENV                                                                               \
     "UMS_EMAIL_TRANSPORT=sendgrid UMS_EMAIL_SENDGRID_URL=" MOCK                                    \
     " UMS_EMAIL_SENDGRID_API_KEY=test-sendgrid-key UMS_EMAIL_TIMEOUT_MS=1000"                      \
     " UMS_NOTIFIER_BACKOFF_BASE_MS=100 UMS_NOTIFIER_BACKOFF_MAX_MS=400"                            \
+    " UMS_NOTIFIER_LOCK_TTL_MS=3000"                                                               \
     " UMS_NOTIFIER_MAX_ATTEMPTS=8 UMS_NOTIFIER_REPUBLISH_AFTER=1 UMS_PUSH_TRANSPORT=fcm"           \
     " UMS_PUSH_FCM_URL=http://127.0.0.1:$FCM_PORT"                                                 \
     " UMS_PUSH_FCM_SERVICE_ACCOUNT_FILE=\"$UMS_STACK/fcm/sa.json\""                                \
@@ -126,17 +130,26 @@ static int wait_gone(const char *name)
     return -1;
 }
 
-/* Starts the test notifier as a daemon, its heartbeat from an earlier one
- * cleared first. */
-static int start_notifier(void)
+/* Starts the test notifier as a daemon with `env` added to the test
+ * settings, its heartbeat from an earlier one cleared first. */
+static int start_notifier_with(const char *env)
 {
+    char cmd[2048];
     sg_port();
     if (redis_cmd("DEL ums:notifier:test-notifier:rounds", NULL, 0) != 0)
         return -1;
-    return sh(NOTIFIER_ENV
-              " UMS_NOTIFIER_CONSUMER=test-notifier"
-              " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\""
-              " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon");
+    snprintf(cmd, sizeof(cmd),
+             NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-notifier"
+                          " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-test.pid\" %s"
+                          " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\""
+                          " --daemon",
+             env);
+    return sh(cmd);
+}
+
+static int start_notifier(void)
+{
+    return start_notifier_with("");
 }
 
 CTEST(setup, mock_and_notifier)
@@ -704,6 +717,197 @@ CTEST(faults, two_instances_never_send_twice)
     ASSERT_TRUE(got);
     ASSERT_TRUE(calm);
     ASSERT_FALSE(dup);
+}
+
+/* The value of consumer's lock in Redis into out ("" when there is none). */
+static int lock_of(const char *consumer, char *out, size_t n)
+{
+    char args[256];
+    snprintf(args, sizeof(args), "GET ums:notifier:%s:lock", consumer);
+    return redis_cmd(args, out, n);
+}
+
+/* Waits until consumer's lock is there (want 1) or gone (want 0); at most
+ * secs. 0 when it is. */
+static int wait_lock(const char *consumer, int want, int secs)
+{
+    char v[128];
+    for (int i = 0; i < secs * 10; i++) {
+        if (lock_of(consumer, v, sizeof(v)) == 0 && (v[0] != '\0') == want)
+            return 0;
+        sleep_ms(100);
+    }
+    return -1;
+}
+
+/* How many lines of log file `name` (in log/) contain `what`; -1 when the
+ * file cannot be read. */
+static int log_lines(const char *name, const char *what)
+{
+    char cmd[512], out[32];
+    snprintf(cmd, sizeof(cmd), "grep -c -F '%s' \"$UMS_STACK/log/%s\" || true", what, name);
+    return sh_out(cmd, out, sizeof(out)) == 0 ? (int)strtol(out, NULL, 10) : -1;
+}
+
+/* Stops the test daemon (SIGTERM) and waits until it is gone. 0 then. */
+static int stop_notifier(void)
+{
+    if (sh("kill -TERM $(cat \"$UMS_STACK/run/notifier-test.pid\")") != 0)
+        return -1;
+    return wait_gone("notifier-test.pid");
+}
+
+#define HELD_MSG "another notifier runs as consumer"
+
+CTEST(lock, a_stopped_daemon_releases_its_lock)
+{
+    char v[128];
+    ASSERT_EQ(lock_of("test-notifier", v, sizeof(v)), 0);
+    ASSERT_EQ((int)strlen(v), 32); /* the daemon's random token */
+    ASSERT_EQ(stop_notifier(), 0);
+    ASSERT_EQ(lock_of("test-notifier", v, sizeof(v)), 0);
+    ASSERT_STR_EQ(v, "");
+    ASSERT_EQ(start_notifier(), 0);
+    SETTLED();
+    ASSERT_EQ(wait_lock("test-notifier", 1, 1), 0);
+}
+
+CTEST(lock, a_once_run_while_the_daemon_holds_the_lock_sends_nothing)
+{
+    char e[128], st[16], before[128], after[128];
+    long attempts = 0;
+    /* The daemon waits on the provider for 1.5 s (a 5 s timeout, a lock
+     * that outlasts it): its entry is pending and unrecorded meanwhile, which
+     * a --once run as the same consumer would read ("0") and send again. */
+    ASSERT_EQ(stop_notifier(), 0);
+    ASSERT_EQ(start_notifier_with("UMS_EMAIL_TIMEOUT_MS=5000 UMS_NOTIFIER_LOCK_TTL_MS=20000"), 0);
+    SETTLED();
+    new_email(e, sizeof(e), "sg-held");
+    ASSERT_EQ(script(e, "[{\"status\":202,\"delay\":1500}]"), 0);
+    ASSERT_EQ(signup(e, "correct horse battery", NULL), 0);
+    ASSERT_EQ(wait_requests(e, 1, 10), 1); /* in the middle of the send */
+    ASSERT_EQ(lock_of("test-notifier", before, sizeof(before)), 0);
+    ASSERT_EQ(sh("rm -f \"$UMS_STACK/log/notifier-held.log\""), 0);
+    ASSERT_EQ(NOTIFIER_ONCE("UMS_NOTIFIER_CONSUMER=test-notifier"
+                            " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-held.log\""),
+              0);
+    ASSERT_EQ(log_lines("notifier-held.log", HELD_MSG " test-notifier; nothing to do"), 1);
+    /* The daemon's lock is untouched, and the daemon sends it, once. */
+    ASSERT_EQ(lock_of("test-notifier", after, sizeof(after)), 0);
+    ASSERT_STR_EQ(after, before);
+    wait_email_delivery(e, "sent", 0, 10, st, &attempts);
+    ASSERT_STR_EQ(st, "sent");
+    ASSERT_EQ(attempts, 1);
+    SETTLED();
+    ASSERT_EQ(wait_requests(e, 2, 1), 1);
+    ASSERT_EQ(stop_notifier(), 0);
+    ASSERT_EQ(start_notifier(), 0);
+    SETTLED();
+}
+
+CTEST(lock, two_overlapping_once_runs_send_each_event_once)
+{
+#define PAIR 12
+    char e[PAIR][128], out[64];
+    int ok = 1, once = 1, twice = 0; /* once: each sent; twice: one sent again */
+    /* No daemon reads the stream: the events wait for the --once runs. */
+    ASSERT_EQ(stop_notifier(), 0);
+    ASSERT_EQ(sh("rm -f \"$UMS_STACK/log/notifier-pair-a.log\" "
+                 "\"$UMS_STACK/log/notifier-pair-b.log\" \"$UMS_STACK/run/pair-a.rc\""),
+              0);
+    for (int i = 0; i < PAIR; i++) {
+        new_email(e[i], sizeof(e[i]), "sg-pair");
+        ok &= script(e[i], "[{\"status\":202,\"delay\":1500}]") == 0;
+        ok &= signup(e[i], "correct horse battery", NULL) == 0;
+    }
+    /* The first run sends its batch (8 at a time, 1.5 s each: about 3 s). */
+    ok &= sh("(" NOTIFIER_ENV " UMS_EMAIL_TIMEOUT_MS=5000 UMS_NOTIFIER_CONSUMER=test-pair"
+             " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-pair-a.log\""
+             " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --once"
+             " >/dev/null 2>&1; echo $? >\"$UMS_STACK/run/pair-a.rc\") &") == 0;
+    /* The second starts while the first is in the middle of it. */
+    int sending = wait_requests(e[0], 1, 10) == 1;
+    int running = sh("test ! -e \"$UMS_STACK/run/pair-a.rc\"") == 0;
+    int held = wait_lock("test-pair", 1, 1) == 0;
+    int second = NOTIFIER_ONCE("UMS_EMAIL_TIMEOUT_MS=5000 UMS_NOTIFIER_CONSUMER=test-pair"
+                               " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-pair-b.log\"");
+    int before_first = sh("test ! -e \"$UMS_STACK/run/pair-a.rc\"") == 0;
+    int first = -1;
+    for (int i = 0; i < 200 && first < 0; i++) {
+        if (sh_out("cat \"$UMS_STACK/run/pair-a.rc\" 2>/dev/null", out, sizeof(out)) == 0 &&
+            out[0] != '\0')
+            first = (int)strtol(out, NULL, 10);
+        else
+            sleep_ms(100);
+    }
+    for (int i = 0; i < PAIR; i++) {
+        once &= wait_requests(e[i], 1, 5) >= 1; /* each sent */
+        twice |= wait_requests(e[i], 2, 0) > 1;
+    }
+    ASSERT_EQ(start_notifier(), 0);
+    ASSERT_TRUE(ok);
+    ASSERT_TRUE(sending);
+    ASSERT_TRUE(running);
+    ASSERT_EQ(second, 0);
+    ASSERT_EQ(first, 0);
+    ASSERT_TRUE(once);
+    ASSERT_FALSE(twice);
+    /* The first held the lock; the second found it so and was done at once. */
+    ASSERT_TRUE(held);
+    ASSERT_TRUE(before_first);
+    ASSERT_EQ(log_lines("notifier-pair-b.log", HELD_MSG " test-pair; nothing to do"), 1);
+    ASSERT_EQ(log_lines("notifier-pair-a.log", HELD_MSG), 0);
+    ASSERT_EQ(wait_lock("test-pair", 0, 1), 0); /* released at exit */
+    SETTLED();
+    for (int i = 0; i < PAIR; i++)
+        ASSERT_EQ(wait_requests(e[i], 2, 0), 1);
+#undef PAIR
+}
+
+CTEST(lock, a_killed_holders_lock_is_taken_over_after_its_ttl)
+{
+    char stale[128], now[128];
+    struct timespec t0, t1;
+#define STALE_DAEMON(log)                                                                          \
+    sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-stale"                                            \
+                    " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-stale.pid\""                 \
+                    " UMS_LOG_FILE=\"$UMS_STACK/log/" log "\""                                     \
+                    " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon")
+    ASSERT_EQ(sh("rm -f \"$UMS_STACK/log/notifier-stale-1.log\" "
+                 "\"$UMS_STACK/log/notifier-stale-2.log\" \"$UMS_STACK/log/notifier-stale-3.log\""),
+              0);
+    ASSERT_EQ(redis_cmd("DEL ums:notifier:test-stale:lock ums:notifier:test-stale:rounds", NULL, 0),
+              0);
+    ASSERT_EQ(STALE_DAEMON("notifier-stale-1.log"), 0);
+    ASSERT_EQ(settled("test-stale"), 0);
+    ASSERT_EQ(sh("kill -KILL $(cat \"$UMS_STACK/run/notifier-stale.pid\")"), 0);
+    ASSERT_EQ(wait_gone("notifier-stale.pid"), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Its lock outlives it (lock_ttl_ms is 3 s here): a --once run meanwhile
+     * does nothing. */
+    ASSERT_EQ(lock_of("test-stale", stale, sizeof(stale)), 0);
+    ASSERT_EQ((int)strlen(stale), 32);
+    ASSERT_EQ(NOTIFIER_ONCE("UMS_NOTIFIER_CONSUMER=test-stale"
+                            " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-stale-2.log\""),
+              0);
+    ASSERT_EQ(log_lines("notifier-stale-2.log", HELD_MSG " test-stale; nothing to do"), 1);
+    /* A daemon started now waits for it, then takes it over with a token of
+     * its own and runs rounds. */
+    ASSERT_EQ(redis_cmd("DEL ums:notifier:test-stale:rounds", NULL, 0), 0);
+    ASSERT_EQ(STALE_DAEMON("notifier-stale-3.log"), 0);
+    ASSERT_EQ(settled("test-stale"), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ASSERT_EQ(log_lines("notifier-stale-3.log", HELD_MSG " test-stale; waiting for it"), 1);
+    ASSERT_EQ(log_lines("notifier-stale-3.log", "took the lock of consumer test-stale"), 1);
+    ASSERT_EQ(lock_of("test-stale", now, sizeof(now)), 0);
+    ASSERT_EQ((int)strlen(now), 32);
+    ASSERT_TRUE(strcmp(now, stale) != 0);
+    long waited = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    ASSERT_TRUE(waited < 15000);
+    ASSERT_EQ(sh("kill -TERM $(cat \"$UMS_STACK/run/notifier-stale.pid\")"), 0);
+    ASSERT_EQ(wait_gone("notifier-stale.pid"), 0);
+    ASSERT_EQ(wait_lock("test-stale", 0, 1), 0);
+#undef STALE_DAEMON
 }
 
 CTEST(faults, a_template_with_an_unknown_placeholder_stops_start_up)
