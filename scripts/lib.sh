@@ -203,6 +203,17 @@ pg_bin() {
     printf '%s\n' "$d"
 }
 
+# ports_free PORT...: nothing accepts on 127.0.0.1:PORT (a web server that
+# stopped may leave children, mod_fcgid's among them, holding its sockets a
+# moment longer than its parent).
+ports_free() {
+    local p
+    for p in "$@"; do
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 1
+    done
+    return 0
+}
+
 # wait_for SECONDS CMD...: polls CMD every 0.1 s.
 wait_for() {
     local limit=$(( $1 * 10 )) i=0

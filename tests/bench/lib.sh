@@ -12,6 +12,7 @@ start_hello() {
     [ "$(id -u)" -eq 0 ] && owner=(-u "$SVC_USER" -g "$SVC_USER" -U "$SVC_USER" -G "$(id -gn "$WEB_USER")")
     spawn-fcgi -s "$HELLO_SOCK" -M 0660 -F "$1" -P "$HELLO_PID" "${owner[@]}" \
         -- "$BUILD/tests/bench/hello" >/dev/null
+    mkdir -p "$STACK/nginx/conf/bench.d"
     cat >"$STACK/nginx/conf/bench.d/hello.conf" <<CONF
 location = /bench/hello {
     include fastcgi_params;
