@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kv.h"
 #include "outbox.h"
 #include "../util/crypto.h"
 #include "../util/log.h"
+#include "../util/pidfile.h"
 #include "../util/ums.h"
 
 void stream_batch_free(struct stream_batch *b)
@@ -257,12 +259,62 @@ static void lock_key(char *key, size_t keylen, const char *consumer)
 
 int stream_lock_token(char *out, size_t outlen)
 {
-    unsigned char raw[STREAM_LOCK_TOKEN_LEN / 2];
+    unsigned char raw[16];
+    char host[256], hex[33];
+    int n;
 
-    if (outlen < STREAM_LOCK_TOKEN_LEN + 1 || crypto_random_bytes(raw, sizeof(raw)) != 0)
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    host[strcspn(host, ":")] = '\0';
+    if (crypto_random_bytes(raw, sizeof(raw)) != 0)
         return UMS_ERR;
-    crypto_hex_encode(out, raw, sizeof(raw));
-    return UMS_OK;
+    crypto_hex_encode(hex, raw, sizeof(raw));
+    n = snprintf(out, outlen, "%s:%ld:%s", host, (long)getpid(), hex);
+    return n > 0 && (size_t)n < outlen ? UMS_OK : UMS_ERR;
+}
+
+int stream_lock_holder_gone(const char *holder)
+{
+    char host[256];
+    const char *colon = strchr(holder, ':');
+    char *end;
+    long pid;
+
+    if (colon == NULL || (size_t)(colon - holder) >= sizeof(host) ||
+        gethostname(host, sizeof(host)) != 0)
+        return 0;
+    host[sizeof(host) - 1] = '\0';
+    host[strcspn(host, ":")] = '\0';
+    if (strlen(host) != (size_t)(colon - holder) || strncmp(holder, host, strlen(host)) != 0)
+        return 0;
+    pid = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != ':' || pid <= 0 || pid == (long)getpid())
+        return 0;
+    return !pidfile_running(pid);
+}
+
+int stream_lock_holder(struct kv *kv, const char *consumer, char *out, size_t outlen)
+{
+    char key[320];
+    const char *argv[2] = {"GET", key};
+    redisReply *r = NULL;
+    int rc;
+
+    lock_key(key, sizeof(key), consumer);
+    rc = kv_cmd(kv, &r, 2, argv, NULL);
+    if (rc != UMS_OK)
+        return rc;
+    if (r->type == REDIS_REPLY_NIL)
+        rc = UMS_ENOTFOUND;
+    else if (r->type == REDIS_REPLY_STRING && r->len < outlen)
+        snprintf(out, outlen, "%s", r->str);
+    else {
+        log_error("redis GET %s: the reply has an unexpected shape", key);
+        rc = UMS_EINVALID;
+    }
+    freeReplyObject(r);
+    return rc;
 }
 
 int stream_lock_take(struct kv *kv, const char *consumer, const char *token, int ttl_ms)
@@ -321,6 +373,12 @@ static const char lock_renew_lua[] =
     "if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end "
     "return 0";
 
+/* 1: it was ARGV[1]'s, now ARGV[2]'s; 0: not ARGV[1]'s. */
+static const char lock_steal_lua[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
+    "return 0";
+
 /* 1: deleted; 0: not ours (or gone). */
 static const char lock_release_lua[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
@@ -345,4 +403,27 @@ int stream_lock_release(struct kv *kv, const char *consumer, const char *token)
     long long got = 0;
 
     return lock_script(kv, lock_release_lua, consumer, token, 0, &got);
+}
+
+int stream_lock_steal(struct kv *kv, const char *consumer, const char *old, const char *token,
+                      int ttl_ms)
+{
+    char key[320], ttl[16];
+    const char *argv[7] = {"EVAL", lock_steal_lua, "1", key, old, token, ttl};
+    redisReply *r = NULL;
+    int rc;
+
+    lock_key(key, sizeof(key), consumer);
+    snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
+    rc = kv_cmd(kv, &r, 7, argv, NULL);
+    if (rc != UMS_OK)
+        return rc;
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = r->integer == 1 ? UMS_OK : UMS_ECONFLICT;
+    else {
+        log_error("redis EVAL on %s: the reply has an unexpected shape", key);
+        rc = UMS_EINVALID;
+    }
+    freeReplyObject(r);
+    return rc;
 }

@@ -79,15 +79,32 @@ int stream_bury(struct kv *kv, const char *outbox_id, const char *event, const c
  * The consumer's lock, ums:notifier:{consumer}:lock: whichever process runs
  * as a consumer (a daemon or a --once run) holds it, so that no two read the
  * same pending entries (XREADGROUP ... 0) and send them twice. Its value is
- * a random token of the holder's (stream_lock_token); it lapses ttl_ms after
- * it was taken or last renewed, so that a killed holder blocks nobody for
- * longer than that. The holder renews it before every batch it reads.
+ * the holder's token, "host:pid:random" (stream_lock_token); it lapses
+ * ttl_ms after it was taken or last renewed, so that a killed holder blocks
+ * nobody for longer than that, and a holder on this host that is gone can
+ * be told at once (stream_lock_holder_gone). The holder renews it before
+ * every batch it reads.
  */
-#define STREAM_LOCK_TOKEN_LEN 32 /* hex digits */
+#define STREAM_LOCK_TOKEN_MAX 384 /* host (255), pid, 32 hex digits */
 
-/* A fresh random token into out (STREAM_LOCK_TOKEN_LEN + 1 bytes). UMS_OK or
- * UMS_ERR (no randomness). */
+/* A fresh token for this process into out (STREAM_LOCK_TOKEN_MAX bytes).
+ * UMS_OK or UMS_ERR (no randomness). */
 int stream_lock_token(char *out, size_t outlen);
+
+/* 1 when holder (a token) names a process of this host, not this one, that
+ * is no longer a running ums-notifier (pidfile_running): killed, say, and
+ * its lock left to lapse. 0 otherwise, a holder on another host included. */
+int stream_lock_holder_gone(const char *holder);
+
+/* The token that holds the lock into out: UMS_OK, UMS_ENOTFOUND when none,
+ * a kv_cmd code, or UMS_EINVALID (logged). */
+int stream_lock_holder(struct kv *kv, const char *consumer, char *out, size_t outlen);
+
+/* Takes the lock from the token old (compare, then SET, in one script):
+ * UMS_OK when it was still old's, UMS_ECONFLICT when not, or as
+ * stream_lock_take. For a holder stream_lock_holder_gone says is gone. */
+int stream_lock_steal(struct kv *kv, const char *consumer, const char *old, const char *token,
+                      int ttl_ms);
 
 /* SET key token NX PX ttl_ms. UMS_OK when taken, UMS_ECONFLICT when another
  * token holds it, a kv_cmd code, or UMS_EINVALID for an unexpected reply

@@ -110,6 +110,31 @@ static int lock_renew(struct notifier *n)
     return rc == UMS_OK;
 }
 
+/* Takes the consumer's lock: as stream_lock_take, but a lock whose holder
+ * was a notifier of this host that is gone (killed: its lock would block
+ * for lock_ttl_ms) is taken over at once. */
+static int lock_take(struct notifier *n)
+{
+    char holder[STREAM_LOCK_TOKEN_MAX];
+    int rc = stream_lock_take(n->ctx.kv, n->consumer, n->lock_token, n->cfg->notifier.lock_ttl_ms);
+
+    if (rc != UMS_ECONFLICT ||
+        stream_lock_holder(n->ctx.kv, n->consumer, holder, sizeof(holder)) != UMS_OK ||
+        !stream_lock_holder_gone(holder))
+        return rc;
+    rc = stream_lock_steal(n->ctx.kv, n->consumer, holder, n->lock_token,
+                           n->cfg->notifier.lock_ttl_ms);
+    if (rc == UMS_OK) {
+        /* host:pid, not the random part. */
+        char *last = strrchr(holder, ':');
+        if (last != NULL)
+            *last = '\0';
+        log_warn("the lock of consumer %s was held by %s, a notifier that is gone; taken over",
+                 n->consumer, holder);
+    }
+    return rc;
+}
+
 /* A daemon takes the consumer's lock, trying once a second while another
  * process holds it (said once) or Redis is down. 0 when taken, -1 when
  * stopping. */
@@ -118,8 +143,7 @@ static int lock_wait(struct notifier *n)
     int said = 0;
 
     while (!notifier_stopping) {
-        int rc =
-            stream_lock_take(n->ctx.kv, n->consumer, n->lock_token, n->cfg->notifier.lock_ttl_ms);
+        int rc = lock_take(n);
         if (rc == UMS_OK) {
             n->locked = 1;
             if (said)
@@ -290,7 +314,7 @@ int main(int argc, char **argv)
     if (once) {
         /* One process at a time runs as a consumer: a daemon, or another
          * --once run that cron started before this one ended. */
-        int got = stream_lock_take(n.ctx.kv, n.consumer, n.lock_token, n.cfg->notifier.lock_ttl_ms);
+        int got = lock_take(&n);
         if (got == UMS_ECONFLICT) {
             log_info("another notifier runs as consumer %s; nothing to do", n.consumer);
             rc = 0;

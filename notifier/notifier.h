@@ -20,7 +20,7 @@ struct notifier {
     char last_id[64]; /* the last stream entry the loop saw */
     /* The consumer's lock (stream_lock_take): this process's token, and
      * whether it holds the lock now (main.c). */
-    char lock_token[STREAM_LOCK_TOKEN_LEN + 1];
+    char lock_token[STREAM_LOCK_TOKEN_MAX];
     int locked;
 };
 

@@ -74,7 +74,7 @@ static int proc_state(long pid)
  * by its parent), not a pid reused by another program. A process that is
  * dying is waited for, at most DYING_WAIT_MS. scripts/lib.sh's pid_alive
  * applies the same rule. */
-static int running(long pid)
+int pidfile_running(long pid)
 {
     char self[32], other[32], num[24];
     struct timespec tick = {0, 100 * 1000 * 1000};
@@ -121,7 +121,7 @@ long pidfile_owner(const char *path)
 {
     long pid = read_pid(path);
 
-    if (pid <= 0 || pid == (long)getpid() || !running(pid))
+    if (pid <= 0 || pid == (long)getpid() || !pidfile_running(pid))
         return 0;
     return pid;
 }

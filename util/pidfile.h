@@ -9,6 +9,11 @@
  * else 0. An empty path or a missing file: 0. */
 long pidfile_owner(const char *path);
 
+/* 1 when pid is a process of this same program, running (not a zombie,
+ * not a pid another program took since; one that is dying is waited for,
+ * up to 5 s); else 0. */
+int pidfile_running(long pid);
+
 /* Refuses (-1, logged) when the file names another live process; else
  * writes this process's pid into a new file (never through a symbolic
  * link), handed to uid:gid unless uid is -1. An empty path: nothing to do. */

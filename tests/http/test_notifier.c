@@ -759,11 +759,29 @@ static int stop_notifier(void)
 
 #define HELD_MSG "another notifier runs as consumer"
 
+/* 1 when token is "host:pid:32 hex digits" with the pid in pidfile (the
+ * stack's run folder) and this host's name. */
+static int token_names_pid(const char *token, const char *pidfile)
+{
+    char host[256], want[320], cmd[512], pid[32];
+    const char *last = strrchr(token, ':');
+
+    if (gethostname(host, sizeof(host)) != 0 || last == NULL || strlen(last + 1) != 32)
+        return 0;
+    snprintf(cmd, sizeof(cmd), "cat \"$UMS_STACK/run/%s\"", pidfile);
+    if (sh_out(cmd, pid, sizeof(pid)) != 0)
+        return 0;
+    pid[strcspn(pid, "\n")] = '\0';
+    snprintf(want, sizeof(want), "%s:%s:", host, pid);
+    return strncmp(token, want, strlen(want)) == 0 && (size_t)(last - token) + 1 == strlen(want);
+}
+
 CTEST(lock, a_stopped_daemon_releases_its_lock)
 {
     char v[128];
     ASSERT_EQ(lock_of("test-notifier", v, sizeof(v)), 0);
-    ASSERT_EQ((int)strlen(v), 32); /* the daemon's random token */
+    /* The daemon's token: host:pid:random. */
+    ASSERT_TRUE(token_names_pid(v, "notifier-test.pid"));
     ASSERT_EQ(stop_notifier(), 0);
     ASSERT_EQ(lock_of("test-notifier", v, sizeof(v)), 0);
     ASSERT_STR_EQ(v, "");
@@ -864,50 +882,74 @@ CTEST(lock, two_overlapping_once_runs_send_each_event_once)
 #undef PAIR
 }
 
-CTEST(lock, a_killed_holders_lock_is_taken_over_after_its_ttl)
+CTEST(lock, a_killed_holders_lock_is_taken_over_at_once_on_its_host)
 {
-    char stale[128], now[128];
-    struct timespec t0, t1;
+    char stale[400], now[400];
 #define STALE_DAEMON(log)                                                                          \
     sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-stale"                                            \
                     " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-stale.pid\""                 \
                     " UMS_LOG_FILE=\"$UMS_STACK/log/" log "\""                                     \
                     " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\" --daemon")
     ASSERT_EQ(sh("rm -f \"$UMS_STACK/log/notifier-stale-1.log\" "
-                 "\"$UMS_STACK/log/notifier-stale-2.log\" \"$UMS_STACK/log/notifier-stale-3.log\""),
+                 "\"$UMS_STACK/log/notifier-stale-2.log\""),
               0);
     ASSERT_EQ(redis_cmd("DEL ums:notifier:test-stale:lock ums:notifier:test-stale:rounds", NULL, 0),
               0);
     ASSERT_EQ(STALE_DAEMON("notifier-stale-1.log"), 0);
     ASSERT_EQ(settled("test-stale"), 0);
+    ASSERT_EQ(lock_of("test-stale", stale, sizeof(stale)), 0);
+    ASSERT_TRUE(token_names_pid(stale, "notifier-stale.pid"));
     ASSERT_EQ(sh("kill -KILL $(cat \"$UMS_STACK/run/notifier-stale.pid\")"), 0);
     ASSERT_EQ(wait_gone("notifier-stale.pid"), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    /* Its lock outlives it (lock_ttl_ms is 3 s here): a --once run meanwhile
-     * does nothing. */
-    ASSERT_EQ(lock_of("test-stale", stale, sizeof(stale)), 0);
-    ASSERT_EQ((int)strlen(stale), 32);
+    /* Its lock outlives it, but it names a process of this host that is
+     * gone: a --once run started at once takes it over, runs, and leaves
+     * no lock behind. (Restarting a crashed daemon waits for nothing.) */
+    ASSERT_EQ(lock_of("test-stale", now, sizeof(now)), 0);
+    ASSERT_STR_EQ(now, stale);
     ASSERT_EQ(NOTIFIER_ONCE("UMS_NOTIFIER_CONSUMER=test-stale"
                             " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-stale-2.log\""),
               0);
-    ASSERT_EQ(log_lines("notifier-stale-2.log", HELD_MSG " test-stale; nothing to do"), 1);
-    /* A daemon started now waits for it, then takes it over with a token of
-     * its own and runs rounds. */
-    ASSERT_EQ(redis_cmd("DEL ums:notifier:test-stale:rounds", NULL, 0), 0);
-    ASSERT_EQ(STALE_DAEMON("notifier-stale-3.log"), 0);
-    ASSERT_EQ(settled("test-stale"), 0);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    ASSERT_EQ(log_lines("notifier-stale-3.log", HELD_MSG " test-stale; waiting for it"), 1);
-    ASSERT_EQ(log_lines("notifier-stale-3.log", "took the lock of consumer test-stale"), 1);
-    ASSERT_EQ(lock_of("test-stale", now, sizeof(now)), 0);
-    ASSERT_EQ((int)strlen(now), 32);
-    ASSERT_TRUE(strcmp(now, stale) != 0);
-    long waited = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    ASSERT_TRUE(waited < 15000);
-    ASSERT_EQ(sh("kill -TERM $(cat \"$UMS_STACK/run/notifier-stale.pid\")"), 0);
-    ASSERT_EQ(wait_gone("notifier-stale.pid"), 0);
+    ASSERT_EQ(log_lines("notifier-stale-2.log", "a notifier that is gone; taken over"), 1);
+    ASSERT_EQ(log_lines("notifier-stale-2.log", HELD_MSG), 0);
     ASSERT_EQ(wait_lock("test-stale", 0, 1), 0);
 #undef STALE_DAEMON
+}
+
+CTEST(lock, another_hosts_lock_is_waited_for_until_its_ttl)
+{
+    char now[400];
+    struct timespec t0, t1;
+    ASSERT_EQ(
+        sh("rm -f \"$UMS_STACK/log/notifier-far-1.log\" \"$UMS_STACK/log/notifier-far-2.log\""), 0);
+    ASSERT_EQ(redis_cmd("DEL ums:notifier:test-far:rounds", NULL, 0), 0);
+    /* A holder on another host cannot be looked at: its lock holds until
+     * it lapses (lock_ttl_ms is 3 s here). */
+    ASSERT_EQ(redis_cmd("SET ums:notifier:test-far:lock elsewhere.example:4242:"
+                        "0123456789abcdef0123456789abcdef PX 3000",
+                        NULL, 0),
+              0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ASSERT_EQ(NOTIFIER_ONCE("UMS_NOTIFIER_CONSUMER=test-far"
+                            " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-far-1.log\""),
+              0);
+    ASSERT_EQ(log_lines("notifier-far-1.log", HELD_MSG " test-far; nothing to do"), 1);
+    ASSERT_EQ(sh(NOTIFIER_ENV " UMS_NOTIFIER_CONSUMER=test-far"
+                              " UMS_NOTIFIER_PID_FILE=\"$UMS_STACK/run/notifier-far.pid\""
+                              " UMS_LOG_FILE=\"$UMS_STACK/log/notifier-far-2.log\""
+                              " \"$UMS_BUILD_DIR/notifier/ums-notifier\" --config \"$UMS_CONFIG\""
+                              " --daemon"),
+              0);
+    ASSERT_EQ(settled("test-far"), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ASSERT_EQ(log_lines("notifier-far-2.log", HELD_MSG " test-far; waiting for it"), 1);
+    ASSERT_EQ(log_lines("notifier-far-2.log", "took the lock of consumer test-far"), 1);
+    ASSERT_EQ(lock_of("test-far", now, sizeof(now)), 0);
+    ASSERT_TRUE(token_names_pid(now, "notifier-far.pid"));
+    long waited = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    ASSERT_TRUE(waited >= 2000 && waited < 15000);
+    ASSERT_EQ(sh("kill -TERM $(cat \"$UMS_STACK/run/notifier-far.pid\")"), 0);
+    ASSERT_EQ(wait_gone("notifier-far.pid"), 0);
+    ASSERT_EQ(wait_lock("test-far", 0, 1), 0);
 }
 
 CTEST(faults, a_template_with_an_unknown_placeholder_stops_start_up)
