@@ -4,7 +4,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD="${UMS_BUILD_DIR:-$ROOT/build}"
 HTTP_PORT="${UMS_HTTP_PORT:-8080}"
-HTTPS_PORT="${UMS_HTTPS_PORT:-8443}"
+HTTPS_PORT="${UMS_HTTPS_PORT:-$((HTTP_PORT + 363))}" # 8443 beside 8080
 PG_PORT="${UMS_PG_PORT:-54329}"
 REDIS_PORT="${UMS_REDIS_PORT:-63799}"
 # The FastCGI authorizer port (mod_authnz_fcgi speaks TCP only): loopback.

@@ -223,6 +223,7 @@ CTEST(preflight, start_up_stops_on_a_bad_key_before_any_worker)
     /* In the foreground: it must refuse and exit, not respawn workers. */
     snprintf(cmd, sizeof(cmd),
              "UMS_AUTH_JWT_PRIVATE_KEY_FILE='%s/bad.pem' UMS_SERVER_LISTEN='%s' "
+             "UMS_SERVER_AUTHORIZER_LISTEN= "
              "UMS_SERVER_PID_FILE='%s/pool.pid' UMS_LOG_FILE= timeout 20 "
              "\"$UMS_BUILD_DIR/fcgi/ums-fcgi\" --config \"$UMS_CONFIG\"",
              dir, sock, dir);
@@ -277,7 +278,8 @@ CTEST(preflight, sighup_with_a_bad_key_keeps_the_running_pool)
     snprintf(
         cmd, sizeof(cmd),
         "cp -p '%1$s/good.pem' '%1$s/live.pem' && UMS_AUTH_JWT_PRIVATE_KEY_FILE='%1$s/live.pem' "
-        "UMS_SERVER_LISTEN='%2$s' UMS_SERVER_PID_FILE='%3$s' UMS_SERVER_WORKERS=2 "
+        "UMS_SERVER_LISTEN='%2$s' UMS_SERVER_AUTHORIZER_LISTEN= UMS_SERVER_PID_FILE='%3$s' "
+        "UMS_SERVER_WORKERS=2 "
         "UMS_LOG_FILE='%4$s' \"$UMS_BUILD_DIR/fcgi/ums-fcgi\" --config \"$UMS_CONFIG\" --daemon",
         dir, sock, pidf, logf);
     ASSERT_EQ(run(cmd, out, sizeof(out)), 0);

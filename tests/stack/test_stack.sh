@@ -268,8 +268,10 @@ test_privileges_no_root_write_through_links() {
     as_svc ln -s "$victim" "$RUN/victim-fcgi.pid"
     as_svc ln -s "$victim" "$RUN/victim-notifier.pid"
     as_svc ln -s "$victim" "$RUN/victim.log"
-    # ums-fcgi with the linked pid file: it must not write through it.
+    # ums-fcgi with the linked pid file: it must not write through it (and
+    # without the stack's authorizer port, which the pool holds).
     UMS_SERVER_LISTEN="$RUN/victim-fcgi.sock" UMS_SERVER_PID_FILE="$RUN/victim-fcgi.pid" \
+        UMS_SERVER_AUTHORIZER_LISTEN='' \
         UMS_SERVER_WORKERS=1 UMS_LOG_FILE="$LOGS/victim-fcgi.log" \
         "$BUILD/fcgi/ums-fcgi" --config "$UMS_CONFIG" --daemon 2>/dev/null
     wait_for 10 test -S "$RUN/victim-fcgi.sock" || errs+=("ums-fcgi did not start")

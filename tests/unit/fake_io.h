@@ -31,6 +31,8 @@ static int fake_read(void *h, char *b, int n)
     struct fake *f = h;
     size_t left = f->body_len - f->pos;
     size_t k = left < (size_t)n ? left : (size_t)n;
+    if (k == 0)
+        return 0; /* the end (and no body at all: f->body may be NULL) */
     memcpy(b, f->body + f->pos, k);
     f->pos += k;
     return (int)k;

@@ -167,6 +167,44 @@ CTEST(dispatch, content_length_checks_before_reading)
     ASSERT_EQ(echo_calls, 0);
 }
 
+/* A body without CONTENT_LENGTH (a chunked request a web server streams
+ * on): read to the end of the stream, never past the route's cap. */
+CTEST(dispatch, body_without_content_length_is_read_to_the_end)
+{
+    static char big[1025];
+    struct fake f1 = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
+                       "application/json", NULL},
+                      "{\"a\":1,\"b\":2}",
+                      13};
+    struct fake_resp r = fake_run(&f1, table, N);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "\"keys\":2");
+    ASSERT_EQ(f1.pos, 13);
+    buf_free(&f1.out);
+    /* An empty CONTENT_LENGTH (nginx's $content_length) is the same. */
+    struct fake f2 = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
+                       "application/json", "CONTENT_LENGTH", "", NULL},
+                      "{\"a\":1}",
+                      7};
+    r = fake_run(&f2, table, N);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "\"keys\":1");
+    buf_free(&f2.out);
+    /* One byte past the cap (1024 here) is 413, and no more than that is read. */
+    memset(big, ' ', sizeof(big));
+    struct fake f3 = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
+                       "application/json", NULL},
+                      big,
+                      sizeof(big)};
+    EXPECT(f3, 413, "request_too_large");
+    ASSERT_EQ(f3.pos, sizeof(big));
+    /* A route that takes no body reads none. */
+    struct fake f4 = {{"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", NULL}, "abc", 3};
+    fake_run(&f4, table, N);
+    ASSERT_EQ(f4.pos, 0);
+    buf_free(&f4.out);
+}
+
 CTEST(dispatch, short_body)
 {
     struct fake f = {{"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/things", "CONTENT_TYPE",
