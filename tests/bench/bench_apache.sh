@@ -11,6 +11,7 @@
 # spawns on demand). Switches the stack's web server and puts the one that
 # ran back at exit. Not part of scripts/check.
 # Usage: tests/bench/bench_apache.sh [SECONDS] [CONNECTIONS] [PAIRS]
+# BENCH_MODES="proxy fcgid" (the default) chooses the halves to run.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +20,7 @@ SECS=${1:-6}
 CONNS=${2:-32}
 PAIRS=${3:-5}
 BEFORE=$SERVER
+MODES=${BENCH_MODES:-proxy fcgid}
 
 UMS_EXTRA_PACKAGES="wrk spawn-fcgi" "$ROOT/scripts/up" >/dev/null
 APACHE_BENCH="$STACK/apache/conf/bench.d/hello.conf"
@@ -55,7 +57,8 @@ token() {
 
 # warm COMM PATH [wrk args]: under mod_fcgid, load PATH with half as many
 # connections again as the measurement until COMM's process count stops
-# growing (mod_fcgid spawns on demand, up to FcgidMaxProcessesPerClass 40:
+# growing and there are at least as many as connections (mod_fcgid spawns
+# on demand, up to FcgidMaxProcessesPerClass 40:
 # the margin that keeps a busy moment from the spawn sleep; at most 60 s).
 # Under the pool, one short run.
 warm() {
@@ -65,10 +68,13 @@ warm() {
         wrk -t1 -c$((CONNS * 3 / 2)) -d3s "$@" "$UMS_URL$path" >/dev/null
         [ "$comm" = - ] && return 0
         n=$(pgrep -c -x "$comm" || true)
-        [ "$n" -eq "$last" ] && { echo "  $comm: $n processes after the warm-up"; return 0; }
+        if [ "$n" -eq "$last" ] && [ "$n" -ge "$CONNS" ]; then
+            echo "  $comm: $n processes after the warm-up"
+            return 0
+        fi
         last=$n
     done
-    die "the $comm processes were still growing after 60 s"
+    echo "  $comm: only $n processes after 60 s of warm-up (p99 will show the spawn sleep)"
 }
 
 # pairs HELLO_PATH HELLO_COMM UMS_COMM: PAIRS alternating runs; prints each
@@ -94,6 +100,7 @@ pairs() {
 WORKERS=$(sed -n 's/^workers = //p' "$STACK/ums.conf")
 echo "ums behind Apache: $(nproc) cores, wrk -t1 -c$CONNS, ${SECS}s per run, $PAIRS pairs"
 
+if [[ " $MODES " == *" proxy "* ]]; then
 echo "== Apache event + mod_proxy_fcgi ($WORKERS pool workers; hello: $WORKERS processes, spawn-fcgi)"
 UMS_SERVER=apache "$ROOT/scripts/up" >/dev/null
 # shellcheck disable=SC1091
@@ -109,7 +116,9 @@ wait_for 10 curl -sf "$UMS_URL/bench/hello" || die "the hello program does not a
 pairs /bench/hello - -
 stop_hello
 rm -f "$APACHE_BENCH"
+fi
 
+[[ " $MODES " == *" fcgid "* ]] || exit 0
 echo "== Apache + mod_fcgid (ums.fcgi and hello.fcgi spawned by Apache)"
 UMS_SERVER=apache-fcgid "$ROOT/scripts/up" >/dev/null
 # shellcheck disable=SC1091
