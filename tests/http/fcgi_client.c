@@ -1,6 +1,9 @@
-/* fcgi_client.c - FastCGI 1.0 records over a unix socket (the responder role). */
+/* fcgi_client.c - FastCGI 1.0 records over a unix socket or loopback TCP
+ * (the responder role, or another). */
 #include "fcgi_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,18 +61,70 @@ static int read_all(int fd, void *p, size_t n)
     return 0;
 }
 
+/* A connected socket to a unix socket path or 127.0.0.1:PORT, or -1. */
+static int connect_to(const char *addr)
+{
+    struct timeval tv = {10, 0};
+    int fd;
+
+    if (addr[0] == '/') {
+        struct sockaddr_un sa;
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", addr);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(fd);
+            return -1;
+        }
+    } else {
+        struct sockaddr_in sa;
+        const char *colon = strrchr(addr, ':');
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || colon == NULL)
+            goto fail;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((unsigned short)strtol(colon + 1, NULL, 10));
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+            goto fail;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static int exchange(const char *addr, int role, int with_stdin, const char *const *params,
+                    const char *body, size_t len, void (*pause)(void *), void *ud, char **out);
+
 int fcgi_request(const char *path, const char *const *params, const char *body, size_t len,
                  char **out)
 {
-    return fcgi_request_paused(path, params, body, len, NULL, NULL, out);
+    return exchange(path, 1, 1, params, body, len, NULL, NULL, out);
 }
 
 int fcgi_request_paused(const char *path, const char *const *params, const char *body, size_t len,
                         void (*pause)(void *), void *ud, char **out)
 {
-    static const unsigned char begin[8] = {0, 1, 0, 0, 0, 0, 0, 0};
-    struct sockaddr_un sa;
-    struct timeval tv = {10, 0};
+    return exchange(path, 1, 1, params, body, len, pause, ud, out);
+}
+
+int fcgi_request_role(const char *addr, int role, int with_stdin, const char *const *params,
+                      const char *body, size_t len, char **out)
+{
+    return exchange(addr, role, with_stdin, params, body, len, NULL, NULL, out);
+}
+
+static int exchange(const char *addr, int role, int with_stdin, const char *const *params,
+                    const char *body, size_t len, void (*pause)(void *), void *ud, char **out)
+{
+    const unsigned char begin[8] = {0, (unsigned char)role, 0, 0, 0, 0, 0, 0};
     struct buf req, nv, resp;
     int fd, rc = -1;
 
@@ -77,14 +132,8 @@ int fcgi_request_paused(const char *path, const char *const *params, const char 
     buf_init(&req, 16 << 20);
     buf_init(&nv, 1 << 20);
     buf_init(&resp, 16 << 20);
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    fd = connect_to(addr);
     if (fd < 0)
-        goto done;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         goto done;
     record(&req, BEGIN, begin, 8);
     for (int i = 0; params[i] != NULL; i += 2) {
@@ -102,9 +151,11 @@ int fcgi_request_paused(const char *path, const char *const *params, const char 
         pause(ud);
     }
     record(&req, PARAMS, "", 0);
-    for (size_t off = 0; off < len; off += 65535)
-        record(&req, STDIN, body + off, len - off > 65535 ? 65535 : len - off);
-    record(&req, STDIN, "", 0);
+    if (with_stdin) {
+        for (size_t off = 0; off < len; off += 65535)
+            record(&req, STDIN, body + off, len - off > 65535 ? 65535 : len - off);
+        record(&req, STDIN, "", 0);
+    }
     if (write_all(fd, req.p, req.len) != 0)
         goto done;
     for (;;) {

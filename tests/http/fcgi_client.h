@@ -17,6 +17,12 @@ int fcgi_request(const char *path, const char *const *params, const char *body, 
 int fcgi_request_paused(const char *path, const char *const *params, const char *body, size_t len,
                         void (*pause)(void *), void *ud, char **out);
 
+/* Any role (1 responder, 2 authorizer, 3 filter) to addr, a unix socket
+ * path or 127.0.0.1:PORT; with_stdin 0 sends no FCGI_STDIN record at all, as
+ * mod_authnz_fcgi does for an authorizer. Otherwise as fcgi_request. */
+int fcgi_request_role(const char *addr, int role, int with_stdin, const char *const *params,
+                      const char *body, size_t len, char **out);
+
 /* The status of a FastCGI response ("Status: 404 ..."), or 200 without one. */
 int fcgi_status(const char *resp);
 

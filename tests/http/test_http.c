@@ -604,6 +604,76 @@ CTEST(fastcgi, hostile_framing_without_worker_restart)
     }
 }
 
+/* The FastCGI AUTHORIZER role, as mod_authnz_fcgi sends it: over loopback
+ * TCP to [server] authorizer_listen, no FCGI_STDIN record at all, the
+ * protected request's method, path and headers. That port serves nothing
+ * else; the unix socket answers the role too (mod_fcgid's access checker). */
+CTEST(fastcgi, the_authorizer_role_and_its_port)
+{
+    char addr[64], email[128], auth[4200], want[128], *out = NULL;
+    struct session s;
+    snprintf(addr, sizeof(addr), "127.0.0.1:%s", env_need("UMS_AUTHZ_PORT"));
+    new_email(email, sizeof(email), "authz");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    snprintf(auth, sizeof(auth), "Bearer %s", s.access);
+    const char *good[] = {"FCGI_ROLE",
+                          "AUTHORIZER",
+                          "REQUEST_METHOD",
+                          "POST",
+                          "REQUEST_URI",
+                          "/protected/upload?x=1",
+                          "CONTENT_LENGTH",
+                          "100",
+                          "REMOTE_ADDR",
+                          "127.0.0.1",
+                          "HTTP_AUTHORIZATION",
+                          auth,
+                          NULL};
+    /* A POST with a body it never sends: answered at once, not waited on. */
+    ASSERT_EQ(fcgi_request_role(addr, 2, 0, good, NULL, 0, &out), 0);
+    ASSERT_EQ(fcgi_status(out), 200);
+    snprintf(want, sizeof(want), "Variable-X-User-Id: %s\r\n", s.user_id);
+    ASSERT_STR_CONTAINS(out, want);
+    ASSERT_STR_CONTAINS(out, "Variable-X-User-Role: user\r\n");
+    ASSERT_STR_CONTAINS(out, "Variable-X-Session-Id: ");
+    ASSERT_TRUE(strstr(out, "\nX-User-Id:") == NULL);
+    free(out);
+    /* The same on the pool's unix socket (mod_fcgid's access checker). */
+    ASSERT_EQ(fcgi_request_role(env_need("UMS_FCGI_SOCKET"), 2, 1, good, NULL, 0, &out), 0);
+    ASSERT_EQ(fcgi_status(out), 200);
+    ASSERT_STR_CONTAINS(out, want);
+    free(out);
+    /* No token, a bad one: 401 in JSON, which Apache passes to the client. */
+    const char *none[] = {"FCGI_ROLE",   "AUTHORIZER", "REQUEST_METHOD", "GET", "REQUEST_URI",
+                          "/protected/", NULL};
+    ASSERT_EQ(fcgi_request_role(addr, 2, 0, none, NULL, 0, &out), 0);
+    ASSERT_EQ(fcgi_status(out), 401);
+    ASSERT_STR_CONTAINS(out, "no_authorization");
+    ASSERT_TRUE(strstr(out, "Variable-") == NULL);
+    free(out);
+    const char *bad[] = {"FCGI_ROLE",   "AUTHORIZER",  "REQUEST_METHOD",     "GET",
+                         "REQUEST_URI", "/protected/", "HTTP_AUTHORIZATION", "Bearer x.y.z",
+                         NULL};
+    ASSERT_EQ(fcgi_request_role(addr, 2, 0, bad, NULL, 0, &out), 0);
+    ASSERT_EQ(fcgi_status(out), 401);
+    free(out);
+    /* A responder on the authorizer port: 403, whatever it asks. */
+    const char *resp[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", NULL};
+    ASSERT_EQ(fcgi_request_role(addr, 1, 1, resp, NULL, 0, &out), 0);
+    ASSERT_EQ(fcgi_status(out), 403);
+    free(out);
+    const char *resp2[] = {"REQUEST_METHOD",     "GET", "REQUEST_URI", "/auth/v1/user",
+                           "HTTP_AUTHORIZATION", auth,  NULL};
+    ASSERT_EQ(fcgi_request_role(addr, 1, 1, resp2, NULL, 0, &out), 0);
+    ASSERT_EQ(fcgi_status(out), 403);
+    ASSERT_TRUE(strstr(out, s.user_id) == NULL);
+    free(out);
+    /* The FILTER role is not one ums plays. */
+    ASSERT_EQ(fcgi_request_role(env_need("UMS_FCGI_SOCKET"), 3, 1, resp, NULL, 0, &out), 0);
+    ASSERT_EQ(fcgi_status(out), 400);
+    free(out);
+}
+
 CTEST(fastcgi, short_body_on_json_route_shape)
 {
     /* A body shorter than CONTENT_LENGTH on a route that takes none is 413 by
