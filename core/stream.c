@@ -257,16 +257,22 @@ static void lock_key(char *key, size_t keylen, const char *consumer)
     snprintf(key, keylen, "ums:notifier:%s:lock", consumer);
 }
 
+/* This host's name as a token holds it (up to any ':'). */
+static void host_name(char *out, size_t outlen)
+{
+    if (gethostname(out, outlen) != 0)
+        snprintf(out, outlen, "localhost");
+    out[outlen - 1] = '\0';
+    out[strcspn(out, ":")] = '\0';
+}
+
 int stream_lock_token(char *out, size_t outlen)
 {
     unsigned char raw[16];
     char host[256], hex[33];
     int n;
 
-    if (gethostname(host, sizeof(host)) != 0)
-        snprintf(host, sizeof(host), "localhost");
-    host[sizeof(host) - 1] = '\0';
-    host[strcspn(host, ":")] = '\0';
+    host_name(host, sizeof(host));
     if (crypto_random_bytes(raw, sizeof(raw)) != 0)
         return UMS_ERR;
     crypto_hex_encode(hex, raw, sizeof(raw));
@@ -281,11 +287,9 @@ int stream_lock_holder_gone(const char *holder)
     char *end;
     long pid;
 
-    if (colon == NULL || (size_t)(colon - holder) >= sizeof(host) ||
-        gethostname(host, sizeof(host)) != 0)
+    if (colon == NULL)
         return 0;
-    host[sizeof(host) - 1] = '\0';
-    host[strcspn(host, ":")] = '\0';
+    host_name(host, sizeof(host));
     if (strlen(host) != (size_t)(colon - holder) || strncmp(holder, host, strlen(host)) != 0)
         return 0;
     pid = strtol(colon + 1, &end, 10);
@@ -341,19 +345,24 @@ int stream_lock_take(struct kv *kv, const char *consumer, const char *token, int
     return rc;
 }
 
-/* Runs script (one key, the token, and ttl_ms or nothing) and returns its
- * integer reply in *out. UMS_OK, a kv_cmd code or UMS_EINVALID (logged). */
+/* Runs script on the lock's key with ARGV token, then other (when not NULL),
+ * then ttl_ms (when > 0), and returns its integer reply in *out. UMS_OK, a
+ * kv_cmd code or UMS_EINVALID (logged). */
 static int lock_script(struct kv *kv, const char *script, const char *consumer, const char *token,
-                       int ttl_ms, long long *out)
+                       const char *other, int ttl_ms, long long *out)
 {
     char key[320], ttl[16];
-    const char *argv[6] = {"EVAL", script, "1", key, token, ttl};
+    const char *argv[7] = {"EVAL", script, "1", key, token};
     redisReply *r = NULL;
-    int rc;
+    int rc, argc = 5;
 
     lock_key(key, sizeof(key), consumer);
     snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
-    rc = kv_cmd(kv, &r, ttl_ms > 0 ? 6 : 5, argv, NULL);
+    if (other != NULL)
+        argv[argc++] = other;
+    if (ttl_ms > 0)
+        argv[argc++] = ttl;
+    rc = kv_cmd(kv, &r, argc, argv, NULL);
     if (rc != UMS_OK)
         return rc;
     if (r->type == REDIS_REPLY_INTEGER)
@@ -387,7 +396,7 @@ static const char lock_release_lua[] =
 int stream_lock_renew(struct kv *kv, const char *consumer, const char *token, int ttl_ms)
 {
     long long got = 0;
-    int rc = lock_script(kv, lock_renew_lua, consumer, token, ttl_ms, &got);
+    int rc = lock_script(kv, lock_renew_lua, consumer, token, NULL, ttl_ms, &got);
 
     if (rc != UMS_OK)
         return rc;
@@ -402,28 +411,14 @@ int stream_lock_release(struct kv *kv, const char *consumer, const char *token)
 {
     long long got = 0;
 
-    return lock_script(kv, lock_release_lua, consumer, token, 0, &got);
+    return lock_script(kv, lock_release_lua, consumer, token, NULL, 0, &got);
 }
 
 int stream_lock_steal(struct kv *kv, const char *consumer, const char *old, const char *token,
                       int ttl_ms)
 {
-    char key[320], ttl[16];
-    const char *argv[7] = {"EVAL", lock_steal_lua, "1", key, old, token, ttl};
-    redisReply *r = NULL;
-    int rc;
+    long long got = 0;
+    int rc = lock_script(kv, lock_steal_lua, consumer, old, token, ttl_ms, &got);
 
-    lock_key(key, sizeof(key), consumer);
-    snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
-    rc = kv_cmd(kv, &r, 7, argv, NULL);
-    if (rc != UMS_OK)
-        return rc;
-    if (r->type == REDIS_REPLY_INTEGER)
-        rc = r->integer == 1 ? UMS_OK : UMS_ECONFLICT;
-    else {
-        log_error("redis EVAL on %s: the reply has an unexpected shape", key);
-        rc = UMS_EINVALID;
-    }
-    freeReplyObject(r);
-    return rc;
+    return rc != UMS_OK ? rc : got == 1 ? UMS_OK : UMS_ECONFLICT;
 }

@@ -12,6 +12,7 @@
 
 #include "../util/arena.h"
 #include "../util/buf.h"
+#include "../util/crypto.h"
 #include "../util/ums.h"
 #include "../util/utf8.h"
 #include "http.h"
@@ -165,15 +166,6 @@ int http_etag_match(const char *inm, const char *etag)
             return 0;
     }
 }
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 /* Percent-decodes s[0..n) into the arena ('+' is a space). */
 static int decode(struct arena *a, const char *s, size_t n, const char **out)
 {
@@ -187,8 +179,8 @@ static int decode(struct arena *a, const char *s, size_t n, const char **out)
             int hi, lo;
             if (n - i < 3)
                 return UMS_EINVALID;
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
+            hi = crypto_hex_value((unsigned char)s[i + 1]);
+            lo = crypto_hex_value((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return UMS_EINVALID;
             d[o++] = (char)(hi << 4 | lo);

@@ -22,6 +22,17 @@ void crypto_hex_encode(char *out, const unsigned char *in, size_t n)
     out[2 * n] = '\0';
 }
 
+int crypto_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 void crypto_sha256_hex(char out[65], const void *data, size_t len)
 {
     unsigned char md[32];

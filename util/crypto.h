@@ -10,6 +10,9 @@ void crypto_sha256_hex(char out[65], const void *data, size_t len);
 /* Lowercase hex of n bytes into out (2n + 1 bytes). */
 void crypto_hex_encode(char *out, const unsigned char *in, size_t n);
 
+/* The value of one hex digit (either case), or -1. */
+int crypto_hex_value(int c);
+
 /* HMAC-SHA256 of data with key into out (32 bytes). 0 or UMS_ERR. */
 int crypto_hmac_sha256(unsigned char out[32], const void *key, size_t keylen, const void *data,
                        size_t len);

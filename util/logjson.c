@@ -1,19 +1,9 @@
 /* logjson.c - Apache's log escapes to valid JSON (see logjson.h). */
 #include <stdio.h>
 
+#include "crypto.h"
 #include "logjson.h"
 #include "utf8.h"
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* A byte of a value (decoded from \xhh, or raw above 0x7f) as JSON. */
 static int add_byte_escaped(struct buf *out, unsigned char c)
@@ -67,8 +57,8 @@ int logjson_line(struct buf *out, const char *in, size_t n)
         unsigned char c = s[i], e;
         int hi, lo;
 
-        if (c == '\\' && i + 3 < n && s[i + 1] == 'x' && (hi = hexval(s[i + 2])) >= 0 &&
-            (lo = hexval(s[i + 3])) >= 0) {
+        if (c == '\\' && i + 3 < n && s[i + 1] == 'x' && (hi = crypto_hex_value(s[i + 2])) >= 0 &&
+            (lo = crypto_hex_value(s[i + 3])) >= 0) {
             rc = buf_addc(&run, (char)(hi << 4 | lo));
             i += 4;
             continue;
