@@ -245,6 +245,18 @@ def forward_auth_one_role():
 
 
 @test("smoke")
+def shared_hosting_files_are_not_served():
+    # Under mod_fcgid the web root holds ums.fcgi, its ums.conf and the
+    # .htaccess: none of them is ever sent (elsewhere they do not exist).
+    for path in ("/ums.conf", "/ums.fcgi", "/.htaccess", "/ums.conf%00", "/UMS.CONF"):
+        r = request("GET", path)
+        check(r.status in (400, 403, 404), f"{path}: status {r.status}")
+        check(b"[server]" not in r.body and b"ELF" not in r.body and b"Rewrite" not in r.body,
+              f"{path}: {r.body[:100]!r}")
+        r.json()
+
+
+@test("smoke")
 def body_too_large():
     r = request("POST", "/auth/v1/signup", {"Content-Type": "application/json"}, b"x" * (2 << 20))
     json_error(r, 413, "request_too_large")
