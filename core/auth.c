@@ -34,6 +34,13 @@ void auth_out_free(struct auth_out *o)
     free(o->user_json);
     buf_free(&o->access_token);
     o->user_json = NULL;
+    if (o->provider_token != NULL)
+        explicit_bzero(o->provider_token, strlen(o->provider_token));
+    if (o->provider_refresh_token != NULL)
+        explicit_bzero(o->provider_refresh_token, strlen(o->provider_refresh_token));
+    free(o->provider_token);
+    free(o->provider_refresh_token);
+    o->provider_token = o->provider_refresh_token = NULL;
 }
 
 /* [auth] roles: comma-separated names like the users.role constraint
@@ -91,7 +98,8 @@ int auth_issue_row(struct ums_ctx *c, PGresult *res, const char *uid, const char
     long now = (long)time(NULL);
     int rc;
 
-    snprintf(amr, sizeof(amr), "[{\"method\":\"password\",\"timestamp\":%ld}]", now);
+    snprintf(amr, sizeof(amr), "[{\"method\":\"%s\",\"timestamp\":%ld}]",
+             out->method != NULL ? out->method : "password", now);
     memset(&tc, 0, sizeof(tc));
     tc.sub = uid;
     tc.email = PQgetvalue(res, 0, 1);
@@ -220,6 +228,10 @@ int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const 
         goto out;
     }
     snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 1));
+    /* An account made by a provider has no password (''): it is refused
+     * after the same argon2 work, so the answer's time tells nothing. */
+    if (PQgetvalue(res, 0, 2)[0] == '\0')
+        password_verify_dummy(&c->pw, password, password_len);
     if (!password_verify(PQgetvalue(res, 0, 2), password, password_len)) {
         login_failed(c, email, uid, ci);
         rc = err_set(err, FAIL_INVALID_CREDENTIALS, NULL);
@@ -315,6 +327,7 @@ int auth_session_for(struct ums_ctx *c, const char *user_id, const char *method,
         const char *p[2] = {user_id, NULL};
         db_exec(c->db, NULL, STMT_USER_SIGNED_IN, 2, p);
         auth_user_cache_drop(c, user_id);
+        out->method = method;
         rc = auth_issue(c, user_id, sid, out);
     }
     return rc;

@@ -27,6 +27,9 @@ struct auth_out {
     long expires_at;
     int expires_in;
     int has_session;
+    const char *method;           /* the amr method of the sign-in; NULL: "password" */
+    char *provider_token;         /* malloc'd; an OAuth sign-in's provider tokens, or NULL */
+    char *provider_refresh_token; /* malloc'd or NULL */
 };
 
 void auth_out_init(struct auth_out *o);

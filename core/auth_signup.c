@@ -17,6 +17,7 @@
 #include "password.h"
 #include "../util/crypto.h"
 #include "../util/ums.h"
+#include "../util/utf8.h"
 #include "../util/valid.h"
 
 #define NAME_MAX_CHARS 100
@@ -93,12 +94,7 @@ static void name_from(char *out, size_t outlen, const char *data_json)
     if (o != NULL && json_object_object_get_ex(o, "name", &v) &&
         json_object_is_type(v, json_type_string) && json_object_get_string_len(v) <= 400) {
         const char *s = json_object_get_string(v);
-        size_t chars = 0, i = 0;
-        for (; s[i] != '\0' && chars < NAME_MAX_CHARS; i++)
-            chars += ((unsigned char)s[i] & 0xC0) != 0x80;
-        while (s[i] != '\0' && ((unsigned char)s[i] & 0xC0) == 0x80)
-            i++;
-        snprintf(out, outlen, "%.*s", (int)i, s);
+        snprintf(out, outlen, "%.*s", (int)utf8_prefix(s, NAME_MAX_CHARS), s);
     }
     json_object_put(o);
 }

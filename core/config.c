@@ -96,6 +96,7 @@ const struct config_key config_keys[] = {
     INT("limits", "resend_per_5min", limits.resend_per_5min, "30", 0, 1000000),
     INT("limits", "verify_per_5min", limits.verify_per_5min, "30", 0, 1000000),
     INT("limits", "token_per_5min", limits.token_per_5min, "30", 0, 1000000),
+    INT("limits", "oauth_per_5min", limits.oauth_per_5min, "60", 0, 1000000),
     INT("limits", "refresh_per_5min", limits.refresh_per_5min, "150", 0, 1000000),
     INT("limits", "user_update_per_5min", limits.user_update_per_5min, "30", 0, 1000000),
     INT("limits", "user_update_per_user_per_5min", limits.user_update_per_user_per_5min, "20", 0,
@@ -145,6 +146,35 @@ const struct config_key config_keys[] = {
     TEXT("storage", "s3_access_key", storage.s3_access_key, ""),
     SECRET("storage", "s3_secret_key", storage.s3_secret_key),
     INT("storage", "timeout_ms", storage.timeout_ms, "10000", 100, 300000),
+
+    BOOL("google", "enabled", google.enabled, "false"),
+    TEXT("google", "client_id", google.client_id, ""),
+    SECRET("google", "client_secret", google.client_secret),
+    URL("google", "authorize_url", google.authorize_url,
+        "https://accounts.google.com/o/oauth2/v2/auth", "https|http"),
+    URL("google", "token_url", google.token_url, "https://oauth2.googleapis.com/token",
+        "https|http"),
+    URL("google", "userinfo_url", google.userinfo_url,
+        "https://openidconnect.googleapis.com/v1/userinfo", "https|http"),
+    URL("google", "jwks_url", google.jwks_url, "https://www.googleapis.com/oauth2/v3/certs",
+        "https|http"),
+    TEXT1("google", "issuer", google.issuer, "https://accounts.google.com"),
+    TEXT("google", "scopes", google.scopes, "openid email profile"),
+
+    BOOL("github", "enabled", github.enabled, "false"),
+    TEXT("github", "client_id", github.client_id, ""),
+    SECRET("github", "client_secret", github.client_secret),
+    URL("github", "authorize_url", github.authorize_url,
+        "https://github.com/login/oauth/authorize", "https|http"),
+    URL("github", "token_url", github.token_url, "https://github.com/login/oauth/access_token",
+        "https|http"),
+    URL("github", "api_url", github.api_url, "https://api.github.com", "https|http"),
+    TEXT("github", "scopes", github.scopes, "read:user user:email"),
+
+    TEXT("oauth", "ca_file", oauth.ca_file, ""),
+    INT("oauth", "timeout_ms", oauth.timeout_ms, "5000", 100, 60000),
+    INT("oauth", "flow_ttl", oauth.flow_ttl, "600", 60, 3600),
+    INT("oauth", "code_ttl", oauth.code_ttl, "300", 30, 600),
 
     TEXT("log", "file", log.file, ""),
     LEVEL("log", "level", log.level, "info"),
@@ -339,6 +369,44 @@ int config_key_set(struct ums_config *c, const struct config_key *k, const char 
     return UMS_ERR;
 }
 
+/* 1 when url is https://, or http:// to a loopback host (a local stand-in). */
+static int outbound_url_ok(const char *url)
+{
+    static const char *const loop[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+
+    if (url == NULL || strncmp(url, "https://", 8) == 0)
+        return 1;
+    for (size_t i = 0; i < UMS_ARRAY_LEN(loop); i++) {
+        size_t n = strlen(loop[i]);
+        if (strncmp(url, loop[i], n) == 0 && (url[n] == ':' || url[n] == '/' || url[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+/* An enabled provider needs its client and sends secrets over TLS only. */
+static int provider_valid(const struct oauth_provider_config *p, const char *name, char *err,
+                          size_t errlen)
+{
+    const char *urls[] = {p->authorize_url, p->token_url, p->userinfo_url, p->jwks_url, p->api_url};
+
+    if (!p->enabled)
+        return UMS_OK;
+    if (p->client_id[0] == '\0' || p->client_secret[0] == '\0') {
+        config_errf(err, errlen, "[%s] enabled needs client_id and client_secret", name);
+        return UMS_EINVALID;
+    }
+    for (size_t i = 0; i < UMS_ARRAY_LEN(urls); i++)
+        if (!outbound_url_ok(urls[i]) || (urls[i] != NULL && strpbrk(urls[i], "?#@ ") != NULL)) {
+            config_errf(err, errlen,
+                        "[%s] %s: an https:// URL (http:// only to a loopback stand-in), "
+                        "with no user, query or fragment",
+                        name, urls[i]);
+            return UMS_EINVALID;
+        }
+    return UMS_OK;
+}
+
 /* Checks that need more than one key or more than a type. */
 static int validate(struct ums_config *c, char *err, size_t errlen)
 {
@@ -379,6 +447,9 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
         config_errf(err, errlen, "[push] fcm needs fcm_service_account_file");
         return UMS_EINVALID;
     }
+    if (provider_valid(&c->google, "google", err, errlen) != UMS_OK ||
+        provider_valid(&c->github, "github", err, errlen) != UMS_OK)
+        return UMS_EINVALID;
     if (strpbrk(c->email.from, "\r\n") != NULL) {
         config_errf(err, errlen, "[email] from must be one line");
         return UMS_EINVALID;

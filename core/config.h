@@ -64,6 +64,7 @@ struct ums_config {
         int resend_per_5min;
         int verify_per_5min;
         int token_per_5min;
+        int oauth_per_5min; /* /authorize and /callback, per client address */
         int refresh_per_5min;
         int user_update_per_5min;          /* PUT /user per client */
         int user_update_per_user_per_5min; /* PUT /user per account */
@@ -121,6 +122,26 @@ struct ums_config {
         char *file; /* empty: stderr */
         int level;  /* enum log_level */
     } log;
+    /* Sign-in with a provider (core/oauth*.c): [google] and [github]. The
+     * endpoints are keys so that tests point them at stand-ins. */
+    struct oauth_provider_config {
+        int enabled;
+        char *client_id;
+        char *client_secret; /* secret */
+        char *authorize_url;
+        char *token_url;
+        char *userinfo_url; /* google only (NULL for github) */
+        char *jwks_url;     /* google only */
+        char *issuer;       /* google only: the id_token's iss */
+        char *api_url;      /* github only: /user and /user/emails */
+        char *scopes;       /* always asked for; the client's scopes are added */
+    } google, github;
+    struct {
+        char *ca_file;  /* "" = the system's CA store */
+        int timeout_ms; /* per call to a provider */
+        int flow_ttl;   /* seconds an /authorize state lives */
+        int code_ttl;   /* seconds a ums auth code lives */
+    } oauth;
 };
 
 /*

@@ -432,5 +432,78 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         "  CASE WHEN $5 ~ '^[0-9a-fA-F:.]+$' THEN $5::inet END,"
         "  jsonb_build_object('event_id', o.id) FROM o)"
         " SELECT id, event::text FROM o", 5},
+
+    /* oauth.c: one row per /authorize (sql/017_oauth.sql). Expired rows go
+     * as new ones come. */
+    [STMT_OAUTH_FLOW_INSERT] = {"oauth_flow_insert",
+        "WITH gone AS (DELETE FROM oauth_flows WHERE id IN (SELECT id FROM oauth_flows"
+        " WHERE expires_at < now() - interval '1 hour' LIMIT 100))"
+        " INSERT INTO oauth_flows (state_hash, provider, provider_verifier, nonce, code_challenge,"
+        " code_challenge_method, redirect_to, link_user_id, expires_at)"
+        " VALUES (decode($1, 'hex'), $2, $3, $4, $5, $6, $7, $8::uuid,"
+        " now() + make_interval(secs => $9::int))", 9},
+    /* The callback's state, taken once: taken is false for a replay (used)
+     * or an expired state; no row for an unknown one. */
+    [STMT_OAUTH_FLOW_TAKE] = {"oauth_flow_take",
+        "WITH f AS (SELECT * FROM oauth_flows WHERE state_hash = decode($1, 'hex') FOR UPDATE),"
+        " u AS (UPDATE oauth_flows o SET used_at = now() FROM f WHERE o.id = f.id"
+        " AND f.used_at IS NULL AND f.expires_at > now() RETURNING o.id)"
+        " SELECT f.id, f.provider, f.provider_verifier, f.nonce, f.code_challenge IS NOT NULL,"
+        " f.redirect_to, f.link_user_id, (SELECT count(*) FROM u) = 1, f.used_at IS NOT NULL"
+        " FROM f", 1},
+    [STMT_OAUTH_FLOW_CODE] = {"oauth_flow_code",
+        "UPDATE oauth_flows SET user_id = $2, auth_code_hash = decode($3, 'hex'),"
+        " auth_code_expires_at = now() + make_interval(secs => $6::int),"
+        " provider_token = $4, provider_refresh_token = $5 WHERE id = $1", 6},
+    [STMT_OAUTH_FLOW_DELETE] = {"oauth_flow_delete",
+        "DELETE FROM oauth_flows WHERE id = $1", 1},
+    [STMT_OAUTH_CODE_LOOK] = {"oauth_code_look",
+        "SELECT id, user_id, code_challenge, code_challenge_method,"
+        " auth_code_expires_at <= now(), provider FROM oauth_flows"
+        " WHERE auth_code_hash = decode($1, 'hex')", 1},
+    /* The auth code's one use: whoever deletes the row has it. */
+    [STMT_OAUTH_CODE_TAKE] = {"oauth_code_take",
+        "DELETE FROM oauth_flows WHERE id = $1 AND auth_code_hash = decode($2, 'hex')"
+        " RETURNING provider_token, provider_refresh_token", 2},
+    /* oauth_link.c: identities and the accounts they sign in to. */
+    [STMT_IDENTITY_FIND] = {"identity_find",
+        "SELECT i.id, i.user_id FROM identities i"
+        " WHERE i.provider = $1 AND i.provider_subject = $2 FOR UPDATE", 2},
+    [STMT_IDENTITY_TOUCH] = {"identity_touch",
+        "UPDATE identities SET data = $2::jsonb, email = nullif($3, ''), last_sign_in_at = now(),"
+        " updated_at = now() WHERE id = $1", 3},
+    [STMT_IDENTITY_INSERT] = {"identity_insert",
+        "INSERT INTO identities (user_id, provider, provider_subject, email, data, last_sign_in_at)"
+        " VALUES ($1, $2, $3, nullif($4, ''), $5::jsonb, now())"
+        " ON CONFLICT (provider, provider_subject) DO NOTHING RETURNING id", 5},
+    [STMT_IDENTITIES_OF_USER] = {"identities_of_user",
+        "SELECT id, provider, provider_subject FROM identities WHERE user_id = $1"
+        " ORDER BY created_at, id FOR UPDATE", 1},
+    [STMT_IDENTITY_DELETE] = {"identity_delete",
+        "DELETE FROM identities WHERE id = $1 AND user_id = $2", 2},
+    [STMT_USER_BY_EMAIL_LOCK] = {"user_by_email_lock",
+        "SELECT id FROM users WHERE email = $1 FOR UPDATE", 1},
+    /* Whether the account may sign in: active, not banned; and confirmed. */
+    [STMT_USER_STATE_LOCK] = {"user_state_lock",
+        "SELECT status = 'active' AND coalesce(banned_until <= now(), true),"
+        " email_confirmed_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE", 1},
+    [STMT_USER_INSERT_OAUTH] = {"user_insert_oauth",
+        "INSERT INTO users (email, password_hash, name, user_metadata, email_confirmed_at)"
+        " VALUES ($1, '', $2, $3::jsonb, now()) ON CONFLICT (email) DO NOTHING RETURNING id", 3},
+    /* A provider proved the address of an account that never confirmed it:
+     * whoever registered it loses the password, the email identity and any
+     * pending link (the sessions go after the commit). */
+    [STMT_USER_TAKEOVER] = {"user_takeover",
+        "WITH i AS (DELETE FROM identities WHERE user_id = $1 AND provider = 'email'),"
+        " t AS (DELETE FROM one_time_tokens WHERE user_id = $1)"
+        " UPDATE users SET password_hash = '', email_confirmed_at = now(),"
+        " confirmation_sent_at = NULL, new_email = NULL, email_change_sent_at = NULL"
+        " WHERE id = $1", 1},
+    /* The provider's claims fill what user_metadata does not have yet. */
+    [STMT_USER_FILL_METADATA] = {"user_fill_metadata",
+        "UPDATE users SET user_metadata = $2::jsonb || user_metadata WHERE id = $1"
+        " AND octet_length(($2::jsonb || user_metadata)::text) <= 16384", 2},
+    [STMT_USER_DROP_PASSWORD] = {"user_drop_password",
+        "UPDATE users SET password_hash = '' WHERE id = $1", 1},
 };
 /* clang-format on */

@@ -9,33 +9,38 @@
 /* What went wrong, for the client. The comments give /auth/v1's code. */
 enum err_fail {
     FAIL_NONE,
-    FAIL_VALIDATION,          /* validation_failed; field, when set, names the member */
-    FAIL_WEAK_PASSWORD,       /* weak_password, reason set ("length", "characters") */
-    FAIL_USER_EXISTS,         /* user_already_exists */
-    FAIL_EMAIL_EXISTS,        /* email_exists */
-    FAIL_INVALID_CREDENTIALS, /* invalid_credentials */
-    FAIL_EMAIL_NOT_CONFIRMED, /* email_not_confirmed */
-    FAIL_USER_BANNED,         /* user_banned, signing in */
-    FAIL_TOKEN_USER_BANNED,   /* user_banned, a Bearer token's user */
-    FAIL_USER_LOCKED,         /* user_locked, retry_after set */
-    FAIL_REFRESH_NOT_FOUND,   /* refresh_token_not_found */
-    FAIL_REFRESH_USED,        /* refresh_token_already_used */
-    FAIL_SESSION_NOT_FOUND,   /* session_not_found, refreshing */
-    FAIL_TOKEN_SESSION_GONE,  /* session_not_found, a Bearer token's session */
-    FAIL_SESSION_EXPIRED,     /* session_expired */
-    FAIL_BAD_JWT,             /* bad_jwt */
-    FAIL_USER_NOT_FOUND,      /* user_not_found: the user named by the request */
-    FAIL_TOKEN_USER_GONE,     /* user_not_found: the user of a Bearer token */
-    FAIL_SAME_PASSWORD,       /* same_password */
-    FAIL_OTP_EXPIRED,         /* otp_expired */
-    FAIL_FORBIDDEN,           /* forbidden */
-    FAIL_LAST_ADMIN,          /* last_admin: it would leave no active admin */
-    FAIL_METADATA_TOO_LARGE,  /* validation_failed, 422: metadata over its size or depth */
-    FAIL_EMAIL_RATE,          /* over_email_send_rate_limit, retry_after set */
-    FAIL_RATE,                /* over_request_rate_limit, retry_after set */
-    FAIL_REAUTH_NEEDED,       /* reauthentication_needed */
-    FAIL_REAUTH_INVALID,      /* reauthentication_not_valid */
-    FAIL_IMAGE,               /* unsupported_image: not a PNG, JPEG or WebP */
+    FAIL_VALIDATION,           /* validation_failed; field, when set, names the member */
+    FAIL_WEAK_PASSWORD,        /* weak_password, reason set ("length", "characters") */
+    FAIL_USER_EXISTS,          /* user_already_exists */
+    FAIL_EMAIL_EXISTS,         /* email_exists */
+    FAIL_INVALID_CREDENTIALS,  /* invalid_credentials */
+    FAIL_EMAIL_NOT_CONFIRMED,  /* email_not_confirmed */
+    FAIL_USER_BANNED,          /* user_banned, signing in */
+    FAIL_TOKEN_USER_BANNED,    /* user_banned, a Bearer token's user */
+    FAIL_USER_LOCKED,          /* user_locked, retry_after set */
+    FAIL_REFRESH_NOT_FOUND,    /* refresh_token_not_found */
+    FAIL_REFRESH_USED,         /* refresh_token_already_used */
+    FAIL_SESSION_NOT_FOUND,    /* session_not_found, refreshing */
+    FAIL_TOKEN_SESSION_GONE,   /* session_not_found, a Bearer token's session */
+    FAIL_SESSION_EXPIRED,      /* session_expired */
+    FAIL_BAD_JWT,              /* bad_jwt */
+    FAIL_USER_NOT_FOUND,       /* user_not_found: the user named by the request */
+    FAIL_TOKEN_USER_GONE,      /* user_not_found: the user of a Bearer token */
+    FAIL_SAME_PASSWORD,        /* same_password */
+    FAIL_OTP_EXPIRED,          /* otp_expired */
+    FAIL_FORBIDDEN,            /* forbidden */
+    FAIL_LAST_ADMIN,           /* last_admin: it would leave no active admin */
+    FAIL_METADATA_TOO_LARGE,   /* validation_failed, 422: metadata over its size or depth */
+    FAIL_EMAIL_RATE,           /* over_email_send_rate_limit, retry_after set */
+    FAIL_RATE,                 /* over_request_rate_limit, retry_after set */
+    FAIL_REAUTH_NEEDED,        /* reauthentication_needed */
+    FAIL_REAUTH_INVALID,       /* reauthentication_not_valid */
+    FAIL_IMAGE,                /* unsupported_image: not a PNG, JPEG or WebP */
+    FAIL_FLOW_STATE_NOT_FOUND, /* flow_state_not_found: no such auth code */
+    FAIL_FLOW_STATE_EXPIRED,   /* flow_state_expired */
+    FAIL_BAD_CODE_VERIFIER,    /* bad_code_verifier */
+    FAIL_SINGLE_IDENTITY,      /* single_identity_not_deletable */
+    FAIL_IDENTITY_NOT_FOUND,   /* identity_not_found */
     FAIL__MAX
 };
 

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "config.h"
+#include "outbound.h"
 #include "../util/crypto.h"
 #include "../util/log.h"
 #include "../util/ums.h"
@@ -17,8 +17,7 @@
 #define ERRBODY_MAX 1024 /* bytes of an error response kept to find its <Code> */
 
 /* One easy handle per process, so curl keeps connections open between requests. */
-static CURL *curl_handle;
-static pid_t curl_pid;
+static struct outbound s3_curl;
 
 /* 1 when every byte of s is in [a-z0-9] or in extra. */
 static int lower_alnum(const char *s, const char *extra)
@@ -94,27 +93,6 @@ static int s3_config_valid(const struct ums_config *cfg)
     return UMS_OK;
 }
 
-/*
- * The process's easy handle, created on first use and reset before each
- * request (curl_easy_reset keeps the open connections). A handle inherited
- * through fork() is abandoned, not cleaned up: its connections are the
- * parent's. NULL when out of memory.
- */
-static CURL *handle_get(void)
-{
-    pid_t pid = getpid();
-
-    if (curl_handle != NULL && curl_pid != pid)
-        curl_handle = NULL;
-    if (curl_handle != NULL) {
-        curl_easy_reset(curl_handle);
-        return curl_handle;
-    }
-    curl_handle = curl_easy_init();
-    curl_pid = pid;
-    return curl_handle;
-}
-
 /* Appends one header line to *list (copied). 0 or UMS_ERR; *list is kept either way. */
 static int header_add(struct curl_slist **list, const char *line)
 {
@@ -187,7 +165,7 @@ int storage_s3_send(const struct ums_config *cfg, const char *key, const void *d
             header_add(&hdrs, "Cache-Control: public, max-age=31536000, immutable") != UMS_OK)
             goto out;
     }
-    curl = handle_get();
+    curl = outbound_handle(&s3_curl);
     if (curl == NULL)
         goto out;
     errbuf[0] = '\0';

@@ -431,6 +431,82 @@ bad:
     return UMS_EDENIED;
 }
 
+int tokens_verify_rs256(const char *jwt, size_t len, long now,
+                        void *(*key)(const char *kid, void *arg), void *arg,
+                        struct json_object **claims, const char **why)
+{
+    const char *dot1, *dot2, *alg, *typ;
+    struct json_object *hdr = NULL, *pl = NULL;
+    unsigned char sig[1024];
+    long siglen, exp = 0, nbf = 0, iat = 0;
+    int has_exp, has_nbf, has_iat, ok = 0;
+    EVP_PKEY *k;
+    EVP_MD_CTX *ctx;
+
+    *claims = NULL;
+    *why = "malformed token";
+    if (len == 0 || len > JWT_MAX || memchr(jwt, '\0', len) != NULL)
+        return UMS_EDENIED;
+    dot1 = memchr(jwt, '.', len);
+    dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - jwt)) : NULL;
+    if (dot1 == NULL || dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - jwt)))
+        return UMS_EDENIED;
+    hdr = part_json(jwt, (size_t)(dot1 - jwt));
+    if (hdr == NULL)
+        goto bad;
+    alg = get_str(hdr, "alg");
+    typ = get_str(hdr, "typ");
+    if (alg == NULL || strcmp(alg, "RS256") != 0) {
+        *why = "unexpected algorithm";
+        goto bad;
+    }
+    if ((typ != NULL && strcmp(typ, "JWT") != 0) || json_object_object_get_ex(hdr, "crit", NULL)) {
+        *why = "unsupported header";
+        goto bad;
+    }
+    k = get_str(hdr, "kid") != NULL ? key(get_str(hdr, "kid"), arg) : NULL;
+    if (k == NULL) {
+        *why = "unknown key id";
+        goto bad;
+    }
+    siglen = b64_url_decode(sig, sizeof(sig), dot2 + 1, len - (size_t)(dot2 + 1 - jwt));
+    ctx = EVP_MD_CTX_new();
+    ok = siglen > 0 && ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
+         EVP_DigestVerify(ctx, sig, (size_t)siglen, (const unsigned char *)jwt,
+                          (size_t)(dot2 - jwt)) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        *why = "bad signature";
+        goto bad;
+    }
+    pl = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    if (pl == NULL) {
+        *why = "malformed claims";
+        goto bad;
+    }
+    if (get_time(pl, "exp", &exp, &has_exp) || get_time(pl, "nbf", &nbf, &has_nbf) ||
+        get_time(pl, "iat", &iat, &has_iat) || !has_exp) {
+        *why = "missing or malformed exp";
+        goto bad;
+    }
+    if (now >= exp + JWT_LEEWAY) {
+        *why = "token is expired";
+        goto bad;
+    }
+    if ((has_nbf && now + JWT_LEEWAY < nbf) || (has_iat && now + JWT_LEEWAY < iat)) {
+        *why = "token is not valid yet";
+        goto bad;
+    }
+    json_object_put(hdr);
+    *claims = pl;
+    *why = NULL;
+    return UMS_OK;
+bad:
+    json_object_put(hdr);
+    json_object_put(pl);
+    return UMS_EDENIED;
+}
+
 int tokens_check(struct tokens *t, const char *jwt, size_t len, long now, struct token_id *out,
                  const char **why)
 {

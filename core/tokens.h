@@ -53,6 +53,19 @@ int tokens_sign(struct tokens *t, struct buf *out, const struct token_claims *c,
 int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
                   struct json_object **claims, const char **why);
 
+/*
+ * Verifies a compact JWT signed by someone else with RS256, the only
+ * algorithm taken (never the token's choice): typ JWT or none, no crit,
+ * key(kid, arg) gives the public key (an EVP_PKEY *) of the header's kid or
+ * NULL, the signature, exp (required) and nbf/iat when present with
+ * JWT_LEEWAY seconds. iss, aud and the rest are the caller's to check. On
+ * success *claims is the payload (json_object_put it); else UMS_EDENIED
+ * with *why.
+ */
+int tokens_verify_rs256(const char *jwt, size_t len, long now,
+                        void *(*key)(const char *kid, void *arg), void *arg,
+                        struct json_object **claims, const char **why);
+
 /* Who a verified access token names. */
 struct token_id {
     char sub[37];

@@ -68,9 +68,14 @@ enum http_err {
     HE_REAUTH_NEEDED,  /* 400 reauthentication_needed */
     HE_REAUTH_INVALID, /* 400 reauthentication_not_valid */
     /* /api/v1 outcomes */
-    HE_EMAIL_TAKEN, /* 409 email_exists */
-    HE_LAST_ADMIN,  /* 409 last_admin */
-    HE_IMAGE,       /* 415 unsupported_image */
+    HE_EMAIL_TAKEN,          /* 409 email_exists */
+    HE_LAST_ADMIN,           /* 409 last_admin */
+    HE_IMAGE,                /* 415 unsupported_image */
+    HE_FLOW_STATE_NOT_FOUND, /* 404 */
+    HE_FLOW_STATE_EXPIRED,   /* 422 */
+    HE_BAD_CODE_VERIFIER,    /* 400 */
+    HE_SINGLE_IDENTITY,      /* 422 single_identity_not_deletable */
+    HE_IDENTITY_NOT_FOUND,   /* 404 */
     HE__MAX
 };
 

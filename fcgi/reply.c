@@ -21,6 +21,8 @@ static const char *reason(int status)
         return "Created";
     case 204:
         return "No Content";
+    case 302:
+        return "Found";
     case 303:
         return "See Other";
     case 304:
@@ -261,6 +263,11 @@ static const struct {
     [FAIL_REAUTH_NEEDED]       = {HE_REAUTH_NEEDED,            HE_REAUTH_NEEDED, NULL, NULL},
     [FAIL_REAUTH_INVALID]      = {HE_REAUTH_INVALID,           HE_REAUTH_INVALID, NULL, NULL},
     [FAIL_IMAGE]               = {HE_IMAGE,                    HE_IMAGE, NULL, NULL},
+    [FAIL_FLOW_STATE_NOT_FOUND] = {HE_FLOW_STATE_NOT_FOUND,    HE_FLOW_STATE_NOT_FOUND, NULL, NULL},
+    [FAIL_FLOW_STATE_EXPIRED]  = {HE_FLOW_STATE_EXPIRED,       HE_FLOW_STATE_EXPIRED, NULL, NULL},
+    [FAIL_BAD_CODE_VERIFIER]   = {HE_BAD_CODE_VERIFIER,        HE_BAD_CODE_VERIFIER, NULL, NULL},
+    [FAIL_SINGLE_IDENTITY]     = {HE_SINGLE_IDENTITY,          HE_SINGLE_IDENTITY, NULL, NULL},
+    [FAIL_IDENTITY_NOT_FOUND]  = {HE_IDENTITY_NOT_FOUND,       HE_IDENTITY_NOT_FOUND, NULL, NULL},
 };
 /* clang-format on */
 void reply_fail(struct req *r, int rc, const struct ums_err *e)
@@ -311,6 +318,7 @@ void reply_fail(struct req *r, int rc, const struct ums_err *e)
 void reply_auth_out(struct req *r, const struct auth_out *o)
 {
     struct buf b;
+    int rc;
 
     buf_init(&b, 1 << 20);
     if (!o->has_session) {
@@ -323,7 +331,14 @@ void reply_auth_out(struct req *r, const struct auth_out *o)
                ",\"token_type\":\"bearer\",\"expires_in\":%d,\"expires_at\":%ld,"
                "\"refresh_token\":\"%s\",\"user\":",
                o->expires_in, o->expires_at, o->refresh_token);
-    if (buf_adds(&b, o->user_json) != 0 || buf_addc(&b, '}') != 0) {
+    rc = buf_adds(&b, o->user_json);
+    /* After an OAuth sign-in: the provider's tokens, for the app's own calls. */
+    if (o->provider_token != NULL)
+        rc |= buf_adds(&b, ",\"provider_token\":") | buf_add_json_str(&b, o->provider_token);
+    if (o->provider_refresh_token != NULL)
+        rc |= buf_adds(&b, ",\"provider_refresh_token\":") |
+              buf_add_json_str(&b, o->provider_refresh_token);
+    if ((rc | buf_addc(&b, '}')) != 0) {
         buf_free(&b);
         reply_error(r, HE_UNEXPECTED, NULL);
         return;

@@ -37,13 +37,15 @@ void route_discovery_settings(struct req *r)
     int rc;
 
     buf_init(&b, 4096);
-    rc = buf_printf(
-        &b,
-        "{\"external\":{\"email\":true,\"phone\":false,\"google\":false,\"github\":false},"
-        "\"disable_signup\":false,\"mailer_autoconfirm\":%s,\"phone_autoconfirm\":false,"
-        "\"sms_provider\":\"\",\"saml_enabled\":false,"
-        "\"saml_private_key_next_configured\":false,\"passkeys_enabled\":false}",
-        r->app->ctx.cfg->auth.require_email_confirmation ? "false" : "true");
+    rc =
+        buf_printf(&b,
+                   "{\"external\":{\"email\":true,\"phone\":false,\"google\":%s,\"github\":%s},"
+                   "\"disable_signup\":false,\"mailer_autoconfirm\":%s,\"phone_autoconfirm\":false,"
+                   "\"sms_provider\":\"\",\"saml_enabled\":false,"
+                   "\"saml_private_key_next_configured\":false,\"passkeys_enabled\":false}",
+                   r->app->ctx.cfg->google.enabled ? "true" : "false",
+                   r->app->ctx.cfg->github.enabled ? "true" : "false",
+                   r->app->ctx.cfg->auth.require_email_confirmation ? "false" : "true");
     if (rc != 0) {
         buf_free(&b);
         reply_error(r, HE_UNEXPECTED, NULL);

@@ -1,8 +1,9 @@
 /* route_token.c - POST /auth/v1/signup and POST /auth/v1/token
- * (grant_type password and refresh_token). */
+ * (grant_type password, refresh_token and pkce). */
 #include <string.h>
 
 #include "../core/config.h"
+#include "../core/oauth.h"
 #include "../util/ums.h"
 #include "app.h"
 #include "http.h"
@@ -76,6 +77,13 @@ void route_token_grant(struct req *r)
         if (req_rate(r, "refresh", cfg->limits.refresh_per_5min))
             return;
         rc = auth_refresh(&r->app->ctx, refresh, &out, &err);
+    } else if (strcmp(grant, "pkce") == 0) {
+        const char *code, *verifier;
+        size_t n;
+        if (body_str(r, "auth_code", &code, &n) || body_str(r, "code_verifier", &verifier, &n) ||
+            req_rate(r, "token", cfg->limits.token_per_5min))
+            return;
+        rc = oauth_exchange(&r->app->ctx, code, verifier, &ci, &out, &err);
     } else {
         reply_error(r, HE_VALIDATION, "unsupported grant_type");
         return;

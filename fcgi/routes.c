@@ -38,7 +38,8 @@
 /* clang-format on */
 
 static const struct field signup_fields[] = {S("email"), S("password"), O("data"), END};
-static const struct field token_fields[] = {S("email"), S("password"), S("refresh_token"), END};
+static const struct field token_fields[] = {S("email"),     S("password"),      S("refresh_token"),
+                                            S("auth_code"), S("code_verifier"), END};
 static const struct field user_put_fields[] = {S("password"),         S("email"), O("data"),
                                                S("current_password"), S("nonce"), END};
 static const struct field recover_fields[] = {S("email"), END};
@@ -102,6 +103,15 @@ const struct route ums_routes[] = {
      .body_max = AUTH_BODY, .flags = RW, .auth = AUTH_USER},
     /* Forward auth: it answers 401 itself, so the pipeline does not authenticate. */
     {AUTH(M_GET, "/auth/v1/check", route_user_check), .flags = R_NEEDS_DB},
+
+    /* route_oauth.c */
+    {AUTH(M_GET, "/auth/v1/authorize", route_oauth_authorize), .flags = R_NEEDS_DB},
+    {AUTH(M_GET | M_POST, "/auth/v1/callback", route_oauth_callback), .body_max = AUTH_BODY,
+     .flags = R_JSON | R_FORM | R_NEEDS_DB},
+    {AUTH(M_GET, "/auth/v1/user/identities/authorize", route_oauth_link), .flags = R_NEEDS_DB,
+     .auth = AUTH_USER},
+    {AUTH(M_DELETE, "/auth/v1/user/identities/{id}", route_oauth_unlink), .body_max = AUTH_BODY,
+     .flags = RW, .auth = AUTH_USER},
 
     /* route_verify.c */
     {AUTH(M_POST, "/auth/v1/recover", route_verify_recover), .body_max = AUTH_BODY, .flags = RW,

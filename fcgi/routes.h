@@ -25,6 +25,12 @@ void route_user_logout(struct req *r);
 void route_user_reauthenticate(struct req *r);
 void route_user_check(struct req *r);
 
+/* route_oauth.c */
+void route_oauth_authorize(struct req *r);
+void route_oauth_callback(struct req *r);
+void route_oauth_link(struct req *r);
+void route_oauth_unlink(struct req *r);
+
 /* route_verify.c */
 void route_verify_recover(struct req *r);
 void route_verify_resend(struct req *r);

@@ -9,6 +9,10 @@ PG_PORT="${UMS_PG_PORT:-54329}"
 REDIS_PORT="${UMS_REDIS_PORT:-63799}"
 # The FastCGI authorizer port (mod_authnz_fcgi speaks TCP only): loopback.
 AUTHZ_PORT="${UMS_AUTHZ_PORT:-$((HTTP_PORT + 1))}"
+# The local stand-ins for Google (HTTPS, the stack's CA) and GitHub (HTTP on
+# loopback) that the stack's ums signs in with (tests/mocks/).
+GOOGLE_MOCK_PORT="${UMS_GOOGLE_MOCK_PORT:-$((HTTP_PORT + 1011))}"
+GITHUB_MOCK_PORT="${UMS_GITHUB_MOCK_PORT:-$((HTTP_PORT + 1012))}"
 # The web server in front: nginx (default), apache (mod_proxy_fcgi to the
 # pool) or apache-fcgid (Apache spawns ums-fcgi).
 # Without UMS_SERVER, scripts/up keeps the one that runs (stack_paths
@@ -150,6 +154,7 @@ pid_comm() {
     redis.pid) echo redis-server ;;
     nginx.pid) echo nginx ;;
     apache.pid) echo apache2 ;;
+    mock-*.pid) echo node ;;
     *) echo "${1##*/}" | sed 's/\.pid$//' ;;
     esac
 }

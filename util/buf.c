@@ -167,3 +167,10 @@ void buf_free(struct buf *b)
     free(b->p);
     buf_init(b, b->max);
 }
+
+void buf_free_secret(struct buf *b)
+{
+    if (b->p != NULL)
+        explicit_bzero(b->p, b->cap);
+    buf_free(b);
+}

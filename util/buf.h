@@ -36,4 +36,7 @@ int buf_add_urlencoded(struct buf *b, const char *s);
 void buf_reset(struct buf *b, size_t keep);
 void buf_free(struct buf *b);
 
+/* buf_free after zeroing what it held (a secret). */
+void buf_free_secret(struct buf *b);
+
 #endif

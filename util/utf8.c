@@ -91,3 +91,14 @@ size_t utf8_clean(char *dst, size_t size, const char *src)
     dst[w] = '\0';
     return w;
 }
+
+size_t utf8_prefix(const char *s, size_t max_chars)
+{
+    size_t chars = 0, i = 0;
+
+    for (; s[i] != '\0' && chars < max_chars; i++)
+        chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    while (s[i] != '\0' && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i++;
+    return i;
+}

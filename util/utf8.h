@@ -23,4 +23,7 @@ int utf8_text_valid(const char *s, size_t n, size_t max_chars, int lines);
  */
 size_t utf8_clean(char *dst, size_t size, const char *src);
 
+/* Bytes of the first max_chars characters of the (valid UTF-8) string s. */
+size_t utf8_prefix(const char *s, size_t max_chars);
+
 #endif
