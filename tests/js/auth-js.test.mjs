@@ -209,3 +209,83 @@ test('admin: list, create, get, update, delete', async () => {
   const { error: notAdmin } = await client({ Authorization: 'Bearer not-a-key' }).admin.listUsers();
   assert.equal(notAdmin.status, 403);
 });
+
+// The browser's part of an OAuth flow: follows the redirects from url (ums's
+// /authorize, the stand-in's consent, ums's /callback) until one leaves for
+// redirect_to, and returns that URL. The Google stand-in speaks HTTPS with
+// the stack's CA.
+const tlsAgent = new Agent({ connect: { ca: readFileSync(process.env.UMS_CA_FILE) } });
+async function browse(url, until) {
+  for (let hop = 0; hop < 6; hop++) {
+    if (url.startsWith(until)) return new URL(url);
+    const res = await ufetch(url, { redirect: 'manual', dispatcher: tlsAgent });
+    await res.arrayBuffer();
+    assert.equal(res.status, 302, `${url} answered ${res.status}`);
+    url = new URL(res.headers.get('location'), url).toString();
+  }
+  throw new Error(`too many redirects, last ${url}`);
+}
+
+test('OAuth: signInWithOAuth, exchangeCodeForSession, linkIdentity, getUserIdentities, unlinkIdentity', async () => {
+  const app = 'http://localhost:3000/after-sign-in';
+  const c = new AuthClient({
+    url: URL_BASE, headers: { apikey: 'anon' }, persistSession: false, autoRefreshToken: false,
+    flowType: 'pkce', fetch: sourceFetch(),
+  });
+  const gh = `js-octo-${randomBytes(4).toString('hex')}`;
+  const { data: o, error: e1 } = await c.signInWithOAuth({
+    provider: 'github',
+    options: { redirectTo: app, skipBrowserRedirect: true, queryParams: { login: gh } },
+  });
+  assert.equal(e1, null);
+  assert.match(o.url, /\/authorize\?provider=github&/);
+  const back = await browse(o.url, app);
+  const code = back.searchParams.get('code');
+  assert.ok(code, `no code in ${back}`);
+
+  const { data: s, error: e2 } = await c.exchangeCodeForSession(code);
+  assert.equal(e2, null);
+  assert.ok(s.session.access_token);
+  assert.ok(s.session.provider_token, 'the provider token comes with the session');
+  assert.equal(s.user.app_metadata.provider, 'github');
+  // The code is single use.
+  const { error: again } = await c.exchangeCodeForSession(code);
+  assert.ok(again, 'a second exchange of one code is refused');
+
+  const { data: u } = await c.getUser();
+  assert.equal(u.user.id, s.user.id);
+  assert.deepEqual(u.user.identities.map((i) => i.provider), ['github']);
+  assert.equal(u.user.identities[0].identity_data.user_name, gh);
+
+  // Link Google (the same client: its session and a fresh PKCE verifier).
+  const gmail = `${gh}@gmail.example`;
+  const { data: l, error: e3 } = await c.linkIdentity({
+    provider: 'google',
+    options: { redirectTo: app, skipBrowserRedirect: true, queryParams: { login_hint: gmail } },
+  });
+  assert.equal(e3, null);
+  assert.ok(l.url.startsWith(process.env.UMS_MOCK_GOOGLE_URL), `link url ${l.url}`);
+  const back2 = await browse(l.url, app);
+  const { data: s2, error: e4 } = await c.exchangeCodeForSession(back2.searchParams.get('code'));
+  assert.equal(e4, null);
+  assert.equal(s2.user.id, s.user.id);
+
+  const { data: ids, error: e5 } = await c.getUserIdentities();
+  assert.equal(e5, null);
+  assert.deepEqual(ids.identities.map((i) => i.provider).sort(), ['github', 'google']);
+  const google = ids.identities.find((i) => i.provider === 'google');
+  assert.equal(google.identity_data.email, gmail);
+
+  const { error: e6 } = await c.unlinkIdentity(google);
+  assert.equal(e6, null);
+  const { data: ids2 } = await c.getUserIdentities();
+  assert.deepEqual(ids2.identities.map((i) => i.provider), ['github']);
+  // The last identity stays.
+  const { error: last } = await c.unlinkIdentity(ids2.identities[0]);
+  assert.equal(last?.code, 'single_identity_not_deletable');
+
+  const { error: e7 } = await c.signOut();
+  assert.equal(e7, null);
+  const { error: e8 } = await client().refreshSession({ refresh_token: s2.session.refresh_token });
+  assert.ok(e8, 'the session is gone after sign-out');
+});
