@@ -98,6 +98,9 @@ static int check_fcgi(const struct ums_config *cfg, char *err, size_t errlen)
         rc = auth_config_check(cfg, err, errlen);
     if (rc == UMS_OK && strcmp(cfg->storage.backend, "local") == 0)
         rc = folder_writable("[storage] local_dir", cfg->storage.local_dir, 0, err, errlen);
+    if (rc == UMS_OK && cfg->oauth.ca_file[0] != '\0' &&
+        (cfg->google.enabled || cfg->github.enabled))
+        rc = ca_file("[oauth] ca_file", cfg->oauth.ca_file, err, errlen);
     return rc;
 }
 

@@ -3,7 +3,8 @@
 (UMS_SERVER: nginx, apache, apache-fcgid), over raw sockets: what a real
 client sends, and what a hostile one does.
 
-    smoke     health, sign-up, sign-in, GET /user, forward auth, a 413, a CORS
+    smoke     health, sign-up, sign-in, GET /user, forward auth, OAuth with both
+              stand-ins, a 413, a CORS
               preflight (every server mode, and over HTTPS with --https)
     tls       (with --https) TLS 1.2 and 1.3 only, Mozilla intermediate
               ciphers, HTTP/2 by ALPN, HSTS on HTTPS and not on HTTP
@@ -254,6 +255,56 @@ def shared_hosting_files_are_not_served():
         check(b"[server]" not in r.body and b"ELF" not in r.body and b"Rewrite" not in r.body,
               f"{path}: {r.body[:100]!r}")
         r.json()
+
+
+def provider_hop(url):
+    """GET url at a provider stand-in (Google's speaks HTTPS with the
+    stack's CA): its 302's Location."""
+    import http.client
+    u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        c = http.client.HTTPSConnection(u.hostname, u.port, timeout=10,
+                                        context=ssl.create_default_context(cafile=env("UMS_CA_FILE")))
+    else:
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        c.request("GET", u.path + "?" + u.query)
+        r = c.getresponse()
+        r.read()
+        check(r.status == 302, f"{url}: {r.status}")
+        return r.getheader("Location")
+    finally:
+        c.close()
+
+
+@test("smoke")
+def oauth_sign_in_both_providers():
+    """The OAuth flow end to end through the web server: /authorize, the
+    stand-in's consent, /callback, grant_type=pkce."""
+    import base64
+    import hashlib
+    for provider, hint in (("github", "login"), ("google", "login_hint")):
+        who = f"web{random.getrandbits(32):x}"
+        user = who if provider == "github" else f"{who}@gmail.example"
+        verifier = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        app = "http://localhost:3000/done"
+        q = urllib.parse.urlencode({"provider": provider, "redirect_to": app, "code_challenge": challenge,
+                                    "code_challenge_method": "s256", hint: user})
+        r = request("GET", f"/auth/v1/authorize?{q}")
+        check(r.status == 302, f"{provider} authorize: {r.status} {r.body[:200]!r}")
+        back = urllib.parse.urlsplit(provider_hop(r.header("location")))
+        check(back.path == "/auth/v1/callback", f"{provider}: the stand-in went to {back}")
+        r = request("GET", f"{back.path}?{back.query}")
+        check(r.status == 302, f"{provider} callback: {r.status} {r.body[:200]!r}")
+        loc = r.header("location")
+        check(loc.startswith(app + "?code="), f"{provider}: back to {loc}")
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)["code"][0]
+        body = json.dumps({"auth_code": code, "code_verifier": verifier}).encode()
+        r = request("POST", "/auth/v1/token?grant_type=pkce", {"Content-Type": "application/json"}, body)
+        check(r.status == 200, f"{provider} pkce: {r.status} {r.body[:200]!r}")
+        j = r.json()
+        check(j["user"]["app_metadata"]["provider"] == provider and j.get("provider_token"), f"{provider}: {j}")
 
 
 @test("smoke")
