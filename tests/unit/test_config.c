@@ -277,3 +277,64 @@ CTEST(config, load_missing_file)
     ASSERT_EQ(config_load(&c, "/nonexistent/ums.conf", err, sizeof(err)), UMS_EINVALID);
     ASSERT_STR_CONTAINS(err, "/nonexistent/ums.conf");
 }
+
+CTEST(config, oauth_providers_off_by_default_with_real_endpoints)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, ""), UMS_OK);
+    ASSERT_EQ(c->google.enabled, 0);
+    ASSERT_EQ(c->github.enabled, 0);
+    ASSERT_STR_EQ(c->google.token_url, "https://oauth2.googleapis.com/token");
+    ASSERT_STR_EQ(c->google.issuer, "https://accounts.google.com");
+    ASSERT_STR_EQ(c->github.api_url, "https://api.github.com");
+    ASSERT_EQ(c->oauth.flow_ttl, 600);
+    ASSERT_EQ(c->oauth.code_ttl, 300);
+    config_free(c);
+}
+
+CTEST(config, oauth_enabled_provider_needs_its_client)
+{
+    struct ums_config *c;
+    ASSERT_EQ(parse(&c, "[github]\nenabled = true\nclient_id = x\n"), UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "[github] enabled needs client_id and client_secret");
+    ASSERT_EQ(parse(&c, "[google]\nenabled = true\nclient_secret = s\n"), UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "[google]");
+    ASSERT_EQ(parse(&c, "[github]\nenabled = true\nclient_id = x\nclient_secret = s\n"), UMS_OK);
+    config_free(c);
+}
+
+/* Client secrets and codes go over TLS; plain HTTP only to a stand-in on
+ * loopback, and no URL may carry a user, a query or a fragment. */
+CTEST(config, oauth_endpoints_tls_or_loopback)
+{
+    static const char *const bad[] = {
+        "token_url = http://oauth.example.com/token",
+        "token_url = http://127.0.0.1.evil.example/token",
+        "token_url = http://localhost.evil.example/token",
+        "api_url = https://user@api.github.com",
+        "api_url = https://api.github.com?x=1",
+    };
+    static const char *const good[] = {
+        "token_url = http://127.0.0.1:9092/login/oauth/access_token",
+        "token_url = http://localhost/token",
+        "api_url = https://github.example.com/api/v3",
+    };
+    char text[512];
+    struct ums_config *c;
+
+    for (size_t i = 0; i < UMS_ARRAY_LEN(bad); i++) {
+        snprintf(text, sizeof(text),
+                 "[github]\nenabled = true\nclient_id = x\nclient_secret = s\n%s\n", bad[i]);
+        ASSERT_EQ(parse(&c, text), UMS_EINVALID);
+        ASSERT_STR_CONTAINS(err, "[github]");
+    }
+    for (size_t i = 0; i < UMS_ARRAY_LEN(good); i++) {
+        snprintf(text, sizeof(text),
+                 "[github]\nenabled = true\nclient_id = x\nclient_secret = s\n%s\n", good[i]);
+        ASSERT_EQ(parse(&c, text), UMS_OK);
+        config_free(c);
+    }
+    /* A disabled provider's endpoints are not its concern yet. */
+    ASSERT_EQ(parse(&c, "[github]\ntoken_url = http://oauth.example.com/token\n"), UMS_OK);
+    config_free(c);
+}

@@ -338,6 +338,69 @@ CTEST(tokens, check_remembers_but_still_expires)
     tokens_close(t);
 }
 
+/* tokens_verify_rs256, for tokens signed by someone else (Google's
+ * id_token): the key comes from the caller by kid, RS256 only. */
+static void *key_by_kid(const char *kid, void *arg)
+{
+    (void)arg;
+    return strcmp(kid, "k1") == 0 ? pkey : NULL;
+}
+
+static int verify_foreign(const char *jwt, long now, const char **why)
+{
+    struct json_object *c = NULL;
+    int rc = tokens_verify_rs256(jwt, strlen(jwt), now, key_by_kid, NULL, &c, why);
+    if (rc == UMS_OK)
+        rc = json_object_is_type(c, json_type_object) ? UMS_OK : UMS_ERR;
+    json_object_put(c);
+    return rc;
+}
+
+CTEST(tokens, foreign_rs256_pins_algorithm_and_key)
+{
+    struct tokens *t = open_rs(NULL); /* makes the test key */
+    const char *pl = "{\"iss\":\"https://accounts.google.com\",\"sub\":\"1\",\"exp\":2000,"
+                     "\"iat\":1000,\"nonce\":\"n\"}";
+    const char *why = NULL;
+    struct buf b;
+
+    buf_init(&b, 65536);
+    craft(&b, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"JWT\"}", pl, "RS256", NULL, 0);
+    ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_OK);
+    /* Expired (past the leeway), and not yet valid. */
+    ASSERT_EQ(verify_foreign(b.p, 2000 + JWT_LEEWAY, &why), UMS_EDENIED);
+    ASSERT_STR_EQ(why, "token is expired");
+    ASSERT_EQ(verify_foreign(b.p, 1000 - JWT_LEEWAY - 1, &why), UMS_EDENIED);
+    /* A changed payload. */
+    {
+        char *dot = strchr(b.p, '.');
+        dot[3] = dot[3] == 'A' ? 'B' : 'A';
+        ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_EDENIED);
+    }
+    /* Another algorithm, or a kid the caller does not know. */
+    craft(&b, "{\"alg\":\"none\",\"kid\":\"k1\"}", pl, "none", NULL, 0);
+    ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_EDENIED);
+    ASSERT_STR_EQ(why, "unexpected algorithm");
+    craft(&b, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", pl, "HS256", pub_pem, strlen(pub_pem));
+    ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_EDENIED);
+    craft(&b, "{\"alg\":\"RS512\",\"kid\":\"k1\"}", pl, "RS512", NULL, 0);
+    ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_EDENIED);
+    craft(&b, "{\"alg\":\"RS256\",\"kid\":\"k2\"}", pl, "RS256", NULL, 0);
+    ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_EDENIED);
+    ASSERT_STR_EQ(why, "unknown key id");
+    craft(&b, "{\"alg\":\"RS256\"}", pl, "RS256", NULL, 0);
+    ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_EDENIED);
+    /* No exp at all. */
+    craft(&b, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", "{\"sub\":\"1\",\"iat\":1000}", "RS256", NULL,
+          0);
+    ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_EDENIED);
+    /* crit is refused, as in our own tokens. */
+    craft(&b, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"crit\":[\"x\"]}", pl, "RS256", NULL, 0);
+    ASSERT_EQ(verify_foreign(b.p, 1500, &why), UMS_EDENIED);
+    buf_free(&b);
+    tokens_close(t);
+}
+
 CTEST(tokens, cleanup)
 {
     char cmd[256];
