@@ -62,6 +62,34 @@ void oauth_profile_free(struct oauth_profile *p)
     memset(p, 0, sizeof(*p));
 }
 
+struct json_object *oauth_profile_data(const struct oauth_profile *p, const char *iss)
+{
+    struct json_object *d = json_object_new_object();
+
+    json_object_object_add(d, "iss", json_object_new_string(iss));
+    json_object_object_add(d, "sub", json_object_new_string(p->sub));
+    json_object_object_add(d, "provider_id", json_object_new_string(p->sub));
+    if (p->email[0] != '\0')
+        json_object_object_add(d, "email", json_object_new_string(p->email));
+    json_object_object_add(d, "email_verified", json_object_new_boolean(p->email_verified));
+    json_object_object_add(d, "phone_verified", json_object_new_boolean(0));
+    if (p->name[0] != '\0') {
+        json_object_object_add(d, "name", json_object_new_string(p->name));
+        json_object_object_add(d, "full_name", json_object_new_string(p->name));
+    }
+    return d;
+}
+
+int oauth_profile_set_data(struct oauth_profile *p, struct json_object *d)
+{
+    const char *s = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
+
+    free(p->identity_data);
+    p->identity_data = s != NULL ? strdup(s) : NULL;
+    json_object_put(d);
+    return p->identity_data != NULL ? UMS_OK : UMS_ERR;
+}
+
 /* A fresh random secret, base64url. */
 static int new_secret(char out[SECRET_CHARS + 1])
 {

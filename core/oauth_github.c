@@ -78,66 +78,32 @@ static int identity_data(const struct oauth_exchange *x, struct oauth_profile *p
                          struct json_object *user)
 {
     const char *login = oauth_http_str(user, "login"), *avatar = oauth_http_str(user, "avatar_url");
-    struct json_object *d = json_object_new_object();
-    const char *s;
+    struct json_object *d = oauth_profile_data(p, x->pc->api_url);
 
-    json_object_object_add(d, "iss", json_object_new_string(x->pc->api_url));
-    json_object_object_add(d, "sub", json_object_new_string(p->sub));
-    json_object_object_add(d, "provider_id", json_object_new_string(p->sub));
-    if (p->email[0] != '\0')
-        json_object_object_add(d, "email", json_object_new_string(p->email));
-    json_object_object_add(d, "email_verified", json_object_new_boolean(p->email_verified));
-    json_object_object_add(d, "phone_verified", json_object_new_boolean(0));
-    if (p->name[0] != '\0') {
-        json_object_object_add(d, "name", json_object_new_string(p->name));
-        json_object_object_add(d, "full_name", json_object_new_string(p->name));
-    }
     if (login != NULL && strlen(login) <= 100) {
         json_object_object_add(d, "user_name", json_object_new_string(login));
         json_object_object_add(d, "preferred_username", json_object_new_string(login));
     }
     if (avatar != NULL && strlen(avatar) < 2048)
         json_object_object_add(d, "avatar_url", json_object_new_string(avatar));
-    s = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
-    p->identity_data = s != NULL ? strdup(s) : NULL;
-    json_object_put(d);
-    return p->identity_data != NULL ? UMS_OK : UMS_ERR;
+    return oauth_profile_set_data(p, d);
 }
 
-/* POST the code; GitHub answers errors with 200 and an "error" member. */
+/* POST the code (GitHub answers its refusals with 200 and "error"). */
 static int exchange(const struct oauth_exchange *x, struct oauth_profile *p, const char **why)
 {
     const char *kv[] = {"client_id",     x->pc->client_id, "client_secret", x->pc->client_secret,
                         "code",          x->code,          "redirect_uri",  x->redirect_uri,
                         "code_verifier", x->verifier};
-    struct oauth_reply r;
     struct json_object *o = NULL;
-    struct buf form;
     const char *at;
-    int rc;
+    int rc = oauth_http_token(&github_curl, x->cfg, x->pc->token_url, kv, 5, &o, &at, why);
 
-    buf_init(&form, 64 * 1024);
-    oauth_http_reply_init(&r);
-    rc = oauth_http_form(&form, kv, 5) == 0
-             ? oauth_http(&github_curl, x->cfg, x->pc->token_url, form.p, NULL, &r, why)
-             : UMS_ERR;
-    if (rc == UMS_OK && r.status >= 500) {
-        *why = "the token endpoint answered 5xx";
-        rc = UMS_EUNAVAILABLE;
-    } else if (rc == UMS_OK && (o = oauth_http_json(&r)) == NULL) {
-        *why = "the token endpoint's answer is not a JSON object";
-        rc = UMS_EUNAVAILABLE;
-    } else if (rc == UMS_OK &&
-               (r.status != 200 || (at = oauth_http_str(o, "access_token")) == NULL)) {
-        *why = "the token endpoint refused the code";
-        rc = UMS_EDENIED;
-    } else if (rc == UMS_OK) {
+    if (rc == UMS_OK) {
         p->access_token = strdup(at);
         rc = p->access_token != NULL ? UMS_OK : UMS_ERR;
     }
     json_object_put(o);
-    oauth_http_reply_free(&r);
-    buf_free_secret(&form);
     return rc;
 }
 

@@ -224,7 +224,6 @@ static int profile_from(struct oauth_profile *p, struct json_object *o, const ch
     const char *sub = oauth_http_str(o, "sub"), *email = oauth_http_str(o, "email");
     const char *name = oauth_http_str(o, "name"), *pic = oauth_http_str(o, "picture");
     struct json_object *d;
-    const char *s;
 
     if (sub == NULL || sub[0] == '\0' || strlen(sub) >= sizeof(p->sub))
         return UMS_EDENIED;
@@ -234,27 +233,12 @@ static int profile_from(struct oauth_profile *p, struct json_object *o, const ch
         p->email[0] = '\0';
     p->email_verified = p->email[0] != '\0' && verified_of(o);
     snprintf(p->name, sizeof(p->name), "%s", name != NULL ? name : "");
-    d = json_object_new_object();
-    json_object_object_add(d, "iss", json_object_new_string(iss));
-    json_object_object_add(d, "sub", json_object_new_string(p->sub));
-    json_object_object_add(d, "provider_id", json_object_new_string(p->sub));
-    if (p->email[0] != '\0')
-        json_object_object_add(d, "email", json_object_new_string(p->email));
-    json_object_object_add(d, "email_verified", json_object_new_boolean(p->email_verified));
-    json_object_object_add(d, "phone_verified", json_object_new_boolean(0));
-    if (p->name[0] != '\0') {
-        json_object_object_add(d, "name", json_object_new_string(p->name));
-        json_object_object_add(d, "full_name", json_object_new_string(p->name));
-    }
+    d = oauth_profile_data(p, iss);
     if (pic != NULL && strlen(pic) < 2048) {
         json_object_object_add(d, "picture", json_object_new_string(pic));
         json_object_object_add(d, "avatar_url", json_object_new_string(pic));
     }
-    s = json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN);
-    free(p->identity_data);
-    p->identity_data = s != NULL ? strdup(s) : NULL;
-    json_object_put(d);
-    return p->identity_data != NULL ? UMS_OK : UMS_ERR;
+    return oauth_profile_set_data(p, d);
 }
 
 /* GET userinfo with the access token; its sub must be want_sub if given. */
@@ -299,28 +283,10 @@ int oauth_google_fetch(const struct oauth_exchange *x, struct oauth_profile *p, 
         "grant_type",    "authorization_code", "code",          x->code,
         "redirect_uri",  x->redirect_uri,      "client_id",     x->pc->client_id,
         "client_secret", x->pc->client_secret, "code_verifier", x->verifier};
-    struct oauth_reply r;
     struct json_object *o = NULL, *claims = NULL;
-    struct buf form;
     const char *at, *rt, *idt;
-    int rc;
+    int rc = oauth_http_token(&google_curl, x->cfg, x->pc->token_url, form_kv, 6, &o, &at, why);
 
-    buf_init(&form, 64 * 1024);
-    oauth_http_reply_init(&r);
-    rc = oauth_http_form(&form, form_kv, 6) == 0
-             ? oauth_http(&google_curl, x->cfg, x->pc->token_url, form.p, NULL, &r, why)
-             : UMS_ERR;
-    if (rc == UMS_OK && r.status >= 500) {
-        *why = "the token endpoint answered 5xx";
-        rc = UMS_EUNAVAILABLE;
-    } else if (rc == UMS_OK && (o = oauth_http_json(&r)) == NULL) {
-        *why = "the token endpoint's answer is not a JSON object";
-        rc = UMS_EUNAVAILABLE;
-    } else if (rc == UMS_OK &&
-               (r.status != 200 || (at = oauth_http_str(o, "access_token")) == NULL)) {
-        *why = "the token endpoint refused the code";
-        rc = UMS_EDENIED;
-    }
     if (rc == UMS_OK) {
         rt = oauth_http_str(o, "refresh_token");
         idt = oauth_http_str(o, "id_token");
@@ -337,7 +303,5 @@ int oauth_google_fetch(const struct oauth_exchange *x, struct oauth_profile *p, 
     }
     json_object_put(claims);
     json_object_put(o);
-    oauth_http_reply_free(&r);
-    buf_free_secret(&form);
     return rc;
 }

@@ -131,3 +131,39 @@ int oauth_http_form(struct buf *b, const char *const *kv, int n)
     }
     return rc;
 }
+
+int oauth_http_token(struct outbound *o, const struct ums_config *cfg, const char *url,
+                     const char *const *kv, int n, struct json_object **out,
+                     const char **access_token, const char **why)
+{
+    struct oauth_reply r;
+    struct buf form;
+    int rc;
+
+    *out = NULL;
+    *access_token = NULL;
+    buf_init(&form, 64 * 1024);
+    oauth_http_reply_init(&r);
+    rc = oauth_http_form(&form, kv, n) == 0 ? oauth_http(o, cfg, url, form.p, NULL, &r, why)
+                                            : UMS_ERR;
+    if (rc == UMS_OK && r.status >= 500) {
+        *why = "the token endpoint answered 5xx";
+        rc = UMS_EUNAVAILABLE;
+    } else if (rc == UMS_OK && ((*out = oauth_http_json(&r)) == NULL ||
+                                !json_object_is_type(*out, json_type_object))) {
+        *why = "the token endpoint's answer is not a JSON object";
+        rc = UMS_EUNAVAILABLE;
+    } else if (rc == UMS_OK && (r.status != 200 ||
+                                (*access_token = oauth_http_str(*out, "access_token")) == NULL)) {
+        *why = "the token endpoint refused the code";
+        rc = UMS_EDENIED;
+    }
+    if (rc != UMS_OK) {
+        json_object_put(*out);
+        *out = NULL;
+        *access_token = NULL;
+    }
+    oauth_http_reply_free(&r);
+    buf_free_secret(&form);
+    return rc;
+}

@@ -39,6 +39,17 @@ struct json_object *oauth_http_json(const struct oauth_reply *r);
 /* A string member of o, or NULL (also when it is not a string). */
 const char *oauth_http_str(struct json_object *o, const char *key);
 
+/*
+ * POSTs the form of the n pairs kv to a token endpoint and checks the
+ * answer: UMS_OK with *out the JSON object (json_object_put it), whose
+ * access_token is *access_token (borrowed from *out); UMS_EUNAVAILABLE when
+ * no answer came, or a 5xx, or not a JSON object; UMS_EDENIED when it is
+ * not 200 or has no access_token (GitHub answers its refusals with 200).
+ */
+int oauth_http_token(struct outbound *o, const struct ums_config *cfg, const char *url,
+                     const char *const *kv, int n, struct json_object **out,
+                     const char **access_token, const char **why);
+
 /* A form body "k=v&k=v" of the n pairs kv[2i], kv[2i+1] (values
  * percent-encoded) into b. 0 or an error of buf. */
 int oauth_http_form(struct buf *b, const char *const *kv, int n);

@@ -179,6 +179,19 @@ static int decide(struct ums_ctx *c, int provider, const struct oauth_profile *p
     return rc == UMS_OK ? fill_metadata(c, uid, p) : rc;
 }
 
+/* Commits when rc is UMS_OK (then the cached user object is stale), else
+ * rolls back; returns the outcome. */
+static int end_tx(struct ums_ctx *c, int rc, const char *uid)
+{
+    if (rc == UMS_OK)
+        rc = db_commit(c->db);
+    else
+        db_rollback(c->db);
+    if (rc == UMS_OK)
+        auth_user_cache_drop(c, uid);
+    return rc;
+}
+
 int oauth_link(struct ums_ctx *c, int provider, const struct oauth_profile *p,
                const char *link_user_id, const struct client_info *ci, char uid[UUID_LEN + 1],
                int *takeover, const char **code, const char **desc)
@@ -189,13 +202,7 @@ int oauth_link(struct ums_ctx *c, int provider, const struct oauth_profile *p,
     if (rc != UMS_OK)
         return rc;
     rc = decide(c, provider, p, link_user_id, ci, uid, takeover, code, desc);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
-    if (rc == UMS_OK)
-        auth_user_cache_drop(c, uid);
-    return rc;
+    return end_tx(c, rc, uid);
 }
 
 int oauth_link_remove(struct ums_ctx *c, const char *uid, const char *identity_id,
@@ -232,11 +239,5 @@ int oauth_link_remove(struct ums_ctx *c, const char *uid, const char *identity_i
         rc = audit_write(c->db, uid, "identity.unlinked", uid, ci->ip, details);
     }
     PQclear(res);
-    if (rc == UMS_OK)
-        rc = db_commit(c->db);
-    else
-        db_rollback(c->db);
-    if (rc == UMS_OK)
-        auth_user_cache_drop(c, uid);
-    return rc;
+    return end_tx(c, rc, uid);
 }

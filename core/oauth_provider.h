@@ -3,6 +3,8 @@
 #ifndef UMS_OAUTH_PROVIDER_H
 #define UMS_OAUTH_PROVIDER_H
 
+#include <json-c/json.h>
+
 #include "../util/valid.h"
 
 struct ums_config;
@@ -20,6 +22,14 @@ struct oauth_profile {
 };
 
 void oauth_profile_free(struct oauth_profile *p);
+
+/* oauth.c: GoTrue's identity_data members every provider has (iss, sub,
+ * provider_id, email, email_verified, phone_verified, name, full_name),
+ * from p; a new object for the provider to add its own to. */
+struct json_object *oauth_profile_data(const struct oauth_profile *p, const char *iss);
+
+/* Renders d into p->identity_data and releases d. UMS_OK or UMS_ERR. */
+int oauth_profile_set_data(struct oauth_profile *p, struct json_object *d);
 
 /* What one code exchange needs. */
 struct oauth_exchange {

@@ -337,23 +337,71 @@ static int get_time(struct json_object *o, const char *k, long *out, int *presen
     return UMS_EINVALID;
 }
 
+/* Splits a compact JWT (at most JWT_MAX bytes, no NUL) at its two dots. */
+static int jwt_split(const char *jwt, size_t len, const char **dot1, const char **dot2)
+{
+    if (len == 0 || len > JWT_MAX || memchr(jwt, '\0', len) != NULL)
+        return UMS_EDENIED;
+    *dot1 = memchr(jwt, '.', len);
+    *dot2 = *dot1 != NULL ? memchr(*dot1 + 1, '.', len - (size_t)(*dot1 + 1 - jwt)) : NULL;
+    if (*dot1 == NULL || *dot2 == NULL ||
+        memchr(*dot2 + 1, '.', len - (size_t)(*dot2 + 1 - jwt)) != NULL)
+        return UMS_EDENIED;
+    return UMS_OK;
+}
+
+/* exp (required), nbf and iat (required when need_iat) against now, with
+ * JWT_LEEWAY seconds either way. */
+static int jwt_times(struct json_object *pl, long now, int need_iat, const char **why)
+{
+    long exp = 0, nbf = 0, iat = 0;
+    int has_exp, has_nbf, has_iat;
+
+    if (get_time(pl, "exp", &exp, &has_exp) || get_time(pl, "nbf", &nbf, &has_nbf) ||
+        get_time(pl, "iat", &iat, &has_iat) || !has_exp || (need_iat && !has_iat)) {
+        *why = need_iat ? "missing or malformed exp/iat" : "missing or malformed exp";
+        return UMS_EDENIED;
+    }
+    if (now >= exp + JWT_LEEWAY) {
+        *why = "token is expired";
+        return UMS_EDENIED;
+    }
+    if ((has_nbf && now + JWT_LEEWAY < nbf) || (has_iat && now + JWT_LEEWAY < iat)) {
+        *why = "token is not valid yet";
+        return UMS_EDENIED;
+    }
+    return UMS_OK;
+}
+
+/* The payload between the dots, if it is a JSON object whose times hold. */
+static struct json_object *jwt_payload(const char *dot1, const char *dot2, long now, int need_iat,
+                                       const char **why)
+{
+    struct json_object *pl = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+
+    if (pl == NULL) {
+        *why = "malformed claims";
+        return NULL;
+    }
+    if (jwt_times(pl, now, need_iat, why) != UMS_OK) {
+        json_object_put(pl);
+        return NULL;
+    }
+    return pl;
+}
+
 int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
                   struct json_object **claims, const char **why)
 {
     const char *dot1, *dot2;
     struct json_object *hdr = NULL, *pl = NULL, *aud;
     unsigned char sig[1024];
-    long siglen, exp = 0, nbf = 0, iat = 0;
-    int has_exp, has_nbf, has_iat;
+    long siglen;
     const char *alg, *kid, *typ, *iss;
 
     *claims = NULL;
     *why = "malformed token";
-    if (len == 0 || len > JWT_MAX || memchr(jwt, '\0', len) != NULL)
-        return UMS_EDENIED;
-    dot1 = memchr(jwt, '.', len);
-    dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - jwt)) : NULL;
-    if (dot1 == NULL || dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - jwt)))
+    if (jwt_split(jwt, len, &dot1, &dot2) != UMS_OK)
         return UMS_EDENIED;
     hdr = part_json(jwt, (size_t)(dot1 - jwt));
     if (hdr == NULL)
@@ -379,24 +427,9 @@ int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
         *why = "bad signature";
         goto bad;
     }
-    pl = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    if (pl == NULL) {
-        *why = "malformed claims";
+    pl = jwt_payload(dot1, dot2, now, 1, why);
+    if (pl == NULL)
         goto bad;
-    }
-    if (get_time(pl, "exp", &exp, &has_exp) || get_time(pl, "nbf", &nbf, &has_nbf) ||
-        get_time(pl, "iat", &iat, &has_iat) || !has_exp || !has_iat) {
-        *why = "missing or malformed exp/iat";
-        goto bad;
-    }
-    if (now >= exp + JWT_LEEWAY) {
-        *why = "token is expired";
-        goto bad;
-    }
-    if ((has_nbf && now + JWT_LEEWAY < nbf) || now + JWT_LEEWAY < iat) {
-        *why = "token is not valid yet";
-        goto bad;
-    }
     iss = get_str(pl, "iss");
     if (iss == NULL || strcmp(iss, t->issuer) != 0) {
         *why = "wrong issuer";
@@ -438,18 +471,14 @@ int tokens_verify_rs256(const char *jwt, size_t len, long now,
     const char *dot1, *dot2, *alg, *typ;
     struct json_object *hdr = NULL, *pl = NULL;
     unsigned char sig[1024];
-    long siglen, exp = 0, nbf = 0, iat = 0;
-    int has_exp, has_nbf, has_iat, ok = 0;
+    long siglen;
+    int ok = 0;
     EVP_PKEY *k;
     EVP_MD_CTX *ctx;
 
     *claims = NULL;
     *why = "malformed token";
-    if (len == 0 || len > JWT_MAX || memchr(jwt, '\0', len) != NULL)
-        return UMS_EDENIED;
-    dot1 = memchr(jwt, '.', len);
-    dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - jwt)) : NULL;
-    if (dot1 == NULL || dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - jwt)))
+    if (jwt_split(jwt, len, &dot1, &dot2) != UMS_OK)
         return UMS_EDENIED;
     hdr = part_json(jwt, (size_t)(dot1 - jwt));
     if (hdr == NULL)
@@ -479,24 +508,9 @@ int tokens_verify_rs256(const char *jwt, size_t len, long now,
         *why = "bad signature";
         goto bad;
     }
-    pl = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    if (pl == NULL) {
-        *why = "malformed claims";
+    pl = jwt_payload(dot1, dot2, now, 0, why);
+    if (pl == NULL)
         goto bad;
-    }
-    if (get_time(pl, "exp", &exp, &has_exp) || get_time(pl, "nbf", &nbf, &has_nbf) ||
-        get_time(pl, "iat", &iat, &has_iat) || !has_exp) {
-        *why = "missing or malformed exp";
-        goto bad;
-    }
-    if (now >= exp + JWT_LEEWAY) {
-        *why = "token is expired";
-        goto bad;
-    }
-    if ((has_nbf && now + JWT_LEEWAY < nbf) || (has_iat && now + JWT_LEEWAY < iat)) {
-        *why = "token is not valid yet";
-        goto bad;
-    }
     json_object_put(hdr);
     *claims = pl;
     *why = NULL;
