@@ -439,17 +439,20 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         "WITH gone AS (DELETE FROM oauth_flows WHERE id IN (SELECT id FROM oauth_flows"
         " WHERE expires_at < now() - interval '1 hour' LIMIT 100))"
         " INSERT INTO oauth_flows (state_hash, provider, provider_verifier, nonce, code_challenge,"
-        " code_challenge_method, redirect_to, link_user_id, expires_at)"
-        " VALUES (decode($1, 'hex'), $2, $3, $4, $5, $6, $7, $8::uuid,"
-        " now() + make_interval(secs => $9::int))", 9},
+        " code_challenge_method, redirect_to, link_user_id, link_session_id, expires_at)"
+        " VALUES (decode($1, 'hex'), $2, $3, $4, $5, $6, $7, $8::uuid, $10::uuid,"
+        " now() + make_interval(secs => $9::int))", 10},
     /* The callback's state, taken once: taken is false for a replay (used)
-     * or an expired state; no row for an unknown one. */
+     * or an expired state; no row for an unknown one. The last column: the
+     * session that began a link still lives. */
     [STMT_OAUTH_FLOW_TAKE] = {"oauth_flow_take",
         "WITH f AS (SELECT * FROM oauth_flows WHERE state_hash = decode($1, 'hex') FOR UPDATE),"
         " u AS (UPDATE oauth_flows o SET used_at = now() FROM f WHERE o.id = f.id"
         " AND f.used_at IS NULL AND f.expires_at > now() RETURNING o.id)"
         " SELECT f.id, f.provider, f.provider_verifier, f.nonce, f.code_challenge IS NOT NULL,"
-        " f.redirect_to, f.link_user_id, (SELECT count(*) FROM u) = 1, f.used_at IS NOT NULL"
+        " f.redirect_to, f.link_user_id, (SELECT count(*) FROM u) = 1, f.used_at IS NOT NULL,"
+        " f.link_session_id IS NULL OR EXISTS (SELECT 1 FROM sessions s"
+        " WHERE s.id = f.link_session_id AND s.revoked_at IS NULL AND s.expires_at > now())"
         " FROM f", 1},
     [STMT_OAUTH_FLOW_CODE] = {"oauth_flow_code",
         "UPDATE oauth_flows SET user_id = $2, auth_code_hash = decode($3, 'hex'),"
@@ -490,15 +493,10 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     [STMT_USER_INSERT_OAUTH] = {"user_insert_oauth",
         "INSERT INTO users (email, password_hash, name, user_metadata, email_confirmed_at)"
         " VALUES ($1, '', $2, $3::jsonb, now()) ON CONFLICT (email) DO NOTHING RETURNING id", 3},
-    /* A provider proved the address of an account that never confirmed it:
-     * whoever registered it loses the password, the email identity and any
-     * pending link (the sessions go after the commit). */
+    /* A provider proved the address of an account that never confirmed it
+     * (sql/017_oauth.sql); the sessions go after the commit. */
     [STMT_USER_TAKEOVER] = {"user_takeover",
-        "WITH i AS (DELETE FROM identities WHERE user_id = $1 AND provider = 'email'),"
-        " t AS (DELETE FROM one_time_tokens WHERE user_id = $1)"
-        " UPDATE users SET password_hash = '', email_confirmed_at = now(),"
-        " confirmation_sent_at = NULL, new_email = NULL, email_change_sent_at = NULL"
-        " WHERE id = $1", 1},
+        "SELECT ums_oauth_takeover($1, $2, $3::jsonb)", 3},
     /* The provider's claims fill what user_metadata does not have yet. */
     [STMT_USER_FILL_METADATA] = {"user_fill_metadata",
         "UPDATE users SET user_metadata = $2::jsonb || user_metadata WHERE id = $1"

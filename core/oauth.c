@@ -172,16 +172,17 @@ int oauth_authorize(struct ums_ctx *c, const struct oauth_start *s, struct buf *
     crypto_sha256_hex(state_hash, state, strlen(state));
     snprintf(ttl, sizeof(ttl), "%d", c->cfg->oauth.flow_ttl);
     {
-        const char *p[9] = {state_hash,
-                            names[s->provider],
-                            verifier,
-                            s->provider == OAUTH_GOOGLE ? nonce : NULL,
-                            s->code_challenge,
-                            s->code_challenge != NULL ? method : NULL,
-                            s->redirect_to,
-                            s->link_user_id,
-                            ttl};
-        rc = db_exec(c->db, NULL, STMT_OAUTH_FLOW_INSERT, 9, p);
+        const char *p[10] = {state_hash,
+                             names[s->provider],
+                             verifier,
+                             s->provider == OAUTH_GOOGLE ? nonce : NULL,
+                             s->code_challenge,
+                             s->code_challenge != NULL ? method : NULL,
+                             s->redirect_to,
+                             s->link_user_id,
+                             ttl,
+                             s->link_user_id != NULL ? s->link_session_id : NULL};
+        rc = db_exec(c->db, NULL, STMT_OAUTH_FLOW_INSERT, 10, p);
     }
     explicit_bzero(verifier, sizeof(verifier));
     if (rc != UMS_OK)
@@ -403,6 +404,9 @@ int oauth_callback(struct ums_ctx *c, const struct oauth_callback *cb, const str
     d->pkce = PQgetvalue(flow, 0, 4)[0] == 't';
     if (d->redirect_to == NULL)
         rc = UMS_ERR;
+    else if (PQgetvalue(flow, 0, 7)[0] == 't' && PQgetvalue(flow, 0, 9)[0] != 't')
+        rc = fail(d, "access_denied", "session_not_found",
+                  "The session that began linking this identity has ended.");
     else if (PQgetvalue(flow, 0, 7)[0] != 't')
         rc = PQgetvalue(flow, 0, 8)[0] == 't'
                  ? fail(d, "invalid_request", "flow_state_already_used",

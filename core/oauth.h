@@ -28,8 +28,9 @@ struct oauth_start {
     const char *scopes;         /* space-separated, added to the provider's; NULL: none */
     const char *code_challenge; /* NULL: the implicit flow */
     const char *code_challenge_method;
-    const char *link_user_id; /* linking an identity to this user; NULL: sign-in */
-    const char *extra_query;  /* already-encoded k=v&... passed on to the provider, or NULL */
+    const char *link_user_id;    /* linking an identity to this user; NULL: sign-in */
+    const char *link_session_id; /* ... from this session, which must live until the callback */
+    const char *extra_query;     /* already-encoded k=v&... passed on to the provider, or NULL */
 };
 
 /* Checks s, records the flow and writes the provider's authorize URL to

@@ -168,10 +168,14 @@ static int decide(struct ums_ctx *c, int provider, const struct oauth_profile *p
         return account_new(c, provider, p, ci, uid, code, desc);
     rc = user_may_sign_in(c, uid, &confirmed, code, desc);
     if (rc == UMS_OK && !confirmed) {
-        /* Whoever registered this address without proving it loses the
-         * password they chose: the provider has just proved it. */
-        const char *t[1] = {uid};
-        rc = db_exec(c->db, NULL, STMT_USER_TAKEOVER, 1, t);
+        /* Whoever registered this address without proving it loses all
+         * they set up: the provider has just proved it is someone else's. */
+        char name[512];
+        const char *t[3] = {uid, name, p->identity_data};
+        snprintf(name, sizeof(name), "%.*s", (int)utf8_prefix(p->name, NAME_MAX_CHARS), p->name);
+        rc = db_exec(c->db, NULL, STMT_USER_TAKEOVER, 3, t);
+        if (rc == UMS_OK)
+            rc = audit_write(c->db, uid, "user.preregistration_removed", uid, ci->ip, NULL);
         *takeover = rc == UMS_OK;
     }
     if (rc == UMS_OK)

@@ -44,8 +44,10 @@ static int own_param(const char *k, size_t n)
 }
 
 /* The client's other query parameters (login_hint, prompt, ...), still
- * encoded, for the provider: names of [A-Za-z0-9_-], values of URL-safe
- * bytes, at most EXTRA_QUERY_MAX bytes in all; anything else is dropped. */
+ * encoded, for the provider: names of [A-Za-z0-9_-], values of the bytes
+ * RFC 3986 allows in a query but '&' and '#' (so "login_hint=a@b" goes on
+ * as it came), at most EXTRA_QUERY_MAX bytes in all; anything else is
+ * dropped. */
 static const char *extra_query(struct req *r)
 {
     struct buf b;
@@ -58,7 +60,7 @@ static const char *extra_query(struct req *r)
         for (i = 0; ok && i < klen; i++)
             ok = isalnum((unsigned char)p[i]) || p[i] == '_' || p[i] == '-';
         for (i = klen + 1; ok && i < len; i++)
-            ok = isalnum((unsigned char)p[i]) || strchr("%-._~+", p[i]) != NULL;
+            ok = isalnum((unsigned char)p[i]) || strchr("%-._~+@:/?!$'()*,;=", p[i]) != NULL;
         if (ok && b.len + len + 1 <= EXTRA_QUERY_MAX) {
             if (b.len > 0)
                 buf_addc(&b, '&');
@@ -81,8 +83,8 @@ static const char *param(struct req *r, const char *src, const char *name)
     return v;
 }
 
-/* /authorize for a sign-in (link_user_id NULL) or a link. */
-static void authorize(struct req *r, const char *link_user_id)
+/* /authorize for a sign-in (link_user_id NULL) or a link from a session. */
+static void authorize(struct req *r, const char *link_user_id, const char *link_session_id)
 {
     const struct ums_config *cfg = r->app->ctx.cfg;
     const char *name = param(r, r->query, "provider"), *rt = param(r, r->query, "redirect_to");
@@ -105,6 +107,7 @@ static void authorize(struct req *r, const char *link_user_id)
     s.code_challenge = param(r, r->query, "code_challenge");
     s.code_challenge_method = param(r, r->query, "code_challenge_method");
     s.link_user_id = link_user_id;
+    s.link_session_id = link_session_id;
     s.extra_query = extra_query(r);
     buf_init(&url, 16384);
     rc = oauth_authorize(&r->app->ctx, &s, &url, &err);
@@ -129,12 +132,12 @@ static void authorize(struct req *r, const char *link_user_id)
 
 void route_oauth_authorize(struct req *r)
 {
-    authorize(r, NULL);
+    authorize(r, NULL, NULL);
 }
 
 void route_oauth_link(struct req *r)
 {
-    authorize(r, r->who.user_id);
+    authorize(r, r->who.user_id, r->who.session_id);
 }
 
 /* Appends k=v, form-encoded, after sep. */
@@ -144,34 +147,36 @@ static void pair(struct buf *b, char sep, const char *k, const char *v)
     buf_add_urlencoded(b, v);
 }
 
+/* Appends the error's three members, the first after sep. */
+static void error_pairs(struct buf *b, char sep, const struct oauth_done *d)
+{
+    pair(b, sep, "error", d->error);
+    pair(b, '&', "error_code", d->error_code);
+    pair(b, '&', "error_description", d->error_description);
+}
+
 /* The browser's way back: redirect_to with the code or the error in the
- * query (PKCE), the session or the error in the fragment (implicit); an
- * error of an unknown flow in both, as GoTrue does. */
+ * query (PKCE; its own fragment kept), the session or the error in the
+ * fragment (implicit; it replaces redirect_to's); an error of an unknown
+ * flow in both, as GoTrue does. */
 static void send_back(struct req *r, const struct oauth_done *d)
 {
-    int flow_known = d->known;
-    const char *to = d->redirect_to;
-    const char *hash = strchr(to, '#');
+    const char *to = d->redirect_to, *hash = strchr(to, '#');
     size_t base = hash != NULL ? (size_t)(hash - to) : strlen(to);
-    char num[32];
+    char num[32], sep = memchr(to, '?', base) != NULL ? '&' : '?';
+    int in_query = d->pkce || !d->known, in_fragment = !d->pkce || !d->known;
     struct buf loc;
 
     buf_init(&loc, 65536);
     buf_add(&loc, to, base);
-    if (d->error != NULL && (d->pkce || !flow_known)) {
-        char sep = memchr(to, '?', base) != NULL ? '&' : '?';
-        pair(&loc, sep, "error", d->error);
-        pair(&loc, '&', "error_code", d->error_code);
-        pair(&loc, '&', "error_description", d->error_description);
-    } else if (d->error == NULL && d->pkce) {
-        pair(&loc, memchr(to, '?', base) != NULL ? '&' : '?', "code", d->code);
-    }
-    if (d->error != NULL && (!d->pkce || !flow_known)) {
-        pair(&loc, '#', "error", d->error);
-        pair(&loc, '&', "error_code", d->error_code);
-        pair(&loc, '&', "error_description", d->error_description);
+    if (in_query && d->error != NULL)
+        error_pairs(&loc, sep, d);
+    else if (in_query)
+        pair(&loc, sep, "code", d->code);
+    if (in_fragment && d->error != NULL) {
+        error_pairs(&loc, '#', d);
         buf_adds(&loc, "&sb=");
-    } else if (d->error == NULL && !d->pkce) {
+    } else if (in_fragment) {
         const struct auth_out *o = &d->session;
         pair(&loc, '#', "access_token", o->access_token.p);
         snprintf(num, sizeof(num), "%ld", o->expires_at);
@@ -185,6 +190,8 @@ static void send_back(struct req *r, const struct oauth_done *d)
         pair(&loc, '&', "refresh_token", o->refresh_token);
         pair(&loc, '&', "token_type", "bearer");
         buf_adds(&loc, "&sb=");
+    } else if (hash != NULL) {
+        buf_adds(&loc, hash); /* a PKCE app's own route, e.g. #/signed-in */
     }
     if (loc.p == NULL || reply_header(r, "Location", loc.p) != 0)
         reply_error(r, HE_UNEXPECTED, NULL);

@@ -7,7 +7,7 @@
 -- takes the state once (used_at); a PKCE flow then carries the ums auth
 -- code (hashed), its user and the provider's tokens until POST
 -- /token?grant_type=pkce deletes the row. An implicit flow is deleted at
--- the callback. Expired rows are deleted as new ones are made.
+-- the callback. A link finishes only while the session that began it lives. Expired rows are deleted as new ones are made.
 CREATE TABLE oauth_flows (
     id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     state_hash            bytea NOT NULL UNIQUE,
@@ -18,6 +18,7 @@ CREATE TABLE oauth_flows (
     code_challenge_method varchar(8) CHECK (code_challenge_method IN ('s256', 'plain')),
     redirect_to           text NOT NULL,
     link_user_id          uuid REFERENCES users (id) ON DELETE CASCADE,
+    link_session_id       uuid REFERENCES sessions (id) ON DELETE CASCADE,
     created_at            timestamptz NOT NULL DEFAULT now(),
     expires_at            timestamptz NOT NULL,
     used_at               timestamptz,
@@ -32,6 +33,29 @@ CREATE INDEX oauth_flows_expires ON oauth_flows (expires_at);
 
 -- A user made by a provider has no password: '' never verifies (the
 -- sign-in route spends the same argon2 work on it as on a wrong password).
+
+-- A provider has just proved the address of an account that never
+-- confirmed it: whoever registered it first keeps nothing of theirs. The
+-- password, every identity (the new one is added after), pending links and
+-- auth codes, one-time tokens, push devices, notification switches, the
+-- metadata, name and profile they chose go; the address counts as
+-- confirmed. The sessions are revoked after the commit (the Redis cache
+-- must not learn of a revocation that could roll back).
+CREATE FUNCTION ums_oauth_takeover(p_user uuid, p_name text, p_meta jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM identities WHERE user_id = p_user;
+    DELETE FROM oauth_flows WHERE link_user_id = p_user OR user_id = p_user;
+    DELETE FROM one_time_tokens WHERE user_id = p_user;
+    DELETE FROM devices WHERE user_id = p_user;
+    DELETE FROM notification_preferences WHERE user_id = p_user;
+    UPDATE user_profiles SET avatar_url = NULL, bio = NULL, timezone = NULL, preferences = '{}'
+     WHERE user_id = p_user;
+    UPDATE users SET password_hash = '', email_confirmed_at = now(), confirmation_sent_at = NULL,
+                     new_email = NULL, email_change_sent_at = NULL, name = p_name,
+                     user_metadata = p_meta
+     WHERE id = p_user;
+END $$;
 
 -- app_metadata.provider is the provider of the user's first identity, as
 -- GoTrue reports it; providers lists them all.

@@ -949,6 +949,23 @@ CTEST(authorize, reserved_parameters_are_not_passed_on_and_others_are)
     json_object_put(u);
 }
 
+/* A hint as auth-js's URLSearchParams sends it (encoded) and as a hand-made
+ * link might ("login_hint=a@b", raw): both reach the provider. */
+CTEST(authorize, a_raw_at_sign_in_a_passed_on_value_goes_through)
+{
+    struct flow f;
+    char email[128], v[256];
+
+    new_email(email, sizeof(email), "g-raw-at");
+    flow_init(&f, "google", NULL);
+    snprintf(f.extra, sizeof(f.extra), "&login_hint=%s&hd=example.com", email);
+    ASSERT_EQ(flow_authorize(&f), 302);
+    ASSERT_EQ(url_param(f.provider_url, '?', "login_hint", v, sizeof(v)), 1);
+    ASSERT_STR_EQ(v, email);
+    ASSERT_EQ(url_param(f.provider_url, '?', "hd", v, sizeof(v)), 1);
+    ASSERT_STR_EQ(v, "example.com");
+}
+
 CTEST(authorize, scopes_are_added_to_the_providers)
 {
     struct flow f;
@@ -1597,6 +1614,29 @@ CTEST(redirect, an_allowed_target_keeps_its_query)
     ASSERT_TRUE(starts_with(f.final, SITE_URL "?code="));
 }
 
+/* A PKCE app's own fragment route (a single-page app's #/...) is kept
+ * after the code; the implicit flow's tokens replace it. */
+CTEST(redirect, a_pkce_target_keeps_its_fragment)
+{
+    struct flow f;
+    char code[128];
+
+    flow_init(&f, "github", NULL);
+    snprintf(f.redirect_to, sizeof(f.redirect_to), "http://localhost:3000/app#/signed-in");
+    ASSERT_EQ(flow_run(&f), 0);
+    ASSERT_TRUE(starts_with(f.final, "http://localhost:3000/app?code="));
+    ASSERT_NOT_NULL(strstr(f.final, "#/signed-in"));
+    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_NULL(strchr(code, '#'));
+    ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, NULL), 200);
+    flow_init(&f, "github", NULL);
+    f.method[0] = '\0';
+    snprintf(f.redirect_to, sizeof(f.redirect_to), "http://localhost:3000/app#/signed-in");
+    ASSERT_EQ(flow_run(&f), 0);
+    ASSERT_TRUE(starts_with(f.final, "http://localhost:3000/app#access_token="));
+    ASSERT_NULL(strstr(f.final, "/signed-in"));
+}
+
 /* ---- provider failures ---- */
 
 /* A Google sign-in of a fresh verified user whose endpoint call fails with
@@ -2100,6 +2140,29 @@ CTEST(link, an_identity_of_another_user_is_refused)
     f.bearer = a.access;
     ASSERT_EQ(flow_run(&f), 0);
     ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "identity_already_exists");
+}
+
+/* A link finishes only while the session that began it lives: a flow
+ * begun before sign-out links nothing after it. */
+CTEST(link, a_link_begun_before_sign_out_cannot_finish_after)
+{
+    char email[128], gh[64];
+    struct session s;
+    struct flow f;
+
+    new_email(email, sizeof(email), "link-logout");
+    ASSERT_EQ(signup(email, PW, &s), 0);
+    new_login(gh, sizeof(gh), "gh-late");
+    flow_init(&f, "github", gh);
+    f.bearer = s.access;
+    ASSERT_EQ(flow_authorize(&f), 200);
+    ASSERT_EQ(flow_provider(&f), 0);
+    ASSERT_EQ(admin_req("POST", "/auth/v1/logout", NULL, s.access, NULL), 204);
+    ASSERT_EQ(callback_at(f.src, f.callback, f.final, sizeof(f.final)), 302);
+    ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "session_not_found");
+    ASSERT_EQ(
+        q_long("SELECT count(*) FROM identities WHERE user_id = $1::uuid", s.user_id, NULL, NULL),
+        1);
 }
 
 CTEST(link, needs_a_bearer)
