@@ -18,8 +18,12 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "../../core/config.h"
+#include "../../core/oauth_http.h"
+#include "../../core/outbound.h"
 #include "../../util/b64.h"
 #include "../../util/buf.h"
+#include "../../util/ums.h"
 #include "client.h"
 #include "stack.h"
 
@@ -2376,4 +2380,70 @@ CTEST(callback, a_form_post_completes_a_flow)
     u = me(s.access);
     ASSERT_STR_EQ(jstr(u, "email"), email);
     json_object_put(u);
+}
+
+/* ---- the provider client itself (core/oauth_http.c) ---- */
+
+
+/* A configuration whose [oauth] ca_file is ca ("" for the system's store). */
+static struct ums_config *oauth_cfg(const char *ca)
+{
+    char text[1024], err[256];
+    struct ums_config *c = NULL;
+
+    snprintf(text, sizeof(text), "[oauth]\nca_file = %s\ntimeout_ms = 3000\n", ca);
+    return config_parse(&c, text, strlen(text), "t", err, sizeof(err)) == UMS_OK ? c : NULL;
+}
+
+/* TLS is verified: the Google stand-in's certificate (the stack's CA) is
+ * refused with the system's store and taken with the stack's CA. */
+CTEST(provider_calls, tls_is_verified_against_the_configured_ca)
+{
+    struct ums_config *own = oauth_cfg(env_need("UMS_CA_FILE")), *sys = oauth_cfg("");
+    struct outbound o = {0};
+    struct oauth_reply r;
+    char url[512];
+    const char *why = NULL;
+
+    ASSERT_NOT_NULL(own);
+    ASSERT_NOT_NULL(sys);
+    snprintf(url, sizeof(url), "%s/oauth2/v3/certs", mock_url("google"));
+    oauth_http_reply_init(&r);
+    ASSERT_EQ(oauth_http(&o, sys, url, NULL, NULL, &r, &why), UMS_EUNAVAILABLE);
+    ASSERT_NOT_NULL(why);
+    ASSERT_EQ(oauth_http(&o, own, url, NULL, NULL, &r, &why), UMS_OK);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_NOT_NULL(strstr(r.body.p, "\"keys\""));
+    oauth_http_reply_free(&r);
+    curl_easy_cleanup(o.handle);
+    config_free(own);
+    config_free(sys);
+}
+
+/* A redirect is an answer, never followed; an answer over 256 KiB is none. */
+CTEST(provider_calls, redirects_are_not_followed_and_answers_are_capped)
+{
+    struct ums_config *cfg = oauth_cfg(env_need("UMS_CA_FILE"));
+    struct outbound o = {0};
+    struct oauth_reply r;
+    char url[1024], email[128];
+    const char *why = NULL;
+
+    ASSERT_NOT_NULL(cfg);
+    oauth_http_reply_init(&r);
+    new_email(email, sizeof(email), "capped");
+    snprintf(url, sizeof(url),
+             "%s/o/oauth2/v2/auth?client_id=ums-stack-google&redirect_uri=http%%3A%%2F%%2F127.0.0.1"
+             "%%2Fcb&response_type=code&scope=openid&state=s",
+             mock_url("google"));
+    ASSERT_EQ(oauth_http(&o, cfg, url, NULL, NULL, &r, &why), UMS_OK);
+    ASSERT_EQ(r.status, 302);
+    ASSERT_EQ(mock_fail("google", "certs", "huge", email), 0);
+    snprintf(url, sizeof(url), "%s/oauth2/v3/certs", mock_url("google"));
+    ASSERT_EQ(oauth_http(&o, cfg, url, NULL, NULL, &r, &why), UMS_EUNAVAILABLE);
+    ASSERT_STR_CONTAINS(why, "256 KiB");
+    ASSERT_TRUE(r.body.len <= OAUTH_HTTP_MAX);
+    oauth_http_reply_free(&r);
+    curl_easy_cleanup(o.handle);
+    config_free(cfg);
 }

@@ -114,6 +114,13 @@ CTEST(errors, every_failure_has_one_answer_per_family)
         {FAIL_REAUTH_INVALID,      400, "reauthentication_not_valid", 400,
          "reauthentication_not_valid"},
         {FAIL_IMAGE,               415, "unsupported_image",          415, "unsupported_image"},
+        {FAIL_FLOW_STATE_NOT_FOUND, 404, "flow_state_not_found",      404,
+         "flow_state_not_found"},
+        {FAIL_FLOW_STATE_EXPIRED,  422, "flow_state_expired",         422, "flow_state_expired"},
+        {FAIL_BAD_CODE_VERIFIER,   400, "bad_code_verifier",          400, "bad_code_verifier"},
+        {FAIL_SINGLE_IDENTITY,     422, "single_identity_not_deletable", 422,
+         "single_identity_not_deletable"},
+        {FAIL_IDENTITY_NOT_FOUND,  404, "identity_not_found",         404, "identity_not_found"},
     };
     /* clang-format on */
     char code[64];

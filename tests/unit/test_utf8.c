@@ -59,3 +59,16 @@ CTEST(utf8_text_valid, valid_and_invalid_text)
             CTEST_FAIL_("utf8_text_valid(\"%s\", %zu, %d) != %d", cases[i].s, cases[i].max,
                         cases[i].lines, cases[i].want);
 }
+
+/* A name cut to 100 characters is cut between characters, never inside one. */
+CTEST(utf8, prefix_counts_characters)
+{
+    ASSERT_EQ(utf8_prefix("abc", 2), 2);
+    ASSERT_EQ(utf8_prefix("abc", 10), 3);
+    ASSERT_EQ(utf8_prefix("", 5), 0);
+    ASSERT_EQ(utf8_prefix("\xc3\xa9t\xc3\xa9", 1), 2);         /* é */
+    ASSERT_EQ(utf8_prefix("\xc3\xa9t\xc3\xa9", 3), 5);         /* été */
+    ASSERT_EQ(utf8_prefix("\xf0\x9f\x98\x80x", 1), 4);         /* one emoji */
+    ASSERT_EQ(utf8_prefix("a\xe6\x97\xa5\xe6\x9c\xac", 2), 4); /* a日 */
+    ASSERT_EQ(utf8_prefix("abc", 0), 0);
+}
