@@ -2384,7 +2384,6 @@ CTEST(callback, a_form_post_completes_a_flow)
 
 /* ---- the provider client itself (core/oauth_http.c) ---- */
 
-
 /* A configuration whose [oauth] ca_file is ca ("" for the system's store). */
 static struct ums_config *oauth_cfg(const char *ca)
 {
