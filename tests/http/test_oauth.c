@@ -171,6 +171,14 @@ static int starts_with(const char *s, const char *prefix)
     return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* 1 when s is longer than suffix and ends with it. */
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
 static double now_s(void)
 {
     struct timespec t;
@@ -408,14 +416,32 @@ static const char *mock_url(const char *provider)
                                                     : "UMS_MOCK_GITHUB_URL");
 }
 
+/* The URL of path at the provider's stand-in (in a buffer the next call
+ * reuses). */
+static const char *mock_at(const char *provider, const char *path)
+{
+    static char url[512];
+
+    snprintf(url, sizeof(url), "%s%s", mock_url(provider), path);
+    return url;
+}
+
+/* ums's callback, the redirect_uri it gives both providers. */
+static const char *ums_callback(void)
+{
+    static char url[512];
+
+    snprintf(url, sizeof(url), "%s/auth/v1/callback", env_need("UMS_URL"));
+    return url;
+}
+
 /* POSTs json to a stand-in's control path: its answer (caller puts) on 200. */
 static struct json_object *mock_post(const char *provider, const char *path, const char *json)
 {
-    char url[512];
+    const char *url = mock_at(provider, path);
     struct ext_resp r;
     struct json_object *o = NULL;
 
-    snprintf(url, sizeof(url), "%s%s", mock_url(provider), path);
     if (ext_req("POST", url, json, &r) == 0 && r.status == 200)
         o = json_tokener_parse(r.body);
     else
@@ -482,6 +508,21 @@ static int github_user(const char *gh, const char *email, int verified, char *id
     }
     json_object_put(o);
     return ok ? 0 : -1;
+}
+
+/* A fresh GitHub user of a test. */
+struct gh_user {
+    char login[64];  /* tag-<16 hex digits> */
+    char email[160]; /* its only address: <login>@example.com */
+    char id[32];     /* GitHub's numeric id */
+};
+
+/* Makes u at the stand-in, its address verified or not; 0 when it did. */
+static int new_github_user(struct gh_user *u, const char *tag, int verified)
+{
+    new_login(u->login, sizeof(u->login), tag);
+    snprintf(u->email, sizeof(u->email), "%s@example.com", u->login);
+    return github_user(u->login, u->email, verified, u->id, sizeof(u->id));
 }
 
 /* The stand-in's logged request to endpoint whose parameter k is v (caller
@@ -690,6 +731,52 @@ static long github_sign_in(const char *gh, struct session *s)
     return flow_session(&f, s, NULL);
 }
 
+/* flow_init for a fresh user of provider: into hint (n bytes) a new login
+ * (GitHub) or address (Google) of tag. */
+static void flow_init_new_user(struct flow *f, const char *provider, char *hint, size_t n,
+                               const char *tag)
+{
+    if (strcmp(provider, "google") == 0)
+        new_email(hint, n, tag);
+    else
+        new_login(hint, n, tag);
+    flow_init(f, provider, hint);
+}
+
+/* A GitHub sign-in of a fresh login of tag (into gh, n bytes): the
+ * exchange's status. */
+static long new_github_sign_in(char *gh, size_t n, const char *tag, struct session *s)
+{
+    new_login(gh, n, tag);
+    return github_sign_in(gh, s);
+}
+
+/* flow_init for the implicit flow: no code_challenge is sent. */
+static void implicit_init(struct flow *f, const char *provider, const char *hint)
+{
+    flow_init(f, provider, hint);
+    f->method[0] = '\0';
+}
+
+/* flow_init for linking the GitHub user of login gh to the account of
+ * session s (/user/identities/authorize with its Bearer). */
+static void link_init(struct flow *f, const char *gh, const struct session *s)
+{
+    flow_init(f, "github", gh);
+    f->bearer = s->access;
+}
+
+/* GET /auth/v1/callback?state=<f's state><rest> (rest: more of the query,
+ * encoded, or NULL): the status, where ums sent the browser in f->final. */
+static long callback_with_state(struct flow *f, const char *rest)
+{
+    char path[4096];
+
+    snprintf(path, sizeof(path), "/auth/v1/callback?state=%s%s", f->state,
+             rest != NULL ? rest : "");
+    return callback_at(f->src, path, f->final, sizeof(f->final));
+}
+
 /* The final redirect carries error and error_code in its part ('?' or
  * '#'), with a description, and no code or token. */
 #define ASSERT_FINAL_ERROR(url, part, error_, code_)                                               \
@@ -703,6 +790,83 @@ static long github_sign_in(const char *gh, struct session *s)
         if (url_param((url), '?', "code", NULL, 0) != 0 ||                                         \
             url_param((url), '#', "access_token", NULL, 0) != 0)                                   \
             CTEST_FAIL_("an error with a code or a token: %s", (url));                             \
+    } while (0)
+
+/* The flow ended at the app as temporarily_unavailable (provider_unavailable)
+ * and no account has the address email. */
+#define ASSERT_UNAVAILABLE(f, email)                                                               \
+    do {                                                                                           \
+        ASSERT_FINAL_ERROR((f).final, '?', "temporarily_unavailable", "provider_unavailable");     \
+        ASSERT_EQ(users_with_email(email), 0);                                                     \
+    } while (0)
+
+/* Parameter name is in url's part ('?' or '#') once, with the value want. */
+#define ASSERT_PARAM(url, part, name, want)                                                        \
+    do {                                                                                           \
+        char p_[1024];                                                                             \
+        ASSERT_EQ(url_param((url), (part), (name), p_, sizeof(p_)), 1);                            \
+        ASSERT_STR_EQ(p_, (want));                                                                 \
+    } while (0)
+
+/* The provider's URL asks for ums's own client: its client_id, ums's
+ * callback as redirect_uri, response_type=code and the scope. */
+#define ASSERT_UMS_CLIENT(url, client_, scope_)                                                    \
+    do {                                                                                           \
+        ASSERT_PARAM((url), '?', "client_id", (client_));                                          \
+        ASSERT_PARAM((url), '?', "redirect_uri", ums_callback());                                  \
+        ASSERT_PARAM((url), '?', "response_type", "code");                                         \
+        ASSERT_PARAM((url), '?', "scope", (scope_));                                               \
+    } while (0)
+
+/* The provider's URL carries a state and a PKCE challenge (S256) of ums's
+ * own: 43 base64url characters each, the challenge not the client's. */
+#define ASSERT_UMS_STATE_AND_CHALLENGE(url, client_challenge)                                      \
+    do {                                                                                           \
+        char v_[1024];                                                                             \
+        ASSERT_EQ(url_param((url), '?', "state", v_, sizeof(v_)), 1);                              \
+        ASSERT_TRUE(is_b64url(v_, 43));                                                            \
+        ASSERT_EQ(url_param((url), '?', "code_challenge", v_, sizeof(v_)), 1);                     \
+        ASSERT_TRUE(is_b64url(v_, 43));                                                            \
+        ASSERT_TRUE(strcmp(v_, (client_challenge)) != 0);                                          \
+        ASSERT_PARAM((url), '?', "code_challenge_method", "S256");                                 \
+    } while (0)
+
+/* Flow f ran its three steps and its final redirect carries error and
+ * error_code in its part ('?' or '#'), with a description, and no code or
+ * token. */
+#define ASSERT_FLOW_FAILS(f, part, error_, code_)                                                  \
+    do {                                                                                           \
+        ASSERT_EQ(flow_run(&(f)), 0);                                                              \
+        ASSERT_FINAL_ERROR((f).final, (part), (error_), (code_));                                  \
+    } while (0)
+
+/* Flow f (PKCE) ran its three steps and its final redirect carries ums's
+ * auth code, into the array code. */
+#define ASSERT_FLOW_CODE(f, code)                                                                  \
+    do {                                                                                           \
+        ASSERT_EQ(flow_run(&(f)), 0);                                                              \
+        ASSERT_EQ(final_code(&(f), (code), sizeof(code)), 0);                                      \
+    } while (0)
+
+/* The PKCE exchange of code with verifier (from src) is refused with status
+ * and error_code. */
+#define ASSERT_EXCHANGE_REFUSED(code_, verifier_, src_, status_, error_)                           \
+    do {                                                                                           \
+        struct http_resp r_;                                                                       \
+        ASSERT_EQ(pkce_exchange((code_), (verifier_), (src_), NULL, &r_), (status_));              \
+        ASSERT_ERROR(r_, ERR_AUTH, (status_), (error_));                                           \
+        http_resp_free(&r_);                                                                       \
+    } while (0)
+
+/* User u has an identity of provider whose id, and identity_data's sub, are
+ * sub; its identity_data in d. */
+#define ASSERT_IDENTITY(u, provider, sub, d)                                                       \
+    do {                                                                                           \
+        struct json_object *i_ = identity_of((u), (provider));                                     \
+        ASSERT_NOT_NULL(i_);                                                                       \
+        ASSERT_STR_EQ(jstr(i_, "id"), (sub));                                                      \
+        ASSERT_TRUE(json_object_object_get_ex(i_, "identity_data", &(d)));                         \
+        ASSERT_STR_EQ(jstr((d), "sub"), (sub));                                                    \
     } while (0)
 
 /* ---- settings ---- */
@@ -728,32 +892,15 @@ CTEST(settings, google_and_github_are_enabled)
 CTEST(authorize, github_location_carries_ums_own_parameters)
 {
     struct flow f;
-    char gh[64], v[1024], want[512];
+    char gh[64];
 
-    new_login(gh, sizeof(gh), "gh-loc");
-    flow_init(&f, "github", gh);
+    flow_init_new_user(&f, "github", gh, sizeof(gh), "gh-loc");
     ASSERT_EQ(flow_authorize(&f), 302);
-    snprintf(want, sizeof(want), "%s/login/oauth/authorize?", mock_url("github"));
-    ASSERT_TRUE(starts_with(f.provider_url, want));
-    ASSERT_EQ(url_param(f.provider_url, '?', "client_id", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "ums-stack-github");
-    ASSERT_EQ(url_param(f.provider_url, '?', "redirect_uri", v, sizeof(v)), 1);
-    snprintf(want, sizeof(want), "%s/auth/v1/callback", env_need("UMS_URL"));
-    ASSERT_STR_EQ(v, want);
-    ASSERT_EQ(url_param(f.provider_url, '?', "response_type", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "code");
-    ASSERT_EQ(url_param(f.provider_url, '?', "scope", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "read:user user:email");
-    ASSERT_EQ(url_param(f.provider_url, '?', "state", v, sizeof(v)), 1);
-    ASSERT_TRUE(is_b64url(v, 43));
-    ASSERT_EQ(url_param(f.provider_url, '?', "code_challenge", v, sizeof(v)), 1);
-    ASSERT_TRUE(is_b64url(v, 43));
-    ASSERT_TRUE(strcmp(v, f.challenge) != 0); /* ums's own towards GitHub, not the client's */
-    ASSERT_EQ(url_param(f.provider_url, '?', "code_challenge_method", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "S256");
+    ASSERT_TRUE(starts_with(f.provider_url, mock_at("github", "/login/oauth/authorize?")));
+    ASSERT_UMS_CLIENT(f.provider_url, "ums-stack-github", "read:user user:email");
+    ASSERT_UMS_STATE_AND_CHALLENGE(f.provider_url, f.challenge);
     ASSERT_EQ(url_param(f.provider_url, '?', "nonce", NULL, 0), 0); /* OpenID only */
-    ASSERT_EQ(url_param(f.provider_url, '?', "login", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, gh);
+    ASSERT_PARAM(f.provider_url, '?', "login", gh);
     /* The flow is kept under the state's hash with the client's challenge. */
     ASSERT_EQ(q_long("SELECT count(*) FROM oauth_flows WHERE state_hash = digest($1::text, "
                      "'sha256') AND provider = 'github' AND code_challenge = $2 AND "
@@ -773,32 +920,16 @@ CTEST(authorize, github_location_carries_ums_own_parameters)
 CTEST(authorize, google_location_carries_ums_own_parameters_and_a_nonce)
 {
     struct flow f;
-    char email[128], v[1024], want[512], nonce[64];
+    char email[128], nonce[64];
 
-    new_email(email, sizeof(email), "g-loc");
-    flow_init(&f, "google", email);
+    flow_init_new_user(&f, "google", email, sizeof(email), "g-loc");
     ASSERT_EQ(flow_authorize(&f), 302);
-    snprintf(want, sizeof(want), "%s/o/oauth2/v2/auth?", mock_url("google"));
-    ASSERT_TRUE(starts_with(f.provider_url, want));
-    ASSERT_EQ(url_param(f.provider_url, '?', "client_id", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "ums-stack-google");
-    ASSERT_EQ(url_param(f.provider_url, '?', "redirect_uri", v, sizeof(v)), 1);
-    snprintf(want, sizeof(want), "%s/auth/v1/callback", env_need("UMS_URL"));
-    ASSERT_STR_EQ(v, want);
-    ASSERT_EQ(url_param(f.provider_url, '?', "response_type", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "code");
-    ASSERT_EQ(url_param(f.provider_url, '?', "scope", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "openid email profile");
-    ASSERT_EQ(url_param(f.provider_url, '?', "state", v, sizeof(v)), 1);
-    ASSERT_TRUE(is_b64url(v, 43));
-    ASSERT_EQ(url_param(f.provider_url, '?', "code_challenge", v, sizeof(v)), 1);
-    ASSERT_TRUE(is_b64url(v, 43) && strcmp(v, f.challenge) != 0);
-    ASSERT_EQ(url_param(f.provider_url, '?', "code_challenge_method", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "S256");
+    ASSERT_TRUE(starts_with(f.provider_url, mock_at("google", "/o/oauth2/v2/auth?")));
+    ASSERT_UMS_CLIENT(f.provider_url, "ums-stack-google", "openid email profile");
+    ASSERT_UMS_STATE_AND_CHALLENGE(f.provider_url, f.challenge);
     ASSERT_EQ(url_param(f.provider_url, '?', "nonce", nonce, sizeof(nonce)), 1);
     ASSERT_TRUE(is_b64url(nonce, 43));
-    ASSERT_EQ(url_param(f.provider_url, '?', "login_hint", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, email);
+    ASSERT_PARAM(f.provider_url, '?', "login_hint", email);
     ASSERT_EQ(q_long("SELECT count(*) FROM oauth_flows WHERE state_hash = digest($1::text, "
                      "'sha256') AND provider = 'google' AND nonce = $2",
                      f.state, nonce, NULL),
@@ -824,8 +955,7 @@ CTEST(authorize, skip_http_redirect_answers_the_url)
     o = jparse(&r);
     http_resp_free(&r);
     url = jstr(o, "url");
-    snprintf(want, sizeof(want), "%s/login/oauth/authorize?", mock_url("github"));
-    ASSERT_TRUE(starts_with(url, want));
+    ASSERT_TRUE(starts_with(url, mock_at("github", "/login/oauth/authorize?")));
     ASSERT_EQ(url_param(url, '?', "state", state, sizeof(state)), 1);
     ASSERT_TRUE(is_b64url(state, 43));
     ASSERT_EQ(url_param(url, '?', "client_id", NULL, 0), 1);
@@ -904,13 +1034,12 @@ CTEST(authorize, reserved_parameters_are_not_passed_on_and_others_are)
     struct flow f;
     struct session s;
     struct json_object *u;
-    char email[128], v[1024], want[512];
+    char email[128], v[1024];
     static const char *const once[] = {
         "client_id", "redirect_uri",   "response_type",         "scope",      "state",
         "nonce",     "code_challenge", "code_challenge_method", "login_hint", "prompt"};
 
-    new_email(email, sizeof(email), "g-reserved");
-    flow_init(&f, "google", email);
+    flow_init_new_user(&f, "google", email, sizeof(email), "g-reserved");
     snprintf(f.extra, sizeof(f.extra),
              "&state=evil-state&redirect_uri=http%%3A%%2F%%2Fevil.example%%2Fcb&client_id=evil-"
              "client&nonce=evil-nonce&response_type=token&scope=evil&client_secret=x&"
@@ -922,29 +1051,17 @@ CTEST(authorize, reserved_parameters_are_not_passed_on_and_others_are)
     ASSERT_EQ(url_param(f.provider_url, '?', "client_secret", NULL, 0), 0);
     ASSERT_EQ(url_param(f.provider_url, '?', "code_verifier", NULL, 0), 0);
     ASSERT_TRUE(strstr(f.provider_url, "evil") == NULL);
-    ASSERT_EQ(url_param(f.provider_url, '?', "client_id", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "ums-stack-google");
-    ASSERT_EQ(url_param(f.provider_url, '?', "redirect_uri", v, sizeof(v)), 1);
-    snprintf(want, sizeof(want), "%s/auth/v1/callback", env_need("UMS_URL"));
-    ASSERT_STR_EQ(v, want);
-    ASSERT_EQ(url_param(f.provider_url, '?', "response_type", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "code");
-    ASSERT_EQ(url_param(f.provider_url, '?', "scope", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "openid email profile");
+    ASSERT_UMS_CLIENT(f.provider_url, "ums-stack-google", "openid email profile");
     ASSERT_TRUE(is_b64url(f.state, 43));
     ASSERT_EQ(url_param(f.provider_url, '?', "nonce", v, sizeof(v)), 1);
     ASSERT_TRUE(is_b64url(v, 43));
     /* The provider's own parameters go through. */
-    ASSERT_EQ(url_param(f.provider_url, '?', "login_hint", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, email);
-    ASSERT_EQ(url_param(f.provider_url, '?', "prompt", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "consent");
-    ASSERT_EQ(url_param(f.provider_url, '?', "access_type", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "offline");
+    ASSERT_PARAM(f.provider_url, '?', "login_hint", email);
+    ASSERT_PARAM(f.provider_url, '?', "prompt", "consent");
+    ASSERT_PARAM(f.provider_url, '?', "access_type", "offline");
     /* And the flow completes as the hinted user. */
     ASSERT_EQ(flow_provider(&f), 0);
-    ASSERT_EQ(url_param(f.callback, '?', "state", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, f.state);
+    ASSERT_PARAM(f.callback, '?', "state", f.state);
     ASSERT_EQ(callback_at(f.src, f.callback, f.final, sizeof(f.final)), 302);
     ASSERT_EQ(url_param(f.final, '?', "code", v, sizeof(v)), 1);
     ASSERT_EQ(pkce_exchange(v, f.verifier, f.src, &s, NULL), 200);
@@ -958,28 +1075,24 @@ CTEST(authorize, reserved_parameters_are_not_passed_on_and_others_are)
 CTEST(authorize, a_raw_at_sign_in_a_passed_on_value_goes_through)
 {
     struct flow f;
-    char email[128], v[256];
+    char email[128];
 
     new_email(email, sizeof(email), "g-raw-at");
     flow_init(&f, "google", NULL);
     snprintf(f.extra, sizeof(f.extra), "&login_hint=%s&hd=example.com", email);
     ASSERT_EQ(flow_authorize(&f), 302);
-    ASSERT_EQ(url_param(f.provider_url, '?', "login_hint", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, email);
-    ASSERT_EQ(url_param(f.provider_url, '?', "hd", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "example.com");
+    ASSERT_PARAM(f.provider_url, '?', "login_hint", email);
+    ASSERT_PARAM(f.provider_url, '?', "hd", "example.com");
 }
 
 CTEST(authorize, scopes_are_added_to_the_providers)
 {
     struct flow f;
-    char v[512];
 
     flow_init(&f, "github", NULL);
     snprintf(f.extra, sizeof(f.extra), "&scopes=repo%%20gist");
     ASSERT_EQ(flow_authorize(&f), 302);
-    ASSERT_EQ(url_param(f.provider_url, '?', "scope", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "read:user user:email repo gist");
+    ASSERT_PARAM(f.provider_url, '?', "scope", "read:user user:email repo gist");
     ASSERT_EQ(url_param(f.provider_url, '?', "scopes", NULL, 0), 0);
 }
 
@@ -987,16 +1100,15 @@ CTEST(authorize, scopes_are_added_to_the_providers)
 
 CTEST(pkce, github_signs_in)
 {
-    char gh[64], email[128], id[32], m[32];
+    struct gh_user g;
+    char m[32];
     struct flow f;
     struct session s;
     struct http_resp r;
-    struct json_object *o, *u, *idn, *d, *v, *u2;
+    struct json_object *o, *u, *d, *v, *u2;
 
-    new_login(gh, sizeof(gh), "gh-pkce");
-    snprintf(email, sizeof(email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, email, 1, id, sizeof(id)), 0);
-    flow_init(&f, "github", gh);
+    ASSERT_EQ(new_github_user(&g, "gh-pkce", 1), 0);
+    flow_init(&f, "github", g.login);
     ASSERT_EQ(flow_session(&f, &s, &r), 200);
     o = jparse(&r);
     http_resp_free(&r);
@@ -1007,18 +1119,14 @@ CTEST(pkce, github_signs_in)
     ASSERT_TRUE(starts_with(jstr(o, "provider_token"), "gho_"));
     ASSERT_FALSE(json_object_object_get_ex(o, "provider_refresh_token", &v));
     ASSERT_TRUE(json_object_object_get_ex(o, "user", &u));
-    ASSERT_STR_EQ(jstr(u, "email"), email);
+    ASSERT_STR_EQ(jstr(u, "email"), g.email);
     ASSERT_STR_EQ(jpath_str(u, "app_metadata", "provider"), "github");
     ASSERT_NOT_NULL(jstr(u, "email_confirmed_at"));
     ASSERT_EQ(identities_count(u), 1);
-    idn = identity_of(u, "github");
-    ASSERT_NOT_NULL(idn);
-    ASSERT_STR_EQ(jstr(idn, "id"), id);
-    ASSERT_TRUE(json_object_object_get_ex(idn, "identity_data", &d));
-    ASSERT_STR_EQ(jstr(d, "sub"), id);
-    ASSERT_STR_EQ(jstr(d, "email"), email);
+    ASSERT_IDENTITY(u, "github", g.id, d);
+    ASSERT_STR_EQ(jstr(d, "email"), g.email);
     ASSERT_TRUE(jtrue(d, "email_verified"));
-    ASSERT_STR_EQ(jstr(d, "user_name"), gh);
+    ASSERT_STR_EQ(jstr(d, "user_name"), g.login);
     /* The session is an ordinary one, its amr says how it was made. */
     u2 = me(s.access);
     ASSERT_NOT_NULL(u2);
@@ -1037,7 +1145,7 @@ CTEST(pkce, google_signs_in)
     struct flow f;
     struct session s;
     struct http_resp r;
-    struct json_object *o, *u, *idn, *d;
+    struct json_object *o, *u, *d;
 
     new_email(email, sizeof(email), "g-pkce");
     ASSERT_EQ(google_user(email, 1, sub, sizeof(sub)), 0);
@@ -1052,11 +1160,7 @@ CTEST(pkce, google_signs_in)
     ASSERT_STR_EQ(jstr(u, "email"), email);
     ASSERT_STR_EQ(jpath_str(u, "app_metadata", "provider"), "google");
     ASSERT_NOT_NULL(jstr(u, "email_confirmed_at"));
-    idn = identity_of(u, "google");
-    ASSERT_NOT_NULL(idn);
-    ASSERT_STR_EQ(jstr(idn, "id"), sub);
-    ASSERT_TRUE(json_object_object_get_ex(idn, "identity_data", &d));
-    ASSERT_STR_EQ(jstr(d, "sub"), sub);
+    ASSERT_IDENTITY(u, "google", sub, d);
     ASSERT_STR_EQ(jstr(d, "email"), email);
     ASSERT_STR_EQ(jstr(d, "iss"), GOOGLE_ISS);
     ASSERT_TRUE(jtrue(d, "email_verified"));
@@ -1068,19 +1172,17 @@ CTEST(pkce, google_signs_in)
 
 CTEST(pkce, a_second_sign_in_is_the_same_user)
 {
-    char gh[64], email[128], id[32];
+    struct gh_user g;
     struct session s1, s2;
     struct json_object *u;
 
-    new_login(gh, sizeof(gh), "gh-again");
-    snprintf(email, sizeof(email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, email, 1, id, sizeof(id)), 0);
-    ASSERT_EQ(github_sign_in(gh, &s1), 200);
-    ASSERT_EQ(github_sign_in(gh, &s2), 200);
+    ASSERT_EQ(new_github_user(&g, "gh-again", 1), 0);
+    ASSERT_EQ(github_sign_in(g.login, &s1), 200);
+    ASSERT_EQ(github_sign_in(g.login, &s2), 200);
     ASSERT_STR_EQ(s2.user_id, s1.user_id);
     ASSERT_TRUE(strcmp(s1.access, s2.access) != 0);
-    ASSERT_EQ(users_with_email(email), 1);
-    ASSERT_EQ(identities_with_subject("github", id), 1);
+    ASSERT_EQ(users_with_email(g.email), 1);
+    ASSERT_EQ(identities_with_subject("github", g.id), 1);
     u = me(s2.access);
     ASSERT_EQ(identities_count(u), 1);
     json_object_put(u);
@@ -1102,18 +1204,14 @@ CTEST(pkce, a_second_sign_in_is_the_same_user)
 CTEST(pkce, plain_method_needs_the_challenge_itself)
 {
     struct flow f;
-    struct http_resp r;
     char code[128], other[64];
 
     flow_init(&f, "github", NULL);
     snprintf(f.method, sizeof(f.method), "plain");
     snprintf(f.challenge, sizeof(f.challenge), "%s", f.verifier);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_FLOW_CODE(f, code);
     s256_of(f.verifier, other); /* well-formed, but not the challenge */
-    ASSERT_EQ(pkce_exchange(code, other, f.src, NULL, &r), 400);
-    ASSERT_ERROR(r, ERR_AUTH, 400, "bad_code_verifier");
-    http_resp_free(&r);
+    ASSERT_EXCHANGE_REFUSED(code, other, f.src, 400, "bad_code_verifier");
     ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, NULL), 200);
 }
 
@@ -1135,20 +1233,17 @@ CTEST(implicit, google_tokens_come_in_the_fragment)
     struct flow f;
     char email[128], at[4096], rt[128], v[512];
     struct json_object *u;
-    size_t n;
     long uid_logins;
 
     new_email(email, sizeof(email), "g-implicit");
-    flow_init(&f, "google", email);
-    f.method[0] = '\0';
+    implicit_init(&f, "google", email);
     ASSERT_EQ(flow_run(&f), 0);
     ASSERT_TRUE(starts_with(f.final, GOOD_REDIRECT "#"));
     ASSERT_EQ(url_param(f.final, '?', "code", NULL, 0), 0);
     ASSERT_EQ(url_param(f.final, '#', "access_token", at, sizeof(at)), 1);
     ASSERT_EQ(url_param(f.final, '#', "refresh_token", rt, sizeof(rt)), 1);
     ASSERT_EQ(strlen(rt), 43);
-    ASSERT_EQ(url_param(f.final, '#', "token_type", v, sizeof(v)), 1);
-    ASSERT_STR_EQ(v, "bearer");
+    ASSERT_PARAM(f.final, '#', "token_type", "bearer");
     ASSERT_EQ(url_param(f.final, '#', "expires_in", v, sizeof(v)), 1);
     ASSERT_TRUE(strtol(v, NULL, 10) > 0);
     ASSERT_EQ(url_param(f.final, '#', "expires_at", v, sizeof(v)), 1);
@@ -1157,8 +1252,7 @@ CTEST(implicit, google_tokens_come_in_the_fragment)
     ASSERT_TRUE(starts_with(v, "ya29."));
     ASSERT_EQ(url_param(f.final, '#', "provider_refresh_token", v, sizeof(v)), 1);
     ASSERT_TRUE(starts_with(v, "1//"));
-    n = strlen(f.final);
-    ASSERT_TRUE(n > 4 && strcmp(f.final + n - 4, "&sb=") == 0);
+    ASSERT_TRUE(ends_with(f.final, "&sb="));
     /* The tokens work. */
     u = me(at);
     ASSERT_NOT_NULL(u);
@@ -1197,7 +1291,6 @@ CTEST(state, a_tampered_state_goes_to_site_url_and_spoils_nothing)
 {
     struct flow f;
     char bad[8192], final[16384], code[128];
-    size_t n;
 
     flow_init(&f, "github", NULL);
     snprintf(f.redirect_to, sizeof(f.redirect_to), "http://localhost:3000/app");
@@ -1210,8 +1303,7 @@ CTEST(state, a_tampered_state_goes_to_site_url_and_spoils_nothing)
     ASSERT_TRUE(starts_with(final, SITE_URL "?"));
     ASSERT_FINAL_ERROR(final, '?', "invalid_request", "bad_oauth_state");
     ASSERT_FINAL_ERROR(final, '#', "invalid_request", "bad_oauth_state");
-    n = strlen(final);
-    ASSERT_TRUE(n > 4 && strcmp(final + n - 4, "&sb=") == 0);
+    ASSERT_TRUE(ends_with(final, "&sb="));
     /* The real callback still completes. */
     ASSERT_EQ(callback_at(f.src, f.callback, f.final, sizeof(f.final)), 302);
     ASSERT_TRUE(starts_with(f.final, "http://localhost:3000/app?code="));
@@ -1244,8 +1336,7 @@ CTEST(state, a_replayed_callback_is_refused)
     char again[16384], code[128];
 
     flow_init(&f, "github", NULL);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_FLOW_CODE(f, code);
     /* The same URL again: the flow's state is spent. */
     ASSERT_EQ(callback_at(f.src, f.callback, again, sizeof(again)), 302);
     ASSERT_TRUE(starts_with(again, GOOD_REDIRECT "?"));
@@ -1264,8 +1355,7 @@ CTEST(state, an_implicit_replay_gets_no_session)
     struct flow f;
     char again[16384];
 
-    flow_init(&f, "google", NULL);
-    f.method[0] = '\0';
+    implicit_init(&f, "google", NULL);
     ASSERT_EQ(flow_run(&f), 0);
     ASSERT_EQ(url_param(f.final, '#', "access_token", NULL, 0), 1);
     ASSERT_EQ(callback_at(f.src, f.callback, again, sizeof(again)), 302);
@@ -1316,19 +1406,18 @@ CTEST(state, a_missing_state_is_a_bad_callback)
 CTEST(state, a_github_flow_answered_with_googles_issuer_is_refused)
 {
     struct flow f;
-    char gh[64], email[128], path[8400];
+    struct gh_user g;
+    char path[8400];
 
-    new_login(gh, sizeof(gh), "gh-iss");
-    snprintf(email, sizeof(email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, email, 1, NULL, 0), 0);
-    flow_init(&f, "github", gh);
+    ASSERT_EQ(new_github_user(&g, "gh-iss", 1), 0);
+    flow_init(&f, "github", g.login);
     ASSERT_EQ(flow_authorize(&f), 302);
     ASSERT_EQ(flow_provider(&f), 0);
     snprintf(path, sizeof(path), "%s&iss=https%%3A%%2F%%2Faccounts.google.com", f.callback);
     ASSERT_EQ(callback_at(f.src, path, f.final, sizeof(f.final)), 302);
     ASSERT_TRUE(starts_with(f.final, GOOD_REDIRECT "?"));
     ASSERT_FINAL_ERROR(f.final, '?', "invalid_request", "bad_oauth_callback");
-    ASSERT_EQ(users_with_email(email), 0);
+    ASSERT_EQ(users_with_email(g.email), 0);
     {
         char code[512];
         struct json_object *e;
@@ -1341,18 +1430,15 @@ CTEST(state, a_github_flow_answered_with_googles_issuer_is_refused)
 CTEST(state, a_google_flow_answered_with_another_issuer_is_refused)
 {
     struct flow f;
-    char email[128], code[512], ecode[1600], path[4096];
+    char email[128], code[512], ecode[1600], rest[2048];
 
-    new_email(email, sizeof(email), "g-iss");
-    flow_init(&f, "google", email);
+    flow_init_new_user(&f, "google", email, sizeof(email), "g-iss");
     ASSERT_EQ(flow_authorize(&f), 302);
     ASSERT_EQ(flow_provider(&f), 0);
     ASSERT_EQ(url_param(f.callback, '?', "code", code, sizeof(code)), 1);
     enc(code, ecode, sizeof(ecode));
-    snprintf(path, sizeof(path),
-             "/auth/v1/callback?state=%s&code=%s&iss=https%%3A%%2F%%2Faccounts.google.example",
-             f.state, ecode);
-    ASSERT_EQ(callback_at(f.src, path, f.final, sizeof(f.final)), 302);
+    snprintf(rest, sizeof(rest), "&code=%s&iss=https%%3A%%2F%%2Faccounts.google.example", ecode);
+    ASSERT_EQ(callback_with_state(&f, rest), 302);
     ASSERT_FINAL_ERROR(f.final, '?', "invalid_request", "bad_oauth_callback");
     ASSERT_EQ(users_with_email(email), 0);
 }
@@ -1360,12 +1446,10 @@ CTEST(state, a_google_flow_answered_with_another_issuer_is_refused)
 CTEST(state, a_known_state_without_a_code_is_a_bad_callback)
 {
     struct flow f;
-    char path[256];
 
     flow_init(&f, "github", NULL);
     ASSERT_EQ(flow_authorize(&f), 302);
-    snprintf(path, sizeof(path), "/auth/v1/callback?state=%s", f.state);
-    ASSERT_EQ(callback_at(f.src, path, f.final, sizeof(f.final)), 302);
+    ASSERT_EQ(callback_with_state(&f, NULL), 302);
     ASSERT_TRUE(starts_with(f.final, GOOD_REDIRECT "?"));
     ASSERT_FINAL_ERROR(f.final, '?', "invalid_request", "bad_oauth_callback");
 }
@@ -1380,8 +1464,7 @@ CTEST(state, a_github_flow_with_a_google_code_is_refused_by_github)
     flow_init(&f, "github", NULL);
     ASSERT_EQ(flow_authorize(&f), 302);
     /* A real code from Google's stand-in, for ums's redirect_uri. */
-    snprintf(url, sizeof(url), "%s/auth/v1/callback", env_need("UMS_URL"));
-    enc(url, ecb, sizeof(ecb));
+    enc(ums_callback(), ecb, sizeof(ecb));
     enc(email, eh, sizeof(eh));
     snprintf(url, sizeof(url),
              "%s/o/oauth2/v2/auth?client_id=ums-stack-google&redirect_uri=%s&response_type=code&"
@@ -1412,8 +1495,7 @@ CTEST(consent, refused_at_github_pkce)
     struct flow f;
     char gh[64], email[160];
 
-    new_login(gh, sizeof(gh), "deny");
-    flow_init(&f, "github", gh);
+    flow_init_new_user(&f, "github", gh, sizeof(gh), "deny");
     ASSERT_EQ(flow_run(&f), 0);
     ASSERT_TRUE(starts_with(f.final, GOOD_REDIRECT "?"));
     ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "access_denied");
@@ -1426,29 +1508,24 @@ CTEST(consent, refused_at_google_implicit)
 {
     struct flow f;
     char email[128];
-    size_t n;
 
     new_email(email, sizeof(email), "deny");
-    flow_init(&f, "google", email);
-    f.method[0] = '\0';
+    implicit_init(&f, "google", email);
     ASSERT_EQ(flow_run(&f), 0);
     ASSERT_TRUE(starts_with(f.final, GOOD_REDIRECT "#"));
     ASSERT_FINAL_ERROR(f.final, '#', "access_denied", "access_denied");
     ASSERT_EQ(url_param(f.final, '?', "error", NULL, 0), 0);
-    n = strlen(f.final);
-    ASSERT_TRUE(n > 4 && strcmp(f.final + n - 4, "&sb=") == 0);
+    ASSERT_TRUE(ends_with(f.final, "&sb="));
     ASSERT_EQ(users_with_email(email), 0);
 }
 
 CTEST(consent, an_unknown_provider_error_is_a_server_error)
 {
     struct flow f;
-    char path[512];
 
     flow_init(&f, "github", NULL);
     ASSERT_EQ(flow_authorize(&f), 302);
-    snprintf(path, sizeof(path), "/auth/v1/callback?state=%s&error=%%3Cscript%%3E", f.state);
-    ASSERT_EQ(callback_at(f.src, path, f.final, sizeof(f.final)), 302);
+    ASSERT_EQ(callback_with_state(&f, "&error=%3Cscript%3E"), 302);
     ASSERT_FINAL_ERROR(f.final, '?', "server_error", "access_denied");
     /* The provider's word is not echoed to the app. */
     ASSERT_TRUE(strstr(f.final, "script>") == NULL && strcasestr(f.final, "%3Cscript") == NULL);
@@ -1459,39 +1536,28 @@ CTEST(consent, an_unknown_provider_error_is_a_server_error)
 CTEST(exchange, an_auth_code_is_single_use)
 {
     struct flow f;
-    struct http_resp r;
     char code[128];
 
     flow_init(&f, "github", NULL);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_FLOW_CODE(f, code);
     ASSERT_TRUE(is_b64url(code, 43));
     ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, NULL), 200);
-    ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, &r), 404);
-    ASSERT_ERROR(r, ERR_AUTH, 404, "flow_state_not_found");
-    http_resp_free(&r);
+    ASSERT_EXCHANGE_REFUSED(code, f.verifier, f.src, 404, "flow_state_not_found");
 }
 
 CTEST(exchange, a_wrong_verifier_is_refused_and_the_right_one_still_works)
 {
     struct flow f;
-    struct http_resp r;
     struct session s;
     char code[128], other[64];
 
     flow_init(&f, "github", NULL);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_FLOW_CODE(f, code);
     new_verifier(other);
-    ASSERT_EQ(pkce_exchange(code, other, f.src, NULL, &r), 400);
-    ASSERT_ERROR(r, ERR_AUTH, 400, "bad_code_verifier");
-    http_resp_free(&r);
-    ASSERT_EQ(pkce_exchange(code, f.challenge, f.src, NULL, &r), 400); /* the challenge itself */
-    ASSERT_ERROR(r, ERR_AUTH, 400, "bad_code_verifier");
-    http_resp_free(&r);
-    ASSERT_EQ(pkce_exchange(code, "short", f.src, NULL, &r), 400);
-    ASSERT_ERROR(r, ERR_AUTH, 400, "bad_code_verifier");
-    http_resp_free(&r);
+    ASSERT_EXCHANGE_REFUSED(code, other, f.src, 400, "bad_code_verifier");
+    /* The challenge itself. */
+    ASSERT_EXCHANGE_REFUSED(code, f.challenge, f.src, 400, "bad_code_verifier");
+    ASSERT_EXCHANGE_REFUSED(code, "short", f.src, 400, "bad_code_verifier");
     ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, &s, NULL), 200);
     ASSERT_EQ(get_user(s.access), 200);
 }
@@ -1504,8 +1570,7 @@ CTEST(exchange, both_members_are_required)
 
     flow_init(&f, "github", NULL);
     src = f.src;
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_FLOW_CODE(f, code);
     {
         char b1[256], b2[256], b3[256], b4[256];
         const char *bodies[] = {b1, b2, b3, b4, "{}"};
@@ -1529,40 +1594,29 @@ CTEST(exchange, both_members_are_required)
 CTEST(exchange, an_expired_code_is_refused)
 {
     struct flow f;
-    struct http_resp r;
     char code[128];
 
     flow_init(&f, "github", NULL);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_FLOW_CODE(f, code);
     ASSERT_EQ(q_exec("UPDATE oauth_flows SET auth_code_expires_at = now() - interval '1 second' "
                      "WHERE auth_code_hash = digest($1::text, 'sha256')",
                      code, NULL),
               1);
-    ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, &r), 422);
-    ASSERT_ERROR(r, ERR_AUTH, 422, "flow_state_expired");
-    http_resp_free(&r);
-    ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, &r), 404);
-    ASSERT_ERROR(r, ERR_AUTH, 404, "flow_state_not_found");
-    http_resp_free(&r);
+    ASSERT_EXCHANGE_REFUSED(code, f.verifier, f.src, 422, "flow_state_expired");
+    ASSERT_EXCHANGE_REFUSED(code, f.verifier, f.src, 404, "flow_state_not_found");
 }
 
 CTEST(exchange, unknown_codes_and_states_are_not_codes)
 {
     struct flow f;
-    struct http_resp r;
     char made_up[64];
 
     flow_init(&f, "github", NULL);
     ASSERT_EQ(flow_run(&f), 0);
     new_verifier(made_up);
-    ASSERT_EQ(pkce_exchange(made_up, f.verifier, f.src, NULL, &r), 404);
-    ASSERT_ERROR(r, ERR_AUTH, 404, "flow_state_not_found");
-    http_resp_free(&r);
+    ASSERT_EXCHANGE_REFUSED(made_up, f.verifier, f.src, 404, "flow_state_not_found");
     /* The state is no auth code. */
-    ASSERT_EQ(pkce_exchange(f.state, f.verifier, f.src, NULL, &r), 404);
-    ASSERT_ERROR(r, ERR_AUTH, 404, "flow_state_not_found");
-    http_resp_free(&r);
+    ASSERT_EXCHANGE_REFUSED(f.state, f.verifier, f.src, 404, "flow_state_not_found");
 }
 
 /* ---- redirect_to ---- */
@@ -1596,14 +1650,13 @@ CTEST(redirect, hostile_targets_end_at_site_url)
 CTEST(redirect, an_allowed_target_keeps_its_query)
 {
     struct flow f;
-    char code[128], x[16];
+    char code[128];
 
     flow_init(&f, "github", NULL);
     snprintf(f.redirect_to, sizeof(f.redirect_to), "http://localhost:3000/app?x=1");
     ASSERT_EQ(flow_run(&f), 0);
     ASSERT_TRUE(starts_with(f.final, "http://localhost:3000/app?x=1&code="));
-    ASSERT_EQ(url_param(f.final, '?', "x", x, sizeof(x)), 1);
-    ASSERT_STR_EQ(x, "1");
+    ASSERT_PARAM(f.final, '?', "x", "1");
     ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
     ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, NULL), 200);
     /* site_url's host on another port (a loopback host): kept too. */
@@ -1627,14 +1680,12 @@ CTEST(redirect, a_pkce_target_keeps_its_fragment)
 
     flow_init(&f, "github", NULL);
     snprintf(f.redirect_to, sizeof(f.redirect_to), "http://localhost:3000/app#/signed-in");
-    ASSERT_EQ(flow_run(&f), 0);
+    ASSERT_FLOW_CODE(f, code);
     ASSERT_TRUE(starts_with(f.final, "http://localhost:3000/app?code="));
     ASSERT_NOT_NULL(strstr(f.final, "#/signed-in"));
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
     ASSERT_NULL(strchr(code, '#'));
     ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, NULL), 200);
-    flow_init(&f, "github", NULL);
-    f.method[0] = '\0';
+    implicit_init(&f, "github", NULL);
     snprintf(f.redirect_to, sizeof(f.redirect_to), "http://localhost:3000/app#/signed-in");
     ASSERT_EQ(flow_run(&f), 0);
     ASSERT_TRUE(starts_with(f.final, "http://localhost:3000/app#access_token="));
@@ -1657,6 +1708,19 @@ static int google_failing(struct flow *f, const char *endpoint, const char *mode
     return flow_run(f);
 }
 
+/* A Google sign-in whose endpoint call fails with mode (and, when endpoint2
+ * is set, whose endpoint2 call fails with mode2) ends at the app as
+ * temporarily_unavailable (provider_unavailable) and makes no account. */
+#define ASSERT_GOOGLE_UNAVAILABLE(endpoint, mode, endpoint2, mode2)                                \
+    do {                                                                                           \
+        struct flow f_;                                                                            \
+        char email_[128];                                                                          \
+        ASSERT_EQ(                                                                                 \
+            google_failing(&f_, (endpoint), (mode), (endpoint2), (mode2), email_, sizeof(email_)), \
+            0);                                                                                    \
+        ASSERT_UNAVAILABLE(f_, email_);                                                            \
+    } while (0)
+
 CTEST(google_failure, token_500_is_unavailable)
 {
     struct flow f;
@@ -1664,8 +1728,7 @@ CTEST(google_failure, token_500_is_unavailable)
 
     ASSERT_EQ(google_failing(&f, "token", "500", NULL, NULL, email, sizeof(email)), 0);
     ASSERT_TRUE(starts_with(f.final, GOOD_REDIRECT "?"));
-    ASSERT_FINAL_ERROR(f.final, '?', "temporarily_unavailable", "provider_unavailable");
-    ASSERT_EQ(users_with_email(email), 0);
+    ASSERT_UNAVAILABLE(f, email);
 }
 
 CTEST(google_failure, a_token_call_that_hangs_times_out)
@@ -1691,23 +1754,14 @@ CTEST(google_failure, a_token_call_that_hangs_times_out)
 
 CTEST(google_failure, bad_json_is_unavailable)
 {
-    struct flow f;
-    char email[128];
-
-    ASSERT_EQ(google_failing(&f, "token", "badjson", NULL, NULL, email, sizeof(email)), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "temporarily_unavailable", "provider_unavailable");
-    ASSERT_EQ(users_with_email(email), 0);
+    ASSERT_GOOGLE_UNAVAILABLE("token", "badjson", NULL, NULL);
 }
 
 CTEST(google_failure, a_huge_answer_is_unavailable)
 {
-    struct flow f;
-    char email[128];
     double t0 = now_s();
 
-    ASSERT_EQ(google_failing(&f, "token", "huge", NULL, NULL, email, sizeof(email)), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "temporarily_unavailable", "provider_unavailable");
-    ASSERT_EQ(users_with_email(email), 0);
+    ASSERT_GOOGLE_UNAVAILABLE("token", "huge", NULL, NULL);
     ASSERT_TRUE(now_s() - t0 < 5);
 }
 
@@ -1737,8 +1791,7 @@ CTEST(google_failure, no_id_token_signs_in_through_userinfo)
     ASSERT_EQ(google_user(email, 1, sub, sizeof(sub)), 0);
     ASSERT_EQ(mock_fail("google", "token", "noidtoken", email), 0);
     flow_init(&f, "google", email);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_FLOW_CODE(f, code);
     ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, &s, NULL), 200);
     u = me(s.access);
     ASSERT_STR_EQ(jstr(u, "email"), email);
@@ -1752,58 +1805,49 @@ CTEST(google_failure, no_id_token_signs_in_through_userinfo)
 
 CTEST(google_failure, no_id_token_and_userinfo_500_is_unavailable)
 {
-    struct flow f;
-    char email[128];
-
-    ASSERT_EQ(google_failing(&f, "token", "noidtoken", "userinfo", "500", email, sizeof(email)), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "temporarily_unavailable", "provider_unavailable");
-    ASSERT_EQ(users_with_email(email), 0);
+    ASSERT_GOOGLE_UNAVAILABLE("token", "noidtoken", "userinfo", "500");
 }
 
-/* A GitHub sign-in of a fresh user whose endpoint fails with mode. */
-static int github_failing(struct flow *f, const char *endpoint, const char *mode, char *email,
-                          size_t n, char *id, size_t idn)
+/* A GitHub sign-in of a fresh user (into u) whose endpoint fails with mode:
+ * the flow's steps ran when 0. */
+static int github_failing(struct flow *f, const char *endpoint, const char *mode, struct gh_user *u)
 {
-    char gh[64];
-
-    new_login(gh, sizeof(gh), "gh-fail");
-    snprintf(email, n, "%s@example.com", gh);
-    if (github_user(gh, email, 1, id, idn) != 0 || mock_fail("github", endpoint, mode, email) != 0)
+    if (new_github_user(u, "gh-fail", 1) != 0 || mock_fail("github", endpoint, mode, u->email) != 0)
         return -1;
-    flow_init(f, "github", gh);
+    flow_init(f, "github", u->login);
     return flow_run(f);
 }
 
+/* Such a sign-in ends at the app as temporarily_unavailable
+ * (provider_unavailable) and makes no account for the user's address. */
+#define ASSERT_GITHUB_UNAVAILABLE(endpoint, mode, u)                                               \
+    do {                                                                                           \
+        struct flow f_;                                                                            \
+        ASSERT_EQ(github_failing(&f_, (endpoint), (mode), &(u)), 0);                               \
+        ASSERT_UNAVAILABLE(f_, (u).email);                                                         \
+    } while (0)
+
 CTEST(github_failure, user_500_is_unavailable)
 {
-    struct flow f;
-    char email[128], id[32];
+    struct gh_user u;
 
-    ASSERT_EQ(github_failing(&f, "user", "500", email, sizeof(email), id, sizeof(id)), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "temporarily_unavailable", "provider_unavailable");
-    ASSERT_EQ(users_with_email(email), 0);
-    ASSERT_EQ(identities_with_subject("github", id), 0);
+    ASSERT_GITHUB_UNAVAILABLE("user", "500", u);
+    ASSERT_EQ(identities_with_subject("github", u.id), 0);
 }
 
 CTEST(github_failure, emails_bad_json_is_unavailable)
 {
-    struct flow f;
-    char email[128], id[32];
+    struct gh_user u;
 
-    ASSERT_EQ(github_failing(&f, "emails", "badjson", email, sizeof(email), id, sizeof(id)), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "temporarily_unavailable", "provider_unavailable");
-    ASSERT_EQ(users_with_email(email), 0);
-    ASSERT_EQ(identities_with_subject("github", id), 0);
+    ASSERT_GITHUB_UNAVAILABLE("emails", "badjson", u);
+    ASSERT_EQ(identities_with_subject("github", u.id), 0);
 }
 
 CTEST(github_failure, token_500_is_unavailable)
 {
-    struct flow f;
-    char email[128], id[32];
+    struct gh_user u;
 
-    ASSERT_EQ(github_failing(&f, "token", "500", email, sizeof(email), id, sizeof(id)), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "temporarily_unavailable", "provider_unavailable");
-    ASSERT_EQ(users_with_email(email), 0);
+    ASSERT_GITHUB_UNAVAILABLE("token", "500", u);
 }
 
 /* ---- what ums sends the providers ---- */
@@ -1812,7 +1856,7 @@ CTEST(provider_calls, the_code_exchange_carries_the_client_and_ums_own_verifier)
 {
     struct flow f;
     struct json_object *e, *p, *h;
-    char email[128], code[512], want[512];
+    char email[128], code[512];
     static const char *const providers[] = {"google", "github"};
 
     for (size_t i = 0; i < 2; i++) {
@@ -1828,8 +1872,7 @@ CTEST(provider_calls, the_code_exchange_carries_the_client_and_ums_own_verifier)
         ASSERT_STR_EQ(jstr(p, "client_id"), i == 0 ? "ums-stack-google" : "ums-stack-github");
         ASSERT_STR_EQ(jstr(p, "client_secret"), "<set>");
         ASSERT_STR_EQ(jstr(p, "code_verifier"), "<set>");
-        snprintf(want, sizeof(want), "%s/auth/v1/callback", env_need("UMS_URL"));
-        ASSERT_STR_EQ(jstr(p, "redirect_uri"), want);
+        ASSERT_STR_EQ(jstr(p, "redirect_uri"), ums_callback());
         if (i == 0)
             ASSERT_STR_EQ(jstr(p, "grant_type"), "authorization_code");
         ASSERT_STR_CONTAINS(jstr(h, "accept"), "application/json");
@@ -1843,16 +1886,13 @@ CTEST(provider_calls, the_code_exchange_carries_the_client_and_ums_own_verifier)
 CTEST(email, a_github_user_with_only_an_unverified_address_gets_no_account)
 {
     struct flow f;
-    char gh[64], email[128], id[32];
+    struct gh_user g;
 
-    new_login(gh, sizeof(gh), "gh-unver");
-    snprintf(email, sizeof(email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, email, 0, id, sizeof(id)), 0);
-    flow_init(&f, "github", gh);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "provider_email_needs_verification");
-    ASSERT_EQ(users_with_email(email), 0);
-    ASSERT_EQ(identities_with_subject("github", id), 0);
+    ASSERT_EQ(new_github_user(&g, "gh-unver", 0), 0);
+    flow_init(&f, "github", g.login);
+    ASSERT_FLOW_FAILS(f, '?', "access_denied", "provider_email_needs_verification");
+    ASSERT_EQ(users_with_email(g.email), 0);
+    ASSERT_EQ(identities_with_subject("github", g.id), 0);
 }
 
 CTEST(email, an_unverified_google_address_of_a_password_account_does_not_link)
@@ -1865,8 +1905,7 @@ CTEST(email, an_unverified_google_address_of_a_password_account_does_not_link)
     ASSERT_EQ(signup(email, PW, &s), 0);
     ASSERT_EQ(google_user(email, 0, sub, sizeof(sub)), 0);
     flow_init(&f, "google", email);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "email_exists");
+    ASSERT_FLOW_FAILS(f, '?', "access_denied", "email_exists");
     ASSERT_EQ(
         q_long("SELECT count(*) FROM identities WHERE user_id = $1::uuid", s.user_id, NULL, NULL),
         1);
@@ -1883,8 +1922,7 @@ CTEST(email, an_unverified_google_address_makes_no_account)
     new_email(email, sizeof(email), "g-unver-new");
     ASSERT_EQ(google_user(email, 0, sub, sizeof(sub)), 0);
     flow_init(&f, "google", email);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "provider_email_needs_verification");
+    ASSERT_FLOW_FAILS(f, '?', "access_denied", "provider_email_needs_verification");
     ASSERT_EQ(users_with_email(email), 0);
     ASSERT_EQ(identities_with_subject("google", sub), 0);
 }
@@ -1965,14 +2003,14 @@ CTEST(takeover, a_confirmed_account_is_linked_and_keeps_its_password)
  * redirect in f. */
 static long link_github(struct flow *f, const char *gh, struct session *s, struct session *out)
 {
-    flow_init(f, "github", gh);
-    f->bearer = s->access;
+    link_init(f, gh, s);
     return flow_session(f, out, NULL);
 }
 
 CTEST(takeover, an_identity_the_registrant_linked_goes_with_the_password)
 {
-    char email[128], gh[64], gh_email[160], id[32];
+    char email[128];
+    struct gh_user g;
     struct session att, linked, vic, again;
     struct flow f;
     struct json_object *u;
@@ -1980,10 +2018,8 @@ CTEST(takeover, an_identity_the_registrant_linked_goes_with_the_password)
 
     ASSERT_EQ(pre_registered(email, sizeof(email), "victim-linked", &att), 0);
     /* The registrant links a GitHub account of its own first. */
-    new_login(gh, sizeof(gh), "gh-attacker");
-    snprintf(gh_email, sizeof(gh_email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, gh_email, 1, id, sizeof(id)), 0);
-    ASSERT_EQ(link_github(&f, gh, &att, &linked), 200);
+    ASSERT_EQ(new_github_user(&g, "gh-attacker", 1), 0);
+    ASSERT_EQ(link_github(&f, g.login, &att, &linked), 200);
     ASSERT_STR_EQ(linked.user_id, att.user_id);
     /* The address's owner signs in with Google. */
     ASSERT_EQ(google_sign_in(email, &vic), 200);
@@ -1996,24 +2032,22 @@ CTEST(takeover, an_identity_the_registrant_linked_goes_with_the_password)
                     identities_count(u), identity_of(u, "github") != NULL ? "yes" : "no");
     json_object_put(u);
     /* The registrant's GitHub no longer opens the account. */
-    st = github_sign_in(gh, &again);
+    st = github_sign_in(g.login, &again);
     ASSERT_TRUE(st != 200 || strcmp(again.user_id, vic.user_id) != 0);
 }
 
 CTEST(takeover, a_link_the_registrant_started_cannot_finish_after)
 {
-    char email[128], gh[64], gh_email[160], id[32];
+    char email[128];
+    struct gh_user g;
     struct session att, vic;
     struct flow f;
     struct json_object *u;
 
     ASSERT_EQ(pre_registered(email, sizeof(email), "victim-pending", &att), 0);
-    new_login(gh, sizeof(gh), "gh-attacker");
-    snprintf(gh_email, sizeof(gh_email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, gh_email, 1, id, sizeof(id)), 0);
+    ASSERT_EQ(new_github_user(&g, "gh-attacker", 1), 0);
     /* The registrant starts a link and gets GitHub's answer, but keeps it. */
-    flow_init(&f, "github", gh);
-    f.bearer = att.access;
+    link_init(&f, g.login, &att);
     ASSERT_EQ(flow_authorize(&f), 200);
     ASSERT_EQ(flow_provider(&f), 0);
     /* The address's owner takes the account. */
@@ -2024,7 +2058,7 @@ CTEST(takeover, a_link_the_registrant_started_cannot_finish_after)
     if (url_param(f.final, '?', "code", NULL, 0) != 0 ||
         url_param(f.final, '?', "error_code", NULL, 0) != 1)
         CTEST_FAIL_("the registrant's pending link completed: %s", f.final);
-    ASSERT_EQ(identities_with_subject("github", id), 0);
+    ASSERT_EQ(identities_with_subject("github", g.id), 0);
     u = me(vic.access);
     ASSERT_EQ(identities_count(u), 1);
     json_object_put(u);
@@ -2032,19 +2066,16 @@ CTEST(takeover, a_link_the_registrant_started_cannot_finish_after)
 
 CTEST(takeover, an_auth_code_the_registrant_holds_dies_with_the_takeover)
 {
-    char email[128], gh[64], gh_email[160], id[32], code[128];
+    char email[128], code[128];
+    struct gh_user g;
     struct session att, vic;
     struct flow f;
 
     ASSERT_EQ(pre_registered(email, sizeof(email), "victim-code", &att), 0);
-    new_login(gh, sizeof(gh), "gh-attacker");
-    snprintf(gh_email, sizeof(gh_email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, gh_email, 1, id, sizeof(id)), 0);
+    ASSERT_EQ(new_github_user(&g, "gh-attacker", 1), 0);
     /* The registrant runs a link to its auth code and keeps the code. */
-    flow_init(&f, "github", gh);
-    f.bearer = att.access;
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    link_init(&f, g.login, &att);
+    ASSERT_FLOW_CODE(f, code);
     ASSERT_EQ(google_sign_in(email, &vic), 200);
     ASSERT_STR_EQ(vic.user_id, att.user_id);
     /* The code was issued to the account's old holder: no session from it. */
@@ -2116,34 +2147,29 @@ CTEST(link, github_to_a_password_user)
 
 CTEST(link, an_identity_of_another_user_is_refused)
 {
-    char email[128], gh[64], id[32], gh_email[160], owner[64];
+    char email[128], owner[64];
+    struct gh_user g;
     struct session a, b;
     struct flow f;
     struct json_object *u;
 
-    new_login(gh, sizeof(gh), "gh-taken");
-    snprintf(gh_email, sizeof(gh_email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, gh_email, 1, id, sizeof(id)), 0);
-    ASSERT_EQ(github_sign_in(gh, &a), 200);
+    ASSERT_EQ(new_github_user(&g, "gh-taken", 1), 0);
+    ASSERT_EQ(github_sign_in(g.login, &a), 200);
     new_email(email, sizeof(email), "other-linker");
     ASSERT_EQ(signup(email, PW, &b), 0);
-    flow_init(&f, "github", gh);
-    f.bearer = b.access;
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "identity_already_exists");
+    link_init(&f, g.login, &b);
+    ASSERT_FLOW_FAILS(f, '?', "access_denied", "identity_already_exists");
     ASSERT_EQ(q_str("SELECT user_id FROM identities WHERE provider = 'github' AND "
                     "provider_subject = $1",
-                    id, NULL, owner, sizeof(owner)),
+                    g.id, NULL, owner, sizeof(owner)),
               0);
     ASSERT_STR_EQ(owner, a.user_id);
     u = me(b.access);
     ASSERT_EQ(identities_count(u), 1);
     json_object_put(u);
     /* Linking it again to its own user is refused the same way. */
-    flow_init(&f, "github", gh);
-    f.bearer = a.access;
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "identity_already_exists");
+    link_init(&f, g.login, &a);
+    ASSERT_FLOW_FAILS(f, '?', "access_denied", "identity_already_exists");
 }
 
 /* A link finishes only while the session that began it lives: a flow
@@ -2157,8 +2183,7 @@ CTEST(link, a_link_begun_before_sign_out_cannot_finish_after)
     new_email(email, sizeof(email), "link-logout");
     ASSERT_EQ(signup(email, PW, &s), 0);
     new_login(gh, sizeof(gh), "gh-late");
-    flow_init(&f, "github", gh);
-    f.bearer = s.access;
+    link_init(&f, gh, &s);
     ASSERT_EQ(flow_authorize(&f), 200);
     ASSERT_EQ(flow_provider(&f), 0);
     ASSERT_EQ(admin_req("POST", "/auth/v1/logout", NULL, s.access, NULL), 204);
@@ -2256,17 +2281,13 @@ CTEST(suspended, a_provider_sign_in_is_refused)
     struct session s;
     struct flow f;
 
-    new_login(gh, sizeof(gh), "gh-susp");
-    ASSERT_EQ(github_sign_in(gh, &s), 200);
+    ASSERT_EQ(new_github_sign_in(gh, sizeof(gh), "gh-susp", &s), 200);
     ASSERT_EQ(set_status(s.user_id, "suspended"), 200);
     flow_init(&f, "github", gh);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_FINAL_ERROR(f.final, '?', "access_denied", "user_banned");
+    ASSERT_FLOW_FAILS(f, '?', "access_denied", "user_banned");
     /* Implicit too. */
-    flow_init(&f, "github", gh);
-    f.method[0] = '\0';
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_FINAL_ERROR(f.final, '#', "access_denied", "user_banned");
+    implicit_init(&f, "github", gh);
+    ASSERT_FLOW_FAILS(f, '#', "access_denied", "user_banned");
 }
 
 CTEST(suspended, a_pending_auth_code_is_refused)
@@ -2274,17 +2295,12 @@ CTEST(suspended, a_pending_auth_code_is_refused)
     char gh[64], code[128];
     struct session s;
     struct flow f;
-    struct http_resp r;
 
-    new_login(gh, sizeof(gh), "gh-susp-code");
-    ASSERT_EQ(github_sign_in(gh, &s), 200);
+    ASSERT_EQ(new_github_sign_in(gh, sizeof(gh), "gh-susp-code", &s), 200);
     flow_init(&f, "github", gh);
-    ASSERT_EQ(flow_run(&f), 0);
-    ASSERT_EQ(final_code(&f, code, sizeof(code)), 0);
+    ASSERT_FLOW_CODE(f, code);
     ASSERT_EQ(set_status(s.user_id, "suspended"), 200);
-    ASSERT_EQ(pkce_exchange(code, f.verifier, f.src, NULL, &r), 400);
-    ASSERT_ERROR(r, ERR_AUTH, 400, "user_banned");
-    http_resp_free(&r);
+    ASSERT_EXCHANGE_REFUSED(code, f.verifier, f.src, 400, "user_banned");
 }
 
 /* ---- after a sign-in ---- */
@@ -2295,8 +2311,7 @@ CTEST(after, the_sign_in_is_recorded_and_the_session_is_an_ordinary_one)
     struct session s;
     struct json_object *o, *data, *cur;
 
-    new_login(gh, sizeof(gh), "gh-after");
-    ASSERT_EQ(github_sign_in(gh, &s), 200);
+    ASSERT_EQ(new_github_sign_in(gh, sizeof(gh), "gh-after", &s), 200);
     ASSERT_EQ(q_long("SELECT count(*) FROM users WHERE id = $1::uuid AND last_sign_in_at > "
                      "now() - interval '1 minute'",
                      s.user_id, NULL, NULL),
@@ -2323,29 +2338,28 @@ CTEST(after, the_sign_in_is_recorded_and_the_session_is_an_ordinary_one)
 
 CTEST(admin, the_admin_view_shows_the_identities)
 {
-    char gh[64], email[128], id[32], path[128];
+    struct gh_user g;
+    char path[128];
     struct session s;
     struct http_resp r;
     struct json_object *u, *idn, *d;
 
-    new_login(gh, sizeof(gh), "gh-admin");
-    snprintf(email, sizeof(email), "%s@example.com", gh);
-    ASSERT_EQ(github_user(gh, email, 1, id, sizeof(id)), 0);
-    ASSERT_EQ(github_sign_in(gh, &s), 200);
+    ASSERT_EQ(new_github_user(&g, "gh-admin", 1), 0);
+    ASSERT_EQ(github_sign_in(g.login, &s), 200);
     snprintf(path, sizeof(path), "/auth/v1/admin/users/%s", s.user_id);
     ASSERT_EQ(admin_req("GET", path, NULL, env_need("UMS_SERVICE_KEY"), &r), 200);
     u = jparse(&r);
     http_resp_free(&r);
     ASSERT_STR_EQ(jstr(u, "id"), s.user_id);
-    ASSERT_STR_EQ(jstr(u, "email"), email);
+    ASSERT_STR_EQ(jstr(u, "email"), g.email);
     ASSERT_STR_EQ(jpath_str(u, "app_metadata", "provider"), "github");
     ASSERT_EQ(identities_count(u), 1);
     idn = identity_of(u, "github");
     ASSERT_NOT_NULL(idn);
-    ASSERT_STR_EQ(jstr(idn, "id"), id);
+    ASSERT_STR_EQ(jstr(idn, "id"), g.id);
     ASSERT_STR_EQ(jstr(idn, "user_id"), s.user_id);
     ASSERT_TRUE(json_object_object_get_ex(idn, "identity_data", &d));
-    ASSERT_STR_EQ(jstr(d, "sub"), id);
+    ASSERT_STR_EQ(jstr(d, "sub"), g.id);
     json_object_put(u);
 }
 
@@ -2361,8 +2375,7 @@ CTEST(callback, a_form_post_completes_a_flow)
     struct session s;
     struct json_object *u;
 
-    new_email(email, sizeof(email), "g-form");
-    flow_init(&f, "google", email);
+    flow_init_new_user(&f, "google", email, sizeof(email), "g-form");
     ASSERT_EQ(flow_authorize(&f), 302);
     ASSERT_EQ(flow_provider(&f), 0);
     form = strchr(f.callback, '?') + 1; /* state, iss, code, scope, ... */

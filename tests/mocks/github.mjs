@@ -1,6 +1,8 @@
 // github.mjs - a local stand-in for GitHub's OAuth app web application flow
 // (github.com's /login/oauth/* and api.github.com's /user and /user/emails,
-// all on one port), for the external-provider tests. No dependencies.
+// all on one port), for the external-provider tests. No dependencies but
+// oauth_common.mjs beside it (what it shares with google.mjs: the command
+// line, the test controls, the failure scripts, the log and the server).
 //
 //   node tests/mocks/github.mjs PORT CLIENT_ID CLIENT_SECRET [--tls-cert FILE --tls-key FILE]
 //
@@ -59,27 +61,14 @@
 //                 authorization: "<set>" | null, content_type}}].
 // Prints "ready" when it listens on 127.0.0.1.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import {
+  HUGE, answers, bearerOf, cap, clientAuth, createStore, esc, keepCode, keepToken, parseArgs,
+  pkceProblem, serve, sha256, spendCode,
+} from './oauth_common.mjs';
 
-const args = process.argv.slice(2);
-const pos = [];
-const tls = {};
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--tls-cert' || args[i] === '--tls-key') tls[args[i].slice(6)] = args[++i];
-  else pos.push(args[i]);
-}
-if (!pos[0] || !tls.cert !== !tls.key) {
-  console.error('usage: node github.mjs PORT CLIENT_ID CLIENT_SECRET [--tls-cert FILE --tls-key FILE]');
-  process.exit(2);
-}
-const port = Number(pos[0]);
-const mainClient = { id: pos[1] || 'Iv1.umstest0000000000', secret: pos[2] || 'ums-test-github-secret' };
-const scheme = tls.cert ? 'https' : 'http';
-const HUGE = 5 * 1024 * 1024;
+const { port, tls, scheme, mainClient } =
+  parseArgs('github.mjs', { id: 'Iv1.umstest0000000000', secret: 'ums-test-github-secret' });
 const ENDPOINTS = ['authorize', 'token', 'user', 'emails'];
-const MODES = ['500', 'hang', 'badjson', 'huge', 'slow'];
 const TROUBLE = 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/';
 const ERRORS = {
   bad_verification_code: ['The code passed is incorrect or expired.', TROUBLE + '#bad-verification-code'],
@@ -91,9 +80,6 @@ const DENIED_URI = 'https://docs.github.com/apps/managing-oauth-apps/troubleshoo
 const NO_UA = 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header ' +
   '(https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). ' +
   'Check https://developer.github.com for other possible causes.\n';
-
-const sha256 = (s) => crypto.createHash('sha256').update(s).digest();
-const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
 function makeUser(login) {
   const h = sha256(login.toLowerCase());
@@ -113,17 +99,11 @@ const defaultUser = () => ({
     { email: '583231+octocat@users.noreply.example', primary: false, verified: true, visibility: null }],
 });
 
-let users, clients, config, scripts, codes, tokens, log;
-function reset() {
-  users = new Map([['octocat', defaultUser()]]); // lower-case login -> user
-  clients = new Map([[mainClient.id, mainClient.secret]]);
-  config = { auto_consent: true, code_ttl: 60, token_ttl: 3600 };
-  scripts = [];        // [{endpoint, mode, count, email, login}]
-  codes = new Map();   // code -> {client, redirect_uri, challenge, method, key, scopes, exp}
-  tokens = new Map();  // access token -> {client, key, scopes, exp}
-  log = [];
-}
-reset();
+// users: lower-case login -> user; scripts: [{endpoint, mode, count, email, login}];
+// codes: code -> {client, redirect_uri, challenge, method, key, scopes, exp};
+// tokens: access token -> {client, key, scopes, exp}.
+const store = createStore(mainClient, () => ['octocat', defaultUser()], ['codes', 'tokens']);
+const { users, clients, config, codes } = store;
 
 function register(u) {
   if (!u || typeof u.login !== 'string' || !u.login) throw new Error('a user needs a login');
@@ -143,43 +123,18 @@ function userFor(login) {
 }
 
 const emailsOf = (u) => [u.email, ...(u.emails || []).map((e) => e.email)].filter(Boolean).map((e) => e.toLowerCase());
-const primaryOf = (u) => ((u.emails || []).find((e) => e.primary) || {}).email || u.email || '';
 
-function takeFail(endpoint, user) {
-  const i = scripts.findIndex((s) => s.endpoint === endpoint && s.count > 0 &&
-    (!s.email || (user && emailsOf(user).includes(s.email.toLowerCase()))) &&
-    (!s.login || (user && user.login.toLowerCase() === s.login.toLowerCase())));
-  if (i < 0) return null;
-  const s = scripts[i];
-  if (--s.count <= 0) scripts.splice(i, 1);
-  return s.mode;
-}
+// A script with an email or a login fails that user's requests only.
+const scriptMatches = (s, endpoint, user) =>
+  (!s.email || (user && emailsOf(user).includes(s.email.toLowerCase()))) &&
+  (!s.login || (user && user.login.toLowerCase() === s.login.toLowerCase()));
 
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-
-// ctx: {res, mode}; "huge" pads whatever JSON goes out.
-function reply(ctx, status, body, headers = {}) {
-  if (ctx.mode === 'huge' && body && typeof body === 'object') {
-    body = Array.isArray(body) ? [...body, { padding: 'x'.repeat(HUGE) }] : { ...body, padding: 'x'.repeat(HUGE) };
-  }
-  ctx.res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
-  ctx.res.end(JSON.stringify(body));
-}
-function page(ctx, status, title, text) {
-  if (ctx.mode === 'huge') return reply(ctx, 200, { error: title });
-  ctx.res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8' });
-  ctx.res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head>` +
-    `<body><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>\n`);
-}
-function redirect(ctx, base, params) {
-  const u = new URL(base);
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) u.searchParams.append(k, v);
-  if (ctx.mode === 'huge') return reply(ctx, 200, { location: u.toString() });
-  ctx.res.writeHead(302, { Location: u.toString(), 'Content-Type': 'text/html; charset=utf-8' });
-  ctx.res.end(`<html><body>You are being <a href="${esc(u)}">redirected</a>.</body></html>`);
-}
+// "huge" pads whatever JSON goes out, arrays too.
+const { reply, page, redirect, consent } = answers({
+  padArrays: true,
+  redirectType: 'text/html; charset=utf-8',
+  redirectHtml: (href) => `<html><body>You are being <a href="${href}">redirected</a>.</body></html>`,
+});
 
 const scopesOf = (s) => [...new Set(String(s || '').split(/[\s,]+/).filter(Boolean))];
 
@@ -209,37 +164,15 @@ function authorize(ctx, p, post) {
   if (post) {
     if (p.decision !== 'allow') return redirect(ctx, p.redirect_uri, denied);
   } else if (!config.auto_consent) {
-    const hidden = Object.entries(p).filter(([k]) => k !== 'decision')
-      .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('\n');
-    if (ctx.mode === 'huge') return reply(ctx, 200, { consent: true });
-    ctx.res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    return ctx.res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Authorize application</title></head>
-<body><h1>Authorize ${esc(p.client_id)}</h1>
-<p>Signed in as ${esc(user.login)}; scopes: ${esc(sc.join(', ') || '(public data only)')}</p>
-<form method="post" action="/login/oauth/authorize">
-${hidden}
-<button type="submit" name="decision" value="allow">Allow</button>
-<button type="submit" name="decision" value="deny">Deny</button>
-</form></body></html>\n`);
+    return consent(ctx, p, {
+      title: 'Authorize application', heading: `Authorize ${esc(p.client_id)}`,
+      text: `Signed in as ${esc(user.login)}; scopes: ${esc(sc.join(', ') || '(public data only)')}`,
+      action: '/login/oauth/authorize',
+    });
   }
   const code = crypto.randomBytes(10).toString('hex');
-  codes.set(code, {
-    client: p.client_id, redirect_uri: p.redirect_uri, challenge: p.code_challenge || null,
-    method: p.code_challenge_method || null, key: user.login.toLowerCase(), scopes: sc,
-    exp: Date.now() + config.code_ttl * 1000,
-  });
+  keepCode(store, code, p, user.login.toLowerCase(), sc);
   return redirect(ctx, p.redirect_uri, { code, state: p.state });
-}
-
-function clientAuth(req, p) {
-  const m = /^Basic\s+(\S+)/i.exec(req.headers.authorization || '');
-  if (m) {
-    const s = Buffer.from(m[1], 'base64').toString('utf8');
-    const i = s.indexOf(':');
-    const dec = (x) => { try { return decodeURIComponent(x.replace(/\+/g, ' ')); } catch { return x; } };
-    if (i >= 0) return { id: dec(s.slice(0, i)), secret: dec(s.slice(i + 1)) };
-  }
-  return { id: p.client_id, secret: p.client_secret };
 }
 
 function tokenReply(ctx, req, body) {
@@ -249,35 +182,22 @@ function tokenReply(ctx, req, body) {
   return ctx.res.end(new URLSearchParams(body).toString());
 }
 
-function pkceOk(c, verifier) {
-  if (!c.challenge) return true;
-  if (!verifier || !/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return false;
-  const got = c.method === 'plain' ? verifier : sha256(verifier).toString('base64url');
-  return got === c.challenge;
-}
-
 function token(ctx, req, p) {
   const fail = (error, desc) => tokenReply(ctx, req, { error, error_description: desc || ERRORS[error][0], error_uri: ERRORS[error][1] });
   const { id, secret } = clientAuth(req, p);
   if (!id || !clients.has(id) || clients.get(id) !== secret) return fail('incorrect_client_credentials');
   if (p.grant_type && p.grant_type !== 'authorization_code') return fail('unsupported_grant_type');
-  const c = p.code && codes.get(p.code);
-  if (!c || c.client !== id) return fail('bad_verification_code');
-  codes.delete(p.code);
-  if (c.exp < Date.now() || !users.has(c.key)) return fail('bad_verification_code');
+  const c = spendCode(store, p.code, id);
+  if (!c) return fail('bad_verification_code');
   if (p.redirect_uri && p.redirect_uri !== c.redirect_uri) return fail('redirect_uri_mismatch');
-  if (!pkceOk(c, p.code_verifier)) return fail('bad_verification_code', 'The code_verifier does not match the code_challenge.');
+  if (pkceProblem(c, p.code_verifier)) return fail('bad_verification_code', 'The code_verifier does not match the code_challenge.');
   const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   const at = 'gho_' + Array.from(crypto.randomBytes(36), (b) => alnum[b % alnum.length]).join('');
-  tokens.set(at, { client: id, key: c.key, scopes: c.scopes, exp: Date.now() + config.token_ttl * 1000 });
+  keepToken(store, at, id, c.key, c.scopes);
   return tokenReply(ctx, req, { access_token: at, token_type: 'bearer', scope: c.scopes.join(',') });
 }
 
-function bearer(req) {
-  const m = /^(?:Bearer|token)\s+(\S+)\s*$/i.exec(req.headers.authorization || '');
-  const t = m && tokens.get(m[1]);
-  return t && t.exp > Date.now() && users.has(t.key) ? t : null;
-}
+const bearer = (req) => bearerOf(store, req, /^(?:Bearer|token)\s+(\S+)\s*$/i);
 
 function api(ctx, req, endpoint) {
   if (!req.headers['user-agent']) {
@@ -329,105 +249,18 @@ function userOf(endpoint, req, p) {
   return t ? users.get(t.key) : null;
 }
 
-function control(ctx, req, path, text, url) {
-  const json = () => (text ? JSON.parse(text) : {});
-  if (req.method === 'POST' && path === '/_users') {
-    const list = [].concat(json());
-    return reply(ctx, 200, { ok: true, users: list.map(register) });
-  }
-  if (req.method === 'GET' && path === '/_users') return reply(ctx, 200, [...users.values()]);
-  if (req.method === 'POST' && path === '/_clients') {
-    for (const c of [].concat(json())) {
-      if (!c.client_id || !c.client_secret) throw new Error('a client needs client_id and client_secret');
-      clients.set(c.client_id, c.client_secret);
-    }
-    return reply(ctx, 200, { ok: true, clients: [...clients.keys()] });
-  }
-  if (path === '/_config') {
-    if (req.method === 'POST') {
-      const c = json();
-      if ('auto_consent' in c) config.auto_consent = Boolean(c.auto_consent);
-      if ('code_ttl' in c) config.code_ttl = Number(c.code_ttl);
-      if ('token_ttl' in c) config.token_ttl = Number(c.token_ttl);
-    }
-    return reply(ctx, 200, config);
-  }
-  if (req.method === 'POST' && path === '/_fail') {
-    const s = json();
-    const mode = String(s.mode);
-    if (!ENDPOINTS.includes(s.endpoint)) throw new Error(`endpoint must be one of ${ENDPOINTS.join(', ')}`);
-    if (!MODES.includes(mode) && !(s.endpoint === 'emails' && mode === 'forbidden')) {
-      throw new Error(`mode ${mode} is not known for ${s.endpoint}`);
-    }
-    scripts.push({
-      endpoint: s.endpoint, mode, count: s.count === undefined ? 1 : Number(s.count),
-      email: s.email || null, login: s.login || null,
-    });
-    return reply(ctx, 200, { ok: true, pending: scripts.length });
-  }
-  if (req.method === 'GET' && path === '/_fail') return reply(ctx, 200, scripts);
-  if (req.method === 'POST' && path === '/_reset') { reset(); return reply(ctx, 200, { ok: true }); }
-  if (req.method === 'GET' && path === '/_log') {
-    const e = url.searchParams.get('endpoint');
-    return reply(ctx, 200, e ? log.filter((l) => l.endpoint === e) : log);
-  }
-  return reply(ctx, 404, { message: 'Not Found' });
-}
-
-async function handle(req, res, text) {
-  const url = new URL(req.url, 'http://127.0.0.1');
-  const path = url.pathname;
-  const ctx = { res, mode: null };
-  if (path.startsWith('/_')) {
-    try { return control(ctx, req, path, text, url); } catch (e) { return reply(ctx, 400, { error: String(e.message) }); }
-  }
-  const p = Object.fromEntries(url.searchParams);
-  const ct = String(req.headers['content-type'] || '');
-  if (text) {
-    if (ct.includes('application/json')) {
-      try { Object.assign(p, JSON.parse(text)); } catch { /* left as is */ }
-    } else Object.assign(p, Object.fromEntries(new URLSearchParams(text)));
-  }
-  const endpoint = endpointOf(path);
-  ctx.mode = ENDPOINTS.includes(endpoint) ? takeFail(endpoint, userOf(endpoint, req, p)) : null;
-  const logged = { ...p };
-  for (const k of ['client_secret', 'code_verifier']) if (k in logged) logged[k] = '<set>';
-  log.push({
-    at: Date.now(), method: req.method, path, endpoint, fail: ctx.mode, params: logged,
-    headers: {
-      accept: req.headers.accept ?? null, user_agent: req.headers['user-agent'] ?? null,
-      authorization: req.headers.authorization ? '<set>' : null, content_type: req.headers['content-type'] ?? null,
-    },
-  });
-  if (log.length > 200) log.splice(0, log.length - 200);
-
-  if (ctx.mode === 'hang') return; // never answers; the socket stays open
-  if (ctx.mode === '500') return reply(ctx, 500, { message: 'Server Error' });
-  if (ctx.mode === 'badjson') {
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
-    return res.end('{"login": "octocat", <html><body>Unicorn!</body></html>');
-  }
-  if (ctx.mode === 'slow') await new Promise((r) => setTimeout(r, 3000));
-
+function route(ctx, req, p, endpoint) {
   if (endpoint === 'authorize' && (req.method === 'GET' || req.method === 'POST')) return authorize(ctx, p, req.method === 'POST');
   if (endpoint === 'token' && req.method === 'POST') return token(ctx, req, p);
   if ((endpoint === 'user' || endpoint === 'emails') && req.method === 'GET') return api(ctx, req, endpoint);
   return reply(ctx, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' });
 }
 
-function onRequest(req, res) {
-  const parts = [];
-  req.on('data', (c) => parts.push(c));
-  req.on('end', () => {
-    handle(req, res, Buffer.concat(parts).toString('utf8')).catch((e) => {
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ message: 'mock failure', detail: String(e && e.stack) }));
-    });
-  });
-}
-
-const server = tls.cert
-  ? https.createServer({ cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) }, onRequest)
-  : http.createServer(onRequest);
-server.keepAliveTimeout = 60000;
-server.listen(port, '127.0.0.1', () => console.log('ready'));
+serve({
+  port, tls, store, reply, register, endpoints: ENDPOINTS, extraModes: { emails: ['forbidden'] },
+  scriptFields: (s) => ({ login: s.login || null }), matches: scriptMatches, endpointOf, userOf, route,
+  serverError: { message: 'Server Error' },
+  badJson: '{"login": "octocat", <html><body>Unicorn!</body></html>',
+  notFound: { message: 'Not Found' },
+  crash: (detail) => ({ message: 'mock failure', detail }),
+});

@@ -1,7 +1,9 @@
 // google.mjs - a local stand-in for Google's OAuth 2.0 / OpenID Connect
 // web-server flow (accounts.google.com, oauth2.googleapis.com,
 // openidconnect.googleapis.com and www.googleapis.com, all on one port), for
-// the external-provider tests. No dependencies.
+// the external-provider tests. No dependencies but oauth_common.mjs beside it
+// (what it shares with github.mjs: the command line, the test controls, the
+// failure scripts, the log and the server).
 //
 //   node tests/mocks/google.mjs PORT CLIENT_ID CLIENT_SECRET [--tls-cert FILE --tls-key FILE]
 //
@@ -68,31 +70,18 @@
 //                 authorization: "<set>" | null, content_type}}].
 // Prints "ready" when it listens on 127.0.0.1.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import {
+  answers, bearerOf, cap, clientAuth, createStore, esc, keepCode, keepToken, parseArgs, pkceProblem,
+  serve, sha256, spendCode,
+} from './oauth_common.mjs';
 
-const args = process.argv.slice(2);
-const pos = [];
-const tls = {};
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--tls-cert' || args[i] === '--tls-key') tls[args[i].slice(6)] = args[++i];
-  else pos.push(args[i]);
-}
-if (!pos[0] || !tls.cert !== !tls.key) {
-  console.error('usage: node google.mjs PORT CLIENT_ID CLIENT_SECRET [--tls-cert FILE --tls-key FILE]');
-  process.exit(2);
-}
-const port = Number(pos[0]);
-const mainClient = { id: pos[1] || 'ums-test.apps.googleusercontent.com', secret: pos[2] || 'GOCSPX-ums-test' };
-const scheme = tls.cert ? 'https' : 'http';
+const { port, tls, scheme, mainClient } =
+  parseArgs('google.mjs', { id: 'ums-test.apps.googleusercontent.com', secret: 'GOCSPX-ums-test' });
 const ISS = 'https://accounts.google.com';
 const EMAIL_SCOPE = 'https://www.googleapis.com/auth/userinfo.email';
 const PROFILE_SCOPE = 'https://www.googleapis.com/auth/userinfo.profile';
-const HUGE = 5 * 1024 * 1024;
 const ENDPOINTS = ['authorize', 'token', 'userinfo', 'certs', 'discovery', 'revoke'];
 const USERLESS = new Set(['certs', 'discovery']);
-const MODES = ['500', 'hang', 'badjson', 'huge', 'slow'];
 const TOKEN_MODES = ['badsig', 'wrongaud', 'expired', 'wrongnonce', 'wrongiss', 'noidtoken'];
 
 // Keys: the signing one, an unrelated one also in the set, and a rogue one
@@ -108,9 +97,7 @@ const unrelated = newKey();
 const rogue = newKey();
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
-const sha256 = (s) => crypto.createHash('sha256').update(s).digest();
 const nowS = () => Math.floor(Date.now() / 1000);
-const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
 function makeUser(email) {
   const h = sha256(email.toLowerCase());
@@ -126,18 +113,12 @@ function makeUser(email) {
 const DEFAULT_EMAIL = 'default@gmail.example';
 const defaultUser = () => ({ ...makeUser(DEFAULT_EMAIL), name: 'Default User', family_name: 'User' });
 
-let users, clients, config, scripts, codes, tokens, refreshes, log;
-function reset() {
-  users = new Map([[DEFAULT_EMAIL, defaultUser()]]); // lower-case email -> user
-  clients = new Map([[mainClient.id, mainClient.secret]]);
-  config = { auto_consent: true, code_ttl: 60, token_ttl: 3600 };
-  scripts = [];            // [{endpoint, mode, count, email}]
-  codes = new Map();       // code -> {client, redirect_uri, challenge, method, key, scopes, nonce, exp}
-  tokens = new Map();      // access token -> {client, key, scopes, exp}
-  refreshes = new Map();   // refresh token -> {client, key, scopes}
-  log = [];
-}
-reset();
+// users: lower-case email -> user; scripts: [{endpoint, mode, count, email}];
+// codes: code -> {client, redirect_uri, challenge, method, key, scopes, nonce, exp};
+// tokens: access token -> {client, key, scopes, exp};
+// refreshes: refresh token -> {client, key, scopes}.
+const store = createStore(mainClient, () => [DEFAULT_EMAIL, defaultUser()], ['codes', 'tokens', 'refreshes']);
+const { users, clients, config, codes, tokens, refreshes } = store;
 
 function register(u) {
   if (!u || typeof u.email !== 'string' || !u.email.includes('@')) throw new Error('a user needs an email');
@@ -155,40 +136,17 @@ function userFor(hint) {
   return register(makeUser(hint.includes('@') ? hint : `${hint}@gmail.example`));
 }
 
-function takeFail(endpoint, user) {
-  const i = scripts.findIndex((s) => s.endpoint === endpoint && s.count > 0 &&
-    (!s.email || USERLESS.has(endpoint) || (user && user.email.toLowerCase() === s.email.toLowerCase())));
-  if (i < 0) return null;
-  const s = scripts[i];
-  if (--s.count <= 0) scripts.splice(i, 1);
-  return s.mode;
-}
+// A script with an email fails that user's requests only (any of certs and
+// discovery, which know no user).
+const scriptMatches = (s, endpoint, user) =>
+  !s.email || USERLESS.has(endpoint) || (user && user.email.toLowerCase() === s.email.toLowerCase());
 
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-
-// ctx: {res, mode}; "huge" pads whatever JSON object goes out.
-function reply(ctx, status, body, headers = {}) {
-  if (ctx.mode === 'huge' && body && typeof body === 'object' && !Array.isArray(body)) {
-    body = { ...body, padding: 'x'.repeat(HUGE) };
-  }
-  ctx.res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-cache, no-store, max-age=0, must-revalidate', ...headers });
-  ctx.res.end(JSON.stringify(body));
-}
-function page(ctx, status, title, text) {
-  if (ctx.mode === 'huge') return reply(ctx, 200, { error: title });
-  ctx.res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8' });
-  ctx.res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head>` +
-    `<body><h1>${esc(title)}</h1><p>${esc(text)}</p></body></html>\n`);
-}
-function redirect(ctx, base, params) {
-  const u = new URL(base);
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) u.searchParams.append(k, v);
-  if (ctx.mode === 'huge') return reply(ctx, 200, { location: u.toString() });
-  ctx.res.writeHead(302, { Location: u.toString(), 'Content-Type': 'text/html; charset=UTF-8' });
-  ctx.res.end(`<html><body>Moved to <a href="${esc(u)}">here</a>.</body></html>\n`);
-}
+// "huge" pads whatever JSON object goes out.
+const { reply, page, redirect, consent } = answers({
+  headers: { 'Cache-Control': 'no-cache, no-store, max-age=0, must-revalidate' },
+  redirectType: 'text/html; charset=UTF-8',
+  redirectHtml: (href) => `<html><body>Moved to <a href="${href}">here</a>.</body></html>\n`,
+});
 
 function scopesOf(scope) {
   return [...new Set(String(scope || '').split(/\s+/).filter(Boolean))];
@@ -202,14 +160,6 @@ function grantedScope(sc) {
   if (hasProfile(sc)) out.push(PROFILE_SCOPE);
   for (const s of sc) if (!['email', 'profile', EMAIL_SCOPE, PROFILE_SCOPE].includes(s)) out.push(s);
   return out.join(' ');
-}
-
-function pkceOk(c, verifier) {
-  if (!c.challenge) return null;
-  if (!verifier) return 'Missing code verifier.';
-  if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return 'Invalid code verifier.';
-  const got = c.method === 'plain' ? verifier : b64u(sha256(verifier));
-  return got === c.challenge ? null : 'Invalid code verifier.';
 }
 
 function claimsFor(user, sc, into) {
@@ -244,7 +194,7 @@ function idToken(client, user, sc, accessToken, nonce, mode) {
 function issue(ctx, client, key, sc, nonce, withRefresh) {
   const user = users.get(key);
   const at = 'ya29.' + b64u(crypto.randomBytes(96));
-  tokens.set(at, { client, key, scopes: sc, exp: Date.now() + config.token_ttl * 1000 });
+  keepToken(store, at, client, key, sc);
   const body = { access_token: at, expires_in: Math.max(0, config.token_ttl - 1) };
   if (withRefresh) {
     const rt = '1//' + b64u(crypto.randomBytes(48));
@@ -287,39 +237,16 @@ function authorize(ctx, p, post) {
     if (scopesOf(p.prompt).includes('none')) {
       return redirect(ctx, p.redirect_uri, { error: 'consent_required', state: p.state, iss: ISS });
     }
-    const hidden = Object.entries(p).filter(([k]) => k !== 'decision')
-      .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('\n');
-    if (ctx.mode === 'huge') return reply(ctx, 200, { consent: true });
-    ctx.res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    return ctx.res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Sign in - Google Accounts</title></head>
-<body><h1>Choose what ${esc(clientId)} can access</h1>
-<p>Signed in as ${esc(user.email)}; scopes: ${esc(sc.join(' '))}</p>
-<form method="post" action="/o/oauth2/v2/auth">
-${hidden}
-<button type="submit" name="decision" value="allow">Allow</button>
-<button type="submit" name="decision" value="deny">Deny</button>
-</form></body></html>\n`);
+    return consent(ctx, p, {
+      title: 'Sign in - Google Accounts', heading: `Choose what ${esc(clientId)} can access`,
+      text: `Signed in as ${esc(user.email)}; scopes: ${esc(sc.join(' '))}`, action: '/o/oauth2/v2/auth',
+    });
   }
   const code = '4/0A' + b64u(crypto.randomBytes(48));
-  codes.set(code, {
-    client: clientId, redirect_uri: p.redirect_uri, challenge: p.code_challenge || null,
-    method: p.code_challenge_method || null, key: user.email.toLowerCase(), scopes: sc,
-    nonce: p.nonce || null, exp: Date.now() + config.code_ttl * 1000,
-  });
+  keepCode(store, code, p, user.email.toLowerCase(), sc, { nonce: p.nonce || null });
   return redirect(ctx, p.redirect_uri, {
     state: p.state, iss: ISS, code, scope: sc.join(' '), authuser: '0', prompt: 'consent',
   });
-}
-
-function clientAuth(req, p) {
-  const m = /^Basic\s+(\S+)/i.exec(req.headers.authorization || '');
-  if (m) {
-    const s = Buffer.from(m[1], 'base64').toString('utf8');
-    const i = s.indexOf(':');
-    const dec = (x) => { try { return decodeURIComponent(x.replace(/\+/g, ' ')); } catch { return x; } };
-    if (i >= 0) return { id: dec(s.slice(0, i)), secret: dec(s.slice(i + 1)) };
-  }
-  return { id: p.client_id, secret: p.client_secret };
 }
 
 function token(ctx, req, p) {
@@ -340,22 +267,16 @@ function token(ctx, req, p) {
     return bad(400, 'unsupported_grant_type', `Invalid grant_type: ${p.grant_type || ''}`);
   }
   if (!p.code) return bad(400, 'invalid_request', 'Missing required parameter: code');
-  const c = codes.get(p.code);
-  if (!c || c.client !== id) return bad(400, 'invalid_grant', 'Bad Request');
-  codes.delete(p.code);
-  if (c.exp < Date.now() || !users.has(c.key)) return bad(400, 'invalid_grant', 'Bad Request');
+  const c = spendCode(store, p.code, id);
+  if (!c) return bad(400, 'invalid_grant', 'Bad Request');
   if (!p.redirect_uri) return bad(400, 'invalid_request', 'Missing parameter: redirect_uri');
   if (p.redirect_uri !== c.redirect_uri) return bad(400, 'redirect_uri_mismatch', 'Bad Request');
-  const why = pkceOk(c, p.code_verifier);
+  const why = pkceProblem(c, p.code_verifier);
   if (why) return bad(400, 'invalid_grant', why);
   return issue(ctx, id, c.key, c.scopes, c.nonce, true);
 }
 
-function bearer(req) {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization || '');
-  const t = m && tokens.get(m[1]);
-  return t && t.exp > Date.now() && users.has(t.key) ? t : null;
-}
+const bearer = (req) => bearerOf(store, req, /^Bearer\s+(\S+)\s*$/i);
 
 function userinfo(ctx, req) {
   const t = bearer(req);
@@ -399,7 +320,7 @@ function revoke(ctx, p) {
   return reply(ctx, 400, { error: 'invalid_token', error_description: 'Token expired or revoked' });
 }
 
-function endpointOf(method, path) {
+function endpointOf(path) {
   if (path === '/o/oauth2/v2/auth' || path === '/o/oauth2/auth') return 'authorize';
   if (path === '/token' || path === '/o/oauth2/token') return 'token';
   if (path === '/v1/userinfo' || path === '/oauth2/v3/userinfo') return 'userinfo';
@@ -420,83 +341,7 @@ function userOf(endpoint, req, p) {
   return null;
 }
 
-function control(ctx, req, path, text, url) {
-  const json = () => (text ? JSON.parse(text) : {});
-  if (req.method === 'POST' && path === '/_users') {
-    const list = [].concat(json());
-    return reply(ctx, 200, { ok: true, users: list.map(register) });
-  }
-  if (req.method === 'GET' && path === '/_users') return reply(ctx, 200, [...users.values()]);
-  if (req.method === 'POST' && path === '/_clients') {
-    for (const c of [].concat(json())) {
-      if (!c.client_id || !c.client_secret) throw new Error('a client needs client_id and client_secret');
-      clients.set(c.client_id, c.client_secret);
-    }
-    return reply(ctx, 200, { ok: true, clients: [...clients.keys()] });
-  }
-  if (path === '/_config') {
-    if (req.method === 'POST') {
-      const c = json();
-      if ('auto_consent' in c) config.auto_consent = Boolean(c.auto_consent);
-      if ('code_ttl' in c) config.code_ttl = Number(c.code_ttl);
-      if ('token_ttl' in c) config.token_ttl = Number(c.token_ttl);
-    }
-    return reply(ctx, 200, config);
-  }
-  if (req.method === 'POST' && path === '/_fail') {
-    const s = json();
-    const mode = String(s.mode);
-    if (!ENDPOINTS.includes(s.endpoint)) throw new Error(`endpoint must be one of ${ENDPOINTS.join(', ')}`);
-    if (!MODES.includes(mode) && !(s.endpoint === 'token' && TOKEN_MODES.includes(mode))) {
-      throw new Error(`mode ${mode} is not known for ${s.endpoint}`);
-    }
-    scripts.push({ endpoint: s.endpoint, mode, count: s.count === undefined ? 1 : Number(s.count), email: s.email || null });
-    return reply(ctx, 200, { ok: true, pending: scripts.length });
-  }
-  if (req.method === 'GET' && path === '/_fail') return reply(ctx, 200, scripts);
-  if (req.method === 'POST' && path === '/_reset') { reset(); return reply(ctx, 200, { ok: true }); }
-  if (req.method === 'GET' && path === '/_log') {
-    const e = url.searchParams.get('endpoint');
-    return reply(ctx, 200, e ? log.filter((l) => l.endpoint === e) : log);
-  }
-  return reply(ctx, 404, { error: 'not_found' });
-}
-
-async function handle(req, res, text) {
-  const url = new URL(req.url, 'http://127.0.0.1');
-  const path = url.pathname;
-  const ctx = { res, mode: null };
-  if (path.startsWith('/_')) {
-    try { return control(ctx, req, path, text, url); } catch (e) { return reply(ctx, 400, { error: String(e.message) }); }
-  }
-  const p = Object.fromEntries(url.searchParams);
-  const ct = String(req.headers['content-type'] || '');
-  if (text) {
-    if (ct.includes('application/json')) {
-      try { Object.assign(p, JSON.parse(text)); } catch { /* left as is */ }
-    } else Object.assign(p, Object.fromEntries(new URLSearchParams(text)));
-  }
-  const endpoint = endpointOf(req.method, path);
-  ctx.mode = ENDPOINTS.includes(endpoint) ? takeFail(endpoint, userOf(endpoint, req, p)) : null;
-  const logged = { ...p };
-  for (const k of ['client_secret', 'code_verifier']) if (k in logged) logged[k] = '<set>';
-  log.push({
-    at: Date.now(), method: req.method, path, endpoint, fail: ctx.mode, params: logged,
-    headers: {
-      accept: req.headers.accept ?? null, user_agent: req.headers['user-agent'] ?? null,
-      authorization: req.headers.authorization ? '<set>' : null, content_type: req.headers['content-type'] ?? null,
-    },
-  });
-  if (log.length > 200) log.splice(0, log.length - 200);
-
-  if (ctx.mode === 'hang') return; // never answers; the socket stays open
-  if (ctx.mode === '500') return reply(ctx, 500, { error: 'internal_failure', error_description: 'Backend Error' });
-  if (ctx.mode === 'badjson') {
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
-    return res.end('{"access_token": "ya29.<html><body>Backend Error</body></html>');
-  }
-  if (ctx.mode === 'slow') await new Promise((r) => setTimeout(r, 3000));
-
+function route(ctx, req, p, endpoint) {
   if (endpoint === 'authorize' && (req.method === 'GET' || req.method === 'POST')) return authorize(ctx, p, req.method === 'POST');
   if (endpoint === 'token' && req.method === 'POST') return token(ctx, req, p);
   if (endpoint === 'userinfo' && (req.method === 'GET' || req.method === 'POST')) return userinfo(ctx, req);
@@ -510,19 +355,11 @@ async function handle(req, res, text) {
   return reply(ctx, 404, { error: 'not_found' });
 }
 
-function onRequest(req, res) {
-  const parts = [];
-  req.on('data', (c) => parts.push(c));
-  req.on('end', () => {
-    handle(req, res, Buffer.concat(parts).toString('utf8')).catch((e) => {
-      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ error: 'mock_failure', error_description: String(e && e.stack) }));
-    });
-  });
-}
-
-const server = tls.cert
-  ? https.createServer({ cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) }, onRequest)
-  : http.createServer(onRequest);
-server.keepAliveTimeout = 60000;
-server.listen(port, '127.0.0.1', () => console.log('ready'));
+serve({
+  port, tls, store, reply, register, endpoints: ENDPOINTS, extraModes: { token: TOKEN_MODES },
+  matches: scriptMatches, endpointOf, userOf, route,
+  serverError: { error: 'internal_failure', error_description: 'Backend Error' },
+  badJson: '{"access_token": "ya29.<html><body>Backend Error</body></html>',
+  notFound: { error: 'not_found' },
+  crash: (detail) => ({ error: 'mock_failure', error_description: detail }),
+});
