@@ -34,12 +34,8 @@ void auth_out_free(struct auth_out *o)
     free(o->user_json);
     buf_free(&o->access_token);
     o->user_json = NULL;
-    if (o->provider_token != NULL)
-        explicit_bzero(o->provider_token, strlen(o->provider_token));
-    if (o->provider_refresh_token != NULL)
-        explicit_bzero(o->provider_refresh_token, strlen(o->provider_refresh_token));
-    free(o->provider_token);
-    free(o->provider_refresh_token);
+    crypto_free_secret(o->provider_token);
+    crypto_free_secret(o->provider_refresh_token);
     o->provider_token = o->provider_refresh_token = NULL;
 }
 

@@ -53,12 +53,8 @@ int oauth_enabled(const struct ums_config *cfg, int provider)
 void oauth_profile_free(struct oauth_profile *p)
 {
     free(p->identity_data);
-    if (p->access_token != NULL)
-        explicit_bzero(p->access_token, strlen(p->access_token));
-    if (p->refresh_token != NULL)
-        explicit_bzero(p->refresh_token, strlen(p->refresh_token));
-    free(p->access_token);
-    free(p->refresh_token);
+    crypto_free_secret(p->access_token);
+    crypto_free_secret(p->refresh_token);
     memset(p, 0, sizeof(*p));
 }
 

@@ -224,12 +224,21 @@ static int sign_raw(struct tokens *t, const char *data, size_t len, unsigned cha
     return ok ? UMS_OK : UMS_ERR;
 }
 
+/* 1 when sig is key's RS256 signature of data[0..len). */
+static int rs256_ok(EVP_PKEY *key, const char *data, size_t len, const unsigned char *sig,
+                    size_t siglen)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+             EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
+
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
 static int verify_raw(struct tokens *t, const char *data, size_t len, const unsigned char *sig,
                       size_t siglen)
 {
-    EVP_MD_CTX *ctx;
-    int ok;
-
     if (t->alg == ALG_HS256) {
         unsigned char mac[EVP_MAX_MD_SIZE];
         unsigned int n = 0;
@@ -238,11 +247,7 @@ static int verify_raw(struct tokens *t, const char *data, size_t len, const unsi
             return 0;
         return siglen == n && CRYPTO_memcmp(mac, sig, n) == 0;
     }
-    ctx = EVP_MD_CTX_new();
-    ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, t->key) == 1 &&
-         EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
-    EVP_MD_CTX_free(ctx);
-    return ok;
+    return rs256_ok(t->key, data, len, sig, siglen);
 }
 
 int tokens_sign(struct tokens *t, struct buf *out, const struct token_claims *c, long now,
@@ -472,9 +477,7 @@ int tokens_verify_rs256(const char *jwt, size_t len, long now,
     struct json_object *hdr = NULL, *pl = NULL;
     unsigned char sig[1024];
     long siglen;
-    int ok = 0;
     EVP_PKEY *k;
-    EVP_MD_CTX *ctx;
 
     *claims = NULL;
     *why = "malformed token";
@@ -499,12 +502,7 @@ int tokens_verify_rs256(const char *jwt, size_t len, long now,
         goto bad;
     }
     siglen = b64_url_decode(sig, sizeof(sig), dot2 + 1, len - (size_t)(dot2 + 1 - jwt));
-    ctx = EVP_MD_CTX_new();
-    ok = siglen > 0 && ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
-         EVP_DigestVerify(ctx, sig, (size_t)siglen, (const unsigned char *)jwt,
-                          (size_t)(dot2 - jwt)) == 1;
-    EVP_MD_CTX_free(ctx);
-    if (!ok) {
+    if (siglen <= 0 || !rs256_ok(k, jwt, (size_t)(dot2 - jwt), sig, (size_t)siglen)) {
         *why = "bad signature";
         goto bad;
     }

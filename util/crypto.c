@@ -1,8 +1,10 @@
-/* crypto.c - SHA-256, HMAC, random bytes, constant-time comparison. */
+/* crypto.c - SHA-256, HMAC, random bytes, constant-time comparison, wiping. */
 #include "crypto.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include <openssl/crypto.h>
@@ -70,4 +72,11 @@ int crypto_random_bytes(void *out, size_t n)
 int crypto_secret_equal(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void crypto_free_secret(char *s)
+{
+    if (s != NULL)
+        explicit_bzero(s, strlen(s));
+    free(s);
 }

@@ -23,4 +23,7 @@ int crypto_random_bytes(void *out, size_t n);
 /* Constant-time comparison of two equal-length buffers: 1 when equal. */
 int crypto_secret_equal(const void *a, const void *b, size_t n);
 
+/* Zeroes the NUL-terminated secret s, then frees it; NULL is fine. */
+void crypto_free_secret(char *s);
+
 #endif
