@@ -259,7 +259,7 @@ test_privileges_no_root_write_through_links() {
     # The service user puts links where root will write at start-up (pid
     # files, the log file) pointing at a file it must not touch; the daemons
     # started as root must leave that file as it was.
-    local name=privileges/root_never_writes_through_a_link_in_the_run_folder errs=() victim st
+    local name=privileges/root_never_writes_through_a_link_in_the_run_folder errs=() victim st vpid
     victim=$(mktemp /tmp/ums-victim-XXXXXX)
     echo precious >"$victim"
     chmod 0644 "$victim"
@@ -284,7 +284,13 @@ test_privileges_no_root_write_through_links() {
         UMS_LOG_FILE="$LOGS/victim-notifier.log" \
         "$BUILD/notifier/ums-notifier" --config "$UMS_CONFIG" --daemon 2>/dev/null
     wait_for 10 pid_alive "$RUN/victim-notifier.pid" ums-notifier || errs+=("ums-notifier did not start")
-    kill "$(pid_of "$RUN/victim-notifier.pid")" 2>/dev/null
+    vpid=$(pid_of "$RUN/victim-notifier.pid")
+    kill "$vpid" 2>/dev/null
+    # Gone before the next test signs anyone up: a notifier of this consumer
+    # still reading would take the next event and leave it pending to a
+    # consumer that never comes back (claimed by others only after
+    # claim_idle_ms).
+    wait_for 15 proc_gone "$vpid" ums-notifier || errs+=("ums-notifier $vpid did not stop")
     if UMS_LOG_FILE="$RUN/victim.log" timeout 10 "$BUILD/notifier/ums-notifier" \
         --config "$UMS_CONFIG" --once >/dev/null 2>&1; then
         errs+=("a notifier logging through a link started")
