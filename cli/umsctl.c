@@ -301,6 +301,8 @@ int main(int argc, char **argv)
 {
     int i = 1;
 
+    log_set_service("umsctl");
+
     config_path = getenv("UMS_CONFIG");
     if (i + 1 < argc && strcmp(argv[i], "--config") == 0) {
         config_path = argv[i + 1];

@@ -221,7 +221,7 @@ out:
     if (a->role != NULL)
         sessions_cache_role_changed(c, user_id);
     if (end_sessions)
-        rc = sessions_revoke(c, user_id, NULL, SCOPE_GLOBAL, &n);
+        rc = sessions_revoke(c, user_id, NULL, SCOPE_GLOBAL, M_REVOKED_BANNED, &n);
     return rc;
 }
 

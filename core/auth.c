@@ -20,6 +20,7 @@
 #include "outbox.h"
 #include "password.h"
 #include "tokens.h"
+#include "../util/metrics.h"
 #include "../util/ums.h"
 #include "../util/valid.h"
 
@@ -166,6 +167,8 @@ static void login_failed(struct ums_ctx *c, const char *email, const char *uid,
 
     if (lockout_fail(c, email, &locked_now) != UMS_OK)
         return;
+    if (locked_now)
+        metrics_inc(M_LOCKOUTS);
     audit_write(c->db, NULL, "user.login_failed", uid, ci->ip, NULL);
     if (locked_now && uid != NULL) {
         struct json_object *ev = json_object_new_object();
@@ -187,9 +190,53 @@ static void login_failed(struct ums_ctx *c, const char *email, const char *uid,
     }
 }
 
+void auth_count_signin(enum metric first, int rc, const struct ums_err *err)
+{
+    int k = 5; /* error */
+
+    if (rc == UMS_OK)
+        k = 0;
+    else if (rc == UMS_EDENIED && err != NULL)
+        switch (err->fail) {
+        case FAIL_INVALID_CREDENTIALS:
+        case FAIL_OTP_EXPIRED:
+        case FAIL_FLOW_STATE_NOT_FOUND:
+        case FAIL_FLOW_STATE_EXPIRED:
+        case FAIL_BAD_CODE_VERIFIER:
+            k = 1;
+            break;
+        case FAIL_USER_LOCKED:
+            k = 2;
+            break;
+        case FAIL_EMAIL_NOT_CONFIRMED:
+            k = 3;
+            break;
+        case FAIL_USER_BANNED:
+            k = 4;
+            break;
+        default:
+            return; /* a rate limit, a bad request: not a sign-in attempt */
+        }
+    metrics_inc((enum metric)(first + k));
+}
+
+static int login(struct ums_ctx *c, const char *email_in, size_t email_len, const char *password,
+                 size_t password_len, const struct client_info *ci, struct auth_out *out,
+                 struct ums_err *err);
+
 int auth_login(struct ums_ctx *c, const char *email_in, size_t email_len, const char *password,
                size_t password_len, const struct client_info *ci, struct auth_out *out,
                struct ums_err *err)
+{
+    int rc = login(c, email_in, email_len, password, password_len, ci, out, err);
+
+    auth_count_signin(M_SIGNIN_password_SUCCESS, rc, err);
+    return rc;
+}
+
+static int login(struct ums_ctx *c, const char *email_in, size_t email_len, const char *password,
+                 size_t password_len, const struct client_info *ci, struct auth_out *out,
+                 struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], newhash[PW_HASH_MAX] = "", eh[65];
     char life[16], rt_ttl[16], rth[65];
@@ -283,6 +330,8 @@ int auth_refresh(struct ums_ctx *c, const char *refresh, struct auth_out *out, s
     enum sess_fail why;
     int rc = sessions_refresh(c, refresh, sid, uid, next, &why);
 
+    if (rc == UMS_EDENIED)
+        metrics_inc(M_REFRESH_INVALID);
     if (rc == UMS_EDENIED) {
         switch (why) {
         case SF_ALREADY_USED:
@@ -334,7 +383,7 @@ int auth_logout(struct ums_ctx *c, const struct principal *p, enum sess_scope sc
 {
     static const char *const names[] = {"global", "local", "others"};
     char details[64];
-    int n = 0, rc = sessions_revoke(c, p->user_id, p->session_id, scope, &n);
+    int n = 0, rc = sessions_revoke(c, p->user_id, p->session_id, scope, M_REVOKED_LOGOUT, &n);
 
     if (rc == UMS_OK) {
         snprintf(details, sizeof(details), "{\"scope\":\"%s\",\"sessions\":%d}", names[scope], n);

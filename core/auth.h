@@ -6,6 +6,7 @@
 #ifndef UMS_AUTH_H
 #define UMS_AUTH_H
 
+#include "../util/metrics.h"
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -59,6 +60,11 @@ int auth_signup(struct ums_ctx *c, const char *email, size_t email_len, const ch
                 struct auth_out *out, struct ums_err *err);
 
 /* POST /token?grant_type=password. */
+/* Counts one sign-in attempt of a method (first: its M_SIGNIN_*_SUCCESS)
+ * by its result: success, invalid_credentials, locked, not_confirmed,
+ * banned or error; a refusal that is no attempt (a rate limit) is not. */
+void auth_count_signin(enum metric first, int rc, const struct ums_err *err);
+
 int auth_login(struct ums_ctx *c, const char *email, size_t email_len, const char *password,
                size_t password_len, const struct client_info *ci, struct auth_out *out,
                struct ums_err *err);

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "otp.h"
 #include "password.h"
+#include "../util/metrics.h"
 #include "../util/crypto.h"
 #include "../util/ums.h"
 #include "../util/utf8.h"
@@ -159,6 +160,7 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
         goto out;
     auth_event_publish(c, ev_id, ev_text);
     ev_text = NULL;
+    metrics_inc(M_SIGNUP_PASSWORD);
     if (confirm) {
         rc = auth_user_json(c, uid, &out->user_json);
         snprintf(out->user_id, sizeof(out->user_id), "%s", uid);

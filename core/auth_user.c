@@ -88,9 +88,10 @@ int auth_user_json(struct ums_ctx *c, const char *user_id, char **json)
         if (r->type == REDIS_REPLY_STRING)
             *json = strdup(r->str);
         freeReplyObject(r);
-        if (*json != NULL)
-            return UMS_OK;
     }
+    metrics_inc(*json != NULL ? M_CACHE_USER_HIT : M_CACHE_USER_MISS);
+    if (*json != NULL)
+        return UMS_OK;
     rc = auth_user_load(c, user_id, &res);
     if (rc != UMS_OK)
         return rc;
@@ -156,6 +157,6 @@ int auth_user_update(struct ums_ctx *c, const struct principal *p, const char *p
         auth_user_cache_drop(c, p->user_id);
     /* A new password ends every other session, after the change is durable. */
     if (rc == UMS_OK && password != NULL)
-        rc = sessions_revoke(c, p->user_id, p->session_id, SCOPE_OTHERS, &n);
+        rc = sessions_revoke(c, p->user_id, p->session_id, SCOPE_OTHERS, M_REVOKED_PASSWORD, &n);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "ctx.h"
 #include "kv.h"
+#include "../util/metrics.h"
 #include "../util/ums.h"
 
 /* Token bucket: KEYS[1]; ARGV capacity, refill per ms, now ms. Returns
@@ -51,6 +52,26 @@ void bucket_ip_key(char out[BUCKET_IP_KEY_MAX], const char *ip)
     }
 }
 
+/* ums_rate_limited_total{scope}: the scopes ums uses, any other "other". */
+static enum metric scope_metric(const char *scope)
+{
+    static const struct {
+        const char *scope;
+        enum metric m;
+    } known[] = {
+        {"signup", M_RATE_SIGNUP},   {"token", M_RATE_TOKEN},
+        {"refresh", M_RATE_REFRESH}, {"recover", M_RATE_RECOVER},
+        {"resend", M_RATE_RESEND},   {"verify", M_RATE_VERIFY},
+        {"oauth", M_RATE_OAUTH},     {"user_update", M_RATE_USER_UPDATE},
+        {"mail_to", M_RATE_MAIL_TO}, {"user_update_user", M_RATE_USER_UPDATE_USER},
+    };
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(known[i].scope, scope) == 0)
+            return known[i].m;
+    return M_RATE_OTHER;
+}
+
 int bucket_take(struct ums_ctx *c, const char *scope, const char *key, int per_5min,
                 enum bucket_on_error on_error, struct ums_err *err)
 {
@@ -82,6 +103,7 @@ int bucket_take(struct ums_ctx *c, const char *scope, const char *key, int per_5
     }
     rc = UMS_OK;
     if (r->element[0]->integer == 0) {
+        metrics_inc(scope_metric(scope));
         rc = err_set(err, FAIL_RATE, NULL);
         err->retry_after = r->element[1]->integer < 1 ? 1 : (int)r->element[1]->integer;
     }

@@ -178,6 +178,9 @@ const struct config_key config_keys[] = {
 
     TEXT("log", "file", log.file, ""),
     LEVEL("log", "level", log.level, "info"),
+
+    BOOL("metrics", "enabled", metrics.enabled, "true"),
+    TEXT1("metrics", "dir", metrics.dir, "/run/ums/metrics"),
 };
 /* clang-format on */
 const size_t config_keys_len = UMS_ARRAY_LEN(config_keys);

@@ -122,6 +122,10 @@ struct ums_config {
         char *file; /* empty: stderr */
         int level;  /* enum log_level */
     } log;
+    struct {
+        int enabled; /* counting into files under dir, /metrics answered */
+        char *dir;   /* one folder per pool (util/metrics.h) */
+    } metrics;
     /* Sign-in with a provider (core/oauth*.c): [google] and [github]. The
      * endpoints are keys so that tests point them at stand-ins. */
     struct oauth_provider_config {

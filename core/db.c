@@ -10,6 +10,7 @@
 
 #include "db_stmt.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "../util/ums.h"
 
 struct db {
@@ -22,6 +23,7 @@ struct db {
     struct timespec last_try;
     int down_logged;
     int in_tx;
+    int connected; /* once: a later connection is a reconnect */
 };
 
 static double since(const struct timespec *t)
@@ -74,10 +76,16 @@ static int connect_now(struct db *db)
             db->down_logged = 1;
         }
         drop(db);
+        metrics_inc(M_PG_ERRORS);
+        metrics_set(M_DEGRADED_PG, 1);
         return UMS_EUNAVAILABLE;
     }
     if (db->down_logged)
         log_info("postgresql connection restored");
+    if (db->connected)
+        metrics_inc(M_PG_RECONNECTS);
+    metrics_set(M_DEGRADED_PG, 0);
+    db->connected = 1;
     db->down_logged = 0;
     return UMS_OK;
 }
@@ -120,7 +128,11 @@ static int result_rc(struct db *db, PGresult *res, const char *what)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
+    /* A constraint or a bad value is the request's fault, not the store's. */
+    if (state == NULL || (strncmp(state, "23", 2) != 0 && strncmp(state, "22", 2) != 0))
+        metrics_inc(M_PG_ERRORS);
     if (PQstatus(db->conn) != CONNECTION_OK) {
+        metrics_set(M_DEGRADED_PG, 1);
         log_warn("postgresql connection lost during %s", what);
         drop(db);
         return UMS_EUNAVAILABLE;
@@ -133,6 +145,7 @@ static int result_rc(struct db *db, PGresult *res, const char *what)
      * costly now: "unavailable, retry later" rather than a failure. */
     if (state != NULL && strcmp(state, "57014") == 0) {
         log_warn("postgresql statement timeout in %s", what);
+        metrics_inc(M_PG_TIMEOUTS);
         return UMS_EUNAVAILABLE;
     }
     /* 57P01 admin shutdown, 08xxx connection exceptions. */

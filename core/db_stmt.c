@@ -285,7 +285,11 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
      * (both through partial indexes). */
     [STMT_OUTBOX_STATUS] = {"outbox_status",
         "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL),"
-        " (SELECT count(*) FROM deliveries WHERE state = 'pending')", 0},
+        " (SELECT count(*) FROM deliveries WHERE state = 'pending'),"
+        " (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox"
+        "  WHERE done_at IS NULL),"
+        " (SELECT coalesce(extract(epoch FROM max(done_at)), 0) FROM outbox"
+        "  WHERE done_at IS NOT NULL)", 0},
     /* Deletes up to $2 outbox rows done more than $1 days ago (their
      * deliveries go with them). */
     [STMT_OUTBOX_PRUNE] = {"outbox_prune",

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "../util/ums.h"
 
 struct kv {
@@ -20,6 +21,7 @@ struct kv {
     int timeout_ms;
     struct timespec last_try;
     int down_logged;
+    int connected; /* once: a later connection is a reconnect */
 };
 
 static void drop(struct kv *kv)
@@ -34,6 +36,8 @@ static void mark_down(struct kv *kv, const char *why)
     if (!kv->down_logged)
         log_warn("redis unavailable (%s); running degraded", why);
     kv->down_logged = 1;
+    metrics_inc(M_REDIS_ERRORS);
+    metrics_set(M_DEGRADED_REDIS, 1);
     drop(kv);
 }
 
@@ -82,6 +86,10 @@ static int connect_now(struct kv *kv)
     }
     if (kv->down_logged)
         log_info("redis connection restored");
+    if (kv->connected)
+        metrics_inc(M_REDIS_RECONNECTS);
+    metrics_set(M_DEGRADED_REDIS, 0);
+    kv->connected = 1;
     kv->down_logged = 0;
     return UMS_OK;
 }
@@ -160,6 +168,7 @@ int kv_cmd(struct kv *kv, redisReply **out, int argc, const char **argv, const s
     }
     if (r->type == REDIS_REPLY_ERROR) {
         log_error("redis %s: %s", argv[0], r->str);
+        metrics_inc(M_REDIS_ERRORS);
         freeReplyObject(r);
         return UMS_ERR;
     }

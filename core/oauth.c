@@ -17,6 +17,7 @@
 #include "db.h"
 #include "oauth_http.h"
 #include "sessions.h"
+#include "../util/metrics.h"
 #include "../util/b64.h"
 #include "../util/crypto.h"
 #include "../util/log.h"
@@ -223,6 +224,7 @@ int oauth_authorize(struct ums_ctx *c, const struct oauth_start *s, struct buf *
 void oauth_done_init(struct oauth_done *d)
 {
     memset(d, 0, sizeof(*d));
+    d->provider = -1;
     auth_out_init(&d->session);
 }
 
@@ -336,7 +338,7 @@ static int finish(struct ums_ctx *c, const struct oauth_callback *cb, const stru
     }
     if (rc == UMS_OK && takeover) {
         int n = 0;
-        rc = sessions_revoke(c, uid, NULL, SCOPE_GLOBAL, &n);
+        rc = sessions_revoke(c, uid, NULL, SCOPE_GLOBAL, M_REVOKED_TAKEOVER, &n);
     }
     if (rc == UMS_OK && d->pkce) {
         char code_hash[65], ttl[16];
@@ -369,8 +371,56 @@ static int finish(struct ums_ctx *c, const struct oauth_callback *cb, const stru
     return UMS_OK;
 }
 
+/* ums_oauth_signins_total{provider,outcome} and ums_signins_total{method="oauth"}. */
+static void count_callback(const struct oauth_done *d)
+{
+    static const struct {
+        const char *code;
+        int k;
+    } outcomes[] = {
+        {"access_denied", 1},
+        {"bad_oauth_callback", 2},
+        {"bad_oauth_state", 3},
+        {"flow_state_already_used", 4},
+        {"provider_unavailable", 5},
+        {"provider_refused", 6},
+        {"provider_email_needs_verification", 7},
+        {"email_exists", 8},
+        {"identity_already_exists", 9},
+        {"user_banned", 10},
+    };
+    enum metric first = d->provider == OAUTH_GOOGLE   ? M_OAUTH_google_SUCCESS
+                        : d->provider == OAUTH_GITHUB ? M_OAUTH_github_SUCCESS
+                                                      : M_OAUTH_unknown_SUCCESS;
+    int k = 11; /* other */
+
+    if (d->error_code == NULL)
+        k = 0;
+    for (size_t i = 0; k == 11 && i < UMS_ARRAY_LEN(outcomes); i++)
+        if (strcmp(d->error_code, outcomes[i].code) == 0)
+            k = outcomes[i].k;
+    metrics_inc((enum metric)(first + k));
+    metrics_inc(k == 0              ? M_SIGNIN_oauth_SUCCESS
+                : k == 10           ? M_SIGNIN_oauth_BANNED
+                : k == 5 || k == 11 ? M_SIGNIN_oauth_ERROR
+                                    : M_SIGNIN_oauth_INVALID);
+}
+
+static int callback(struct ums_ctx *c, const struct oauth_callback *cb,
+                    const struct client_info *ci, struct oauth_done *d);
+
 int oauth_callback(struct ums_ctx *c, const struct oauth_callback *cb, const struct client_info *ci,
                    struct oauth_done *d)
+{
+    int rc = callback(c, cb, ci, d);
+
+    if (rc == UMS_OK)
+        count_callback(d);
+    return rc;
+}
+
+static int callback(struct ums_ctx *c, const struct oauth_callback *cb,
+                    const struct client_info *ci, struct oauth_done *d)
 {
     char state_hash[65];
     PGresult *flow = NULL;
@@ -397,6 +447,7 @@ int oauth_callback(struct ums_ctx *c, const struct oauth_callback *cb, const str
     free(d->redirect_to);
     d->redirect_to = strdup(PQgetvalue(flow, 0, 5));
     d->known = 1;
+    d->provider = oauth_provider_of(PQgetvalue(flow, 0, 1));
     d->pkce = PQgetvalue(flow, 0, 4)[0] == 't';
     if (d->redirect_to == NULL)
         rc = UMS_ERR;

@@ -47,6 +47,7 @@ struct oauth_done {
     struct auth_out session; /* implicit: the session (has_session) */
     /* On failure: the OAuth error, GoTrue's error_code and a sentence. */
     const char *error, *error_code, *error_description;
+    int provider; /* the flow's provider (enum in oauth_provider.h), or -1 */
 };
 
 void oauth_done_init(struct oauth_done *d);

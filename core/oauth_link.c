@@ -11,6 +11,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "db.h"
+#include "../util/metrics.h"
 #include "../util/ums.h"
 #include "../util/utf8.h"
 
@@ -107,7 +108,7 @@ static int account_new(struct ums_ctx *c, int provider, const struct oauth_profi
 /* The decision, in the open transaction. */
 static int decide(struct ums_ctx *c, int provider, const struct oauth_profile *p,
                   const char *link_user_id, const struct client_info *ci, char uid[UUID_LEN + 1],
-                  int *takeover, const char **code, const char **desc)
+                  int *takeover, int *created, const char **code, const char **desc)
 {
     const char *find[2] = {oauth_provider_name(provider), p->sub};
     PGresult *res = NULL;
@@ -164,8 +165,11 @@ static int decide(struct ums_ctx *c, int provider, const struct oauth_profile *p
                               "and link the provider from there.")
                      : refuse(code, desc, "provider_email_needs_verification",
                               "Verify your email address with the provider, then try again.");
-    if (!found)
-        return account_new(c, provider, p, ci, uid, code, desc);
+    if (!found) {
+        rc = account_new(c, provider, p, ci, uid, code, desc);
+        *created = rc == UMS_OK;
+        return rc;
+    }
     rc = user_may_sign_in(c, uid, &confirmed, code, desc);
     if (rc == UMS_OK && !confirmed) {
         /* Whoever registered this address without proving it loses all
@@ -200,13 +204,16 @@ int oauth_link(struct ums_ctx *c, int provider, const struct oauth_profile *p,
                const char *link_user_id, const struct client_info *ci, char uid[UUID_LEN + 1],
                int *takeover, const char **code, const char **desc)
 {
-    int rc = db_begin(c->db);
+    int rc = db_begin(c->db), created = 0;
 
     *takeover = 0;
     if (rc != UMS_OK)
         return rc;
-    rc = decide(c, provider, p, link_user_id, ci, uid, takeover, code, desc);
-    return end_tx(c, rc, uid);
+    rc = decide(c, provider, p, link_user_id, ci, uid, takeover, &created, code, desc);
+    rc = end_tx(c, rc, uid);
+    if (rc == UMS_OK && created)
+        metrics_inc(M_SIGNUP_OAUTH);
+    return rc;
 }
 
 int oauth_link_remove(struct ums_ctx *c, const char *uid, const char *identity_id,

@@ -205,6 +205,8 @@ int outbox_status(struct db *db, struct kv *kv, struct outbox_status *st)
     if (rc == UMS_OK && PQntuples(res) == 1) {
         st->unpublished = db_ll(res, 0, 0);
         st->waiting = db_ll(res, 0, 1);
+        st->oldest_age = strtod(PQgetvalue(res, 0, 2), NULL);
+        st->last_done = strtod(PQgetvalue(res, 0, 3), NULL);
     }
     PQclear(res);
     return rc;

@@ -65,6 +65,8 @@ struct outbox_status {
     long long dead;        /* entries in ums:events:dead */
     long long unpublished; /* outbox rows not on the stream yet */
     long long waiting;     /* deliveries waiting for a retry */
+    double oldest_age;     /* seconds since the oldest event not done was made; 0: none */
+    double last_done;      /* when the last event was done (Unix time); 0: never */
 };
 int outbox_status(struct db *db, struct kv *kv, struct outbox_status *st);
 

@@ -16,6 +16,7 @@
 #include "db.h"
 #include "kv.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "../util/ums.h"
 
 #define SESS_CACHE_TTL   "900"
@@ -299,8 +300,10 @@ int sessions_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN +
         if (rc == UMS_OK)
             rc = db_commit(c->db);
         tx = 0;
-        if (rc == UMS_OK)
+        if (rc == UMS_OK) {
             memcpy(next, child, REFRESH_TOKEN_LEN + 1);
+            metrics_inc(M_REFRESH_SUCCESS);
+        }
         goto out;
     }
     /* Already rotated. Within the reuse interval, the immediate parent of the
@@ -318,18 +321,22 @@ int sessions_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN +
             crypto_secret_equal(PQgetvalue(res, 0, 0), child_h, 64)) {
             rc = db_commit(c->db);
             tx = 0;
-            if (rc == UMS_OK)
+            if (rc == UMS_OK) {
                 memcpy(next, child, REFRESH_TOKEN_LEN + 1);
+                metrics_inc(M_REFRESH_RETRY);
+            }
             goto out;
         }
     }
     log_warn("refresh token reuse detected; revoking session %s", sid);
+    metrics_inc(M_REFRESH_REUSE);
     rc = revoke_one(c, sid, &revoked);
     if (rc == UMS_OK)
         rc = db_commit(c->db);
     tx = 0;
     if (rc == UMS_OK) {
         sessions_cache_revoked(c, revoked);
+        metrics_add(M_REVOKED_REFRESH_REUSE, (uint64_t)PQntuples(revoked));
         *why = SF_ALREADY_USED;
         rc = UMS_EDENIED;
     }
@@ -368,8 +375,17 @@ int sessions_check_user(struct ums_ctx *c, const char *sid, const char *uid, cha
             r->element[1]->type == REDIS_REPLY_STRING)
             *user_json = strdup(r->element[1]->str);
         freeReplyObject(r);
+        /* A user object missed here is looked up (and counted) again by
+         * the caller. */
+        if (hit && user_json != NULL && *user_json != NULL)
+            metrics_inc(extra_prefix != NULL && strcmp(extra_prefix, "ums:profile:") == 0
+                            ? M_CACHE_PROFILE_HIT
+                            : M_CACHE_USER_HIT);
+        metrics_inc(hit ? M_CACHE_SESSION_HIT : M_CACHE_SESSION_MISS);
         if (hit)
             return SESS_LIVE;
+    } else {
+        metrics_inc(M_CACHE_SESSION_MISS);
     }
     rc = db_exec(c->db, &res, STMT_SESS_LIVE, 2, p);
     if (rc != UMS_OK)
@@ -395,7 +411,7 @@ int sessions_check_user(struct ums_ctx *c, const char *sid, const char *uid, cha
 }
 
 int sessions_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
-                    int *count)
+                    enum metric cause, int *count)
 {
     PGresult *res = NULL;
     int rc;
@@ -413,6 +429,7 @@ int sessions_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum se
     if (rc == UMS_OK) {
         *count = PQntuples(res);
         sessions_cache_revoked(c, res);
+        metrics_add(cause, (uint64_t)*count);
     }
     PQclear(res);
     return rc;

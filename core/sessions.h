@@ -3,6 +3,8 @@
 #ifndef UMS_SESSIONS_H
 #define UMS_SESSIONS_H
 
+#include "../util/metrics.h"
+
 struct ums_ctx;
 struct db;
 
@@ -61,9 +63,10 @@ int sessions_check_user(struct ums_ctx *c, const char *sid, const char *uid, cha
 /* Revokes the user's sessions by scope (sid is the caller's session) and
  * marks them revoked in the cache. Call it outside a transaction: the cache
  * must not learn of a revocation that could still roll back. *count gets how
- * many were revoked. */
+ * many were revoked, and ums_sessions_revoked_total{cause} (cause: an
+ * M_REVOKED_*) as many. */
 int sessions_revoke(struct ums_ctx *c, const char *uid, const char *sid, enum sess_scope scope,
-                    int *count);
+                    enum metric cause, int *count);
 
 /* After a committed role change: the cache entries of the user's live
  * sessions are overwritten with the new role (a check that read the old

@@ -18,6 +18,7 @@
 #include "../util/log.h"
 #include "metadata.h"
 #include "sessions_db.h"
+#include "../util/metrics.h"
 #include "../util/ums.h"
 #include "../util/utf8.h"
 #include "../util/valid.h"
@@ -42,9 +43,10 @@ int users_get(struct ums_ctx *c, const char *id, char **json)
         if (r->type == REDIS_REPLY_STRING && r->len > 0)
             *json = strdup(r->str);
         freeReplyObject(r);
-        if (*json != NULL)
-            return UMS_OK;
     }
+    metrics_inc(*json != NULL ? M_CACHE_PROFILE_HIT : M_CACHE_PROFILE_MISS);
+    if (*json != NULL)
+        return UMS_OK;
     rc = db_exec(c->db, &res, STMT_API_USER_GET, 1, p);
     if (rc != UMS_OK)
         return rc;
@@ -193,7 +195,7 @@ int users_patch(struct ums_ctx *c, const char *actor, const char *id, const stru
         return rc;
     /* After the commit: a revocation the cache learns of must not roll back. */
     if (p->status != NULL && strcmp(p->status, "suspended") == 0)
-        rc = sessions_revoke(c, id, NULL, SCOPE_GLOBAL, &count);
+        rc = sessions_revoke(c, id, NULL, SCOPE_GLOBAL, M_REVOKED_SUSPENDED, &count);
     users_cache_drop(c, id);
     return rc;
 }
@@ -304,7 +306,7 @@ int users_revoke_sessions(struct ums_ctx *c, const char *actor, const char *id, 
 
     *count = 0;
     if (sid == NULL) {
-        rc = sessions_revoke(c, id, NULL, SCOPE_GLOBAL, count);
+        rc = sessions_revoke(c, id, NULL, SCOPE_GLOBAL, M_REVOKED_ADMIN, count);
     } else {
         const char *q[2] = {id, sid};
         PGresult *res = NULL;
@@ -312,6 +314,7 @@ int users_revoke_sessions(struct ums_ctx *c, const char *actor, const char *id, 
         if (rc == UMS_OK) {
             *count = PQntuples(res);
             sessions_cache_revoked(c, res);
+            metrics_add(M_REVOKED_ADMIN, (uint64_t)*count);
             if (*count == 0)
                 rc = UMS_ENOTFOUND;
         }

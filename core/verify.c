@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "audit.h"
 #include "config.h"
+#include "../util/metrics.h"
 #include "../util/crypto.h"
 #include "ctx.h"
 #include "db.h"
@@ -180,9 +181,33 @@ static int is_token_hash(const char *s)
     return 1;
 }
 
+static int verify_one(struct ums_ctx *c, const char *type, const char *email_in, size_t email_len,
+                      const char *token, const char *token_hash, const struct client_info *ci,
+                      struct auth_out *out, struct ums_err *err);
+
 int verify_token(struct ums_ctx *c, const char *type, const char *email_in, size_t email_len,
                  const char *token, const char *token_hash, const struct client_info *ci,
                  struct auth_out *out, struct ums_err *err)
+{
+    int rc = verify_one(c, type, email_in, email_len, token, token_hash, ci, out, err);
+    enum fail_kind { NOT_COUNTED, OK, INVALID, OTHER } k = OTHER;
+
+    if (rc == UMS_OK)
+        k = OK;
+    else if (rc == UMS_EDENIED && err->fail == FAIL_OTP_EXPIRED)
+        k = INVALID;
+    else if (rc == UMS_EDENIED && (err->fail == FAIL_VALIDATION || err->fail == FAIL_RATE))
+        k = NOT_COUNTED;
+    if (k == NOT_COUNTED)
+        return rc;
+    metrics_inc(k == OK ? M_OTP_SUCCESS : k == INVALID ? M_OTP_INVALID : M_OTP_ERROR);
+    auth_count_signin(M_SIGNIN_otp_SUCCESS, rc, err);
+    return rc;
+}
+
+static int verify_one(struct ums_ctx *c, const char *type, const char *email_in, size_t email_len,
+                      const char *token, const char *token_hash, const struct client_info *ci,
+                      struct auth_out *out, struct ums_err *err)
 {
     const char *kinds = kinds_for(type);
     char email[EMAIL_MAX + 1], th[TOKEN_HASH_LEN + 1];
@@ -270,7 +295,7 @@ int verify_token(struct ums_ctx *c, const char *type, const char *email_in, size
      * the owner gets the new one. */
     if (strcmp(kind, "recovery") == 0 || first) {
         int n = 0;
-        rc = sessions_revoke(c, uid, NULL, SCOPE_GLOBAL, &n);
+        rc = sessions_revoke(c, uid, NULL, SCOPE_GLOBAL, M_REVOKED_VERIFY, &n);
         if (rc != UMS_OK)
             return rc;
         if (n > 0)

@@ -160,6 +160,7 @@ struct req {
     const char *content_type;
     const char *authorization;
     const char *request_id;
+    char trace_id[33], span_id[17]; /* from a valid traceparent, else "" */
     const char *remote_addr;
     const char *if_none_match; /* NULL when absent */
     int versioned;             /* X-Supabase-Api-Version >= 2024-01-01 */
@@ -326,6 +327,8 @@ void reply_cached(struct req *r, const char *json, size_t len, int max_age);
 void reply_html(struct req *r, int status, const char *html, size_t len);
 
 /* Sends the error e (message msg, or the default). */
+/* A body of another type than JSON (the metrics' text). */
+void reply_text(struct req *r, int status, const char *type, const char *text, size_t len);
 void reply_error(struct req *r, enum http_err e, const char *msg);
 
 /*

@@ -20,10 +20,13 @@
 
 #include "../core/config.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "../util/pidfile.h"
 #include "../core/preflight.h"
 #include "../util/privs.h"
 #include "../util/ums.h"
+#include "http.h"
+#include "routes.h"
 #include "worker.h"
 
 #define CHILDREN_MAX  512
@@ -311,10 +314,12 @@ static pid_t spawn(int listen_fd, int pfd[2])
          * and a new master could not take it. */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != master_pid)
             _exit(0);
+        /* The master's metrics file is the master's alone. */
+        metrics_after_fork();
         close(pfd[0]);
         close(pfd[1]);
         sig_w = -1;
-        status = worker_run(listen_fd, authz_fd, cfg);
+        status = worker_run(listen_fd, authz_fd, cfg, MK_WORKER);
         config_free(cfg);
         log_close();
         /* exit, not _exit: sanitizer builds check the worker for leaks here. */
@@ -347,6 +352,13 @@ static void reap(double *backoff)
         if (ci < 0)
             continue;
         lived = now_s() - children[ci].started;
+        /* Crashed, recycled after max_requests, or told to stop. */
+        if (WIFSIGNALED(status) ? WTERMSIG(status) != SIGTERM : WEXITSTATUS(status) != 0)
+            metrics_inc(M_WORKER_EXIT_CRASH);
+        else if (got_term || children[ci].gen < generation || WIFSIGNALED(status))
+            metrics_inc(M_WORKER_EXIT_STOPPED);
+        else
+            metrics_inc(M_WORKER_EXIT_RECYCLED);
         children[ci].pid = 0;
         if (WIFSIGNALED(status))
             log_warn("worker %ld killed by signal %d after %.1f s", (long)pid, WTERMSIG(status),
@@ -481,6 +493,7 @@ int main(int argc, char **argv)
     gid_t gid, sgid;
     long owner;
 
+    log_set_service("ums-fcgi");
     config_path = getenv("UMS_CONFIG");
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -518,6 +531,7 @@ int main(int argc, char **argv)
     }
     if (log_open(cfg->log.file, cfg->log.level) != 0)
         goto out;
+    route_metrics_init(ums_routes, ums_routes_len);
 
     if (spawned_mode()) {
         if (preflight_check(cfg, PREFLIGHT_FCGI, err, sizeof(err)) != UMS_OK) {
@@ -526,7 +540,7 @@ int main(int argc, char **argv)
             goto out;
         }
         log_info("ums-fcgi serving the inherited socket on fd 0");
-        rc = worker_run(0, -1, cfg);
+        rc = worker_run(0, -1, cfg, MK_SPAWNED);
         goto out;
     }
     if (privs_lookup(cfg->server.user, &uid, &gid) != 0)
@@ -569,6 +583,13 @@ int main(int argc, char **argv)
         goto out;
     if (install_signals(pfd) != 0)
         goto out;
+    /* A new pool counts from zero: the files of the processes of the last
+     * one go, those of any still running stay. */
+    if (cfg->metrics.enabled) {
+        metrics_reset(cfg->metrics.dir);
+        if (metrics_open(cfg->metrics.dir, MK_MASTER, err, sizeof(err)) != 0)
+            log_warn("metrics off in the master: %s", err);
+    }
     master_pid = getpid();
     rc = master(listen_fd, pfd);
     if (cfg->server.listen[0] == '/')
@@ -583,6 +604,7 @@ out:
         close(pfd[0]);
         close(pfd[1]);
     }
+    metrics_close();
     config_free(cfg);
     log_close();
     return rc;

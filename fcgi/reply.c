@@ -170,6 +170,10 @@ void reply_html(struct req *r, int status, const char *html, size_t len)
     reply_header(r, "Referrer-Policy", "no-referrer");
     reply_body(r, status, "text/html; charset=utf-8", html, len);
 }
+void reply_text(struct req *r, int status, const char *type, const char *text, size_t len)
+{
+    reply_body(r, status, type, text, len);
+}
 void reply_error(struct req *r, enum http_err e, const char *msg)
 {
     reply_error_ex(r, e, msg, NULL);

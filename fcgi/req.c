@@ -53,6 +53,35 @@ static const char *request_id(struct req *r, const char *given)
     id[32] = '\0';
     return id;
 }
+/* A W3C traceparent ("00-<32 hex trace id>-<16 hex parent id>-<2 hex
+ * flags>", lower case; the ids not all zeros) from the client or the web
+ * server: its ids go into the log lines of the request. Anything else is
+ * ignored. */
+static void trace_context(struct req *r, const char *tp)
+{
+    size_t n = tp != NULL ? strlen(tp) : 0;
+    int ok = n >= 55 && tp[2] == '-' && tp[35] == '-' && tp[52] == '-' &&
+             (n == 55 || (tp[55] == '-' && !(tp[0] == '0' && tp[1] == '0'))) &&
+             !(tp[0] == 'f' && tp[1] == 'f');
+    int nz_trace = 0, nz_span = 0;
+
+    for (size_t i = 0; ok && i < 55; i++) {
+        if (i == 2 || i == 35 || i == 52)
+            continue;
+        ok = (tp[i] >= '0' && tp[i] <= '9') || (tp[i] >= 'a' && tp[i] <= 'f');
+        if (i > 2 && i < 35)
+            nz_trace |= tp[i] != '0';
+        else if (i > 35 && i < 52)
+            nz_span |= tp[i] != '0';
+    }
+    if (!ok || !nz_trace || !nz_span)
+        return;
+    memcpy(r->trace_id, tp + 3, 32);
+    r->trace_id[32] = '\0';
+    memcpy(r->span_id, tp + 36, 16);
+    r->span_id[16] = '\0';
+}
+
 /* The FastCGI role. An AUTHORIZER request (mod_authnz_fcgi, mod_fcgid's
  * FcgidAuthorizer) asks whether the client may have the resource it names:
  * it is answered as GET /auth/v1/check, whatever that resource is, and it
@@ -93,6 +122,7 @@ enum http_err req_load(struct req *r)
     given = r->io->param(r->io->h, "HTTP_X_REQUEST_ID");
     r->request_id = request_id(r, given != NULL ? given : r->io->param(r->io->h, "UNIQUE_ID"));
     r->remote_addr = r->io->param(r->io->h, "REMOTE_ADDR");
+    trace_context(r, r->io->param(r->io->h, "HTTP_TRACEPARENT"));
     r->content_type = header(r, "CONTENT_TYPE", &too_big);
     r->authorization = header(r, "HTTP_AUTHORIZATION", &too_big);
     /* Only compared (reply_cached), never kept: no size cap, no 431. */

@@ -79,6 +79,9 @@ const struct route ums_routes[] = {
     {OPS(M_GET, "/healthz", route_health_live)},
     {OPS(M_GET, "/readyz", route_health_ready)},
 
+    /* route_metrics.c: the web servers let loopback only through */
+    {OPS(M_GET, "/metrics", route_metrics_get)},
+
     /* route_discovery.c */
     {OPS(M_GET, "/.well-known/jwks.json", route_discovery_jwks)},
     {AUTH(M_GET, "/auth/v1/.well-known/jwks.json", route_discovery_jwks)},

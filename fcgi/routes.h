@@ -3,11 +3,20 @@
 #ifndef UMS_ROUTES_H
 #define UMS_ROUTES_H
 
+#include <stddef.h>
+
 struct req;
+struct route;
 
 /* route_health.c */
 void route_health_live(struct req *r);
 void route_health_ready(struct req *r);
+
+/* route_metrics.c: the HTTP series' slots of the route table (before the
+ * metrics file is opened), the count of a finished request, /metrics. */
+void route_metrics_init(const struct route *routes, size_t n);
+void route_metrics_count(const struct req *r, double seconds);
+void route_metrics_get(struct req *r);
 
 /* route_discovery.c */
 void route_discovery_jwks(struct req *r);

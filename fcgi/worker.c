@@ -16,10 +16,12 @@
 #include "../util/arena.h"
 #include "../core/config.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "../core/password.h"
 #include "../util/ums.h"
 #include "app.h"
 #include "http.h"
+#include "routes.h"
 #include "worker.h"
 
 #define ARENA_BLOCK     (16 * 1024)
@@ -89,10 +91,16 @@ static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Re
     dispatch(&r, ums_routes, ums_routes_len);
 
     log_set_request_id(r.request_id);
+    log_set_trace(r.trace_id[0] != '\0' ? r.trace_id : NULL,
+                  r.span_id[0] != '\0' ? r.span_id : NULL);
     a.method = r.method_name;
+    a.path = r.path;
     a.route = r.route != NULL ? r.route->pattern : "-";
     a.status = r.status;
     a.duration_ms = ms_since(&t0);
+    route_metrics_count(&r, a.duration_ms / 1e3);
+    if (r.status == 503)
+        metrics_inc(M_UNAVAILABLE_503);
     a.user_id = r.user_id;
     a.ip = r.remote_addr;
     log_request(&a);
@@ -102,6 +110,7 @@ static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Re
     if (r.after != NULL)
         r.after(r.after_data);
     log_set_request_id(NULL);
+    log_set_trace(NULL, NULL);
 
     if (r.json != NULL)
         json_object_put(r.json);
@@ -157,7 +166,7 @@ static int watch_listener(int ep, int fd)
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-int worker_run(int listen_fd, int authz_fd, const struct ums_config *cfg)
+int worker_run(int listen_fd, int authz_fd, const struct ums_config *cfg, enum metrics_kind kind)
 {
     struct app app;
     char err[512];
@@ -169,6 +178,8 @@ int worker_run(int listen_fd, int authz_fd, const struct ums_config *cfg)
     long served = 0;
 
     memset(&app, 0, sizeof(app));
+    if (cfg->metrics.enabled && metrics_open(cfg->metrics.dir, kind, err, sizeof(err)) != 0)
+        log_warn("metrics off in this process: %s", err);
     password_init();
     buf_init(&out, OUT_MAX);
     if (setup_signals(pfd) != 0 || FCGX_Init() != 0)
@@ -246,6 +257,7 @@ out:
     if (status != 0)
         log_error("worker could not start: %s", strerror(errno));
     ctx_close(&app.ctx);
+    metrics_close();
     arena_free(arena);
     buf_free(&out);
     password_release();

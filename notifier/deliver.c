@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "../util/metrics.h"
 #include "../core/config.h"
 #include "../util/crypto.h"
 #include "../core/delivery.h"
@@ -94,10 +95,17 @@ void deliver_outcome(struct batch *b, struct job *j, const char *channel, int at
 {
     struct notifier *n = b->n;
 
+    enum metric m = strcmp(channel, "email") == 0  ? M_DELIVERY_EMAIL_SENT
+                    : strcmp(channel, "push") == 0 ? M_DELIVERY_PUSH_SENT
+                                                   : M_DELIVERY_IN_APP_SENT;
+
+    /* sent, retried, failed, dead: the order of METRICS_DELIVERY. */
     if (out == TX_OK) {
+        metrics_inc(m);
         log_info("event %s (%s): %s sent", j->entry->oid, j->plan->type, channel);
         deliver_record(b, j, channel, DELIVERY_SENT, NULL, -1);
     } else if (out == TX_PERMANENT || attempts + 1 >= n->cfg->notifier.max_attempts) {
+        metrics_inc((enum metric)(m + (out != TX_PERMANENT ? 3 : 2)));
         if (out != TX_PERMANENT)
             bury(n, j, channel, tr->error);
         else
@@ -106,6 +114,7 @@ void deliver_outcome(struct batch *b, struct job *j, const char *channel, int at
         deliver_record(b, j, channel, DELIVERY_FAILED, tr->error, -1);
     } else {
         long ms = backoff_ms(n, attempts + 1, tr->retry_after);
+        metrics_inc((enum metric)(m + 1));
         log_warn("event %s (%s): %s attempt %d failed (%s); retrying in %ld ms", j->entry->oid,
                  j->plan->type, channel, attempts + 1, tr->error, ms);
         deliver_record(b, j, channel, DELIVERY_PENDING, tr->error, ms);

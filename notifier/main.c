@@ -24,6 +24,7 @@
 
 #include <json-c/json.h>
 
+#include "../util/metrics.h"
 #include "../core/config.h"
 #include "../core/ctx.h"
 #include "../util/log.h"
@@ -169,6 +170,8 @@ static int read_batch(struct notifier *n, const char *id, int block_ms)
         return -1;
     if (stream_read(n->ctx.kv, n->consumer, id, n->cfg->notifier.batch, block_ms, &sb) != UMS_OK)
         return -1;
+    if (strcmp(id, ">") == 0)
+        metrics_add(M_NOTIFIER_READ, sb.n);
     seen = process(n, &sb);
     stream_batch_free(&sb);
     return seen;
@@ -196,8 +199,10 @@ static void claim(struct notifier *n)
     if (!lock_renew(n))
         return;
     if (stream_claim(n->ctx.kv, n->consumer, n->cfg->notifier.claim_idle_ms, n->cfg->notifier.batch,
-                     &sb) == UMS_OK)
+                     &sb) == UMS_OK) {
+        metrics_add(M_NOTIFIER_READ, sb.n);
         process(n, &sb);
+    }
     stream_batch_free(&sb);
 }
 
@@ -240,6 +245,8 @@ int main(int argc, char **argv)
     struct sigaction sa;
     time_t last_republish = 0, last_pending = 0, last_prune = 0;
     long long rounds = 0;
+
+    log_set_service("ums-notifier");
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -301,6 +308,9 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    if (n.cfg->metrics.enabled &&
+        metrics_open(n.cfg->metrics.dir, MK_NOTIFIER, err, sizeof(err)) != 0)
+        log_warn("metrics off in the notifier: %s", err);
     /* Redis replies may take 10 s: XREADGROUP waits up to a second on purpose. */
     if (ctx_open_blocking(&n.ctx, n.cfg, 10000, err, sizeof(err)) != UMS_OK) {
         log_error("%s", err);
@@ -333,6 +343,7 @@ int main(int argc, char **argv)
             ;
         if (n.locked)
             prune(&n);
+        metrics_inc(M_NOTIFIER_ROUNDS_ONCE);
         rc = 0;
         goto out;
     }
@@ -367,8 +378,10 @@ int main(int argc, char **argv)
         }
         /* A round (about a second) ends when the retries due were sent and
          * the stream was read: what was waiting when it began is handled. */
-        if (drained && n.locked)
+        if (drained && n.locked) {
             outbox_heartbeat(n.ctx.kv, n.consumer, ++rounds);
+            metrics_inc(M_NOTIFIER_ROUNDS_DAEMON);
+        }
     }
     rc = 0;
 out:
@@ -378,6 +391,7 @@ out:
     if (!once && n.cfg != NULL)
         pidfile_release(n.cfg->notifier.pid_file);
     ctx_close(&n.ctx);
+    metrics_close();
     template_free(&n.tpl);
     config_free(n.cfg);
     log_close();

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 #include <jwt.h>
 
+#include "../util/metrics.h"
 #include "../util/buf.h"
 #include "../core/config.h"
 #include "../util/log.h"
@@ -157,6 +158,11 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     status =
         tx_http_post(&handle, url, hdr, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
                      cfg->push.timeout_ms, &a, &cc);
+    {
+        double secs = 0;
+        if (handle != NULL && curl_easy_getinfo(handle, CURLINFO_TOTAL_TIME, &secs) == CURLE_OK)
+            metrics_observe(M_PROVIDER_PUSH, secs);
+    }
     if (status >= 200 && status < 300) {
         rc = TX_OK;
     } else if (status == 404 || (a.body.p != NULL && strstr(a.body.p, "UNREGISTERED") != NULL)) {

@@ -107,5 +107,5 @@ void tx_http_post_all(struct tx_pool *pool, struct http_call *calls, size_t n, i
 {
     for (size_t i = 0; i < n; i++)
         calls[i].timeout_ms = timeout_ms;
-    tx_multi_run(pool, n, parallel, post_setup, post_done, calls);
+    tx_multi_run(pool, n, parallel, post_setup, post_done, calls, M_PROVIDER_EMAIL);
 }

@@ -21,7 +21,8 @@ void tx_http_answer_free(struct http_answer *a);
 long tx_http_post(CURL **handle, const char *url, struct curl_slist *hdr, const char *body,
                   int timeout_ms, struct http_answer *a, CURLcode *cc);
 
-/* One POST of a tx_http_post_all() run: the caller fills url, hdr and body
+/* One POST of a tx_http_post_all() run (an email provider's: timed as
+ * such): the caller fills url, hdr and body
  * and initialises ans; status (0 when no answer came) and cc are set. */
 struct http_call {
     const char *url;

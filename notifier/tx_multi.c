@@ -7,7 +7,7 @@
 #include <string.h>
 
 void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setup, tx_done_fn done,
-                  void *ud)
+                  void *ud, enum metric hist)
 {
     long slot_of[TX_PARALLEL_MAX];
     int busy[TX_PARALLEL_MAX] = {0};
@@ -55,7 +55,10 @@ void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setu
             long s;
             if (msg->msg != CURLMSG_DONE)
                 continue;
+            double secs = 0;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            if (curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME, &secs) == CURLE_OK)
+                metrics_observe(hist, secs);
             s = (long)priv;
             done(msg->easy_handle, (size_t)slot_of[s], msg->data.result, ud);
             curl_multi_remove_handle(pool->multi, msg->easy_handle);

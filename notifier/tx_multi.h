@@ -7,6 +7,8 @@
 
 #include <curl/curl.h>
 
+#include "../util/metrics.h"
+
 #define TX_PARALLEL_MAX 64
 
 /* A multi handle and its easy handles, kept between runs so connections
@@ -24,9 +26,9 @@ typedef void (*tx_done_fn)(CURL *easy, size_t i, CURLcode cc, void *ud);
 
 /* Runs n transfers, at most `parallel` (1-64) at once. Returns when each
  * one has ended; a transfer that could not be started ends with
- * CURLE_FAILED_INIT. */
+ * CURLE_FAILED_INIT. Each transfer that ran is timed into histogram hist. */
 void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setup, tx_done_fn done,
-                  void *ud);
+                  void *ud, enum metric hist);
 
 void tx_multi_pool_free(struct tx_pool *pool);
 

@@ -134,7 +134,7 @@ void tx_smtp_send_all(const struct ums_config *cfg, const struct mail *const *m,
         return;
     }
     envelope_from(run.from, sizeof(run.from), cfg->email.from);
-    tx_multi_run(&pool, n, cfg->email.connections, smtp_setup, smtp_done, &run);
+    tx_multi_run(&pool, n, cfg->email.connections, smtp_setup, smtp_done, &run, M_PROVIDER_EMAIL);
     for (size_t i = 0; i < n; i++) {
         curl_slist_free_all(run.calls[i].rcpt);
         buf_free(&run.calls[i].msg);

@@ -17,11 +17,13 @@
 
 #define LINE_MAX_BYTES 8192
 #define MSG_CUT_BYTES  1024 /* escaped at most 6 times over: fits a line */
+#define LOG_PATH_MAX   1024 /* bytes of url.path kept */
 
 static int log_fd = 2;
 static int log_min = LL_INFO;
 static char *log_path;
-static const char *cur_request_id;
+static const char *cur_request_id, *cur_trace_id, *cur_span_id;
+static const char *service_name = "ums";
 /* One line buffer per process, kept between lines: no allocation per line. */
 static struct buf line_buf = {NULL, 0, 0, LINE_MAX_BYTES};
 
@@ -87,6 +89,25 @@ void log_set_request_id(const char *request_id)
     cur_request_id = request_id;
 }
 
+void log_set_trace(const char *trace_id, const char *span_id)
+{
+    cur_trace_id = trace_id;
+    cur_span_id = span_id;
+}
+
+void log_set_service(const char *name)
+{
+    service_name = name;
+}
+
+static void field(struct buf *b, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    buf_printf(b, ",\"%s\":", name);
+    buf_add_json_str(b, value);
+}
+
 static void line_start(struct buf *b, int level)
 {
     struct timespec ts;
@@ -96,12 +117,14 @@ static void line_start(struct buf *b, int level)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    buf_printf(b, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"pid\":%ld", when, ts.tv_nsec / 1000000,
-               level_names[level], (long)getpid());
-    if (cur_request_id != NULL) {
-        buf_adds(b, ",\"request_id\":");
-        buf_add_json_str(b, cur_request_id);
-    }
+    /* Elastic Common Schema names (README, "Logs"). */
+    buf_printf(b,
+               "{\"@timestamp\":\"%s.%03ldZ\",\"log.level\":\"%s\",\"ecs.version\":\"8.11.0\","
+               "\"service.name\":\"%s\",\"process.pid\":%ld",
+               when, ts.tv_nsec / 1000000, level_names[level], service_name, (long)getpid());
+    field(b, "http.request.id", cur_request_id);
+    field(b, "trace.id", cur_trace_id);
+    field(b, "span.id", cur_span_id);
 }
 
 static struct buf *line_get(void)
@@ -120,7 +143,7 @@ static void line_end(struct buf *b)
          * is still JSON rather than a cut one. */
         b->len = 0;
         line_start(b, LL_ERROR);
-        buf_adds(b, ",\"msg\":\"(log line too long)\"}\n");
+        buf_adds(b, ",\"message\":\"(log line too long)\"}\n");
     }
     while (off < b->len) {
         n = write(log_fd, b->p + off, b->len - off);
@@ -147,7 +170,7 @@ void log_msg(int level, const char *fmt, ...)
         buf_adds(&msg, "(log message too long)");
     va_end(ap);
     line_start(line, level);
-    buf_adds(line, ",\"msg\":");
+    buf_adds(line, ",\"message\":");
     if (buf_add_json_strn(line, msg.p != NULL ? msg.p : "", msg.len) != 0) {
         /* Escaped, it does not fit the line (control bytes become six
          * characters each): the start of it, cut between characters. */
@@ -163,23 +186,24 @@ void log_msg(int level, const char *fmt, ...)
 void log_request(const struct log_access *a)
 {
     struct buf *line;
+    char path[LOG_PATH_MAX + 1];
+    const char *method = a->method != NULL ? a->method : "";
+    const char *route = a->route != NULL ? a->route : "";
 
     if (LL_INFO < log_min)
         return;
     line = line_get();
     line_start(line, LL_INFO);
-    buf_adds(line, ",\"msg\":\"request\",\"method\":");
-    buf_add_json_str(line, a->method != NULL ? a->method : "");
-    buf_adds(line, ",\"route\":");
-    buf_add_json_str(line, a->route != NULL ? a->route : "");
-    buf_printf(line, ",\"status\":%d,\"duration_ms\":%.3f", a->status, a->duration_ms);
-    if (a->user_id != NULL) {
-        buf_adds(line, ",\"user_id\":");
-        buf_add_json_str(line, a->user_id);
-    }
-    if (a->ip != NULL) {
-        buf_adds(line, ",\"ip\":");
-        buf_add_json_str(line, a->ip);
-    }
+    buf_printf(line, ",\"message\":\"request\",\"event.dataset\":\"%s.access\"", service_name);
+    field(line, "http.request.method", method);
+    /* The path as sent, never the query (codes travel there); cut, and
+     * cleaned of what is not UTF-8. */
+    utf8_clean(path, sizeof(path), a->path != NULL ? a->path : "");
+    field(line, "url.path", path);
+    field(line, "ums.route", route);
+    buf_printf(line, ",\"http.response.status_code\":%d,\"event.duration\":%lld", a->status,
+               (long long)(a->duration_ms * 1e6));
+    field(line, "user.id", a->user_id);
+    field(line, "client.ip", a->ip);
     line_end(line);
 }

@@ -1,4 +1,5 @@
-/* log.h - one JSON object per line, to a file or stderr. */
+/* log.h - one JSON object per line, to a file or stderr, with the Elastic
+ * Common Schema's field names. */
 #ifndef UMS_LOG_H
 #define UMS_LOG_H
 
@@ -20,6 +21,14 @@ int log_level_parse(const char *name);
 /* The request id added to every line until it is set to NULL; borrowed. */
 void log_set_request_id(const char *request_id);
 
+/* The W3C trace context of the request (trace.id, span.id) added to every
+ * line until set to NULL; borrowed. */
+void log_set_trace(const char *trace_id, const char *span_id);
+
+/* service.name of every line ("ums-fcgi", "ums-notifier", "umsctl");
+ * borrowed, a static string. */
+void log_set_service(const char *name);
+
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(LL_DEBUG, __VA_ARGS__)
@@ -30,7 +39,8 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* The line written for each finished request. */
 struct log_access {
     const char *method;
-    const char *route; /* the route pattern, not the raw path */
+    const char *path;  /* the path without the query */
+    const char *route; /* the route pattern */
     int status;
     double duration_ms;
     const char *user_id;

@@ -491,10 +491,14 @@ CTEST(nginx, credential_routes_rate_limited_per_ip)
 CTEST(logs, json_lines_with_request_id)
 {
     char path[4096], line[8192], last_web[8192] = "", last_ums[8192] = "";
+    static const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    char tph[128];
+    const char *hdr[] = {tph, NULL};
     struct http_resp r;
     char rid[128];
     FILE *f;
-    ASSERT_EQ(http_get("/healthz?token=secret-in-query", &r), 0);
+    snprintf(tph, sizeof(tph), "traceparent: %s", tp);
+    ASSERT_EQ(http_req("GET", "/healthz?token=secret-in-query", hdr, NULL, 0, NULL, &r), 0);
     ASSERT_EQ(resp_header(&r, "X-Request-Id", rid, sizeof(rid)), 0);
     http_resp_free(&r);
     sleep_ms(behind_apache() ? 1000 : 200); /* Apache's piped logger writes a moment later */
@@ -515,21 +519,79 @@ CTEST(logs, json_lines_with_request_id)
     struct json_object *n = json_tokener_parse(last_web), *u = json_tokener_parse(last_ums);
     ASSERT_NOT_NULL(n);
     ASSERT_NOT_NULL(u);
-    ASSERT_STR_EQ(jstr(n, "request_id"), rid);
-    ASSERT_STR_EQ(jstr(u, "request_id"), rid);
-    ASSERT_STR_EQ(jstr(u, "route"), "/healthz");
-    struct json_object *st = NULL, *dur = NULL;
-    ASSERT_TRUE(json_object_object_get_ex(u, "status", &st));
+    /* The same facts under the same Elastic Common Schema names. */
+    ASSERT_STR_EQ(jstr(n, "http.request.id"), rid);
+    ASSERT_STR_EQ(jstr(u, "http.request.id"), rid);
+    ASSERT_STR_EQ(jstr(u, "url.path"), "/healthz");
+    ASSERT_STR_EQ(jstr(n, "url.path"), "/healthz");
+    ASSERT_STR_EQ(jstr(u, "ums.route"), "/healthz");
+    ASSERT_STR_EQ(jstr(u, "service.name"), "ums-fcgi");
+    ASSERT_STR_EQ(jstr(u, "log.level"), "info");
+    ASSERT_STR_EQ(jstr(u, "http.request.method"), "GET");
+    ASSERT_STR_EQ(jstr(n, "http.request.method"), "GET");
+    ASSERT_STR_EQ(jstr(u, "trace.id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    ASSERT_STR_EQ(jstr(u, "span.id"), "00f067aa0ba902b7");
+    ASSERT_STR_EQ(jstr(n, "trace.id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    ASSERT_NOT_NULL(jstr(u, "@timestamp"));
+    ASSERT_NOT_NULL(jstr(n, "@timestamp"));
+    struct json_object *st = NULL, *dur = NULL, *pid = NULL;
+    ASSERT_TRUE(json_object_object_get_ex(u, "http.response.status_code", &st));
     ASSERT_TRUE(json_object_is_type(st, json_type_int));
     ASSERT_EQ(json_object_get_int(st), 200);
-    ASSERT_STR_EQ(jstr(u, "ip"), "127.0.0.1");
-    ASSERT_TRUE(json_object_object_get_ex(u, "duration_ms", &dur));
-    ASSERT_TRUE(json_object_is_type(dur, json_type_int) ||
-                json_object_is_type(dur, json_type_double));
+    ASSERT_TRUE(json_object_object_get_ex(n, "http.response.status_code", &st));
+    ASSERT_EQ(json_object_get_int(st), 200);
+    ASSERT_TRUE(json_object_object_get_ex(u, "process.pid", &pid));
+    ASSERT_TRUE(json_object_is_type(pid, json_type_int));
+    ASSERT_STR_EQ(jstr(u, "client.ip"), "127.0.0.1");
+    ASSERT_STR_EQ(jstr(n, "client.ip"), "127.0.0.1");
+    /* event.duration: nanoseconds, an integer, in both. */
+    ASSERT_TRUE(json_object_object_get_ex(u, "event.duration", &dur));
+    ASSERT_TRUE(json_object_is_type(dur, json_type_int));
+    ASSERT_TRUE(json_object_get_int64(dur) > 1000);
+    ASSERT_TRUE(json_object_object_get_ex(n, "event.duration", &dur));
+    ASSERT_TRUE(json_object_is_type(dur, json_type_int));
     ASSERT_TRUE(strstr(last_web, "secret-in-query") == NULL);
     ASSERT_TRUE(strstr(last_ums, "secret-in-query") == NULL);
     json_object_put(n);
     json_object_put(u);
+}
+
+CTEST(logs, a_malformed_traceparent_is_ignored)
+{
+    static const char *const bad[] = {
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   /* zero trace id */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   /* zero parent id */
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   /* upper case */
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   /* version ff */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", /* 00 is 55 long */
+        "00-\"};{-00f067aa0ba902b7-01",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char tph[128];
+        const char *hdr[] = {tph, NULL};
+        struct http_resp r;
+        char rid[128], line[8192], last[8192] = "", path[4096];
+        FILE *f;
+        snprintf(tph, sizeof(tph), "traceparent: %s", bad[i]);
+        ASSERT_EQ(http_req("GET", "/healthz", hdr, NULL, 0, NULL, &r), 0);
+        ASSERT_EQ(r.status, 200);
+        ASSERT_EQ(resp_header(&r, "X-Request-Id", rid, sizeof(rid)), 0);
+        http_resp_free(&r);
+        sleep_ms(100);
+        snprintf(path, sizeof(path), "%s/log/ums.log", env_need("UMS_STACK"));
+        f = fopen(path, "r");
+        ASSERT_NOT_NULL(f);
+        while (fgets(line, sizeof(line), f) != NULL)
+            if (strstr(line, rid) != NULL)
+                snprintf(last, sizeof(last), "%s", line);
+        fclose(f);
+        struct json_object *u = json_tokener_parse(last);
+        ASSERT_NOT_NULL(u);
+        /* The web server's own trace context replaces it, or there is none. */
+        ASSERT_TRUE(jstr(u, "trace.id") == NULL ||
+                    strcmp(jstr(u, "trace.id"), "4bf92f3577b34da6a3ce929d0e0e4736") != 0);
+        json_object_put(u);
+    }
 }
 
 /* Sends raw FastCGI and returns the status; *body_code gets the JSON "code". */

@@ -48,7 +48,7 @@ CTEST(log, lines_stay_valid_json_when_long)
     msg[3000] = '\0';
     o = logged(msg);
     ASSERT_NOT_NULL(o);
-    ASSERT_TRUE(json_object_object_get_ex(o, "msg", &v));
+    ASSERT_TRUE(json_object_object_get_ex(o, "message", &v));
     ASSERT_TRUE(json_object_get_string_len(v) > 0);
     json_object_put(o);
     /* Quotes, backslashes and two-byte characters, cut somewhere inside. */
@@ -61,7 +61,7 @@ CTEST(log, lines_stay_valid_json_when_long)
     /* Invalid UTF-8 is replaced, never copied. */
     o = logged("bad \xff\xfe bytes");
     ASSERT_NOT_NULL(o);
-    ASSERT_TRUE(json_object_object_get_ex(o, "msg", &v));
+    ASSERT_TRUE(json_object_object_get_ex(o, "message", &v));
     ASSERT_TRUE(strstr(json_object_get_string(v), "bad ") != NULL);
     json_object_put(o);
 }

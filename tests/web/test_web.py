@@ -668,9 +668,10 @@ def access_log_lines_are_json():
             o = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             raise Fail(f"not JSON ({e}): {line[:300]!r}")
-        for k in ("ts", "request_id", "remote_addr", "method", "uri", "status", "user_agent"):
+        for k in ("@timestamp", "http.request.id", "client.ip", "http.request.method", "url.path",
+                  "http.response.status_code", "event.duration", "user_agent.original"):
             check(k in o, f"no {k}: {line[:300]!r}")
-        if o["user_agent"] in ('q"uote', "back\\slash"):
+        if o["user_agent.original"] in ('q"uote', "back\\slash"):
             seen_ua += 1
     check(seen_ua >= 2, "the User-Agents with a quote and a backslash are not in the log as sent")
 
