@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/config.h"
 #include "../core/admin.h"
@@ -15,6 +16,8 @@
 #include "../core/tokens.h"
 #include "../core/keygen.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
+#include "../util/pidfile.h"
 #include "../core/migrate.h"
 #include "../core/outbox.h"
 #include "../core/preflight.h"
@@ -37,6 +40,10 @@ static void usage(FILE *f)
             "                          create an account (no email is sent); the password is\n"
             "                          the first line of F, - for standard input (never an\n"
             "                          argument: other users see those in ps)\n"
+            "  status [--json] [--dir DIR]\n"
+            "                          the pool and its workers, the notifier, PostgreSQL and\n"
+            "                          Redis, migrations (DIR as for migrate), the event queue,\n"
+            "                          the last delivery; exit 1 when something is down\n"
             "  events status           the queue: stream, pending, dead, unpublished, waiting\n"
             "  events retry-dead       put the events of ums:events:dead back on ums:events\n"
             "                          (their failed deliveries get their attempts again)\n"
@@ -261,6 +268,154 @@ static int cmd_events(const char *what)
     return rc == UMS_OK ? 0 : 1;
 }
 
+/* What umsctl status finds. */
+struct status {
+    long master, notifier; /* live pids, or 0 */
+    long procs[MK__MAX];   /* live processes with a metrics file, by kind */
+    int metrics_ok;        /* the metrics folder could be read */
+    int pg, redis;         /* reachable */
+    int mig_applied, mig_pending, mig_ok;
+    int queue_ok;
+    struct outbox_status q;
+};
+
+static void status_gather(const struct ums_config *cfg, const char *sqldir, struct status *st)
+{
+    struct db *db = NULL;
+    struct kv *kv = NULL;
+    char err[512];
+
+    memset(st, 0, sizeof(*st));
+    st->master = pidfile_owner_named(cfg->server.pid_file, "ums-fcgi");
+    st->notifier = pidfile_owner_named(cfg->notifier.pid_file, "ums-notifier");
+    st->metrics_ok = cfg->metrics.enabled && metrics_live(cfg->metrics.dir, st->procs) == 0;
+    if (db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0) ==
+        UMS_OK)
+        st->pg = db_ensure(db) == UMS_OK;
+    if (kv_open(&kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
+                cfg->redis.timeout_ms) == UMS_OK)
+        st->redis = kv_ping(kv) == UMS_OK;
+    if (st->pg)
+        st->mig_ok = migrate_status(db, sqldir, &st->mig_applied, &st->mig_pending, err,
+                                    sizeof(err)) == UMS_OK;
+    if (st->pg && st->redis)
+        st->queue_ok = outbox_status(db, kv, &st->q) == UMS_OK;
+    db_close(db);
+    kv_close(kv);
+}
+
+static void when(char *out, size_t n, double unix_s)
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+
+    if (unix_s <= 0) {
+        snprintf(out, n, "never");
+        return;
+    }
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void status_print(const struct status *st)
+{
+    char last[64];
+    double now = (double)time(NULL);
+
+    printf("pool        ");
+    if (st->master)
+        printf("running (master %ld), %ld workers", st->master, st->procs[MK_WORKER]);
+    else
+        printf("no master running");
+    if (st->procs[MK_SPAWNED] > 0)
+        printf("; %ld spawned processes (mod_fcgid, spawn-fcgi)", st->procs[MK_SPAWNED]);
+    printf("%s\n", st->metrics_ok ? "" : " (metrics folder unreadable: worker count unknown)");
+    printf("notifier    %s", st->notifier ? "running" : "no daemon (cron with --once?)");
+    if (st->notifier)
+        printf(" (pid %ld)", st->notifier);
+    printf("\npostgresql  %s\nredis       %s\n", st->pg ? "ok" : "UNAVAILABLE",
+           st->redis ? "ok" : "UNAVAILABLE");
+    if (st->mig_ok)
+        printf("migrations  %d applied, %d pending%s\n", st->mig_applied, st->mig_pending,
+               st->mig_pending ? " (run umsctl migrate)" : "");
+    else
+        printf("migrations  unknown\n");
+    if (!st->queue_ok) {
+        printf("events      unknown (needs PostgreSQL and Redis)\n");
+        return;
+    }
+    printf("events      %lld on the stream, %lld pending, %lld unpublished, %lld waiting for a "
+           "retry\n",
+           st->q.stream, st->q.pending, st->q.unpublished, st->q.waiting);
+    printf("dead        %lld dead letters%s\n", st->q.dead,
+           st->q.dead ? " (umsctl events retry-dead puts them back)" : "");
+    if (st->q.oldest_age > 0)
+        printf("backlog     oldest undelivered event %.0f s old\n", st->q.oldest_age);
+    else
+        printf("backlog     none\n");
+    when(last, sizeof(last), st->q.last_done);
+    if (st->q.last_done > 0)
+        printf("delivered   last at %s (%.0f s ago)\n", last, now - st->q.last_done);
+    else
+        printf("delivered   never\n");
+}
+
+static void status_json(const struct status *st)
+{
+    printf("{\"pool\":{\"master_pid\":%ld,\"workers\":%ld,\"spawned\":%ld,"
+           "\"metrics_readable\":%s},"
+           "\"notifier\":{\"pid\":%ld},\"postgres\":%s,\"redis\":%s,",
+           st->master, st->procs[MK_WORKER], st->procs[MK_SPAWNED],
+           st->metrics_ok ? "true" : "false", st->notifier, st->pg ? "true" : "false",
+           st->redis ? "true" : "false");
+    if (st->mig_ok)
+        printf("\"migrations\":{\"applied\":%d,\"pending\":%d},", st->mig_applied, st->mig_pending);
+    else
+        printf("\"migrations\":null,");
+    if (st->queue_ok)
+        printf("\"events\":{\"stream\":%lld,\"pending\":%lld,\"dead\":%lld,\"unpublished\":%lld,"
+               "\"waiting\":%lld,\"oldest_undelivered_age_s\":%.3f,\"last_done\":%.3f}}\n",
+               st->q.stream, st->q.pending, st->q.dead, st->q.unpublished, st->q.waiting,
+               st->q.oldest_age, st->q.last_done);
+    else
+        printf("\"events\":null}\n");
+}
+
+/* status [--json] [--dir DIR]: one screen for an operator; exit 1 when the
+ * pool, PostgreSQL or Redis is down or migrations are pending. */
+static int cmd_status(int argc, char **argv)
+{
+    struct ums_config *cfg = NULL;
+    const char *dir = getenv("UMS_SQL_DIR");
+    struct status st;
+    int json = 0, healthy;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            dir = argv[++i];
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (dir == NULL || *dir == '\0')
+        dir = UMS_SQLDIR;
+    if (load(&cfg) != 0)
+        return 1;
+    log_open(NULL, LL_ERROR);
+    status_gather(cfg, dir, &st);
+    if (json)
+        status_json(&st);
+    else
+        status_print(&st);
+    healthy = (st.master || st.procs[MK_SPAWNED] > 0) && st.pg && st.redis && st.mig_ok &&
+              st.mig_pending == 0;
+    config_free(cfg);
+    return healthy ? 0 : 1;
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
     const char *out = NULL;
@@ -323,6 +478,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "events") == 0 && i + 2 == argc &&
         (strcmp(argv[i + 1], "retry-dead") == 0 || strcmp(argv[i + 1], "status") == 0))
         return cmd_events(argv[i + 1]);
+    if (strcmp(argv[i], "status") == 0)
+        return cmd_status(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "keygen") == 0)
         return cmd_keygen(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {

@@ -206,3 +206,41 @@ out:
         closedir(d);
     return rc;
 }
+
+int migrate_status(struct db *db, const char *dir, int *applied, int *pending, char *err,
+                   size_t errlen)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    PGresult *done = NULL;
+    int rc;
+
+    *applied = *pending = 0;
+    err[0] = '\0';
+    if (d == NULL) {
+        errf(err, errlen, "%s: %s", dir, strerror(errno));
+        return UMS_EINVALID;
+    }
+    rc = db_exec(db, &done, STMT_MIGRATION_LIST, 0, NULL);
+    if (rc == UMS_EUNAVAILABLE) {
+        closedir(d);
+        return rc;
+    }
+    /* No schema_migrations yet: nothing is applied. */
+    while ((e = readdir(d)) != NULL) {
+        char version[256];
+        int found = 0;
+        if (!is_migration(e->d_name))
+            continue;
+        version_of(version, sizeof(version), e->d_name);
+        for (int r = 0; rc == UMS_OK && r < PQntuples(done); r++)
+            found |= strcmp(version, PQgetvalue(done, r, 0)) == 0;
+        if (found)
+            (*applied)++;
+        else
+            (*pending)++;
+    }
+    closedir(d);
+    PQclear(done);
+    return UMS_OK;
+}

@@ -16,4 +16,10 @@
  */
 int migrate_run(struct db *db, const char *dir, int *applied, char *err, size_t errlen);
 
+/* How many migrations of dir are applied and how many are not (umsctl
+ * status). UMS_OK, UMS_EINVALID (dir unreadable, err set) or
+ * UMS_EUNAVAILABLE. */
+int migrate_status(struct db *db, const char *dir, int *applied, int *pending, char *err,
+                   size_t errlen);
+
 #endif

@@ -231,10 +231,14 @@ void metrics_close(void)
     metrics_slots = p;
 }
 
-/* The folder, made if missing, as a descriptor; it must be this user's
- * and not writable by others. */
-static int open_dir(const char *dir, int make, char *err, size_t errlen)
+enum dir_use { DIR_LOOK, DIR_WRITE, DIR_MAKE };
+
+/* The folder as a descriptor (DIR_MAKE: made if missing); it must be this
+ * user's (root may look at anyone's) and not writable by others. */
+static int open_dir(const char *dir, enum dir_use use, char *err, size_t errlen)
 {
+    int make = use == DIR_MAKE;
+
     struct stat st;
     int dfd;
 
@@ -247,7 +251,10 @@ static int open_dir(const char *dir, int make, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open metrics folder %s: %s", dir, strerror(errno));
         return -1;
     }
-    if (fstat(dfd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 0022) != 0) {
+    /* Root may look at the service user's folder (umsctl status); nobody
+     * writes into a folder another user owns or others may write. */
+    if (fstat(dfd, &st) != 0 || (st.st_uid != geteuid() && (use != DIR_LOOK || geteuid() != 0)) ||
+        (st.st_mode & 0022) != 0) {
         snprintf(err, errlen,
                  "metrics folder %s must be owned by this user and writable by no one else", dir);
         close(dfd);
@@ -266,7 +273,7 @@ int metrics_open(const char *dir, enum metrics_kind kind, char *err, size_t errl
     void *map = MAP_FAILED;
 
     metrics_close();
-    dfd = open_dir(dir, 1, err, errlen);
+    dfd = open_dir(dir, DIR_MAKE, err, errlen);
     if (dfd < 0)
         return -1;
     fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -342,7 +349,7 @@ int metrics_reset(const char *dir)
     char err[256];
     struct dirent *de;
     DIR *d;
-    int dfd = open_dir(dir, 1, err, sizeof(err)), lfd;
+    int dfd = open_dir(dir, DIR_MAKE, err, sizeof(err)), lfd;
 
     if (dfd < 0)
         return -1;
@@ -689,7 +696,7 @@ int metrics_collect(const char *dir, struct buf *out, char *err, size_t errlen)
     int dfd, lfd = -1, rc = -1;
 
     memset(&s, 0, sizeof(s));
-    dfd = open_dir(dir, 0, err, errlen);
+    dfd = open_dir(dir, DIR_WRITE, err, errlen);
     if (dfd < 0)
         return -1;
     s.v = calloc(nall(), sizeof(*s.v));
@@ -738,4 +745,35 @@ void metrics_gauge(struct buf *out, const char *name, const char *help, const ch
         buf_printf(out, "%s{%s} %.17g\n", name, labels, value);
     else
         buf_printf(out, "%s %.17g\n", name, value);
+}
+
+int metrics_live(const char *dir, long procs[MK__MAX])
+{
+    char err[256];
+    struct dirent *de;
+    DIR *d;
+    int dfd = open_dir(dir, DIR_LOOK, err, sizeof(err));
+
+    memset(procs, 0, MK__MAX * sizeof(procs[0]));
+    if (dfd < 0)
+        return -1;
+    d = fdopendir(dup(dfd));
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        struct head h;
+        int fd;
+        if (!is_process_file(de->d_name))
+            continue;
+        fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_SH | LOCK_NB) != 0 &&
+            pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == MAGIC &&
+            h.kind < MK__MAX)
+            procs[h.kind]++;
+        close(fd);
+    }
+    if (d != NULL)
+        closedir(d);
+    close(dfd);
+    return d != NULL ? 0 : -1;
 }

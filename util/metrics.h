@@ -101,6 +101,10 @@ void metrics_http(size_t slot, int status, double seconds);
  * series. 0, or -1 with err filled (the folder cannot be read). */
 int metrics_collect(const char *dir, struct buf *out, char *err, size_t errlen);
 
+/* The live processes of dir by kind (umsctl status); reads, never folds.
+ * 0 or -1. */
+int metrics_live(const char *dir, long procs[MK__MAX]);
+
 /* A gauge line with its HELP and TYPE, for values measured at scrape time. */
 void metrics_gauge(struct buf *out, const char *name, const char *help, const char *labels,
                    double value);

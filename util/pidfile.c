@@ -74,7 +74,7 @@ static int proc_state(long pid)
  * by its parent), not a pid reused by another program. A process that is
  * dying is waited for, at most DYING_WAIT_MS. scripts/lib.sh's pid_alive
  * applies the same rule. */
-int pidfile_running(long pid)
+static int running_as(long pid, const char *name)
 {
     char self[32], other[32], num[24];
     struct timespec tick = {0, 100 * 1000 * 1000};
@@ -82,7 +82,9 @@ int pidfile_running(long pid)
     if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
         return 0;
     snprintf(num, sizeof(num), "%ld", pid);
-    if (comm_of("self", self, sizeof(self)) != 0)
+    if (name != NULL)
+        snprintf(self, sizeof(self), "%.15s", name); /* comm holds 15 bytes */
+    else if (comm_of("self", self, sizeof(self)) != 0)
         return 1; /* no /proc: trust kill() */
     for (int waited = 0;; waited += 100) {
         int st;
@@ -117,11 +119,25 @@ static long read_pid(const char *path)
     return pid > 1 && (*end == '\n' || *end == '\0') ? pid : 0;
 }
 
+int pidfile_running(long pid)
+{
+    return running_as(pid, NULL);
+}
+
 long pidfile_owner(const char *path)
 {
     long pid = read_pid(path);
 
     if (pid <= 0 || pid == (long)getpid() || !pidfile_running(pid))
+        return 0;
+    return pid;
+}
+
+long pidfile_owner_named(const char *path, const char *program)
+{
+    long pid = read_pid(path);
+
+    if (pid <= 0 || !running_as(pid, program))
         return 0;
     return pid;
 }

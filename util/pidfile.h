@@ -9,6 +9,10 @@
  * else 0. An empty path or a missing file: 0. */
 long pidfile_owner(const char *path);
 
+/* pidfile_owner for another program's pid file (umsctl status looking at
+ * ums-fcgi's): the pid when it is a running `program`, else 0. */
+long pidfile_owner_named(const char *path, const char *program);
+
 /* 1 when pid is a process of this same program, running (not a zombie,
  * not a pid another program took since; one that is dying is waited for,
  * up to 5 s); else 0. */

@@ -946,6 +946,48 @@ CTEST(cli, passwords_stay_out_of_ps_and_config_show)
     ASSERT_TRUE(strstr(out, "hunter2") == NULL);
 }
 
+CTEST(cli, status_on_one_screen_and_as_json)
+{
+    char cmd[4096], out[8192];
+    struct json_object *o, *pool, *v;
+    snprintf(cmd, sizeof(cmd), "status --dir '%s/sql'", env_need("UMS_ROOT"));
+    ASSERT_EQ(umsctl(cmd, out, sizeof(out)), 0);
+    ASSERT_STR_CONTAINS(out, "postgresql  ok");
+    ASSERT_STR_CONTAINS(out, "redis       ok");
+    ASSERT_STR_CONTAINS(out, " 0 pending");
+    ASSERT_STR_CONTAINS(out, "pool        running (master ");
+    ASSERT_STR_CONTAINS(out, "dead letters");
+    snprintf(cmd, sizeof(cmd), "status --json --dir '%s/sql'", env_need("UMS_ROOT"));
+    ASSERT_EQ(umsctl(cmd, out, sizeof(out)), 0);
+    o = json_tokener_parse(out);
+    ASSERT_NOT_NULL(o);
+    ASSERT_TRUE(json_object_object_get_ex(o, "pool", &pool));
+    ASSERT_TRUE(json_object_object_get_ex(pool, "workers", &v));
+    /* The stack's pool: [server] workers, each with its metrics file. */
+    ASSERT_TRUE(json_object_get_int(v) >= 1);
+    ASSERT_TRUE(json_object_object_get_ex(pool, "master_pid", &v));
+    ASSERT_TRUE(json_object_get_int(v) > 1);
+    ASSERT_TRUE(json_object_object_get_ex(o, "postgres", &v));
+    ASSERT_TRUE(json_object_get_boolean(v));
+    ASSERT_TRUE(json_object_object_get_ex(o, "events", &v));
+    ASSERT_TRUE(json_object_is_type(v, json_type_object));
+    json_object_put(o);
+    /* Pending migrations make it fail: a folder with one more. */
+    {
+        char dir[] = "/tmp/ums-sql-st-XXXXXX";
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        snprintf(cmd, sizeof(cmd),
+                 "cp '%s'/sql/*.sql '%s/' && echo 'SELECT 1;' > '%s/999_later.sql'",
+                 env_need("UMS_ROOT"), dir, dir);
+        ASSERT_EQ(sh(cmd), 0);
+        snprintf(cmd, sizeof(cmd), "status --dir '%s'", dir);
+        ASSERT_EQ(umsctl(cmd, out, sizeof(out)), 1);
+        ASSERT_STR_CONTAINS(out, " 1 pending");
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        sh(cmd);
+    }
+}
+
 CTEST(cli, migrate_is_idempotent_and_refuses_changed_files)
 {
     char dir[] = "/tmp/ums-sql-XXXXXX", cmd[8192], out[4096];
