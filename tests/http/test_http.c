@@ -438,6 +438,95 @@ CTEST(nginx, metrics_only_from_loopback)
     http_resp_free(&r);
 }
 
+/* The value of one series line ("name{labels} value") of an exposition, or -1. */
+static double series_value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return -1;
+}
+
+CTEST(metrics, two_pools_on_one_host_count_apart)
+{
+    /* A second pool (master and 2 workers) on its own socket, pid file and
+     * metrics folder: its /metrics counts its requests only, and the
+     * stack's pool none of them. */
+    static const char healthz[] =
+        "ums_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"}";
+    char sock[1024], pidf[1024], dir[1024], cmd[16384], *out = NULL;
+    const char *hp[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/healthz", NULL};
+    const char *mp[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/metrics", NULL};
+    struct http_resp r;
+    double main_before, main_after, b_count, b_workers, b_master;
+    long master = 0;
+    int up = 0;
+    FILE *f;
+
+    snprintf(sock, sizeof(sock), "%s/run/poolb.sock", env_need("UMS_STACK"));
+    snprintf(pidf, sizeof(pidf), "%s/run/poolb.pid", env_need("UMS_STACK"));
+    snprintf(dir, sizeof(dir), "%s/run/poolb-metrics", env_need("UMS_STACK"));
+    ASSERT_EQ(http_get("/metrics", &r), 0);
+    main_before = series_value(r.body, healthz);
+    http_resp_free(&r);
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf '%s' && UMS_SERVER_LISTEN='%s' UMS_SERVER_PID_FILE='%s' UMS_METRICS_DIR='%s' "
+             "UMS_SERVER_WORKERS=2 UMS_SERVER_AUTHORIZER_LISTEN= '%s/fcgi/ums-fcgi' --config '%s' "
+             "--daemon",
+             dir, sock, pidf, dir, env_need("UMS_BUILD_DIR"), env_need("UMS_CONFIG"));
+    ASSERT_EQ(sh(cmd), 0);
+    for (int i = 0; i < 50 && !up; i++) {
+        sleep_ms(100);
+        if (fcgi_request(sock, hp, "", 0, &out) == 0)
+            up = fcgi_status(out) == 200;
+        free(out);
+        out = NULL;
+    }
+    for (int i = 0; up && i < 6; i++) {
+        if (fcgi_request(sock, hp, "", 0, &out) != 0)
+            up = 0;
+        free(out);
+        out = NULL;
+    }
+    if (up && fcgi_request(sock, mp, "", 0, &out) != 0)
+        up = 0;
+    f = fopen(pidf, "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &master) != 1)
+            master = 0;
+        fclose(f);
+    }
+    if (master > 1) {
+        kill((pid_t)master, SIGTERM);
+        for (int i = 0; i < 100 && kill((pid_t)master, 0) == 0; i++)
+            sleep_ms(100);
+    }
+    ASSERT_TRUE(up);
+    ASSERT_TRUE(master > 1);
+    ASSERT_EQ(kill((pid_t)master, 0), -1);
+    ASSERT_EQ(fcgi_status(out), 200);
+    b_count = series_value(out, healthz);
+    b_workers = series_value(out, "ums_processes{kind=\"worker\"}");
+    b_master = series_value(out, "ums_processes{kind=\"master\"}");
+    free(out);
+    /* 1 to see it up, 6 more; /metrics itself is counted after it answers. */
+    ASSERT_EQ(b_count, 7);
+    ASSERT_EQ(b_workers, 2);
+    ASSERT_EQ(b_master, 1);
+    ASSERT_EQ(http_get("/metrics", &r), 0);
+    main_after = series_value(r.body, healthz);
+    http_resp_free(&r);
+    ASSERT_EQ(main_after, main_before);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    sh(cmd);
+}
+
 CTEST(nginx, a_rate_limited_link_leaves_no_token_in_the_error_log)
 {
     /* nginx logs a refusal with the whole request line, query included: a
