@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 {
     static const char *route[64], *method[64];
     const struct metrics_routes r = {route, method, 64};
-    long n = argc > 2 ? atol(argv[2]) : 20000000;
+    long n = argc > 2 ? strtol(argv[2], NULL, 10) : 20000000;
     char err[256];
     double on, off;
 
