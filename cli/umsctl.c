@@ -93,11 +93,21 @@ static int cmd_config(int argc, char **argv)
     return 0;
 }
 
+/* The migrations' folder: --dir, else $UMS_SQL_DIR, else the installed one. */
+static const char *sql_dir(const char *given)
+{
+    const char *env = getenv("UMS_SQL_DIR");
+
+    if (given != NULL && *given != '\0')
+        return given;
+    return env != NULL && *env != '\0' ? env : UMS_SQLDIR;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
     struct ums_config *cfg = NULL;
     struct db *db = NULL;
-    const char *dir = getenv("UMS_SQL_DIR");
+    const char *dir = NULL;
     char err[1024];
     int applied = 0, rc;
 
@@ -109,8 +119,7 @@ static int cmd_migrate(int argc, char **argv)
             return 2;
         }
     }
-    if (dir == NULL || *dir == '\0')
-        dir = UMS_SQLDIR;
+    dir = sql_dir(dir);
     if (load(&cfg) != 0)
         return 1;
     log_open(NULL, LL_WARN);
@@ -386,7 +395,7 @@ static void status_json(const struct status *st)
 static int cmd_status(int argc, char **argv)
 {
     struct ums_config *cfg = NULL;
-    const char *dir = getenv("UMS_SQL_DIR");
+    const char *dir = NULL;
     struct status st;
     int json = 0, healthy;
 
@@ -400,8 +409,7 @@ static int cmd_status(int argc, char **argv)
             return 2;
         }
     }
-    if (dir == NULL || *dir == '\0')
-        dir = UMS_SQLDIR;
+    dir = sql_dir(dir);
     if (load(&cfg) != 0)
         return 1;
     log_open(NULL, LL_ERROR);

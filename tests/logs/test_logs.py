@@ -18,7 +18,6 @@ Elastic Common Schema's names, and no line holds a secret.
 
 Prints "ok   logs/name" or "FAIL logs/name" and "N passed, N failed".
 """
-import http.client as http_client
 import json
 import os
 import random
@@ -28,27 +27,8 @@ import sys
 import time
 import urllib.parse
 
-PASSED = 0
-FAILED = 0
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def env(name):
-    v = os.environ.get(name)
-    if not v:
-        print(f"{name} is not set: source .stack/env first")
-        print("0 passed, 1 failed")
-        sys.exit(1)
-    return v
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import Fail, check, env, request, run  # noqa: E402
 
 STACK = env("UMS_STACK")
 URL = env("UMS_URL")
@@ -61,17 +41,8 @@ SECRETS = {}  # what -> bytes the test sent or got
 
 
 def http(method, path, body=None, headers=None):
-    u = urllib.parse.urlsplit(URL)
-    conn = http_client.HTTPConnection(u.hostname, u.port, timeout=15, source_address=(SRC, 0))
-    try:
-        h = {"Content-Type": "application/json"}
-        h.update(headers or {})
-        conn.request(method, path, body=json.dumps(body).encode() if body is not None else None,
-                     headers=h)
-        r = conn.getresponse()
-        return r.status, r.read()
-    finally:
-        conn.close()
+    st, _, data = request(URL, method, path, body, headers, src=SRC)
+    return st, data
 
 
 def newest_mail(to, event, after, limit=30):
@@ -251,17 +222,7 @@ def test_fields():
 
 
 def main():
-    global PASSED, FAILED
-    for name, fn in (("secrets", test_secrets), ("fields", test_fields)):
-        try:
-            fn()
-            PASSED += 1
-            print(f"ok   logs/{name}", flush=True)
-        except (Fail, OSError, ValueError, KeyError) as e:
-            FAILED += 1
-            print(f"FAIL logs/{name}\n    {type(e).__name__}: {e}", flush=True)
-    print(f"{PASSED} passed, {FAILED} failed")
-    return 1 if FAILED else 0
+    return run([("logs/secrets", test_secrets), ("logs/fields", test_fields)])
 
 
 if __name__ == "__main__":

@@ -30,30 +30,10 @@ import signal
 import subprocess
 import sys
 import time
-import http.client as http_client
 import urllib.parse
 
-PASSED = 0
-FAILED = 0
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def env(name):
-    v = os.environ.get(name)
-    if not v:
-        print(f"{name} is not set: source .stack/env first")
-        print("0 passed, 1 failed")
-        sys.exit(1)
-    return v
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import Fail, check, env, request, run  # noqa: E402
 
 ROOT = env("UMS_ROOT")
 STACK = env("UMS_STACK")
@@ -75,17 +55,7 @@ SRC = f"127.0.{random.randrange(20, 250)}.{random.randrange(2, 250)}"
 
 
 def http(method, path, body=None, headers=None, base=URL, timeout=15, src="127.0.0.1"):
-    u = urllib.parse.urlsplit(base)
-    conn = http_client.HTTPConnection(u.hostname, u.port, timeout=timeout, source_address=(src, 0))
-    try:
-        hdrs = {"Content-Type": "application/json"}
-        hdrs.update(headers or {})
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, u.path + path, body=data, headers=hdrs)
-        r = conn.getresponse()
-        return r.status, r.headers, r.read()
-    finally:
-        conn.close()
+    return request(base, method, path, body, headers, timeout, src)
 
 
 def auth(path, body):
@@ -368,9 +338,6 @@ def test_dashboard():
 
 
 def main():
-    global PASSED, FAILED
-    tests = [("exposition", test_exposition), ("counters", test_counters),
-             ("replaced", test_replaced), ("rules", test_rules), ("dashboard", test_dashboard)]
     try:
         PROM.start()
     except (Fail, OSError) as e:
@@ -379,18 +346,11 @@ def main():
         print("0 passed, 1 failed")
         return 1
     try:
-        for name, fn in tests:
-            try:
-                fn()
-                PASSED += 1
-                print(f"ok   prom/{name}", flush=True)
-            except (Fail, OSError, ValueError, KeyError) as e:
-                FAILED += 1
-                print(f"FAIL prom/{name}\n    {type(e).__name__}: {e}", flush=True)
+        return run([("prom/exposition", test_exposition), ("prom/counters", test_counters),
+                    ("prom/replaced", test_replaced), ("prom/rules", test_rules),
+                    ("prom/dashboard", test_dashboard)])
     finally:
         PROM.stop()
-    print(f"{PASSED} passed, {FAILED} failed")
-    return 1 if FAILED else 0
 
 
 if __name__ == "__main__":

@@ -34,26 +34,10 @@ import time
 import urllib.parse
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
-PASSED = 0
-FAILED = 0
 
 
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
-def env(name):
-    v = os.environ.get(name)
-    if not v:
-        print(f"{name} is not set: source .stack/env first")
-        print("0 passed, 1 failed")
-        sys.exit(1)
-    return v
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import Fail, check, env, run  # noqa: E402
 
 
 SERVER = env("UMS_SERVER")
@@ -680,20 +664,7 @@ def main():
     groups = [a for a in sys.argv[1:] if not a.startswith("--")] or ["smoke", "hostile", "logs"]
     if USE_HTTPS and "logs" in groups:
         groups.remove("logs")
-    global PASSED, FAILED
-    for group, fn in TESTS:
-        if group not in groups:
-            continue
-        name = f"{group}/{fn.__name__}"
-        try:
-            fn()
-            PASSED += 1
-            print(f"ok   {name}", flush=True)
-        except (Fail, OSError, ValueError, KeyError) as e:
-            FAILED += 1
-            print(f"FAIL {name}\n    {type(e).__name__}: {e}", flush=True)
-    print(f"{PASSED} passed, {FAILED} failed")
-    return 1 if FAILED else 0
+    return run([(f"{group}/{fn.__name__}", fn) for group, fn in TESTS if group in groups])
 
 
 if __name__ == "__main__":
