@@ -27,6 +27,10 @@
 #define UMS_SQLDIR "/usr/share/ums/sql"
 #endif
 
+#ifndef UMS_CONFIG_FILE
+#define UMS_CONFIG_FILE "/etc/ums/ums.conf" /* configure sets $(sysconfdir)/ums/ums.conf */
+#endif
+
 static const char *config_path;
 
 static void usage(FILE *f)
@@ -50,7 +54,7 @@ static void usage(FILE *f)
             "  keygen --out DIR [--bits N]\n"
             "                          write an RS256 key pair DIR/jwt-private.pem and\n"
             "                          DIR/jwt-public.pem (never overwrites) and print the kid\n"
-            "The configuration is --config, else $UMS_CONFIG, else /etc/ums/ums.conf.\n",
+            "The configuration is --config, else $UMS_CONFIG, else " UMS_CONFIG_FILE ".\n",
             UMS_SQLDIR);
 }
 
@@ -472,7 +476,7 @@ int main(int argc, char **argv)
         i += 2;
     }
     if (config_path == NULL || *config_path == '\0')
-        config_path = "/etc/ums/ums.conf";
+        config_path = UMS_CONFIG_FILE;
     if (i >= argc) {
         usage(stderr);
         return 2;

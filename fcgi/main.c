@@ -29,6 +29,10 @@
 #include "routes.h"
 #include "worker.h"
 
+#ifndef UMS_CONFIG_FILE
+#define UMS_CONFIG_FILE "/etc/ums/ums.conf" /* configure sets $(sysconfdir)/ums/ums.conf */
+#endif
+
 #define CHILDREN_MAX  512
 #define BACKOFF_MIN   0.1
 #define BACKOFF_MAX   30.0
@@ -82,7 +86,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ums-fcgi [--config FILE] [--daemon] [--check]\n"
                "  --config FILE  configuration (default: $UMS_CONFIG, then ums.conf beside\n"
-               "                 this program, then /etc/ums/ums.conf)\n"
+               "                 this program, then " UMS_CONFIG_FILE ")\n"
                "  --daemon       detach from the terminal after start-up\n"
                "  --check        validate the configuration and exit\n"
                "Started with a listening socket on fd 0 (spawn-fcgi, mod_fcgid) it serves\n"
@@ -513,7 +517,7 @@ int main(int argc, char **argv)
     if (config_path == NULL || *config_path == '\0')
         config_path = beside_binary(argv[0], beside, sizeof(beside));
     if (config_path == NULL)
-        config_path = "/etc/ums/ums.conf";
+        config_path = UMS_CONFIG_FILE;
     if (config_load(&cfg, config_path, err, sizeof(err)) != UMS_OK) {
         fprintf(stderr, "ums-fcgi: %s\n", err);
         return 2;

@@ -37,6 +37,10 @@
 #include "../util/ums.h"
 #include "notifier.h"
 
+#ifndef UMS_CONFIG_FILE
+#define UMS_CONFIG_FILE "/etc/ums/ums.conf" /* configure sets $(sysconfdir)/ums/ums.conf */
+#endif
+
 volatile sig_atomic_t notifier_stopping;
 
 static void on_stop(int sig)
@@ -261,7 +265,7 @@ int main(int argc, char **argv)
         }
     }
     if (config_path == NULL || *config_path == '\0')
-        config_path = "/etc/ums/ums.conf";
+        config_path = UMS_CONFIG_FILE;
     memset(&n, 0, sizeof(n));
     if (config_load(&n.cfg, config_path, err, sizeof(err)) != UMS_OK) {
         fprintf(stderr, "ums-notifier: %s\n", err);

@@ -338,3 +338,17 @@ CTEST(config, oauth_endpoints_tls_or_loopback)
     ASSERT_EQ(parse(&c, "[github]\ntoken_url = http://oauth.example.com/token\n"), UMS_OK);
     config_free(c);
 }
+
+CTEST(config, the_shipped_example_loads)
+{
+    char path[1024], why[512] = "";
+    struct ums_config *c = NULL;
+    const char *srcdir = getenv("srcdir");
+
+    /* deploy/ums.conf.example is what make install puts in /etc/ums. */
+    snprintf(path, sizeof(path), "%s/deploy/ums.conf.example", srcdir != NULL ? srcdir : "..");
+    ASSERT_EQ(config_load(&c, path, why, sizeof(why)), UMS_OK);
+    ASSERT_STR_EQ(c->server.user, "ums");
+    ASSERT_STR_EQ(c->metrics.dir, "/run/ums/metrics");
+    config_free(c);
+}
