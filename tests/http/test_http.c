@@ -453,6 +453,39 @@ static double series_value(const char *text, const char *series)
     return -1;
 }
 
+CTEST(metrics, other_methods_and_metrics_off_answer_json)
+{
+    char sock[1024], *out = NULL;
+    const char *mp[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/metrics", NULL};
+    struct http_resp r;
+
+    /* Only GET: a POST is a 405 in JSON with Allow, and a query changes nothing. */
+    ASSERT_EQ(http_req("POST", "/metrics", NULL, "{}", 2, NULL, &r), 0);
+    ASSERT_EQ(r.status, 405);
+    ASSERT_STR_CONTAINS(r.body, "method_not_allowed");
+    http_resp_free(&r);
+    ASSERT_EQ(http_get("/metrics?name[]=%00&x=%ff", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "# TYPE ums_signins_total counter");
+    http_resp_free(&r);
+    /* [metrics] enabled = false: a JSON 404, nothing counted into files. */
+    pid_t pid = spawn_ums("metrics-off", "UMS_METRICS_ENABLED=false", sock, sizeof(sock));
+    ASSERT_TRUE(pid > 0);
+    int rc = -1;
+    for (int i = 0; i < 50 && rc != 0; i++) {
+        rc = fcgi_request(sock, mp, "", 0, &out);
+        if (rc != 0)
+            sleep_ms(100);
+    }
+    int stopped = stop_spawned(pid, sock);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(stopped, 0);
+    ASSERT_EQ(fcgi_status(out), 404);
+    ASSERT_STR_CONTAINS(out, "metrics are off");
+    ASSERT_STR_CONTAINS(out, "application/json");
+    free(out);
+}
+
 CTEST(metrics, two_pools_on_one_host_count_apart)
 {
     /* A second pool (master and 2 workers) on its own socket, pid file and
