@@ -90,7 +90,8 @@ static void usage(FILE *f)
                "  --daemon       detach from the terminal after start-up\n"
                "  --check        validate the configuration and exit\n"
                "Started with a listening socket on fd 0 (spawn-fcgi, mod_fcgid) it serves\n"
-               "that socket directly in this one process.\n");
+               "that socket directly in this one process. Started by a systemd .socket\n"
+               "unit (LISTEN_FDS=1) the pool of workers serves the socket systemd passed.\n");
 }
 
 /* ums.conf in the folder of the program as it was started (argv[0], not
@@ -117,6 +118,47 @@ static int spawned_mode(void)
     socklen_t len = sizeof(listening);
 
     return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
+/* systemd socket activation (the protocol of sd_listen_fds(3)): when
+ * LISTEN_PID is ours, LISTEN_FDS sockets start at fd 3. ums takes exactly
+ * one, a listening stream socket. Returns 3, -1 when not activated, or -2
+ * (logged) for a set of sockets it cannot serve. */
+static int activated_socket(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    int type = 0, listening = 0, rc = -1;
+    socklen_t len = sizeof(type);
+    char *end;
+    long p, n;
+
+    if (pid == NULL || fds == NULL)
+        return -1;
+    errno = 0;
+    p = strtol(pid, &end, 10);
+    if (errno != 0 || *end != '\0' || p != (long)getpid())
+        return -1;
+    n = strtol(fds, &end, 10);
+    if (errno != 0 || *end != '\0' || n != 1) {
+        log_error("LISTEN_FDS=%s: ums-fcgi takes exactly one socket from systemd", fds);
+        rc = -2;
+    } else if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+               (len = sizeof(listening),
+                getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) ||
+               !listening) {
+        log_error("the socket systemd passed (fd 3) is not a listening stream socket");
+        rc = -2;
+    } else if (fcntl(3, F_SETFD, FD_CLOEXEC) != 0) {
+        log_error("fd 3: %s", strerror(errno));
+        rc = -2;
+    } else {
+        rc = 3;
+    }
+    /* Not for anything this process starts. */
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return rc;
 }
 
 /* A unix socket file is stale when nothing accepts on it. */
@@ -493,6 +535,7 @@ int main(int argc, char **argv)
 {
     char err[1024], beside[4096];
     int daemon_mode = 0, check_only = 0, listen_fd = -1, pfd[2] = {-1, -1}, rc = 1;
+    int activated;
     uid_t uid;
     gid_t gid, sgid;
     long owner;
@@ -537,7 +580,8 @@ int main(int argc, char **argv)
         goto out;
     route_metrics_init(ums_routes, ums_routes_len);
 
-    if (spawned_mode()) {
+    activated = activated_socket();
+    if (activated == -1 && spawned_mode()) {
         if (preflight_check(cfg, PREFLIGHT_FCGI, err, sizeof(err)) != UMS_OK) {
             log_error("%s: %s", config_path, err);
             rc = 2;
@@ -548,6 +592,13 @@ int main(int argc, char **argv)
         goto out;
     }
     if (privs_lookup(cfg->server.user, &uid, &gid) != 0)
+        goto out;
+    /* The log is the service user's from the start, so a root start that
+     * stops below leaves none of root's, and the file stays writable after
+     * the switch, for reopening on SIGHUP. */
+    if (log_chown(uid, gid) != 0)
+        log_warn("cannot hand the log file to [server] user");
+    if (activated == -2)
         goto out;
     /* A bad key or secret stops start-up here, before any worker exists. */
     if (preflight_as_service_user(cfg, config_path, PREFLIGHT_FCGI, err, sizeof(err)) != UMS_OK) {
@@ -566,7 +617,11 @@ int main(int argc, char **argv)
     sgid = gid;
     if (privs_group(cfg->server.socket_group, &sgid) != 0)
         goto out;
-    listen_fd = cfg->server.listen[0] == '/'
+    /* From systemd's .socket unit, the pool serves the socket it was given:
+     * systemd owns the file (its user, group and mode), [server] listen
+     * only names it in the log. */
+    listen_fd = activated >= 0 ? activated
+                : cfg->server.listen[0] == '/'
                     ? bind_unix(cfg->server.listen, cfg->server.socket_mode, uid, sgid)
                     : bind_tcp(cfg->server.listen);
     if (listen_fd < 0)
@@ -580,9 +635,6 @@ int main(int argc, char **argv)
      * folders may be the service user's (symbolic links are refused). */
     if (pidfile_claim(cfg->server.pid_file, uid, gid) != 0)
         goto out;
-    /* The log must stay writable after the switch, for reopening on SIGHUP. */
-    if (log_chown(uid, gid) != 0)
-        log_warn("cannot hand the log file to [server] user");
     if (privs_drop(cfg->server.user, uid, gid) != 0)
         goto out;
     if (install_signals(pfd) != 0)
@@ -596,7 +648,7 @@ int main(int argc, char **argv)
     }
     master_pid = getpid();
     rc = master(listen_fd, pfd);
-    if (cfg->server.listen[0] == '/')
+    if (activated < 0 && cfg->server.listen[0] == '/')
         unlink(cfg->server.listen);
     pidfile_release(cfg->server.pid_file);
 out:

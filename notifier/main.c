@@ -42,11 +42,20 @@
 #endif
 
 volatile sig_atomic_t notifier_stopping;
+static volatile sig_atomic_t got_hup;
 
 static void on_stop(int sig)
 {
     (void)sig;
     notifier_stopping = 1;
+}
+
+/* SIGHUP reopens [log] file (logrotate's postrotate); the rest of the
+ * configuration takes a restart. */
+static void on_hup(int sig)
+{
+    (void)sig;
+    got_hup = 1;
 }
 
 /* Delivers the entries of a batch read or claimed from the stream, then
@@ -310,6 +319,8 @@ int main(int argc, char **argv)
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     if (n.cfg->metrics.enabled &&
@@ -353,6 +364,13 @@ int main(int argc, char **argv)
     }
     while (!notifier_stopping) {
         time_t now;
+        if (got_hup) {
+            got_hup = 0;
+            if (log_open(n.cfg->log.file, n.cfg->log.level) != 0)
+                log_error("cannot reopen the log file; keeping the old one");
+            else
+                log_info("log file reopened");
+        }
         if (!n.locked) {
             if (lock_wait(&n) != 0)
                 break;
