@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/config.h"
 #include "../core/admin.h"
@@ -15,6 +16,7 @@
 #include "../util/file.h"
 #include "../core/tokens.h"
 #include "../core/keygen.h"
+#include "ping.h"
 #include "../util/log.h"
 #include "../util/metrics.h"
 #include "../util/pidfile.h"
@@ -39,7 +41,10 @@ static void usage(FILE *f)
             "usage: umsctl [--config FILE] COMMAND\n"
             "  config check            validate the configuration; names the bad key\n"
             "  config show             print the effective configuration (secrets masked)\n"
-            "  migrate [--dir DIR]     apply pending migrations (default $UMS_SQL_DIR or %s)\n"
+            "  migrate [--dir DIR] [--check] [--wait SECONDS]\n"
+            "                          apply pending migrations (default $UMS_SQL_DIR or %s);\n"
+            "                          --check only says whether any is pending (exit 1 if so),\n"
+            "                          --wait retries while the database is not there yet\n"
             "  user add --email E --password-file F [--role R] [--confirmed]\n"
             "                          create an account (no email is sent); the password is\n"
             "                          the first line of F, - for standard input (never an\n"
@@ -51,6 +56,9 @@ static void usage(FILE *f)
             "  events status           the queue: stream, pending, dead, unpublished, waiting\n"
             "  events retry-dead       put the events of ums:events:dead back on ums:events\n"
             "                          (their failed deliveries get their attempts again)\n"
+            "  ping [--listen ADDR] [--path PATH]\n"
+            "                          GET PATH (default /healthz) from ums-fcgi over FastCGI\n"
+            "                          at ADDR (default [server] listen); exit 0 on a 200\n"
             "  keygen --out DIR [--bits N]\n"
             "                          write an RS256 key pair DIR/jwt-private.pem and\n"
             "                          DIR/jwt-public.pem (never overwrites) and print the kid\n"
@@ -107,17 +115,70 @@ static const char *sql_dir(const char *given)
     return env != NULL && *env != '\0' ? env : UMS_SQLDIR;
 }
 
+/* One attempt: connect, then apply the pending migrations (or, with
+ * check_only, count them). 0 done, 1 failed for good, -1 worth a retry
+ * (the database is not reachable yet, or --check found some pending). */
+static int migrate_once(const struct ums_config *cfg, const char *dir, int check_only, int quiet)
+{
+    struct db *db = NULL;
+    char err[1024];
+    int applied = 0, pending = 0, rc;
+
+    rc = db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0);
+    if (rc == UMS_OK)
+        rc = db_ensure(db);
+    if (rc != UMS_OK) {
+        if (!quiet)
+            fprintf(stderr, "umsctl: cannot connect to the database\n");
+        db_close(db);
+        return -1;
+    }
+    rc = check_only ? migrate_status(db, dir, &applied, &pending, err, sizeof(err))
+                    : migrate_run(db, dir, &applied, err, sizeof(err));
+    db_close(db);
+    if (rc != UMS_OK) {
+        fprintf(stderr, "umsctl: migrate: %s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        if (pending > 0 && !quiet)
+            printf("migrations: %d pending\n", pending);
+        if (pending > 0)
+            return -1;
+        printf("migrations: up to date (%d applied)\n", applied);
+    } else if (applied == 0) {
+        printf("migrations: up to date\n");
+    } else {
+        printf("migrations: applied %d\n", applied);
+    }
+    return 0;
+}
+
+/* migrate [--dir DIR] [--check] [--wait SECONDS]: apply the pending
+ * migrations (--check: only tell whether any is pending, exit 1 if so).
+ * --wait retries once a second while the database is unreachable (and,
+ * with --check, while migrations are pending): a container's start-up,
+ * before or beside the migration job. */
 static int cmd_migrate(int argc, char **argv)
 {
     struct ums_config *cfg = NULL;
-    struct db *db = NULL;
     const char *dir = NULL;
-    char err[1024];
-    int applied = 0, rc;
+    int check_only = 0, rc;
+    long wait_s = 0;
+    time_t deadline;
 
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             dir = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check_only = 1;
+        } else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc) {
+            char *end;
+            wait_s = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || wait_s < 0 || wait_s > 86400) {
+                fprintf(stderr, "umsctl: --wait must be 0 to 86400 seconds\n");
+                return 2;
+            }
         } else {
             usage(stderr);
             return 2;
@@ -127,23 +188,14 @@ static int cmd_migrate(int argc, char **argv)
     if (load(&cfg) != 0)
         return 1;
     log_open(NULL, LL_WARN);
-    rc = db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0);
-    if (rc == UMS_OK)
-        rc = db_ensure(db);
-    if (rc != UMS_OK) {
-        fprintf(stderr, "umsctl: cannot connect to the database\n");
-    } else {
-        rc = migrate_run(db, dir, &applied, err, sizeof(err));
-        if (rc != UMS_OK)
-            fprintf(stderr, "umsctl: migrate: %s\n", err);
-        else if (applied == 0)
-            printf("migrations: up to date\n");
-        else
-            printf("migrations: applied %d\n", applied);
-    }
-    db_close(db);
+    deadline = time(NULL) + wait_s;
+    while ((rc = migrate_once(cfg, dir, check_only, time(NULL) < deadline)) < 0 &&
+           time(NULL) < deadline)
+        sleep(1);
+    if (rc < 0 && wait_s > 0)
+        fprintf(stderr, "umsctl: migrate: not done within %ld s\n", wait_s);
     config_free(cfg);
-    return rc == UMS_OK ? 0 : 1;
+    return rc == 0 ? 0 : 1;
 }
 
 /* The first line of path ("-": standard input) into *out (malloc'd). */
@@ -464,6 +516,42 @@ static int cmd_keygen(int argc, char **argv)
     return 0;
 }
 
+/* ping [--listen ADDR] [--path PATH]: GET PATH (default /healthz) from
+ * ums-fcgi over FastCGI, as the web server would; exit 0 on a 200. The
+ * health check of a container, where no web server is in between. */
+static int cmd_ping(int argc, char **argv)
+{
+    struct ums_config *cfg = NULL;
+    const char *listen = NULL, *path = "/healthz";
+    char err[512], addr[4096];
+    int status = 0, rc;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+            listen = argv[++i];
+        } else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (listen == NULL) {
+        if (load(&cfg) != 0)
+            return 1;
+        snprintf(addr, sizeof(addr), "%s", cfg->server.listen);
+        config_free(cfg);
+        listen = addr;
+    }
+    rc = fcgi_ping(listen, path, 3000, &status, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "umsctl: ping: %s\n", err);
+        return 1;
+    }
+    printf("%s %s: %d\n", listen, path, status);
+    return status == 200 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -494,6 +582,8 @@ int main(int argc, char **argv)
         return cmd_status(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "keygen") == 0)
         return cmd_keygen(argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "ping") == 0)
+        return cmd_ping(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {
         usage(stdout);
         return 0;

@@ -289,10 +289,14 @@ def configure():
 
 
 def migrate():
+    r = sh(["umsctl", "migrate", "--check"], env=PKGENV, timeout=120, ok=False)
+    check(r.returncode == 1 and "pending" in r.stdout, f"migrate --check before: {r.returncode} {r.stdout}")
     r = sh(["umsctl", "migrate"], env=PKGENV, timeout=120, ok=False)
     check(r.returncode == 0, f"umsctl migrate: {r.stdout}{r.stderr}")
     r = sh(["umsctl", "migrate"], env=PKGENV, timeout=120, ok=False)
-    check(r.returncode == 0, f"a second umsctl migrate: {r.stdout}{r.stderr}")
+    check(r.returncode == 0 and "up to date" in r.stdout, f"a second umsctl migrate: {r.stdout}{r.stderr}")
+    r = sh(["umsctl", "migrate", "--check"], env=PKGENV, timeout=120, ok=False)
+    check(r.returncode == 0, f"migrate --check after: {r.returncode} {r.stdout}{r.stderr}")
 
 
 def as_unit(service, extra=None):
@@ -391,6 +395,12 @@ def started():
     check(owner("/run/ums/ums-fcgi.sock") == ("ums", "www-data", 0o660),
           f"the socket {owner('/run/ums/ums-fcgi.sock')}")
     wait_for("ums-notifier.pid", lambda: os.path.exists("/run/ums/ums-notifier.pid"), 15)
+    # The health check with no web server in between (containers use it).
+    r = sh(["umsctl", "ping"], env=PKGENV, ok=False)
+    check(r.returncode == 0 and r.stdout.strip() == "/run/ums/ums-fcgi.sock /healthz: 200",
+          f"umsctl ping: {r.returncode} {r.stdout}{r.stderr}")
+    r = sh(["umsctl", "ping", "--path", "/no/such/route"], env=PKGENV, ok=False)
+    check(r.returncode == 1 and r.stdout.strip().endswith(": 404"), f"umsctl ping a 404: {r.stdout}")
 
 
 def maildir_count():

@@ -323,7 +323,7 @@ await test("k8s/notifier-migrate", () => {
   check(cj.spec.jobTemplate.spec.template.spec.containers[0].args.includes("--once"), "CronJob without --once");
   for (const [b, objs] of all) {
     const j = find(objs, "Job", "ums-migrate");
-    check(j && j.spec.template.spec.containers[0].args.slice(-1)[0] === "migrate", `${b}: no migrate Job`);
+    check(j && j.spec.template.spec.containers[0].args.includes("migrate"), `${b}: no migrate Job`);
     check(j.spec.backoffLimit >= 1 && j.spec.activeDeadlineSeconds > 0, `${b}: migrate Job unbounded`);
   }
 });
@@ -399,6 +399,30 @@ await test("k8s/ums-conf-checks", () => {
     n++;
   }
   check(n === 3, `${n} configurations checked`);
+});
+
+// The GitHub workflows against GitHub's workflow schema (action-validator,
+// offline), and a planted mistake that must fail the same way.
+await test("ci/workflows", () => {
+  const bin = path.join(path.dirname(new URL(import.meta.url).pathname), "node_modules/.bin/action-validator");
+  const wf = path.join(ROOT, ".github/workflows");
+  const files = fs.readdirSync(wf).filter((f) => f.endsWith(".yml"));
+  check(files.includes("ci.yml") && files.includes("release.yml"), `workflows: ${files}`);
+  for (const f of files) {
+    const r = spawnSync(bin, [path.join(wf, f)], { encoding: "utf8" });
+    check(r.status === 0, `${f}: ${r.stdout}${r.stderr}`);
+  }
+  const ci = YAML.parse(fs.readFileSync(path.join(wf, "ci.yml"), "utf8"));
+  check(ci.on.push !== undefined && ci.on.pull_request !== undefined, "ci.yml: not on push and pull_request");
+  const steps = ci.jobs.check.steps;
+  check(ci.jobs.check.container.image === "debian:bookworm", "ci.yml: not on Debian 12");
+  check(steps.some((s) => /\.\/scripts\/check\b/.test(s.run ?? "")), "ci.yml: does not run ./scripts/check");
+  check(steps.some((s) => (s.uses ?? "").startsWith("actions/upload-artifact") && s.if === "failure()"),
+    "ci.yml: no log upload on failure");
+  check(!JSON.stringify(ci).includes("actions/cache"), "ci.yml: caches something");
+  const bad = path.join(tmp, "bad.yml");
+  fs.writeFileSync(bad, "on: push\njobs:\n  a:\n    runs-on: x\n    stepz: []\n");
+  check(spawnSync(bin, [bad]).status !== 0, "a misspelt workflow passed the validator");
 });
 
 fs.rmSync(tmp, { recursive: true, force: true });
