@@ -18,7 +18,6 @@ runc and debootstrap (scripts/check --deploy installs them)."""
 import glob
 import json
 import os
-import random
 import re
 import resource
 import subprocess
@@ -26,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Fail, check, env, request, run  # noqa: E402
+from harness import Fail, check, env, request, run_steps, signup_signin, wait_for  # noqa: E402
 
 ROOT = env("UMS_ROOT")
 PORT = int(env("UMS_HTTP_PORT")) + 1022
@@ -53,16 +52,6 @@ def sh(cmd, timeout=300, ok=True, **kw):
     if ok and r.returncode != 0:
         raise Fail(f"{' '.join(cmd)}: exit {r.returncode}\n{(r.stdout + r.stderr)[-1500:]}")
     return r
-
-
-def wait_for(what, fn, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.5)
-    raise Fail(f"{what}: not within {seconds} s")
 
 
 def mirror():
@@ -169,15 +158,7 @@ def maildir_files():
 
 
 def smoke():
-    email = f"box-{random.getrandbits(40):x}@example.com"
-    s, _, b = request(BASE, "POST", "/auth/v1/signup", {"email": email, "password": "correct horse battery"})
-    check(s == 200, f"signup: {s} {b[:200]!r}")
-    s, _, b = request(BASE, "POST", "/auth/v1/token?grant_type=password",
-                      {"email": email, "password": "correct horse battery"})
-    check(s == 200, f"sign-in: {s} {b[:200]!r}")
-    tok = json.loads(b)
-    s, _, b = request(BASE, "GET", "/auth/v1/user", headers={"Authorization": f"Bearer {tok['access_token']}"})
-    check(s == 200 and json.loads(b)["email"] == email, f"user: {s} {b[:200]!r}")
+    email, tok = signup_signin(BASE, "box")
     s, _, b = request(BASE, "POST", "/auth/v1/token?grant_type=refresh_token",
                       {"refresh_token": tok["refresh_token"]})
     check(s == 200, f"refresh: {s} {b[:200]!r}")
@@ -255,26 +236,12 @@ def main():
         print("FAIL container/root\n    podman's bridge network and debootstrap need root")
         print("0 passed, 1 failed")
         return 1
-    failed = [False]
-
-    def guard(name, fn):
-        def go():
-            check(not failed[0], "an earlier step failed")
-            try:
-                fn()
-            except Fail:
-                failed[0] = True
-                raise
-            except Exception as e:
-                failed[0] = True
-                raise Fail(f"{type(e).__name__}: {e}") from e
-        return (name, go)
     cleanup()
     steps = [("container/base", base), ("container/build", build), ("container/images", image_checks),
              ("container/compose-up", up), ("container/smoke", smoke), ("container/health", health),
              ("container/tcp-pool", tcp_pool), ("container/compose-down", down)]
     try:
-        return run([guard(n, f) for n, f in steps])
+        return run_steps(steps)
     finally:
         cleanup()
 

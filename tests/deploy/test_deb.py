@@ -29,7 +29,6 @@ import json
 import os
 import pwd
 import grp
-import random
 import re
 import shutil
 import signal
@@ -40,7 +39,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Fail, check, env, request, run  # noqa: E402
+from harness import Fail, check, env, request, run_steps, signup_signin, wait_for  # noqa: E402
 
 ROOT = env("UMS_ROOT")
 STACK = env("UMS_STACK")
@@ -96,16 +95,6 @@ def ums_pids():
         if exe.startswith(("/usr/sbin/ums-", "/usr/bin/umsctl")):
             pids.append((int(d[6:]), exe))
     return pids
-
-
-def wait_for(what, fn, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise Fail(f"{what}: not within {seconds} s")
 
 
 # ---- the package ----------------------------------------------------------
@@ -410,16 +399,8 @@ def maildir_count():
 def smoke():
     s, _, b = request(BASE, "GET", "/auth/v1/health")
     check(s == 200, f"health: {s} {b[:200]!r}")
-    email = f"deb-{random.getrandbits(40):x}@example.com"
     before = maildir_count()
-    s, _, b = request(BASE, "POST", "/auth/v1/signup", {"email": email, "password": "correct horse battery"})
-    check(s == 200, f"signup: {s} {b[:200]!r}")
-    s, _, b = request(BASE, "POST", "/auth/v1/token?grant_type=password",
-                      {"email": email, "password": "correct horse battery"})
-    check(s == 200, f"sign-in: {s} {b[:200]!r}")
-    tok = json.loads(b)
-    s, _, b = request(BASE, "GET", "/auth/v1/user", headers={"Authorization": f"Bearer {tok['access_token']}"})
-    check(s == 200 and json.loads(b)["email"] == email, f"user: {s} {b[:200]!r}")
+    email, tok = signup_signin(BASE, "deb")
     s, _, b = request(BASE, "GET", "/api/v1/users/me", headers={"Authorization": f"Bearer {tok['access_token']}"})
     check(s == 200, f"users/me: {s} {b[:200]!r}")
     s, _, b = request(BASE, "POST", "/auth/v1/token?grant_type=password", {"email": email, "password": "wrong"})
@@ -598,23 +579,8 @@ def main():
              ("deb/socket-refused", socket_refused), ("deb/start", started),
              ("deb/smoke", smoke), ("deb/status", status), ("deb/logrotate-reopen", logrotate_reopen),
              ("deb/purge", purge), ("deb/syscalls", syscalls)]
-    failed = [False]
-
-    def guard(name, fn):
-        def go():
-            # A step after a failed one would only fail for the same reason.
-            check(not failed[0], "an earlier step failed")
-            try:
-                fn()
-            except Fail:
-                failed[0] = True
-                raise
-            except Exception as e:
-                failed[0] = True
-                raise Fail(f"{type(e).__name__}: {e}") from e
-        return (name, go)
     try:
-        rc = run([guard(n, f) for n, f in steps])
+        rc = run_steps(steps)
     finally:
         cleanup()
     return rc
