@@ -115,6 +115,18 @@ static const char *sql_dir(const char *given)
     return env != NULL && *env != '\0' ? env : UMS_SQLDIR;
 }
 
+/* umsctl's connection: as the daemons make theirs ([database] prepared;
+ * no statement_timeout: an administrator's command may take long). */
+static int open_db(const struct ums_config *cfg, struct db **db)
+{
+    int rc =
+        db_open(db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0);
+
+    if (rc == UMS_OK)
+        db_set_prepared(*db, cfg->database.prepared);
+    return rc;
+}
+
 /* One attempt: connect, then apply the pending migrations (or, with
  * check_only, count them). 0 done, 1 failed for good, -1 worth a retry
  * (the database is not reachable yet, or --check found some pending). */
@@ -124,7 +136,7 @@ static int migrate_once(const struct ums_config *cfg, const char *dir, int check
     char err[1024];
     int applied = 0, pending = 0, rc;
 
-    rc = db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0);
+    rc = open_db(cfg, &db);
     if (rc == UMS_OK)
         rc = db_ensure(db);
     if (rc != UMS_OK) {
@@ -266,8 +278,7 @@ static int cmd_user_add(int argc, char **argv)
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
     password_params_from_config(&ctx.pw, cfg);
-    rc = db_open(&ctx.db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
-                 0);
+    rc = open_db(cfg, &ctx.db);
     if (rc == UMS_OK)
         rc = kv_open(&ctx.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
                      cfg->redis.timeout_ms);
@@ -292,8 +303,7 @@ static int cmd_user_add(int argc, char **argv)
 /* PostgreSQL and Redis for the events commands. */
 static int open_stores(const struct ums_config *cfg, struct db **db, struct kv **kv)
 {
-    int rc =
-        db_open(db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0);
+    int rc = open_db(cfg, db);
 
     if (rc == UMS_OK)
         rc = kv_open(kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
@@ -354,8 +364,7 @@ static void status_gather(const struct ums_config *cfg, const char *sqldir, stru
     st->master = pidfile_owner_named(cfg->server.pid_file, "ums-fcgi");
     st->notifier = pidfile_owner_named(cfg->notifier.pid_file, "ums-notifier");
     st->metrics_ok = cfg->metrics.enabled && metrics_live(cfg->metrics.dir, st->procs) == 0;
-    if (db_open(&db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout, 0) ==
-        UMS_OK)
+    if (open_db(cfg, &db) == UMS_OK)
         st->pg = db_ensure(db) == UMS_OK;
     if (kv_open(&kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
                 cfg->redis.timeout_ms) == UMS_OK)

@@ -59,6 +59,7 @@ const struct config_key config_keys[] = {
     SECRET("database", "password", database.password),
     INT("database", "connect_timeout", database.connect_timeout, "5", 1, 60),
     INT("database", "statement_timeout_ms", database.statement_timeout_ms, "5000", 0, 600000),
+    BOOL("database", "prepared", database.prepared, "true"),
 
     TEXT1("redis", "host", redis.host, "127.0.0.1"),
     INT("redis", "port", redis.port, "6379", 1, 65535),

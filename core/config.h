@@ -24,6 +24,7 @@ struct ums_config {
         char *password; /* secret */
         int connect_timeout;
         int statement_timeout_ms;
+        int prepared; /* named prepared statements (false behind PgBouncer) */
     } database;
     struct {
         char *host;

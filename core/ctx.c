@@ -31,6 +31,8 @@ static int open_ctx(struct ums_ctx *c, const struct ums_config *cfg, int with_to
     rc = db_open(&c->db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
                  cfg->database.statement_timeout_ms);
     if (rc == UMS_OK)
+        db_set_prepared(c->db, cfg->database.prepared);
+    if (rc == UMS_OK)
         rc = kv_open(&c->kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
                      redis_timeout_ms);
     if (rc != UMS_OK)

@@ -19,6 +19,7 @@ struct db {
     char *password;
     int connect_timeout;
     int statement_timeout_ms;
+    int unprepared; /* every statement as PQexecParams: PgBouncer's transaction pooling */
     unsigned char prepared[STMT__MAX];
     struct timespec last_try;
     int down_logged;
@@ -56,8 +57,13 @@ static int connect_now(struct db *db)
     val[n++] = db->conninfo; /* expanded: a URI or key/value string */
     kw[n] = "connect_timeout";
     val[n++] = timeout;
-    kw[n] = "options";
-    val[n++] = stmt_timeout;
+    /* 0: no start-up option at all. PgBouncer 1.18 refuses `options` (unless
+     * ignore_startup_parameters lists it, and then drops it): behind it the
+     * timeout is the role's (ALTER ROLE ... SET statement_timeout). */
+    if (db->statement_timeout_ms > 0) {
+        kw[n] = "options";
+        val[n++] = stmt_timeout;
+    }
     kw[n] = "application_name";
     val[n++] = "ums";
     if (db->password != NULL) {
@@ -109,6 +115,11 @@ int db_open(struct db **out, const char *conninfo, const char *password, int con
     connect_now(db);
     *out = db;
     return UMS_OK;
+}
+
+void db_set_prepared(struct db *db, int prepared)
+{
+    db->unprepared = !prepared;
 }
 
 int db_ensure(struct db *db)
@@ -187,6 +198,12 @@ static int exec_once(struct db *db, PGresult **out, int st, const char *sql, int
     if (st < 0)
         return take_result(db, PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0),
                            out, "query", lost);
+    /* The unnamed statement lives for one Parse/Bind/Execute: nothing is
+     * left on a server connection a pooler hands to someone else. */
+    if (db->unprepared)
+        return take_result(
+            db, PQexecParams(db->conn, db_stmt_table[st].sql, nparams, NULL, params, NULL, NULL, 0),
+            out, db_stmt_table[st].name, lost);
     if (!db->prepared[st]) {
         int rc = take_result(
             db, PQprepare(db->conn, db_stmt_table[st].name, db_stmt_table[st].sql, 0, NULL), NULL,

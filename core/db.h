@@ -134,6 +134,12 @@ struct db;
 int db_open(struct db **out, const char *conninfo, const char *password, int connect_timeout,
             int statement_timeout_ms);
 
+/* Named prepared statements (the default), or every statement of the
+ * table sent as an unnamed one (PQexecParams): behind PgBouncer in
+ * transaction pooling, whose server connections change between
+ * transactions ([database] prepared = false). */
+void db_set_prepared(struct db *db, int prepared);
+
 /* Makes sure the connection is usable, reconnecting at most once a second.
  * Returns 0 or UMS_EUNAVAILABLE. */
 int db_ensure(struct db *db);

@@ -7,6 +7,8 @@ HTTP_PORT="${UMS_HTTP_PORT:-8080}"
 HTTPS_PORT="${UMS_HTTPS_PORT:-$((HTTP_PORT + 363))}" # 8443 beside 8080
 PG_PORT="${UMS_PG_PORT:-54329}"
 REDIS_PORT="${UMS_REDIS_PORT:-63799}"
+# UMS_PGBOUNCER=1: PgBouncer (transaction pooling) between ums and PostgreSQL.
+PGB_PORT="${UMS_PGBOUNCER_PORT:-$((PG_PORT + 1))}"
 # The FastCGI authorizer port (mod_authnz_fcgi speaks TCP only): loopback.
 AUTHZ_PORT="${UMS_AUTHZ_PORT:-$((HTTP_PORT + 1))}"
 # The local stand-ins for Google (HTTPS, the stack's CA) and GitHub (HTTP on
@@ -155,6 +157,7 @@ pid_comm() {
     nginx.pid) echo nginx ;;
     apache.pid) echo apache2 ;;
     mock-*.pid) echo node ;;
+    pgbouncer.pid) echo pgbouncer ;;
     *) echo "${1##*/}" | sed 's/\.pid$//' ;;
     esac
 }
