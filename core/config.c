@@ -72,6 +72,7 @@ const struct config_key config_keys[] = {
     TEXT("auth", "jwt_issuer", auth.jwt_issuer, ""),
     ENUM("auth", "jwt_algorithm", auth.jwt_algorithm, "RS256", "RS256|HS256"),
     TEXT("auth", "jwt_private_key_file", auth.jwt_private_key_file, ""),
+    TEXT("auth", "jwt_keys_dir", auth.jwt_keys_dir, ""),
     SECRET("auth", "jwt_secret", auth.jwt_secret),
     TEXT("auth", "jwt_kid", auth.jwt_kid, ""),
     INT("auth", "access_token_ttl", auth.access_token_ttl, "900", 60, 86400),

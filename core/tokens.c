@@ -22,7 +22,7 @@
 #include "../util/b64.h"
 #include "config.h"
 #include "../util/json.h"
-#include "keygen.h"
+#include "keyring.h"
 #include "../util/ums.h"
 #include "../util/valid.h"
 
@@ -39,10 +39,9 @@ struct verified {
 struct tokens {
     struct verified seen[VERIFIED_SLOTS];
     enum alg alg;
-    EVP_PKEY *key;
+    struct keyring ring; /* RS256 */
     char *secret;
     size_t secret_len;
-    char kid[64];
     char *issuer;
     int ttl;
     char *jwks;
@@ -79,33 +78,69 @@ static int bn_param_b64(struct buf *b, EVP_PKEY *key, const char *name)
     return rc;
 }
 
+/* {"keys":[...]}: every key of the ring, the active one first. */
 static int make_jwks(struct tokens *t)
 {
     struct buf b;
+    int first = 1;
 
     buf_init(&b, 16384);
-    if (t->alg == ALG_HS256) {
-        buf_adds(&b, "{\"keys\":[]}");
-    } else {
+    buf_adds(&b, "{\"keys\":[");
+    for (int j = 0; t->alg == ALG_RS256 && j < t->ring.n; j++) {
+        int i = j == 0 ? t->ring.active : (j <= t->ring.active ? j - 1 : j);
+        const struct keyring_key *k = &t->ring.keys[i];
         buf_printf(&b,
-                   "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"%s\",\"alg\":\"RS256\",\"use\":\"sig\","
+                   "%s{\"kty\":\"RSA\",\"kid\":\"%s\",\"alg\":\"RS256\",\"use\":\"sig\","
                    "\"key_ops\":[\"verify\"],\"n\":\"",
-                   t->kid);
-        if (bn_param_b64(&b, t->key, OSSL_PKEY_PARAM_RSA_N) != 0 || buf_adds(&b, "\",\"e\":\"") ||
-            bn_param_b64(&b, t->key, OSSL_PKEY_PARAM_RSA_E) != 0 || buf_adds(&b, "\"}]}")) {
+                   first ? "" : ",", k->kid);
+        first = 0;
+        if (bn_param_b64(&b, k->key, OSSL_PKEY_PARAM_RSA_N) != 0 || buf_adds(&b, "\",\"e\":\"") ||
+            bn_param_b64(&b, k->key, OSSL_PKEY_PARAM_RSA_E) != 0 || buf_adds(&b, "\"}")) {
             buf_free(&b);
             return UMS_ERR;
         }
     }
+    if (buf_adds(&b, "]}") != 0) {
+        buf_free(&b);
+        return UMS_ERR;
+    }
     t->jwks = b.p;
     return t->jwks != NULL ? UMS_OK : UMS_ERR;
+}
+
+/* [auth] jwt_keys_dir, or jwt_private_key_file and jwt_kid, into t->ring. */
+static int open_ring(struct tokens *t, const struct ums_config *cfg, char *err, size_t errlen)
+{
+    char inner[512];
+    int rc;
+
+    if (cfg->auth.jwt_keys_dir[0] != '\0') {
+        if (cfg->auth.jwt_private_key_file[0] != '\0' || cfg->auth.jwt_kid[0] != '\0') {
+            snprintf(err, errlen, "[auth] jwt_keys_dir names its keys by their files: "
+                                  "leave jwt_private_key_file and jwt_kid unset");
+            return UMS_EINVALID;
+        }
+        rc = keyring_load_dir(&t->ring, cfg->auth.jwt_keys_dir, inner, sizeof(inner));
+        if (rc == UMS_EINVALID)
+            snprintf(err, errlen, "[auth] jwt_keys_dir: %s", inner);
+        return rc;
+    }
+    if (cfg->auth.jwt_private_key_file[0] == '\0') {
+        snprintf(err, errlen, "[auth] jwt_keys_dir or jwt_private_key_file is required for RS256");
+        return UMS_EINVALID;
+    }
+    rc = keyring_load_file(&t->ring, cfg->auth.jwt_private_key_file, cfg->auth.jwt_kid, inner,
+                           sizeof(inner));
+    if (rc == UMS_EINVALID)
+        snprintf(err, errlen, "%s%s", strncmp(inner, "[auth]", 6) == 0 ? "" : "[auth] jwt_private_key_file: ",
+                 inner);
+    return rc;
 }
 
 int tokens_open(struct tokens **out, const struct ums_config *cfg, char *err, size_t errlen)
 {
     struct tokens *t = calloc(1, sizeof(*t));
     char hdr[160];
-    FILE *f = NULL;
     int rc = UMS_EINVALID;
 
     *out = NULL;
@@ -126,51 +161,12 @@ int tokens_open(struct tokens **out, const struct ums_config *cfg, char *err, si
         snprintf(hdr, sizeof(hdr), "{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
     } else {
         t->alg = ALG_RS256;
-        if (cfg->auth.jwt_private_key_file[0] == '\0') {
-            snprintf(err, errlen, "[auth] jwt_private_key_file is required for RS256");
+        rc = open_ring(t, cfg, err, errlen);
+        if (rc != UMS_OK)
             goto fail;
-        }
-        f = fopen(cfg->auth.jwt_private_key_file, "r");
-        if (f == NULL) {
-            snprintf(err, errlen, "[auth] jwt_private_key_file: cannot read %s: %s",
-                     cfg->auth.jwt_private_key_file, strerror(errno));
-            goto fail;
-        }
-        t->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
-        ERR_clear_error();
-        if (t->key == NULL) {
-            snprintf(err, errlen,
-                     "[auth] jwt_private_key_file: %s is not a PEM private key "
-                     "(umsctl keygen writes one)",
-                     cfg->auth.jwt_private_key_file);
-            goto fail;
-        }
-        if (EVP_PKEY_get_base_id(t->key) != EVP_PKEY_RSA) {
-            const char *type = EVP_PKEY_get0_type_name(t->key);
-            snprintf(err, errlen, "[auth] jwt_private_key_file: %s is an %s key; RS256 needs RSA",
-                     cfg->auth.jwt_private_key_file, type != NULL ? type : "other");
-            goto fail;
-        }
-        if (EVP_PKEY_get_bits(t->key) < 2048) {
-            snprintf(err, errlen,
-                     "[auth] jwt_private_key_file: %s is an RSA key of %d bits; "
-                     "at least 2048 are needed",
-                     cfg->auth.jwt_private_key_file, EVP_PKEY_get_bits(t->key));
-            goto fail;
-        }
-        if (cfg->auth.jwt_kid[0] != '\0') {
-            if (strlen(cfg->auth.jwt_kid) >= sizeof(t->kid) ||
-                strpbrk(cfg->auth.jwt_kid, "\"\\") != NULL) {
-                snprintf(err, errlen, "[auth] jwt_kid is too long or has quotes");
-                goto fail;
-            }
-            snprintf(t->kid, sizeof(t->kid), "%s", cfg->auth.jwt_kid);
-        } else if (keygen_kid(t->kid, t->key) != UMS_OK) {
-            rc = UMS_ERR;
-            goto fail;
-        }
-        snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", t->kid);
+        rc = UMS_EINVALID;
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}",
+                 t->ring.keys[t->ring.active].kid);
     }
     b64_url_encode(t->header, (const unsigned char *)hdr, strlen(hdr));
     if (make_jwks(t) != UMS_OK) {
@@ -188,7 +184,7 @@ void tokens_close(struct tokens *t)
 {
     if (t == NULL)
         return;
-    EVP_PKEY_free(t->key);
+    keyring_free(&t->ring);
     if (t->secret != NULL) {
         OPENSSL_cleanse(t->secret, t->secret_len);
         free(t->secret);
@@ -218,7 +214,8 @@ static int sign_raw(struct tokens *t, const char *data, size_t len, unsigned cha
         return ok ? UMS_OK : UMS_ERR;
     }
     ctx = EVP_MD_CTX_new();
-    ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, t->key) == 1 &&
+    ok = ctx != NULL &&
+         EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, t->ring.keys[t->ring.active].key) == 1 &&
          EVP_DigestSign(ctx, sig, siglen, (const unsigned char *)data, len) == 1;
     EVP_MD_CTX_free(ctx);
     return ok ? UMS_OK : UMS_ERR;
@@ -236,8 +233,8 @@ static int rs256_ok(EVP_PKEY *key, const char *data, size_t len, const unsigned 
     return ok;
 }
 
-static int verify_raw(struct tokens *t, const char *data, size_t len, const unsigned char *sig,
-                      size_t siglen)
+static int verify_raw(struct tokens *t, EVP_PKEY *key, const char *data, size_t len,
+                      const unsigned char *sig, size_t siglen)
 {
     if (t->alg == ALG_HS256) {
         unsigned char mac[EVP_MAX_MD_SIZE];
@@ -247,7 +244,7 @@ static int verify_raw(struct tokens *t, const char *data, size_t len, const unsi
             return 0;
         return siglen == n && CRYPTO_memcmp(mac, sig, n) == 0;
     }
-    return rs256_ok(t->key, data, len, sig, siglen);
+    return rs256_ok(key, data, len, sig, siglen);
 }
 
 int tokens_sign(struct tokens *t, struct buf *out, const struct token_claims *c, long now,
@@ -403,6 +400,7 @@ int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
     unsigned char sig[1024];
     long siglen;
     const char *alg, *kid, *typ, *iss;
+    EVP_PKEY *key = NULL;
 
     *claims = NULL;
     *why = "malformed token";
@@ -419,7 +417,7 @@ int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
         *why = "unexpected algorithm";
         goto bad;
     }
-    if (t->alg == ALG_RS256 && (kid == NULL || strcmp(kid, t->kid) != 0)) {
+    if (t->alg == ALG_RS256 && (kid == NULL || (key = keyring_find(&t->ring, kid)) == NULL)) {
         *why = "unknown key id";
         goto bad;
     }
@@ -428,7 +426,7 @@ int tokens_verify(struct tokens *t, const char *jwt, size_t len, long now,
         goto bad;
     }
     siglen = b64_url_decode(sig, sizeof(sig), dot2 + 1, len - (size_t)(dot2 + 1 - jwt));
-    if (siglen <= 0 || !verify_raw(t, jwt, (size_t)(dot2 - jwt), sig, (size_t)siglen)) {
+    if (siglen <= 0 || !verify_raw(t, key, jwt, (size_t)(dot2 - jwt), sig, (size_t)siglen)) {
         *why = "bad signature";
         goto bad;
     }

@@ -55,15 +55,16 @@ def run(tests):
     return 1 if failed else 0
 
 
-def run_steps(steps):
+def run_steps(steps, cleanup=()):
     """Runs (name, fn) pairs that build on each other: a step after a
     failed one fails at once (it would only fail for the same reason), and
-    any exception is a failure of its step. Returns the exit status."""
+    any exception is a failure of its step. The cleanup pairs run after
+    them whatever happened. Returns the exit status."""
     failed = [False]
 
-    def guard(fn):
+    def guard(fn, always=False):
         def go():
-            check(not failed[0], "an earlier step failed")
+            check(always or not failed[0], "an earlier step failed")
             try:
                 fn()
             except Fail:
@@ -73,7 +74,8 @@ def run_steps(steps):
                 failed[0] = True
                 raise Fail(f"{type(e).__name__}: {e}") from e
         return go
-    return run([(name, guard(fn)) for name, fn in steps])
+    return run([(name, guard(fn)) for name, fn in steps] +
+               [(name, guard(fn, always=True)) for name, fn in cleanup])
 
 
 def request(base, method, path, body=None, headers=None, timeout=15, src="127.0.0.1"):
