@@ -21,6 +21,7 @@
 #include "../util/metrics.h"
 #include "../util/pidfile.h"
 #include "../core/migrate.h"
+#include "keys.h"
 #include "../core/outbox.h"
 #include "../core/preflight.h"
 #include "../util/ums.h"
@@ -62,6 +63,7 @@ static void usage(FILE *f)
             "  keygen --out DIR [--bits N]\n"
             "                          write an RS256 key pair DIR/jwt-private.pem and\n"
             "                          DIR/jwt-public.pem (never overwrites) and print the kid\n"
+            KEYS_USAGE
             "The configuration is --config, else $UMS_CONFIG, else " UMS_CONFIG_FILE ".\n",
             UMS_SQLDIR);
 }
@@ -591,6 +593,8 @@ int main(int argc, char **argv)
         return cmd_status(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "keygen") == 0)
         return cmd_keygen(argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "keys") == 0)
+        return cmd_keys(argc - i - 1, argv + i + 1, config_path);
     if (strcmp(argv[i], "ping") == 0)
         return cmd_ping(argc - i - 1, argv + i + 1);
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "help") == 0) {
