@@ -85,8 +85,7 @@ static int check_dir(const char *dir)
         fprintf(stderr, "umsctl: keys: ums-fcgi would refuse the folder: %s\n", err);
         return 1;
     }
-    printf("%s: %d key%s, %s signs\n", dir, kr.n, kr.n == 1 ? "" : "s",
-           kr.keys[kr.active].kid);
+    printf("%s: %d key%s, %s signs\n", dir, kr.n, kr.n == 1 ? "" : "s", kr.keys[kr.active].kid);
     keyring_free(&kr);
     return 0;
 }
@@ -307,8 +306,7 @@ static int keys_retire(const struct opts *o, const char *dir)
         return 1;
     }
     if (active[0] == '\0' || strcmp(active, o->kid) == 0) {
-        fprintf(stderr, "umsctl: keys: %s is the key that signs; activate another first\n",
-                o->kid);
+        fprintf(stderr, "umsctl: keys: %s is the key that signs; activate another first\n", o->kid);
         return 1;
     }
     /* It stopped signing when active last changed, or never signed if it
@@ -393,6 +391,19 @@ static int keys_import(const struct opts *o, const char *dir)
     return check_dir(dir);
 }
 
+int keys_parse_bits(const char *arg, int *bits)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (*end != '\0' || v < 2048 || v > 8192) {
+        fprintf(stderr, "umsctl: --bits must be 2048 to 8192\n");
+        return -1;
+    }
+    *bits = (int)v;
+    return 0;
+}
+
 int cmd_keys(int argc, char **argv, const char *config)
 {
     struct opts o = {.bits = 2048};
@@ -416,13 +427,8 @@ int cmd_keys(int argc, char **argv, const char *config)
         } else if (strcmp(argv[i], "--force") == 0 && strcmp(cmd, "retire") == 0) {
             o.force = 1;
         } else if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end != '\0' || v < 2048 || v > 8192) {
-                fprintf(stderr, "umsctl: --bits must be 2048 to 8192\n");
+            if (keys_parse_bits(argv[++i], &o.bits) != 0)
                 return 2;
-            }
-            o.bits = (int)v;
         } else {
             return usage();
         }

@@ -501,13 +501,8 @@ static int cmd_keygen(int argc, char **argv)
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
             out = argv[++i];
         } else if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end != '\0' || v < 2048 || v > 8192) {
-                fprintf(stderr, "umsctl: --bits must be 2048 to 8192\n");
+            if (keys_parse_bits(argv[++i], &bits) != 0)
                 return 2;
-            }
-            bits = (int)v;
         } else {
             usage(stderr);
             return 2;

@@ -96,8 +96,7 @@ static int by_kid(const void *a, const void *b)
 }
 
 /* dir/name: one KID.pem, appended to kr. */
-static int add_file(struct keyring *kr, const char *dir, const char *name, char *err,
-                    size_t errlen)
+static int add_file(struct keyring *kr, const char *dir, const char *name, char *err, size_t errlen)
 {
     char path[4096], kid[KEYRING_KID_MAX];
     size_t n = strlen(name);
@@ -131,8 +130,7 @@ static int add_file(struct keyring *kr, const char *dir, const char *name, char 
         return rc;
     for (int i = 0; i < kr->n; i++)
         if (EVP_PKEY_eq(kr->keys[i].key, k->key) == 1) {
-            snprintf(err, errlen, "%s and %s/%s.pem hold the same key", path, dir,
-                     kr->keys[i].kid);
+            snprintf(err, errlen, "%s and %s/%s.pem hold the same key", path, dir, kr->keys[i].kid);
             EVP_PKEY_free(k->key);
             k->key = NULL;
             return UMS_EINVALID;
@@ -210,11 +208,13 @@ int keyring_load_dir(struct keyring *kr, const char *dir, char *err, size_t errl
         kr->active = 0;
     if (kr->active < 0) {
         if (active[0] == '\0')
-            snprintf(err, errlen, "%s holds %d keys and no " KEYRING_ACTIVE
-                     " file naming the one that signs (umsctl keys activate KID)", dir, kr->n);
+            snprintf(err, errlen,
+                     "%s holds %d keys and no " KEYRING_ACTIVE
+                     " file naming the one that signs (umsctl keys activate KID)",
+                     dir, kr->n);
         else
-            snprintf(err, errlen, "%s/" KEYRING_ACTIVE " names %s, which is not a key there",
-                     dir, active);
+            snprintf(err, errlen, "%s/" KEYRING_ACTIVE " names %s, which is not a key there", dir,
+                     active);
         keyring_free(kr);
         return UMS_EINVALID;
     }

@@ -9,7 +9,7 @@
 
 #define KEYRING_MAX     16
 #define KEYRING_KID_MAX 64
-#define KEYRING_ACTIVE  "active" /* the file naming the signing key */
+#define KEYRING_ACTIVE  "active"  /* the file naming the signing key */
 #define KEYRING_RETIRED "retired" /* the sub-folder of retired keys, never read */
 
 struct keyring_key {

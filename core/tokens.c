@@ -116,8 +116,9 @@ static int open_ring(struct tokens *t, const struct ums_config *cfg, char *err, 
 
     if (cfg->auth.jwt_keys_dir[0] != '\0') {
         if (cfg->auth.jwt_private_key_file[0] != '\0' || cfg->auth.jwt_kid[0] != '\0') {
-            snprintf(err, errlen, "[auth] jwt_keys_dir names its keys by their files: "
-                                  "leave jwt_private_key_file and jwt_kid unset");
+            snprintf(err, errlen,
+                     "[auth] jwt_keys_dir names its keys by their files: "
+                     "leave jwt_private_key_file and jwt_kid unset");
             return UMS_EINVALID;
         }
         rc = keyring_load_dir(&t->ring, cfg->auth.jwt_keys_dir, inner, sizeof(inner));
@@ -132,8 +133,8 @@ static int open_ring(struct tokens *t, const struct ums_config *cfg, char *err, 
     rc = keyring_load_file(&t->ring, cfg->auth.jwt_private_key_file, cfg->auth.jwt_kid, inner,
                            sizeof(inner));
     if (rc == UMS_EINVALID)
-        snprintf(err, errlen, "%s%s", strncmp(inner, "[auth]", 6) == 0 ? "" : "[auth] jwt_private_key_file: ",
-                 inner);
+        snprintf(err, errlen, "%s%s",
+                 strncmp(inner, "[auth]", 6) == 0 ? "" : "[auth] jwt_private_key_file: ", inner);
     return rc;
 }
 

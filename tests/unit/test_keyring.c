@@ -111,9 +111,9 @@ static int header_has(const char *jwt, const char *kid)
 {
     char hdr[512], want[96];
     const char *dot = strchr(jwt, '.');
-    long n = dot != NULL ? b64_url_decode((unsigned char *)hdr, sizeof(hdr) - 1, jwt,
-                                          (size_t)(dot - jwt))
-                         : -1;
+    long n = dot != NULL
+                 ? b64_url_decode((unsigned char *)hdr, sizeof(hdr) - 1, jwt, (size_t)(dot - jwt))
+                 : -1;
     if (n <= 0)
         return 0;
     hdr[n] = '\0';
@@ -163,8 +163,8 @@ CTEST(keyring, rotation_keeps_old_tokens_and_retiring_refuses_them)
     ASSERT_TRUE(after != NULL);
     ASSERT_EQ(tokens_sign(after, &fresh, &claims, 1000000, &exp), 0);
     ASSERT_TRUE(header_has(fresh.p, kid_b));
-    ASSERT_EQ(verify(after, old.p), 0);   /* signed before: still good */
-    ASSERT_EQ(verify(after, fresh.p), 0); /* the new kid */
+    ASSERT_EQ(verify(after, old.p), 0);              /* signed before: still good */
+    ASSERT_EQ(verify(after, fresh.p), 0);            /* the new kid */
     ASSERT_EQ(verify(before, fresh.p), UMS_EDENIED); /* a host not reloaded yet */
     jwks = tokens_jwks(after);
     ASSERT_TRUE(strstr(jwks, kid_a) != NULL && strstr(jwks, kid_b) != NULL);
@@ -272,7 +272,8 @@ CTEST(keyring, kid_syntax)
     ASSERT_FALSE(keyring_valid_kid(".hidden"));
     ASSERT_FALSE(keyring_valid_kid("a/b"));
     ASSERT_FALSE(keyring_valid_kid("a\"b"));
-    ASSERT_FALSE(keyring_valid_kid("0123456789012345678901234567890123456789012345678901234567890123"));
+    ASSERT_FALSE(keyring_valid_kid("0123456789012345678901234567890123456789"
+                                   "012345678901234567890123")); /* 64 */
 }
 
 CTEST(keyring, cleanup)
