@@ -62,8 +62,8 @@ static void usage(FILE *f)
             "                          at ADDR (default [server] listen); exit 0 on a 200\n"
             "  keygen --out DIR [--bits N]\n"
             "                          write an RS256 key pair DIR/jwt-private.pem and\n"
-            "                          DIR/jwt-public.pem (never overwrites) and print the kid\n"
-            KEYS_USAGE
+            "                          DIR/jwt-public.pem (never overwrites) and print the "
+            "kid\n" KEYS_USAGE
             "The configuration is --config, else $UMS_CONFIG, else " UMS_CONFIG_FILE ".\n",
             UMS_SQLDIR);
 }

@@ -40,8 +40,8 @@ struct ums_config {
         char *jwt_algorithm; /* RS256 or HS256 */
         char *jwt_private_key_file;
         char *jwt_keys_dir; /* KID.pem files and "active"; instead of the file */
-        char *jwt_secret; /* secret, HS256 only */
-        char *jwt_kid;    /* "" = derived from the public key */
+        char *jwt_secret;   /* secret, HS256 only */
+        char *jwt_kid;      /* "" = derived from the public key */
         int access_token_ttl;
         int refresh_token_ttl;
         int session_lifetime;
