@@ -241,6 +241,7 @@ static int keys_add(const struct opts *o, const char *dir, int and_activate)
 static int keys_list(const char *dir)
 {
     char active[KEYRING_KID_MAX], err[1024], path[4096];
+    struct keyring kr;
     struct dirent *e;
     time_t since;
     DIR *d = opendir(dir);
@@ -249,7 +250,14 @@ static int keys_list(const char *dir)
         fprintf(stderr, "umsctl: keys: %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    read_active(dir, active, &since);
+    /* The key that signs is the one ums-fcgi would pick: the active file's,
+     * or the only key of a folder that has none. */
+    if (keyring_load_dir(&kr, dir, err, sizeof(err)) == UMS_OK) {
+        snprintf(active, sizeof(active), "%s", kr.keys[kr.active].kid);
+        keyring_free(&kr);
+    } else {
+        read_active(dir, active, &since);
+    }
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
         EVP_PKEY *key = NULL;
