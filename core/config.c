@@ -3,6 +3,7 @@
  * file text and the environment, config_dump.c prints it). */
 #include "config.h"
 #include "config_schema.h"
+#include "db.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -60,6 +61,8 @@ const struct config_key config_keys[] = {
     INT("database", "connect_timeout", database.connect_timeout, "5", 1, 60),
     INT("database", "statement_timeout_ms", database.statement_timeout_ms, "5000", 0, 600000),
     BOOL("database", "prepared", database.prepared, "true"),
+    TEXT("database", "replica_urls", database.replica_urls, ""),
+    INT("database", "max_replica_lag", database.max_replica_lag, "2", 0, 3600),
 
     TEXT1("redis", "host", redis.host, "127.0.0.1"),
     INT("redis", "port", redis.port, "6379", 1, 65535),
@@ -444,6 +447,8 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
             return UMS_EINVALID;
         }
     }
+    if (db_add_replicas(NULL, c->database.replica_urls, err, errlen) != UMS_OK)
+        return UMS_EINVALID;
     if (strcmp(c->auth.jwt_algorithm, "HS256") == 0 && strlen(c->auth.jwt_secret) < 32) {
         config_errf(err, errlen, "[auth] jwt_secret must have at least 32 characters for HS256");
         return UMS_EINVALID;

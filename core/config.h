@@ -25,6 +25,8 @@ struct ums_config {
         int connect_timeout;
         int statement_timeout_ms;
         int prepared; /* named prepared statements (false behind PgBouncer) */
+        char *replica_urls;  /* comma-separated libpq URIs of read replicas, or "" */
+        int max_replica_lag; /* seconds of replay lag a replica may have and serve */
     } database;
     struct {
         char *host;

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "db.h"
 #include "kv.h"
+#include "ryw.h"
 #include "tokens.h"
 #include "../util/ums.h"
 
@@ -30,8 +31,14 @@ static int open_ctx(struct ums_ctx *c, const struct ums_config *cfg, int with_to
      * on the next call (db_ensure, kv_ensure). */
     rc = db_open(&c->db, cfg->database.url, cfg->database.password, cfg->database.connect_timeout,
                  cfg->database.statement_timeout_ms);
-    if (rc == UMS_OK)
+    if (rc == UMS_OK) {
         db_set_prepared(c->db, cfg->database.prepared);
+        db_set_max_lag(c->db, cfg->database.max_replica_lag);
+        /* Checked by config_load: nothing but memory can fail here. */
+        rc = db_add_replicas(c->db, cfg->database.replica_urls, err, errlen);
+        if (rc != UMS_OK)
+            return rc;
+    }
     if (rc == UMS_OK)
         rc = kv_open(&c->kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
                      redis_timeout_ms);
@@ -60,6 +67,19 @@ void ctx_close(struct ums_ctx *c)
     c->db = NULL;
     c->kv = NULL;
     c->tokens = NULL;
+}
+
+void ctx_request_begin(struct ums_ctx *c, int (*fresh)(void *arg), void *arg)
+{
+    db_request_begin(c->db);
+    db_set_freshness(c->db, fresh, arg);
+}
+
+void ctx_request_end(struct ums_ctx *c, const struct principal *who)
+{
+    if (who != NULL && db_replicas(c->db) > 0 && db_request_wrote(c->db))
+        ryw_note_write(c, who);
+    db_set_freshness(c->db, NULL, NULL);
 }
 
 int ctx_db_ready(struct ums_ctx *c)

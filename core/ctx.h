@@ -12,6 +12,7 @@ struct ums_config;
 struct db;
 struct kv;
 struct tokens;
+struct principal;
 
 struct ums_ctx {
     const struct ums_config *cfg;
@@ -33,6 +34,13 @@ int ctx_open(struct ums_ctx *c, const struct ums_config *cfg, int with_tokens, c
 int ctx_open_blocking(struct ums_ctx *c, const struct ums_config *cfg, int redis_timeout_ms,
                       char *err, size_t errlen);
 void ctx_close(struct ums_ctx *c);
+
+/* A request begins: from here its writes and reads are tracked for the read
+ * replicas (db.h); fresh(arg) says whether its caller wrote recently. */
+void ctx_request_begin(struct ums_ctx *c, int (*fresh)(void *arg), void *arg);
+/* The request's work is done, before its answer goes out: when it wrote and
+ * replicas serve reads, who (NULL: unauthenticated) is marked (ryw.h). */
+void ctx_request_end(struct ums_ctx *c, const struct principal *who);
 
 /* UMS_OK when PostgreSQL answers (reconnecting if needed), else
  * UMS_EUNAVAILABLE: the request pipeline's 503. */

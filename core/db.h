@@ -1,4 +1,5 @@
-/* db.h - one libpq connection per process, a table of prepared statements,
+/* db.h - one libpq connection per process to the primary (and one to each
+ * read replica, made on first use), a table of prepared statements,
  * transactions and reconnection. Nothing outside core/ sees SQL text. */
 #ifndef UMS_DB_H
 #define UMS_DB_H
@@ -8,6 +9,8 @@
 /* Every statement ums runs, prepared lazily once per connection (db_stmt.c). */
 enum db_stmt {
     STMT_PING,
+    STMT_WAL_LSN,
+    STMT_REPLICA_LAG,
     STMT_MIGRATION_LIST,
     STMT_MIGRATION_RECORD,
     /* users.c */
@@ -124,6 +127,15 @@ enum db_stmt {
     STMT__MAX
 };
 
+/* How a statement may be routed (db_stmt_table's mode). */
+enum db_mode {
+    DB_WRITE = 0, /* the default: may write; the primary, and the request has written */
+    DB_READ,      /* reads what must be current (sessions, sign-in): the primary */
+    DB_LAGGED     /* a read that tolerates replica lag: a replica when one is usable */
+};
+
+#define DB_REPLICAS_MAX 8
+
 struct db;
 
 /*
@@ -139,6 +151,41 @@ int db_open(struct db **out, const char *conninfo, const char *password, int con
  * transaction pooling, whose server connections change between
  * transactions ([database] prepared = false). */
 void db_set_prepared(struct db *db, int prepared);
+
+/* Checks a connection string's syntax: UMS_OK, or UMS_EINVALID with err
+ * set to libpq's reason. */
+int db_conninfo_check(const char *conninfo, char *err, size_t errlen);
+
+/*
+ * Adds a read replica (a libpq URI or key/value string; the password is the
+ * primary's), connected on the first read that may use it. A replica is
+ * used while it answers and its replay lag, measured at most once a second,
+ * is at most db_set_max_lag's bound (default 2 s); otherwise it is skipped,
+ * with a log line and a metric, and tried again a second later. UMS_OK,
+ * UMS_EINVALID past DB_REPLICAS_MAX, UMS_ERR out of memory.
+ */
+int db_add_replica(struct db *db, const char *conninfo);
+/* Every entry of a comma-separated list ([database] replica_urls), each
+ * checked first; with db NULL only checked. UMS_OK, or UMS_EINVALID with
+ * err naming the entry by its number (a URL may hold a password). */
+int db_add_replicas(struct db *db, const char *list, char *err, size_t errlen);
+void db_set_max_lag(struct db *db, double seconds);
+int db_replicas(const struct db *db);
+
+/*
+ * Read-your-writes across requests. db_request_begin starts a request:
+ * from then on, a DB_WRITE statement or a transaction marks it as having
+ * written (db_request_wrote), and every later read of it goes to the
+ * primary. Before its first lag-tolerant read, fresh(arg) is asked
+ * whether the caller wrote recently (in an earlier request); non-zero
+ * sends its reads to the primary too.
+ */
+void db_set_freshness(struct db *db, int (*fresh)(void *arg), void *arg);
+void db_request_begin(struct db *db);
+int db_request_wrote(const struct db *db);
+/* Whether the last statement was served by a replica (what it read may be
+ * up to max_replica_lag old: cache it briefly, if at all). */
+int db_last_on_replica(const struct db *db);
 
 /* Makes sure the connection is usable, reconnecting at most once a second.
  * Returns 0 or UMS_EUNAVAILABLE. */
@@ -160,6 +207,10 @@ int db_exec(struct db *db, PGresult **out, enum db_stmt st, int nparams, const c
  * Returns as db_exec.
  */
 int db_exec_sql(struct db *db, PGresult **out, const char *sql, int nparams,
+                const char *const *params);
+
+/* db_exec_sql for a read that tolerates replica lag (DB_LAGGED). */
+int db_read_sql(struct db *db, PGresult **out, const char *sql, int nparams,
                 const char *const *params);
 
 /* Runs trusted SQL text with no parameters (migration files only). */

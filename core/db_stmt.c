@@ -5,9 +5,18 @@
 /* The statements are laid out by hand: one per entry, SQL continued in aligned strings. */
 /* clang-format off */
 const struct db_stmt_def db_stmt_table[STMT__MAX] = {
-    [STMT_PING] = {"ping", "SELECT 1", 0},
+    [STMT_PING] = {"ping", "SELECT 1", 0, DB_READ},
+    /* db_replica.c: where the primary's WAL is, and how far a replica is
+     * behind it: 0 when it has replayed up to $1, else the age of the last
+     * transaction it replayed (large when it never replayed one). */
+    [STMT_WAL_LSN] = {"wal_lsn", "SELECT pg_current_wal_lsn()::text", 0, DB_READ},
+    [STMT_REPLICA_LAG] = {"replica_lag",
+        "SELECT pg_is_in_recovery(), CASE WHEN NOT pg_is_in_recovery()"
+        " OR pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 0"
+        " ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 1e9) END"
+        "::float8", 1, DB_READ},
     [STMT_MIGRATION_LIST] = {"migration_list",
-                             "SELECT version, checksum FROM schema_migrations ORDER BY version", 0},
+                             "SELECT version, checksum FROM schema_migrations ORDER BY version", 0, DB_READ},
     [STMT_MIGRATION_RECORD] = {"migration_record",
                                "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
                                2},
@@ -33,7 +42,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         " AND a.locked_until > now()),"
         " u.id, u.password_hash, u.status, u.email_confirmed_at IS NOT NULL,"
         " coalesce(u.banned_until > now(), false)"
-        " FROM (VALUES (1)) v LEFT JOIN users u ON u.email = $1", 2},
+        " FROM (VALUES (1)) v LEFT JOIN users u ON u.email = $1", 2, DB_READ},
     /* The second: everything after the password check (004_sign_in.sql). */
     [STMT_SIGN_IN] = {"sign_in",
         "SELECT * FROM ums_sign_in($1::uuid, decode($2, 'hex'), $3::int, $4, $5, $6,"
@@ -42,12 +51,12 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     [STMT_USER_FOR_TOKEN] = {"user_for_token",
         "SELECT u.id, u.email, u.role, u.status, coalesce(u.banned_until > now(), false),"
         " j::text, (j->'app_metadata')::text, u.user_metadata::text, u.password_hash"
-        " FROM users u, ums_user_json(u) j WHERE u.id = $1", 1},
+        " FROM users u, ums_user_json(u) j WHERE u.id = $1", 1, DB_READ},
     /* The user object of a placeholder account (see lookalike_user in
      * auth.c) showing the address $2: the same function as every real one. */
     [STMT_USER_LOOKALIKE_JSON] = {"user_lookalike_json",
         "SELECT jsonb_set(ums_user_json(u), '{email}', to_jsonb($2::text))::text"
-        " FROM users u WHERE u.id = $1", 2},
+        " FROM users u WHERE u.id = $1", 2, DB_READ},
     [STMT_USER_SIGNED_IN] = {"user_signed_in",
         "UPDATE users SET last_sign_in_at = now(),"
         " password_hash = coalesce($2, password_hash) WHERE id = $1", 2},
@@ -65,9 +74,8 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     [STMT_USER_LIST_PAGE] = {"user_list_page",
         "SELECT coalesce(jsonb_agg(ums_user_json(u) ORDER BY u.created_at DESC, u.id), '[]')::text"
         " FROM (SELECT * FROM users ORDER BY created_at DESC, id"
-        " LIMIT $1::int OFFSET $2::bigint) u",
-        2},
-    [STMT_USER_COUNT] = {"user_count", "SELECT count(*) FROM users", 0},
+        " LIMIT $1::int OFFSET $2::bigint) u", 2, DB_LAGGED},
+    [STMT_USER_COUNT] = {"user_count", "SELECT count(*) FROM users", 0, DB_LAGGED},
     /* $1 id or NULL, $2 email, $3 hash, $4 name, $5 user_metadata, $6 app_metadata, $7 confirmed */
     [STMT_USER_ADMIN_INSERT] = {"user_admin_insert",
         "INSERT INTO users (id, email, password_hash, name, user_metadata, app_metadata,"
@@ -87,7 +95,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         " - 'provider' - 'providers')) WHERE id = $1 AND octet_length(jsonb_strip_nulls("
         "app_metadata || ($2::jsonb - 'role' - 'provider' - 'providers'))::text) <= 16384"
         " RETURNING 1", 2},
-    [STMT_USER_EXISTS] = {"user_exists", "SELECT 1 FROM users WHERE id = $1", 1},
+    [STMT_USER_EXISTS] = {"user_exists", "SELECT 1 FROM users WHERE id = $1", 1, DB_READ},
     [STMT_USER_SET_ROLE] = {"user_set_role", "UPDATE users SET role = $2 WHERE id = $1", 2},
 
     /* sessions.c */
@@ -105,7 +113,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         "INSERT INTO refresh_tokens (session_id, token_hash, parent_id, expires_at)"
         " VALUES ($1, decode($2, 'hex'), $3::bigint, now() + make_interval(secs => $4::int))", 4},
     [STMT_RT_FIND] = {"rt_find",
-        "SELECT session_id FROM refresh_tokens WHERE token_hash = decode($1, 'hex')", 1},
+        "SELECT session_id FROM refresh_tokens WHERE token_hash = decode($1, 'hex')", 1, DB_READ},
     /* Lock order everywhere: the session row, then its tokens. */
     [STMT_SESS_LOCK] = {"sess_lock",
         "SELECT user_id, revoked_at IS NOT NULL, expires_at <= now(), amr::text"
@@ -116,7 +124,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         " FROM refresh_tokens WHERE token_hash = decode($1, 'hex') FOR UPDATE", 1},
     [STMT_RT_LIVE_CHILD] = {"rt_live_child",
         "SELECT encode(token_hash, 'hex') FROM refresh_tokens"
-        " WHERE parent_id = $1::bigint AND revoked_at IS NULL", 1},
+        " WHERE parent_id = $1::bigint AND revoked_at IS NULL", 1, DB_READ},
     [STMT_RT_REVOKE] = {"rt_revoke",
         "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1::bigint", 1},
     [STMT_SESS_TOUCH] = {"sess_touch",
@@ -126,7 +134,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         "SELECT u.role, u.status = 'active' AND coalesce(u.banned_until <= now(), true),"
         " ceil(extract(epoch FROM s.expires_at - now()))::int"
         " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"
-        " AND s.revoked_at IS NULL AND s.expires_at > now()", 2},
+        " AND s.revoked_at IS NULL AND s.expires_at > now()", 2, DB_READ},
     [STMT_SESS_REVOKE_ONE] = {"sess_revoke_one",
         "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
         " RETURNING id", 1},
@@ -140,14 +148,14 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     /* A live session's id, and what its cache entry holds ("uid role"). */
     [STMT_SESS_LIST_LIVE] = {"sess_list_live",
         "SELECT s.id, u.id::text || ' ' || u.role FROM sessions s JOIN users u ON u.id = s.user_id"
-        " WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()", 1},
+        " WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()", 1, DB_READ},
     /* Seconds since the session's user last proved it was them (its sign-in,
      * or a later reauthentication), with the address and password hash. */
     [STMT_SESS_PROOF_AGE] = {"sess_proof_age",
         "SELECT ceil(extract(epoch FROM now() - greatest(s.created_at,"
         " coalesce(s.reauthenticated_at, s.created_at))))::int, u.email, u.password_hash"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
-        " WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL", 2},
+        " WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL", 2, DB_READ},
     [STMT_SESS_REAUTHENTICATED] = {"sess_reauthenticated",
         "UPDATE sessions SET reauthenticated_at = now() WHERE id = $1", 1},
     /* Sessions whose cache entry could not be corrected ($1: a uuid[] literal). */
@@ -156,7 +164,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     [STMT_SESS_FAULTS_SINCE] = {"sess_faults_since",
         "SELECT id, session_id, extract(epoch FROM at + interval '900 seconds' - now())::int"
         " FROM session_cache_faults WHERE id > $1::bigint"
-        " AND at > now() - interval '900 seconds' ORDER BY id LIMIT 256", 1},
+        " AND at > now() - interval '900 seconds' ORDER BY id LIMIT 256", 1, DB_READ},
     [STMT_SESS_FAULTS_PRUNE] = {"sess_faults_prune",
         "DELETE FROM session_cache_faults WHERE at < now() - interval '1 hour'", 0},
 
@@ -186,11 +194,11 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     [STMT_USER_FOR_RECOVERY] = {"user_for_recovery",
         "SELECT id, coalesce(recovery_sent_at > now() - interval '60 seconds', false)"
         " OR status <> 'active' OR coalesce(banned_until > now(), false)"
-        " FROM users WHERE email = $1", 1},
+        " FROM users WHERE email = $1", 1, DB_READ},
     /* Whether the user may be given a session: active and not banned. */
     [STMT_USER_MAY_SIGN_IN] = {"user_may_sign_in",
         "SELECT 1 FROM users WHERE id = $1 AND status = 'active'"
-        " AND coalesce(banned_until <= now(), true)", 1},
+        " AND coalesce(banned_until <= now(), true)", 1, DB_READ},
     [STMT_USER_RECOVERY_SENT] = {"user_recovery_sent",
         "UPDATE users SET recovery_sent_at = now() WHERE id = $1", 1},
     /* A confirmation sent again: only to an unconfirmed address, at most
@@ -270,7 +278,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         "  AND created_at < now() - make_interval(secs => $1::int)"
         " UNION ALL SELECT id, event FROM outbox WHERE done_at IS NULL"
         "  AND published_at < now() - make_interval(secs => $3::int)) o"
-        " ORDER BY id LIMIT $2::int", 3},
+        " ORDER BY id LIMIT $2::int", 3, DB_READ},
     /* Every delivery row of a batch of events ($1: '{id,id,...}'): state,
      * attempts, and whether a retry is not due yet; an event still in the
      * outbox without deliveries has one row with NULLs, a pruned one none. */
@@ -280,7 +288,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         " s.otp, s.link"
         " FROM outbox o LEFT JOIN deliveries d ON d.event_id = o.id"
         " LEFT JOIN outbox_secrets s ON s.event_id = o.id"
-        " WHERE o.id = ANY($1::bigint[])", 1},
+        " WHERE o.id = ANY($1::bigint[])", 1, DB_READ},
     /* umsctl events status: unpublished rows, deliveries waiting for a retry
      * (both through partial indexes). */
     [STMT_OUTBOX_STATUS] = {"outbox_status",
@@ -289,7 +297,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         " (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox"
         "  WHERE done_at IS NULL),"
         " (SELECT coalesce(extract(epoch FROM max(done_at)), 0) FROM outbox"
-        "  WHERE done_at IS NOT NULL)", 0},
+        "  WHERE done_at IS NOT NULL)", 0, DB_READ},
     /* Deletes up to $2 outbox rows done more than $1 days ago (their
      * deliveries go with them). */
     [STMT_OUTBOX_PRUNE] = {"outbox_prune",
@@ -333,9 +341,9 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         "  AND p.kind = t.kind AND p.channel = 'push'),"
         " EXISTS (SELECT 1 FROM devices v WHERE v.user_id = u.id)"
         " FROM jsonb_to_recordset($1::jsonb) AS t(event_id bigint, user_id uuid, kind text)"
-        " JOIN users u ON u.id = t.user_id", 1},
+        " JOIN users u ON u.id = t.user_id", 1, DB_READ},
     [STMT_DEVICES_OF] = {"devices_of",
-        "SELECT id, token FROM devices WHERE user_id = $1::uuid ORDER BY created_at LIMIT 20", 1},
+        "SELECT id, token FROM devices WHERE user_id = $1::uuid ORDER BY created_at LIMIT 20", 1, DB_READ},
     [STMT_DEVICE_GONE] = {"device_gone", "DELETE FROM devices WHERE id = $1::uuid", 1},
     /* The in-app notifications of a batch and their delivery records in one
      * statement ($1: [{event_id, user_id, kind, title, body}]); a user who
@@ -362,7 +370,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     /* users.c: the user service (/api/v1) */
     [STMT_API_USER_GET] = {"api_user_get",
         "SELECT ums_api_user(u, p)::text FROM users u"
-        " LEFT JOIN user_profiles p ON p.user_id = u.id WHERE u.id = $1", 1},
+        " LEFT JOIN user_profiles p ON p.user_id = u.id WHERE u.id = $1", 1, DB_LAGGED},
     [STMT_API_SET_NAME] = {"api_set_name",
         "UPDATE users SET name = $2 WHERE id = $1 RETURNING id", 2},
     [STMT_API_SET_ROLE] = {"api_set_role", "SELECT ums_set_role($1::uuid, $2)", 2},
@@ -379,7 +387,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         " 'current', coalesce(s.id = $2::uuid, false))"
         " ORDER BY s.created_at DESC, s.id), '[]')::text"
         " FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL"
-        " AND s.expires_at > now()", 2},
+        " AND s.expires_at > now()", 2, DB_READ},
     [STMT_API_SESSION_REVOKE] = {"api_session_revoke",
         "UPDATE sessions SET revoked_at = now()"
         " WHERE id = $2 AND user_id = $1 AND revoked_at IS NULL RETURNING id", 2},
@@ -399,7 +407,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         "SELECT k, ch, en FROM (SELECT 0 AS o, 'has_device' AS k, '' AS ch,"
         " EXISTS (SELECT 1 FROM devices WHERE user_id = $1) AS en"
         " UNION ALL SELECT 1, kind, channel, enabled FROM notification_preferences"
-        " WHERE user_id = $1) t ORDER BY o", 1},
+        " WHERE user_id = $1) t ORDER BY o", 1, DB_READ},
     [STMT_NOTIFY_PREF_SET] = {"notify_pref_set",
         "INSERT INTO notification_preferences (user_id, kind, channel, enabled)"
         " VALUES ($1, $2, $3, $4::bool) ON CONFLICT (user_id, kind, channel)"
@@ -467,7 +475,7 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     [STMT_OAUTH_CODE_LOOK] = {"oauth_code_look",
         "SELECT id, user_id, code_challenge, code_challenge_method,"
         " auth_code_expires_at <= now(), provider FROM oauth_flows"
-        " WHERE auth_code_hash = decode($1, 'hex')", 1},
+        " WHERE auth_code_hash = decode($1, 'hex')", 1, DB_READ},
     /* The auth code's one use: whoever deletes the row has it. */
     [STMT_OAUTH_CODE_TAKE] = {"oauth_code_take",
         "DELETE FROM oauth_flows WHERE id = $1 AND auth_code_hash = decode($2, 'hex')"

@@ -8,6 +8,7 @@ struct db_stmt_def {
     const char *name;
     const char *sql;
     int nparams;
+    enum db_mode mode; /* DB_WRITE unless the entry says otherwise */
 };
 
 extern const struct db_stmt_def db_stmt_table[STMT__MAX];

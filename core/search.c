@@ -1,7 +1,8 @@
 /* search.c - user search and audit listing with keyset pagination.
  *
  * The filters are optional, so these two queries are composed here from
- * constant fragments and run unprepared (db_exec_sql): PostgreSQL then plans
+ * constant fragments and run unprepared (db_read_sql: on a read replica when
+ * one is usable, see db.h): PostgreSQL then plans
  * each one for its actual values, which is what lets a LIKE 'abc%' use the
  * index. No input ever becomes SQL text: every value is a $n parameter.
  *
@@ -332,7 +333,7 @@ int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
                sorts[q->sort].desc ? " DESC" : "", sorts[q->sort].desc ? " DESC" : "");
     snprintf(lim, sizeof(lim), "%d", q->limit + 1);
     sq_add(&s, " LIMIT $?::int", lim);
-    rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
+    rc = db_read_sql(c->db, &res, s.sql.p, s.n, s.p);
     if (rc != UMS_OK)
         goto out;
     rc = render_page(c, out, res, q->limit, 'u', q->sort, NULL, 2);
@@ -343,7 +344,7 @@ int search_users(struct ums_ctx *c, const struct user_query *q, struct buf *out,
         s.n = 0;
         buf_adds(&s.sql, "SELECT count(*) FROM users u WHERE true");
         user_filters(&s, q, pattern, substring);
-        rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
+        rc = db_read_sql(c->db, &res, s.sql.p, s.n, s.p);
         if (rc == UMS_OK)
             buf_printf(out, ",\"total\":%s", PQgetvalue(res, 0, 0));
     }
@@ -397,7 +398,7 @@ int search_audit(struct ums_ctx *c, const struct audit_query *q, struct buf *out
         sq_add(&s, " AND a.id < $?::bigint", ckey);
     snprintf(lim, sizeof(lim), "%d", q->limit + 1);
     sq_add(&s, " ORDER BY a.id DESC LIMIT $?::int", lim);
-    rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
+    rc = db_read_sql(c->db, &res, s.sql.p, s.n, s.p);
     if (rc != UMS_OK)
         goto out;
     rc = render_page(c, out, res, q->limit, 'a', 0, AUDIT_CURSOR_ID, 1);
@@ -435,14 +436,14 @@ int search_notifications(struct ums_ctx *c, const struct notify_query *q, struct
         sq_add(&s, " AND n.id < $?::bigint", ckey);
     snprintf(lim, sizeof(lim), "%d", q->limit + 1);
     sq_add(&s, " ORDER BY n.id DESC LIMIT $?::int", lim);
-    rc = db_exec_sql(c->db, &res, s.sql.p, s.n, s.p);
+    rc = db_read_sql(c->db, &res, s.sql.p, s.n, s.p);
     if (rc == UMS_OK)
         rc = render_page(c, out, res, q->limit, 'n', 0, q->uid, 1);
     PQclear(res);
     res = NULL;
     if (rc == UMS_OK) {
         const char *p[1] = {q->uid};
-        rc = db_exec_sql(c->db, &res,
+        rc = db_read_sql(c->db, &res,
                          "SELECT count(*) FROM notifications WHERE user_id = $1::uuid"
                          " AND read_at IS NULL",
                          1, p);

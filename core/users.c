@@ -59,7 +59,11 @@ int users_get(struct ums_ctx *c, const char *id, char **json)
     if (*json == NULL)
         return UMS_ERR;
     {
-        const char *set[5] = {"SET", key, *json, "EX", PROFILE_CACHE_TTL};
+        /* A replica's copy may be max_replica_lag old: kept as briefly. */
+        char lagged[16];
+        const char *set[5] = {"SET", key, *json, "EX",
+                              db_last_on_replica(c->db) ? lagged : PROFILE_CACHE_TTL};
+        snprintf(lagged, sizeof(lagged), "%d", c->cfg->database.max_replica_lag + 1);
         if (kv_cmd(c->kv, &r, 5, set, NULL) == UMS_OK)
             freeReplyObject(r);
     }

@@ -15,6 +15,7 @@
 
 #include "../util/arena.h"
 #include "../core/config.h"
+#include "../core/ryw.h"
 #include "../util/log.h"
 #include "../util/metrics.h"
 #include "../core/password.h"
@@ -68,6 +69,15 @@ static double ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* db.h's freshness question for the request in progress: did its caller
+ * write in an earlier request, recently enough that a replica may lack it? */
+static int caller_wrote_recently(void *arg)
+{
+    struct req *r = arg;
+
+    return r->authed && ryw_wrote_recently(&r->app->ctx, &r->who);
+}
+
 /* One request from accept to finish (the answer is sent, then any deferred
  * work runs); everything it allocated is released. */
 static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Request *fr,
@@ -88,7 +98,11 @@ static void serve(struct app *app, struct arena *arena, struct buf *out, FCGX_Re
     buf_init(&r.headers, 16 * 1024);
     r.body_out = *out;
 
+    ctx_request_begin(&app->ctx, caller_wrote_recently, &r);
     dispatch(&r, ums_routes, ums_routes_len);
+    /* Before the answer goes out: the caller's next request, on any worker
+     * or host, must find the mark. */
+    ctx_request_end(&app->ctx, r.authed ? &r.who : NULL);
 
     log_set_request_id(r.request_id);
     log_set_trace(r.trace_id[0] != '\0' ? r.trace_id : NULL,

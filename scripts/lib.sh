@@ -9,6 +9,10 @@ PG_PORT="${UMS_PG_PORT:-54329}"
 REDIS_PORT="${UMS_REDIS_PORT:-63799}"
 # UMS_PGBOUNCER=1: PgBouncer (transaction pooling) between ums and PostgreSQL.
 PGB_PORT="${UMS_PGBOUNCER_PORT:-$((PG_PORT + 1))}"
+# UMS_PG_REPLICA=1: a streaming standby that ums reads from; 62329, above
+# Linux's ephemeral ports (32768-60999), so that a client's socket in
+# TIME_WAIT never holds it when the standby restarts.
+PGR_PORT="${UMS_PG_REPLICA_PORT:-$((PG_PORT + 8000))}"
 # The FastCGI authorizer port (mod_authnz_fcgi speaks TCP only): loopback.
 AUTHZ_PORT="${UMS_AUTHZ_PORT:-$((HTTP_PORT + 1))}"
 # The local stand-ins for Google (HTTPS, the stack's CA) and GitHub (HTTP on

@@ -91,6 +91,11 @@
     C(PG_ERRORS, "ums_postgres_errors_total", "") \
     C(PG_RECONNECTS, "ums_postgres_reconnects_total", "") \
     C(PG_TIMEOUTS, "ums_postgres_statement_timeouts_total", "") \
+    C(PG_READS_REPLICA, "ums_postgres_lagged_reads_total", "server=\"replica\"") \
+    C(PG_READS_PRIMARY, "ums_postgres_lagged_reads_total", "server=\"primary\"") \
+    C(PG_REPLICA_SKIP_DOWN, "ums_postgres_replica_skips_total", "reason=\"down\"") \
+    C(PG_REPLICA_SKIP_LAG, "ums_postgres_replica_skips_total", "reason=\"lag\"") \
+    C(PG_REPLICA_SKIP_PRIMARY, "ums_postgres_replica_skips_total", "reason=\"not_standby\"") \
     C(REDIS_ERRORS, "ums_redis_errors_total", "") \
     C(REDIS_RECONNECTS, "ums_redis_reconnects_total", "") \
     C(CACHE_SESSION_HIT, "ums_cache_requests_total", "cache=\"session\",result=\"hit\"") \
@@ -102,6 +107,7 @@
     C(UNAVAILABLE_503, "ums_unavailable_responses_total", "") \
     G(DEGRADED_PG, "ums_degraded_processes", "store=\"postgres\"") \
     G(DEGRADED_REDIS, "ums_degraded_processes", "store=\"redis\"") \
+    G(DEGRADED_REPLICA, "ums_degraded_processes", "store=\"postgres_replica\"") \
     C(STARTS_MASTER, "ums_process_starts_total", "kind=\"master\"") \
     C(STARTS_WORKER, "ums_process_starts_total", "kind=\"worker\"") \
     C(STARTS_SPAWNED, "ums_process_starts_total", "kind=\"spawned\"") \
