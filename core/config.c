@@ -447,7 +447,7 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
             return UMS_EINVALID;
         }
     }
-    if (db_add_replicas(NULL, c->database.replica_urls, err, errlen) != UMS_OK)
+    if (db_replica_add_list(NULL, c->database.replica_urls, err, errlen) != UMS_OK)
         return UMS_EINVALID;
     if (strcmp(c->auth.jwt_algorithm, "HS256") == 0 && strlen(c->auth.jwt_secret) < 32) {
         config_errf(err, errlen, "[auth] jwt_secret must have at least 32 characters for HS256");

@@ -24,7 +24,7 @@ struct ums_config {
         char *password; /* secret */
         int connect_timeout;
         int statement_timeout_ms;
-        int prepared; /* named prepared statements (false behind PgBouncer) */
+        int prepared;        /* named prepared statements (false behind PgBouncer) */
         char *replica_urls;  /* comma-separated libpq URIs of read replicas, or "" */
         int max_replica_lag; /* seconds of replay lag a replica may have and serve */
     } database;

@@ -35,7 +35,7 @@ static int open_ctx(struct ums_ctx *c, const struct ums_config *cfg, int with_to
         db_set_prepared(c->db, cfg->database.prepared);
         db_set_max_lag(c->db, cfg->database.max_replica_lag);
         /* Checked by config_load: nothing but memory can fail here. */
-        rc = db_add_replicas(c->db, cfg->database.replica_urls, err, errlen);
+        rc = db_replica_add_list(c->db, cfg->database.replica_urls, err, errlen);
         if (rc != UMS_OK)
             return rc;
     }

@@ -106,9 +106,8 @@ int db_conn_connect(struct db *db, struct db_conn *c, int deadline_ms, char *why
     }
     if (!ok || PQstatus(c->conn) != CONNECTION_OK) {
         /* libpq's message names host and port, never the password. */
-        const char *m = c->conn == NULL                ? "out of memory"
-                        : PQstatus(c->conn) == CONNECTION_OK ||
-                                *PQerrorMessage(c->conn) == '\0'
+        const char *m = c->conn == NULL ? "out of memory"
+                        : PQstatus(c->conn) == CONNECTION_OK || *PQerrorMessage(c->conn) == '\0'
                             ? "timed out"
                             : PQerrorMessage(c->conn);
         if (why != NULL)
@@ -352,8 +351,8 @@ int db_conn_exec(struct db *db, struct db_conn *c, PGresult **out, int st, const
     PGresult *res;
 
     if (st < 0)
-        return take_result(c, PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0),
-                           out, "query", lost);
+        return take_result(c, PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0), out,
+                           "query", lost);
     /* The unnamed statement lives for one Parse/Bind/Execute: nothing is
      * left on a server connection a pooler hands to someone else. */
     if (db->unprepared)

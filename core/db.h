@@ -168,7 +168,7 @@ int db_add_replica(struct db *db, const char *conninfo);
 /* Every entry of a comma-separated list ([database] replica_urls), each
  * checked first; with db NULL only checked. UMS_OK, or UMS_EINVALID with
  * err naming the entry by its number (a URL may hold a password). */
-int db_add_replicas(struct db *db, const char *list, char *err, size_t errlen);
+int db_replica_add_list(struct db *db, const char *list, char *err, size_t errlen);
 void db_set_max_lag(struct db *db, double seconds);
 int db_replicas(const struct db *db);
 

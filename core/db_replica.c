@@ -125,13 +125,15 @@ int db_replica_read(struct db *db, PGresult **out, int st, const char *sql, int 
     return UMS_EUNAVAILABLE;
 }
 
-int db_add_replicas(struct db *db, const char *list, char *err, size_t errlen)
+int db_replica_add_list(struct db *db, const char *list, char *err, size_t errlen)
 {
     char url[2048], why[256];
     const char *p = list;
     int n = 0;
 
-    while (*p != '\0') {
+    if (*p == '\0')
+        return UMS_OK;
+    for (;;) {
         size_t len = strcspn(p, ","), b = 0, e = len;
         while (b < e && (p[b] == ' ' || p[b] == '\t'))
             b++;
@@ -161,8 +163,8 @@ int db_add_replicas(struct db *db, const char *list, char *err, size_t errlen)
         }
         explicit_bzero(url, sizeof(url));
         p += len;
-        if (*p == ',')
-            p++;
+        if (*p != ',')
+            return UMS_OK;
+        p++; /* a comma: another entry follows, if only an empty one */
     }
-    return UMS_OK;
 }

@@ -16,7 +16,8 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         " ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 1e9) END"
         "::float8", 1, DB_READ},
     [STMT_MIGRATION_LIST] = {"migration_list",
-                             "SELECT version, checksum FROM schema_migrations ORDER BY version", 0, DB_READ},
+                             "SELECT version, checksum FROM schema_migrations ORDER BY version", 0,
+                             DB_READ},
     [STMT_MIGRATION_RECORD] = {"migration_record",
                                "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
                                2},
@@ -343,7 +344,8 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
         " FROM jsonb_to_recordset($1::jsonb) AS t(event_id bigint, user_id uuid, kind text)"
         " JOIN users u ON u.id = t.user_id", 1, DB_READ},
     [STMT_DEVICES_OF] = {"devices_of",
-        "SELECT id, token FROM devices WHERE user_id = $1::uuid ORDER BY created_at LIMIT 20", 1, DB_READ},
+        "SELECT id, token FROM devices WHERE user_id = $1::uuid ORDER BY created_at LIMIT 20", 1,
+        DB_READ},
     [STMT_DEVICE_GONE] = {"device_gone", "DELETE FROM devices WHERE id = $1::uuid", 1},
     /* The in-app notifications of a batch and their delivery records in one
      * statement ($1: [{event_id, user_id, kind, title, body}]); a user who

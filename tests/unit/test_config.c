@@ -170,6 +170,16 @@ CTEST(config, typed_keys)
         {"[server]\nauthorizer_listen = 127.0.0.1\n", "authorizer_listen must be"},
         {"[server]\nauthorizer_listen = 127.0.0.1:0\n", "authorizer_listen must be"},
         {"[server]\nauthorizer_listen = /run/ums/authz.sock\n", "authorizer_listen must be"},
+        {"[database]\nreplica_urls = postgresql://ums@10.0.0.2/ums\n", NULL},
+        {"[database]\nreplica_urls = postgresql://a/ums , host=b dbname=ums port=5433\n", NULL},
+        {"[database]\nreplica_urls = postgresql://a/ums,,postgresql://b/ums\n",
+         "replica_urls: entry 2 is empty"},
+        {"[database]\nreplica_urls = postgresql://a/ums,\n", "replica_urls: entry 2 is empty"},
+        {"[database]\nreplica_urls = host=a nosuchkey=1\n", "replica_urls: entry 1: invalid"},
+        {"[database]\nreplica_urls = host=a,host=b,host=c,host=d,host=e,host=f,host=g,host=h,"
+         "host=i\n",
+         "more than 8 replicas"},
+        {"[database]\nmax_replica_lag = -1\n", "max_replica_lag"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ums_config *c = NULL;
@@ -351,4 +361,19 @@ CTEST(config, the_shipped_example_loads)
     ASSERT_STR_EQ(c->server.user, "ums");
     ASSERT_STR_EQ(c->metrics.dir, "/run/ums/metrics");
     config_free(c);
+}
+
+/* A replica URL may hold a password: a refusal names the entry, and what
+ * libpq quotes of it stays out of the message. */
+CTEST(config, replica_url_errors_never_show_the_url)
+{
+    struct ums_config *c = NULL;
+
+    ASSERT_EQ(parse(&c, "[database]\nreplica_urls = postgresql://ums:s3cret@[::1/ums\n"),
+              UMS_EINVALID);
+    ASSERT_STR_CONTAINS(err, "[database] replica_urls: entry 1:");
+    ASSERT_TRUE(strstr(err, "s3cret") == NULL);
+    ASSERT_EQ(parse(&c, "[database]\nreplica_urls = user=ums password=s3cret hots=a\n"),
+              UMS_EINVALID);
+    ASSERT_TRUE(strstr(err, "s3cret") == NULL);
 }
