@@ -282,8 +282,7 @@ static int cmd_user_add(int argc, char **argv)
     password_params_from_config(&ctx.pw, cfg);
     rc = open_db(cfg, &ctx.db);
     if (rc == UMS_OK)
-        rc = kv_open(&ctx.kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
-                     cfg->redis.timeout_ms);
+        rc = kv_open_config(&ctx.kv, cfg, cfg->redis.timeout_ms);
     if (rc == UMS_OK)
         rc = db_ensure(ctx.db);
     if (rc == UMS_OK)
@@ -308,8 +307,7 @@ static int open_stores(const struct ums_config *cfg, struct db **db, struct kv *
     int rc = open_db(cfg, db);
 
     if (rc == UMS_OK)
-        rc = kv_open(kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
-                     cfg->redis.timeout_ms);
+        rc = kv_open_config(kv, cfg, cfg->redis.timeout_ms);
     return rc;
 }
 
@@ -368,8 +366,7 @@ static void status_gather(const struct ums_config *cfg, const char *sqldir, stru
     st->metrics_ok = cfg->metrics.enabled && metrics_live(cfg->metrics.dir, st->procs) == 0;
     if (open_db(cfg, &db) == UMS_OK)
         st->pg = db_ensure(db) == UMS_OK;
-    if (kv_open(&kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
-                cfg->redis.timeout_ms) == UMS_OK)
+    if (kv_open_config(&kv, cfg, cfg->redis.timeout_ms) == UMS_OK)
         st->redis = kv_ping(kv) == UMS_OK;
     if (st->pg)
         st->mig_ok = migrate_status(db, sqldir, &st->mig_applied, &st->mig_pending, err,

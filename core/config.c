@@ -4,6 +4,7 @@
 #include "config.h"
 #include "config_schema.h"
 #include "db.h"
+#include "kv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -69,6 +70,9 @@ const struct config_key config_keys[] = {
     SECRET("redis", "password", redis.password),
     INT("redis", "db", redis.db, "0", 0, 15),
     INT("redis", "timeout_ms", redis.timeout_ms, "1000", 10, 60000),
+    TEXT("redis", "sentinels", redis.sentinels, ""),
+    TEXT("redis", "master_name", redis.master_name, "ums"),
+    SECRET("redis", "sentinel_password", redis.sentinel_password),
 
     URL("auth", "site_url", auth.site_url, "http://localhost:3000", "http|https"),
     URL("auth", "external_url", auth.external_url, "http://localhost:8080/auth/v1", "http|https"),
@@ -449,6 +453,12 @@ static int validate(struct ums_config *c, char *err, size_t errlen)
     }
     if (db_replica_add_list(NULL, c->database.replica_urls, err, errlen) != UMS_OK)
         return UMS_EINVALID;
+    if (kv_sentinels_parse(c->redis.sentinels, NULL, NULL, err, errlen) != UMS_OK)
+        return UMS_EINVALID;
+    if (c->redis.sentinels[0] != '\0' && c->redis.master_name[0] == '\0') {
+        config_errf(err, errlen, "[redis] sentinels needs master_name");
+        return UMS_EINVALID;
+    }
     if (strcmp(c->auth.jwt_algorithm, "HS256") == 0 && strlen(c->auth.jwt_secret) < 32) {
         config_errf(err, errlen, "[auth] jwt_secret must have at least 32 characters for HS256");
         return UMS_EINVALID;

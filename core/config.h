@@ -34,6 +34,9 @@ struct ums_config {
         char *password; /* secret */
         int db;
         int timeout_ms;
+        char *sentinels;         /* host:port,... of Redis Sentinels, or "": host and port */
+        char *master_name;       /* the master's name at the sentinels */
+        char *sentinel_password; /* secret: the sentinels' requirepass */
     } redis;
     struct {
         char *site_url;      /* the app's URL: default redirect target */

@@ -40,8 +40,7 @@ static int open_ctx(struct ums_ctx *c, const struct ums_config *cfg, int with_to
             return rc;
     }
     if (rc == UMS_OK)
-        rc = kv_open(&c->kv, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
-                     redis_timeout_ms);
+        rc = kv_open_config(&c->kv, cfg, redis_timeout_ms);
     if (rc != UMS_OK)
         snprintf(err, errlen, "out of memory opening the connections");
     return rc;

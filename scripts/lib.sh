@@ -13,6 +13,10 @@ PGB_PORT="${UMS_PGBOUNCER_PORT:-$((PG_PORT + 1))}"
 # Linux's ephemeral ports (32768-60999), so that a client's socket in
 # TIME_WAIT never holds it when the standby restarts.
 PGR_PORT="${UMS_PG_REPLICA_PORT:-$((PG_PORT + 8000))}"
+# UMS_REDIS_SENTINEL=1: a Redis replica and three sentinels (ports above
+# the ephemeral range, as Redis's own).
+REDIS_REPLICA_PORT="${UMS_REDIS_REPLICA_PORT:-$((REDIS_PORT + 1))}"
+SENTINEL_PORTS="$((REDIS_PORT + 11)) $((REDIS_PORT + 12)) $((REDIS_PORT + 13))"
 # The FastCGI authorizer port (mod_authnz_fcgi speaks TCP only): loopback.
 AUTHZ_PORT="${UMS_AUTHZ_PORT:-$((HTTP_PORT + 1))}"
 # The local stand-ins for Google (HTTPS, the stack's CA) and GitHub (HTTP on

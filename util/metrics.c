@@ -69,6 +69,8 @@ static const struct {
      "Times a read replica was taken out of use: down, lagging, or not a standby."},
     {"ums_redis_errors_total", "counter", "Redis commands that failed or timed out."},
     {"ums_redis_reconnects_total", "counter", "Redis connections made again after a loss."},
+    {"ums_redis_master_changes_total", "counter",
+     "Times the sentinels named another Redis master (a failover)."},
     {"ums_cache_requests_total", "counter", "Redis cache lookups by cache and result."},
     {"ums_unavailable_responses_total", "counter",
      "Responses 503 because PostgreSQL or Redis could not serve."},

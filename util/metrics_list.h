@@ -98,6 +98,7 @@
     C(PG_REPLICA_SKIP_PRIMARY, "ums_postgres_replica_skips_total", "reason=\"not_standby\"") \
     C(REDIS_ERRORS, "ums_redis_errors_total", "") \
     C(REDIS_RECONNECTS, "ums_redis_reconnects_total", "") \
+    C(REDIS_MASTER_CHANGES, "ums_redis_master_changes_total", "") \
     C(CACHE_SESSION_HIT, "ums_cache_requests_total", "cache=\"session\",result=\"hit\"") \
     C(CACHE_SESSION_MISS, "ums_cache_requests_total", "cache=\"session\",result=\"miss\"") \
     C(CACHE_USER_HIT, "ums_cache_requests_total", "cache=\"user\",result=\"hit\"") \

@@ -180,6 +180,13 @@ CTEST(config, typed_keys)
          "host=i\n",
          "more than 8 replicas"},
         {"[database]\nmax_replica_lag = -1\n", "max_replica_lag"},
+        {"[redis]\nsentinels = 10.0.0.1:26379, sentinel-2:26379,10.0.0.3:26379\n", NULL},
+        {"[redis]\nsentinels = 10.0.0.1\n", "[redis] sentinels: entry 1 is not host:port"},
+        {"[redis]\nsentinels = a:1,b:0\n", "[redis] sentinels: entry 2 is not host:port"},
+        {"[redis]\nsentinels = a:1,:2\n", "entry 2 is not host:port"},
+        {"[redis]\nsentinels = a:1,\n", "entry 2 is not host:port"},
+        {"[redis]\nsentinels = a:+1\n", "entry 1 is not host:port"},
+        {"[redis]\nsentinels = a:1\nmaster_name = \n", "sentinels needs master_name"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ums_config *c = NULL;
