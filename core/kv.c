@@ -116,7 +116,8 @@ static int is_master(struct kv *kv)
     const char *argv[1] = {"ROLE"};
     redisReply *r = redisCommandArgv(kv->c, 1, argv, NULL);
     int yes = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-              r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+              r->element[0]->type == REDIS_REPLY_STRING &&
+              strcmp(r->element[0]->str, "master") == 0;
 
     if (r != NULL)
         freeReplyObject(r);
@@ -150,10 +151,10 @@ static int ask_sentinel(struct kv *kv, int i, struct kv_addr *m, char *why, size
     }
     if (rc != UMS_OK)
         snprintf(why, whylen, "sentinel %s:%d: %s", s->host, s->port,
-                 r == NULL                         ? c->errstr
-                 : r->type == REDIS_REPLY_ERROR    ? r->str
-                 : r->type == REDIS_REPLY_NIL      ? "does not know master_name"
-                                                   : "an answer that is not an address");
+                 r == NULL                      ? c->errstr
+                 : r->type == REDIS_REPLY_ERROR ? r->str
+                 : r->type == REDIS_REPLY_NIL   ? "does not know master_name"
+                                                : "an answer that is not an address");
     if (r != NULL)
         freeReplyObject(r);
     redisFree(c);
@@ -182,8 +183,8 @@ static int open_master(struct kv *kv, char *why, size_t whylen)
         kv->first = k;
         if (strcmp(m.host, kv->master.host) != 0 || m.port != kv->master.port) {
             if (kv->master.port != 0) {
-                log_warn("redis master changed: %s:%d (was %s:%d; sentinel %s:%d)", m.host,
-                         m.port, kv->master.host, kv->master.port, kv->sentinels[k].host,
+                log_warn("redis master changed: %s:%d (was %s:%d; sentinel %s:%d)", m.host, m.port,
+                         kv->master.host, kv->master.port, kv->sentinels[k].host,
                          kv->sentinels[k].port);
                 metrics_inc(M_REDIS_MASTER_CHANGES);
             }
@@ -217,8 +218,7 @@ static int connect_now(struct kv *kv)
     return UMS_OK;
 }
 
-int kv_sentinels_parse(const char *list, struct kv_addr *addrs, int *n, char *err,
-                       size_t errlen)
+int kv_sentinels_parse(const char *list, struct kv_addr *addrs, int *n, char *err, size_t errlen)
 {
     const char *p = list;
     int count = 0;

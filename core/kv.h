@@ -35,8 +35,7 @@ struct kv_addr {
  * check only), *n entries. "" is none. UMS_OK, or UMS_EINVALID with err
  * naming the bad entry.
  */
-int kv_sentinels_parse(const char *list, struct kv_addr *addrs, int *n, char *err,
-                       size_t errlen);
+int kv_sentinels_parse(const char *list, struct kv_addr *addrs, int *n, char *err, size_t errlen);
 
 struct ums_config;
 
