@@ -159,8 +159,9 @@ pid_of() { head -n1 "$1" 2>/dev/null | tr -dc '0-9'; }
 # The program a stack pid file belongs to (its command name in /proc).
 pid_comm() {
     case ${1##*/} in
-    ums-fcgi.pid) echo ums-fcgi ;;
-    ums-notifier.pid) echo ums-notifier ;;
+    ums-fcgi.pid | ums-fcgi-b.pid) echo ums-fcgi ;;
+    ums-notifier.pid | ums-notifier-b.pid) echo ums-notifier ;;
+    sentinel.pid) echo redis-sentinel ;;
     redis.pid) echo redis-server ;;
     nginx.pid) echo nginx ;;
     apache.pid) echo apache2 ;;
