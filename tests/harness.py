@@ -109,3 +109,64 @@ def signup_signin(base, prefix):
                       headers={"Authorization": f"Bearer {tok['access_token']}"})
     check(s == 200 and json.loads(b)["email"] == email, f"user: {s} {b[:200]!r}")
     return email, tok
+
+
+def fcgi_request(sock_path, method, path, body=None, headers=None, remote_addr="127.0.0.1",
+                 timeout=15):
+    """One FastCGI RESPONDER request straight to a pool's socket, as the web
+    server would send it (a JSON body; headers as HTTP names): (status,
+    headers dict with lower-case names, body bytes)."""
+    import socket
+    import struct
+    data = json.dumps(body).encode() if body is not None else b""
+    params = {"REQUEST_METHOD": method, "REQUEST_URI": path, "REMOTE_ADDR": remote_addr,
+              "CONTENT_LENGTH": str(len(data)), "SERVER_PROTOCOL": "HTTP/1.1"}
+    if body is not None:
+        params["CONTENT_TYPE"] = "application/json"
+    for k, v in (headers or {}).items():
+        name = k.upper().replace("-", "_")
+        params[name if name == "CONTENT_TYPE" else "HTTP_" + name] = v
+
+    def record(kind, content):
+        return struct.pack(">BBHHBx", 1, kind, 1, len(content), 0) + content
+
+    def pair_len(n):
+        return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+    enc = b"".join(pair_len(len(k.encode())) + pair_len(len(v.encode())) + k.encode() + v.encode()
+                   for k, v in params.items())
+    msg = record(1, struct.pack(">HB5x", 1, 0)) + record(4, enc) + record(4, b"")
+    for i in range(0, len(data), 65535):
+        msg += record(5, data[i:i + 65535])
+    msg += record(5, b"")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(msg)
+        out, buf = b"", b""
+        while True:
+            while len(buf) < 8:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise Fail("the pool closed the FastCGI connection mid-response")
+                buf += chunk
+            _, kind, _, clen, plen = struct.unpack(">BBHHB", buf[:7])
+            while len(buf) < 8 + clen + plen:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise Fail("the pool closed the FastCGI connection mid-record")
+                buf += chunk
+            content, buf = buf[8:8 + clen], buf[8 + clen + plen:]
+            if kind == 6:
+                out += content
+            elif kind == 3:
+                break
+    finally:
+        s.close()
+    head, _, rbody = out.partition(b"\r\n\r\n")
+    hdrs = {}
+    for line in head.decode(errors="replace").split("\r\n"):
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    status = int(hdrs.get("status", "200").split()[0])
+    return status, hdrs, rbody

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""tests/stack/test_hosts.py - several ums hosts (issue 17, part 5), on the
+stack started with UMS_HOSTS=2: host B is a second pool and notifier with a
+configuration, socket and logs of its own, in nginx's upstream beside host
+A. Requests go to each host's socket directly (FastCGI, as the web server
+sends them): a token issued by A works on B, a logout on A kills the token
+on B at once, the per-address limit and the per-email lockout count across
+both, the two notifiers deliver each mail once, and nginx spreads requests
+over both. Run with the stack's environment:
+    (set -a; . .stack/env; set +a; python3 tests/stack/test_hosts.py)
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import check, env, fcgi_request, request, run_steps, wait_for  # noqa: E402
+
+A = env("UMS_FCGI_SOCKET")
+B = env("UMS_FCGI_SOCKET_B")
+STACK = env("UMS_STACK")
+BASE = env("UMS_URL")
+PASSWORD = "correct horse battery"
+state = {}
+
+
+def call(host, method, path, body=None, token=None, ip="127.0.0.1"):
+    h = {"Authorization": f"Bearer {token}"} if token else {}
+    s, _, b = fcgi_request(host, method, path, body, headers=h, remote_addr=ip)
+    return s, (json.loads(b) if b[:1] == b"{" else b)
+
+
+def new_address(prefix):
+    return f"{prefix}-{random.getrandbits(40):x}@example.com"
+
+
+def a_token_from_a_works_on_b():
+    check(os.path.exists(B), f"host B's socket {B} is missing: start the stack with UMS_HOSTS=2")
+    email = new_address("hosts")
+    s, b = call(A, "POST", "/auth/v1/signup", {"email": email, "password": PASSWORD}, ip="127.0.7.1")
+    check(s == 200, f"sign-up on A: {s} {b}")
+    s, b = call(A, "POST", "/auth/v1/token?grant_type=password", {"email": email, "password": PASSWORD},
+                ip="127.0.7.1")
+    check(s == 200, f"sign-in on A: {s} {b}")
+    state["tok"] = b
+    s, u = call(B, "GET", "/auth/v1/user", token=b["access_token"])
+    check(s == 200 and u["email"] == email, f"A's token on B: {s} {u}")
+    s, u = call(B, "POST", "/auth/v1/token?grant_type=refresh_token", {"refresh_token": b["refresh_token"]},
+                ip="127.0.7.1")
+    check(s == 200, f"A's refresh token on B: {s} {u}")
+    state["tok"] = u
+
+
+def a_logout_on_a_kills_the_token_on_b():
+    tok = state["tok"]["access_token"]
+    s, b = call(B, "GET", "/auth/v1/user", token=tok)
+    check(s == 200, f"before the logout: {s}")  # B has the session cached now
+    s, _ = call(A, "POST", "/auth/v1/logout", token=tok)
+    check(s == 204, f"logout on A: {s}")
+    t0 = time.monotonic()
+    s, b = call(B, "GET", "/auth/v1/user", token=tok)
+    check(s in (401, 403), f"the token still works on B after a logout on A: {s} {b}")
+    print(f"    B refused the token {1000 * (time.monotonic() - t0):.1f} ms after A's logout answered")
+
+
+def limits_count_across_both_hosts():
+    # The per-address bucket for /token: [limits] token_per_5min (30).
+    ip = f"127.0.8.{random.randint(2, 250)}"
+    ok, served = 0, {A: 0, B: 0}
+    for i in range(40):
+        host = A if i % 2 == 0 else B
+        s, b = call(host, "POST", "/auth/v1/token?grant_type=password",
+                    {"email": new_address("nobody"), "password": "wrong password"}, ip=ip)
+        if s == 429:
+            check(b.get("error_code") == "over_request_rate_limit", f"429 of the wrong kind: {b}")
+            break
+        check(s == 400, f"a wrong password: {s} {b}")
+        ok += 1
+        served[host] += 1
+    print(f"    {ok} sign-in attempts from {ip} before the 429 (A {served[A]}, B {served[B]})")
+    check(30 <= ok <= 31, f"{ok} attempts went through before the limit, not 30: each host counts alone?")
+    # The per-email lockout: [auth] lockout_threshold (5) failures, on both.
+    email = new_address("locked")
+    s, b = call(A, "POST", "/auth/v1/signup", {"email": email, "password": PASSWORD}, ip="127.0.9.1")
+    check(s == 200, f"sign-up: {s} {b}")
+    for i in range(5):
+        s, b = call(A if i % 2 == 0 else B, "POST", "/auth/v1/token?grant_type=password",
+                    {"email": email, "password": "wrong password"}, ip=f"127.0.9.{10 + i}")
+        check(s == 400, f"failure {i + 1}: {s} {b}")
+    s, b = call(B, "POST", "/auth/v1/token?grant_type=password", {"email": email, "password": PASSWORD},
+                ip="127.0.9.20")
+    check(s == 429 and b.get("error_code") == "user_locked",
+          f"the right password after 5 failures on A and B: {s} {b}")
+
+
+def mails_to(addr):
+    d = os.path.join(env("UMS_MAILDIR"), "new")
+    n = 0
+    for name in os.listdir(d):
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                n += addr.encode() in f.read()
+        except OSError:
+            pass
+    return n
+
+
+def two_notifiers_deliver_each_mail_once():
+    addrs = []
+    for i in range(20):
+        email = new_address("hosts-mail")
+        s, b = call(A if i % 2 == 0 else B, "POST", "/auth/v1/signup", {"email": email, "password": PASSWORD},
+                    ip=f"127.0.10.{i + 1}")
+        check(s == 200, f"sign-up {i}: {s} {b}")
+        addrs.append(email)
+    wait_for("20 confirmation mails", lambda: all(mails_to(a) >= 1 for a in addrs), 60, step=0.5)
+    time.sleep(2)
+    twice = [a for a in addrs if mails_to(a) != 1]
+    check(not twice, f"mailed more than once: {twice[:3]}")
+    pw = open(f"{STACK}/secrets/redis_password").read().strip()
+    r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", env("UMS_REDIS_PORT"), "XINFO", "CONSUMERS",
+                        "ums:events", "notifier"], capture_output=True, text=True, timeout=10,
+                       env=dict(os.environ, REDISCLI_AUTH=pw))
+    check("host-b" in r.stdout, f"host B's notifier is not in the consumer group: {r.stdout[:300]}")
+
+
+def nginx_spreads_over_both_hosts():
+    log_b = f"{STACK}/log/ums-b.log"
+    off = os.path.getsize(log_b)
+    for _ in range(40):
+        s, _, _ = request(BASE, "GET", "/auth/v1/health")
+        check(s == 200, f"health through nginx: {s}")
+    with open(log_b, "rb") as f:
+        f.seek(off)
+        seen = f.read().count(b"/auth/v1/health")
+    print(f"    host B served {seen} of 40 requests through nginx")
+    check(0 < seen < 40, f"host B served {seen} of 40 requests")
+
+
+if __name__ == "__main__":
+    sys.exit(run_steps([
+        ("hosts/a_token_from_a_works_on_b", a_token_from_a_works_on_b),
+        ("hosts/a_logout_on_a_kills_the_token_on_b_at_once", a_logout_on_a_kills_the_token_on_b),
+        ("hosts/limits_and_lockout_count_across_both_hosts", limits_count_across_both_hosts),
+        ("hosts/two_notifiers_deliver_each_mail_once", two_notifiers_deliver_each_mail_once),
+        ("hosts/nginx_spreads_requests_over_both_hosts", nginx_spreads_over_both_hosts),
+        ]))
