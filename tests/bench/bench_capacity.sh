@@ -347,7 +347,7 @@ printf '%s\n' "${ROWS[@]}" | awk -v tick="$TICK" '
         us = n > 0 ? 1e6 / tick / n : 0
         tot = ($8 + $10 + $12 + $14) * us
         printf "%-8s %9.1f %8d %8d | %9.1f %8.1f %9.1f %8.1f %9.1f | %9.0f %9.1f\n", $1, n / $6, n,
-               $3 + $4, $8 * us, $10 * us, $12 * us, $14 * us, tot, tot > 0 ? 1e6 / tot : 0, $5 * us
+               $3 + $4, $8 * us, $10 * us, $12 * us, $14 * us, tot, (tot > 0 ? 1e6 / tot : 0), $5 * us
     }'
 echo
 awk -v tick="$TICK" '{ printf "idle, 2 s without load (ms CPU per second): ums %.1f, nginx %.1f, postgres %.1f, redis %.1f\n",
