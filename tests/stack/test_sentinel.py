@@ -6,7 +6,8 @@ that lies (a stand-in naming the replica) or is down is passed over; under a
 load of sign-ups, sign-ins and GET /user the master is killed with SIGKILL,
 and after the failover (its time is printed) sign-ins, session checks,
 revocations, rate limits and the notifier work on the new master, no answer
-was a 5xx other than 503, and every sign-up answered 200 gets its mail; the
+was a 5xx other than 503, a refresh and its retry during the switch give
+the same token, and every sign-up answered 200 gets its mail; the
 old master comes back as a replica and ums never uses it. Restores the
 original master at the end. Run with the stack's environment:
     (set -a; . .stack/env; set +a; python3 tests/stack/test_sentinel.py)
@@ -213,8 +214,19 @@ def failover_under_load():
         time.sleep(2)
         pid = int(open(f"{STACK}/redis/redis.pid").read().split()[0])
         off = log_size()
+        _, rot = signup_signin(BASE, "sentinel-refresh")
         os.kill(pid, signal.SIGKILL)
         state["killed_at"] = t0 = time.time()
+        # A refresh rotation during the switch, and the client's retry of the
+        # same parent within refresh_reuse_interval: the same live child.
+        body = {"refresh_token": rot["refresh_token"]}
+        s1, _, b1 = request(BASE, "POST", "/auth/v1/token?grant_type=refresh_token", body, src="127.0.3.1")
+        s2, _, b2 = request(BASE, "POST", "/auth/v1/token?grant_type=refresh_token", body, src="127.0.3.2")
+        check(s1 in (200, 503) and s2 == 200, f"refresh during the failover: {s1} {b1[:120]!r}, retry {s2} {b2[:120]!r}")
+        if s1 == 200:
+            check(json.loads(b1)["refresh_token"] == json.loads(b2)["refresh_token"],
+                  "the retry within the reuse interval got another token than the first answer")
+        state["rotated"] = json.loads(b2)
         new = wait_for("a new master from the sentinels", lambda: (lambda p: p if p == REPLICA_PORT else None)(master_addr()), 30)
         state["failover_s"] = time.time() - t0
         wait_for("the new master answers as one", lambda: role(new) == "master", 15)
@@ -235,6 +247,9 @@ def failover_under_load():
     bad = {k: {s: n for s, n in v.items() if s >= 500 and s != 503 or s == 0} for k, v in statuses.items()}
     check(not any(bad.values()), f"answers other than the normal ones or 503: {bad}")
     check(statuses.get("sign-in", {}).get(200, 0) > 0 and statuses.get("user", {}).get(200, 0) > 0, "no load went through")
+    s, _, b = request(BASE, "GET", "/auth/v1/user",
+                      headers={"Authorization": f"Bearer {state['rotated']['access_token']}"})
+    check(s == 200, f"the session refreshed during the failover: {s} {b[:120]!r}")
     # Everything works on the new master.
     _, tok = signup_signin(BASE, "sentinel-after")
     h = {"Authorization": f"Bearer {tok['access_token']}"}
