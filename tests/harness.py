@@ -111,6 +111,42 @@ def signup_signin(base, prefix):
     return email, tok
 
 
+def sh(cmd, extra_env=None, timeout=300, ok=True):
+    """Runs cmd with extra_env added to the environment; with ok, a non-zero
+    exit is a Fail showing the end of its output."""
+    import subprocess
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, **(extra_env or {})))
+    if ok:
+        check(r.returncode == 0,
+              f"{' '.join(cmd)}: exit {r.returncode}\n{r.stdout[-800:]}{r.stderr[-800:]}")
+    return r
+
+
+def file_size(path):
+    return os.path.getsize(path)
+
+
+def text_since(path, offset):
+    """What path holds past offset (a log written meanwhile)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
+
+
+def mails_to(addr):
+    """How many messages in the stack's Maildir name addr."""
+    d = os.path.join(env("UMS_MAILDIR"), "new")
+    n = 0
+    for name in os.listdir(d):
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                n += addr.encode() in f.read()
+        except OSError:
+            pass
+    return n
+
+
 def fcgi_request(sock_path, method, path, body=None, headers=None, remote_addr="127.0.0.1",
                  timeout=15):
     """One FastCGI RESPONDER request straight to a pool's socket, as the web

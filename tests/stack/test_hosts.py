@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, env, fcgi_request, request, run_steps, wait_for  # noqa: E402
+from harness import check, env, fcgi_request, mails_to, request, run_steps, wait_for  # noqa: E402
 
 A = env("UMS_FCGI_SOCKET")
 B = env("UMS_FCGI_SOCKET_B")
@@ -96,16 +96,6 @@ def limits_count_across_both_hosts():
           f"the right password after 5 failures on A and B: {s} {b}")
 
 
-def mails_to(addr):
-    d = os.path.join(env("UMS_MAILDIR"), "new")
-    n = 0
-    for name in os.listdir(d):
-        try:
-            with open(os.path.join(d, name), "rb") as f:
-                n += addr.encode() in f.read()
-        except OSError:
-            pass
-    return n
 
 
 def two_notifiers_deliver_each_mail_once():

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, env, request, run_steps, signup_signin, wait_for  # noqa: E402
+from harness import check, env, file_size, request, run_steps, sh, signup_signin, text_since, wait_for  # noqa: E402
 
 ROOT = env("UMS_ROOT")
 STACK = env("UMS_STACK")
@@ -34,12 +34,6 @@ FOLDER_ENV = {"UMS_AUTH_JWT_KEYS_DIR": KEYS, "UMS_AUTH_JWT_PRIVATE_KEY_FILE": ""
 state = {}
 
 
-def sh(cmd, ok=True, extra_env=None, timeout=120):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                       env=dict(os.environ, **(extra_env or {})))
-    if ok:
-        check(r.returncode == 0, f"{' '.join(cmd)}: exit {r.returncode}\n{r.stdout}{r.stderr}")
-    return r
 
 
 def umsctl(*args, ok=True):
@@ -69,26 +63,20 @@ def jwks_kids():
     return [k["kid"] for k in json.loads(b)["keys"]]
 
 
-def log_size():
-    return os.path.getsize(LOG)
 
 
-def log_since(offset):
-    with open(LOG, "rb") as f:
-        f.seek(offset)
-        return f.read().decode(errors="replace")
 
 
 def reload_pool(expect="reloaded:"):
     """SIGHUP to the pool's master; waits for its log line (reloaded: or
     reload refused) and returns the log written meanwhile."""
-    off = log_size()
+    off = file_size(LOG)
     pid = int(open(PIDFILE).read().split()[0])
     os.kill(pid, 1)
-    wait_for(f"'{expect}' in ums.log", lambda: expect in log_since(off), 15)
+    wait_for(f"'{expect}' in ums.log", lambda: expect in text_since(LOG, off), 15)
     # Old workers finish their request; new ones answer from here on.
     time.sleep(0.5)
-    return log_since(off)
+    return text_since(LOG, off)
 
 
 def rotate():

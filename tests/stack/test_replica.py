@@ -22,7 +22,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, env, request, run_steps, signup_signin, wait_for  # noqa: E402
+from harness import check, env, file_size, request, run_steps, sh, signup_signin, text_since, wait_for  # noqa: E402
 
 ROOT = env("UMS_ROOT")
 STACK = env("UMS_STACK")
@@ -68,21 +68,10 @@ def replayed_up_to_primary():
                     15)
 
 
-def log_size():
-    return os.path.getsize(LOG)
 
 
-def log_since(offset):
-    with open(LOG, "rb") as f:
-        f.seek(offset)
-        return f.read().decode(errors="replace")
 
 
-def sh(cmd, extra_env=None, timeout=300):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                       env=dict(os.environ, **(extra_env or {})))
-    check(r.returncode == 0, f"{' '.join(cmd)}: exit {r.returncode}\n{r.stdout[-800:]}{r.stderr[-800:]}")
-    return r
 
 
 def restart_pool(extra_env=None):
@@ -117,7 +106,7 @@ def reads_served_by_the_standby():
     after = wait_for("20 searches counted by the standby",
                      lambda: (lambda n: n if n - before >= 20 else None)(standby_user_scans()), 15)
     print(f"    the standby counted {after - before} scans of users for 20 searches")
-    check("postgresql replica 127.0.0.1:%s/ums in use" % REPLICA_PORT in log_since(0),
+    check("postgresql replica 127.0.0.1:%s/ums in use" % REPLICA_PORT in text_since(LOG, 0),
           "no 'in use' line for the standby in ums.log")
 
 
@@ -167,13 +156,13 @@ def redis_del(key):
 
 def paused_replay_moves_reads_to_the_primary():
     replayed_up_to_primary()
-    off = log_size()
+    off = file_size(LOG)
     psql(REPLICA_PORT, "SELECT pg_wal_replay_pause()", superuser=True)
     try:
         signup_signin(BASE, "replica-lag")  # the primary moves on
         # max_replica_lag (2 s), then the next check (1 s), for every worker.
         wait_for("'skipped: replay lag' in ums.log",
-                 lambda: (search(state["admin"], "replica-admin"), "skipped: replay lag" in log_since(off))[1], 15)
+                 lambda: (search(state["admin"], "replica-admin"), "skipped: replay lag" in text_since(LOG, off))[1], 15)
         time.sleep(1.5)
         for _ in range(8):  # every worker sees the lag by now
             search(state["admin"], "replica-admin")
@@ -188,9 +177,9 @@ def paused_replay_moves_reads_to_the_primary():
         check(moved == 0, f"the lagging standby served {moved} scans of users")
     finally:
         resume()
-    off = log_size()
+    off = file_size(LOG)
     wait_for("'in use' again in ums.log",
-             lambda: (search(state["admin"], "replica-admin"), " in use " in log_since(off))[1], 15)
+             lambda: (search(state["admin"], "replica-admin"), " in use " in text_since(LOG, off))[1], 15)
     before = standby_user_scans()
     for _ in range(20):
         search(state["admin"], "replica-admin")
@@ -231,22 +220,22 @@ def standby_stopped_under_load():
             t.join(30)
     print(f"    {count[0]} requests, {len(bad)} failed, the standby stopped (immediate) after 2 s")
     check(not bad, f"{len(bad)} requests failed: {bad[:3]}")
-    check("skipped: the connection was lost" in log_since(0) or "skipped: " in log_since(0),
+    check("skipped: the connection was lost" in text_since(LOG, 0) or "skipped: " in text_since(LOG, 0),
           "no 'skipped' line for the stopped standby")
     sh([f"{ROOT}/scripts/up"], extra_env={"UMS_PG_REPLICA": "1"})
-    off = log_size()
+    off = file_size(LOG)
     wait_for("the standby back in use",
-             lambda: (search(state["admin"], "replica"), " in use " in log_since(off))[1], 20)
+             lambda: (search(state["admin"], "replica"), " in use " in text_since(LOG, off))[1], 20)
 
 
 def wrong_replica_urls_at_start_up():
-    off = log_size()
+    off = file_size(LOG)
     urls = (f"postgresql://ums@127.0.0.1:1/ums, postgresql://ums@127.0.0.1:{PG_PORT}/nosuchdb,"
             f" postgresql://ums@127.0.0.1:{PG_PORT}/ums")
     restart_pool({"UMS_DATABASE_REPLICA_URLS": urls})
     for _ in range(12):
         check(search(state["admin"], "replica-admin") != [], "no search result with wrong replicas")
-    text = log_since(off)
+    text = text_since(LOG, off)
     check("127.0.0.1:1/ums skipped" in text, "no line for the refused replica")
     check(f"127.0.0.1:{PG_PORT}/nosuchdb skipped" in text, "no line for the wrong database")
     check(f"127.0.0.1:{PG_PORT}/ums skipped: it is not a standby" in text, "no line for the primary given as a replica")

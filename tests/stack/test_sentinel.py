@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, env, request, run_steps, signup_signin, wait_for  # noqa: E402
+from harness import check, env, file_size, mails_to, request, run_steps, sh, signup_signin, text_since, wait_for  # noqa: E402
 
 ROOT = env("UMS_ROOT")
 STACK = env("UMS_STACK")
@@ -67,21 +67,10 @@ def ums_clients(port):
             and "name=sentinel" not in line]
 
 
-def log_size():
-    return os.path.getsize(LOG)
 
 
-def log_since(offset):
-    with open(LOG, "rb") as f:
-        f.seek(offset)
-        return f.read().decode(errors="replace")
 
 
-def sh(cmd, extra_env=None, timeout=300):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                       env=dict(os.environ, **(extra_env or {})))
-    check(r.returncode == 0, f"{' '.join(cmd)}: exit {r.returncode}\n{r.stdout[-800:]}{r.stderr[-800:]}")
-    return r
 
 
 def restart_pool(extra_env=None):
@@ -89,16 +78,6 @@ def restart_pool(extra_env=None):
     sh([f"{ROOT}/scripts/up"], extra_env=dict({"UMS_REDIS_SENTINEL": "1"}, **(extra_env or {})))
 
 
-def mails_to(addr):
-    d = os.path.join(env("UMS_MAILDIR"), "new")
-    n = 0
-    for name in os.listdir(d):
-        try:
-            with open(os.path.join(d, name), "rb") as f:
-                n += addr.encode() in f.read()
-        except OSError:
-            pass
-    return n
 
 
 class LyingSentinel(threading.Thread):
@@ -155,7 +134,7 @@ def a_lying_and_a_down_sentinel_are_passed_over():
     dead.close()
     sentinels = ",".join([f"127.0.0.1:{liar.port}", f"127.0.0.1:{dead_port}"] +
                          [f"127.0.0.1:{p}" for p in SENTINELS])
-    off = log_size()
+    off = file_size(LOG)
     restart_pool({"UMS_REDIS_SENTINELS": sentinels})
     _, tok = signup_signin(BASE, "sentinel-liar")
     s, _, _ = request(BASE, "POST", "/auth/v1/logout", headers={"Authorization": f"Bearer {tok['access_token']}"})
@@ -163,7 +142,7 @@ def a_lying_and_a_down_sentinel_are_passed_over():
     s, _, _ = request(BASE, "GET", "/auth/v1/user", headers={"Authorization": f"Bearer {tok['access_token']}"})
     check(s in (401, 403), f"a revoked token works: {s}")
     check(liar.asked > 0, "the lying sentinel was never asked")
-    check(f"names 127.0.0.1:{REPLICA_PORT}, which is not a master" in log_since(off),
+    check(f"names 127.0.0.1:{REPLICA_PORT}, which is not a master" in text_since(LOG, off),
           "no log line for the lying sentinel")
     check(ums_clients(REPLICA_PORT) == [], f"ums is connected to the replica: {ums_clients(REPLICA_PORT)[:2]}")
     restart_pool()
@@ -213,7 +192,7 @@ def failover_under_load():
     try:
         time.sleep(2)
         pid = int(open(f"{STACK}/redis/redis.pid").read().split()[0])
-        off = log_size()
+        off = file_size(LOG)
         _, rot = signup_signin(BASE, "sentinel-refresh")
         os.kill(pid, signal.SIGKILL)
         state["killed_at"] = t0 = time.time()
@@ -232,7 +211,7 @@ def failover_under_load():
         wait_for("the new master answers as one", lambda: role(new) == "master", 15)
         # When the first ums process wrote to the new master (its log line).
         line = wait_for("'redis master changed' in ums.log",
-                        lambda: next((ln for ln in log_since(off).splitlines() if "redis master changed" in ln), None), 30)
+                        lambda: next((ln for ln in text_since(LOG, off).splitlines() if "redis master changed" in ln), None), 30)
         at = json.loads(line)["@timestamp"]
         state["recovered_s"] = calendar.timegm(time.strptime(at[:19], "%Y-%m-%dT%H:%M:%S")) \
             + float("0" + at[19:-1]) - t0

@@ -37,7 +37,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Fail, check, env, run  # noqa: E402
+from harness import Fail, check, env, mails_to, run  # noqa: E402
 
 
 SERVER = env("UMS_SERVER")
@@ -578,17 +578,6 @@ def notifier_running():
         return False
 
 
-def mails_to(addr):
-    d = os.path.join(env("UMS_MAILDIR"), "new")
-    n = 0
-    for name in os.listdir(d):
-        try:
-            with open(os.path.join(d, name), "rb") as f:
-                if addr.encode() in f.read():
-                    n += 1
-        except OSError:
-            pass
-    return n
 
 
 @test("cron")
