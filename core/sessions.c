@@ -95,8 +95,11 @@ int sessions_create(struct ums_ctx *c, const char *user_id, const char *user_age
  * apart and checks such sessions in PostgreSQL until their cache entries
  * have expired. Revocation holds whatever Redis does. */
 
-#define FAULTS_MAX   128
-#define FAULT_POLL_S 1.0
+#define FAULTS_MAX      128
+#define FAULT_POLL_S    1.0
+#define FAULT_PAGE      256 /* STMT_SESS_FAULTS_SINCE's LIMIT */
+#define FAULT_PAGES_MAX 16
+#define FAULT_KEEP_S    900.0 /* its window: a fault row counts for 900 s */
 
 /* Per process: the sessions not to trust from the cache, and until when. */
 static struct {
@@ -132,20 +135,33 @@ static void faults_poll(struct ums_ctx *c)
         if (faults[i].until > now)
             faults[w++] = faults[i];
     nfaults = w;
-    snprintf(last, sizeof(last), "%lld", fault_last_id);
-    if (db_exec(c->db, &res, STMT_SESS_FAULTS_SINCE, 1, p) != UMS_OK)
-        return;
-    for (int i = 0; i < PQntuples(res); i++) {
-        double until = now + strtod(PQgetvalue(res, i, 2), NULL);
-        fault_last_id = db_ll(res, i, 0);
-        if (nfaults < FAULTS_MAX) {
-            snprintf(faults[nfaults].sid, sizeof(faults[nfaults].sid), "%s", PQgetvalue(res, i, 1));
-            faults[nfaults++].until = until;
-        } else if (until > faults_overflow_until) {
-            faults_overflow_until = until;
+    /* Up to the newest row now, page by page: a process that has just
+     * started (a new host, a reload) must not trust a hit on the last
+     * page while it reads the first. */
+    for (int page = 0, rows = FAULT_PAGE; rows == FAULT_PAGE; page++) {
+        if (page == FAULT_PAGES_MAX) {
+            /* Still more: trust no hit until they have all expired. */
+            faults_overflow_until = now + FAULT_KEEP_S;
+            break;
         }
+        snprintf(last, sizeof(last), "%lld", fault_last_id);
+        if (db_exec(c->db, &res, STMT_SESS_FAULTS_SINCE, 1, p) != UMS_OK)
+            return;
+        rows = PQntuples(res);
+        for (int i = 0; i < rows; i++) {
+            double until = now + strtod(PQgetvalue(res, i, 2), NULL);
+            fault_last_id = db_ll(res, i, 0);
+            if (nfaults < FAULTS_MAX) {
+                snprintf(faults[nfaults].sid, sizeof(faults[nfaults].sid), "%s",
+                         PQgetvalue(res, i, 1));
+                faults[nfaults++].until = until;
+            } else if (until > faults_overflow_until) {
+                faults_overflow_until = until;
+            }
+        }
+        PQclear(res);
+        res = NULL;
     }
-    PQclear(res);
 }
 
 /* Whether the cached state of sid may be trusted. */

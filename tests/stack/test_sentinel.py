@@ -124,6 +124,7 @@ class LyingSentinel(threading.Thread):
 
 
 def a_lying_and_a_down_sentinel_are_passed_over():
+    master_home()
     check(role(MASTER_PORT) == "master" and role(REPLICA_PORT) == "slave", "the stack's roles are not as set up")
     liar = LyingSentinel()
     liar.start()
@@ -260,8 +261,9 @@ def the_old_master_comes_back_as_a_replica():
     check(ums_clients(MASTER_PORT) == [], f"ums uses the old master: {ums_clients(MASTER_PORT)[:2]}")
 
 
-def restore():
-    """The stack's master back on its port, then the sentinels stopped."""
+def master_home():
+    """The master on the stack's Redis port (a suite that restarted Redis
+    may have made the sentinels fail over): failed back if need be."""
     if role(MASTER_PORT) is None:
         bin_user = ["runuser", "-u", "redis", "--"] if os.getuid() == 0 else []
         subprocess.run(bin_user + ["redis-server", f"{STACK}/redis.conf"], timeout=30)
@@ -270,6 +272,12 @@ def restore():
         wait_for("the old master in sync", lambda: "master_link_status:up" in (redis(MASTER_PORT, "INFO", "replication") or ""), 30)
         redis(SENTINELS[0], "SENTINEL", "FAILOVER", "ums", sentinel=True)
         wait_for("the master back on its port", lambda: master_addr() == MASTER_PORT and role(MASTER_PORT) == "master", 30)
+    wait_for("the replica back in sync", lambda: "master_link_status:up" in (redis(REPLICA_PORT, "INFO", "replication") or ""), 30)
+
+
+def restore():
+    """The stack's master back on its port, and the pool and notifier on it."""
+    master_home()
     sh([f"{ROOT}/scripts/down", "fcgi", "notifier"])
     sh([f"{ROOT}/scripts/up"], extra_env={"UMS_REDIS_SENTINEL": "1"})
     signup_signin(BASE, "sentinel-restored")
