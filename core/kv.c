@@ -294,38 +294,36 @@ int kv_open(struct kv **out, const char *host, int port, const char *password, i
 
 int kv_open_config(struct kv **out, const struct ums_config *cfg, int timeout_ms)
 {
-    const struct ums_config *c = cfg;
     struct kv_addr addrs[KV_SENTINELS_MAX];
     char err[256];
-    int n = 0, rc;
+    int n = 0;
     struct kv *kv;
 
-    if (kv_sentinels_parse(c->redis.sentinels, addrs, &n, err, sizeof(err)) != UMS_OK)
+    if (kv_sentinels_parse(cfg->redis.sentinels, addrs, &n, err, sizeof(err)) != UMS_OK)
         return UMS_EINVALID; /* config_load refused it already */
     if (n == 0)
-        return kv_open(out, c->redis.host, c->redis.port, c->redis.password, c->redis.db,
+        return kv_open(out, cfg->redis.host, cfg->redis.port, cfg->redis.password, cfg->redis.db,
                        timeout_ms);
     *out = NULL;
     kv = calloc(1, sizeof(*kv));
     if (kv == NULL)
         return UMS_ERR;
     kv->host = strdup("");
-    kv->master_name = strdup(c->redis.master_name);
-    kv->password = c->redis.password[0] != '\0' ? strdup(c->redis.password) : NULL;
+    kv->master_name = strdup(cfg->redis.master_name);
+    kv->password = cfg->redis.password[0] != '\0' ? strdup(cfg->redis.password) : NULL;
     kv->sentinel_password =
-        c->redis.sentinel_password[0] != '\0' ? strdup(c->redis.sentinel_password) : NULL;
+        cfg->redis.sentinel_password[0] != '\0' ? strdup(cfg->redis.sentinel_password) : NULL;
     if (kv->host == NULL || kv->master_name == NULL ||
-        (c->redis.password[0] != '\0' && kv->password == NULL) ||
-        (c->redis.sentinel_password[0] != '\0' && kv->sentinel_password == NULL)) {
+        (cfg->redis.password[0] != '\0' && kv->password == NULL) ||
+        (cfg->redis.sentinel_password[0] != '\0' && kv->sentinel_password == NULL)) {
         kv_close(kv);
         return UMS_ERR;
     }
     memcpy(kv->sentinels, addrs, sizeof(addrs));
     kv->nsentinels = n;
-    kv->db = c->redis.db;
+    kv->db = cfg->redis.db;
     kv->timeout_ms = timeout_ms;
-    rc = connect_now(kv);
-    (void)rc; /* a master that cannot be found now is looked for on use */
+    connect_now(kv); /* a master that cannot be found now is looked for on use */
     *out = kv;
     return UMS_OK;
 }
