@@ -162,10 +162,15 @@ const struct db_stmt_def db_stmt_table[STMT__MAX] = {
     /* Sessions whose cache entry could not be corrected ($1: a uuid[] literal). */
     [STMT_SESS_FAULT_ADD] = {"sess_fault_add",
         "INSERT INTO session_cache_faults (session_id) SELECT unnest($1::uuid[])", 1},
+    /* The oldest transaction still running: every row not yet visible
+     * has an xid at least this (sql/018). */
+    [STMT_SESS_FAULTS_XMIN] = {"sess_faults_xmin",
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", 0, DB_READ},
+    /* $1: the previous poll's xmin; $2: the page cursor (an id). */
     [STMT_SESS_FAULTS_SINCE] = {"sess_faults_since",
         "SELECT id, session_id, extract(epoch FROM at + interval '900 seconds' - now())::int"
-        " FROM session_cache_faults WHERE id > $1::bigint"
-        " AND at > now() - interval '900 seconds' ORDER BY id LIMIT 256", 1, DB_READ},
+        " FROM session_cache_faults WHERE xid >= $1::xid8 AND id > $2::bigint"
+        " AND at > now() - interval '900 seconds' ORDER BY id LIMIT 256", 2, DB_READ},
     [STMT_SESS_FAULTS_PRUNE] = {"sess_faults_prune",
         "DELETE FROM session_cache_faults WHERE at < now() - interval '1 hour'", 0},
 

@@ -108,8 +108,9 @@ static struct {
 } faults[FAULTS_MAX];
 static int nfaults;
 static double faults_overflow_until; /* more faults than fit: trust no hit */
-static long long fault_last_id;
+static char fault_xmin[24] = "0";    /* the previous poll's snapshot xmin */
 static double fault_next_poll;
+static int fault_poll_failing;
 
 static double mono_s(void)
 {
@@ -119,12 +120,44 @@ static double mono_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Reads new fault rows, at most once a second; forgets expired ones. */
+/* Notes one fault row; a row read again (its transaction was still running
+ * at the previous poll) only extends the entry it made. */
+static void fault_note(const char *sid, double until)
+{
+    for (int i = 0; i < nfaults; i++)
+        if (strcmp(faults[i].sid, sid) == 0) {
+            if (until > faults[i].until)
+                faults[i].until = until;
+            return;
+        }
+    if (nfaults < FAULTS_MAX) {
+        snprintf(faults[nfaults].sid, sizeof(faults[nfaults].sid), "%s", sid);
+        faults[nfaults++].until = until;
+    } else if (until > faults_overflow_until) {
+        faults_overflow_until = until;
+    }
+}
+
+/* Logs the first failed poll of a run of them, and the recovery. */
+static void fault_poll_result(int ok)
+{
+    if (!ok && !fault_poll_failing)
+        log_warn("sessions: cannot read the cache faults from PostgreSQL; cached checks "
+                 "keep the faults read so far until it answers");
+    else if (ok && fault_poll_failing)
+        log_info("sessions: the cache faults are read again");
+    fault_poll_failing = !ok;
+}
+
+/* Reads new fault rows, at most once a second; forgets expired ones.
+ * "New" is by transaction, not by row id: ids are drawn at insert but seen
+ * at commit, in another order, so each poll reads every row whose
+ * transaction had not committed by the previous poll's snapshot (sql/018). */
 static void faults_poll(struct ums_ctx *c)
 {
     double now = mono_s();
-    char last[24];
-    const char *p[1] = {last};
+    char xmin[24], cursor[24] = "0";
+    const char *p[2] = {fault_xmin, cursor};
     PGresult *res = NULL;
     int w = 0;
 
@@ -135,33 +168,38 @@ static void faults_poll(struct ums_ctx *c)
         if (faults[i].until > now)
             faults[w++] = faults[i];
     nfaults = w;
-    /* Up to the newest row now, page by page: a process that has just
-     * started (a new host, a reload) must not trust a hit on the last
-     * page while it reads the first. */
+    /* Taken before the reads: a transaction they miss was running then. */
+    if (db_exec(c->db, &res, STMT_SESS_FAULTS_XMIN, 0, NULL) != UMS_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        fault_poll_result(0);
+        return;
+    }
+    snprintf(xmin, sizeof(xmin), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+    /* Every page before the xmin moves on: a process that has just started
+     * (a new host, a reload) must not trust a hit on the last page while it
+     * reads the first. */
     for (int page = 0, rows = FAULT_PAGE; rows == FAULT_PAGE; page++) {
         if (page == FAULT_PAGES_MAX) {
             /* Still more: trust no hit until they have all expired. */
             faults_overflow_until = now + FAULT_KEEP_S;
             break;
         }
-        snprintf(last, sizeof(last), "%lld", fault_last_id);
-        if (db_exec(c->db, &res, STMT_SESS_FAULTS_SINCE, 1, p) != UMS_OK)
-            return;
-        rows = PQntuples(res);
-        for (int i = 0; i < rows; i++) {
-            double until = now + strtod(PQgetvalue(res, i, 2), NULL);
-            fault_last_id = db_ll(res, i, 0);
-            if (nfaults < FAULTS_MAX) {
-                snprintf(faults[nfaults].sid, sizeof(faults[nfaults].sid), "%s",
-                         PQgetvalue(res, i, 1));
-                faults[nfaults++].until = until;
-            } else if (until > faults_overflow_until) {
-                faults_overflow_until = until;
-            }
+        if (db_exec(c->db, &res, STMT_SESS_FAULTS_SINCE, 2, p) != UMS_OK) {
+            fault_poll_result(0);
+            return; /* the same rows again next time */
         }
+        rows = PQntuples(res);
+        for (int i = 0; i < rows; i++)
+            fault_note(PQgetvalue(res, i, 1), now + strtod(PQgetvalue(res, i, 2), NULL));
+        if (rows > 0)
+            snprintf(cursor, sizeof(cursor), "%s", PQgetvalue(res, rows - 1, 0));
         PQclear(res);
         res = NULL;
     }
+    memcpy(fault_xmin, xmin, sizeof(fault_xmin));
+    fault_poll_result(1);
 }
 
 /* Whether the cached state of sid may be trusted. */

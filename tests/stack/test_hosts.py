@@ -5,10 +5,13 @@ configuration, socket and logs of its own, in nginx's upstream beside host
 A. Requests go to each host's socket directly (FastCGI, as the web server
 sends them): a token issued by A works on B, a logout on A kills the token
 on B at once, the per-address limit and the per-email lockout count across
-both, the two notifiers deliver each mail once, and nginx spreads requests
-over both. Run with the stack's environment:
+both, the two notifiers deliver each mail once, a revocation whose fault row
+commits after a newer one is still seen by every worker of both, and nginx
+spreads requests over both. Run with the stack's environment:
     (set -a; . .stack/env; set +a; python3 tests/stack/test_hosts.py)
 """
+import base64
+import concurrent.futures
 import json
 import os
 import random
@@ -117,6 +120,71 @@ def two_notifiers_deliver_each_mail_once():
     check("host-b" in r.stdout, f"host B's notifier is not in the consumer group: {r.stdout[:300]}")
 
 
+def hammer(token, seconds, threads=8):
+    """GET /auth/v1/user with token on both hosts from `threads` threads
+    each, for `seconds`; returns the statuses by host, in order."""
+    end = time.monotonic() + seconds
+
+    def loop(host):
+        out = []
+        while time.monotonic() < end:
+            out.append(call(host, "GET", "/auth/v1/user", token=token)[0])
+        return host, out
+
+    got = {A: [], B: []}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2 * threads) as ex:
+        for host, out in ex.map(loop, [A, B] * threads):
+            got[host] += out
+    return got
+
+
+def a_fault_committed_out_of_id_order_is_seen_everywhere():
+    # A revocation that only PostgreSQL knows of (as the session cap's
+    # trigger makes one) is noted as a fault row whose id is drawn at insert;
+    # here a newer fault row commits first and every worker of both hosts
+    # reads it, then the older one commits. No worker may go on trusting
+    # the session's cached "live".
+    email = new_address("hosts-fault")
+    s, b = call(A, "POST", "/auth/v1/signup", {"email": email, "password": PASSWORD}, ip="127.0.11.1")
+    check(s == 200, f"sign-up: {s} {b}")
+    tok = b["access_token"]
+    claims = json.loads(base64.urlsafe_b64decode(tok.split(".")[1] + "=="))
+    sid = claims["session_id"]
+    for host in (A, B):
+        s, _ = call(host, "GET", "/auth/v1/user", token=tok)
+        check(s == 200, f"before: {s}")
+    url = env("DATABASE_URL")
+    held = subprocess.Popen(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", url], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        held.stdin.write(f"BEGIN;\nUPDATE sessions SET revoked_at = now() WHERE id = '{sid}';\n"
+                         f"INSERT INTO session_cache_faults (session_id) VALUES ('{sid}');\n"
+                         "\\echo held\n")
+        held.stdin.flush()
+        check(held.stdout.readline().strip() == "held", "the held transaction did not start")
+        r = subprocess.run(["psql", "-qAtX", url, "-c", "INSERT INTO session_cache_faults (session_id)"
+                            " VALUES (gen_random_uuid()) RETURNING id"], capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == 0, f"the newer fault row: {r.stderr}")
+        got = hammer(tok, 2.5)
+        for host in (A, B):
+            check(got[host] and set(got[host]) == {200}, f"before the commit: {sorted(set(got[host]))}")
+        print(f"    {len(got[A]) + len(got[B])} checks read the newer fault row first")
+        held.stdin.write("COMMIT;\n\\echo done\n")
+        held.stdin.flush()
+        check(held.stdout.readline().strip() == "done", "the held transaction did not commit")
+    finally:
+        held.stdin.close()
+        held.wait(timeout=30)
+    t0 = time.monotonic()
+    wait_for("every worker of both hosts to refuse the session",
+             lambda: all(set(v) == {403} for v in hammer(tok, 0.3, threads=4).values()), 5, step=0.1)
+    print(f"    refused everywhere {1000 * (time.monotonic() - t0):.0f} ms after the commit")
+    got = hammer(tok, 1.5)
+    for host in (A, B):
+        check(set(got[host]) == {403}, f"after the commit, host {host}: {sorted(set(got[host]))}")
+
+
 def the_web_server_spreads_over_both_hosts():
     log_b = f"{STACK}/log/ums-b.log"
     off = os.path.getsize(log_b)
@@ -136,5 +204,7 @@ if __name__ == "__main__":
         ("hosts/a_logout_on_a_kills_the_token_on_b_at_once", a_logout_on_a_kills_the_token_on_b),
         ("hosts/limits_and_lockout_count_across_both_hosts", limits_count_across_both_hosts),
         ("hosts/two_notifiers_deliver_each_mail_once", two_notifiers_deliver_each_mail_once),
+        ("hosts/a_fault_committed_out_of_id_order_is_seen_everywhere",
+         a_fault_committed_out_of_id_order_is_seen_everywhere),
         ("hosts/the_web_server_spreads_requests_over_both_hosts", the_web_server_spreads_over_both_hosts),
         ]))
