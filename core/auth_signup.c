@@ -153,11 +153,12 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
     }
     if (rc == UMS_OK)
         rc = audit_write(c->db, uid, "user.signup", uid, ci->ip, NULL);
-    if (rc == UMS_OK)
+    if (rc == UMS_OK) {
         rc = db_commit(c->db);
-    tx = 0;
+        tx = 0;
+    }
     if (rc != UMS_OK)
-        goto out;
+        goto out; /* rolled back there when a step failed */
     auth_event_publish(c, ev_id, ev_text);
     ev_text = NULL;
     metrics_inc(M_SIGNUP_PASSWORD);

@@ -253,6 +253,15 @@ void db_set_freshness(struct db *db, int (*fresh)(void *arg), void *arg)
 
 void db_request_begin(struct db *db)
 {
+    /* A transaction an earlier request left open (an error path that
+     * missed its rollback) would swallow every later statement of this
+     * worker, or fail them all once aborted: ended here, and said. */
+    if (db->primary.conn != NULL && PQtransactionStatus(db->primary.conn) != PQTRANS_IDLE) {
+        log_error("db: a request left a transaction open; rolled back");
+        metrics_inc(M_PG_TX_LEAKED);
+        if (db_rollback(db) != UMS_OK)
+            drop(db);
+    }
     db->wrote = 0;
     db->pinned = 0;
     db->asked = 0;
@@ -484,8 +493,26 @@ int db_begin(struct db *db)
 
 int db_commit(struct db *db)
 {
+    PGresult *res;
+    int rc = db_ensure(db);
+
     db->in_tx = 0;
-    return simple(db, "COMMIT", NULL, 0);
+    if (rc != UMS_OK)
+        return rc;
+    db->wrote = 1;
+    res = PQexec(db->primary.conn, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = result_rc(&db->primary, res, "commit");
+        PQclear(res);
+        return rc == UMS_OK ? UMS_ERR : rc;
+    }
+    /* COMMIT of an aborted transaction "succeeds" as ROLLBACK: nothing was
+     * kept, and the caller must not answer as if it had been. */
+    rc = strcmp(PQcmdStatus(res), "ROLLBACK") == 0 ? UMS_ERR : UMS_OK;
+    if (rc != UMS_OK)
+        log_error("db: COMMIT of a failed transaction rolled it back");
+    PQclear(res);
+    return rc;
 }
 
 int db_rollback(struct db *db)

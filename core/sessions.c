@@ -351,14 +351,15 @@ int sessions_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN +
             const char *ps[1] = {sid};
             rc = db_exec(c->db, NULL, STMT_SESS_TOUCH, 1, ps);
         }
-        if (rc == UMS_OK)
+        if (rc == UMS_OK) {
             rc = db_commit(c->db);
-        tx = 0;
+            tx = 0;
+        }
         if (rc == UMS_OK) {
             memcpy(next, child, REFRESH_TOKEN_LEN + 1);
             metrics_inc(M_REFRESH_SUCCESS);
         }
-        goto out;
+        goto out; /* a failed step is rolled back there, with its locks */
     }
     /* Already rotated. Within the reuse interval, the immediate parent of the
      * live token gets that same token back; anything else is reuse. */
@@ -385,9 +386,10 @@ int sessions_refresh(struct ums_ctx *c, const char *refresh, char sid[UUID_LEN +
     log_warn("refresh token reuse detected; revoking session %s", sid);
     metrics_inc(M_REFRESH_REUSE);
     rc = revoke_one(c, sid, &revoked);
-    if (rc == UMS_OK)
+    if (rc == UMS_OK) {
         rc = db_commit(c->db);
-    tx = 0;
+        tx = 0;
+    }
     if (rc == UMS_OK) {
         sessions_cache_revoked(c, revoked);
         metrics_add(M_REVOKED_REFRESH_REUSE, (uint64_t)PQntuples(revoked));

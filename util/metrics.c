@@ -63,6 +63,8 @@ static const struct {
     {"ums_postgres_reconnects_total", "counter", "PostgreSQL connections made again after a loss."},
     {"ums_postgres_statement_timeouts_total", "counter",
      "PostgreSQL statements cancelled by statement_timeout (answered 503)."},
+    {"ums_postgres_leaked_transactions_total", "counter",
+     "Transactions a request left open, rolled back before the next request (a bug)."},
     {"ums_postgres_lagged_reads_total", "counter",
      "Reads that tolerate replica lag, by the server that answered them."},
     {"ums_postgres_replica_skips_total", "counter",

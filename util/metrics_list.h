@@ -91,6 +91,7 @@
     C(PG_ERRORS, "ums_postgres_errors_total", "") \
     C(PG_RECONNECTS, "ums_postgres_reconnects_total", "") \
     C(PG_TIMEOUTS, "ums_postgres_statement_timeouts_total", "") \
+    C(PG_TX_LEAKED, "ums_postgres_leaked_transactions_total", "") \
     C(PG_READS_REPLICA, "ums_postgres_lagged_reads_total", "server=\"replica\"") \
     C(PG_READS_PRIMARY, "ums_postgres_lagged_reads_total", "server=\"primary\"") \
     C(PG_REPLICA_SKIP_DOWN, "ums_postgres_replica_skips_total", "reason=\"down\"") \

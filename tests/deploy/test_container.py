@@ -139,6 +139,9 @@ def names():
 
 
 def up():
+    # A network made before the dnsname plugin was installed has no DNS:
+    # made again here, so the services find each other by name.
+    sh(["podman", "network", "rm", "-f", f"{PROJECT}_default"], ok=False)
     compose("up", "-d")
 
     def ready():

@@ -331,6 +331,42 @@ CTEST(refresh, rotates_and_detects_reuse)
     http_resp_free(&r);
 }
 
+/* A rotation whose insert fails (a trigger refuses this user's new refresh
+ * tokens) answers an error, and the worker does not keep the transaction,
+ * nor the session's and token's row locks, open after it. */
+CTEST(refresh, a_failed_rotation_leaves_no_lock_behind)
+{
+    char email[128], sql[1024];
+    struct session s, s2;
+    struct http_resp r;
+    new_email(email, sizeof(email), "rotfail");
+    ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
+    snprintf(sql, sizeof(sql),
+             "CREATE FUNCTION ums_test_refuse_rt() RETURNS trigger LANGUAGE plpgsql AS"
+             " 'BEGIN IF NEW.session_id IN (SELECT id FROM sessions WHERE user_id = ''%s'')"
+             " THEN RAISE EXCEPTION ''refused by test_auth''; END IF; RETURN NEW; END';"
+             " CREATE TRIGGER ums_test_refuse_rt BEFORE INSERT ON refresh_tokens"
+             " FOR EACH ROW EXECUTE FUNCTION ums_test_refuse_rt()",
+             s.user_id);
+    ASSERT_EQ(sql_run(sql), 0);
+    ASSERT_EQ(refresh(s.refresh, NULL, &r), 500);
+    ASSERT_ERROR(r, ERR_AUTH, 500, "unexpected_failure");
+    http_resp_free(&r);
+    /* No request has reached that worker since: its locks must be gone. */
+    snprintf(sql, sizeof(sql),
+             "WITH l AS (SELECT id FROM sessions WHERE user_id = '%s' FOR UPDATE NOWAIT)"
+             " SELECT count(*) FROM l",
+             s.user_id);
+    long locked = sql_long(sql);
+    ASSERT_EQ(sql_run("DROP TRIGGER ums_test_refuse_rt ON refresh_tokens;"
+                      " DROP FUNCTION ums_test_refuse_rt()"),
+              0);
+    ASSERT_EQ(locked, 1);
+    /* The token was not rotated: it still works, once. */
+    ASSERT_EQ(refresh(s.refresh, &s2, NULL), 200);
+    ASSERT_EQ(get_user(s2.access), 200);
+}
+
 CTEST(refresh, reuse_after_the_window)
 {
     char email[128];
