@@ -331,6 +331,17 @@ CTEST(refresh, rotates_and_detects_reuse)
     http_resp_free(&r);
 }
 
+/* How many times the pools' workers found a transaction an earlier request
+ * had left open (core/db.c, db_request_begin), from their logs. */
+static long leaked_transactions(void)
+{
+    char out[32];
+    if (sh_out("cat \"$UMS_STACK\"/log/ums*.log | grep -c 'left a transaction open' || true", out,
+               sizeof(out)) < 0)
+        return -1;
+    return strtol(out, NULL, 10);
+}
+
 /* A rotation whose insert fails (a trigger refuses this user's new refresh
  * tokens) answers an error, and the worker does not keep the transaction,
  * nor the session's and token's row locks, open after it. */
@@ -339,6 +350,7 @@ CTEST(refresh, a_failed_rotation_leaves_no_lock_behind)
     char email[128], sql[1024];
     struct session s, s2;
     struct http_resp r;
+    long leaks = leaked_transactions();
     new_email(email, sizeof(email), "rotfail");
     ASSERT_EQ(signup(email, "correct horse battery", &s), 0);
     snprintf(sql, sizeof(sql),
@@ -362,6 +374,9 @@ CTEST(refresh, a_failed_rotation_leaves_no_lock_behind)
                       " DROP FUNCTION ums_test_refuse_rt()"),
               0);
     ASSERT_EQ(locked, 1);
+    /* Nor did a request that reached that worker since find it open (the
+     * worker rolls such a transaction back, and says so in its log). */
+    ASSERT_EQ(leaked_transactions(), leaks);
     /* The token was not rotated: it still works, once. */
     ASSERT_EQ(refresh(s.refresh, &s2, NULL), 200);
     ASSERT_EQ(get_user(s2.access), 200);
