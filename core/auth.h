@@ -54,10 +54,12 @@ struct client_info {
     const char *user_agent;
 };
 
-/* POST /signup (auth_signup.c). data_json is the user_metadata object or NULL. */
+/* POST /signup (auth_signup.c). data_json is the user_metadata object or
+ * NULL; redirect_to (allowed already, or NULL for site_url) is where the
+ * confirmation link sends the browser. */
 int auth_signup(struct ums_ctx *c, const char *email, size_t email_len, const char *password,
-                size_t password_len, const char *data_json, const struct client_info *ci,
-                struct auth_out *out, struct ums_err *err);
+                size_t password_len, const char *data_json, const char *redirect_to,
+                const struct client_info *ci, struct auth_out *out, struct ums_err *err);
 
 /* POST /token?grant_type=password. */
 /* Counts one sign-in attempt of a method (first: its M_SIGNIN_*_SUCCESS)

@@ -101,8 +101,8 @@ static void name_from(char *out, size_t outlen, const char *data_json)
 }
 
 int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const char *password,
-                size_t password_len, const char *data_json, const struct client_info *ci,
-                struct auth_out *out, struct ums_err *err)
+                size_t password_len, const char *data_json, const char *redirect_to,
+                const struct client_info *ci, struct auth_out *out, struct ums_err *err)
 {
     char email[EMAIL_MAX + 1], name[512], hash[PW_HASH_MAX], uid[UUID_LEN + 1];
     char otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
@@ -149,6 +149,8 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
         json_object_object_add(ev, "email", json_object_new_string(email));
         json_object_object_add(ev, "name", json_object_new_string(name));
         json_object_object_add(ev, "verify_type", json_object_new_string("signup"));
+        if (redirect_to != NULL)
+            json_object_object_add(ev, "redirect_to", json_object_new_string(redirect_to));
         rc = auth_event_add_secret(c, ev, otp, th, &ev_id, &ev_text);
     }
     if (rc == UMS_OK)

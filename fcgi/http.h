@@ -267,6 +267,10 @@ int req_authenticate(struct req *r, int level);
 /* Client address and user agent for sessions and audit rows. */
 void req_client(struct req *r, struct client_info *ci);
 
+/* Where an emailed link sends the browser: the query's redirect_to when
+ * [auth] allows it (core/redirect.c), else site_url. Never NULL. */
+const char *req_redirect_to(struct req *r);
+
 /* ---- body.c: members of the JSON body (0 ok, -1 replied) ---- */
 
 /* Optional string member of the JSON body: absent or null gives NULL. */

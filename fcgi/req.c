@@ -10,6 +10,7 @@
 
 #include "../core/bucket.h"
 #include "../core/config.h"
+#include "../core/redirect.h"
 #include "../util/arena.h"
 #include "../util/log.h"
 #include "../util/ums.h"
@@ -284,6 +285,16 @@ int req_authenticate(struct req *r, int level)
         r->user_id = r->who.user_id;
     return 0;
 }
+const char *req_redirect_to(struct req *r)
+{
+    const char *v = NULL;
+
+    if (http_query_get(r->arena, r->query, "redirect_to", &v) == UMS_OK &&
+        redirect_allowed(r->app->ctx.cfg, v))
+        return v;
+    return r->app->ctx.cfg->auth.site_url;
+}
+
 #define USER_AGENT_MAX 512
 void req_client(struct req *r, struct client_info *ci)
 {

@@ -40,7 +40,8 @@ void route_token_signup(struct req *r)
         return;
     req_client(r, &ci);
     auth_out_init(&out);
-    rc = auth_signup(&r->app->ctx, email, elen, password, plen, data, &ci, &out, &err);
+    rc = auth_signup(&r->app->ctx, email, elen, password, plen, data, req_redirect_to(r), &ci, &out,
+                     &err);
     finish(r, rc, &out, &err);
 }
 

@@ -7,7 +7,6 @@
 #include "../core/reauth.h"
 #include "../util/ums.h"
 #include "../core/verify.h"
-#include "../core/redirect.h"
 
 #include <json-c/json.h>
 #include "app.h"
@@ -66,11 +65,8 @@ void route_user_put(struct req *r)
     /* A new address takes effect once its owner confirms it (POST /verify,
      * type email_change); until then the user shows new_email. */
     if (rc == UMS_OK && email != NULL) {
-        const char *target = NULL;
-        if (http_query_get(r->arena, r->query, "redirect_to", &target) != UMS_OK ||
-            !redirect_allowed(r->app->ctx.cfg, target))
-            target = r->app->ctx.cfg->auth.site_url;
-        rc = verify_request_email_change(&r->app->ctx, &r->who, email, elen, target, &ci, &err);
+        rc = verify_request_email_change(&r->app->ctx, &r->who, email, elen, req_redirect_to(r),
+                                         &ci, &err);
     }
     if (rc != UMS_OK) {
         reply_fail(r, rc, &err);

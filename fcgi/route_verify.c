@@ -15,17 +15,6 @@
 #include "http.h"
 #include "routes.h"
 
-/* redirect_to from the query when it is allowed, else site_url. */
-static const char *redirect_target(struct req *r)
-{
-    const char *v = NULL;
-
-    if (http_query_get(r->arena, r->query, "redirect_to", &v) == UMS_OK &&
-        redirect_allowed(r->app->ctx.cfg, v))
-        return v;
-    return r->app->ctx.cfg->auth.site_url;
-}
-
 /* What recover and resend do after their answer has gone out. */
 struct mail_job {
     struct ums_ctx *ctx;
@@ -72,7 +61,7 @@ static void answer_then_mail(struct req *r, int resend, const char *email, size_
     /* Copies: the FastCGI parameters are gone once the answer is out. */
     j->email = email != NULL ? arena_strndup(r->arena, email, elen) : NULL;
     j->email_len = elen;
-    j->redirect_to = arena_strdup(r->arena, redirect_target(r));
+    j->redirect_to = arena_strdup(r->arena, req_redirect_to(r));
     ip = j->ci.ip != NULL ? arena_strdup(r->arena, j->ci.ip) : NULL;
     ua = arena_strdup(r->arena, j->ci.user_agent);
     j->ci.ip = ip;
@@ -241,7 +230,7 @@ static void verify_and_redirect(struct req *r, const char *type, const char *tok
  * must come from this page (see verify_form). */
 void route_verify_get(struct req *r)
 {
-    const char *type = NULL, *token = NULL, *target = redirect_target(r);
+    const char *type = NULL, *token = NULL, *target = req_redirect_to(r);
     struct buf page;
 
     http_query_get(r->arena, r->query, "type", &type);
@@ -304,7 +293,7 @@ void route_verify_generate_link(struct req *r)
     char *user = NULL;
     struct json_object *o;
     struct buf link;
-    const char *target = redirect_target(r);
+    const char *target = req_redirect_to(r);
     int rc;
 
     if (body_require_object(r) || body_str(r, "type", &type, &n) ||

@@ -1215,6 +1215,57 @@ CTEST(prehijack, a_recovery_ends_every_other_session_and_refresh_token)
     ASSERT_EQ(refresh(s3.refresh, NULL, NULL), 200);
 }
 
+/* The mailed confirmation link of a sign-up, or NULL (caller frees). */
+static char *signup_link_mail(const char *query, char *email, size_t n, const char *tag)
+{
+    char path[256], body[256];
+    struct http_resp r;
+    new_email(email, n, tag);
+    snprintf(path, sizeof(path), "/auth/v1/signup%s", query);
+    snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"correct horse battery\"}",
+             email);
+    if (post(path, body, NULL, src_for(59), &r) != 0)
+        return NULL;
+    long st = r.status;
+    http_resp_free(&r);
+    if (st != 200)
+        return NULL;
+    for (int i = 0; i < 100 && maildir_count(email, "user.registered") < 1; i++)
+        sleep_ms(100);
+    return maildir_newest(email, "user.registered");
+}
+
+/* auth-js's signUp({options: {emailRedirectTo}}) sends ?redirect_to=: the
+ * confirmation link carries it when [auth] allows it, site_url otherwise. */
+CTEST(signup, the_confirmation_link_honours_an_allowed_redirect_to)
+{
+    char email[128];
+    char *m = signup_link_mail("?redirect_to=http%3A%2F%2Flocalhost%3A3000%2Fwelcome%3Fx%3D1",
+                               email, sizeof(email), "rdr-ok");
+    ASSERT_NOT_NULL(m);
+    int ok = strstr(m, "type=signup&redirect_to=http%3A%2F%2Flocalhost%3A3000%2Fwelcome%3Fx%3D1") !=
+             NULL;
+    free(m);
+    ASSERT_TRUE(ok);
+    /* Another origin is not followed: the link goes to site_url. */
+    m = signup_link_mail("?redirect_to=https%3A%2F%2Fevil.example%2Fsteal", email, sizeof(email),
+                         "rdr-bad");
+    ASSERT_NOT_NULL(m);
+    int evil = strstr(m, "evil.example") != NULL;
+    int site = strstr(m, "type=signup&redirect_to=http%3A%2F%2Flocalhost%3A3000\n") != NULL ||
+               strstr(m, "type=signup&redirect_to=http%3A%2F%2Flocalhost%3A3000\r\n") != NULL;
+    free(m);
+    ASSERT_FALSE(evil);
+    ASSERT_TRUE(site);
+    /* A malformed one is no different. */
+    m = signup_link_mail("?redirect_to=%0d%0aBcc%3A%20x%40evil.example", email, sizeof(email),
+                         "rdr-crlf");
+    ASSERT_NOT_NULL(m);
+    evil = strstr(m, "evil.example") != NULL;
+    free(m);
+    ASSERT_FALSE(evil);
+}
+
 CTEST(email, recover_answers_before_the_work_that_would_tell_an_account)
 {
     /* An address with an account costs more work than one without; the
