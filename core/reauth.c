@@ -51,7 +51,9 @@ int reauth_check(struct ums_ctx *c, const struct principal *p, const char *curre
     snprintf(hash, sizeof(hash), "%s", PQgetvalue(res, 0, 2));
     PQclear(res);
     res = NULL;
-    if (age <= c->cfg->auth.reauthentication_window)
+    /* A fresh sign-in needs no proof; a proof given anyway must be right
+     * (a wrong current password is never taken as a yes). */
+    if (age <= c->cfg->auth.reauthentication_window && current_password == NULL && nonce == NULL)
         return UMS_OK;
     if (current_password != NULL) {
         const char *pl[2] = {email, eh};

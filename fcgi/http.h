@@ -326,9 +326,13 @@ void reply_json(struct req *r, int status, const char *json, size_t len);
  */
 void reply_cached(struct req *r, const char *json, size_t len, int max_age);
 #define REPLY_ETAG_HEX 32 /* hex digits of the SHA-256 kept in the ETag */
-/* A page of ums's own (the verification link's): HTML, never framed, no
- * referrer, nothing loaded from anywhere. */
+/* A page of ums's own (the verification link's): HTML, never framed, a
+ * referrer to itself only, nothing loaded from anywhere. */
 void reply_html(struct req *r, int status, const char *html, size_t len);
+/* reply_html for a page whose form post is answered with a redirect to
+ * `target` (an allowed redirect_to): the CSP's form-action, which browsers
+ * apply to the redirect too, names that URL's origin as well. */
+void reply_html_form(struct req *r, int status, const char *html, size_t len, const char *target);
 
 /* Sends the error e (message msg, or the default). */
 /* A body of another type than JSON (the metrics' text). */

@@ -1,6 +1,7 @@
 /* reply.c - the response: status line, headers, JSON and HTML bodies, and
  * the one mapping from a core result to an error on the wire (reply_fail,
  * docs/ARCHITECTURE.md "The error model"). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,13 +162,54 @@ void reply_cached(struct req *r, const char *json, size_t len, int max_age)
     }
     reply_json(r, 200, json, len);
 }
+#define HTML_CSP_HEAD "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+#define HTML_CSP_TAIL "; frame-ancestors 'none'; base-uri 'none'"
+
+static void html_headers(struct req *r, const char *csp)
+{
+    reply_header(r, "Content-Security-Policy", csp);
+    reply_header(r, "X-Frame-Options", "DENY");
+    /* Not no-referrer: a browser then sends "Origin: null" with the page's
+     * own form post, which verify_form must refuse. The page's URL holds a
+     * token: same-origin keeps it from every other site. */
+    reply_header(r, "Referrer-Policy", "same-origin");
+}
+
 void reply_html(struct req *r, int status, const char *html, size_t len)
 {
-    reply_header(r, "Content-Security-Policy",
-                 "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                 "frame-ancestors 'none'; base-uri 'none'");
-    reply_header(r, "X-Frame-Options", "DENY");
-    reply_header(r, "Referrer-Policy", "no-referrer");
+    html_headers(r, HTML_CSP_HEAD HTML_CSP_TAIL);
+    reply_body(r, status, "text/html; charset=utf-8", html, len);
+}
+
+/* The scheme://host[:port] of url into out when it is plainly one (letters,
+ * digits and . - : [ ] only: nothing that could end a CSP source); 0. */
+static int csp_origin(const char *url, char *out, size_t n)
+{
+    const char *p = strstr(url, "://");
+    size_t len;
+
+    if (p == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+        return -1;
+    len = (size_t)(p + 3 - url) + strcspn(p + 3, "/?#");
+    if (len >= n || len == (size_t)(p + 3 - url))
+        return -1;
+    for (size_t i = (size_t)(p + 3 - url); i < len; i++)
+        if (!isalnum((unsigned char)url[i]) && strchr(".-:[]", url[i]) == NULL)
+            return -1;
+    memcpy(out, url, len);
+    out[len] = '\0';
+    return 0;
+}
+
+void reply_html_form(struct req *r, int status, const char *html, size_t len, const char *target)
+{
+    char origin[300], csp[512];
+
+    if (target != NULL && csp_origin(target, origin, sizeof(origin)) == 0)
+        snprintf(csp, sizeof(csp), "%s %s%s", HTML_CSP_HEAD, origin, HTML_CSP_TAIL);
+    else
+        snprintf(csp, sizeof(csp), "%s", HTML_CSP_HEAD HTML_CSP_TAIL);
+    html_headers(r, csp);
     reply_body(r, status, "text/html; charset=utf-8", html, len);
 }
 void reply_text(struct req *r, int status, const char *type, const char *text, size_t len)

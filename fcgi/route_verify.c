@@ -255,7 +255,7 @@ void route_verify_get(struct req *r)
         reply_error(r, HE_UNEXPECTED, NULL);
         return;
     }
-    reply_html(r, 200, page.p, page.len);
+    reply_html_form(r, 200, page.p, page.len, target);
     buf_free(&page);
 }
 

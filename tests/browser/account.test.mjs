@@ -1,0 +1,193 @@
+// account.test.mjs - the account pages (web/account/) in Debian's Chromium,
+// through the stack's web server, as a person uses them: sign up, the mailed
+// confirmation link, the profile, the password, the devices, the reset of a
+// forgotten password; hostile names shown as text; the CSP enforced; a
+// session revoked elsewhere. Screenshots go to $UMS_STACK/log/browser/.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SITE, api, email, fill, launch, link, mail, open, plant, signIn, snap, text, view } from './lib.mjs';
+
+const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
+const HOSTILE_BIO = '<script>alert(2)</script> & <b>bold</b>';
+let browser;
+
+before(async () => {
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('sign up, confirm by the mailed link, edit the profile, change the password, sign out another device', async () => {
+  const page = await open(browser);
+  const addr = email('flow');
+  const pw1 = 'correct horse battery';
+  const pw2 = 'a new staple, much longer';
+
+  await page.goto(`${SITE}/account/#signup`);
+  await view(page, 'signup');
+  // The rules answer as one types.
+  await fill(page, '#signup-password', 'short');
+  assert.equal(await page.$eval('#signup-rules [data-rule="min"]', (e) => e.className), 'unmet');
+  await fill(page, '#signup-password', pw1);
+  assert.equal(await page.$eval('#signup-rules [data-rule="min"]', (e) => e.className), 'met');
+  await fill(page, '#signup-name', HOSTILE_NAME);
+  await fill(page, '#signup-email', addr);
+  await snap(page, 'signup');
+  await page.click('#signup-form button[type=submit]');
+  await view(page, 'account');
+  assert.equal(await text(page, '#me-email'), addr);
+  assert.equal(await page.$eval('#profile-name', (e) => e.value), HOSTILE_NAME);
+  assert.equal(await page.$$eval('img', (l) => l.length), 0, 'the name became markup');
+  await snap(page, 'account-after-signup');
+
+  // The confirmation link from the Maildir, opened in the browser: the
+  // verify page's button lands back here, on the landing view.
+  const confirm = link(await mail(addr, 'user.registered'));
+  assert.ok(confirm.includes(`redirect_to=${encodeURIComponent(`${SITE}/account/`)}`), confirm);
+  await page.goto(confirm);
+  await snap(page, 'verify-page');
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit], input[type=submit]')]);
+  await view(page, 'landed');
+  assert.equal(await text(page, '#landed-title'), 'Your address is confirmed');
+  assert.equal(new URL(page.url()).hash, '', 'the tokens stayed in the address bar');
+  await snap(page, 'landed-confirmed');
+  await page.click('#landed-next');
+  await view(page, 'account');
+
+  // The profile: a hostile bio, a time zone from the picker.
+  await fill(page, '#profile-bio', HOSTILE_BIO);
+  await page.select('#profile-timezone', 'Europe/Paris');
+  await page.click('#profile-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#profile-form .form-note').textContent === 'Saved.');
+  await page.reload();
+  await view(page, 'account');
+  assert.equal(await page.$eval('#profile-bio', (e) => e.value), HOSTILE_BIO);
+  assert.equal(await page.$eval('#profile-timezone', (e) => e.value), 'Europe/Paris');
+  await snap(page, 'profile-saved');
+  // A bad time zone is refused next to its field, in words.
+  await page.$eval('#profile-timezone', (e) => {
+    e.append(new Option('Nowhere/Atlantis', 'Nowhere/Atlantis'));
+    e.value = 'Nowhere/Atlantis';
+  });
+  await page.click('#profile-form button[type=submit]');
+  await page.waitForSelector('#profile-timezone-error:not([hidden])');
+  assert.match(await text(page, '#profile-timezone-error'), /IANA/);
+  assert.equal(await page.$eval('#profile-timezone', (e) => e.getAttribute('aria-invalid')), 'true');
+  await snap(page, 'profile-field-error');
+  await page.select('#profile-timezone', 'Europe/Paris');
+
+  // The password: a wrong current one is refused, the right one works.
+  await fill(page, '#password-current', 'not my password');
+  await fill(page, '#password-new', pw2);
+  await page.click('#password-form button[type=submit]');
+  await page.waitForSelector('#password-form .form-error:not([hidden]), #password-form .field-error:not([hidden])');
+  await fill(page, '#password-current', pw1);
+  await fill(page, '#password-new', pw2);
+  await page.click('#password-form button[type=submit]');
+  await page.waitForFunction(() => /saved/.test(document.querySelector('#password-form .form-note').textContent));
+  await snap(page, 'password-changed');
+
+  // Another device signs in; the list shows two; this page signs it out.
+  const other = await signIn(addr, pw2);
+  await page.reload();
+  await view(page, 'account');
+  await page.waitForFunction(() => document.querySelectorAll('#sessions li').length === 2);
+  assert.equal(await page.$$eval('#sessions .badge', (l) => l.length), 1);
+  await snap(page, 'two-devices');
+  assert.equal((await api('GET', '/api/v1/users/me', { token: other.access_token })).status, 200);
+  await page.click('#sessions li:not(:has(.badge)) button');
+  await page.waitForFunction(() => document.querySelectorAll('#sessions li').length === 1);
+  assert.equal((await api('GET', '/api/v1/users/me', { token: other.access_token })).status, 401);
+
+  // Sign-out clears everything the page kept.
+  await page.click('#signout');
+  await view(page, 'signin');
+  assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
+  assert.deepEqual(page.seen.dialogs, []);
+  assert.deepEqual(await page.evaluate(() => window.__csp || []), []);
+  await page.close();
+});
+
+test('a forgotten password is reset through the mailed link', async () => {
+  const page = await open(browser);
+  const addr = email('reset');
+  await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'the first password' } });
+  await page.goto(`${SITE}/account/#forgot`);
+  await view(page, 'forgot');
+  await fill(page, '#forgot-email', addr);
+  await page.click('#forgot-form button[type=submit]');
+  await page.waitForSelector('#forgot-form .form-note:not([hidden])');
+  await snap(page, 'forgot-sent');
+  const reset = link(await mail(addr, 'user.recovery_requested'));
+  await page.goto(reset);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit], input[type=submit]')]);
+  await view(page, 'reset');
+  await fill(page, '#reset-password', 'the second password');
+  await snap(page, 'reset-form');
+  await page.click('#reset-form button[type=submit]');
+  await view(page, 'account');
+  assert.equal(await text(page, '#me-email'), addr);
+  await signIn(addr, 'the second password');
+  const old = await api('POST', '/auth/v1/token?grant_type=password', { body: { email: addr, password: 'the first password' } });
+  assert.equal(old.status, 400);
+  // A used link says so, in words, with no loop.
+  await page.goto(reset);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit], input[type=submit]')]);
+  await view(page, 'landed');
+  assert.equal(await text(page, '#landed-title'), 'This link did not work');
+  await snap(page, 'link-used');
+  await page.close();
+});
+
+test('sign-in errors are shown in words and a session revoked elsewhere goes back to sign-in once', async () => {
+  const page = await open(browser);
+  const addr = email('revoked');
+  await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
+  await page.goto(`${SITE}/account/`);
+  await view(page, 'signin');
+  await fill(page, '#signin-email', addr);
+  await fill(page, '#signin-password', 'wrong password');
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#signin-form .form-error:not([hidden])');
+  assert.match(await text(page, '#signin-form .form-error'), /not right/);
+  await snap(page, 'signin-refused');
+  await fill(page, '#signin-password', 'correct horse battery');
+  await page.click('#signin-form button[type=submit]');
+  await view(page, 'account');
+  // Every session of the user is revoked from another device.
+  const other = await signIn(addr, 'correct horse battery');
+  assert.equal((await api('POST', '/auth/v1/logout?scope=global', { token: other.access_token })).status, 204);
+  let refreshes = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('grant_type=refresh_token')) refreshes += 1;
+  });
+  await page.reload();
+  await view(page, 'signin');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(refreshes <= 1, `${refreshes} refreshes`);
+  assert.equal(await page.evaluate(() => localStorage.getItem('ums.session')), null);
+  await snap(page, 'revoked-back-to-signin');
+  await page.close();
+});
+
+test('the pages are sent with a strict CSP that blocks an inline script', async () => {
+  for (const path of ['/account/', '/lib/api.js', '/lib/style.css']) {
+    const r = await fetch(`${SITE}${path}`);
+    assert.equal(r.status, 200, path);
+    const csp = r.headers.get('content-security-policy') || '';
+    for (const d of ["script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "default-src 'none'"]) assert.ok(csp.includes(d), `${path}: ${csp}`);
+    assert.ok(!/unsafe-inline|unsafe-eval/.test(csp), csp);
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+  }
+  assert.equal((await fetch(`${SITE}/account/`, { method: 'POST' })).status >= 400, true);
+  plant('account/csp-probe.html', '<!doctype html><title>untouched</title><script>document.title = "ran"</script><p style="color:red">x</p>');
+  const page = await open(browser);
+  await page.goto(`${SITE}/account/csp-probe.html`);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await page.title(), 'untouched');
+  const csp = await page.evaluate(() => window.__csp || []);
+  assert.ok(csp.some((v) => v.startsWith('script-src')), JSON.stringify(csp));
+  await page.close();
+});

@@ -1,0 +1,405 @@
+// account.js - the account pages (/account/): sign-in, sign-up, password
+// reset, the landing of emailed links, and the signed-in account page. Only
+// /auth/v1 and /api/v1 on this origin are called (web/lib/api.js).
+import * as api from '/lib/api.js';
+import { $, $$, el, show, clearErrors, showError, explain, busy, when, takeFragment, status } from '/lib/ui.js';
+
+let me = null; // the /api/v1 user with its profile
+let landing = null; // what an emailed link said, once
+
+function home() {
+  return `${location.origin}/account/`;
+}
+
+// ---- password rules, shown as one types ----
+function chars(s) {
+  return [...s].length;
+}
+
+function watchRules(input, list) {
+  const update = () => {
+    const n = chars(input.value);
+    const ok = { min: n >= 8, max: n <= 128 };
+    for (const li of $$('li', list)) {
+      const good = ok[li.dataset.rule];
+      li.classList.toggle('met', good);
+      li.classList.toggle('unmet', !good && n > 0);
+      li.setAttribute('aria-label', `${li.textContent}: ${good ? 'met' : 'not met'}`);
+    }
+  };
+  input.addEventListener('input', update);
+  update();
+}
+
+function passwordProblem(pw) {
+  const n = chars(pw);
+  if (n < 8) return 'The password needs at least 8 characters.';
+  if (n > 128) return 'The password can have at most 128 characters.';
+  return '';
+}
+
+function fieldError(form, name, message) {
+  showError(form, { fields: [{ field: name, message }], status: 400, code: 'validation_failed' });
+}
+
+function note(form, text) {
+  const n = $('.form-note', form);
+  if (n) {
+    n.textContent = text;
+    n.hidden = !text;
+  }
+  status(text);
+}
+
+// ---- the views ----
+async function route() {
+  const view = location.hash.replace(/^#/, '');
+  if (landing) {
+    const l = landing;
+    landing = null;
+    return land(l);
+  }
+  if (api.session()) {
+    if (view === 'reset') return show('reset');
+    return openAccount();
+  }
+  if (['signup', 'forgot'].includes(view)) return show(view);
+  return show('signin');
+}
+
+// A mailed link lands here with the session, or the error, in the fragment.
+function land(p) {
+  const title = $('#landed-title');
+  const text = $('#landed-text');
+  const next = $('#landed-next');
+  if (p.get('error') || p.get('error_code')) {
+    const code = p.get('error_code') || p.get('error');
+    title.textContent = 'This link did not work';
+    const words = {
+      otp_expired: 'The link has expired, or it was used already. Ask for a new one below.',
+      access_denied: 'The link was refused. It may have expired or been used already.',
+      flow_state_expired: 'The sign-in took too long. Start again.',
+      bad_oauth_callback: 'The sign-in provider did not answer as expected. Start again.',
+      user_banned: 'This account is suspended.',
+    };
+    text.textContent = words[code] || p.get('error_description') || 'The link could not be used.';
+    next.textContent = 'Back to sign-in';
+    next.href = '#signin';
+    return show('landed');
+  }
+  api.keep({
+    access_token: p.get('access_token'),
+    refresh_token: p.get('refresh_token'),
+    expires_in: p.get('expires_in'),
+    expires_at: p.get('expires_at'),
+  });
+  const type = p.get('type');
+  if (type === 'recovery') return show('reset');
+  title.textContent = type === 'email_change' ? 'Your new address is confirmed' : type === 'signup' ? 'Your address is confirmed' : 'You are signed in';
+  text.textContent = type === 'email_change' ? 'From now on, sign in with the new address.' : 'Welcome.';
+  next.textContent = 'Go to your account';
+  next.href = '#account';
+  return show('landed');
+}
+
+// ---- signed out ----
+async function signIn(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  clearErrors(f);
+  const email = f.elements.email.value.trim();
+  if (!email) return fieldError(f, 'email', 'Enter your email address.');
+  if (!f.elements.password.value) return fieldError(f, 'password', 'Enter your password.');
+  await busy($('button[type=submit]', f), async () => {
+    try {
+      const o = await api.anon('POST', '/auth/v1/token?grant_type=password', { email, password: f.elements.password.value });
+      api.keep(o);
+      f.reset();
+      history.replaceState(null, '', '#account');
+      await route();
+    } catch (e) {
+      f.elements.password.value = '';
+      showError(f, e);
+    }
+  });
+}
+
+async function signUp(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  clearErrors(f);
+  const email = f.elements.email.value.trim();
+  const pw = f.elements.password.value;
+  if (!email) return fieldError(f, 'email', 'Enter your email address.');
+  const bad = passwordProblem(pw);
+  if (bad) return fieldError(f, 'password', bad);
+  const name = f.elements.name.value.trim();
+  await busy($('button[type=submit]', f), async () => {
+    try {
+      const o = await api.anon('POST', `/auth/v1/signup?redirect_to=${encodeURIComponent(home())}`, {
+        email,
+        password: pw,
+        data: name ? { name } : undefined,
+      });
+      f.reset();
+      if (o && o.access_token) {
+        api.keep(o);
+        history.replaceState(null, '', '#account');
+        await route();
+      } else {
+        $('#signup-sent-to').textContent = email;
+        show('signup-sent');
+      }
+    } catch (e) {
+      showError(f, e, { email: 'email', password: 'password' });
+    }
+  });
+}
+
+async function forgot(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  clearErrors(f);
+  note(f, '');
+  const email = f.elements.email.value.trim();
+  if (!email) return fieldError(f, 'email', 'Enter your email address.');
+  await busy($('button[type=submit]', f), async () => {
+    try {
+      await api.anon('POST', `/auth/v1/recover?redirect_to=${encodeURIComponent(home())}`, { email });
+      note(f, `If an account uses ${email}, a link to choose a new password is on its way.`);
+    } catch (e) {
+      showError(f, e);
+    }
+  });
+}
+
+// ---- signed in ----
+async function openAccount() {
+  show('loading');
+  try {
+    me = await api.call('GET', '/api/v1/users/me');
+  } catch (e) {
+    if (e instanceof api.SessionGone) return show('signin');
+    $('#landed-title').textContent = 'Your account could not be loaded';
+    $('#landed-text').textContent = explain(e);
+    $('#landed-next').textContent = 'Try again';
+    $('#landed-next').href = '#account';
+    return show('landed');
+  }
+  fill();
+  show('account');
+  $('#signout').hidden = false;
+  loadSessions();
+}
+
+function fill() {
+  $('#me-email').textContent = me.email || '';
+  const f = $('#profile-form');
+  f.elements.name.value = me.name || '';
+  f.elements.bio.value = (me.profile && me.profile.bio) || '';
+  const tz = (me.profile && me.profile.timezone) || '';
+  const sel = f.elements.timezone;
+  sel.value = tz;
+}
+
+function zones() {
+  const sel = $('#profile-timezone');
+  const list = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : ['UTC'];
+  sel.replaceChildren(el('option', { value: '', text: 'Not set (use the device’s)' }), ...list.map((z) => el('option', { value: z, text: z.replaceAll('_', ' ') })));
+}
+
+async function saveProfile(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  clearErrors(f);
+  note(f, '');
+  const name = f.elements.name.value.trim();
+  const bio = f.elements.bio.value;
+  if (chars(bio) > 500) return fieldError(f, 'bio', 'At most 500 characters.');
+  await busy($('button[type=submit]', f), async () => {
+    try {
+      if (name !== (me.name || '')) await api.call('PATCH', '/api/v1/users/me', { body: { name } });
+      await api.call('PATCH', '/api/v1/users/me/profile', { body: { bio: bio || null, timezone: f.elements.timezone.value || null } });
+      me = await api.call('GET', '/api/v1/users/me');
+      fill();
+      note(f, 'Saved.');
+    } catch (e) {
+      if (e instanceof api.SessionGone) return route();
+      showError(f, e);
+    }
+  });
+}
+
+async function changeEmail(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  clearErrors(f);
+  note(f, '');
+  const email = f.elements.email.value.trim();
+  if (!email) return fieldError(f, 'email', 'Enter the new address.');
+  const body = { email };
+  if (f.elements.current_password.value) body.current_password = f.elements.current_password.value;
+  await busy($('button[type=submit]', f), async () => {
+    try {
+      await api.call('PUT', `/auth/v1/user?redirect_to=${encodeURIComponent(home())}`, { body });
+      f.reset();
+      note(f, `We sent a link to ${email}. The change is made once you open it.`);
+    } catch (e) {
+      if (e instanceof api.SessionGone) return route();
+      f.elements.current_password.value = '';
+      showError(f, e, { current_password: 'current_password' });
+    }
+  });
+}
+
+async function changePassword(ev, fromReset) {
+  ev.preventDefault();
+  const f = ev.target;
+  clearErrors(f);
+  note(f, '');
+  const pw = f.elements.password.value;
+  const bad = passwordProblem(pw);
+  if (bad) return fieldError(f, 'password', bad);
+  const body = { password: pw };
+  if (!fromReset && f.elements.current_password.value) body.current_password = f.elements.current_password.value;
+  await busy($('button[type=submit]', f), async () => {
+    try {
+      await api.call('PUT', '/auth/v1/user', { body });
+      f.reset();
+      if (fromReset) {
+        history.replaceState(null, '', '#account');
+        await openAccount();
+        status('Your new password is saved.');
+      } else {
+        note(f, 'Your new password is saved. Every other device was signed out.');
+        loadSessions();
+      }
+    } catch (e) {
+      if (e instanceof api.SessionGone) return route();
+      showError(f, e);
+    }
+  });
+}
+
+function device(ua) {
+  const s = String(ua || '');
+  const browser = /Edg\//.test(s) ? 'Edge' : /Firefox\//.test(s) ? 'Firefox' : /Chrom(e|ium)\//.test(s) ? 'Chrome' : /Safari\//.test(s) ? 'Safari' : /curl\//.test(s) ? 'curl' : 'A browser or app';
+  const os = /Android/.test(s) ? 'Android' : /iPhone|iPad/.test(s) ? 'iOS' : /Windows/.test(s) ? 'Windows' : /Mac OS X/.test(s) ? 'macOS' : /Linux/.test(s) ? 'Linux' : '';
+  return os ? `${browser} on ${os}` : browser;
+}
+
+async function loadSessions() {
+  const list = $('#sessions');
+  const err = $('#sessions-error');
+  err.hidden = true;
+  let o;
+  try {
+    o = await api.call('GET', '/api/v1/users/me/sessions');
+  } catch (e) {
+    if (e instanceof api.SessionGone) return route();
+    err.textContent = explain(e);
+    err.hidden = false;
+    return;
+  }
+  const tz = me && me.profile ? me.profile.timezone : undefined;
+  list.replaceChildren(
+    ...o.data.map((s) => {
+      const item = el(
+        'li',
+        { 'data-session': s.id },
+        el('strong', { text: device(s.user_agent) }),
+        s.current ? el('span', { class: 'badge', text: 'this device' }) : null,
+        el('span', { class: 'muted', text: ` ${s.ip || ''} · last seen ${when(s.refreshed_at || s.created_at, tz)}` })
+      );
+      if (!s.current) {
+        const b = el('button', { type: 'button', class: 'secondary small', 'data-busy': 'Signing out…', text: 'Sign out this device', 'aria-label': `Sign out ${device(s.user_agent)}, last seen ${when(s.refreshed_at || s.created_at, tz)}` });
+        b.addEventListener('click', () =>
+          busy(b, async () => {
+            try {
+              await api.call('DELETE', `/api/v1/users/me/sessions/${encodeURIComponent(s.id)}`);
+              status('That device is signed out.');
+              await loadSessions();
+            } catch (e) {
+              if (e instanceof api.SessionGone) return route();
+              err.textContent = explain(e);
+              err.hidden = false;
+            }
+          })
+        );
+        item.append(b);
+      }
+      return item;
+    })
+  );
+  $('#signout-others').hidden = o.data.length < 2;
+}
+
+async function signOutOthers(ev) {
+  await busy(ev.target, async () => {
+    await api.signOut('others');
+    status('Every other device is signed out.');
+    await loadSessions();
+  });
+}
+
+async function signOutHere() {
+  await api.signOut('local');
+  me = null;
+  $('#signout').hidden = true;
+  history.replaceState(null, '', '#signin');
+  show('signin');
+}
+
+// The providers /auth/v1/settings names get a button; the provider sends
+// the browser back here with the session in the fragment.
+async function providers() {
+  let s;
+  try {
+    s = await api.anon('GET', '/auth/v1/settings');
+  } catch {
+    return;
+  }
+  let any = false;
+  for (const b of $$('[data-provider]')) {
+    const name = b.dataset.provider;
+    if (!s || !s.external || s.external[name] !== true) continue;
+    b.hidden = false;
+    any = true;
+    b.addEventListener('click', () => {
+      location.assign(`/auth/v1/authorize?provider=${encodeURIComponent(name)}&redirect_to=${encodeURIComponent(home())}`);
+    });
+  }
+  $('#providers').hidden = !any;
+}
+
+// ---- start ----
+function start() {
+  const p = takeFragment();
+  if (p.has('access_token') || p.has('error') || p.has('error_code')) landing = p;
+  zones();
+  watchRules($('#signup-password'), $('#signup-rules'));
+  watchRules($('#reset-password'), $('#reset-rules'));
+  watchRules($('#password-new'), $('#password-rules'));
+  $('#signin-form').addEventListener('submit', signIn);
+  $('#signup-form').addEventListener('submit', signUp);
+  $('#forgot-form').addEventListener('submit', forgot);
+  $('#reset-form').addEventListener('submit', (ev) => changePassword(ev, true));
+  $('#profile-form').addEventListener('submit', saveProfile);
+  $('#email-form').addEventListener('submit', changeEmail);
+  $('#password-form').addEventListener('submit', (ev) => changePassword(ev, false));
+  $('#signout-others').addEventListener('click', signOutOthers);
+  $('#signout').addEventListener('click', signOutHere);
+  api.onSessionEnd(() => {
+    me = null;
+    $('#signout').hidden = true;
+  });
+  // Signed out in another tab: this one follows.
+  window.addEventListener('storage', (e) => {
+    if (e.key === 'ums.session' && e.newValue === null) route();
+  });
+  window.addEventListener('hashchange', route);
+  providers();
+  route();
+}
+
+start();
