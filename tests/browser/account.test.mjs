@@ -5,6 +5,7 @@
 // session revoked elsewhere. Screenshots go to $UMS_STACK/log/browser/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { SITE, api, email, fill, launch, link, mail, open, plant, signIn, snap, text, view } from './lib.mjs';
 
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
@@ -189,5 +190,51 @@ test('the pages are sent with a strict CSP that blocks an inline script', async 
   assert.equal(await page.title(), 'untouched');
   const csp = await page.evaluate(() => window.__csp || []);
   assert.ok(csp.some((v) => v.startsWith('script-src')), JSON.stringify(csp));
+  await page.close();
+});
+
+// axe-core (pinned in package-lock.json) over every view: no serious or
+// critical violation. The page's CSP would refuse the injected script, so
+// this one page bypasses it.
+async function axe(page, name) {
+  await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(found, [], `${name}: ${found.join('; ')}`);
+}
+
+test('no serious or critical accessibility violation on any view', async () => {
+  const page = await open(browser);
+  await page.setBypassCSP(true);
+  for (const v of ['signin', 'signup', 'forgot']) {
+    await page.goto(`${SITE}/account/#${v}`);
+    await view(page, v);
+    await axe(page, v);
+  }
+  // A form error shown next to its field.
+  await page.goto(`${SITE}/account/#signin`);
+  await view(page, 'signin');
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForSelector('#signin-email-error:not([hidden])');
+  await axe(page, 'signin with an error');
+  const addr = email('a11y');
+  await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
+  await fill(page, '#signin-email', addr);
+  await fill(page, '#signin-password', 'correct horse battery');
+  await page.click('#signin-form button[type=submit]');
+  await view(page, 'account');
+  await page.waitForSelector('#sessions li');
+  await axe(page, 'account');
+  await page.goto(`${SITE}/account/?error=access_denied&error_code=otp_expired`);
+  await view(page, 'landed');
+  await axe(page, 'landed');
+  // The keyboard alone: the sign-out button takes Enter.
+  await page.goto(`${SITE}/account/#account`);
+  await view(page, 'account');
+  await page.focus('#signout');
+  await page.keyboard.press('Enter');
+  await view(page, 'signin');
   await page.close();
 });

@@ -9,7 +9,7 @@ import puppeteer from 'puppeteer-core';
 export const PORT = process.env.UMS_HTTP_PORT || '8080';
 // The pages live on site_url's origin, where mailed links land.
 export const SITE = new URL(process.env.UMS_SITE_URL || `http://localhost:${PORT}/account/`).origin;
-export const SHOTS = join(process.env.UMS_STACK || '.', 'log', 'browser');
+export const SHOTS = join(process.env.UMS_STACK || '.', 'log', 'browser', process.env.UMS_SERVER || 'nginx');
 mkdirSync(SHOTS, { recursive: true });
 
 export async function launch() {

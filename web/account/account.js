@@ -22,7 +22,7 @@ function watchRules(input, list) {
     const ok = { min: n >= 8, max: n <= 128 };
     for (const li of $$('li', list)) {
       const good = ok[li.dataset.rule];
-      li.classList.toggle('met', good);
+      li.classList.toggle('met', good && n > 0);
       li.classList.toggle('unmet', !good && n > 0);
       li.setAttribute('aria-label', `${li.textContent}: ${good ? 'met' : 'not met'}`);
     }
