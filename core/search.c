@@ -263,6 +263,11 @@ static void user_filters(struct sq *s, const struct user_query *q, const char *p
         sq_add(s, " AND u.role = $?", q->role);
     if (q->status != NULL)
         sq_add(s, " AND u.status = $?", q->status);
+    if (q->confirmed != NULL)
+        sq_add(s,
+               strcmp(q->confirmed, "true") == 0 ? " AND u.email_confirmed_at IS NOT NULL"
+                                                 : " AND u.email_confirmed_at IS NULL",
+               NULL);
     if (q->created_after != NULL)
         sq_add(s, " AND u.created_at > $?::timestamptz", q->created_after);
     if (q->created_before != NULL)
@@ -294,6 +299,9 @@ static const char *bad_user_query(const struct user_query *q)
            : q->status != NULL && strcmp(q->status, "active") != 0 &&
                    strcmp(q->status, "suspended") != 0
                ? "status"
+           : q->confirmed != NULL && strcmp(q->confirmed, "true") != 0 &&
+                   strcmp(q->confirmed, "false") != 0
+               ? "confirmed"
            : q->created_after != NULL && !search_timestamp_valid(q->created_after) ? "created_after"
            : q->created_before != NULL && !search_timestamp_valid(q->created_before)
                ? "created_before"

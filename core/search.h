@@ -34,6 +34,7 @@ struct user_query {
     const char *q;             /* prefix, or *text* for a substring */
     const char *role;          /* must be a configured role */
     const char *status;        /* active | suspended */
+    const char *confirmed;     /* true | false: the address confirmed or not */
     const char *created_after; /* timestamps, checked here */
     const char *created_before;
     int sort;           /* enum user_sort */

@@ -30,6 +30,7 @@ void route_users_list(struct req *r)
 
     if (api_query_str(r, "q", SEARCH_Q_MAX, &q.q) || api_query_str(r, "role", 32, &q.role) ||
         api_query_str(r, "status", 32, &q.status) ||
+        api_query_str(r, "confirmed", 8, &q.confirmed) ||
         api_query_str(r, "created_after", 64, &q.created_after) ||
         api_query_str(r, "created_before", 64, &q.created_before) ||
         api_query_str(r, "sort", 32, &sort) || api_query_str(r, "cursor", 1024, &q.cursor) ||

@@ -48,9 +48,10 @@ bad=$(grep -hE 'prepared statement .* does not exist|unsupported startup paramet
 [ "$bad" -eq 0 ] && ok "no_prepared_statement_or_startup_parameter_errors" ||
     no "no_prepared_statement_or_startup_parameter_errors" "$bad lines"
 # The access log since the suites began (UMS_PGB_LOG_OFFSET, bytes): no
-# 500 (503 while a worker reconnects is an answer; 500 was the defect).
+# 500 (503 while a worker reconnects is an answer; 500 was the defect),
+# but for the one test_auth provokes with a failing trigger on purpose.
 fives=$(tail -c +"$((${UMS_PGB_LOG_OFFSET:-0} + 1))" "$UMS_ACCESS_LOG" |
-    grep -c '"http.response.status_code":500')
+    grep -v 'ums-test-injected-failure' | grep -c '"http.response.status_code":500')
 [ "${fives:-0}" -eq 0 ] && ok "no_500_in_the_access_log" || no "no_500_in_the_access_log" "$fives"
 
 echo "$pass passed, $fail failed"

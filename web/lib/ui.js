@@ -86,6 +86,8 @@ const WORDS = {
   validation_failed: 'Some of what you entered is not accepted.',
   otp_expired: 'This link has expired or has been used already. Ask for a new one.',
   session_gone: 'Your session has ended. Please sign in again.',
+  last_admin: 'This is the last active administrator: make someone else an administrator first.',
+  forbidden: 'Your account may not do this.',
 };
 
 export function explain(err) {
