@@ -5,8 +5,7 @@
 // session revoked elsewhere. Screenshots go to $UMS_STACK/log/browser/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { SITE, api, email, fill, launch, link, mail, open, plant, signIn, snap, text, view } from './lib.mjs';
+import { SITE, api, email, fill, launch, link, mail, open, plant, signIn, snap, text, view, axe } from './lib.mjs';
 
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
 const HOSTILE_BIO = '<script>alert(2)</script> & <b>bold</b>';
@@ -192,18 +191,6 @@ test('the pages are sent with a strict CSP that blocks an inline script', async 
   assert.ok(csp.some((v) => v.startsWith('script-src')), JSON.stringify(csp));
   await page.close();
 });
-
-// axe-core (pinned in package-lock.json) over every view: no serious or
-// critical violation. The page's CSP would refuse the injected script, so
-// this one page bypasses it.
-async function axe(page, name) {
-  await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
-  const found = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(found, [], `${name}: ${found.join('; ')}`);
-}
 
 test('no serious or critical accessibility violation on any view', async () => {
   const page = await open(browser);

@@ -6,8 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { SITE, api, email, fill, launch, mail, open, signIn, snap, text, view } from './lib.mjs';
+import { SITE, api, email, fill, launch, mail, open, signIn, snap, text, view, axe } from './lib.mjs';
 
 let browser;
 before(async () => {
@@ -35,16 +34,6 @@ async function signInPage(page, addr, password) {
   await fill(page, '#signin-password', password);
   await page.click('#signin-form button[type=submit]');
   await view(page, 'account');
-}
-
-// The pages' CSP would refuse the injected script: set before navigating.
-async function axe(page, name) {
-  await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
-  const found = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(found, [], `${name}: ${found.join('; ')}`);
 }
 
 test('an admin finds a user by part of the name, suspends, reactivates, changes the role, reads the trail', async () => {

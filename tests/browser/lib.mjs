@@ -4,6 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import puppeteer from 'puppeteer-core';
 
 export const PORT = process.env.UMS_HTTP_PORT || '8080';
@@ -119,4 +120,16 @@ export async function signIn(addr, password) {
 // copy, never the repository's).
 export function plant(relpath, html) {
   writeFileSync(join(process.env.UMS_STACK, 'www', 'web', relpath), html);
+}
+
+// axe-core (pinned in package-lock.json) over the page: no serious or
+// critical violation. The pages' CSP refuses the injected script, so a
+// page given to this has page.setBypassCSP(true) before it navigates.
+export async function axe(page, name) {
+  await page.addScriptTag({ path: createRequire(import.meta.url).resolve('axe-core/axe.min.js') });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(found, [], `${name}: ${found.join('; ')}`);
 }
