@@ -225,3 +225,54 @@ test('no serious or critical accessibility violation on any view', async () => {
   await view(page, 'signin');
   await page.close();
 });
+
+test('the inbox shows unread messages as text and marks them read; the switches are saved', async () => {
+  const addr = email('inbox');
+  const s = await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
+  const uid = s.body.user.id;
+  const title = '<img src=x onerror=alert(3)> Maintenance';
+  const sent = await api('POST', `/api/v1/users/${uid}/notifications`, { token: process.env.UMS_SERVICE_KEY, body: { title, message: 'Tonight at <b>ten</b>.' } });
+  assert.equal(sent.status, 202, JSON.stringify(sent.body));
+  // The notifier delivers both (the welcome and the message) to the inbox.
+  let unread = 0;
+  for (let i = 0; i < 100 && unread < 2; i++) {
+    unread = (await api('GET', '/api/v1/users/me/notifications', { token: s.body.access_token })).body.unread_count;
+    if (unread < 2) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(unread, 2);
+  const page = await open(browser);
+  await page.goto(`${SITE}/account/#signin`);
+  await view(page, 'signin');
+  await fill(page, '#signin-email', addr);
+  await fill(page, '#signin-password', 'correct horse battery');
+  await page.click('#signin-form button[type=submit]');
+  await view(page, 'account');
+  // Two, or three when this sign-in was announced as one from a new device.
+  await page.waitForFunction(() => /^[23] unread$/.test(document.querySelector('#inbox-badge').textContent));
+  const n = parseInt(await text(page, '#inbox-badge'), 10);
+  assert.ok((await page.$$eval('#inbox li strong', (l) => l.map((e) => e.textContent))).includes(title));
+  assert.equal(await page.$$eval('main img', (l) => l.length), 0, 'a title became markup');
+  await snap(page, 'inbox');
+  await page.click('#inbox li.unread button');
+  await page.waitForFunction((left) => document.querySelector('#inbox-badge').textContent === `${left} unread`, {}, n - 1);
+  await page.click('#inbox-all-read');
+  await page.waitForFunction(() => document.querySelector('#inbox-badge').hidden);
+  assert.equal((await api('GET', '/api/v1/users/me/notifications', { token: s.body.access_token })).body.unread_count, 0);
+  // The switches: admin messages no longer by email.
+  const box = 'input[name="admin_message.email"]';
+  await page.waitForSelector(box);
+  assert.equal(await page.$eval(box, (e) => e.checked), true);
+  await page.click(box);
+  await page.click('#prefs-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#prefs-form .form-note').textContent === 'Saved.');
+  const prefs = await api('GET', '/api/v1/users/me/notification-preferences', { token: s.body.access_token });
+  assert.equal(prefs.body.preferences.admin_message.email, false);
+  assert.equal(prefs.body.preferences.admin_message.in_app, true);
+  await page.reload();
+  await view(page, 'account');
+  await page.waitForSelector(box);
+  assert.equal(await page.$eval(box, (e) => e.checked), false);
+  assert.deepEqual(page.seen.dialogs, []);
+  await snap(page, 'switches');
+  await page.close();
+});

@@ -190,6 +190,119 @@ async function openAccount() {
   show('account');
   $('#signout').hidden = false;
   loadSessions();
+  loadInbox(false);
+  loadPrefs();
+}
+
+// ---- the in-app inbox ----
+let inboxCursor = null;
+
+function badge(unread) {
+  const b = $('#inbox-badge');
+  b.textContent = unread > 0 ? `${unread} unread` : '';
+  b.hidden = !(unread > 0);
+  $('#inbox-all-read').hidden = !(unread > 0);
+}
+
+async function loadInbox(more) {
+  const err = $('#inbox-error');
+  err.hidden = true;
+  let o;
+  try {
+    o = await api.call('GET', `/api/v1/users/me/notifications?limit=20${more && inboxCursor ? `&cursor=${encodeURIComponent(inboxCursor)}` : ''}`);
+  } catch (e) {
+    if (e instanceof api.SessionGone) return route();
+    err.textContent = explain(e);
+    err.hidden = false;
+    return;
+  }
+  const tz = me && me.profile ? me.profile.timezone : undefined;
+  const items = o.data.map((n) => {
+    const li = el('li', { 'data-notification': n.id, class: n.read_at ? 'read' : 'unread' }, el('strong', { text: n.title || '' }), n.read_at ? null : el('span', { class: 'badge', text: 'new' }), el('span', { class: 'muted', text: ` ${when(n.created_at, tz)}` }), el('p', { text: n.body || '' }));
+    if (!n.read_at) {
+      const b = el('button', { type: 'button', class: 'secondary small', 'data-busy': 'Marking…', text: 'Mark as read', 'aria-label': `Mark “${n.title || 'message'}” as read` });
+      b.addEventListener('click', () =>
+        busy(b, async () => {
+          try {
+            await api.call('POST', `/api/v1/users/me/notifications/${encodeURIComponent(n.id)}/read`);
+            await loadInbox(false);
+          } catch (e) {
+            if (e instanceof api.SessionGone) return route();
+            err.textContent = explain(e);
+            err.hidden = false;
+          }
+        })
+      );
+      li.append(b);
+    }
+    return li;
+  });
+  if (more) $('#inbox').append(...items);
+  else $('#inbox').replaceChildren(...items);
+  inboxCursor = o.next_cursor || null;
+  $('#inbox-more').hidden = !inboxCursor;
+  $('#inbox-empty').hidden = $('#inbox').children.length > 0;
+  badge(Number(o.unread_count) || 0);
+}
+
+async function allRead(ev) {
+  await busy(ev.target, async () => {
+    try {
+      await api.call('POST', '/api/v1/users/me/notifications/read-all');
+      status('Every message is marked as read.');
+      await loadInbox(false);
+    } catch (e) {
+      if (e instanceof api.SessionGone) return route();
+      $('#inbox-error').textContent = explain(e);
+      $('#inbox-error').hidden = false;
+    }
+  });
+}
+
+// ---- the notification switches: kinds x channels ----
+const KINDS = { welcome: 'Welcome', role_changed: 'Your role changed', new_sign_in: 'A sign-in from a new device', admin_message: 'Messages from the administrators' };
+const CHANNELS = { email: 'Email', push: 'Push', in_app: 'In the app' };
+
+async function loadPrefs() {
+  const f = $('#prefs-form');
+  let o;
+  try {
+    o = await api.call('GET', '/api/v1/users/me/notification-preferences');
+  } catch (e) {
+    if (e instanceof api.SessionGone) return route();
+    return showError(f, e);
+  }
+  const rows = Object.keys(o.preferences || {}).map((kind) =>
+    el(
+      'tr',
+      {},
+      el('th', { scope: 'row', id: `pref-${kind}`, text: KINDS[kind] || kind }),
+      ...Object.keys(CHANNELS).map((ch) => el('td', {}, el('input', { type: 'checkbox', name: `${kind}.${ch}`, checked: o.preferences[kind][ch] === true, 'aria-label': `${KINDS[kind] || kind}: ${CHANNELS[ch]}` })))
+    )
+  );
+  $('#prefs-rows').replaceChildren(...rows);
+}
+
+async function savePrefs(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  clearErrors(f);
+  note(f, '');
+  const prefs = {};
+  for (const box of $$('#prefs-rows input[type=checkbox]')) {
+    const [kind, ch] = box.name.split('.');
+    prefs[kind] = prefs[kind] || {};
+    prefs[kind][ch] = box.checked;
+  }
+  await busy($('button[type=submit]', f), async () => {
+    try {
+      await api.call('PUT', '/api/v1/users/me/notification-preferences', { body: { preferences: prefs } });
+      note(f, 'Saved.');
+    } catch (e) {
+      if (e instanceof api.SessionGone) return route();
+      showError(f, e);
+    }
+  });
 }
 
 function fill() {
@@ -388,6 +501,9 @@ function start() {
   $('#email-form').addEventListener('submit', changeEmail);
   $('#password-form').addEventListener('submit', (ev) => changePassword(ev, false));
   $('#signout-others').addEventListener('click', signOutOthers);
+  $('#inbox-more').addEventListener('click', (ev) => busy(ev.target, () => loadInbox(true)));
+  $('#inbox-all-read').addEventListener('click', allRead);
+  $('#prefs-form').addEventListener('submit', savePrefs);
   $('#signout').addEventListener('click', signOutHere);
   api.onSessionEnd(() => {
     me = null;
