@@ -27,6 +27,15 @@ function adminAccount() {
   return addr;
 }
 
+// A fresh administrator, signed in on a page of their own (axe-ready).
+async function adminPage() {
+  const admin = adminAccount();
+  const page = await open(browser);
+  await page.setBypassCSP(true);
+  await signInPage(page, admin, 'an admin password');
+  return { admin, page };
+}
+
 async function signInPage(page, addr, password) {
   await page.goto(`${SITE}/account/#signin`);
   await view(page, 'signin');
@@ -42,10 +51,7 @@ test('an admin finds a user by part of the name, suspends, reactivates, changes 
   const target = email('target');
   const s = await api('POST', '/auth/v1/signup', { body: { email: target, password: 'correct horse battery', data: { name } } });
   assert.equal(s.status, 200, JSON.stringify(s.body));
-  const admin = adminAccount();
-  const page = await open(browser);
-  await page.setBypassCSP(true);
-  await signInPage(page, admin, 'an admin password');
+  const { admin, page } = await adminPage();
   await page.goto(`${SITE}/admin/`);
   await view(page, 'users');
 
@@ -122,10 +128,7 @@ test('an admin finds a user by part of the name, suspends, reactivates, changes 
 });
 
 test('an admin invites a user, who chooses a password through the mailed link', async () => {
-  const admin = adminAccount();
-  const page = await open(browser);
-  await page.setBypassCSP(true);
-  await signInPage(page, admin, 'an admin password');
+  const { page } = await adminPage();
   await page.goto(`${SITE}/admin/`);
   await view(page, 'users');
   await axe(page, 'users');
@@ -148,10 +151,7 @@ test('an admin invites a user, who chooses a password through the mailed link', 
 });
 
 test('the audit log filters by action', async () => {
-  const admin = adminAccount();
-  const page = await open(browser);
-  await page.setBypassCSP(true);
-  await signInPage(page, admin, 'an admin password');
+  const { page } = await adminPage();
   await page.goto(`${SITE}/admin/#audit`);
   await view(page, 'audit');
   await page.waitForSelector('#audit-rows tr');

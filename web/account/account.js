@@ -194,6 +194,25 @@ async function openAccount() {
   loadPrefs();
 }
 
+// A button of a list item: runs fn with progress, reloads the list, and
+// shows a failure in the list's error line (a dead session: sign-in).
+function itemButton(attrs, err, fn, reload) {
+  const b = el('button', { type: 'button', class: 'secondary small', ...attrs });
+  b.addEventListener('click', () =>
+    busy(b, async () => {
+      try {
+        await fn();
+        await reload();
+      } catch (e) {
+        if (e instanceof api.SessionGone) return route();
+        err.textContent = explain(e);
+        err.hidden = false;
+      }
+    })
+  );
+  return b;
+}
+
 // ---- the in-app inbox ----
 let inboxCursor = null;
 
@@ -219,22 +238,15 @@ async function loadInbox(more) {
   const tz = me && me.profile ? me.profile.timezone : undefined;
   const items = o.data.map((n) => {
     const li = el('li', { 'data-notification': n.id, class: n.read_at ? 'read' : 'unread' }, el('strong', { text: n.title || '' }), n.read_at ? null : el('span', { class: 'badge', text: 'new' }), el('span', { class: 'muted', text: ` ${when(n.created_at, tz)}` }), el('p', { text: n.body || '' }));
-    if (!n.read_at) {
-      const b = el('button', { type: 'button', class: 'secondary small', 'data-busy': 'Marking…', text: 'Mark as read', 'aria-label': `Mark “${n.title || 'message'}” as read` });
-      b.addEventListener('click', () =>
-        busy(b, async () => {
-          try {
-            await api.call('POST', `/api/v1/users/me/notifications/${encodeURIComponent(n.id)}/read`);
-            await loadInbox(false);
-          } catch (e) {
-            if (e instanceof api.SessionGone) return route();
-            err.textContent = explain(e);
-            err.hidden = false;
-          }
-        })
+    if (!n.read_at)
+      li.append(
+        itemButton(
+          { 'data-busy': 'Marking…', text: 'Mark as read', 'aria-label': `Mark “${n.title || 'message'}” as read` },
+          err,
+          () => api.call('POST', `/api/v1/users/me/notifications/${encodeURIComponent(n.id)}/read`),
+          () => loadInbox(false)
+        )
       );
-      li.append(b);
-    }
     return li;
   });
   if (more) $('#inbox').append(...items);
@@ -424,23 +436,18 @@ async function loadSessions() {
         s.current ? el('span', { class: 'badge', text: 'this device' }) : null,
         el('span', { class: 'muted', text: ` ${s.ip || ''} · last seen ${when(s.refreshed_at || s.created_at, tz)}` })
       );
-      if (!s.current) {
-        const b = el('button', { type: 'button', class: 'secondary small', 'data-busy': 'Signing out…', text: 'Sign out this device', 'aria-label': `Sign out ${device(s.user_agent)}, last seen ${when(s.refreshed_at || s.created_at, tz)}` });
-        b.addEventListener('click', () =>
-          busy(b, async () => {
-            try {
+      if (!s.current)
+        item.append(
+          itemButton(
+            { 'data-busy': 'Signing out…', text: 'Sign out this device', 'aria-label': `Sign out ${device(s.user_agent)}, last seen ${when(s.refreshed_at || s.created_at, tz)}` },
+            err,
+            async () => {
               await api.call('DELETE', `/api/v1/users/me/sessions/${encodeURIComponent(s.id)}`);
               status('That device is signed out.');
-              await loadSessions();
-            } catch (e) {
-              if (e instanceof api.SessionGone) return route();
-              err.textContent = explain(e);
-              err.hidden = false;
-            }
-          })
+            },
+            loadSessions
+          )
         );
-        item.append(b);
-      }
       return item;
     })
   );
