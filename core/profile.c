@@ -163,11 +163,38 @@ const char *profile_image_type(const unsigned char *p, size_t n, const char **ex
     return NULL;
 }
 
+/* The storage key of the avatar this service stored for user id, in key
+ * ("" when the profile names none, or a URL of somewhere else: only
+ * objects this service stored for this user are ever removed).
+ * UMS_ENOTFOUND when the user is unknown. */
+static int stored_avatar(struct ums_ctx *c, const char *id, char *key, size_t n)
+{
+    char *user = NULL, prefix[600];
+    const char *old = NULL;
+    struct json_object *o = NULL, *pr, *v;
+
+    key[0] = '\0';
+    if (users_get(c, id, &user) == UMS_ENOTFOUND)
+        return UMS_ENOTFOUND;
+    if (user != NULL)
+        o = json_tokener_parse(user);
+    free(user);
+    if (o != NULL && json_object_object_get_ex(o, "profile", &pr) &&
+        json_object_object_get_ex(pr, "avatar_url", &v) && v != NULL)
+        old = json_object_get_string(v);
+    snprintf(prefix, sizeof(prefix), "%s/%s/", c->cfg->storage.public_url, id);
+    if (old != NULL && strncmp(old, prefix, strlen(prefix)) == 0 &&
+        strchr(old + strlen(prefix), '/') == NULL)
+        snprintf(key, n, "%s/%s", id, old + strlen(prefix));
+    json_object_put(o);
+    return UMS_OK;
+}
+
 int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, const void *data,
                        size_t len, const char *ip, char **url, struct ums_err *err)
 {
     struct profile_patch p = {0};
-    char key[128], hex[65], oldkey[128] = "", *old = NULL, *user = NULL, prefix[600];
+    char key[128], hex[65], oldkey[128];
     const char *ctype, *ext;
     int rc;
 
@@ -183,24 +210,11 @@ int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, con
     crypto_sha256_hex(hex, data, len);
     snprintf(key, sizeof(key), "%s/%.24s.%s", id, hex, ext);
     /* The current avatar, to remove once the new one is in place. */
-    if (users_get(c, id, &user) == UMS_ENOTFOUND)
+    if (stored_avatar(c, id, oldkey, sizeof(oldkey)) == UMS_ENOTFOUND)
         return UMS_ENOTFOUND;
-    if (user != NULL) {
-        struct json_object *o = json_tokener_parse(user), *pr, *v;
-        if (o != NULL && json_object_object_get_ex(o, "profile", &pr) &&
-            json_object_object_get_ex(pr, "avatar_url", &v) && v != NULL)
-            old = strdup(json_object_get_string(v));
-        json_object_put(o);
-        free(user);
-    }
-    /* Only objects this service stored for this user are ever removed. */
-    snprintf(prefix, sizeof(prefix), "%s/%s/", c->cfg->storage.public_url, id);
-    if (old != NULL && strncmp(old, prefix, strlen(prefix)) == 0 &&
-        strchr(old + strlen(prefix), '/') == NULL)
-        snprintf(oldkey, sizeof(oldkey), "%s/%s", id, old + strlen(prefix));
     rc = storage_put(c->cfg, key, data, len, ctype, url);
     if (rc != UMS_OK)
-        goto out;
+        return rc;
     p.set_avatar_url = 1;
     p.avatar_url = *url;
     rc = profile_patch(c, actor, id, &p, ip, err);
@@ -210,11 +224,29 @@ int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, con
             storage_delete(c->cfg, key);
         free(*url);
         *url = NULL;
-        goto out;
+        return rc;
     }
     if (oldkey[0] != '\0' && strcmp(key, oldkey) != 0)
         storage_delete(c->cfg, oldkey);
-out:
-    free(old);
+    return UMS_OK;
+}
+
+int profile_remove_avatar(struct ums_ctx *c, const char *actor, const char *id, const char *ip,
+                          struct ums_err *err)
+{
+    struct profile_patch p = {0};
+    char oldkey[128];
+    int rc;
+
+    if (stored_avatar(c, id, oldkey, sizeof(oldkey)) == UMS_ENOTFOUND)
+        return UMS_ENOTFOUND;
+    p.set_avatar_url = 1;
+    p.avatar_url = NULL;
+    rc = profile_patch(c, actor, id, &p, ip, err);
+    /* The profile no longer names it: an object a failed removal leaves
+     * behind (logged by the backend) is unreachable, not wrong, so the
+     * answer stays a success, as after a replacement. */
+    if (rc == UMS_OK && oldkey[0] != '\0')
+        storage_delete(c->cfg, oldkey);
     return rc;
 }

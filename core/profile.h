@@ -40,6 +40,11 @@ const char *profile_image_type(const unsigned char *p, size_t n, const char **ex
 int profile_set_avatar(struct ums_ctx *c, const char *actor, const char *id, const void *data,
                        size_t len, const char *ip, char **url, struct ums_err *err);
 
+/* Clears the profile's avatar_url and removes the object this service
+ * stored for it, if any. UMS_ENOTFOUND, or profile_patch's failures. */
+int profile_remove_avatar(struct ums_ctx *c, const char *actor, const char *id, const char *ip,
+                          struct ums_err *err);
+
 /* 1 when tz names a zone of the system's zone database (/usr/share/zoneinfo). */
 int profile_timezone_valid(const char *tz);
 

@@ -1,4 +1,5 @@
-/* route_profile.c - GET and PATCH /api/v1/users/{id}/profile, PUT .../avatar. */
+/* route_profile.c - GET and PATCH /api/v1/users/{id}/profile, PUT and DELETE
+ * .../avatar. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,25 @@ void route_profile_avatar_put(struct req *r)
     rc = profile_set_avatar(&r->app->ctx, r->who.user_id, id, r->body, r->body_len, ci.ip, &url,
                             &err);
     free(url);
+    if (rc != UMS_OK) {
+        reply_fail(r, rc, &err);
+        return;
+    }
+    route_profile_get(r);
+}
+
+/* DELETE /users/{id}/avatar: the owner, or an admin taking down a picture. */
+void route_profile_avatar_delete(struct req *r)
+{
+    const char *id;
+    struct ums_err err = {0};
+    struct client_info ci;
+    int rc;
+
+    if (api_target(r, TARGET_SELF | TARGET_ADMIN, &id))
+        return;
+    req_client(r, &ci);
+    rc = profile_remove_avatar(&r->app->ctx, r->who.user_id, id, ci.ip, &err);
     if (rc != UMS_OK) {
         reply_fail(r, rc, &err);
         return;

@@ -169,6 +169,8 @@ const struct route ums_routes[] = {
      .flags = RW | R_CLOSED, .auth = AUTH_USER_OR_SERVICE, .fields = profile_patch_fields},
     {API(M_PUT, "/api/v1/users/{id}/avatar", route_profile_avatar_put),
      .body_max = AVATAR_MAX_BYTES, .flags = R_NEEDS_DB, .auth = AUTH_USER},
+    {API(M_DELETE, "/api/v1/users/{id}/avatar", route_profile_avatar_delete), .flags = R_NEEDS_DB,
+     .auth = AUTH_USER_OR_SERVICE},
 
     /* route_notify.c */
     {API(M_GET, "/api/v1/users/{id}/notifications", route_notify_list), .flags = R_NEEDS_DB,

@@ -72,6 +72,7 @@ void route_sessions_revoke(struct req *r);
 void route_profile_get(struct req *r);
 void route_profile_patch(struct req *r);
 void route_profile_avatar_put(struct req *r);
+void route_profile_avatar_delete(struct req *r);
 
 /* route_notify.c */
 void route_notify_list(struct req *r);

@@ -1,11 +1,11 @@
 // account.test.mjs - the account pages (web/account/) in Debian's Chromium,
 // through the stack's web server, as a person uses them: sign up, the mailed
 // confirmation link, the profile, the password, the devices, the reset of a
-// forgotten password; hostile names shown as text; the CSP enforced; a
-// session revoked elsewhere. Screenshots go to $UMS_STACK/log/browser/.
+// forgotten password, the picture, the ways to sign in; hostile names shown
+// as text; the CSP enforced; a session revoked elsewhere. Screenshots go to $UMS_STACK/log/browser/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SITE, api, email, fill, launch, link, mail, open, plant, signIn, snap, text, view, axe } from './lib.mjs';
+import { SITE, api, email, file, fill, launch, link, mail, open, plant, png, signIn, snap, steerGitHub, text, view, axe } from './lib.mjs';
 
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
 const HOSTILE_BIO = '<script>alert(2)</script> & <b>bold</b>';
@@ -39,7 +39,7 @@ test('sign up, confirm by the mailed link, edit the profile, change the password
   await view(page, 'account');
   assert.equal(await text(page, '#me-email'), addr);
   assert.equal(await page.$eval('#profile-name', (e) => e.value), HOSTILE_NAME);
-  assert.equal(await page.$$eval('img', (l) => l.length), 0, 'the name became markup');
+  assert.equal(await page.$$eval('img:not(.avatar), [onerror]', (l) => l.length), 0, 'the name became markup');
   await snap(page, 'account-after-signup');
 
   // The confirmation link from the Maildir, opened in the browser: the
@@ -138,6 +138,151 @@ test('a forgotten password is reset through the mailed link', async () => {
   await view(page, 'landed');
   assert.equal(await text(page, '#landed-title'), 'This link did not work');
   await snap(page, 'link-used');
+  await page.close();
+});
+
+// Signs addr in through the sign-in form, up to the account view.
+async function signInHere(page, addr, password) {
+  await page.goto(`${SITE}/account/#signin`);
+  await view(page, 'signin');
+  await fill(page, '#signin-email', addr);
+  await fill(page, '#signin-password', password);
+  await page.click('#signin-form button[type=submit]');
+  await view(page, 'account');
+}
+
+test('a picture is checked before it is sent, previewed, uploaded with progress, shown and removed', async () => {
+  const page = await open(browser);
+  const addr = email('picture');
+  await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
+  const puts = [];
+  page.on('request', (r) => {
+    if (r.method() === 'PUT' && r.url().endsWith('/avatar')) puts.push(r.url());
+  });
+  await signInHere(page, addr, 'correct horse battery');
+  assert.match(await text(page, '#avatar-file-hint'), /PNG, JPEG or WebP image of at most 2 MiB/);
+  assert.equal(await page.$eval('#avatar-none', (e) => e.hidden), false);
+  const input = await page.$('#avatar-file');
+  // Refused here, before anything is sent: not an image type, too large.
+  await input.uploadFile(file('notes.txt', 'just some words'));
+  await page.waitForSelector('#avatar-file-error:not([hidden])');
+  assert.match(await text(page, '#avatar-file-error'), /“notes.txt” is not a PNG, JPEG or WebP image/);
+  assert.equal(await page.$eval('#avatar-save', (e) => e.hidden), true);
+  const big = Buffer.alloc(3 * 1024 * 1024);
+  png(1, 1, [0, 0, 0]).copy(big);
+  await input.uploadFile(file('big.png', big));
+  await page.waitForFunction(() => /limit is 2 MiB/.test(document.querySelector('#avatar-file-error').textContent));
+  assert.match(await text(page, '#avatar-file-error'), /“big.png” is 3.0 MiB: the limit is 2 MiB/);
+  await snap(page, 'avatar-too-big');
+  assert.equal(puts.length, 0, 'a refused file was sent');
+  // Named .png, not one: the server judges the bytes, and says so in words.
+  await input.uploadFile(file('fake.png', '<html><script>alert(3)</script></html>'));
+  await page.waitForSelector('#avatar-save:not([hidden])');
+  await page.click('#avatar-save');
+  await page.waitForSelector('#avatar-form .form-error:not([hidden])');
+  assert.match(await text(page, '#avatar-form .form-error'), /not a PNG, JPEG or WebP image, whatever its name says/);
+  assert.equal(puts.length, 1);
+  // A real one: previewed from the file, then uploaded and shown from /avatars/.
+  await input.uploadFile(file('me.png', png(64, 48, [200, 40, 90])));
+  await page.waitForFunction(() => {
+    const i = document.querySelector('#avatar-preview');
+    return !document.querySelector('#avatar-preview-box').hidden && i.src.startsWith('blob:') && i.complete && i.naturalWidth === 64;
+  });
+  assert.equal(await page.$eval('#avatar-file-error', (e) => e.hidden), true);
+  await snap(page, 'avatar-preview');
+  await page.click('#avatar-save');
+  await page.waitForFunction(() => document.querySelector('#avatar-form .form-note').textContent === 'Your new picture is saved.');
+  const shown = async () =>
+    page.waitForFunction(
+      (origin) => {
+        const i = document.querySelector('#avatar-current');
+        return !i.hidden && i.src.startsWith(`${origin}/avatars/`) && i.complete && i.naturalWidth === 64 && i.naturalHeight === 48 ? i.src : null;
+      },
+      {},
+      SITE
+    );
+  const url = await (await shown()).jsonValue();
+  assert.equal(puts.length, 2);
+  assert.equal(await page.$eval('#avatar-preview-box', (e) => e.hidden), true);
+  assert.equal(await page.$eval('#avatar-progress', (e) => e.hidden), true);
+  await snap(page, 'avatar-saved');
+  // Still there after a reload, and as the API says.
+  await page.reload();
+  await view(page, 'account');
+  assert.equal(await (await shown()).jsonValue(), url);
+  const session = await page.evaluate(() => JSON.parse(localStorage.getItem('ums.session')));
+  assert.equal((await api('GET', '/api/v1/users/me/profile', { token: session.access_token })).body.avatar_url, url);
+  assert.deepEqual(await page.evaluate(() => window.__csp || []), []);
+  // Removed: gone from the page and from the web server.
+  await page.click('#avatar-remove');
+  await page.waitForFunction(() => document.querySelector('#avatar-form .form-note').textContent === 'Your picture is removed.');
+  assert.equal(await page.$eval('#avatar-current', (e) => e.hidden), true);
+  assert.equal(await page.$eval('#avatar-none', (e) => e.hidden), false);
+  assert.equal((await fetch(url)).status, 404);
+  assert.deepEqual(page.seen.dialogs, []);
+  await page.close();
+});
+
+test('a GitHub account is linked from the account page and removed; one that belongs to someone else is refused in words', async () => {
+  const stamp = `${Date.now()}${Math.floor(Math.random() * 1e4)}`;
+  // Someone signs up with GitHub, through the sign-in page's button.
+  const taken = await open(browser);
+  await steerGitHub(taken);
+  taken.githubLogin = `web-taken-${stamp}`;
+  await taken.goto(`${SITE}/account/`);
+  await view(taken, 'signin');
+  await taken.waitForSelector('[data-provider=github]:not([hidden])');
+  await Promise.all([taken.waitForNavigation({ waitUntil: 'networkidle0' }), taken.click('[data-provider=github]')]);
+  await view(taken, 'landed');
+  assert.equal(await text(taken, '#landed-title'), 'You are signed in');
+  await taken.close();
+
+  const page = await open(browser);
+  await steerGitHub(page);
+  const addr = email('linker');
+  await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
+  await signInHere(page, addr, 'correct horse battery');
+  await page.waitForFunction(() => document.querySelectorAll('#identities li').length === 1);
+  assert.match(await text(page, '#identities li'), /^Email and password/);
+  assert.equal(await page.$('#identities li button'), null, 'the only way to sign in can be removed');
+  await page.waitForSelector('[data-link=github]:not([hidden])');
+  // Another person's GitHub account: refused, in words, back to the account.
+  page.githubLogin = `web-taken-${stamp}`;
+  await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('[data-link=github]')]);
+  await view(page, 'landed');
+  assert.equal(await text(page, '#landed-title'), 'GitHub could not be linked');
+  assert.match(await text(page, '#landed-text'), /belongs to another account already/);
+  await snap(page, 'link-refused');
+  await page.click('#landed-next');
+  await view(page, 'account');
+  await page.waitForFunction(() => document.querySelectorAll('#identities li').length === 1);
+  // Their own: linked; the session it comes back with replaces the old one.
+  const replaced = await page.evaluate(() => JSON.parse(localStorage.getItem('ums.session')));
+  page.githubLogin = `web-linked-${stamp}`;
+  await page.waitForSelector('[data-link=github]:not([hidden])');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('[data-link=github]')]);
+  await view(page, 'landed');
+  assert.equal(await text(page, '#landed-title'), 'GitHub is linked to your account');
+  assert.equal(page.url(), `${SITE}/account/`, 'tokens left in the address bar');
+  await page.click('#landed-next');
+  await view(page, 'account');
+  await page.waitForFunction(() => document.querySelectorAll('#identities li').length === 2);
+  assert.match(await text(page, '#identities li[data-identity=github]'), /^GitHub/);
+  assert.equal(await page.$eval('[data-link=github]', (e) => e.hidden), true);
+  assert.equal((await api('GET', '/auth/v1/user', { token: replaced.access_token })).status, 403);
+  await snap(page, 'github-linked');
+  // Both sign in to this account now.
+  const session = await page.evaluate(() => JSON.parse(localStorage.getItem('ums.session')));
+  const mine = (await api('GET', '/auth/v1/user', { token: session.access_token })).body;
+  assert.equal(mine.email, addr);
+  assert.deepEqual(mine.identities.map((i) => i.provider).sort(), ['email', 'github']);
+  // Removed again: one way left, which cannot be removed.
+  await page.click('#identities li[data-identity=github] button');
+  await page.waitForFunction(() => document.querySelectorAll('#identities li').length === 1);
+  assert.equal(await page.$('#identities li button'), null);
+  await page.waitForSelector('[data-link=github]:not([hidden])');
+  assert.deepEqual((await api('GET', '/auth/v1/user', { token: session.access_token })).body.identities.map((i) => i.provider), ['email']);
+  assert.deepEqual(page.seen.dialogs, []);
   await page.close();
 });
 
@@ -251,7 +396,7 @@ test('the inbox shows unread messages as text and marks them read; the switches 
   await page.waitForFunction(() => /^[23] unread$/.test(document.querySelector('#inbox-badge').textContent));
   const n = parseInt(await text(page, '#inbox-badge'), 10);
   assert.ok((await page.$$eval('#inbox li strong', (l) => l.map((e) => e.textContent))).includes(title));
-  assert.equal(await page.$$eval('main img', (l) => l.length), 0, 'a title became markup');
+  assert.equal(await page.$$eval('main img:not(.avatar), [onerror]', (l) => l.length), 0, 'a title became markup');
   await snap(page, 'inbox');
   await page.click('#inbox li.unread button');
   await page.waitForFunction((left) => document.querySelector('#inbox-badge').textContent === `${left} unread`, {}, n - 1);

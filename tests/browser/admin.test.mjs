@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { SITE, api, email, fill, launch, mail, open, signIn, snap, text, view, axe } from './lib.mjs';
+import { PORT, SITE, api, email, fill, launch, mail, open, png, signIn, snap, text, view, axe } from './lib.mjs';
 
 let browser;
 before(async () => {
@@ -62,7 +62,7 @@ test('an admin finds a user by part of the name, suspends, reactivates, changes 
     return rows.length === 1 && rows[0].textContent.includes(t);
   }, {}, target);
   assert.equal(await page.$eval('#users-rows tr td:nth-child(2)', (e) => e.textContent), name);
-  assert.equal(await page.$$eval('main img', (l) => l.length), 0, 'the name became markup');
+  assert.equal(await page.$$eval('main img:not(.avatar), [onerror]', (l) => l.length), 0, 'the name became markup');
   await snap(page, 'admin-search');
   // Filters narrow it: nobody with that name is suspended.
   await page.select('#search-status', 'suspended');
@@ -70,15 +70,26 @@ test('an admin finds a user by part of the name, suspends, reactivates, changes 
   await page.select('#search-status', '');
   await page.waitForFunction(() => document.querySelectorAll('#users-rows tr').length === 1);
 
-  // The user's page.
+  // The user's page, with the picture they uploaded.
+  const up = await fetch(`http://127.0.0.1:${PORT}/api/v1/users/me/avatar`, { method: 'PUT', headers: { Authorization: `Bearer ${s.body.access_token}`, 'Content-Type': 'image/png' }, body: png(32, 32, [20, 120, 60]) });
+  assert.equal(up.status, 200);
   await page.click('#users-rows tr a');
   await view(page, 'user');
+  await page.waitForFunction(() => {
+    const i = document.querySelector('#user-avatar');
+    return !i.hidden && i.complete && i.naturalWidth === 32;
+  });
   assert.equal(await text(page, '#user-email'), target);
   assert.equal(await text(page, '#user-name'), name);
   await page.waitForSelector('#user-sessions li');
   await page.waitForSelector('#user-audit tr');
   assert.ok((await page.$$eval('#user-audit tr', (l) => l.map((r) => r.textContent))).some((t) => t.includes('user.signup')));
   await snap(page, 'admin-user');
+  // An unsuitable picture is taken down by the admin.
+  await page.click('#user-avatar-remove');
+  await page.waitForFunction(() => document.querySelector('#user-note').textContent === 'The picture is removed.');
+  assert.equal(await page.$eval('#user-avatar', (e) => e.hidden), true);
+  assert.equal((await api('GET', '/api/v1/users/me/profile', { token: s.body.access_token })).body.avatar_url, null);
 
   // Suspend: the user's session dies at once; reactivate: they sign in.
   assert.equal((await api('GET', '/api/v1/users/me', { token: s.body.access_token })).status, 200);

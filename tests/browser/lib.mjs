@@ -3,6 +3,8 @@
 // direct API calls, screenshots under the stack's log folder.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { deflateSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import puppeteer from 'puppeteer-core';
@@ -132,4 +134,56 @@ export async function axe(page, name) {
     return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   });
   assert.deepEqual(found, [], `${name}: ${found.join('; ')}`);
+}
+
+// A real PNG of w x h pixels of one colour ([r, g, b]), as bytes.
+export function png(w, h, rgb) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB
+  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: w }, () => rgb).flat())]);
+  const raw = Buffer.concat(Array.from({ length: h }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// A file for an <input type=file>, in a folder of this run.
+const FILES = join(tmpdir(), `ums-browser-${process.pid}`);
+export function file(name, bytes) {
+  mkdirSync(FILES, { recursive: true });
+  const path = join(FILES, name);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+// The GitHub stand-in signs in whoever page.githubLogin names: the provider
+// URL ums hands the browser gets the stand-in's login hint added on the way
+// (the page itself is not changed).
+export async function steerGitHub(page) {
+  const base = `${process.env.UMS_MOCK_GITHUB_URL}/login/oauth/authorize?`;
+  await page.setRequestInterception(true);
+  page.on('request', (r) => {
+    if (r.isInterceptResolutionHandled()) return;
+    const u = r.url();
+    if (u.startsWith(base) && page.githubLogin) r.continue({ url: `${u}&login=${encodeURIComponent(page.githubLogin)}` });
+    else r.continue();
+  });
 }

@@ -1112,13 +1112,20 @@ static int avatar_url(const char *bearer, char *out, size_t n)
     return rc;
 }
 
-/* GETs an absolute URL of the stack (the avatar) as a path. */
+/* GETs an absolute URL of the stack (the avatar) as a path: its origin is
+ * the stack's web server, by address (UMS_URL) or by name (UMS_SITE_URL,
+ * which the account pages use, so that avatars are same-origin there). */
 static long get_url(const char *url, struct http_resp *r)
 {
-    const char *base = env_need("UMS_URL");
-    if (strncmp(url, base, strlen(base)) != 0)
-        return -1;
-    return http_get(url + strlen(base), r) == 0 ? r->status : -1;
+    const char *bases[2] = {env_need("UMS_URL"), env_need("UMS_SITE_URL")};
+
+    for (int i = 0; i < 2; i++) {
+        const char *slash = strchr(strstr(bases[i], "://") + 3, '/');
+        size_t n = slash != NULL ? (size_t)(slash - bases[i]) : strlen(bases[i]);
+        if (strncmp(url, bases[i], n) == 0 && url[n] == '/')
+            return http_get(url + n, r) == 0 ? r->status : -1;
+    }
+    return -1;
 }
 
 CTEST(avatar, upload_serve_replace_and_refuse)
@@ -1184,4 +1191,82 @@ CTEST(avatar, upload_serve_replace_and_refuse)
     ASSERT_EQ(put_image(path, png, sizeof(png), b.access, NULL), 403);
     ASSERT_EQ(avatar_url(a.access, url1, sizeof(url1)), 0);
     ASSERT_STR_EQ(url1, url2);
+}
+
+/* DELETE .../avatar as who: the status, the profile's avatar_url (or "null")
+ * in url when 200. */
+static long remove_avatar(const char *target, const char *who, char *url, size_t n)
+{
+    char path[256];
+    struct http_resp r;
+    struct json_object *o, *v;
+    long st;
+
+    snprintf(path, sizeof(path), "/api/v1/users/%s/avatar", target);
+    if (req_bearer("DELETE", path, NULL, who, &r) != 0)
+        return -1;
+    st = r.status;
+    if (st == 200 && url != NULL) {
+        o = json_tokener_parse(r.body);
+        snprintf(url, n, "%s",
+                 o != NULL && json_object_object_get_ex(o, "avatar_url", &v)
+                     ? (v == NULL ? "null" : json_object_get_string(v))
+                     : "(missing)");
+        json_object_put(o);
+    }
+    http_resp_free(&r);
+    return st;
+}
+
+CTEST(avatar, removed_by_its_owner_or_an_admin_and_the_file_goes)
+{
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0,
+                                        0,    13,  'I', 'H', 'D',  'R',  9,    8,    7, 6};
+    struct session a, b, adm;
+    char ea[128], eb[128], em[128], url1[1024], now[1024];
+    struct http_resp r;
+
+    ASSERT_EQ(user_new(&a, ea, sizeof(ea), "avdel-a"), 0);
+    ASSERT_EQ(user_new(&b, eb, sizeof(eb), "avdel-b"), 0);
+    ASSERT_EQ(admin_new(&adm, em, sizeof(em)), 0);
+    ASSERT_EQ(put_image("/api/v1/users/me/avatar", png, sizeof(png), a.access, NULL), 200);
+    ASSERT_EQ(avatar_url(a.access, url1, sizeof(url1)), 0);
+    ASSERT_EQ(get_url(url1, &r), 200);
+    http_resp_free(&r);
+    /* Another user may not; the picture stays. */
+    ASSERT_EQ(remove_avatar(a.user_id, b.access, NULL, 0), 403);
+    ASSERT_EQ(get_url(url1, &r), 200);
+    http_resp_free(&r);
+    /* The owner: the profile names none, the file is gone. */
+    ASSERT_EQ(remove_avatar("me", a.access, now, sizeof(now)), 200);
+    ASSERT_STR_EQ(now, "null");
+    ASSERT_EQ(get_url(url1, &r), 404);
+    http_resp_free(&r);
+    /* Nothing left to remove: the same answer. */
+    ASSERT_EQ(remove_avatar("me", a.access, now, sizeof(now)), 200);
+    ASSERT_STR_EQ(now, "null");
+    /* An admin takes a picture down, and the trail names the admin. */
+    ASSERT_EQ(put_image("/api/v1/users/me/avatar", png, sizeof(png), a.access, NULL), 200);
+    ASSERT_EQ(avatar_url(a.access, url1, sizeof(url1)), 0);
+    ASSERT_EQ(remove_avatar(a.user_id, adm.access, now, sizeof(now)), 200);
+    ASSERT_STR_EQ(now, "null");
+    ASSERT_EQ(get_url(url1, &r), 404);
+    http_resp_free(&r);
+    {
+        char sql[512];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM audit_log WHERE action = 'profile.update' AND "
+                 "actor_id = '%s' AND target_id = '%s'",
+                 adm.user_id, a.user_id);
+        ASSERT_EQ(sql_long(sql), 1);
+    }
+    /* A picture somewhere else is forgotten, not fetched or removed. */
+    ASSERT_EQ(admin_req("PATCH", "/api/v1/users/me/profile",
+                        "{\"avatar_url\":\"https://cdn.example.test/a/b.png\"}", a.access, NULL),
+              200);
+    ASSERT_EQ(remove_avatar("me", a.access, now, sizeof(now)), 200);
+    ASSERT_STR_EQ(now, "null");
+    /* An unknown user, an id that is none. */
+    ASSERT_EQ(remove_avatar("3f0c1a52-6b7e-4c1d-9a8f-0e2d4b6c8a10", adm.access, NULL, 0), 404);
+    ASSERT_EQ(remove_avatar("not-a-uuid", adm.access, NULL, 0), 400);
 }

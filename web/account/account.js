@@ -6,6 +6,10 @@ import { $, $$, el, show, clearErrors, showError, explain, busy, when, takeFragm
 
 let me = null; // the /api/v1 user with its profile
 let landing = null; // what an emailed link said, once
+let settings = null; // the promise of /auth/v1/settings (null when it failed)
+
+// The ways to sign in, by their provider names.
+const PROVIDERS = { email: 'Email and password', google: 'Google', github: 'GitHub' };
 
 function home() {
   return `${location.origin}/account/`;
@@ -68,10 +72,13 @@ async function route() {
 }
 
 // A mailed link lands here with the session, or the error, in the fragment.
-function land(p) {
+async function land(p) {
   const title = $('#landed-title');
   const text = $('#landed-text');
   const next = $('#landed-next');
+  // A provider being linked from the account page (link()) comes back here.
+  const linking = PROVIDERS[sessionStorage.getItem('ums.linking')] || '';
+  sessionStorage.removeItem('ums.linking');
   if (p.get('error') || p.get('error_code')) {
     const code = p.get('error_code') || p.get('error');
     title.textContent = 'This link did not work';
@@ -81,19 +88,34 @@ function land(p) {
       flow_state_expired: 'The sign-in took too long. Start again.',
       bad_oauth_callback: 'The sign-in provider did not answer as expected. Start again.',
       user_banned: 'This account is suspended.',
+      identity_already_exists: `This ${linking || 'provider'} account belongs to another account already. Sign in with it there, or remove it from that account first.`,
+      session_not_found: 'You were signed out before the provider answered. Sign in and start again.',
     };
+    if (linking) title.textContent = `${linking} could not be linked`;
     text.textContent = words[code] || p.get('error_description') || 'The link could not be used.';
-    next.textContent = 'Back to sign-in';
-    next.href = '#signin';
+    const back = api.session() !== null;
+    next.textContent = back ? 'Back to your account' : 'Back to sign-in';
+    next.href = back ? '#account' : '#signin';
     return show('landed');
   }
+  // Linking ends with a session of its own: it replaces the one that
+  // started it, which is signed out, so the devices list shows one.
+  const before = linking ? api.session() : null;
   api.keep({
     access_token: p.get('access_token'),
     refresh_token: p.get('refresh_token'),
     expires_in: p.get('expires_in'),
     expires_at: p.get('expires_at'),
   });
+  if (before) await api.forget(before);
   const type = p.get('type');
+  if (linking) {
+    title.textContent = `${linking} is linked to your account`;
+    text.textContent = `From now on you can also sign in with ${linking}.`;
+    next.textContent = 'Back to your account';
+    next.href = '#account';
+    return show('landed');
+  }
   if (type === 'recovery') return show('reset');
   title.textContent = type === 'email_change' ? 'Your new address is confirmed' : type === 'signup' ? 'Your address is confirmed' : 'You are signed in';
   text.textContent = type === 'email_change' ? 'From now on, sign in with the new address.' : 'Welcome.';
@@ -189,6 +211,7 @@ async function openAccount() {
   fill();
   show('account');
   $('#signout').hidden = false;
+  loadIdentities();
   loadSessions();
   loadInbox(false);
   loadPrefs();
@@ -325,6 +348,7 @@ function fill() {
   const tz = (me.profile && me.profile.timezone) || '';
   const sel = f.elements.timezone;
   sel.value = tz;
+  showAvatar();
 }
 
 function zones() {
@@ -406,6 +430,162 @@ async function changePassword(ev, fromReset) {
   });
 }
 
+// ---- the picture ----
+const IMAGE_TYPES = { 'image/png': 'PNG', 'image/jpeg': 'JPEG', 'image/webp': 'WebP' };
+const IMAGE_MAX = 2 * 1024 * 1024; // the server's limit (AVATAR_MAX_BYTES)
+let preview = null; // the blob: URL of the chosen file
+
+function showAvatar() {
+  const url = (me.profile && me.profile.avatar_url) || '';
+  const img = $('#avatar-current');
+  if (url) img.src = url;
+  else img.removeAttribute('src');
+  img.hidden = !url;
+  $('#avatar-none').hidden = Boolean(url);
+  $('#avatar-remove').hidden = !url;
+}
+
+function dropPreview() {
+  if (preview) URL.revokeObjectURL(preview);
+  preview = null;
+  $('#avatar-preview').removeAttribute('src');
+  $('#avatar-preview-box').hidden = true;
+  $('#avatar-save').hidden = true;
+}
+
+// The limits are checked before anything is sent; the server checks the
+// image's first bytes, whatever its name says.
+function chooseAvatar() {
+  const f = $('#avatar-form');
+  clearErrors(f);
+  note(f, '');
+  dropPreview();
+  const file = $('#avatar-file').files[0];
+  if (!file) return;
+  if (!IMAGE_TYPES[file.type]) return fieldError(f, 'file', `“${file.name}” is not a PNG, JPEG or WebP image.`);
+  if (file.size === 0) return fieldError(f, 'file', `“${file.name}” is empty.`);
+  if (file.size > IMAGE_MAX) return fieldError(f, 'file', `“${file.name}” is ${(file.size / 1048576).toFixed(1)} MiB: the limit is 2 MiB.`);
+  preview = URL.createObjectURL(file);
+  $('#avatar-preview').src = preview;
+  $('#avatar-preview-box').hidden = false;
+  $('#avatar-save').hidden = false;
+}
+
+async function saveAvatar(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const file = $('#avatar-file').files[0];
+  clearErrors(f);
+  note(f, '');
+  if (!file || !preview) return fieldError(f, 'file', 'Choose a picture first.');
+  const bar = $('#avatar-progress');
+  bar.value = 0;
+  bar.hidden = false;
+  await busy($('#avatar-save'), async () => {
+    try {
+      const profile = await api.call('PUT', '/api/v1/users/me/avatar', {
+        body: file,
+        onProgress: (done) => {
+          bar.value = Math.round(done * 100);
+        },
+      });
+      me.profile = { ...me.profile, ...profile };
+      f.reset();
+      dropPreview();
+      showAvatar();
+      note(f, 'Your new picture is saved.');
+    } catch (e) {
+      if (e instanceof api.SessionGone) return route();
+      showError(f, e);
+    } finally {
+      bar.hidden = true;
+    }
+  });
+}
+
+async function removeAvatar(ev) {
+  const f = $('#avatar-form');
+  clearErrors(f);
+  note(f, '');
+  await busy(ev.target, async () => {
+    try {
+      const profile = await api.call('DELETE', '/api/v1/users/me/avatar');
+      me.profile = { ...me.profile, ...profile };
+      showAvatar();
+      note(f, 'Your picture is removed.');
+    } catch (e) {
+      if (e instanceof api.SessionGone) return route();
+      showError(f, e);
+    }
+  });
+}
+
+// ---- the ways to sign in (identities) ----
+async function loadIdentities() {
+  const err = $('#identities-error');
+  err.hidden = true;
+  let u;
+  try {
+    u = await api.call('GET', '/auth/v1/user');
+  } catch (e) {
+    if (e instanceof api.SessionGone) return route();
+    err.textContent = explain(e);
+    err.hidden = false;
+    return;
+  }
+  const ids = Array.isArray(u.identities) ? u.identities : [];
+  const tz = me && me.profile ? me.profile.timezone : undefined;
+  $('#identities').replaceChildren(
+    ...ids.map((i) => {
+      const name = PROVIDERS[i.provider] || i.provider;
+      const d = i.identity_data || {};
+      const who = d.email || d.user_name || d.preferred_username || '';
+      const item = el('li', { 'data-identity': i.provider }, el('strong', { text: name }), el('span', { class: 'muted', text: ` ${who}${i.created_at ? ` · added ${when(i.created_at, tz)}` : ''}` }));
+      if (ids.length > 1)
+        item.append(
+          itemButton(
+            { 'data-busy': 'Removing…', text: 'Remove', 'aria-label': `Remove ${name}${who ? ` (${who})` : ''}` },
+            err,
+            async () => {
+              await api.call('DELETE', `/auth/v1/user/identities/${encodeURIComponent(i.identity_id)}`);
+              status(`${name} is removed.`);
+            },
+            loadIdentities
+          )
+        );
+      return item;
+    })
+  );
+  const s = await settings;
+  const linked = new Set(ids.map((i) => i.provider));
+  let any = false;
+  for (const b of $$('[data-link]')) {
+    const offer = Boolean(s && s.external && s.external[b.dataset.link] === true) && !linked.has(b.dataset.link);
+    b.hidden = !offer;
+    any = any || offer;
+  }
+  $('#link-buttons').hidden = !any;
+}
+
+// The provider is opened in this tab; it comes back to land() with a new
+// session in the fragment, or the error.
+async function link(ev) {
+  const b = ev.target;
+  const err = $('#identities-error');
+  err.hidden = true;
+  await busy(b, async () => {
+    try {
+      const o = await api.call('GET', `/auth/v1/user/identities/authorize?provider=${encodeURIComponent(b.dataset.link)}&redirect_to=${encodeURIComponent(home())}&skip_http_redirect=true`);
+      sessionStorage.setItem('ums.linking', b.dataset.link);
+      location.assign(o.url);
+    } catch (e) {
+      if (e instanceof api.SessionGone) return route();
+      err.textContent = explain(e);
+      err.hidden = false;
+    }
+  });
+}
+
 function device(ua) {
   const s = String(ua || '');
   const browser = /Edg\//.test(s) ? 'Edge' : /Firefox\//.test(s) ? 'Firefox' : /Chrom(e|ium)\//.test(s) ? 'Chrome' : /Safari\//.test(s) ? 'Safari' : /curl\//.test(s) ? 'curl' : 'A browser or app';
@@ -473,12 +653,7 @@ async function signOutHere() {
 // The providers /auth/v1/settings names get a button; the provider sends
 // the browser back here with the session in the fragment.
 async function providers() {
-  let s;
-  try {
-    s = await api.anon('GET', '/auth/v1/settings');
-  } catch {
-    return;
-  }
+  const s = await settings;
   let any = false;
   for (const b of $$('[data-provider]')) {
     const name = b.dataset.provider;
@@ -511,6 +686,10 @@ function start() {
   $('#inbox-more').addEventListener('click', (ev) => busy(ev.target, () => loadInbox(true)));
   $('#inbox-all-read').addEventListener('click', allRead);
   $('#prefs-form').addEventListener('submit', savePrefs);
+  $('#avatar-file').addEventListener('change', chooseAvatar);
+  $('#avatar-form').addEventListener('submit', saveAvatar);
+  $('#avatar-remove').addEventListener('click', removeAvatar);
+  for (const b of $$('[data-link]')) b.addEventListener('click', link);
   $('#signout').addEventListener('click', signOutHere);
   api.onSessionEnd(() => {
     me = null;
@@ -521,6 +700,7 @@ function start() {
     if (e.key === 'ums.session' && e.newValue === null) route();
   });
   window.addEventListener('hashchange', route);
+  settings = api.anon('GET', '/auth/v1/settings').catch(() => null);
   providers();
   route();
 }

@@ -146,6 +146,7 @@ async function openUser(id) {
   $('#user-name').textContent = u.name || '—';
   $('#user-bio').textContent = (u.profile && u.profile.bio) || '—';
   $('#user-tz').textContent = (u.profile && u.profile.timezone) || '—';
+  showAvatar((u.profile && u.profile.avatar_url) || '');
   $('#user-status').textContent = u.status;
   $('#user-confirmed').textContent = u.email_confirmed_at ? when(u.email_confirmed_at) : 'not yet';
   $('#user-created').textContent = when(u.created_at);
@@ -157,6 +158,31 @@ async function openUser(id) {
   loadUserSessions();
   loadIdentities();
   loadUserAudit();
+}
+
+// The picture the user chose (same origin: the CSP's img-src 'self').
+function showAvatar(url) {
+  const img = $('#user-avatar');
+  if (url) img.src = url;
+  else img.removeAttribute('src');
+  img.hidden = !url;
+  $('#user-avatar-none').hidden = Boolean(url);
+  $('#user-avatar-remove').hidden = !url;
+}
+
+// An unsuitable picture taken down; the user is told by nothing but its
+// absence, and the audit trail names the admin.
+async function removeAvatar(ev) {
+  await busy(ev.target, async () => {
+    try {
+      await api.call('DELETE', `/api/v1/users/${encodeURIComponent(current.id)}/avatar`);
+      showAvatar('');
+      note('#user-note', 'The picture is removed.');
+      loadUserAudit();
+    } catch (e) {
+      userFailed(e);
+    }
+  });
 }
 
 function userFailed(e) {
@@ -315,6 +341,7 @@ $('#role-form').addEventListener('submit', changeRole);
 $('#user-suspend').addEventListener('click', (ev) => setStatus(ev.target, 'suspended'));
 $('#user-reactivate').addEventListener('click', (ev) => setStatus(ev.target, 'active'));
 $('#user-unlock').addEventListener('click', unlock);
+$('#user-avatar-remove').addEventListener('click', removeAvatar);
 $('#message-form').addEventListener('submit', sendMessage);
 $('#audit-form').addEventListener('submit', (ev) => {
   ev.preventDefault();

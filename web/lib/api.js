@@ -61,7 +61,41 @@ export function keep(o) {
   return s;
 }
 
-async function request(method, path, { body, token, headers } = {}) {
+const UNREACHABLE = 'The server cannot be reached. Check your connection and try again.';
+
+// fetch, as { status, text, retryAfter }.
+async function viaFetch(method, path, headers, payload) {
+  let r;
+  try {
+    r = await fetch(path, { method, headers, body: payload, credentials: 'omit', cache: 'no-store', redirect: 'error' });
+  } catch {
+    throw new ApiError(0, { message: UNREACHABLE });
+  }
+  return { status: r.status, text: await r.text(), retryAfter: Number(r.headers.get('Retry-After')) || 0 };
+}
+
+// The same through XMLHttpRequest, the one API that reports how much of a
+// body has gone: onProgress(fraction sent, 0..1).
+function viaXhr(method, path, headers, payload, onProgress) {
+  return new Promise((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    x.open(method, path);
+    for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
+    x.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    });
+    x.addEventListener('load', () => {
+      // A redirect is followed by XHR; an answer from elsewhere is refused.
+      if (x.responseURL && new URL(x.responseURL).origin !== location.origin) return reject(new ApiError(0, { message: UNREACHABLE }));
+      resolve({ status: x.status, text: x.responseText, retryAfter: Number(x.getResponseHeader('Retry-After')) || 0 });
+    });
+    x.addEventListener('error', () => reject(new ApiError(0, { message: UNREACHABLE })));
+    x.addEventListener('abort', () => reject(new ApiError(0, { message: UNREACHABLE })));
+    x.send(payload === undefined ? null : payload);
+  });
+}
+
+async function request(method, path, { body, token, headers, onProgress } = {}) {
   const h = { Accept: 'application/json', ...headers };
   let payload;
   if (token) h.Authorization = `Bearer ${token}`;
@@ -72,22 +106,16 @@ async function request(method, path, { body, token, headers } = {}) {
     h['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  let r;
-  try {
-    r = await fetch(path, { method, headers: h, body: payload, credentials: 'omit', cache: 'no-store', redirect: 'error' });
-  } catch {
-    throw new ApiError(0, { message: 'The server cannot be reached. Check your connection and try again.' });
-  }
-  const text = await r.text();
+  const r = onProgress ? await viaXhr(method, path, h, payload, onProgress) : await viaFetch(method, path, h, payload);
   let o = null;
   try {
-    o = text ? JSON.parse(text) : null;
+    o = r.text ? JSON.parse(r.text) : null;
   } catch {
     o = null;
   }
-  if (!r.ok) {
+  if (r.status < 200 || r.status > 299) {
     const e = new ApiError(r.status, o);
-    e.retryAfter = Number(r.headers.get('Retry-After')) || 0;
+    e.retryAfter = r.retryAfter;
     throw e;
   }
   return o;
@@ -147,6 +175,16 @@ export async function call(method, path, opts = {}) {
       throw new SessionGone();
     }
     throw e;
+  }
+}
+
+// Ends one session on the server, not the one kept here (a session that
+// another replaced); whatever it answers.
+export async function forget(s) {
+  try {
+    await request('POST', '/auth/v1/logout?scope=local', { token: s.access_token });
+  } catch {
+    // gone already, or unreachable: it expires on its own
   }
 }
 

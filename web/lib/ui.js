@@ -88,6 +88,10 @@ const WORDS = {
   session_gone: 'Your session has ended. Please sign in again.',
   last_admin: 'This is the last active administrator: make someone else an administrator first.',
   forbidden: 'Your account may not do this.',
+  unsupported_image: 'This file is not a PNG, JPEG or WebP image, whatever its name says.',
+  request_too_large: 'This file is larger than the 2 MiB the server takes.',
+  single_identity_not_deletable: 'This is your only way to sign in: add another one before you remove it.',
+  identity_not_found: 'This way to sign in is gone already. Reload the page.',
 };
 
 export function explain(err) {
