@@ -5,7 +5,7 @@
 // as text; the CSP enforced; a session revoked elsewhere. Screenshots go to $UMS_STACK/log/browser/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SITE, api, email, file, fill, launch, link, mail, open, plant, png, signIn, snap, steerGitHub, text, view, axe } from './lib.mjs';
+import { SITE, api, email, file, fill, launch, link, mail, open, plant, png, signIn, signedIn, snap, steerGitHub, text, view, axe } from './lib.mjs';
 
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
 const HOSTILE_BIO = '<script>alert(2)</script> & <b>bold</b>';
@@ -141,16 +141,6 @@ test('a forgotten password is reset through the mailed link', async () => {
   await page.close();
 });
 
-// Signs addr in through the sign-in form, up to the account view.
-async function signInHere(page, addr, password) {
-  await page.goto(`${SITE}/account/#signin`);
-  await view(page, 'signin');
-  await fill(page, '#signin-email', addr);
-  await fill(page, '#signin-password', password);
-  await page.click('#signin-form button[type=submit]');
-  await view(page, 'account');
-}
-
 test('a picture is checked before it is sent, previewed, uploaded with progress, shown and removed', async () => {
   const page = await open(browser);
   const addr = email('picture');
@@ -159,7 +149,7 @@ test('a picture is checked before it is sent, previewed, uploaded with progress,
   page.on('request', (r) => {
     if (r.method() === 'PUT' && r.url().endsWith('/avatar')) puts.push(r.url());
   });
-  await signInHere(page, addr, 'correct horse battery');
+  await signedIn(page, addr, 'correct horse battery');
   assert.match(await text(page, '#avatar-file-hint'), /PNG, JPEG or WebP image of at most 2 MiB/);
   assert.equal(await page.$eval('#avatar-none', (e) => e.hidden), false);
   const input = await page.$('#avatar-file');
@@ -241,7 +231,7 @@ test('a GitHub account is linked from the account page and removed; one that bel
   await steerGitHub(page);
   const addr = email('linker');
   await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
-  await signInHere(page, addr, 'correct horse battery');
+  await signedIn(page, addr, 'correct horse battery');
   await page.waitForFunction(() => document.querySelectorAll('#identities li').length === 1);
   assert.match(await text(page, '#identities li'), /^Email and password/);
   assert.equal(await page.$('#identities li button'), null, 'the only way to sign in can be removed');
@@ -339,7 +329,6 @@ test('the pages are sent with a strict CSP that blocks an inline script', async 
 
 test('no serious or critical accessibility violation on any view', async () => {
   const page = await open(browser);
-  await page.setBypassCSP(true);
   for (const v of ['signin', 'signup', 'forgot']) {
     await page.goto(`${SITE}/account/#${v}`);
     await view(page, v);

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { PORT, SITE, api, email, fill, launch, mail, open, png, signIn, snap, text, view, axe } from './lib.mjs';
+import { SITE, api, email, fill, launch, mail, open, png, signIn, signedIn, snap, text, view, axe } from './lib.mjs';
 
 let browser;
 before(async () => {
@@ -27,22 +27,12 @@ function adminAccount() {
   return addr;
 }
 
-// A fresh administrator, signed in on a page of their own (axe-ready).
+// A fresh administrator, signed in on a page of their own.
 async function adminPage() {
   const admin = adminAccount();
   const page = await open(browser);
-  await page.setBypassCSP(true);
-  await signInPage(page, admin, 'an admin password');
+  await signedIn(page, admin, 'an admin password');
   return { admin, page };
-}
-
-async function signInPage(page, addr, password) {
-  await page.goto(`${SITE}/account/#signin`);
-  await view(page, 'signin');
-  await fill(page, '#signin-email', addr);
-  await fill(page, '#signin-password', password);
-  await page.click('#signin-form button[type=submit]');
-  await view(page, 'account');
 }
 
 test('an admin finds a user by part of the name, suspends, reactivates, changes the role, reads the trail', async () => {
@@ -71,7 +61,7 @@ test('an admin finds a user by part of the name, suspends, reactivates, changes 
   await page.waitForFunction(() => document.querySelectorAll('#users-rows tr').length === 1);
 
   // The user's page, with the picture they uploaded.
-  const up = await fetch(`http://127.0.0.1:${PORT}/api/v1/users/me/avatar`, { method: 'PUT', headers: { Authorization: `Bearer ${s.body.access_token}`, 'Content-Type': 'image/png' }, body: png(32, 32, [20, 120, 60]) });
+  const up = await api('PUT', '/api/v1/users/me/avatar', { token: s.body.access_token, body: png(32, 32, [20, 120, 60]), contentType: 'image/png' });
   assert.equal(up.status, 200);
   await page.click('#users-rows tr a');
   await view(page, 'user');
@@ -184,8 +174,7 @@ test('a signed-in user who is not an admin sees the refusal, and the API refuses
   const addr = email('notadmin');
   const s = await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
   const page = await open(browser);
-  await page.setBypassCSP(true);
-  await signInPage(page, addr, 'correct horse battery');
+  await signedIn(page, addr, 'correct horse battery');
   await page.goto(`${SITE}/admin/`);
   await view(page, 'refused');
   assert.equal((await api('GET', '/api/v1/users', { token: s.body.access_token })).status, 403);
