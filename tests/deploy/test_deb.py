@@ -124,9 +124,18 @@ def build():
     for path in ["./usr/sbin/ums-fcgi", "./usr/sbin/ums-notifier", "./usr/bin/umsctl",
                  "./usr/share/ums/sql/001_core.sql", "./usr/share/ums/templates/welcome.txt",
                  "./usr/share/ums/nginx/ums-locations.conf", "./usr/share/ums/apache/ums-httpd.conf",
+                 "./usr/share/ums/nginx/snippets/web.conf", "./usr/share/ums/apache/snippets/web.conf",
+                 "./usr/share/ums/web/account/index.html", "./usr/share/ums/web/admin/admin.js",
+                 "./usr/share/ums/web/lib/api.js",
                  "./etc/ums/ums.conf", "./etc/logrotate.d/ums", "./usr/lib/tmpfiles.d/ums.conf"] + \
             [f"./lib/systemd/system/{u}" for u in UNITS]:
         check(re.search(rf" {re.escape(path)}$", listing, re.M), f"{path} is not in the package")
+    # Every file of web/ (Makefile.am lists them by name).
+    for d, _, files in os.walk(f"{ROOT}/web"):
+        for name in files:
+            rel = os.path.relpath(os.path.join(d, name), ROOT)
+            check(re.search(rf" \./usr/share/ums/{re.escape(rel)}$", listing, re.M),
+                  f"{rel} is not in the package (Makefile.am)")
     m = re.search(r"^(\S+) \S+ +\d+ \S+ \S+ \./etc/ums/ums\.conf$", listing, re.M)
     check(m and m.group(1) == "-rw-r-----", f"ums.conf in the package: {m and m.group(1)}")
     info = sh(["dpkg-deb", "-I", debs[0]]).stdout
@@ -360,6 +369,9 @@ http {{
         listen 127.0.0.1:{PORT};
         access_log {conf}/access.log ums_json;
         include ums/ums-locations.conf;
+        location /account/ {{ include ums/snippets/web.conf; root /usr/share/ums/web; }}
+        location /admin/ {{ include ums/snippets/web.conf; root /usr/share/ums/web; }}
+        location /lib/ {{ include ums/snippets/web.conf; root /usr/share/ums/web; }}
         include ums/snippets/api-only.conf;
     }}
 }}
@@ -414,6 +426,12 @@ def smoke():
     wait_for("the sign-up mail", lambda: maildir_count() > before, 20)
     mails = sorted(glob.glob("/var/lib/ums/maildir/new/*"), key=os.path.getmtime)
     check(email in open(mails[-1], errors="replace").read(), "the newest mail is not for the new user")
+    # The account pages and the admin panel, from the package's web/.
+    for path, want in [("/account/", b"/account/account.js"), ("/admin/", b"/admin/admin.js"),
+                       ("/lib/api.js", b"export")]:
+        s, h, b = request(BASE, "GET", path)
+        check(s == 200 and want in b, f"{path}: {s} {b[:200]!r}")
+        check("script-src 'self'" in (h.get("Content-Security-Policy") or ""), f"{path}: no CSP")
     s, _, b = request(BASE, "GET", "/metrics")
     check(s == 200 and b"ums_http_requests_total" in b, f"/metrics: {s} {b[:200]!r}")
     check(re.search(rb'^ums_processes\{kind="notifier"\} 1$', b, re.M),
