@@ -61,6 +61,13 @@ int auth_signup(struct ums_ctx *c, const char *email, size_t email_len, const ch
                 size_t password_len, const char *data_json, const char *redirect_to,
                 const struct client_info *ci, struct auth_out *out, struct ums_err *err);
 
+/* POST /otp for an address without an account (create_user): the account,
+ * with no password, and the welcome mail whose link confirms it and signs
+ * in. email is normalised already; an address taken meanwhile is left
+ * alone. Run after the answer has gone out (verify_magiclink). */
+int auth_signup_passwordless(struct ums_ctx *c, const char *email, const char *data_json,
+                             const char *redirect_to, const struct client_info *ci);
+
 /* POST /token?grant_type=password. */
 /* Counts one sign-in attempt of a method (first: its M_SIGNIN_*_SUCCESS)
  * by its result: success, invalid_credentials, locked, not_confirmed,

@@ -86,6 +86,24 @@ static int lookalike_user(struct ums_ctx *c, const char *email, const char *hash
     return rc;
 }
 
+/* The user.registered event of a new account (the welcome mail, with its
+ * confirmation code and link) into the outbox of the open transaction. */
+static int registered_event(struct ums_ctx *c, const char *uid, const char *email, const char *name,
+                            const char *redirect_to, const char *otp, const char *th, long long *id,
+                            char **text)
+{
+    struct json_object *ev = json_object_new_object();
+
+    json_object_object_add(ev, "type", json_object_new_string("user.registered"));
+    json_object_object_add(ev, "user_id", json_object_new_string(uid));
+    json_object_object_add(ev, "email", json_object_new_string(email));
+    json_object_object_add(ev, "name", json_object_new_string(name));
+    json_object_object_add(ev, "verify_type", json_object_new_string("signup"));
+    if (redirect_to != NULL)
+        json_object_object_add(ev, "redirect_to", json_object_new_string(redirect_to));
+    return auth_event_add_secret(c, ev, otp, th, id, text);
+}
+
 /* data.name when it is a string of at most 100 characters, else "". */
 static void name_from(char *out, size_t outlen, const char *data_json)
 {
@@ -142,17 +160,8 @@ int auth_signup(struct ums_ctx *c, const char *email_in, size_t email_len, const
         rc = otp_create(c, uid, "confirmation", email, otp, th);
     if (rc == UMS_OK && !confirm)
         rc = sessions_create(c, uid, ci->user_agent, ci->ip, "password", sid, refresh, NULL);
-    if (rc == UMS_OK) {
-        struct json_object *ev = json_object_new_object();
-        json_object_object_add(ev, "type", json_object_new_string("user.registered"));
-        json_object_object_add(ev, "user_id", json_object_new_string(uid));
-        json_object_object_add(ev, "email", json_object_new_string(email));
-        json_object_object_add(ev, "name", json_object_new_string(name));
-        json_object_object_add(ev, "verify_type", json_object_new_string("signup"));
-        if (redirect_to != NULL)
-            json_object_object_add(ev, "redirect_to", json_object_new_string(redirect_to));
-        rc = auth_event_add_secret(c, ev, otp, th, &ev_id, &ev_text);
-    }
+    if (rc == UMS_OK)
+        rc = registered_event(c, uid, email, name, redirect_to, otp, th, &ev_id, &ev_text);
     if (rc == UMS_OK)
         rc = audit_write(c->db, uid, "user.signup", uid, ci->ip, NULL);
     if (rc == UMS_OK) {
@@ -178,4 +187,38 @@ out:
     free(ev_text);
     explicit_bzero(hash, sizeof(hash));
     return rc;
+}
+
+int auth_signup_passwordless(struct ums_ctx *c, const char *email, const char *data_json,
+                             const char *redirect_to, const struct client_info *ci)
+{
+    char name[512], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
+    long long ev_id = 0;
+    char *ev_text = NULL;
+    int rc;
+
+    name_from(name, sizeof(name), data_json);
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    /* No password: the empty hash no password matches (as admin_create). */
+    rc = insert_account(c, email, email, "", name, data_json, uid);
+    if (rc == UMS_ECONFLICT) {
+        db_rollback(c->db); /* made meanwhile by someone else: nothing to do */
+        return UMS_OK;
+    }
+    if (rc == UMS_OK)
+        rc = otp_create(c, uid, "confirmation", email, otp, th);
+    if (rc == UMS_OK)
+        rc = registered_event(c, uid, email, name, redirect_to, otp, th, &ev_id, &ev_text);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, uid, "user.signup", uid, ci->ip, "{\"method\":\"otp\"}");
+    rc = db_end(c->db, rc);
+    if (rc != UMS_OK) {
+        free(ev_text);
+        return rc;
+    }
+    auth_event_publish(c, ev_id, ev_text);
+    metrics_inc(M_SIGNUP_OTP);
+    return UMS_OK;
 }

@@ -102,6 +102,7 @@ const struct config_key config_keys[] = {
 
     INT("limits", "signup_per_5min", limits.signup_per_5min, "30", 0, 1000000),
     INT("limits", "recover_per_5min", limits.recover_per_5min, "30", 0, 1000000),
+    INT("limits", "otp_per_5min", limits.otp_per_5min, "30", 0, 1000000),
     INT("limits", "resend_per_5min", limits.resend_per_5min, "30", 0, 1000000),
     INT("limits", "verify_per_5min", limits.verify_per_5min, "30", 0, 1000000),
     INT("limits", "token_per_5min", limits.token_per_5min, "30", 0, 1000000),

@@ -68,6 +68,7 @@ struct ums_config {
     struct {
         int signup_per_5min;
         int recover_per_5min;
+        int otp_per_5min; /* POST /otp (magic links), per client address */
         int resend_per_5min;
         int verify_per_5min;
         int token_per_5min;

@@ -14,7 +14,8 @@
 
 static const char *const names[T__MAX] = {
     "welcome",     "recovery",      "email_change", "account_locked", "role_changed",
-    "new_sign_in", "admin_message", "confirm",      "reauthenticate", "email_change_notice"};
+    "new_sign_in", "admin_message", "confirm",      "reauthenticate", "email_change_notice",
+    "magiclink"};
 
 /* The placeholders each template may use: what its event provides. */
 static const char *const allowed[T__MAX][8] = {
@@ -28,6 +29,7 @@ static const char *const allowed[T__MAX][8] = {
     {"email", "name", "link", "otp", "site_url", NULL},
     {"email", "name", "otp", "site_url", NULL},
     {"email", "name", "new_email", "site_url", NULL},
+    {"email", "link", "otp", "site_url", NULL},
 };
 
 static char *slurp(const char *path, char *err, size_t errlen)

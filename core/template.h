@@ -18,6 +18,7 @@ enum tmpl_id {
     T_CONFIRM,
     T_REAUTHENTICATE,
     T_EMAIL_CHANGE_NOTICE,
+    T_MAGICLINK,
     T__MAX
 };
 

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "admin.h"
+#include "auth_db.h"
 #include "audit.h"
 #include "config.h"
 #include "../util/metrics.h"
@@ -116,6 +117,60 @@ int verify_recover(struct ums_ctx *c, const char *email_in, size_t email_len,
                    &text);
     if (rc == UMS_OK)
         rc = audit_write(c->db, NULL, "user.recovery_requested", uid, ci->ip, NULL);
+    return finish(c, rc, NULL, id, text);
+}
+
+int verify_magiclink_check(const char *email_in, size_t email_len, const char *data_json,
+                           struct ums_err *err)
+{
+    char email[EMAIL_MAX + 1];
+
+    if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
+        return err_set(err, FAIL_VALIDATION, "Unable to validate email address: invalid format");
+    return auth_user_check_metadata(data_json, err);
+}
+
+int verify_magiclink(struct ums_ctx *c, const char *email_in, size_t email_len, int create_user,
+                     const char *data_json, const char *redirect_to, const struct client_info *ci)
+{
+    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
+    const char *p[1] = {email};
+    PGresult *res = NULL;
+    long long id = 0;
+    char *text = NULL;
+    int rc;
+
+    if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
+        return UMS_OK; /* refused before the answer (route_verify_otp) */
+    rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, p);
+    if (rc != UMS_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return create_user ? auth_signup_passwordless(c, email, data_json, redirect_to, ci)
+                           : UMS_OK;
+    }
+    /* At most one a minute (recovery_sent_at, as GoTrue); none for a
+     * suspended or banned account. */
+    if (PQgetvalue(res, 0, 1)[0] == 't') {
+        PQclear(res);
+        return UMS_OK;
+    }
+    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    rc = db_begin(c->db);
+    if (rc != UMS_OK)
+        return rc;
+    rc = otp_create(c, uid, "magiclink", email, otp, th);
+    if (rc == UMS_OK) {
+        const char *pu[1] = {uid};
+        rc = db_exec(c->db, NULL, STMT_USER_RECOVERY_SENT, 1, pu);
+    }
+    if (rc == UMS_OK)
+        rc = event(c, "user.magiclink_requested", uid, email, otp, th, "magiclink", redirect_to,
+                   &id, &text);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, NULL, "user.magiclink_requested", uid, ci->ip, NULL);
     return finish(c, rc, NULL, id, text);
 }
 

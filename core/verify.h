@@ -29,6 +29,19 @@ int verify_mail_quota(struct ums_ctx *c, const char *email, size_t email_len, st
 int verify_recover(struct ums_ctx *c, const char *email, size_t email_len, const char *redirect_to,
                    const struct client_info *ci);
 
+/* POST /otp with an email: a sign-in code and link (kind magiclink) for an
+ * active account that had none in the last minute; for an address without
+ * an account, when create_user, the account (no password) and its welcome
+ * mail, whose link confirms and signs in. Tells nothing either way: run it
+ * after the answer, like recover. */
+/* What POST /otp refuses before its answer: an address that is none
+ * (validation_failed, as GoTrue words it), user_metadata over its limits.
+ * UMS_OK, or UMS_EDENIED with err filled. */
+int verify_magiclink_check(const char *email, size_t email_len, const char *data_json,
+                           struct ums_err *err);
+int verify_magiclink(struct ums_ctx *c, const char *email, size_t email_len, int create_user,
+                     const char *data_json, const char *redirect_to, const struct client_info *ci);
+
 /* POST|GET /verify: type is signup, invite, magiclink, recovery, email_change
  * or email; either token_hash, or email and the 6-digit token. On success a
  * session is made (out). FAIL_OTP_EXPIRED covers unknown, used and expired. */

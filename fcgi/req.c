@@ -28,7 +28,9 @@ static const char *header(struct req *r, const char *name, int *too_big)
     return v;
 }
 /* X-Request-Id from the web server when it is sane (nginx's 32 hex digits,
- * Apache's mod_unique_id), else a fresh random one. */
+ * Apache's mod_unique_id), else a fresh random one; in the arena either
+ * way, since the FastCGI parameters are gone once the answer is out and the
+ * work deferred after it (r->after) still logs under this id. */
 static const char *request_id(struct req *r, const char *given)
 {
     static const char hex[] = "0123456789abcdef";
@@ -41,7 +43,7 @@ static const char *request_id(struct req *r, const char *given)
         ok = isalnum((unsigned char)given[i]) || given[i] == '-' || given[i] == '_' ||
              given[i] == '.' || given[i] == '@'; /* '@': Apache's mod_unique_id */
     if (ok)
-        return given;
+        return arena_strndup(r->arena, given, n);
     id = arena_alloc(r->arena, 33);
     if (id == NULL)
         return NULL;

@@ -1,9 +1,11 @@
-/* route_verify.c - POST /auth/v1/recover, POST and GET /auth/v1/verify,
- * POST /auth/v1/admin/generate_link. */
+/* route_verify.c - POST /auth/v1/recover, /resend and /otp, POST and GET
+ * /auth/v1/verify, POST /auth/v1/admin/generate_link. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <json-c/json.h>
 
 #include "../util/arena.h"
 #include "../core/config.h"
@@ -15,31 +17,43 @@
 #include "http.h"
 #include "routes.h"
 
-/* What recover and resend do after their answer has gone out. */
+/* What recover, resend and otp do after their answer has gone out. */
+enum mail_kind { MAIL_RECOVER, MAIL_RESEND, MAIL_OTP };
+
 struct mail_job {
     struct ums_ctx *ctx;
-    int resend;
+    enum mail_kind kind;
     char *email;
     size_t email_len;
     const char *redirect_to;
     struct client_info ci;
+    int create_user;       /* MAIL_OTP */
+    const char *data_json; /* MAIL_OTP: user_metadata of a new account, or NULL */
 };
 
 static void mail_job_run(void *data)
 {
+    static const char *const names[] = {"recover", "resend", "otp"};
     struct mail_job *j = data;
-    int rc = j->resend ? verify_resend(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci)
-                       : verify_recover(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci);
+    int rc;
 
+    if (j->kind == MAIL_RESEND)
+        rc = verify_resend(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci);
+    else if (j->kind == MAIL_OTP)
+        rc = verify_magiclink(j->ctx, j->email, j->email_len, j->create_user, j->data_json,
+                              j->redirect_to, &j->ci);
+    else
+        rc = verify_recover(j->ctx, j->email, j->email_len, j->redirect_to, &j->ci);
     if (rc != UMS_OK)
-        log_error("%s after the answer failed (%d)", j->resend ? "resend" : "recover", rc);
+        log_error("%s after the answer failed (%d)", names[j->kind], rc);
 }
 
 /* Answers {} at once, then sends the mail, if any, in the same worker: an
  * address with an account costs a few round trips to PostgreSQL more than
  * one without, and that difference must not be in the answer's time. The
  * per-recipient mail quota is asked first: it counts every address alike. */
-static void answer_then_mail(struct req *r, int resend, const char *email, size_t elen)
+static struct mail_job *answer_then_mail(struct req *r, enum mail_kind kind, const char *email,
+                                         size_t elen)
 {
     struct ums_err err = {0};
     struct mail_job *j;
@@ -47,16 +61,16 @@ static void answer_then_mail(struct req *r, int resend, const char *email, size_
 
     if (verify_mail_quota(&r->app->ctx, email, elen, &err) != UMS_OK) {
         reply_fail(r, UMS_EDENIED, &err);
-        return;
+        return NULL;
     }
     j = arena_alloc(r->arena, sizeof(*j));
     if (j == NULL) {
         reply_error(r, HE_UNEXPECTED, NULL);
-        return;
+        return NULL;
     }
     memset(j, 0, sizeof(*j));
     j->ctx = &r->app->ctx;
-    j->resend = resend;
+    j->kind = kind;
     req_client(r, &j->ci);
     /* Copies: the FastCGI parameters are gone once the answer is out. */
     j->email = email != NULL ? arena_strndup(r->arena, email, elen) : NULL;
@@ -68,11 +82,12 @@ static void answer_then_mail(struct req *r, int resend, const char *email, size_
     j->ci.user_agent = ua != NULL ? ua : "";
     if ((email != NULL && j->email == NULL) || j->redirect_to == NULL) {
         reply_error(r, HE_UNEXPECTED, NULL);
-        return;
+        return NULL;
     }
     reply_json(r, 200, "{}", 2);
     r->after = mail_job_run;
     r->after_data = j;
+    return j;
 }
 
 void route_verify_recover(struct req *r)
@@ -84,7 +99,44 @@ void route_verify_recover(struct req *r)
         return;
     if (req_rate(r, "recover", r->app->ctx.cfg->limits.recover_per_5min))
         return;
-    answer_then_mail(r, 0, email, elen);
+    answer_then_mail(r, MAIL_RECOVER, email, elen);
+}
+
+/* POST /otp {"email", "create_user", "data"} (auth-js signInWithOtp): a
+ * sign-in link and code by mail, always {} once the request is well formed
+ * (GoTrue answers 422 otp_disabled for an unknown address without
+ * create_user; ums tells no account apart, as recover does). Only email:
+ * no SMS provider exists. */
+void route_verify_otp(struct req *r)
+{
+    const char *email, *phone, *data;
+    size_t elen, plen;
+    struct json_object *v;
+    struct ums_err err = {0};
+    struct mail_job *j;
+    int create = 1;
+
+    if (body_require_object(r) || body_str(r, "email", &email, &elen) ||
+        body_str(r, "phone", &phone, &plen) || body_object(r, "data", &data))
+        return;
+    if (phone != NULL && plen > 0) {
+        reply_error(r, HE_VALIDATION, "Phone one-time passwords are not enabled: use email");
+        return;
+    }
+    if (json_object_object_get_ex(r->json, "create_user", &v) && v != NULL)
+        create = json_object_get_boolean(v); /* a boolean: routes.c's otp_fields */
+    if (verify_magiclink_check(email, elen, data, &err) != UMS_OK) {
+        reply_fail(r, UMS_EDENIED, &err);
+        return;
+    }
+    if (req_rate(r, "otp", r->app->ctx.cfg->limits.otp_per_5min))
+        return;
+    j = answer_then_mail(r, MAIL_OTP, email, elen);
+    if (j == NULL)
+        return;
+    j->create_user = create;
+    /* The copy the job needs; a failure leaves the metadata out. */
+    j->data_json = data != NULL ? arena_strdup(r->arena, data) : NULL;
 }
 
 /* POST /resend {"type":"signup","email":"..."}: always {} (no account is
@@ -104,7 +156,7 @@ void route_verify_resend(struct req *r)
     }
     if (req_rate(r, "resend", r->app->ctx.cfg->limits.resend_per_5min))
         return;
-    answer_then_mail(r, 1, email, elen);
+    answer_then_mail(r, MAIL_RESEND, email, elen);
 }
 
 static void verify_form(struct req *r);

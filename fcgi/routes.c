@@ -43,6 +43,7 @@ static const struct field token_fields[] = {S("email"),     S("password"),      
 static const struct field user_put_fields[] = {S("password"),         S("email"), O("data"),
                                                S("current_password"), S("nonce"), END};
 static const struct field recover_fields[] = {S("email"), END};
+static const struct field otp_fields[] = {S("email"), S("phone"), B("create_user"), O("data"), END};
 static const struct field resend_fields[] = {S("type"), S("email"), END};
 static const struct field verify_fields[] = {S("type"), S("email"), S("token"), S("token_hash"),
                                              END};
@@ -119,6 +120,8 @@ const struct route ums_routes[] = {
     /* route_verify.c */
     {AUTH(M_POST, "/auth/v1/recover", route_verify_recover), .body_max = AUTH_BODY, .flags = RW,
      .fields = recover_fields},
+    {AUTH(M_POST, "/auth/v1/otp", route_verify_otp), .body_max = AUTH_BODY, .flags = RW,
+     .fields = otp_fields},
     {AUTH(M_POST, "/auth/v1/resend", route_verify_resend), .body_max = AUTH_BODY, .flags = RW,
      .fields = resend_fields},
     {AUTH(M_POST, "/auth/v1/verify", route_verify_post), .body_max = AUTH_BODY,

@@ -42,6 +42,7 @@ void route_oauth_unlink(struct req *r);
 
 /* route_verify.c */
 void route_verify_recover(struct req *r);
+void route_verify_otp(struct req *r);
 void route_verify_resend(struct req *r);
 void route_verify_post(struct req *r);
 void route_verify_get(struct req *r);

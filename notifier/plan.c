@@ -26,6 +26,7 @@ static const struct plan plans[] = {
     {"admin.message", T_ADMIN_MESSAGE, "admin_message", 0, ""},
     {"user.reauthentication_requested", T_REAUTHENTICATE, NULL, 1, NULL},
     {"user.email_change_notice", T_EMAIL_CHANGE_NOTICE, NULL, 1, NULL},
+    {"user.magiclink_requested", T_MAGICLINK, NULL, 1, NULL},
 };
 
 static const char *jget(struct json_object *o, const char *k)

@@ -58,6 +58,7 @@
     METRICS_SIGNIN(C, oauth) \
     C(SIGNUP_PASSWORD, "ums_signups_total", "method=\"password\"") \
     C(SIGNUP_OAUTH, "ums_signups_total", "method=\"oauth\"") \
+    C(SIGNUP_OTP, "ums_signups_total", "method=\"otp\"") \
     C(LOCKOUTS, "ums_lockouts_total", "") \
     C(REFRESH_SUCCESS, "ums_token_refreshes_total", "outcome=\"success\"") \
     C(REFRESH_RETRY, "ums_token_refreshes_total", "outcome=\"retry\"") \

@@ -160,6 +160,34 @@ test('password reset with the code from the email', async () => {
   assert.equal(reuse.code, 'otp_expired');
 });
 
+test('signInWithOtp: a code for an account, an account for a new address, and a phone refused', async () => {
+  const addr = email('otp');
+  await client().signUp({ email: addr, password: 'correct horse battery' });
+  const c = client();
+  const sent = await c.signInWithOtp({ email: addr, options: { shouldCreateUser: false, emailRedirectTo: process.env.UMS_SITE_URL } });
+  assert.equal(sent.error, null);
+  assert.equal(sent.data.user, null);
+  assert.equal(sent.data.session, null);
+  const code = await mailCode(addr, 'user.magiclink_requested');
+  const { data, error } = await c.verifyOtp({ email: addr, token: code, type: 'email' });
+  assert.equal(error, null);
+  assert.equal(data.user.email, addr);
+  assert.ok(data.session?.access_token);
+  // A new address: shouldCreateUser (the default) makes the account, whose
+  // welcome code signs in; without it nothing is made and the answer is the same.
+  const fresh = email('otp-new');
+  assert.equal((await client().signInWithOtp({ email: fresh, options: { data: { name: 'Otto' } } })).error, null);
+  const welcome = await mailCode(fresh, 'user.registered');
+  const made = await client().verifyOtp({ email: fresh, token: welcome, type: 'email' });
+  assert.equal(made.error, null);
+  assert.equal(made.data.user.user_metadata.name, 'Otto');
+  assert.equal((await client().signInWithOtp({ email: email('otp-none'), options: { shouldCreateUser: false } })).error, null);
+  const { error: phone } = await client().signInWithOtp({ phone: '+15555550100' });
+  assert.ok(isAuthApiError(phone), `got ${phone?.name}`);
+  assert.equal(phone.status, 400);
+  assert.equal(phone.code, 'validation_failed');
+});
+
 test('resend: the client takes the answer; other types are refused', async () => {
   const addr = email('resend');
   const c = client();
