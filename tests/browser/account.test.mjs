@@ -276,6 +276,38 @@ test('a GitHub account is linked from the account page and removed; one that bel
   await page.close();
 });
 
+test('a sign-in link by mail signs in without the password', async () => {
+  const page = await open(browser);
+  const addr = email('maillink');
+  await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
+  await page.goto(`${SITE}/account/`);
+  await view(page, 'signin');
+  await page.click('#signin-link');
+  await page.waitForSelector('#signin-email-error:not([hidden])');
+  assert.equal(await text(page, '#signin-email-error'), 'Enter your email address.');
+  await fill(page, '#signin-email', addr);
+  await page.click('#signin-link');
+  await page.waitForSelector('#signin-form .form-note:not([hidden])');
+  assert.equal(await text(page, '#signin-form .form-note'), `If an account uses ${addr}, a sign-in link is on its way.`);
+  await snap(page, 'signin-link-sent');
+  const url = link(await mail(addr, 'user.magiclink_requested'));
+  assert.match(url, /type=magiclink&redirect_to=/);
+  await page.goto(url);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit], input[type=submit]')]);
+  await view(page, 'landed');
+  assert.equal(await text(page, '#landed-title'), 'You are signed in');
+  assert.equal(page.url(), `${SITE}/account/`, 'tokens left in the address bar');
+  await page.click('#landed-next');
+  await view(page, 'account');
+  assert.equal(await text(page, '#me-email'), addr);
+  // The link works once: opened again, it says so.
+  await page.goto(url);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit], input[type=submit]')]);
+  await view(page, 'landed');
+  assert.equal(await text(page, '#landed-title'), 'This link did not work');
+  await page.close();
+});
+
 test('sign-in errors are shown in words and a session revoked elsewhere goes back to sign-in once', async () => {
   const page = await open(browser);
   const addr = email('revoked');

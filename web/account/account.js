@@ -129,6 +129,7 @@ async function signIn(ev) {
   ev.preventDefault();
   const f = ev.target;
   clearErrors(f);
+  note(f, '');
   const email = f.elements.email.value.trim();
   if (!email) return fieldError(f, 'email', 'Enter your email address.');
   if (!f.elements.password.value) return fieldError(f, 'password', 'Enter your password.');
@@ -142,6 +143,24 @@ async function signIn(ev) {
     } catch (e) {
       f.elements.password.value = '';
       showError(f, e);
+    }
+  });
+}
+
+// A sign-in link by mail (POST /otp): only for an account that exists; the
+// answer is the same either way.
+async function signInLink(ev) {
+  const f = $('#signin-form');
+  clearErrors(f);
+  note(f, '');
+  const email = f.elements.email.value.trim();
+  if (!email) return fieldError(f, 'email', 'Enter your email address.');
+  await busy(ev.target, async () => {
+    try {
+      await api.anon('POST', `/auth/v1/otp?redirect_to=${encodeURIComponent(home())}`, { email, create_user: false });
+      note(f, `If an account uses ${email}, a sign-in link is on its way.`);
+    } catch (e) {
+      showError(f, e, { email: 'email' });
     }
   });
 }
@@ -676,6 +695,7 @@ function start() {
   watchRules($('#reset-password'), $('#reset-rules'));
   watchRules($('#password-new'), $('#password-rules'));
   $('#signin-form').addEventListener('submit', signIn);
+  $('#signin-link').addEventListener('click', signInLink);
   $('#signup-form').addEventListener('submit', signUp);
   $('#forgot-form').addEventListener('submit', forgot);
   $('#reset-form').addEventListener('submit', (ev) => changePassword(ev, true));
