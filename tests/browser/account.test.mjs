@@ -5,7 +5,7 @@
 // as text; the CSP enforced; a session revoked elsewhere. Screenshots go to $UMS_STACK/log/browser/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SITE, api, email, file, fill, launch, link, mail, open, plant, png, signIn, signedIn, snap, steerGitHub, text, view, axe } from './lib.mjs';
+import { SITE, api, email, file, fill, launch, link, mail, open, plant, png, signIn, signedIn, snap, steerGitHub, tabThrough, text, view, axe } from './lib.mjs';
 
 const HOSTILE_NAME = '<img src=x onerror=alert(1)>';
 const HOSTILE_BIO = '<script>alert(2)</script> & <b>bold</b>';
@@ -389,6 +389,44 @@ test('no serious or critical accessibility violation on any view', async () => {
   await page.focus('#signout');
   await page.keyboard.press('Enter');
   await view(page, 'signin');
+  await page.close();
+});
+
+test('the keyboard alone signs in and reaches every control, each with a visible focus ring', async () => {
+  const page = await open(browser);
+  const addr = email('keyboard');
+  await api('POST', '/auth/v1/signup', { body: { email: addr, password: 'correct horse battery' } });
+  await page.goto(`${SITE}/account/#signin`);
+  await view(page, 'signin');
+  const signin = await tabThrough(page);
+  assert.deepEqual(signin.missed, [], `sign-in: not reached by Tab: ${signin.missed.join(', ')}`);
+  assert.deepEqual(signin.unringed, [], `sign-in: no focus ring on ${signin.unringed.join(', ')}`);
+  // Sign in by keys only: Tab to the address, type, Tab, type, Enter.
+  await page.reload();
+  await view(page, 'signin');
+  for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement.id)) !== 'signin-email'; i++) await page.keyboard.press('Tab');
+  await page.keyboard.type(addr);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'signin-password');
+  await page.keyboard.type('correct horse battery');
+  await page.keyboard.press('Enter');
+  await view(page, 'account');
+  await page.waitForSelector('#sessions li');
+  await page.waitForSelector('#prefs-rows input');
+  const account = await tabThrough(page);
+  assert.ok(account.count > 20, `only ${account.count} controls on the account page`);
+  assert.deepEqual(account.missed, [], `account: not reached by Tab: ${account.missed.join(', ')}`);
+  assert.deepEqual(account.unringed, [], `account: no focus ring on ${account.unringed.join(', ')}`);
+  // A switch of the grid toggles with Space, and the form saves with Enter
+  // on its button.
+  const box = 'input[name="welcome.push"]';
+  const before = await page.$eval(box, (e) => e.checked);
+  await page.focus(box);
+  await page.keyboard.press(' ');
+  assert.equal(await page.$eval(box, (e) => e.checked), !before);
+  await page.focus('#prefs-form button[type=submit]');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#prefs-form .form-note').textContent === 'Saved.');
   await page.close();
 });
 

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { SITE, api, email, fill, launch, mail, open, png, signIn, signedIn, snap, text, view, axe } from './lib.mjs';
+import { SITE, api, email, fill, launch, mail, open, png, signIn, signedIn, snap, tabThrough, text, view, axe } from './lib.mjs';
 
 let browser;
 before(async () => {
@@ -75,6 +75,9 @@ test('an admin finds a user by part of the name, suspends, reactivates, changes 
   await page.waitForSelector('#user-audit tr');
   assert.ok((await page.$$eval('#user-audit tr', (l) => l.map((r) => r.textContent))).some((t) => t.includes('user.signup')));
   await snap(page, 'admin-user');
+  const keys = await tabThrough(page);
+  assert.deepEqual(keys.missed, [], `user page: not reached by Tab: ${keys.missed.join(', ')}`);
+  assert.deepEqual(keys.unringed, [], `user page: no focus ring on ${keys.unringed.join(', ')}`);
   // An unsuitable picture is taken down by the admin.
   await page.click('#user-avatar-remove');
   await page.waitForFunction(() => document.querySelector('#user-note').textContent === 'The picture is removed.');

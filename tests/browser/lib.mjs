@@ -234,3 +234,37 @@ export async function steerGitHub(page) {
     else r.continue();
   });
 }
+
+// Presses Tab until every visible control of the page has had the focus
+// (or 3 rounds of them have gone by): the controls never reached, and those
+// that showed no focus ring.
+export async function tabThrough(page) {
+  const controls = await page.$$eval('a[href], button, input, select, textarea', (l) =>
+    l.filter((e) => !e.disabled && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden').map((e, i) => {
+      e.dataset.tabProbe = String(i);
+      return String(i);
+    })
+  );
+  // From the top of the page, as one arriving from the address bar: the
+  // first element takes the focus for a moment, so that Tab starts there.
+  await page.evaluate(() => {
+    const top = document.body.firstElementChild;
+    top.setAttribute('tabindex', '-1');
+    top.focus();
+    top.removeAttribute('tabindex');
+  });
+  const seen = new Set();
+  const unringed = [];
+  for (let i = 0; i < controls.length * 3 && seen.size < controls.length; i++) {
+    await page.keyboard.press('Tab');
+    const [probe, ring, name] = await page.evaluate(() => {
+      const e = document.activeElement;
+      const s = getComputedStyle(e);
+      return [e.dataset.tabProbe || '', s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2, e.id || e.name || e.textContent.trim().slice(0, 30)];
+    });
+    if (probe) seen.add(probe);
+    if (probe && !ring) unringed.push(name);
+  }
+  const missed = await page.$$eval('[data-tab-probe]', (l, got) => l.filter((e) => !got.includes(e.dataset.tabProbe)).map((e) => e.id || e.name || e.textContent.trim().slice(0, 30)), [...seen]);
+  return { count: controls.length, missed, unringed };
+}
