@@ -83,41 +83,63 @@ static int mail_quota(struct ums_ctx *c, const char *email, struct ums_err *err)
     return UMS_EDENIED;
 }
 
+/* The account of the address email for a mailed code: *state is 0 when
+ * there is none, 1 when it may get none now (a code in the last minute,
+ * recovery_sent_at, as GoTrue; suspended or banned), 2 when it may (uid
+ * filled). */
+static int code_account(struct ums_ctx *c, const char *email, char uid[UUID_LEN + 1], int *state)
+{
+    const char *p[1] = {email};
+    PGresult *res = NULL;
+    int rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, p);
+
+    *state = 0;
+    if (rc != UMS_OK)
+        return rc;
+    if (PQntuples(res) > 0) {
+        *state = PQgetvalue(res, 0, 1)[0] == 't' ? 1 : 2;
+        snprintf(uid, UUID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return UMS_OK;
+}
+
+/* Mails user uid a code and link of kind (recovery, magiclink; also the
+ * link's verification type): the token, recovery_sent_at, the event what
+ * (also the audit action), in one transaction. */
+static int mail_code(struct ums_ctx *c, const char *uid, const char *email, const char *kind,
+                     const char *what, const char *redirect_to, const struct client_info *ci)
+{
+    char otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
+    const char *pu[1] = {uid};
+    long long id = 0;
+    char *text = NULL;
+    int rc = db_begin(c->db);
+
+    if (rc != UMS_OK)
+        return rc;
+    rc = otp_create(c, uid, kind, email, otp, th);
+    if (rc == UMS_OK)
+        rc = db_exec(c->db, NULL, STMT_USER_RECOVERY_SENT, 1, pu);
+    if (rc == UMS_OK)
+        rc = event(c, what, uid, email, otp, th, kind, redirect_to, &id, &text);
+    if (rc == UMS_OK)
+        rc = audit_write(c->db, NULL, what, uid, ci->ip, NULL);
+    return finish(c, rc, NULL, id, text);
+}
+
 int verify_recover(struct ums_ctx *c, const char *email_in, size_t email_len,
                    const char *redirect_to, const struct client_info *ci)
 {
-    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
-    const char *p[1] = {email};
-    PGresult *res = NULL;
-    long long id = 0;
-    char *text = NULL;
-    int rc;
+    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1];
+    int rc, state;
 
     if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* nothing to send, and nothing to tell */
-    rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, p);
-    if (rc != UMS_OK)
+    rc = code_account(c, email, uid, &state);
+    if (rc != UMS_OK || state != 2)
         return rc;
-    if (PQntuples(res) == 0 || PQgetvalue(res, 0, 1)[0] == 't') {
-        PQclear(res);
-        return UMS_OK;
-    }
-    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    rc = db_begin(c->db);
-    if (rc != UMS_OK)
-        return rc;
-    rc = otp_create(c, uid, "recovery", email, otp, th);
-    if (rc == UMS_OK) {
-        const char *pu[1] = {uid};
-        rc = db_exec(c->db, NULL, STMT_USER_RECOVERY_SENT, 1, pu);
-    }
-    if (rc == UMS_OK)
-        rc = event(c, "user.recovery_requested", uid, email, otp, th, "recovery", redirect_to, &id,
-                   &text);
-    if (rc == UMS_OK)
-        rc = audit_write(c->db, NULL, "user.recovery_requested", uid, ci->ip, NULL);
-    return finish(c, rc, NULL, id, text);
+    return mail_code(c, uid, email, "recovery", "user.recovery_requested", redirect_to, ci);
 }
 
 int verify_magiclink_check(const char *email_in, size_t email_len, const char *data_json,
@@ -133,45 +155,18 @@ int verify_magiclink_check(const char *email_in, size_t email_len, const char *d
 int verify_magiclink(struct ums_ctx *c, const char *email_in, size_t email_len, int create_user,
                      const char *data_json, const char *redirect_to, const struct client_info *ci)
 {
-    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1], otp[OTP_LEN + 1], th[TOKEN_HASH_LEN + 1];
-    const char *p[1] = {email};
-    PGresult *res = NULL;
-    long long id = 0;
-    char *text = NULL;
-    int rc;
+    char email[EMAIL_MAX + 1], uid[UUID_LEN + 1];
+    int rc, state;
 
     if (email_in == NULL || valid_email_normalize(email, email_in, email_len) != UMS_OK)
         return UMS_OK; /* refused before the answer (route_verify_otp) */
-    rc = db_exec(c->db, &res, STMT_USER_FOR_RECOVERY, 1, p);
-    if (rc != UMS_OK)
+    rc = code_account(c, email, uid, &state);
+    if (rc != UMS_OK || state == 1)
         return rc;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
+    if (state == 0)
         return create_user ? auth_signup_passwordless(c, email, data_json, redirect_to, ci)
                            : UMS_OK;
-    }
-    /* At most one a minute (recovery_sent_at, as GoTrue); none for a
-     * suspended or banned account. */
-    if (PQgetvalue(res, 0, 1)[0] == 't') {
-        PQclear(res);
-        return UMS_OK;
-    }
-    snprintf(uid, sizeof(uid), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    rc = db_begin(c->db);
-    if (rc != UMS_OK)
-        return rc;
-    rc = otp_create(c, uid, "magiclink", email, otp, th);
-    if (rc == UMS_OK) {
-        const char *pu[1] = {uid};
-        rc = db_exec(c->db, NULL, STMT_USER_RECOVERY_SENT, 1, pu);
-    }
-    if (rc == UMS_OK)
-        rc = event(c, "user.magiclink_requested", uid, email, otp, th, "magiclink", redirect_to,
-                   &id, &text);
-    if (rc == UMS_OK)
-        rc = audit_write(c->db, NULL, "user.magiclink_requested", uid, ci->ip, NULL);
-    return finish(c, rc, NULL, id, text);
+    return mail_code(c, uid, email, "magiclink", "user.magiclink_requested", redirect_to, ci);
 }
 
 int verify_resend(struct ums_ctx *c, const char *email_in, size_t email_len,

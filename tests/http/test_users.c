@@ -1011,6 +1011,24 @@ CTEST(sessions, an_account_keeps_at_most_100_sessions_50_sign_in_devices_20_devi
     ASSERT_EQ(sql_long(sql), 1);
 }
 
+/* Deleting a user cascades to every table that names it, and each cascade
+ * finds its rows by an index: a foreign key whose column leads no full
+ * (non-partial) index makes every deletion read that whole table. */
+CTEST(delete, every_foreign_key_has_an_index_its_cascade_can_use)
+{
+    char out[4096] = "";
+
+    ASSERT_EQ(
+        sh_out("psql -X -A -t \"$DATABASE_URL\" -c \"SELECT string_agg(c.conrelid::regclass || '.' "
+               "|| a.attname, ' ') FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = "
+               "c.conrelid AND a.attnum = c.conkey[1] WHERE c.contype = 'f' AND NOT EXISTS "
+               "(SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = "
+               "c.conkey[1] AND i.indpred IS NULL)\"",
+               out, sizeof(out)),
+        0);
+    ASSERT_STR_EQ(out, "\n");
+}
+
 CTEST(delete, removes_the_account_and_personal_data)
 {
     struct session u;

@@ -2,7 +2,7 @@
 // reset, the landing of emailed links, and the signed-in account page. Only
 // /auth/v1 and /api/v1 on this origin are called (web/lib/api.js).
 import * as api from '/lib/api.js';
-import { $, $$, el, show, clearErrors, showError, explain, busy, when, takeFragment, status } from '/lib/ui.js';
+import { $, $$, el, show, clearErrors, showError, explain, busy, when, takeFragment, status, picture } from '/lib/ui.js';
 
 let me = null; // the /api/v1 user with its profile
 let landing = null; // what an emailed link said, once
@@ -455,13 +455,7 @@ const IMAGE_MAX = 2 * 1024 * 1024; // the server's limit (AVATAR_MAX_BYTES)
 let preview = null; // the blob: URL of the chosen file
 
 function showAvatar() {
-  const url = (me.profile && me.profile.avatar_url) || '';
-  const img = $('#avatar-current');
-  if (url) img.src = url;
-  else img.removeAttribute('src');
-  img.hidden = !url;
-  $('#avatar-none').hidden = Boolean(url);
-  $('#avatar-remove').hidden = !url;
+  picture((me.profile && me.profile.avatar_url) || '', $('#avatar-current'), $('#avatar-none'), $('#avatar-remove'));
 }
 
 function dropPreview() {

@@ -4,7 +4,7 @@
 // users, and the audit log. It only shows what /api/v1 and /auth/v1/admin
 // let an administrator do; the API refuses everyone else anyway.
 import * as api from '/lib/api.js';
-import { $, el, show, clearErrors, showError, explain, busy, when, status } from '/lib/ui.js';
+import { $, el, show, clearErrors, showError, explain, busy, when, status, picture } from '/lib/ui.js';
 
 let me = null;
 let search = { cursor: null, seq: 0 };
@@ -160,14 +160,8 @@ async function openUser(id) {
   loadUserAudit();
 }
 
-// The picture the user chose (same origin: the CSP's img-src 'self').
 function showAvatar(url) {
-  const img = $('#user-avatar');
-  if (url) img.src = url;
-  else img.removeAttribute('src');
-  img.hidden = !url;
-  $('#user-avatar-none').hidden = Boolean(url);
-  $('#user-avatar-remove').hidden = !url;
+  picture(url, $('#user-avatar'), $('#user-avatar-none'), $('#user-avatar-remove'));
 }
 
 // An unsuitable picture taken down; the user is told by nothing but its

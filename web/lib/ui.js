@@ -146,6 +146,17 @@ export function takeFragment() {
   return p;
 }
 
+// A profile picture in img (same origin: the CSP's img-src 'self'), or,
+// when url is empty, the elements of `none` shown instead; those of `some`
+// (a "remove" button) only with a picture.
+export function picture(url, img, none, some) {
+  if (url) img.src = url;
+  else img.removeAttribute('src');
+  img.hidden = !url;
+  none.hidden = Boolean(url);
+  some.hidden = !url;
+}
+
 export function status(msg) {
   const s = $('#status');
   if (s) s.textContent = msg;
