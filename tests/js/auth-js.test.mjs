@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import {
   AuthClient, isAuthWeakPasswordError, isAuthApiError, isAuthSessionMissingError,
 } from '@supabase/auth-js';
@@ -16,10 +17,13 @@ const MAILDIR = process.env.UMS_MAILDIR;
 assert.ok(process.env.UMS_URL && SERVICE_KEY && MAILDIR, 'source .stack/env first');
 
 // Every client talks from its own loopback address, so the per-IP limits of
-// nginx and ums never mix tests (any 127.x.y.z reaches nginx on 127.0.0.1).
+// nginx, Apache's mod_qos and ums never mix tests (any 127.x.y.z reaches the
+// web server on 127.0.0.1). undici takes localAddress at the top level of
+// the Agent's options; under `connect` it is ignored, and every client was
+// 127.0.0.1.
 function sourceFetch() {
   const b = randomBytes(2);
-  const agent = new Agent({ connect: { localAddress: `127.77.${b[0] % 250 + 1}.${b[1] % 250 + 1}` } });
+  const agent = new Agent({ localAddress: `127.77.${b[0] % 250 + 1}.${b[1] % 250 + 1}` });
   return (input, init) => ufetch(input, { ...init, dispatcher: agent });
 }
 
@@ -58,6 +62,21 @@ async function mailCode(to, event) {
   }
   throw new Error(`no ${event} mail for ${to}`);
 }
+
+test('each client comes from a loopback address of its own', async () => {
+  // A server of the test's own sees the address the connections come from.
+  const srv = http.createServer((q, res) => res.end(q.socket.remoteAddress));
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${srv.address().port}/`;
+    const a = await (await sourceFetch()(url)).text();
+    const b = await (await sourceFetch()(url)).text();
+    assert.match(a, /^127\.77\.\d+\.\d+$/);
+    assert.match(b, /^127\.77\.\d+\.\d+$/);
+  } finally {
+    srv.close();
+  }
+});
 
 test('sign up, sign in, get and update the user, refresh', async () => {
   const c = client();
