@@ -18,8 +18,9 @@
 
 static int known_header(const char *line, size_t n)
 {
-    static const char *const names[] = {"From:", "To:", "Subject:", "Date:", "Message-ID:",
-                                        "MIME-Version:", "X-Ums-Event:", "Content-Type:"};
+    static const char *const names[] = {
+        "From:",       "To:",           "Subject:",     "Date:",
+        "Message-ID:", "MIME-Version:", "X-Ums-Event:", "Content-Type:"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (n >= strlen(names[i]) && strncmp(line, names[i], strlen(names[i])) == 0)
             return 1;

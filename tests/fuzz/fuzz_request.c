@@ -34,9 +34,9 @@ enum {
     F__N
 };
 static const char *const names[F__N - 1] = {
-    "REQUEST_METHOD",      "REQUEST_URI",   "CONTENT_TYPE",       "HTTP_AUTHORIZATION",
-    "HTTP_X_REQUEST_ID",   "HTTP_TRACEPARENT", "HTTP_IF_NONE_MATCH", "HTTP_X_SUPABASE_API_VERSION",
-    "CONTENT_LENGTH",      "FCGI_ROLE",
+    "REQUEST_METHOD",    "REQUEST_URI",      "CONTENT_TYPE",       "HTTP_AUTHORIZATION",
+    "HTTP_X_REQUEST_ID", "HTTP_TRACEPARENT", "HTTP_IF_NONE_MATCH", "HTTP_X_SUPABASE_API_VERSION",
+    "CONTENT_LENGTH",    "FCGI_ROLE",
 };
 
 struct fake {
@@ -81,7 +81,8 @@ static void handler(struct req *r)
     int total;
 
     if (api_query_int(r, "limit", 50, 1, 100, &limit) != 0 || api_query_str(r, "q", 256, &q) != 0 ||
-        api_query_bool(r, "include_total", &total) != 0 || api_query_str(r, "sort", 64, &sort) != 0 ||
+        api_query_bool(r, "include_total", &total) != 0 ||
+        api_query_str(r, "sort", 64, &sort) != 0 ||
         api_query_str(r, "created_after", 64, &after) != 0)
         return;
     if (sort != NULL)
@@ -146,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Exactly one answer, well formed. */
     FUZZ_ASSERT(r.replied);
     FUZZ_ASSERT(f.out.p != NULL && strncmp(f.out.p, "Status: ", 8) == 0);
-    status = atoi(f.out.p + 8);
+    status = (int)strtol(f.out.p + 8, NULL, 10);
     FUZZ_ASSERT(status >= 200 && status <= 599 && status != 500);
     end = strstr(f.out.p, "\r\n\r\n");
     FUZZ_ASSERT(end != NULL);
