@@ -354,7 +354,8 @@ static int jwt_split(const char *jwt, size_t len, const char **dot1, const char 
 }
 
 /* exp (required), nbf and iat (required when need_iat) against now, with
- * JWT_LEEWAY seconds either way. */
+ * JWT_LEEWAY seconds either way. The leeway goes on now's side, which is
+ * the clock and cannot overflow; a claim near INT64_MAX could. */
 static int jwt_times(struct json_object *pl, long now, int need_iat, const char **why)
 {
     long exp = 0, nbf = 0, iat = 0;
@@ -365,7 +366,7 @@ static int jwt_times(struct json_object *pl, long now, int need_iat, const char 
         *why = need_iat ? "missing or malformed exp/iat" : "missing or malformed exp";
         return UMS_EDENIED;
     }
-    if (now >= exp + JWT_LEEWAY) {
+    if (now - JWT_LEEWAY >= exp) {
         *why = "token is expired";
         return UMS_EDENIED;
     }
