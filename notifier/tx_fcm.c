@@ -27,7 +27,7 @@
 
 #define SCOPE "https://www.googleapis.com/auth/firebase.messaging"
 
-static CURL *handle;
+static struct outbound fcm_curl;       /* the token exchange and the sends */
 static struct service_account account; /* read once, on the first push */
 static char access_token[4096];
 static time_t token_expires;
@@ -96,7 +96,7 @@ static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
                "&assertion=%s",
                assertion.p);
     hdr = curl_slist_append(hdr, "Content-Type: application/x-www-form-urlencoded");
-    status = tx_http_post(&handle, account.token_uri, hdr, form.p != NULL ? form.p : "",
+    status = tx_http_post(&fcm_curl, account.token_uri, hdr, form.p != NULL ? form.p : "",
                           cfg->push.timeout_ms, &a, &cc);
     if (status == 200 && (o = json_tokener_parse(a.body.p != NULL ? a.body.p : "")) != NULL &&
         json_object_object_get_ex(o, "access_token", &v) &&
@@ -105,6 +105,10 @@ static int ensure_token(const struct ums_config *cfg, struct tx_result *res)
         snprintf(access_token, sizeof(access_token), "%s", json_object_get_string(v));
         if (json_object_object_get_ex(o, "expires_in", &v))
             ttl = json_object_get_int64(v);
+        /* Google's tokens last an hour; a huge or negative expires_in
+         * must neither overflow the sum below nor keep a token for ever. */
+        if (ttl < 0 || ttl > 86400)
+            ttl = ttl < 0 ? 0 : 86400;
         token_expires = time(NULL) + (ttl > 120 ? ttl - 60 : ttl / 2);
         rc = TX_OK;
     } else {
@@ -156,11 +160,12 @@ int tx_fcm_send(const struct ums_config *cfg, const char *device, const char *ti
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     tx_http_answer_init(&a);
     status =
-        tx_http_post(&handle, url, hdr, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+        tx_http_post(&fcm_curl, url, hdr, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
                      cfg->push.timeout_ms, &a, &cc);
     {
         double secs = 0;
-        if (handle != NULL && curl_easy_getinfo(handle, CURLINFO_TOTAL_TIME, &secs) == CURLE_OK)
+        if (fcm_curl.handle != NULL &&
+            curl_easy_getinfo(fcm_curl.handle, CURLINFO_TOTAL_TIME, &secs) == CURLE_OK)
             metrics_observe(M_PROVIDER_PUSH, secs);
     }
     if (status >= 200 && status < 300) {
