@@ -72,8 +72,13 @@ int redirect_allowed(const struct ums_config *cfg, const char *url)
     int p1, p2;
     const char *list = cfg->auth.uri_allow_list;
 
-    if (url == NULL || *url == '\0' || strlen(url) > 2048 || strpbrk(url, "\r\n\t ") != NULL)
+    if (url == NULL || *url == '\0' || strlen(url) > 2048)
         return 0;
+    /* No space, control byte or backslash anywhere: a valid URL has them
+     * percent-encoded, and browsers read "\\" as "/" (RFC 3986 2.1). */
+    for (const unsigned char *c = (const unsigned char *)url; *c != '\0'; c++)
+        if (*c <= ' ' || *c == 0x7f || *c == '\\')
+            return 0;
     if (origin_of(url, s1, sizeof(s1), h1, sizeof(h1), &p1) != 0)
         return 0;
     if (origin_of(cfg->auth.site_url, s2, sizeof(s2), h2, sizeof(h2), &p2) == 0 &&

@@ -63,6 +63,10 @@ CTEST(redirect_allowed, site_url_and_allow_list)
         {"https://app.example/\r\nSet-Cookie: a=b", 0},   /* header splitting */
         {"https://app.example/a b", 0},                   /* whitespace */
         {"https://app.example\t/", 0},
+        {"https://app.example/\\evil.test", 0},           /* a backslash in the path */
+        {"https://app.example/\x01x", 0},                 /* control bytes */
+        {"https://app.example/\x7f", 0},
+        {"https://app.example/\x1b[2J", 0},
         {"https://partner.example/cb/more", 0},           /* exact means exact */
         {"https://partner.example/cbx", 0},
         {"https://wild.example/other", 0},                /* outside the prefix */
