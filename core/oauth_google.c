@@ -218,6 +218,20 @@ static int verified_of(struct json_object *o)
            strcmp(json_object_get_string(v), "true") == 0;
 }
 
+/* OpenID Connect Core 2: sub is at most 255 ASCII characters; ums keeps
+ * fewer (size), and only printable ones, since it is stored and logged. */
+static int sub_valid(const char *sub, size_t size)
+{
+    size_t n = 0;
+
+    if (sub == NULL)
+        return 0;
+    for (; sub[n] != '\0'; n++)
+        if ((unsigned char)sub[n] < 0x20 || (unsigned char)sub[n] > 0x7e)
+            return 0;
+    return n > 0 && n < size;
+}
+
 /* Fills p from an id_token's claims or a userinfo answer. */
 static int profile_from(struct oauth_profile *p, struct json_object *o, const char *iss)
 {
@@ -225,7 +239,7 @@ static int profile_from(struct oauth_profile *p, struct json_object *o, const ch
     const char *name = oauth_http_str(o, "name"), *pic = oauth_http_str(o, "picture");
     struct json_object *d;
 
-    if (sub == NULL || sub[0] == '\0' || strlen(sub) >= sizeof(p->sub))
+    if (!sub_valid(sub, sizeof(p->sub)))
         return UMS_EDENIED;
     snprintf(p->sub, sizeof(p->sub), "%s", sub);
     p->email[0] = '\0';
