@@ -51,11 +51,11 @@ void tx_http_answer_free(struct http_answer *a)
     buf_free(&a->body);
 }
 
-/* The options every POST gets; a reset keeps the handle's connection. */
+/* The options every POST gets, on a new handle (core/outbound.h says why
+ * a handle is never reused). */
 static void setup(CURL *h, const char *url, struct curl_slist *hdr, const char *body,
                   int timeout_ms, struct http_answer *a)
 {
-    curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -69,18 +69,19 @@ static void setup(CURL *h, const char *url, struct curl_slist *hdr, const char *
     curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
 }
 
-long tx_http_post(CURL **handle, const char *url, struct curl_slist *hdr, const char *body,
+long tx_http_post(struct outbound *o, const char *url, struct curl_slist *hdr, const char *body,
                   int timeout_ms, struct http_answer *a, CURLcode *cc)
 {
+    CURL *h = outbound_handle(o);
     long status = 0;
 
     *cc = CURLE_FAILED_INIT;
-    if (*handle == NULL && (*handle = curl_easy_init()) == NULL)
+    if (h == NULL)
         return 0;
-    setup(*handle, url, hdr, body, timeout_ms, a);
-    *cc = curl_easy_perform(*handle);
+    setup(h, url, hdr, body, timeout_ms, a);
+    *cc = curl_easy_perform(h);
     if (*cc == CURLE_OK)
-        curl_easy_getinfo(*handle, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     return status;
 }
 

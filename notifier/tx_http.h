@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include "../core/outbound.h"
 #include "../util/buf.h"
 #include "tx_multi.h"
 
@@ -15,10 +16,11 @@ struct http_answer {
 void tx_http_answer_init(struct http_answer *a);
 void tx_http_answer_free(struct http_answer *a);
 
-/* POSTs body to url with the headers hdr on *handle (created on first use
- * and kept, so the connection is reused). Returns the HTTP status, or 0
- * when no answer came (*cc says why). */
-long tx_http_post(CURL **handle, const char *url, struct curl_slist *hdr, const char *body,
+/* POSTs body to url with the headers hdr on a new handle of o (whose
+ * share keeps the connection for the next POST; o->handle stays readable
+ * until then). Returns the HTTP status, or 0 when no answer came (*cc says
+ * why). */
+long tx_http_post(struct outbound *o, const char *url, struct curl_slist *hdr, const char *body,
                   int timeout_ms, struct http_answer *a, CURLcode *cc);
 
 /* One POST of a tx_http_post_all() run (an email provider's: timed as

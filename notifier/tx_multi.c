@@ -1,7 +1,7 @@
 /* tx_multi.c - runs a set of libcurl transfers concurrently: a window of
  * at most `parallel` easy handles on one multi handle, refilled as
- * transfers end. The multi handle's connection cache keeps one connection
- * per slot between runs. */
+ * transfers end, each on a new easy handle. The multi handle's connection
+ * cache keeps one connection per slot between runs. */
 #include "tx_multi.h"
 
 #include <string.h>
@@ -29,12 +29,15 @@ void tx_multi_run(struct tx_pool *pool, size_t n, int parallel, tx_setup_fn setu
             if (busy[s])
                 continue;
             i = next++;
-            if (pool->multi == NULL ||
-                (pool->easy[s] == NULL && (pool->easy[s] = curl_easy_init()) == NULL)) {
+            /* A new easy handle each time (core/outbound.h says why); the
+             * multi handle's cache keeps the connections. */
+            if (pool->easy[s] != NULL)
+                curl_easy_cleanup(pool->easy[s]);
+            pool->easy[s] = NULL;
+            if (pool->multi == NULL || (pool->easy[s] = curl_easy_init()) == NULL) {
                 done(NULL, i, CURLE_FAILED_INIT, ud);
                 continue;
             }
-            curl_easy_reset(pool->easy[s]); /* keeps the connection cache */
             if (setup(pool->easy[s], i, ud) != 0)
                 continue;
             curl_easy_setopt(pool->easy[s], CURLOPT_PRIVATE, (void *)(long)s);

@@ -18,7 +18,7 @@ struct tx_pool {
     CURL *easy[TX_PARALLEL_MAX];
 };
 
-/* Prepares transfer i on a reset easy handle; 0 to run it, -1 to skip it
+/* Prepares transfer i on a new easy handle; 0 to run it, -1 to skip it
  * (done is not called for a skipped one). */
 typedef int (*tx_setup_fn)(CURL *easy, size_t i, void *ud);
 /* Transfer i ended with cc (CURLE_OK, or why not). */

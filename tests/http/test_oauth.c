@@ -2434,9 +2434,37 @@ CTEST(provider_calls, tls_is_verified_against_the_configured_ca)
     ASSERT_EQ(r.status, 200);
     ASSERT_NOT_NULL(strstr(r.body.p, "\"keys\""));
     oauth_http_reply_free(&r);
-    curl_easy_cleanup(o.handle);
+    outbound_free(&o);
     config_free(own);
     config_free(sys);
+}
+
+/* Each call has a new easy handle (core/outbound.h), and the second still
+ * reuses the first one's connection through the share. */
+CTEST(provider_calls, a_new_handle_per_call_reuses_the_connection)
+{
+    struct ums_config *cfg = oauth_cfg(env_need("UMS_CA_FILE"));
+    struct outbound o = {0};
+    struct oauth_reply r;
+    char url[512];
+    const char *why = NULL;
+    long connects = -1;
+
+    ASSERT_NOT_NULL(cfg);
+    snprintf(url, sizeof(url), "%s/oauth2/v3/certs", mock_url("google"));
+    oauth_http_reply_init(&r);
+    ASSERT_EQ(oauth_http(&o, cfg, url, NULL, NULL, &r, &why), UMS_OK);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(curl_easy_getinfo(o.handle, CURLINFO_NUM_CONNECTS, &connects), CURLE_OK);
+    ASSERT_EQ(connects, 1);
+    ASSERT_EQ(oauth_http(&o, cfg, url, NULL, NULL, &r, &why), UMS_OK);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_TRUE(o.handle != NULL && o.share != NULL);
+    ASSERT_EQ(curl_easy_getinfo(o.handle, CURLINFO_NUM_CONNECTS, &connects), CURLE_OK);
+    ASSERT_EQ(connects, 0);
+    oauth_http_reply_free(&r);
+    outbound_free(&o);
+    config_free(cfg);
 }
 
 /* A redirect is an answer, never followed; an answer over 256 KiB is none. */
@@ -2463,6 +2491,6 @@ CTEST(provider_calls, redirects_are_not_followed_and_answers_are_capped)
     ASSERT_STR_CONTAINS(why, "256 KiB");
     ASSERT_TRUE(r.body.len <= OAUTH_HTTP_MAX);
     oauth_http_reply_free(&r);
-    curl_easy_cleanup(o.handle);
+    outbound_free(&o);
     config_free(cfg);
 }
