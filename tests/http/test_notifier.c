@@ -284,10 +284,16 @@ CTEST(email, a_hanging_provider_times_out_and_is_retried)
 
 CTEST(preferences, role_change_email_off_in_app_on)
 {
-    char e[128], path[256], sql[512];
-    struct session u;
+    char e[128], e2[128], path[256], sql[512];
+    struct session u, other;
     const char *key = env_need("UMS_SERVICE_KEY");
     new_email(e, sizeof(e), "sg-pref");
+    new_email(e2, sizeof(e2), "sg-pref-admin");
+    /* Another admin, so that u is never the last one (whose demotion is a
+     * 409 last_admin) whatever the database held before. */
+    ASSERT_EQ(signup(e2, "correct horse battery", &other), 0);
+    snprintf(path, sizeof(path), "/api/v1/users/%s/role", other.user_id);
+    ASSERT_EQ(admin_req("PUT", path, "{\"role\":\"admin\"}", key, NULL), 200);
     ASSERT_EQ(signup(e, "correct horse battery", &u), 0);
     ASSERT_EQ(wait_requests(e, 1, 10), 1); /* the welcome */
     ASSERT_EQ(admin_req("PUT", "/api/v1/users/me/notification-preferences",
