@@ -7,8 +7,9 @@
 # regression inputs tests/fuzz/regress/TARGET (crashes found before, which
 # must stay fixed); what it finds new goes to build-fuzz/corpus/TARGET, a
 # crash, leak or sanitizer report to build-fuzz/findings/, and the exit
-# status is then 1. It prints executions per second and the coverage
-# (edges, features) each target reached. (clang warns of positional
+# status is then 1. It prints, per target, "ok" with the executions per
+# second and the coverage (edges, features) reached, or "FAIL" with the
+# report's summary, then "N passed, N failed". (clang warns of positional
 # initializers that leave members out, which the code does on purpose;
 # every other warning is an error here too.)
 set -euo pipefail
@@ -33,8 +34,9 @@ build_fuzz() {
             --enable-fuzzing 2>&1 | { grep -v "cannot remove 'core'" || true; }) ||
             die "configure failed"
     fi
-    # shellcheck disable=SC2086
-    make -s -C "$FUZZ_BUILD" -j2 $(for t in $TARGETS; do printf 'tests/fuzz/%s ' "$t"; done) \
+    local goals=()
+    for t in $TARGETS; do goals+=("tests/fuzz/$t"); done
+    make -s -C "$FUZZ_BUILD" -j2 "${goals[@]}" \
         >"$FUZZ_BUILD/build.log" 2>&1 || { tail -n 40 "$FUZZ_BUILD/build.log"; die "building the fuzz targets failed"; }
 }
 
@@ -58,11 +60,11 @@ run_one() {
             /stat::number_of_executed_units/ { runs = $2 }
             /stat::average_exec_per_sec/ { eps = $2 }
             /stat::peak_rss_mb/ { rss = $2 }
-            END { printf "%-14s %10d runs %8d exec/s  cov %5d edges  ft %6d  corpus %s  rss %d MB\n", t, runs, eps, cov, ft, corp, rss }' "$log"
+            END { printf "ok   %-14s %10d runs %8d exec/s  cov %5d edges  ft %6d  corpus %s  rss %d MB\n", t, runs, eps, cov, ft, corp, rss }' "$log"
         return 0
     fi
-    say "$t FOUND SOMETHING (log: $log):"
-    grep -E 'ERROR: |SUMMARY: |runtime error|Test unit written|deadly signal' "$log" | head -n 20 >&2 || tail -n 30 "$log" >&2
+    echo "FAIL $t: a crash, leak or sanitizer report (log: $log)"
+    grep -E 'ERROR: |SUMMARY: |runtime error|Test unit written|deadly signal' "$log" | head -n 20 || tail -n 30 "$log"
     return 1
 }
 
@@ -79,8 +81,9 @@ if [ "$1" = all ]; then
 else
     case " $TARGETS " in *" $1 "*) ;; *) usage ;; esac
 fi
-failed=0
+passed=0 failed=0
 for t in $1; do
-    run_one "$t" "$2" || failed=1
+    if run_one "$t" "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
-exit "$failed"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
