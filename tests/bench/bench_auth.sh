@@ -17,31 +17,16 @@ UMS_EXTRA_PACKAGES="wrk spawn-fcgi" "$ROOT/scripts/up" >/dev/null
 # shellcheck disable=SC1091
 . "$STACK/env"
 WORKERS=$(sed -n 's/^workers = //p' "$STACK/ums.conf")
-BENCH_CONF="$STACK/nginx/conf/bench.d/auth.conf"
 B="$BUILD/tests/bench/auth_bench"
 
 restore() {
     stop_hello
-    rm -f "$BENCH_CONF"
-    "$ROOT/scripts/down" fcgi >/dev/null
-    "$ROOT/scripts/up" >/dev/null || true
+    unlimited_stop
 }
 trap restore EXIT
 
 start_hello "$WORKERS"
-cat >"$BENCH_CONF" <<CONF
-# The same route as in ums-locations.conf, without limit_req (exact match wins).
-location = /auth/v1/token {
-    include ums/snippets/fastcgi.conf;
-}
-location = /auth/v1/signup {
-    include ums/snippets/fastcgi.conf;
-}
-CONF
-"$ROOT/scripts/down" fcgi >/dev/null
-UMS_LIMITS_TOKEN_PER_5MIN=0 UMS_LIMITS_REFRESH_PER_5MIN=0 UMS_LIMITS_SIGNUP_PER_5MIN=0 \
-    "$ROOT/scripts/up" >/dev/null
-sleep 1
+unlimited_start
 
 echo "ums auth benchmark: $WORKERS workers, $(nproc) cores, ${SECS}s per run"
 # The raw rate drifts on a shared machine: it is measured right before and

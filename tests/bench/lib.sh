@@ -37,3 +37,31 @@ rss_kib() { awk '/^Rss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
 # The PIDs of the ums workers.
 ums_workers() { pgrep -P "$(pid_of "$RUN/ums-fcgi.pid")" ums-fcgi; }
+
+# unlimited_start: the per-IP limits (nginx's limit_req, ums's buckets)
+# would cap a load from one address, so ums-fcgi restarts with [limits] at
+# 0 behind exact locations without limit_req (bench.d/unlimited.conf);
+# unlimited_stop puts the shipped limits back.
+UNLIMITED_CONF="$STACK/nginx/conf/bench.d/unlimited.conf"
+unlimited_start() {
+    mkdir -p "$STACK/nginx/conf/bench.d"
+    cat >"$UNLIMITED_CONF" <<CONF
+# The same routes as in ums-locations.conf, without limit_req (exact match wins).
+location = /auth/v1/token {
+    include ums/snippets/fastcgi.conf;
+}
+location = /auth/v1/signup {
+    include ums/snippets/fastcgi.conf;
+}
+CONF
+    "$ROOT/scripts/down" fcgi >/dev/null
+    UMS_LIMITS_TOKEN_PER_5MIN=0 UMS_LIMITS_REFRESH_PER_5MIN=0 UMS_LIMITS_SIGNUP_PER_5MIN=0 \
+        "$ROOT/scripts/up" >/dev/null
+    sleep 1
+}
+
+unlimited_stop() {
+    rm -f "$UNLIMITED_CONF"
+    "$ROOT/scripts/down" fcgi >/dev/null
+    "$ROOT/scripts/up" >/dev/null || true
+}
