@@ -9,6 +9,7 @@
 # Prints one "refresh/s" line per set-up. Leaves the stack as it was (direct).
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
+. "$ROOT/tests/bench/lib.sh"
 
 SECS=${1:-10}
 UMS_EXTRA_PACKAGES="wrk" "$ROOT/scripts/up" >/dev/null
@@ -26,14 +27,7 @@ restore() {
 trap restore EXIT
 
 # Past nginx's limit_req, as the other benchmarks measure ums itself.
-cat >"$BENCH_CONF" <<CONF
-location = /auth/v1/token {
-    include ums/snippets/fastcgi.conf;
-}
-location = /auth/v1/signup {
-    include ums/snippets/fastcgi.conf;
-}
-CONF
+unlimited_conf "$BENCH_CONF"
 
 # run NAME PGBOUNCER PREPARED
 run() {

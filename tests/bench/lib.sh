@@ -43,9 +43,10 @@ ums_workers() { pgrep -P "$(pid_of "$RUN/ums-fcgi.pid")" ums-fcgi; }
 # 0 behind exact locations without limit_req (bench.d/unlimited.conf);
 # unlimited_stop puts the shipped limits back.
 UNLIMITED_CONF="$STACK/nginx/conf/bench.d/unlimited.conf"
-unlimited_start() {
-    mkdir -p "$STACK/nginx/conf/bench.d"
-    cat >"$UNLIMITED_CONF" <<CONF
+# unlimited_conf FILE: nginx's token and signup routes without limit_req.
+unlimited_conf() {
+    mkdir -p "$(dirname "$1")"
+    cat >"$1" <<CONF
 # The same routes as in ums-locations.conf, without limit_req (exact match wins).
 location = /auth/v1/token {
     include ums/snippets/fastcgi.conf;
@@ -54,6 +55,9 @@ location = /auth/v1/signup {
     include ums/snippets/fastcgi.conf;
 }
 CONF
+}
+unlimited_start() {
+    unlimited_conf "$UNLIMITED_CONF"
     "$ROOT/scripts/down" fcgi >/dev/null
     UMS_LIMITS_TOKEN_PER_5MIN=0 UMS_LIMITS_REFRESH_PER_5MIN=0 UMS_LIMITS_SIGNUP_PER_5MIN=0 \
         "$ROOT/scripts/up" >/dev/null
