@@ -44,7 +44,8 @@ static void sh(const char *cmd)
         fprintf(stderr, "failed: %s\n", full);
 }
 
-/* The same with the kid: "%s" in cmd is kid_a. */
+/* The same with kid_a between before and after. A kid is base64url and may
+ * begin with "-": the commands put "--" before it. */
 static void sh_a(const char *before, const char *after)
 {
     char cmd[512];
@@ -216,7 +217,7 @@ CTEST(keyring, bad_folders_are_refused_naming_the_file)
     ASSERT_TRUE(refused(NULL, "broken.pem is not a PEM private key"));
     sh("rm -f broken.pem");
 
-    sh_a("cp -p ", ".pem copy.pem");
+    sh_a("cp -p -- ", ".pem copy.pem");
     ASSERT_TRUE(refused(NULL, "hold the same key"));
     ASSERT_TRUE(refused(NULL, "copy.pem"));
     sh("rm -f copy.pem");
@@ -225,9 +226,9 @@ CTEST(keyring, bad_folders_are_refused_naming_the_file)
     ASSERT_TRUE(refused(NULL, "bad name.pem: the name is not KID.pem"));
     sh("rm -f 'bad name.pem'");
 
-    sh_a("chmod 0644 ", ".pem");
+    sh_a("chmod 0644 -- ", ".pem");
     ASSERT_TRUE(refused(NULL, "is readable by every user"));
-    sh_a("chmod 0600 ", ".pem");
+    sh_a("chmod 0600 -- ", ".pem");
 
     ASSERT_TRUE(ed != NULL);
     snprintf(text, sizeof(text), "%s/ed.pem", dir);
