@@ -53,10 +53,7 @@ echo "== refreshes through nginx (8 client threads, each rotating its own chain)
 "$B" refresh "$SECS" 8
 
 echo "== GET /auth/v1/user with a valid token vs the hello program (wrk -t2 -c32)"
-TOKEN=$(curl -s -X POST "$UMS_URL/auth/v1/signup" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"bench-user-$$-$RANDOM@example.com\",\"password\":\"bench passphrase 1\"}" |
-    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-[ -n "$TOKEN" ] || die "could not sign up the benchmark user"
+TOKEN=$(bench_token bench-user)
 wrk -t1 -c4 -d2s -H "Authorization: Bearer $TOKEN" "$UMS_URL/auth/v1/user" >/dev/null
 h=$(wrk -t2 -c32 -d"${SECS}s" "$UMS_URL/bench/hello" | awk '/Requests\/sec/ {print $2}')
 u=$(wrk -t2 -c32 -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "$UMS_URL/auth/v1/user" |

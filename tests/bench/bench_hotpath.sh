@@ -30,20 +30,13 @@ WORK=$(mktemp -d)
 
 bare_stop() {
     [ -s "$BARE/nginx.pid" ] && kill "$(cat "$BARE/nginx.pid")" 2>/dev/null || true
-    if [ -s "$BARE_PID" ]; then
-        while read -r p; do kill "$p" 2>/dev/null || true; done <"$BARE_PID"
-    fi
-    pkill -f -- "^$BUILD/tests/bench/hello\$" 2>/dev/null || true
-    rm -f "$BARE_PID" "$BARE_SOCK"
+    kill_hello "$BARE_PID" "$BARE_SOCK"
 }
 trap 'bare_stop; rm -rf "$WORK"' EXIT
 bare_stop
 
-# The hello: 2 processes, its socket the web user's to connect to.
-owner=()
-[ "$(id -u)" -eq 0 ] && owner=(-u "$SVC_USER" -g "$SVC_USER" -U "$WEB_USER" -G "$(id -gn "$WEB_USER")")
-spawn-fcgi -s "$BARE_SOCK" -M 0660 -F 2 -P "$BARE_PID" "${owner[@]}" \
-    -- "$BUILD/tests/bench/hello" >/dev/null
+# The hello: 2 processes.
+spawn_hello "$BARE_SOCK" "$BARE_PID" 2
 mkdir -p "$BARE/logs" "$BARE/tmp"
 [ "$(id -u)" -eq 0 ] && chown "$WEB_USER" "$BARE/tmp"
 cat >"$BARE/nginx.conf" <<CONF
@@ -72,10 +65,7 @@ nginx -p "$BARE" -c "$BARE/nginx.conf" || die "the bare nginx did not start"
 HELLO="http://127.0.0.1:$BARE_PORT/hello"
 wait_for 10 curl -sf "$HELLO" || die "the bare hello does not answer"
 
-TOKEN=$(curl -s -X POST "$UMS_URL/auth/v1/signup" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"bench-hot-$$-$RANDOM@example.com\",\"password\":\"bench passphrase 1\"}" |
-    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-[ -n "$TOKEN" ] || die "could not sign up the benchmark user"
+TOKEN=$(bench_token bench-hot)
 
 # rate URL [wrk options]: requests per second, or die on any non-2xx.
 rate() {

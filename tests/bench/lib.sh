@@ -4,14 +4,30 @@
 HELLO_SOCK="$RUN/hello.sock"
 HELLO_PID="$RUN/hello.pid"
 
-# start_hello N: the libfcgi hello program, N processes under spawn-fcgi,
-# served by nginx at /bench/hello (bench.d/hello.conf).
-start_hello() {
+# spawn_hello SOCK PIDFILE N: the libfcgi hello program, N processes under
+# spawn-fcgi on SOCK, which the web server's group may connect to.
+spawn_hello() {
     local owner=()
-    rm -f "$HELLO_SOCK"
+    rm -f "$1"
     [ "$(id -u)" -eq 0 ] && owner=(-u "$SVC_USER" -g "$SVC_USER" -U "$SVC_USER" -G "$(id -gn "$WEB_USER")")
-    spawn-fcgi -s "$HELLO_SOCK" -M 0660 -F "$1" -P "$HELLO_PID" "${owner[@]}" \
+    spawn-fcgi -s "$1" -M 0660 -F "$3" -P "$2" "${owner[@]}" \
         -- "$BUILD/tests/bench/hello" >/dev/null
+}
+
+# kill_hello PIDFILE SOCK: every hello process, its pid file and socket.
+kill_hello() {
+    if [ -s "$1" ]; then
+        while read -r p; do kill "$p" 2>/dev/null || true; done <"$1"
+    fi
+    # spawn-fcgi -F N does not always list every child it forked.
+    pkill -f -- "^$BUILD/tests/bench/hello\$" 2>/dev/null || true
+    rm -f "$1" "$2"
+}
+
+# start_hello N: spawn_hello on HELLO_SOCK, served by the stack's nginx at
+# /bench/hello (bench.d/hello.conf); stop_hello undoes it.
+start_hello() {
+    spawn_hello "$HELLO_SOCK" "$HELLO_PID" "$1"
     mkdir -p "$STACK/nginx/conf/bench.d"
     cat >"$STACK/nginx/conf/bench.d/hello.conf" <<CONF
 location = /bench/hello {
@@ -22,13 +38,18 @@ CONF
 }
 
 stop_hello() {
-    if [ -s "$HELLO_PID" ]; then
-        while read -r p; do kill "$p" 2>/dev/null || true; done <"$HELLO_PID"
-        rm -f "$HELLO_PID"
-    fi
-    # spawn-fcgi -F N does not always list every child it forked.
-    pkill -f -- "^$BUILD/tests/bench/hello\$" 2>/dev/null || true
-    rm -f "$STACK/nginx/conf/bench.d/hello.conf" "$HELLO_SOCK"
+    kill_hello "$HELLO_PID" "$HELLO_SOCK"
+    rm -f "$STACK/nginx/conf/bench.d/hello.conf"
+}
+
+# bench_token PREFIX: the access token of a new account PREFIX-...@example.com.
+bench_token() {
+    local tok
+    tok=$(curl -s -X POST "$UMS_URL/auth/v1/signup" -H 'Content-Type: application/json' \
+        -d "{\"email\":\"$1-$$-$RANDOM@example.com\",\"password\":\"bench passphrase 1\"}" |
+        sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+    [ -n "$tok" ] || die "could not sign up the benchmark user"
+    echo "$tok"
 }
 
 # private_kib PID: Private_Clean + Private_Dirty; rss_kib PID: Rss.

@@ -21,14 +21,10 @@ WORK=$(mktemp -d)
 trap 'kill "${ST[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 ST=()
 
-TOKEN=$(curl -s -X POST "$UMS_URL/auth/v1/signup" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"bench-sys-$$-$RANDOM@example.com\",\"password\":\"bench passphrase 1\"}" |
-    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-[ -n "$TOKEN" ] || die "could not sign up the benchmark user"
+TOKEN=$(bench_token bench-sys)
 wrk -t1 -c8 -d2s -H "Authorization: Bearer $TOKEN" "$UMS_URL$ROUTE" >/dev/null
 
-rcli() { REDISCLI_AUTH=$(sed -n 's|^redis://:\([^@]*\)@.*|\1|p' <<<"$REDIS_URL") \
-    redis-cli -p "$UMS_REDIS_PORT" --no-auth-warning "$@"; }
+rcli() { REDISCLI_AUTH=$(cat "$STACK/secrets/redis_password") redis-cli -p "$REDIS_PORT" "$@"; }
 calls_total() { rcli INFO commandstats | sed -n 's/^cmdstat_\([a-z|]*\):calls=\([0-9]*\),.*/\1 \2/p'; }
 
 # attach NAME PID...: strace -c over those processes into $WORK/NAME.

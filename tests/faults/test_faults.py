@@ -28,6 +28,7 @@ Each fault's window is bounded (FAULT_SECONDS of load after the repair)."""
 import ctypes
 import json
 import os
+import pwd
 import random
 import re
 import signal
@@ -37,7 +38,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from harness import Fail, check, env, request, run, wait_for  # noqa: E402
+from harness import Fail, check, env, request, run, sh, wait_for  # noqa: E402
 
 BASE = env("UMS_URL")
 STACK = env("UMS_STACK")
@@ -146,19 +147,13 @@ LOAD = Load()
 NOTIFIER_KILLS = [0]
 
 
-def sh(cmd, timeout=120):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    check(r.returncode == 0, f"{cmd}: exit {r.returncode}: {r.stdout[-400:]}{r.stderr[-400:]}")
-    return r.stdout
-
-
 def lib(script):
     """Runs bash with scripts/lib.sh sourced (as_user, pg_bin, paths)."""
-    return sh(["bash", "-c", f'. "{ROOT}/scripts/lib.sh"; {script}'])
+    sh(["bash", "-c", f'. "{ROOT}/scripts/lib.sh"; {script}'])
 
 
 def up():
-    sh([os.path.join(ROOT, "scripts/up")], timeout=300)
+    sh([os.path.join(ROOT, "scripts/up")])
 
 
 def pid(path):
@@ -166,8 +161,12 @@ def pid(path):
         return int(f.read().split()[0])
 
 
+MASTER_PID = os.path.join(STACK, "run/ums-fcgi.pid")
+NOTIFIER_PID = os.path.join(STACK, "run/ums-notifier.pid")
+
+
 def workers():
-    master = pid(os.path.join(STACK, "run/ums-fcgi.pid"))
+    master = pid(MASTER_PID)
     out = subprocess.run(["pgrep", "-P", str(master), "ums-fcgi"], capture_output=True,
                          text=True).stdout
     return [int(p) for p in out.split()]
@@ -223,7 +222,7 @@ def kill_workers():
 
 
 def kill_notifier():
-    os.kill(pid(os.path.join(STACK, "run/ums-notifier.pid")), signal.SIGKILL)
+    os.kill(pid(NOTIFIER_PID), signal.SIGKILL)
     NOTIFIER_KILLS[0] += 1
     time.sleep(0.5)
     up()
@@ -233,7 +232,7 @@ def kill_master():
     """SIGKILL to the master: every worker follows it (PR_SET_PDEATHSIG), none
     is left serving the old configuration on the socket; scripts/up then
     starts a new pool on the same socket."""
-    master = pid(os.path.join(STACK, "run/ums-fcgi.pid"))
+    master = pid(MASTER_PID)
     old = workers()
     check(old, "no workers")
     os.kill(master, signal.SIGKILL)
@@ -260,8 +259,8 @@ LOG_FILES = [("ums.log", "ums"), ("notifier.log", "ums"), ("nginx-access.log", "
 def reopen_logs():
     """The logrotate way: SIGHUP to the pool's master (a reload: new
     workers with the reopened file) and to the notifier, SIGUSR1 to nginx."""
-    os.kill(pid(os.path.join(STACK, "run/ums-fcgi.pid")), signal.SIGHUP)
-    os.kill(pid(os.path.join(STACK, "run/ums-notifier.pid")), signal.SIGHUP)
+    os.kill(pid(MASTER_PID), signal.SIGHUP)
+    os.kill(pid(NOTIFIER_PID), signal.SIGHUP)
     os.kill(pid(os.path.join(STACK, "nginx/nginx.pid")), signal.SIGUSR1)
     time.sleep(1.5)
 
@@ -271,7 +270,6 @@ def logs_full():
     there made to reopen their files on it, then filled up: the service goes
     on while no log line can be written. The repair: the filler removed, the
     tmpfs lazily unmounted and the files reopened in the real folder."""
-    import pwd
     st = os.stat(LOGS)
     sh(["mount", "-t", "tmpfs", "-o", f"size=4m,mode={st.st_mode & 0o7777:o},"
         f"uid={st.st_uid},gid={st.st_gid}", "ums-fault-logs", LOGS])
@@ -298,8 +296,8 @@ def logs_full():
         t_full = time.monotonic()
         wait_for("served with the log folder full", lambda: served_again(t_full), RECOVERY_MAX)
         time.sleep(FAULT_SECONDS)
-        check(alive(pid(os.path.join(STACK, "run/ums-fcgi.pid"))), "the pool's master died")
-        check(alive(pid(os.path.join(STACK, "run/ums-notifier.pid"))), "the notifier died")
+        check(alive(pid(MASTER_PID)), "the pool's master died")
+        check(alive(pid(NOTIFIER_PID)), "the notifier died")
         print(f"    logs full: served for {time.monotonic() - t_full:.1f} s with 0 bytes free",
               flush=True)
         os.unlink(filler)
